@@ -1,0 +1,90 @@
+//! Diagonal-Gaussian kernels: squared Mahalanobis distances to K means, a stable softmax, and
+//! the Fisher-vector statistics update.
+//!
+//! Each public function is the single dispatch point for its kernel: it makes the slice lengths
+//! consistent (so the paths below may index without checks), then runs the best path this CPU
+//! or build has. [`scalar`] is the reference; the architecture modules hold the SIMD paths.
+
+pub mod scalar;
+
+/// How many rows of length `d` the slices allow, given `rows` wanted (never more than `rows`).
+#[inline]
+fn rows_available(rows: usize, d: usize, lens: &[usize]) -> usize {
+    if d == 0 {
+        return rows;
+    }
+    lens.iter().fold(rows, |k, &len| k.min(len / d))
+}
+
+/// Squared Mahalanobis distance of `x` to each of K diagonal Gaussians:
+/// `out[k] = sum_d ((x[d] - means[k][d]) * inv_sigma[k][d])^2`, with `D = x.len()`,
+/// `means` and `inv_sigma` row-major `[K, D]` and `inv_sigma = 1 / sqrt(variance)`.
+///
+/// This is the direct (centred) form: it keeps its accuracy on data far from zero, where the
+/// expanded `x^2/var - 2 x mu/var + mu^2/var` loses every digit in f32.
+/// `K` is `out.len()`, reduced if `means` or `inv_sigma` hold fewer than `K * D` values; the
+/// rest of `out` is left unchanged.
+///
+/// ```
+/// use fvae_kernels::gaussian::sq_mahalanobis;
+/// let x = [1.0, 2.0];
+/// let means = [0.0, 0.0, 1.0, 2.0];
+/// let inv_sigma = [1.0, 0.5, 1.0, 1.0];
+/// let mut out = [0.0; 2];
+/// sq_mahalanobis(&x, &means, &inv_sigma, &mut out);
+/// assert_eq!(out, [2.0, 0.0]);
+/// ```
+pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
+    let d = x.len();
+    let k = rows_available(out.len(), d, &[means.len(), inv_sigma.len()]);
+    let (means, inv_sigma, out) = (&means[..k * d], &inv_sigma[..k * d], &mut out[..k]);
+    scalar::sq_mahalanobis(x, means, inv_sigma, out)
+}
+
+/// Replaces `v` by `softmax(v)`, subtracting the maximum first so that no exponential
+/// overflows and a vector whose every entry is very negative still gets exact weights, and
+/// returns `log sum_k exp v[k]`. Exponentials of arguments below -87 are exactly 0.
+///
+/// If the maximum is not finite (empty, all `-inf`, any `+inf` or NaN), `v` is left unchanged
+/// and that maximum is returned, so a caller can detect it with `is_finite()`.
+///
+/// ```
+/// use fvae_kernels::gaussian::softmax;
+/// let mut v = [-1000.0, -1000.0 + 2f32.ln()];
+/// let lse = softmax(&mut v);
+/// assert!((v[0] - 1.0 / 3.0).abs() < 1e-6 && (v[1] - 2.0 / 3.0).abs() < 1e-6);
+/// assert!((lse - (-1000.0 + 3f32.ln())).abs() < 1e-3);
+/// ```
+pub fn softmax(v: &mut [f32]) -> f32 {
+    scalar::softmax(v)
+}
+
+/// Adds one descriptor's Fisher-vector statistics: for every component `k` with `q[k] != 0`
+/// and `t = (x - means[k]) * inv_sigma[k]`, `s1[k] += q[k] * t` and
+/// `s2[k] += q[k] * (t * t - 1)` (rows of length `D = x.len()`). Components with a zero
+/// posterior cost nothing, which is what makes thresholds and hard assignment fast.
+///
+/// `K` is `q.len()`, reduced to what the other slices hold.
+///
+/// ```
+/// use fvae_kernels::gaussian::accumulate;
+/// let (x, means, inv_sigma) = ([3.0], [1.0, 0.0], [0.5, 1.0]);
+/// let q = [1.0, 0.0];
+/// let (mut s1, mut s2) = ([0.0; 2], [0.0; 2]);
+/// accumulate(&x, &means, &inv_sigma, &q, &mut s1, &mut s2);
+/// assert_eq!((s1, s2), ([1.0, 0.0], [0.0, 0.0]));
+/// ```
+pub fn accumulate(
+    x: &[f32],
+    means: &[f32],
+    inv_sigma: &[f32],
+    q: &[f32],
+    s1: &mut [f32],
+    s2: &mut [f32],
+) {
+    let d = x.len();
+    let k = rows_available(q.len(), d, &[means.len(), inv_sigma.len(), s1.len(), s2.len()]);
+    let (means, inv_sigma, q) = (&means[..k * d], &inv_sigma[..k * d], &q[..k]);
+    let (s1, s2) = (&mut s1[..k * d], &mut s2[..k * d]);
+    scalar::accumulate(x, means, inv_sigma, q, s1, s2)
+}

@@ -1,0 +1,121 @@
+//! The one error type of the crate: every bad input is a value naming what and where.
+
+use core::fmt;
+
+/// Everything that can go wrong in fvae. Each variant names the offending thing (`what`, a
+/// tensor or parameter name) and where (an index or byte offset), so a message can say exactly
+/// what to fix.
+///
+/// ```
+/// use fvae::Error;
+/// let e = Error::Shape { what: "means", expected: 64, found: 63 };
+/// assert_eq!(e.to_string(), "means: expected length 64, found 63");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Error {
+    /// A length or dimension disagrees with what the model needs.
+    Shape {
+        /// The parameter or tensor.
+        what: &'static str,
+        /// The length or dimension required.
+        expected: usize,
+        /// The length or dimension given.
+        found: usize,
+    },
+    /// A value is outside its domain (NaN, infinite, negative, zero variance, ...).
+    Value {
+        /// The parameter or tensor.
+        what: &'static str,
+        /// The flat index of the first offending element.
+        index: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The bytes of a file are malformed.
+    Format {
+        /// The file format (`"safetensors"`, `"npy"`, `"tflite"`).
+        format: &'static str,
+        /// The byte offset at which the problem was found.
+        offset: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A named entry (a tensor, a table field) is absent.
+    Missing {
+        /// The file format.
+        format: &'static str,
+        /// The name looked for.
+        name: &'static str,
+    },
+    /// A tensor's element type is not the one required.
+    DType {
+        /// The tensor.
+        what: &'static str,
+        /// The element type required.
+        expected: &'static str,
+        /// The element type found.
+        found: &'static str,
+    },
+    /// A feature of the input (an operator, an option) that fvae does not implement.
+    Unsupported {
+        /// What is unsupported (an operator name, an option).
+        what: &'static str,
+        /// Where: an operator index, a dimension, ...
+        index: usize,
+    },
+    /// A caller-provided buffer (scratch, arena, output) is too small.
+    BufferTooSmall {
+        /// The buffer.
+        what: &'static str,
+        /// Elements or bytes needed.
+        needed: usize,
+        /// Elements or bytes given.
+        given: usize,
+    },
+    /// A byte buffer is not aligned enough to be read in place.
+    Misaligned {
+        /// The buffer or tensor.
+        what: &'static str,
+        /// The alignment required, in bytes.
+        align: usize,
+    },
+    /// There is nothing to compute from (for example an accumulator with no descriptor).
+    Empty {
+        /// What is empty.
+        what: &'static str,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::Shape { what, expected, found } => {
+                write!(f, "{what}: expected length {expected}, found {found}")
+            }
+            Error::Value { what, index, reason } => write!(f, "{what}[{index}]: {reason}"),
+            Error::Format { format, offset, reason } => {
+                write!(f, "malformed {format} at byte {offset}: {reason}")
+            }
+            Error::Missing { format, name } => write!(f, "{format}: no entry named `{name}`"),
+            Error::DType { what, expected, found } => {
+                write!(f, "{what}: expected element type {expected}, found {found}")
+            }
+            Error::Unsupported { what, index } => write!(f, "unsupported: {what} (at {index})"),
+            Error::BufferTooSmall { what, needed, given } => {
+                write!(f, "{what} too small: needs {needed}, given {given}")
+            }
+            Error::Misaligned { what, align } => {
+                write!(f, "{what} is not aligned to {align} bytes for reading in place")
+            }
+            Error::Empty { what } => write!(f, "{what} is empty"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+/// `Result<T, fvae::Error>`.
+pub type Result<T> = core::result::Result<T, Error>;

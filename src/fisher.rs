@@ -1,0 +1,355 @@
+//! Fisher vectors of a diagonal GMM (Perronnin et al. 2010; Sanchez et al. 2013), accumulated
+//! as a stream.
+//!
+//! Over N descriptors with posteriors `q_ik` and `t_i = (x_i - mu_k) / sigma_k`:
+//! `G_mu_k = 1/(N sqrt(w_k)) sum_i q_ik t_i`, `G_sigma_k = 1/(N sqrt(2 w_k)) sum_i q_ik (t_i^2 - 1)`,
+//! `G_w_k = (1/N sum_i q_ik - w_k) / sqrt(w_k)`.
+//!
+//! The [`FisherAccumulator`] keeps the sums `sum q`, `sum q t` and `sum q (t^2 - 1)` in the
+//! direct, centred form (never the expanded moments, which cancel catastrophically in f32), so
+//! descriptors can be pushed one at a time or in batches, accumulators merged (two cores, two
+//! devices), and the vector finished into either [`Layout`] at any point.
+//!
+//! A component of weight 0 contributes zeros (its gradient is undefined).
+
+use crate::gmm::{Assignment, DiagGmm};
+use crate::{math, Error, Result};
+use fvae_kernels::gaussian;
+
+/// The order and signs of the Fisher-vector blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Layout {
+    /// `[G_mu (K x D, component-major), G_sigma (K x D)]`, length 2KD, as VLFeat's
+    /// `vl_fisher_encode`.
+    #[default]
+    VlFeat,
+    /// `[G_w (K), G_mu (K x D), -G_sigma (K x D)]`, length 2KD + K, as scikit-image's
+    /// `skimage.feature.fisher_vector`, whose variance block has the opposite sign to VLFeat's:
+    /// reproduced here so its outputs can be compared directly.
+    SkImage,
+}
+
+impl Layout {
+    /// The vector length for K components in D dimensions.
+    ///
+    /// ```
+    /// use fvae::fisher::Layout;
+    /// assert_eq!((Layout::VlFeat.len(16, 64), Layout::SkImage.len(16, 64)), (2048, 2064));
+    /// ```
+    pub const fn len(self, k: usize, d: usize) -> usize {
+        match self {
+            Layout::VlFeat => 2 * k * d,
+            Layout::SkImage => 2 * k * d + k,
+        }
+    }
+}
+
+/// Normalisation applied when finishing: first the power step `sign(z) |z|^alpha` if `power`
+/// is set, then division by the L2 norm if `l2` (a zero vector stays zero).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Normalization {
+    /// The exponent alpha of the power step (0.5 is the signed square root).
+    pub power: Option<f32>,
+    /// Divide by the L2 norm.
+    pub l2: bool,
+}
+
+impl Normalization {
+    /// No normalisation: the raw gradient.
+    pub const NONE: Self = Normalization { power: None, l2: false };
+    /// L2 only.
+    pub const L2: Self = Normalization { power: None, l2: true };
+    /// The improved Fisher vector: signed square root, then L2.
+    pub const IMPROVED: Self = Normalization { power: Some(0.5), l2: true };
+
+    /// Applies the normalisation to `v` in place.
+    ///
+    /// ```
+    /// use fvae::fisher::Normalization;
+    /// let mut v = [4.0, -9.0];
+    /// Normalization::IMPROVED.apply(&mut v);
+    /// assert!((v[0] - 2.0 / 13f32.sqrt()).abs() < 1e-6 && (v[1] + 3.0 / 13f32.sqrt()).abs() < 1e-6);
+    /// ```
+    pub fn apply(&self, v: &mut [f32]) {
+        if let Some(alpha) = self.power {
+            v.iter_mut().for_each(|z| *z = math::signed_pow(*z, alpha));
+        }
+        if self.l2 {
+            let norm = math::sqrt(v.iter().map(|z| z * z).sum::<f32>());
+            if norm > 0.0 {
+                let inv = 1.0 / norm;
+                v.iter_mut().for_each(|z| *z *= inv);
+            }
+        }
+    }
+}
+
+/// What is accumulated: how posteriors become assignments.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FisherOptions {
+    /// Soft (with an optional threshold, VLFeat uses 1e-6) or hard assignment.
+    pub assignment: Assignment,
+}
+
+/// A streaming Fisher-vector accumulator over caller memory.
+///
+/// ```
+/// use fvae::fisher::{FisherAccumulator, FisherOptions, Layout, Normalization};
+/// use fvae::gmm::DiagGmm;
+/// let mut c = [0.0; DiagGmm::constants_len(2, 1)];
+/// let gmm = DiagGmm::new(&[0.5, 0.5], &[-1.0, 1.0], &[1.0, 1.0], &mut c)?;
+/// let (mut sa, mut sb) = ([0.0; FisherAccumulator::storage_len(2, 1)], [0.0; FisherAccumulator::storage_len(2, 1)]);
+/// let mut a = FisherAccumulator::new(gmm, FisherOptions::default(), &mut sa)?;
+/// let mut b = FisherAccumulator::new(gmm, FisherOptions::default(), &mut sb)?;
+/// a.push(&[-1.5])?;
+/// b.push_batch(&[0.5, 2.0])?; // two descriptors of D = 1
+/// a.merge(&b)?;
+/// assert_eq!(a.count(), 3);
+/// let mut fv = [0.0; 5];
+/// a.finish(Layout::SkImage, Normalization::NONE, &mut fv)?;
+/// # Ok::<(), fvae::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct FisherAccumulator<'g, 's> {
+    gmm: DiagGmm<'g>,
+    options: FisherOptions,
+    n: u64,
+    /// sum_i q_ik, [K].
+    s0: &'s mut [f32],
+    /// sum_i q_ik t_i, [K, D].
+    s1: &'s mut [f32],
+    /// sum_i q_ik (t_i^2 - 1), [K, D].
+    s2: &'s mut [f32],
+    /// Posterior scratch, [K].
+    q: &'s mut [f32],
+}
+
+impl<'g, 's> FisherAccumulator<'g, 's> {
+    /// The f32 values of storage an accumulator needs: `2 K D + 2 K`.
+    pub const fn storage_len(k: usize, d: usize) -> usize {
+        2 * k * d + 2 * k
+    }
+
+    /// An empty accumulator for `gmm` in `storage` (at least
+    /// [`storage_len(K, D)`](Self::storage_len) values, zeroed here).
+    pub fn new(gmm: DiagGmm<'g>, options: FisherOptions, storage: &'s mut [f32]) -> Result<Self> {
+        let (k, d) = (gmm.k(), gmm.d());
+        let need = Self::storage_len(k, d);
+        if storage.len() < need {
+            return Err(Error::BufferTooSmall { what: "Fisher accumulator storage", needed: need, given: storage.len() });
+        }
+        let (s1, rest) = storage[..need].split_at_mut(k * d);
+        let (s2, rest) = rest.split_at_mut(k * d);
+        let (s0, q) = rest.split_at_mut(k);
+        Self::from_parts(gmm, options, s0, s1, s2, q)
+    }
+
+    fn from_parts(
+        gmm: DiagGmm<'g>,
+        options: FisherOptions,
+        s0: &'s mut [f32],
+        s1: &'s mut [f32],
+        s2: &'s mut [f32],
+        q: &'s mut [f32],
+    ) -> Result<Self> {
+        if let Assignment::Soft { threshold } = options.assignment {
+            if !(threshold.is_finite() && threshold >= 0.0) {
+                return Err(Error::Value { what: "posterior threshold", index: 0, reason: "must be finite and >= 0" });
+            }
+        }
+        let mut acc = FisherAccumulator { gmm, options, n: 0, s0, s1, s2, q };
+        acc.reset();
+        Ok(acc)
+    }
+
+    /// Forgets every descriptor pushed so far.
+    pub fn reset(&mut self) {
+        self.n = 0;
+        for s in [&mut *self.s0, &mut *self.s1, &mut *self.s2] {
+            s.iter_mut().for_each(|v| *v = 0.0);
+        }
+    }
+
+    /// The mixture this accumulator encodes against.
+    pub fn gmm(&self) -> &DiagGmm<'g> {
+        &self.gmm
+    }
+
+    /// Number of descriptors accumulated.
+    pub fn count(&self) -> u64 {
+        self.n
+    }
+
+    /// The raw sums `(sum q [K], sum q t [K, D], sum q (t^2 - 1) [K, D])`, for EM updates or
+    /// for sending to another device.
+    pub fn statistics(&self) -> (&[f32], &[f32], &[f32]) {
+        (self.s0, self.s1, self.s2)
+    }
+
+    /// Adds one descriptor (length D) and returns its log-likelihood. A rejected descriptor
+    /// (wrong length, NaN or infinite values, or one too far from every component for f32)
+    /// leaves the accumulator exactly as it was.
+    pub fn push(&mut self, x: &[f32]) -> Result<f32> {
+        self.gmm.check_descriptor_at(x, 0)?;
+        self.push_checked(x, 0)
+    }
+
+    fn push_checked(&mut self, x: &[f32], row: usize) -> Result<f32> {
+        let g = &self.gmm;
+        let lse = g.posteriors_unchecked(x, self.options.assignment, self.q, row)?;
+        for (s, &q) in self.s0.iter_mut().zip(self.q.iter()) {
+            *s += q;
+        }
+        gaussian::accumulate(x, g.means(), g.inv_sigma(), self.q, self.s1, self.s2);
+        self.n += 1;
+        Ok(lse)
+    }
+
+    /// Adds N descriptors `xs` [N, D] (row-major). Every row's length and values are checked
+    /// before any is taken, so a batch with a malformed row takes none of it. The only error
+    /// possible after that is a row too far from every component for f32: its flat index is in
+    /// the error, and exactly the rows before it were taken.
+    pub fn push_batch(&mut self, xs: &[f32]) -> Result<()> {
+        let d = self.gmm.d();
+        self.gmm.rows(xs)?;
+        for (row, x) in xs.chunks_exact(d).enumerate() {
+            self.gmm.check_descriptor_at(x, row)?;
+        }
+        for (row, x) in xs.chunks_exact(d).enumerate() {
+            self.push_checked(x, row)?;
+        }
+        Ok(())
+    }
+
+    /// Adds another accumulator's descriptors (same K and D; the same model is the caller's
+    /// responsibility, as on two devices each with its copy).
+    pub fn merge(&mut self, other: &FisherAccumulator<'_, '_>) -> Result<()> {
+        let (k, d) = (self.gmm.k(), self.gmm.d());
+        if other.gmm.k() != k || other.gmm.d() != d {
+            return Err(Error::Shape { what: "merged accumulator (K * D)", expected: k * d, found: other.gmm.k() * other.gmm.d() });
+        }
+        self.merge_statistics(other.n, other.s0, other.s1, other.s2)
+    }
+
+    /// Adds raw statistics (as returned by [`statistics`](Self::statistics)) of `count`
+    /// descriptors, for example received from another device.
+    pub fn merge_statistics(&mut self, count: u64, s0: &[f32], s1: &[f32], s2: &[f32]) -> Result<()> {
+        let (k, kd) = (self.s0.len(), self.s1.len());
+        for (what, s, len) in [("s0", s0, k), ("s1", s1, kd), ("s2", s2, kd)] {
+            if s.len() != len {
+                return Err(Error::Shape { what, expected: len, found: s.len() });
+            }
+            if let Some(i) = s.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Value { what, index: i, reason: "not finite" });
+            }
+        }
+        for (a, b) in [(&mut *self.s0, s0), (&mut *self.s1, s1), (&mut *self.s2, s2)] {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+        self.n += count;
+        Ok(())
+    }
+
+    /// Writes the Fisher vector of everything pushed so far into `out`
+    /// ([`Layout::len`] values), normalised. The accumulator is unchanged, so the stream can
+    /// go on. No descriptor yet is an [`Error::Empty`].
+    pub fn finish(&self, layout: Layout, normalization: Normalization, out: &mut [f32]) -> Result<()> {
+        let (k, d) = (self.gmm.k(), self.gmm.d());
+        let len = layout.len(k, d);
+        if out.len() != len {
+            return Err(Error::Shape { what: "Fisher vector output", expected: len, found: out.len() });
+        }
+        if self.n == 0 {
+            return Err(Error::Empty { what: "Fisher accumulator (no descriptor pushed)" });
+        }
+        if let Some(alpha) = normalization.power {
+            if !(alpha.is_finite() && alpha > 0.0) {
+                return Err(Error::Value { what: "power normalisation exponent", index: 0, reason: "must be finite and > 0" });
+            }
+        }
+        let inv_n = 1.0 / self.n as f32;
+        let (gw, rest) = match layout {
+            Layout::VlFeat => out.split_at_mut(0),
+            Layout::SkImage => out.split_at_mut(k),
+        };
+        let (gmu, gsigma) = rest.split_at_mut(k * d);
+        let sigma_sign = if layout == Layout::SkImage { -1.0 } else { 1.0 };
+        for c in 0..k {
+            let w = self.gmm.weights()[c];
+            let r = c * d..(c + 1) * d;
+            if w <= 0.0 {
+                gmu[r.clone()].iter_mut().chain(gsigma[r].iter_mut()).for_each(|v| *v = 0.0);
+                if let Some(g) = gw.get_mut(c) {
+                    *g = 0.0;
+                }
+                continue;
+            }
+            let sqrt_w = math::sqrt(w);
+            let a = inv_n / sqrt_w;
+            let b = sigma_sign * inv_n / (core::f32::consts::SQRT_2 * sqrt_w);
+            for (o, s) in gmu[r.clone()].iter_mut().zip(&self.s1[r.clone()]) {
+                *o = s * a;
+            }
+            for (o, s) in gsigma[r.clone()].iter_mut().zip(&self.s2[r]) {
+                *o = s * b;
+            }
+            if let Some(g) = gw.get_mut(c) {
+                *g = (self.s0[c] * inv_n - w) / sqrt_w;
+            }
+        }
+        normalization.apply(out);
+        Ok(())
+    }
+}
+
+/// Storage for a [`FisherAccumulator`] with sizes known at compile time (`2 K D + 2 K` floats).
+///
+/// ```
+/// use fvae::fisher::{FisherOptions, FisherStorage, Layout, Normalization};
+/// use fvae::gmm::DiagGmmOwned;
+/// let gmm = DiagGmmOwned::<2, 2>::new([0.5, 0.5], [[0.0; 2], [1.0; 2]], [[1.0; 2]; 2])?;
+/// let mut storage = FisherStorage::<2, 2>::new();
+/// let mut acc = storage.accumulator(gmm.view(), FisherOptions::default())?;
+/// acc.push(&[0.2, 0.4])?;
+/// let mut fv = [0.0; 8];
+/// acc.finish(Layout::VlFeat, Normalization::IMPROVED, &mut fv)?;
+/// # Ok::<(), fvae::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct FisherStorage<const K: usize, const D: usize> {
+    s0: [f32; K],
+    s1: [[f32; D]; K],
+    s2: [[f32; D]; K],
+    q: [f32; K],
+}
+
+impl<const K: usize, const D: usize> FisherStorage<K, D> {
+    /// Zeroed storage.
+    pub const fn new() -> Self {
+        FisherStorage { s0: [0.0; K], s1: [[0.0; D]; K], s2: [[0.0; D]; K], q: [0.0; K] }
+    }
+
+    /// An accumulator over this storage; the GMM must be K x D.
+    pub fn accumulator<'g>(&mut self, gmm: DiagGmm<'g>, options: FisherOptions) -> Result<FisherAccumulator<'g, '_>> {
+        if gmm.k() != K || gmm.d() != D {
+            return Err(Error::Shape { what: "GMM for FisherStorage (K * D)", expected: K * D, found: gmm.k() * gmm.d() });
+        }
+        FisherAccumulator::from_parts(
+            gmm,
+            options,
+            &mut self.s0,
+            self.s1.as_flattened_mut(),
+            self.s2.as_flattened_mut(),
+            &mut self.q,
+        )
+    }
+}
+
+impl<const K: usize, const D: usize> Default for FisherStorage<K, D> {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,151 @@
+//! File formats read in place: `.safetensors` (model parameters) and `.npy` (arrays).
+//!
+//! Readers borrow the file's bytes and hand out typed slices into them without copying, so a
+//! model can live in flash. Typed slices need the buffer aligned like the element type: keep
+//! files in an [`Aligned`] buffer (`include_bytes!` alone gives alignment 1).
+
+pub mod npy;
+pub mod safetensors;
+
+use crate::{Error, Result};
+
+/// Bytes aligned to 16, so that tensors inside can be read as `f32`/`i32`/`f64` in place.
+///
+/// ```
+/// use fvae::formats::Aligned;
+/// static FILE: &Aligned<[u8]> = &Aligned(*b"any bytes, e.g. include_bytes!(\"gmm.safetensors\")");
+/// assert_eq!(FILE.0.as_ptr() as usize % 16, 0);
+/// ```
+#[repr(C, align(16))]
+pub struct Aligned<T: ?Sized>(pub T);
+
+/// Element types of tensors in the files fvae reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum DType {
+    /// IEEE 754 binary32.
+    F32,
+    /// IEEE 754 binary64.
+    F64,
+    /// Signed 8-bit integer.
+    I8,
+    /// Unsigned 8-bit integer.
+    U8,
+    /// Signed 16-bit integer.
+    I16,
+    /// Signed 32-bit integer.
+    I32,
+    /// Signed 64-bit integer.
+    I64,
+    /// A type fvae does not use (its size in bytes is kept for bounds checks).
+    Other(u8),
+}
+
+impl DType {
+    /// Size of one element in bytes.
+    ///
+    /// ```
+    /// assert_eq!(fvae::formats::DType::F32.size(), 4);
+    /// ```
+    pub const fn size(self) -> usize {
+        match self {
+            DType::F32 | DType::I32 => 4,
+            DType::F64 | DType::I64 => 8,
+            DType::I8 | DType::U8 => 1,
+            DType::I16 => 2,
+            DType::Other(n) => n as usize,
+        }
+    }
+
+    /// A short name for messages (`"f32"`, `"i8"`, ...).
+    ///
+    /// ```
+    /// assert_eq!(fvae::formats::DType::I8.name(), "i8");
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+            DType::I8 => "i8",
+            DType::U8 => "u8",
+            DType::I16 => "i16",
+            DType::I32 => "i32",
+            DType::I64 => "i64",
+            DType::Other(_) => "other",
+        }
+    }
+}
+
+/// Most dimensions a tensor may have here.
+pub const MAX_DIMS: usize = 8;
+
+/// A tensor shape of at most [`MAX_DIMS`] dimensions, stored inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Shape {
+    dims: [usize; MAX_DIMS],
+    len: usize,
+}
+
+impl Shape {
+    /// A shape from its dimensions; more than [`MAX_DIMS`] is an error.
+    ///
+    /// ```
+    /// let s = fvae::formats::Shape::new(&[16, 64])?;
+    /// assert_eq!((s.dims(), s.numel()), (&[16, 64][..], Some(1024)));
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn new(dims: &[usize]) -> Result<Self> {
+        let mut s = Shape::default();
+        for &d in dims {
+            s.push(d).ok_or(Error::Unsupported { what: "tensor rank above 8", index: dims.len() })?;
+        }
+        Ok(s)
+    }
+
+    pub(crate) fn push(&mut self, d: usize) -> Option<()> {
+        *self.dims.get_mut(self.len)? = d;
+        self.len += 1;
+        Some(())
+    }
+
+    /// The dimensions.
+    pub fn dims(&self) -> &[usize] {
+        &self.dims[..self.len]
+    }
+
+    /// The number of elements, or `None` if it overflows `usize`.
+    pub fn numel(&self) -> Option<usize> {
+        self.dims().iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+    }
+}
+
+/// Reinterprets little-endian bytes as a slice of `T` in place, after checking the length and
+/// the alignment. Only for plain numeric types whose every bit pattern is valid.
+pub(crate) fn cast_slice<'a, T: Pod>(what: &'static str, bytes: &'a [u8]) -> Result<&'a [T]> {
+    let size = core::mem::size_of::<T>();
+    if cfg!(target_endian = "big") && size > 1 {
+        return Err(Error::Unsupported { what: "reading little-endian tensors on a big-endian target", index: 0 });
+    }
+    if bytes.len() % size != 0 {
+        return Err(Error::Shape { what, expected: bytes.len() / size * size, found: bytes.len() });
+    }
+    if bytes.as_ptr() as usize % core::mem::align_of::<T>() != 0 {
+        return Err(Error::Misaligned { what, align: core::mem::align_of::<T>() });
+    }
+    // SAFETY: the pointer is aligned for T (checked above), the length is a whole number of Ts
+    // inside `bytes` (checked above), T is a plain number type for which every bit pattern is
+    // valid (the `Pod` bound, sealed to f32/f64/i8/u8/i16/i32/i64), the bytes are little-endian
+    // like the target (checked above), and the result borrows `bytes` for its whole lifetime.
+    Ok(unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) })
+}
+
+/// Plain numeric types that any bit pattern makes valid (sealed).
+pub trait Pod: Copy + sealed::Sealed {}
+mod sealed {
+    pub trait Sealed {}
+}
+macro_rules! pod {
+    ($($t:ty),*) => { $( impl sealed::Sealed for $t {} impl Pod for $t {} )* };
+}
+pod!(f32, f64, i8, u8, i16, i32, i64);

@@ -1,0 +1,439 @@
+//! Diagonal-covariance Gaussian mixtures: validated parameters, precomputed constants, and
+//! per-descriptor log-densities, posteriors and log-likelihoods.
+//!
+//! Two forms share one implementation: [`DiagGmm`], a `Copy` view over borrowed slices (from
+//! your arrays or a `.safetensors` buffer in flash, with the constants in caller memory), and
+//! [`DiagGmmOwned`], a const-generic owned value for firmware that knows K and D at compile
+//! time. Every computation is on the view.
+//!
+//! Definitions (DESIGN.md): `log N(x | k) = -1/2 (D log 2pi + sum_d log var_kd +
+//! sum_d (x_d - mu_kd)^2 / var_kd)`, computed in this direct form; posteriors are the softmax
+//! over k of `log w_k + log N(x | k)` with the maximum subtracted first.
+
+use crate::formats::safetensors::SafeTensors;
+use crate::{math, Error, Result};
+use fvae_kernels::gaussian;
+
+/// How posteriors are turned into assignments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Assignment {
+    /// Soft assignments; posteriors below `threshold` are set to 0 (not renormalised, as VLFeat
+    /// does with its 1e-6). `threshold: 0.0` keeps every posterior.
+    Soft {
+        /// Posteriors strictly below this become 0.
+        threshold: f32,
+    },
+    /// One-hot at the most likely component, ties to the lowest index (VLFeat's fast mode).
+    Hard,
+}
+
+impl Default for Assignment {
+    /// Soft, with no threshold.
+    fn default() -> Self {
+        Assignment::Soft { threshold: 0.0 }
+    }
+}
+
+/// A diagonal GMM with K components in D dimensions, borrowing its parameters and constants.
+///
+/// ```
+/// use fvae::gmm::DiagGmm;
+/// let (weights, means, variances) = ([0.25, 0.75], [0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 2.0, 2.0]);
+/// let mut consts = [0.0; DiagGmm::constants_len(2, 2)];
+/// let gmm = DiagGmm::new(&weights, &means, &variances, &mut consts)?;
+/// let mut q = [0.0; 2];
+/// let log_likelihood = gmm.posteriors(&[0.5, 0.5], &mut q)?;
+/// assert!((q[0] + q[1] - 1.0).abs() < 1e-6 && log_likelihood < 0.0);
+/// # Ok::<(), fvae::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct DiagGmm<'a> {
+    k: usize,
+    d: usize,
+    weights: &'a [f32],
+    means: &'a [f32],
+    /// 1 / sqrt(var), [K, D].
+    inv_sigma: &'a [f32],
+    /// -1/2 (D log 2pi + sum_d log var_kd), [K].
+    log_norm: &'a [f32],
+    /// log w_k, [K] (-inf for a zero weight).
+    log_weights: &'a [f32],
+}
+
+const LN_2PI: f64 = 1.837_877_066_409_345_5;
+
+/// Checks the parameters and fills `inv_sigma` [K*D], `log_norm` [K], `log_weights` [K].
+fn prepare(
+    weights: &[f32],
+    means: &[f32],
+    variances: &[f32],
+    inv_sigma: &mut [f32],
+    log_norm: &mut [f32],
+    log_weights: &mut [f32],
+) -> Result<(usize, usize)> {
+    let k = weights.len();
+    if k == 0 {
+        return Err(Error::Empty { what: "weights" });
+    }
+    if means.is_empty() || means.len() % k != 0 {
+        return Err(Error::Shape { what: "means", expected: k * (means.len() / k).max(1), found: means.len() });
+    }
+    let d = means.len() / k;
+    if variances.len() != k * d {
+        return Err(Error::Shape { what: "covariances", expected: k * d, found: variances.len() });
+    }
+    let mut sum = 0.0f64;
+    for (i, &w) in weights.iter().enumerate() {
+        if !(w.is_finite() && w >= 0.0) {
+            return Err(Error::Value { what: "weights", index: i, reason: "must be finite and >= 0" });
+        }
+        sum += w as f64;
+    }
+    if (sum - 1.0).abs() > 1e-3 {
+        return Err(Error::Value { what: "weights", index: k - 1, reason: "do not sum to 1 within 1e-3" });
+    }
+    if let Some(i) = means.iter().position(|m| !m.is_finite()) {
+        return Err(Error::Value { what: "means", index: i, reason: "not finite" });
+    }
+    if let Some(i) = variances.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+        return Err(Error::Value { what: "covariances", index: i, reason: "must be finite and > 0" });
+    }
+    for c in 0..k {
+        let mut log_det = 0.0f64;
+        for i in c * d..(c + 1) * d {
+            let v = variances[i];
+            inv_sigma[i] = 1.0 / math::sqrt(v);
+            log_det += math::ln(v) as f64;
+        }
+        log_norm[c] = (-0.5 * (d as f64 * LN_2PI + log_det)) as f32;
+        log_weights[c] = if weights[c] > 0.0 { math::ln(weights[c]) } else { f32::NEG_INFINITY };
+    }
+    Ok((k, d))
+}
+
+impl<'a> DiagGmm<'a> {
+    /// The number of f32 constants a K x D mixture precomputes: `K * D + 2 * K`.
+    pub const fn constants_len(k: usize, d: usize) -> usize {
+        k * d + 2 * k
+    }
+
+    /// A mixture from `weights` [K], `means` [K, D] and diagonal `variances` [K, D] (row-major),
+    /// with its precomputed constants written to `constants`
+    /// (at least [`constants_len(K, D)`](Self::constants_len) values).
+    ///
+    /// Errors: empty or mismatched shapes; a weight negative or non-finite; weights not summing
+    /// to 1 within 1e-3; a mean non-finite; a variance non-finite or not > 0; `constants` too
+    /// small.
+    pub fn new(weights: &'a [f32], means: &'a [f32], variances: &[f32], constants: &'a mut [f32]) -> Result<Self> {
+        let k = weights.len();
+        let d = if k == 0 { 0 } else { means.len() / k };
+        let need = Self::constants_len(k, d);
+        if constants.len() < need {
+            return Err(Error::BufferTooSmall { what: "GMM constants", needed: need, given: constants.len() });
+        }
+        let (inv_sigma, rest) = constants.split_at_mut(k * d);
+        let (log_norm, rest) = rest.split_at_mut(k);
+        let log_weights = &mut rest[..k];
+        prepare(weights, means, variances, inv_sigma, log_norm, log_weights)?;
+        Ok(DiagGmm { k, d, weights, means, inv_sigma, log_norm, log_weights })
+    }
+
+    /// A mixture from a `.safetensors` file with tensors `weights` [K], `means` [K, D] and
+    /// `covariances` [K, D] (f32, scikit-learn's names for a diagonal `GaussianMixture`), read in
+    /// place: the file's buffer must be 4-aligned (see [`Aligned`](crate::formats::Aligned)).
+    pub fn from_safetensors(file: &SafeTensors<'a>, constants: &'a mut [f32]) -> Result<Self> {
+        let weights = file.tensor("weights")?;
+        let means = file.tensor("means")?;
+        let variances = file.tensor("covariances")?;
+        let k = weights.shape().numel().unwrap_or(0);
+        if weights.shape().dims().len() != 1 {
+            return Err(Error::Shape { what: "weights rank", expected: 1, found: weights.shape().dims().len() });
+        }
+        let d = match means.shape().dims() {
+            [_, d] => *d,
+            dims => return Err(Error::Shape { what: "means rank", expected: 2, found: dims.len() }),
+        };
+        means.expect_shape("means", &[k, d])?;
+        variances.expect_shape("covariances", &[k, d])?;
+        Self::new(
+            weights.as_f32("weights")?,
+            means.as_f32("means")?,
+            variances.as_f32("covariances")?,
+            constants,
+        )
+    }
+
+    /// Number of components K.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Descriptor dimension D.
+    pub fn d(&self) -> usize {
+        self.d
+    }
+
+    /// Mixture weights [K].
+    pub fn weights(&self) -> &'a [f32] {
+        self.weights
+    }
+
+    /// Means [K, D], row-major.
+    pub fn means(&self) -> &'a [f32] {
+        self.means
+    }
+
+    /// `1 / sigma` [K, D], row-major (the standard-deviation reciprocals).
+    pub fn inv_sigma(&self) -> &'a [f32] {
+        self.inv_sigma
+    }
+
+    fn check_descriptor(&self, x: &[f32], row: usize) -> Result<()> {
+        if x.len() != self.d {
+            return Err(Error::Shape { what: "descriptor", expected: self.d, found: x.len() });
+        }
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Value { what: "descriptor", index: row * self.d + i, reason: "not finite" });
+        }
+        Ok(())
+    }
+
+    fn check_out(&self, what: &'static str, out: &[f32], rows: usize) -> Result<()> {
+        if out.len() != rows * self.k {
+            return Err(Error::Shape { what, expected: rows * self.k, found: out.len() });
+        }
+        Ok(())
+    }
+
+    /// `out[k] = log N(x | mu_k, diag var_k)`, the mixture weight not included.
+    ///
+    /// ```
+    /// # use fvae::gmm::DiagGmm;
+    /// let mut c = [0.0; DiagGmm::constants_len(1, 1)];
+    /// let gmm = DiagGmm::new(&[1.0], &[0.0], &[1.0], &mut c)?;
+    /// let mut out = [0.0];
+    /// gmm.log_densities(&[0.0], &mut out)?;
+    /// assert!((out[0] + 0.918_938_5).abs() < 1e-6); // -1/2 log 2pi
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn log_densities(&self, x: &[f32], out: &mut [f32]) -> Result<()> {
+        self.check_descriptor(x, 0)?;
+        self.check_out("log-density output", out, 1)?;
+        self.log_densities_unchecked(x, out);
+        Ok(())
+    }
+
+    fn log_densities_unchecked(&self, x: &[f32], out: &mut [f32]) {
+        gaussian::sq_mahalanobis(x, self.means, self.inv_sigma, out);
+        for (o, &c) in out.iter_mut().zip(self.log_norm) {
+            *o = c - 0.5 * *o;
+        }
+    }
+
+    /// Soft assignments `out[k] = p(k | x)` (summing to 1), and the log-likelihood
+    /// `log sum_k w_k N(x | k)` as the return value.
+    pub fn posteriors(&self, x: &[f32], out: &mut [f32]) -> Result<f32> {
+        self.posteriors_with(x, Assignment::default(), out)
+    }
+
+    /// Posteriors with an [`Assignment`] rule (threshold or hard); returns the log-likelihood.
+    ///
+    /// ```
+    /// # use fvae::gmm::{Assignment, DiagGmm};
+    /// let mut c = [0.0; DiagGmm::constants_len(2, 1)];
+    /// let gmm = DiagGmm::new(&[0.5, 0.5], &[0.0, 1.0], &[1.0, 1.0], &mut c)?;
+    /// let mut q = [0.0; 2];
+    /// gmm.posteriors_with(&[0.5], Assignment::Hard, &mut q)?; // a tie: the lowest index wins
+    /// assert_eq!(q, [1.0, 0.0]);
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn posteriors_with(&self, x: &[f32], assignment: Assignment, out: &mut [f32]) -> Result<f32> {
+        self.check_descriptor(x, 0)?;
+        self.check_out("posterior output", out, 1)?;
+        self.posteriors_unchecked(x, assignment, out, 0)
+    }
+
+    /// Posteriors of a descriptor already checked; `row` only labels errors.
+    pub(crate) fn posteriors_unchecked(&self, x: &[f32], assignment: Assignment, out: &mut [f32], row: usize) -> Result<f32> {
+        self.log_densities_unchecked(x, out);
+        for (o, &lw) in out.iter_mut().zip(self.log_weights) {
+            *o += lw;
+        }
+        let best = match assignment {
+            Assignment::Hard => Some(argmax(out)),
+            Assignment::Soft { .. } => None,
+        };
+        let lse = gaussian::softmax(out);
+        if !lse.is_finite() {
+            return Err(Error::Value {
+                what: "descriptor",
+                index: row * self.d,
+                reason: "log-density is not finite for any component (values too far from the model for f32)",
+            });
+        }
+        match (assignment, best) {
+            (_, Some(b)) => {
+                out.iter_mut().for_each(|q| *q = 0.0);
+                out[b] = 1.0;
+            }
+            (Assignment::Soft { threshold }, None) if threshold > 0.0 => {
+                out.iter_mut().filter(|q| **q < threshold).for_each(|q| *q = 0.0);
+            }
+            _ => {}
+        }
+        Ok(lse)
+    }
+
+    /// `log sum_k w_k N(x | k)`; `scratch` holds K values.
+    pub fn log_likelihood(&self, x: &[f32], scratch: &mut [f32]) -> Result<f32> {
+        self.posteriors(x, scratch)
+    }
+
+    /// [`log_densities`](Self::log_densities) for N descriptors `xs` [N, D] into `out` [N, K].
+    pub fn log_densities_batch(&self, xs: &[f32], out: &mut [f32]) -> Result<()> {
+        let n = self.rows(xs)?;
+        self.check_out("log-density output", out, n)?;
+        for (row, (x, o)) in xs.chunks_exact(self.d).zip(out.chunks_exact_mut(self.k)).enumerate() {
+            self.check_descriptor(x, row)?;
+            self.log_densities_unchecked(x, o);
+        }
+        Ok(())
+    }
+
+    /// [`posteriors_with`](Self::posteriors_with) for N descriptors `xs` [N, D] into `out`
+    /// [N, K], and each descriptor's log-likelihood into `log_likelihoods` [N] if given.
+    pub fn posteriors_batch(
+        &self,
+        xs: &[f32],
+        assignment: Assignment,
+        out: &mut [f32],
+        mut log_likelihoods: Option<&mut [f32]>,
+    ) -> Result<()> {
+        let n = self.rows(xs)?;
+        self.check_out("posterior output", out, n)?;
+        if let Some(ll) = log_likelihoods.as_deref() {
+            if ll.len() != n {
+                return Err(Error::Shape { what: "log-likelihood output", expected: n, found: ll.len() });
+            }
+        }
+        for (row, (x, o)) in xs.chunks_exact(self.d).zip(out.chunks_exact_mut(self.k)).enumerate() {
+            self.check_descriptor(x, row)?;
+            let lse = self.posteriors_unchecked(x, assignment, o, row)?;
+            if let Some(ll) = log_likelihoods.as_deref_mut() {
+                ll[row] = lse;
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of descriptors in a flat [N, D] batch.
+    pub(crate) fn rows(&self, xs: &[f32]) -> Result<usize> {
+        if xs.len() % self.d != 0 {
+            return Err(Error::Shape { what: "descriptor batch", expected: xs.len() / self.d * self.d, found: xs.len() });
+        }
+        Ok(xs.len() / self.d)
+    }
+
+    pub(crate) fn check_descriptor_at(&self, x: &[f32], row: usize) -> Result<()> {
+        self.check_descriptor(x, row)
+    }
+}
+
+/// Index of the largest value, ties to the lowest index.
+fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// A diagonal GMM with sizes known at compile time, owning its parameters and constants
+/// (`K * (3 D + 3)` floats), for firmware without a heap.
+///
+/// ```
+/// use fvae::gmm::DiagGmmOwned;
+/// let gmm = DiagGmmOwned::<2, 3>::new([0.5, 0.5], [[0.0; 3], [1.0; 3]], [[1.0; 3]; 2])?;
+/// let mut q = [0.0; 2];
+/// gmm.view().posteriors(&[0.0, 0.0, 0.0], &mut q)?;
+/// assert!(q[0] > q[1]);
+/// # Ok::<(), fvae::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct DiagGmmOwned<const K: usize, const D: usize> {
+    weights: [f32; K],
+    means: [[f32; D]; K],
+    inv_sigma: [[f32; D]; K],
+    log_norm: [f32; K],
+    log_weights: [f32; K],
+}
+
+impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
+    /// Validates and precomputes, as [`DiagGmm::new`].
+    pub fn new(weights: [f32; K], means: [[f32; D]; K], variances: [[f32; D]; K]) -> Result<Self> {
+        let mut g = DiagGmmOwned {
+            weights,
+            means,
+            inv_sigma: [[0.0; D]; K],
+            log_norm: [0.0; K],
+            log_weights: [0.0; K],
+        };
+        if D == 0 {
+            return Err(Error::Empty { what: "descriptor dimension" });
+        }
+        prepare(
+            &g.weights,
+            g.means.as_flattened(),
+            variances.as_flattened(),
+            g.inv_sigma.as_flattened_mut(),
+            &mut g.log_norm,
+            &mut g.log_weights,
+        )?;
+        Ok(g)
+    }
+
+    /// Copies a K x D mixture out of a `.safetensors` file (tensors as in
+    /// [`DiagGmm::from_safetensors`]); the sizes must match K and D exactly.
+    pub fn from_safetensors(file: &SafeTensors<'_>) -> Result<Self> {
+        let w = file.tensor("weights")?;
+        let m = file.tensor("means")?;
+        let v = file.tensor("covariances")?;
+        w.expect_shape("weights", &[K])?;
+        m.expect_shape("means", &[K, D])?;
+        v.expect_shape("covariances", &[K, D])?;
+        let mut weights = [0.0; K];
+        let mut means = [[0.0; D]; K];
+        let mut variances = [[0.0; D]; K];
+        copy_f32("weights", w.bytes(), &mut weights)?;
+        copy_f32("means", m.bytes(), means.as_flattened_mut())?;
+        copy_f32("covariances", v.bytes(), variances.as_flattened_mut())?;
+        Self::new(weights, means, variances)
+    }
+
+    /// The borrowed view every computation runs on.
+    pub fn view(&self) -> DiagGmm<'_> {
+        DiagGmm {
+            k: K,
+            d: D,
+            weights: &self.weights,
+            means: self.means.as_flattened(),
+            inv_sigma: self.inv_sigma.as_flattened(),
+            log_norm: &self.log_norm,
+            log_weights: &self.log_weights,
+        }
+    }
+}
+
+/// Decodes little-endian f32 bytes into `out` (any alignment).
+fn copy_f32(what: &'static str, bytes: &[u8], out: &mut [f32]) -> Result<()> {
+    if bytes.len() != out.len() * 4 {
+        return Err(Error::Shape { what, expected: out.len() * 4, found: bytes.len() });
+    }
+    for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+        *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+    Ok(())
+}

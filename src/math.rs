@@ -1,0 +1,33 @@
+//! Elementary functions for model set-up and normalisation: libm by default, micromath's fast
+//! approximations with the `micromath` feature (relative error about 1e-3 for ln, 1e-4 for
+//! sqrt; see micromath's documentation), for firmware short of flash.
+
+#[cfg(not(feature = "micromath"))]
+pub(crate) fn ln(x: f32) -> f32 {
+    libm::logf(x)
+}
+
+#[cfg(not(feature = "micromath"))]
+pub(crate) fn sqrt(x: f32) -> f32 {
+    libm::sqrtf(x)
+}
+
+#[cfg(feature = "micromath")]
+pub(crate) fn ln(x: f32) -> f32 {
+    micromath::F32Ext::ln(x)
+}
+
+#[cfg(feature = "micromath")]
+pub(crate) fn sqrt(x: f32) -> f32 {
+    micromath::F32Ext::sqrt(x)
+}
+
+/// |x|^alpha with the sign of x (the power normalisation of Fisher vectors).
+pub(crate) fn signed_pow(x: f32, alpha: f32) -> f32 {
+    let m = if alpha == 0.5 { sqrt(x.abs()) } else { libm::powf(x.abs(), alpha) };
+    if x < 0.0 {
+        -m
+    } else {
+        m
+    }
+}
