@@ -139,7 +139,11 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
         let (k, d) = (gmm.k(), gmm.d());
         let need = Self::storage_len(k, d);
         if storage.len() < need {
-            return Err(Error::BufferTooSmall { what: "Fisher accumulator storage", needed: need, given: storage.len() });
+            return Err(Error::BufferTooSmall {
+                what: "Fisher accumulator storage",
+                needed: need,
+                given: storage.len(),
+            });
         }
         let (s1, rest) = storage[..need].split_at_mut(k * d);
         let (s2, rest) = rest.split_at_mut(k * d);
@@ -229,7 +233,11 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     pub fn merge(&mut self, other: &FisherAccumulator<'_, '_>) -> Result<()> {
         let (k, d) = (self.gmm.k(), self.gmm.d());
         if other.gmm.k() != k || other.gmm.d() != d {
-            return Err(Error::Shape { what: "merged accumulator (K * D)", expected: k * d, found: other.gmm.k() * other.gmm.d() });
+            return Err(Error::Shape {
+                what: "merged accumulator (K * D)",
+                expected: k * d,
+                found: other.gmm.k() * other.gmm.d(),
+            });
         }
         self.merge_statistics(other.n, other.s0, other.s1, other.s2)
     }
@@ -267,7 +275,11 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
         }
         if let Some(alpha) = normalization.power {
             if !(alpha.is_finite() && alpha > 0.0) {
-                return Err(Error::Value { what: "power normalisation exponent", index: 0, reason: "must be finite and > 0" });
+                return Err(Error::Value {
+                    what: "power normalisation exponent",
+                    index: 0,
+                    reason: "must be finite and > 0",
+                });
             }
         }
         let inv_n = 1.0 / self.n as f32;
@@ -335,7 +347,11 @@ impl<const K: usize, const D: usize> FisherStorage<K, D> {
     /// An accumulator over this storage; the GMM must be K x D.
     pub fn accumulator<'g>(&mut self, gmm: DiagGmm<'g>, options: FisherOptions) -> Result<FisherAccumulator<'g, '_>> {
         if gmm.k() != K || gmm.d() != D {
-            return Err(Error::Shape { what: "GMM for FisherStorage (K * D)", expected: K * D, found: gmm.k() * gmm.d() });
+            return Err(Error::Shape {
+                what: "GMM for FisherStorage (K * D)",
+                expected: K * D,
+                found: gmm.k() * gmm.d(),
+            });
         }
         FisherAccumulator::from_parts(
             gmm,

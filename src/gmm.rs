@@ -156,12 +156,7 @@ impl<'a> DiagGmm<'a> {
         };
         means.expect_shape("means", &[k, d])?;
         variances.expect_shape("covariances", &[k, d])?;
-        Self::new(
-            weights.as_f32("weights")?,
-            means.as_f32("means")?,
-            variances.as_f32("covariances")?,
-            constants,
-        )
+        Self::new(weights.as_f32("weights")?, means.as_f32("means")?, variances.as_f32("covariances")?, constants)
     }
 
     /// Number of components K.
@@ -255,7 +250,13 @@ impl<'a> DiagGmm<'a> {
     }
 
     /// Posteriors of a descriptor already checked; `row` only labels errors.
-    pub(crate) fn posteriors_unchecked(&self, x: &[f32], assignment: Assignment, out: &mut [f32], row: usize) -> Result<f32> {
+    pub(crate) fn posteriors_unchecked(
+        &self,
+        x: &[f32],
+        assignment: Assignment,
+        out: &mut [f32],
+        row: usize,
+    ) -> Result<f32> {
         self.log_densities_unchecked(x, out);
         for (o, &lw) in out.iter_mut().zip(self.log_weights) {
             *o += lw;
@@ -330,7 +331,11 @@ impl<'a> DiagGmm<'a> {
     /// Number of descriptors in a flat [N, D] batch.
     pub(crate) fn rows(&self, xs: &[f32]) -> Result<usize> {
         if xs.len() % self.d != 0 {
-            return Err(Error::Shape { what: "descriptor batch", expected: xs.len() / self.d * self.d, found: xs.len() });
+            return Err(Error::Shape {
+                what: "descriptor batch",
+                expected: xs.len() / self.d * self.d,
+                found: xs.len(),
+            });
         }
         Ok(xs.len() / self.d)
     }
@@ -374,13 +379,8 @@ pub struct DiagGmmOwned<const K: usize, const D: usize> {
 impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
     /// Validates and precomputes, as [`DiagGmm::new`].
     pub fn new(weights: [f32; K], means: [[f32; D]; K], variances: [[f32; D]; K]) -> Result<Self> {
-        let mut g = DiagGmmOwned {
-            weights,
-            means,
-            inv_sigma: [[0.0; D]; K],
-            log_norm: [0.0; K],
-            log_weights: [0.0; K],
-        };
+        let mut g =
+            DiagGmmOwned { weights, means, inv_sigma: [[0.0; D]; K], log_norm: [0.0; K], log_weights: [0.0; K] };
         if D == 0 {
             return Err(Error::Empty { what: "descriptor dimension" });
         }

@@ -57,10 +57,8 @@ impl<'a> Npy<'a> {
             return Err(Error::Unsupported { what: "Fortran-order .npy", index: 0 });
         }
         let data = &bytes[hstart + hlen..];
-        let need = shape
-            .numel()
-            .and_then(|n| n.checked_mul(dtype.size()))
-            .ok_or(err(hstart, "array size overflows"))?;
+        let need =
+            shape.numel().and_then(|n| n.checked_mul(dtype.size())).ok_or(err(hstart, "array size overflows"))?;
         if data.len() != need {
             return Err(Error::Format {
                 format: FORMAT,
@@ -133,7 +131,9 @@ impl<'a> Npy<'a> {
             DType::U8 => d.iter().map(|&b| b as f64).collect(),
             DType::I16 => d.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as f64).collect(),
             DType::I32 => d.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect(),
-            DType::I64 => d.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f64).collect(),
+            DType::I64 => {
+                d.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f64).collect()
+            }
             DType::Other(_) => return Err(Error::DType { what, expected: "a numeric type", found: "other" }),
         };
         Ok(v)

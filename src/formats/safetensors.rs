@@ -50,10 +50,11 @@ impl<'a> SafeTensors<'a> {
     /// Checks the header (JSON syntax, every tensor entry's dtype, shape and offsets against
     /// the data section) and keeps borrowing `bytes`.
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
-        let len_bytes: [u8; 8] = bytes
-            .get(..8)
-            .and_then(|b| b.try_into().ok())
-            .ok_or(Error::Format { format: FORMAT, offset: 0, reason: "shorter than the 8-byte header length" })?;
+        let len_bytes: [u8; 8] = bytes.get(..8).and_then(|b| b.try_into().ok()).ok_or(Error::Format {
+            format: FORMAT,
+            offset: 0,
+            reason: "shorter than the 8-byte header length",
+        })?;
         let n = u64::from_le_bytes(len_bytes);
         if n > MAX_HEADER as u64 || n as usize > bytes.len() - 8 {
             return Err(Error::Format { format: FORMAT, offset: 0, reason: "header length past the end of the file" });
@@ -149,10 +150,7 @@ impl<'a> SafeTensors<'a> {
             (Some(d), Some(s), Some(o)) => (d, s, o),
             _ => return Err(at("tensor entry lacks dtype, shape or data_offsets")),
         };
-        let bytes = shape
-            .numel()
-            .and_then(|n| n.checked_mul(dtype.size()))
-            .ok_or(at("tensor size overflows"))?;
+        let bytes = shape.numel().and_then(|n| n.checked_mul(dtype.size())).ok_or(at("tensor size overflows"))?;
         if begin > end || end > self.data.len() as u64 {
             return Err(at("data_offsets outside the data section"));
         }
@@ -394,10 +392,7 @@ impl<'a> Json<'a> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[cfg(feature = "std")]
-pub fn write(
-    out: &mut impl std::io::Write,
-    tensors: &[(&str, DType, &[usize], &[u8])],
-) -> std::io::Result<()> {
+pub fn write(out: &mut impl std::io::Write, tensors: &[(&str, DType, &[usize], &[u8])]) -> std::io::Result<()> {
     use std::string::String;
     let mut header = String::from("{");
     let mut offset = 0usize;

@@ -74,14 +74,7 @@ pub fn softmax(v: &mut [f32]) -> f32 {
 /// accumulate(&x, &means, &inv_sigma, &q, &mut s1, &mut s2);
 /// assert_eq!((s1, s2), ([1.0, 0.0], [0.0, 0.0]));
 /// ```
-pub fn accumulate(
-    x: &[f32],
-    means: &[f32],
-    inv_sigma: &[f32],
-    q: &[f32],
-    s1: &mut [f32],
-    s2: &mut [f32],
-) {
+pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &mut [f32], s2: &mut [f32]) {
     let d = x.len();
     let k = rows_available(q.len(), d, &[means.len(), inv_sigma.len(), s1.len(), s2.len()]);
     let (means, inv_sigma, q) = (&means[..k * d], &inv_sigma[..k * d], &q[..k]);

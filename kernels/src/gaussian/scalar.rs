@@ -52,14 +52,7 @@ pub fn softmax(v: &mut [f32]) -> f32 {
 /// with `t = (x - mu_k) * inv_sigma_k`:
 /// `s1[k*D..] += q[k] * t` and `s2[k*D..] += q[k] * (t*t - 1)`.
 /// Callers guarantee the lengths (`means`, `inv_sigma`, `s1`, `s2`: `q.len() * D`).
-pub fn accumulate(
-    x: &[f32],
-    means: &[f32],
-    inv_sigma: &[f32],
-    q: &[f32],
-    s1: &mut [f32],
-    s2: &mut [f32],
-) {
+pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &mut [f32], s2: &mut [f32]) {
     let d = x.len();
     for (k, &qk) in q.iter().enumerate() {
         if qk == 0.0 {
