@@ -23,12 +23,16 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
 /// Replaces `v` by `softmax(v)` (the maximum subtracted first) and returns `log sum exp v`.
 ///
 /// An empty slice gives `-inf`. If the maximum is not finite (all `-inf`, or a `+inf` or NaN
-/// present) `v` is left unchanged and the maximum is returned, so callers can reject it.
+/// present; NaN wins over `+inf`) `v` is left unchanged and the maximum (or the NaN) is
+/// returned, so callers can reject it.
 pub fn softmax(v: &mut [f32]) -> f32 {
     let mut max = f32::NEG_INFINITY;
     for &x in v.iter() {
-        // `!(x <= max)` so that a NaN becomes the maximum and is reported.
-        if !(x <= max) {
+        if x.is_nan() {
+            // Reported at once: a later comparison with a NaN maximum would drop it.
+            return x;
+        }
+        if x > max {
             max = x;
         }
     }
