@@ -220,7 +220,8 @@ pub unsafe fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32],
             // inv_sigma, s1 and s2 all hold.
             unsafe {
                 let o = row + i;
-                let t = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(xp.add(i)), _mm_loadu_ps(mp.add(o))), _mm_loadu_ps(sp.add(o)));
+                let t =
+                    _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(xp.add(i)), _mm_loadu_ps(mp.add(o))), _mm_loadu_ps(sp.add(o)));
                 let a1 = _mm_add_ps(_mm_loadu_ps(p1.add(o)), _mm_mul_ps(qv, t));
                 let a2 = _mm_add_ps(_mm_loadu_ps(p2.add(o)), _mm_mul_ps(qv, _mm_sub_ps(_mm_mul_ps(t, t), one)));
                 _mm_storeu_ps(p1.add(o), a1);
