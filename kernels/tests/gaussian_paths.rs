@@ -19,6 +19,7 @@
 //! - `accumulate`: `s1` within `2 ε (|s1| + |q t|)`, `s2` within
 //!   `3 ε (|s2| + |q| (t^2 + 1))` per update (one fused rounding instead of two or three);
 //!   paths without FMA (SSE2) are bit-identical. Rows with `q == 0` are never touched.
+//! - `accumulate_compensated`: bit-identical on every path (element-wise, no FMA).
 
 use fvae_kernels::gaussian::{self, scalar};
 use fvae_kernels::math;
@@ -32,6 +33,7 @@ type SqFn = unsafe fn(&[f32], &[f32], &[f32], &mut [f32]);
 type SoftmaxFn = unsafe fn(&mut [f32]) -> f32;
 type AccFn = unsafe fn(&[f32], &[f32], &[f32], &[f32], &mut [f32], &mut [f32]);
 type ExpFn = unsafe fn(&mut [f32]);
+type AccCompFn = unsafe fn(&[f32], &[f32], &[f32], &[f32], &mut [f32], &mut [f32], &mut [f32], &mut [f32]);
 
 /// One SIMD path, listed only if this CPU can run it.
 #[derive(Clone, Copy)]
@@ -42,6 +44,7 @@ struct Path {
     sq: SqFn,
     softmax: SoftmaxFn,
     acc: AccFn,
+    acc_comp: AccCompFn,
     exp: ExpFn,
 }
 
@@ -57,6 +60,21 @@ impl Path {
     fn acc(&self, x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &mut [f32], s2: &mut [f32]) {
         // SAFETY: as above.
         unsafe { (self.acc)(x, means, inv_sigma, q, s1, s2) }
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn acc_comp(
+        &self,
+        x: &[f32],
+        means: &[f32],
+        inv_sigma: &[f32],
+        q: &[f32],
+        s1: &mut [f32],
+        c1: &mut [f32],
+        s2: &mut [f32],
+        c2: &mut [f32],
+    ) {
+        // SAFETY: as above.
+        unsafe { (self.acc_comp)(x, means, inv_sigma, q, s1, c1, s2, c2) }
     }
     fn exp(&self, v: &mut [f32]) {
         // SAFETY: as above.
@@ -76,6 +94,7 @@ fn paths() -> Vec<Path> {
             sq: sse2::sq_mahalanobis,
             softmax: sse2::softmax,
             acc: sse2::accumulate,
+            acc_comp: sse2::accumulate_compensated,
             exp: sse2::exp,
         });
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -85,6 +104,7 @@ fn paths() -> Vec<Path> {
                 sq: avx2::sq_mahalanobis,
                 softmax: avx2::softmax,
                 acc: avx2::accumulate,
+                acc_comp: avx2::accumulate_compensated,
                 exp: avx2::exp,
             });
         }
@@ -95,6 +115,7 @@ fn paths() -> Vec<Path> {
                 sq: avx512::sq_mahalanobis,
                 softmax: avx512::softmax,
                 acc: avx512::accumulate,
+                acc_comp: avx512::accumulate_compensated,
                 exp: avx512::exp,
             });
         }
@@ -108,6 +129,7 @@ fn paths() -> Vec<Path> {
             sq: neon::sq_mahalanobis,
             softmax: neon::softmax,
             acc: neon::accumulate,
+            acc_comp: neon::accumulate_compensated,
             exp: neon::exp,
         });
     }
@@ -564,6 +586,95 @@ fn accumulate_extremes_and_lengths() {
             p.acc(&x, &means, &inv_sigma, &q, &mut s1, &mut s2);
             assert!(s1[4 * d..].iter().all(|&v| v == 0.5) && s2[4 * d..].iter().all(|&v| v == 0.5), "{}", p.name);
         }
+    }
+}
+
+/// The compensated update on one path against the reference: bit for bit, from the same
+/// starting sums and compensations.
+#[allow(clippy::too_many_arguments)]
+fn check_acc_comp(
+    p: &Path,
+    x: &[f32],
+    means: &[f32],
+    inv_sigma: &[f32],
+    q: &[f32],
+    s: [&[f32]; 4],
+    offset: usize,
+) -> Result<(), String> {
+    let mut want: Vec<Vec<f32>> = s.iter().map(|v| v.to_vec()).collect();
+    if let [w1, e1, w2, e2] = &mut want[..] {
+        scalar::accumulate_compensated(x, means, inv_sigma, q, w1, e1, w2, e2);
+    }
+    let (xs, ms, ss, qs) = (
+        Shifted::new(x, offset),
+        Shifted::new(means, offset),
+        Shifted::new(inv_sigma, offset),
+        Shifted::new(q, offset),
+    );
+    let mut got: Vec<Shifted> = s.iter().map(|v| Shifted::new(v, offset)).collect();
+    if let [g1, h1, g2, h2] = &mut got[..] {
+        p.acc_comp(xs.get(), ms.get(), ss.get(), qs.get(), g1.get_mut(), h1.get_mut(), g2.get_mut(), h2.get_mut());
+    }
+    for (which, (g, w)) in got.iter().zip(&want).enumerate() {
+        if let Some(j) = g.get().iter().zip(w).position(|(a, b)| a.to_bits() != b.to_bits()) {
+            return Err(format!(
+                "{}: accumulate_compensated D={} K={} offset={offset}: array {which} [{j}]: {:e} vs {:e}",
+                p.name,
+                x.len(),
+                q.len(),
+                g.get()[j],
+                w[j]
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn accumulate_compensated_bit_exact() {
+    let mut rng = Rng(19);
+    for p in &paths() {
+        for d in 1..=130 {
+            for k in [1, 4, 5, 9] {
+                let x = rng.vec(d, -3.0, 3.0);
+                let means = rng.vec(k * d, -3.0, 3.0);
+                let inv_sigma = rng.vec(k * d, 0.1, 4.0);
+                let q: Vec<f32> = (0..k).map(|c| if c % 3 == 1 { 0.0 } else { rng.uniform(0.0, 1.0) }).collect();
+                let mut s: Vec<Vec<f32>> = (0..4).map(|_| rng.vec(k * d, -1e3, 1e3)).collect();
+                // Compensations are small against their sums.
+                for j in [1, 3] {
+                    s[j].iter_mut().for_each(|c| *c *= 1e-7);
+                }
+                // Skipped rows carry NaN sentinels, which must survive.
+                for c in (0..k).filter(|&c| q[c] == 0.0) {
+                    s.iter_mut().for_each(|v| v[c * d..(c + 1) * d].fill(f32::NAN));
+                }
+                for offset in [0, 1] {
+                    check_acc_comp(p, &x, &means, &inv_sigma, &q, [&s[0], &s[1], &s[2], &s[3]], offset).unwrap();
+                }
+            }
+        }
+        // Many small updates on a large sum: the case compensation exists for.
+        let d = 37;
+        let x = rng.vec(d, 9e3, 1e4);
+        let means = rng.vec(2 * d, 9e3, 1e4);
+        let inv_sigma = vec![1.0 / 1e-5f32.sqrt(); 2 * d];
+        let mut want = vec![vec![1e6f32; 2 * d], vec![0.0; 2 * d], vec![-1e6f32; 2 * d], vec![0.0; 2 * d]];
+        let mut got = want.clone();
+        for step in 0..200 {
+            let q = [1e-6 * step as f32, 0.5];
+            if let ([w1, e1, w2, e2], [g1, h1, g2, h2]) = (&mut want[..], &mut got[..]) {
+                scalar::accumulate_compensated(&x, &means, &inv_sigma, &q, w1, e1, w2, e2);
+                p.acc_comp(&x, &means, &inv_sigma, &q, g1, h1, g2, h2);
+            }
+        }
+        assert!(got.iter().flatten().zip(want.iter().flatten()).all(|(a, b)| a.to_bits() == b.to_bits()), "{}", p.name);
+        // K limited by the shortest slice (c2 holds 1.5 rows): row 1 untouched everywhere.
+        let q = [1.0f32, 1.0];
+        let mut s = [vec![0.5f32; 2 * d], vec![0.5; 2 * d], vec![0.5; 2 * d], vec![0.5; d + d / 2]];
+        let [s1, c1, s2, c2] = &mut s;
+        p.acc_comp(&x, &means, &inv_sigma, &q, s1, c1, s2, c2);
+        assert!(s.iter().all(|v| v[d..].iter().all(|&a| a == 0.5)), "{}", p.name);
     }
 }
 

@@ -151,6 +151,7 @@ pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &m
 
 /// [`accumulate`] with Kahan-compensated sums (`c1`, `c2` hold what `s1`, `s2` lost; the true
 /// sums are `s - c`): the accuracy of f64 accumulation at f32 cost. Lengths as [`accumulate`].
+/// Every path gives the scalar reference's results bit for bit (element-wise, no FMA).
 ///
 /// ```
 /// use fvae_kernels::gaussian::accumulate_compensated;
@@ -177,6 +178,22 @@ pub fn accumulate_compensated(
     let k = rows_available(q.len(), d, &lens);
     let (means, inv_sigma, q) = (&means[..k * d], &inv_sigma[..k * d], &q[..k]);
     let (s1, c1, s2, c2) = (&mut s1[..k * d], &mut c1[..k * d], &mut s2[..k * d], &mut c2[..k * d]);
+    #[cfg(target_arch = "x86_64")]
+    match cpu::x86_level() {
+        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
+        // (without) has its features; every path is sound for any slice lengths.
+        X86Level::Avx512F => unsafe { x86_64::avx512::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2) },
+        // SAFETY: as above.
+        X86Level::Avx2Fma => unsafe { x86_64::avx2::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2) },
+        // SAFETY: SSE2 is part of every x86_64 CPU.
+        X86Level::Sse2 => unsafe { x86_64::sse2::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2) },
+    }
+    // SAFETY: the build targets NEON (cfg above); the path is sound for any slice lengths.
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    unsafe {
+        aarch64::neon::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
+    }
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
     scalar::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
 }
 

@@ -282,3 +282,67 @@ pub unsafe fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32],
         }
     }
 }
+
+/// `s += v` Kahan-compensated (`c` holds what `s` lost), on the lanes in `m`: the scalar
+/// `kahan_add` lane by lane, the same operations in the same order.
+///
+/// # Safety
+/// The lanes in `m` from `s` and from `c` are readable and writable.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn kahan(m: __mmask16, s: *mut f32, c: *mut f32, v: __m512) {
+    // SAFETY: forwarded from the caller.
+    let (sv, cv) = unsafe { (load(m, s), load(m, c)) };
+    let y = _mm512_sub_ps(v, cv);
+    let t = _mm512_add_ps(sv, y);
+    // SAFETY: as above.
+    unsafe {
+        store(m, c, _mm512_sub_ps(_mm512_sub_ps(t, sv), y));
+        store(m, s, t);
+    }
+}
+
+/// See [`crate::gaussian::accumulate_compensated`]; `K` is reduced to what all slices hold.
+/// No FMA here: the results are those of the scalar reference, bit for bit.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn accumulate_compensated(
+    x: &[f32],
+    means: &[f32],
+    inv_sigma: &[f32],
+    q: &[f32],
+    s1: &mut [f32],
+    c1: &mut [f32],
+    s2: &mut [f32],
+    c2: &mut [f32],
+) {
+    let d = x.len();
+    let lens = [means.len(), inv_sigma.len(), s1.len(), c1.len(), s2.len(), c2.len()];
+    let k = rows_available(q.len(), d, &lens);
+    let (xp, mp, sp) = (x.as_ptr(), means.as_ptr(), inv_sigma.as_ptr());
+    let (p1, pc1, p2, pc2) = (s1.as_mut_ptr(), c1.as_mut_ptr(), s2.as_mut_ptr(), c2.as_mut_ptr());
+    let full = d - d % L;
+    let one = _mm512_set1_ps(1.0);
+    for (c, &qc) in q[..k].iter().enumerate() {
+        if qc == 0.0 {
+            continue;
+        }
+        let (qv, row) = (_mm512_set1_ps(qc), c * d);
+        let mut i = 0;
+        while i < d {
+            let m = if i < full { !0 } else { tail_mask(d - i) };
+            let o = row + i;
+            // SAFETY: the lanes in m cover columns i .. min(i + 16, d) of x and of row c < k,
+            // which means, inv_sigma, s1, c1, s2 and c2 all hold.
+            unsafe {
+                let t = _mm512_mul_ps(_mm512_sub_ps(load(m, xp.add(i)), load(m, mp.add(o))), load(m, sp.add(o)));
+                kahan(m, p1.add(o), pc1.add(o), _mm512_mul_ps(qv, t));
+                kahan(m, p2.add(o), pc2.add(o), _mm512_mul_ps(qv, _mm512_sub_ps(_mm512_mul_ps(t, t), one)));
+            }
+            i += L;
+        }
+    }
+}

@@ -5,6 +5,7 @@
 use core::arch::x86_64::*;
 
 use crate::gaussian::rows_available;
+use crate::gaussian::scalar::kahan_add;
 use crate::math::{EXP_MAX, EXP_MIN, EXP_POLY, LN2_HI, LN2_LO, LOG2E};
 
 /// Lanes per vector.
@@ -236,6 +237,78 @@ pub unsafe fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32],
                 let t = (*xp.add(i) - *mp.add(o)) * *sp.add(o);
                 *p1.add(o) += qc * t;
                 *p2.add(o) += qc * (t * t - 1.0);
+            }
+        }
+    }
+}
+
+/// `s += v` Kahan-compensated (`c` holds what `s` lost): the scalar `kahan_add` lane by lane.
+///
+/// # Safety
+/// 4 values from `s` and from `c` are readable and writable.
+#[inline]
+#[target_feature(enable = "sse2")]
+unsafe fn kahan(s: *mut f32, c: *mut f32, v: __m128) {
+    // SAFETY: forwarded from the caller.
+    let (sv, cv) = unsafe { (_mm_loadu_ps(s), _mm_loadu_ps(c)) };
+    let y = _mm_sub_ps(v, cv);
+    let t = _mm_add_ps(sv, y);
+    // SAFETY: as above.
+    unsafe {
+        _mm_storeu_ps(c, _mm_sub_ps(_mm_sub_ps(t, sv), y));
+        _mm_storeu_ps(s, t);
+    }
+}
+
+/// See [`crate::gaussian::accumulate_compensated`]; `K` is reduced to what all slices hold.
+/// The results are those of the scalar reference, bit for bit.
+///
+/// # Safety
+/// The CPU must support SSE2 (every x86_64 CPU does).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "sse2")]
+pub unsafe fn accumulate_compensated(
+    x: &[f32],
+    means: &[f32],
+    inv_sigma: &[f32],
+    q: &[f32],
+    s1: &mut [f32],
+    c1: &mut [f32],
+    s2: &mut [f32],
+    c2: &mut [f32],
+) {
+    let d = x.len();
+    let lens = [means.len(), inv_sigma.len(), s1.len(), c1.len(), s2.len(), c2.len()];
+    let k = rows_available(q.len(), d, &lens);
+    let full = d - d % L;
+    let (xp, mp, sp) = (x.as_ptr(), means.as_ptr(), inv_sigma.as_ptr());
+    let (p1, pc1, p2, pc2) = (s1.as_mut_ptr(), c1.as_mut_ptr(), s2.as_mut_ptr(), c2.as_mut_ptr());
+    let one = _mm_set1_ps(1.0);
+    for (c, &qc) in q[..k].iter().enumerate() {
+        if qc == 0.0 {
+            continue;
+        }
+        let (qv, row) = (_mm_set1_ps(qc), c * d);
+        let mut i = 0;
+        while i < full {
+            let o = row + i;
+            // SAFETY: i + 4 <= full <= d and c < k, so o + 4 <= k * d, which means,
+            // inv_sigma, s1, c1, s2 and c2 all hold.
+            unsafe {
+                let t =
+                    _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(xp.add(i)), _mm_loadu_ps(mp.add(o))), _mm_loadu_ps(sp.add(o)));
+                kahan(p1.add(o), pc1.add(o), _mm_mul_ps(qv, t));
+                kahan(p2.add(o), pc2.add(o), _mm_mul_ps(qv, _mm_sub_ps(_mm_mul_ps(t, t), one)));
+            }
+            i += L;
+        }
+        for (i, &xi) in x.iter().enumerate().skip(full) {
+            let o = row + i;
+            let t = (xi - means[o]) * inv_sigma[o];
+            // SAFETY: i < d and c < k, so o < k * d: in bounds of all four statistics rows.
+            unsafe {
+                kahan_add(&mut *p1.add(o), &mut *pc1.add(o), qc * t);
+                kahan_add(&mut *p2.add(o), &mut *pc2.add(o), qc * (t * t - 1.0));
             }
         }
     }
