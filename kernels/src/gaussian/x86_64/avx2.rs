@@ -2,7 +2,7 @@
 //!
 //! Same structure as the AVX-512 paths: four components in flight over D in
 //! `sq_mahalanobis`, a vector `exp` over K in `softmax`, one component at a time in
-//! `accumulate`.
+//! `accumulate` and `accumulate_compensated`.
 
 use core::arch::x86_64::*;
 
