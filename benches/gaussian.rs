@@ -4,7 +4,8 @@
 //! Kernels (`sq_mahalanobis`, `softmax`, `accumulate`, `accumulate_compensated`) are timed on
 //! every path this CPU has, called directly, beside the scalar reference, at (D, K) = (64, 256),
 //! (128, 64), (16, 16) and (32, 16). One iteration is one descriptor, so criterion's
-//! "elem/s" is descriptors per second.
+//! "elem/s" is descriptors per second. `sq_mahalanobis_batch` takes 64 descriptors per call
+//! through the dispatch (its name says which path ran).
 //!
 //! `fv_push` times `FisherAccumulator::push` (checks, log-densities, softmax, statistics) at
 //! (64, 256) and (128, 64) through the dispatch, whose path is cached once per process: run it
@@ -205,6 +206,28 @@ fn kernels(c: &mut Criterion) {
                         })
                     });
                 }
+                g.finish();
+                // 64 descriptors per iteration, through the batched kernel (AVX-512: each
+                // component row read once per 8 descriptors) and the dispatched one-row kernel.
+                let mut g = c.benchmark_group(format!("sq_mahalanobis_batch/{}", case.label()));
+                let rows = 64;
+                g.throughput(Throughput::Elements(rows as u64));
+                let mut out = vec![0.0; rows * k];
+                let blocks: Vec<&[f32]> = case.xs.chunks_exact(rows * d).collect();
+                let mut next = blocks.iter().cycle();
+                g.bench_function(BenchmarkId::from_parameter(fvae_kernels::cpu::float_path_name()), |b| {
+                    b.iter(|| {
+                        let xs = next.next().map_or(&[][..], |v| v);
+                        fvae_kernels::gaussian::sq_mahalanobis_batch(
+                            black_box(xs),
+                            d,
+                            &case.means,
+                            &case.inv_sigma,
+                            &mut out,
+                        );
+                        black_box(&out);
+                    })
+                });
                 g.finish();
                 let mut g = c.benchmark_group(format!("softmax/{}", case.label()));
                 g.throughput(Throughput::Elements(1));

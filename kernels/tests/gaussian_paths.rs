@@ -288,6 +288,59 @@ fn sq_mahalanobis_inconsistent_lengths() {
     }
 }
 
+/// The batched distances: on AVX-512 bit for bit the one-descriptor kernel row by row (every
+/// block size and tail of N, odd D, unaligned rows); dispatched, within the bound above of
+/// the scalar reference; rows beyond what `out` holds untouched.
+#[test]
+fn sq_mahalanobis_batch_matches_rows() {
+    let mut rng = Rng(23);
+    #[cfg(target_arch = "x86_64")]
+    let avx512 = std::is_x86_feature_detected!("avx512f");
+    for d in (1..=130).step_by(3).chain([16, 64, 128]) {
+        for (n, k) in [(0, 3), (1, 1), (3, 5), (8, 4), (9, 7), (17, 9), (20, 2)] {
+            let xs = rng.vec(n * d, -3.0, 3.0);
+            let means = rng.vec(k * d, -3.0, 3.0);
+            let inv_sigma = rng.vec(k * d, 0.1, 4.0);
+            let mut want = vec![0.0; n * k];
+            scalar::sq_mahalanobis_batch(&xs, d, &means, &inv_sigma, &mut want);
+            // One spare row in out: left as it was.
+            let mut got = vec![-1.0; n * k + k];
+            let xs1 = Shifted::new(&xs, 1);
+            gaussian::sq_mahalanobis_batch(xs1.get(), d, &means, &inv_sigma, &mut got);
+            assert!(got[n * k..].iter().all(|&v| v == -1.0), "D={d} N={n} K={k}");
+            for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!((g - w).abs() <= d as f32 * EPS * w.abs(), "D={d} N={n} K={k} [{j}]: {g} vs {w}");
+            }
+            #[cfg(target_arch = "x86_64")]
+            if avx512 {
+                use fvae_kernels::gaussian::x86_64::avx512;
+                let mut rows = vec![0.0; n * k];
+                for (x, o) in xs.chunks_exact(d).zip(rows.chunks_exact_mut(k)) {
+                    // SAFETY: the CPU has AVX-512F (checked above).
+                    unsafe { avx512::sq_mahalanobis(x, &means, &inv_sigma, o) };
+                }
+                let mut batch = vec![0.0; n * k];
+                // SAFETY: as above.
+                unsafe { avx512::sq_mahalanobis_batch(xs1.get(), d, &means, &inv_sigma, &mut batch) };
+                let same = batch.iter().zip(&rows).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "avx512f batch vs rows: D={d} N={n} K={k}");
+                // out too short for N rows: only the whole rows it holds are written.
+                let mut short = vec![-1.0; n * k / 2 + 1];
+                // SAFETY: as above.
+                unsafe { avx512::sq_mahalanobis_batch(&xs, d, &means, &inv_sigma, &mut short) };
+                let whole = (n * k / 2 + 1) / k * k;
+                assert!(short[..whole].iter().zip(&rows).all(|(a, b)| a.to_bits() == b.to_bits()));
+                assert!(short[whole..].iter().all(|&v| v == -1.0));
+            }
+        }
+    }
+    // d == 0 and empty models write nothing.
+    let mut out = [7.0; 3];
+    gaussian::sq_mahalanobis_batch(&[1.0, 2.0], 0, &[], &[], &mut out);
+    gaussian::sq_mahalanobis_batch(&[1.0, 2.0], 2, &[1.0], &[1.0], &mut out);
+    assert_eq!(out, [7.0; 3]);
+}
+
 // ---------------------------------------------------------------- exp
 
 /// Checks a path's `exp` against `math::exp` on `xs`; returns the largest ULP difference.

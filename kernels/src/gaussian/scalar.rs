@@ -20,6 +20,22 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
     }
 }
 
+/// Distances of every row of `xs` ([N, D], D = `d`) to every component, into `out` [N, K]
+/// (K = `means.len() / d`, reduced to what `inv_sigma` holds): [`sq_mahalanobis`] row by row,
+/// N reduced to what `out` holds.
+pub fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
+    if d == 0 {
+        return;
+    }
+    let k = means.len().min(inv_sigma.len()) / d;
+    if k == 0 {
+        return;
+    }
+    for (x, o) in xs.chunks_exact(d).zip(out.chunks_exact_mut(k)) {
+        sq_mahalanobis(x, &means[..k * d], &inv_sigma[..k * d], o);
+    }
+}
+
 /// Replaces `v` by `softmax(v)` (the maximum subtracted first) and returns `log sum exp v`.
 ///
 /// An empty slice gives `-inf`. If the maximum is not finite (all `-inf`, or a `+inf` or NaN
