@@ -19,7 +19,8 @@
 //!
 //! ```sh
 //! cargo bench --bench gaussian                              # kernels on every path + fv_push on the best
-//! FVAE_X86_LEVEL=avx2 cargo bench --bench gaussian -- fv_push
+//! FVAE_X86_LEVEL=avx2 cargo bench --bench gaussian -- "fv_push|batch"
+//! python3 benches/gaussian_summary.py                       # table: median and best-sample desc/s
 //! ```
 
 use core::hint::black_box;

@@ -13,12 +13,13 @@ for dirpath, _, files in os.walk(root):
         continue
     with open(os.path.join(dirpath, "benchmark.json")) as f:
         bench = json.load(f)
-    if not bench["group_id"].split("/")[0] in ("sq_mahalanobis", "softmax", "accumulate", "accumulate_compensated", "fv_push"):
+    if not bench["group_id"].split("/")[0] in ("sq_mahalanobis", "sq_mahalanobis_batch", "softmax", "accumulate", "accumulate_compensated", "fv_push"):
         continue
     with open(os.path.join(dirpath, "sample.json")) as f:
         s = json.load(f)
-    per_iter = [t / n for t, n in zip(s["times"], s["iters"])]  # ns per descriptor
-    rows.append((bench["full_id"], 1e9 / statistics.median(per_iter), 1e9 / min(per_iter)))
+    per_iter = [t / n for t, n in zip(s["times"], s["iters"])]  # ns per iteration
+    descs = (bench.get("throughput") or {}).get("Elements", 1)  # descriptors per iteration
+    rows.append((bench["full_id"], descs * 1e9 / statistics.median(per_iter), descs * 1e9 / min(per_iter)))
 print("| benchmark | median desc/s | best sample desc/s |")
 print("| --- | ---: | ---: |")
 for name, med, best in sorted(rows):
