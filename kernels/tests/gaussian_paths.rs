@@ -288,7 +288,7 @@ fn sq_mahalanobis_inconsistent_lengths() {
     }
 }
 
-/// The batched distances: on AVX-512 bit for bit the one-descriptor kernel row by row (every
+/// The batched distances: on AVX2 and AVX-512 bit for bit the one-descriptor kernel row by row (every
 /// block size and tail of N, odd D, unaligned rows); dispatched, within the bound above of
 /// the scalar reference; rows beyond what `out` holds untouched.
 #[test]
@@ -296,6 +296,8 @@ fn sq_mahalanobis_batch_matches_rows() {
     let mut rng = Rng(23);
     #[cfg(target_arch = "x86_64")]
     let avx512 = std::is_x86_feature_detected!("avx512f");
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
     for d in (1..=130).step_by(3).chain([16, 64, 128]) {
         for (n, k) in [(0, 3), (1, 1), (3, 5), (8, 4), (9, 7), (17, 9), (20, 2)] {
             let xs = rng.vec(n * d, -3.0, 3.0);
@@ -312,25 +314,35 @@ fn sq_mahalanobis_batch_matches_rows() {
                 assert!((g - w).abs() <= d as f32 * EPS * w.abs(), "D={d} N={n} K={k} [{j}]: {g} vs {w}");
             }
             #[cfg(target_arch = "x86_64")]
-            if avx512 {
-                use fvae_kernels::gaussian::x86_64::avx512;
-                let mut rows = vec![0.0; n * k];
-                for (x, o) in xs.chunks_exact(d).zip(rows.chunks_exact_mut(k)) {
-                    // SAFETY: the CPU has AVX-512F (checked above).
-                    unsafe { avx512::sq_mahalanobis(x, &means, &inv_sigma, o) };
+            {
+                use fvae_kernels::gaussian::x86_64::{avx2, avx512};
+                type Batch = unsafe fn(&[f32], usize, &[f32], &[f32], &mut [f32]);
+                let mut batched: Vec<(&str, SqFn, Batch)> = Vec::new();
+                if avx2 {
+                    batched.push(("avx2+fma", avx2::sq_mahalanobis, avx2::sq_mahalanobis_batch));
                 }
-                let mut batch = vec![0.0; n * k];
-                // SAFETY: as above.
-                unsafe { avx512::sq_mahalanobis_batch(xs1.get(), d, &means, &inv_sigma, &mut batch) };
-                let same = batch.iter().zip(&rows).all(|(a, b)| a.to_bits() == b.to_bits());
-                assert!(same, "avx512f batch vs rows: D={d} N={n} K={k}");
-                // out too short for N rows: only the whole rows it holds are written.
-                let mut short = vec![-1.0; n * k / 2 + 1];
-                // SAFETY: as above.
-                unsafe { avx512::sq_mahalanobis_batch(&xs, d, &means, &inv_sigma, &mut short) };
-                let whole = (n * k / 2 + 1) / k * k;
-                assert!(short[..whole].iter().zip(&rows).all(|(a, b)| a.to_bits() == b.to_bits()));
-                assert!(short[whole..].iter().all(|&v| v == -1.0));
+                if avx512 {
+                    batched.push(("avx512f", avx512::sq_mahalanobis, avx512::sq_mahalanobis_batch));
+                }
+                for (name, one, batch) in batched {
+                    let mut rows = vec![0.0; n * k];
+                    for (x, o) in xs.chunks_exact(d).zip(rows.chunks_exact_mut(k)) {
+                        // SAFETY: the CPU has the path's features (checked above).
+                        unsafe { one(x, &means, &inv_sigma, o) };
+                    }
+                    let mut got = vec![0.0; n * k];
+                    // SAFETY: as above.
+                    unsafe { batch(xs1.get(), d, &means, &inv_sigma, &mut got) };
+                    let same = got.iter().zip(&rows).all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{name} batch vs rows: D={d} N={n} K={k}");
+                    // out too short for N rows: only the whole rows it holds are written.
+                    let mut short = vec![-1.0; n * k / 2 + 1];
+                    // SAFETY: as above.
+                    unsafe { batch(&xs, d, &means, &inv_sigma, &mut short) };
+                    let whole = (n * k / 2 + 1) / k * k;
+                    assert!(short[..whole].iter().zip(&rows).all(|(a, b)| a.to_bits() == b.to_bits()), "{name}");
+                    assert!(short[whole..].iter().all(|&v| v == -1.0), "{name}");
+                }
             }
         }
     }

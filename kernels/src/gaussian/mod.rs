@@ -17,7 +17,8 @@
 //!
 //! Speed (benches/gaussian.rs): at D = 64, K = 256 the means and inverse sigmas are 128 KB, more
 //! than L1, and streaming them once per descriptor bounds [`sq_mahalanobis`] (AVX2 and AVX-512
-//! measure the same there); [`sq_mahalanobis_batch`] reads them once per 8 descriptors.
+//! measure the same there); [`sq_mahalanobis_batch`] reads them once per 8 descriptors
+//! (AVX2, AVX-512).
 
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 pub mod aarch64;
@@ -83,9 +84,9 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
 /// K = `means.len() / d` (reduced to what `inv_sigma` holds) and N = `xs.len() / d` reduced to
 /// what `out` holds; the rest of `out` is left unchanged. `d == 0` writes nothing.
 ///
-/// The values are bit for bit those of [`sq_mahalanobis`] on each row. On AVX-512 each
-/// component row is read once per 8 descriptors instead of once per descriptor: once the model
-/// outgrows the L1 cache (D = 64, K = 256 is 128 KB of means and inverse sigmas) the
+/// The values are bit for bit those of [`sq_mahalanobis`] on each row. On AVX-512 and AVX2
+/// each component row is read once per 8 descriptors instead of once per descriptor: once the
+/// model outgrows the L1 cache (D = 64, K = 256 is 128 KB of means and inverse sigmas) the
 /// one-descriptor kernel is bound by that traffic, not by arithmetic. Other paths run the
 /// one-descriptor kernel row by row.
 ///
@@ -99,11 +100,13 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
 /// ```
 pub fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if cpu::x86_level() == X86Level::Avx512F {
-        // SAFETY: x86_level() reports AVX-512F only if this CPU (with `std`) or this build
-        // (without) has it; the path is sound for any slice lengths.
-        unsafe { x86_64::avx512::sq_mahalanobis_batch(xs, d, means, inv_sigma, out) };
-        return;
+    match cpu::x86_level() {
+        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
+        // (without) has its features; every path is sound for any slice lengths.
+        X86Level::Avx512F => return unsafe { x86_64::avx512::sq_mahalanobis_batch(xs, d, means, inv_sigma, out) },
+        // SAFETY: as above.
+        X86Level::Avx2Fma => return unsafe { x86_64::avx2::sq_mahalanobis_batch(xs, d, means, inv_sigma, out) },
+        X86Level::Sse2 => {}
     }
     if d == 0 {
         return;

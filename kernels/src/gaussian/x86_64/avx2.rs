@@ -185,8 +185,96 @@ pub unsafe fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &
             a = unsafe { dist(m, load(m, xp.add(i)), mp.add(r + i), sp.add(r + i), a) };
             i += L;
         }
-        out[c] = reduce1(a);
+        // The same reduction tree as the groups of four, so a row's distance does not depend
+        // on where it falls in K (and the batched kernel gives the same bits).
+        out[c] = _mm_cvtss_f32(reduce4(a, a, a, a));
         c += 1;
+    }
+}
+
+/// Descriptors per block of [`sq_mahalanobis_batch`]: 8 accumulators in flight (of 16
+/// registers), and each component row read once per 8 descriptors.
+const BLOCK: usize = 8;
+
+/// Distances of `B` descriptors (rows of `xs` from `xp`, `d` apart) to component row `row`.
+///
+/// # Safety
+/// AVX2 and FMA; `B` rows of `d` values from `xp`, and `d` values of `means` and `inv_sigma`
+/// at `row`, are readable.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block<const B: usize>(xp: *const f32, mp: *const f32, sp: *const f32, d: usize, row: usize) -> [__m256; B] {
+    let mut acc = [_mm256_setzero_ps(); B];
+    let mut i = 0;
+    while i < d {
+        let m = chunk_mask(i, d);
+        // SAFETY: the lanes in m cover columns i .. min(i + 8, d) of the component row and of
+        // each of the B descriptors (caller).
+        unsafe {
+            let (mu, s) = (load(m, mp.add(row + i)), load(m, sp.add(row + i)));
+            for (b, a) in acc.iter_mut().enumerate() {
+                let t = _mm256_mul_ps(_mm256_sub_ps(load(m, xp.add(b * d + i)), mu), s);
+                *a = _mm256_fmadd_ps(t, t, *a);
+            }
+        }
+        i += L;
+    }
+    acc
+}
+
+/// Writes the sums of `acc` (B <= 8) for component `c` into `out[b * k + c]`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn scatter<const B: usize>(acc: &[__m256; B], out: &mut [f32], k: usize, c: usize) {
+    let z = _mm256_setzero_ps();
+    let get = |b: usize| if b < B { acc[b] } else { z };
+    let mut sums = [0.0f32; 8];
+    // SAFETY: sums holds 8 values.
+    unsafe {
+        _mm_storeu_ps(sums.as_mut_ptr(), reduce4(get(0), get(1), get(2), get(3)));
+        if B > 4 {
+            _mm_storeu_ps(sums.as_mut_ptr().add(4), reduce4(get(4), get(5), get(6), get(7)));
+        }
+    }
+    for (b, &v) in sums.iter().take(B).enumerate() {
+        out[b * k + c] = v;
+    }
+}
+
+/// See [`crate::gaussian::sq_mahalanobis_batch`]: each component row read once per 8
+/// descriptors; bit for bit this path's [`sq_mahalanobis`] row by row.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
+    if d == 0 {
+        return;
+    }
+    let k = means.len().min(inv_sigma.len()) / d;
+    if k == 0 {
+        return;
+    }
+    let n = (xs.len() / d).min(out.len() / k);
+    let (mp, sp) = (means.as_ptr(), inv_sigma.as_ptr());
+    let mut r = 0;
+    while r + BLOCK <= n {
+        let (xp, o) = (xs[r * d..].as_ptr(), &mut out[r * k..]);
+        for c in 0..k {
+            // SAFETY: rows r .. r + 8 <= n of xs, and row c < k of means and inv_sigma.
+            let acc = unsafe { block::<BLOCK>(xp, mp, sp, d, c * d) };
+            scatter(&acc, o, k, c);
+        }
+        r += BLOCK;
+    }
+    while r < n {
+        let (xp, o) = (xs[r * d..].as_ptr(), &mut out[r * k..]);
+        for c in 0..k {
+            // SAFETY: row r < n of xs, and row c < k of means and inv_sigma.
+            let acc = unsafe { block::<1>(xp, mp, sp, d, c * d) };
+            scatter(&acc, o, k, c);
+        }
+        r += 1;
     }
 }
 
