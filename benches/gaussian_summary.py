@@ -13,7 +13,7 @@ for dirpath, _, files in os.walk(root):
         continue
     with open(os.path.join(dirpath, "benchmark.json")) as f:
         bench = json.load(f)
-    if not bench["group_id"].split("/")[0] in ("sq_mahalanobis", "sq_mahalanobis_batch", "softmax", "accumulate", "accumulate_compensated", "fv_push"):
+    if not bench["group_id"].split("/")[0] in ("sq_mahalanobis", "sq_mahalanobis_batch", "softmax", "accumulate", "accumulate_compensated", "fv_push", "fv_push_batched"):
         continue
     with open(os.path.join(dirpath, "sample.json")) as f:
         s = json.load(f)
