@@ -6,6 +6,7 @@
 
 pub mod npy;
 pub mod safetensors;
+pub mod tflite;
 
 use crate::{Error, Result};
 
