@@ -112,3 +112,56 @@ pub fn float_path_name() -> &'static str {
         "scalar"
     }
 }
+
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+static X86_INT8: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// Whether the AVX-512 BW (byte/word) instructions the int8 kernels use may run here: the
+/// AVX-512 level and AVX512BW (detected with `std`, compiled-in without).
+///
+/// ```
+/// # #[cfg(target_arch = "x86_64")]
+/// let _ = fvae_kernels::cpu::has_avx512bw();
+/// ```
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx512bw() -> bool {
+    x86_int8_flags() & 1 != 0
+}
+
+/// Whether AVX-512 VNNI (`vpdpbusd`, int8 dot products) may run here, on top of
+/// [`has_avx512bw`] (detected with `std`, compiled-in without).
+///
+/// ```
+/// # #[cfg(target_arch = "x86_64")]
+/// let _ = fvae_kernels::cpu::has_avx512vnni();
+/// ```
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx512vnni() -> bool {
+    x86_int8_flags() & 2 != 0
+}
+
+/// Bit 0: AVX-512BW usable, bit 1: AVX-512 VNNI usable (both under the level cap).
+#[cfg(target_arch = "x86_64")]
+fn x86_int8_flags() -> u8 {
+    #[cfg(feature = "std")]
+    {
+        use core::sync::atomic::Ordering;
+        let v = X86_INT8.load(Ordering::Relaxed);
+        if v != 0 {
+            return v & 3;
+        }
+        let bw = has_avx512f() && std::is_x86_feature_detected!("avx512bw");
+        // FVAE_X86_VNNI=0 turns the VNNI path off so benchmarks can compare it with plain BW.
+        let vnni_allowed = std::env::var("FVAE_X86_VNNI").as_deref() != Ok("0");
+        let vnni = bw && vnni_allowed && std::is_x86_feature_detected!("avx512vnni");
+        let flags = bw as u8 | (vnni as u8) << 1;
+        X86_INT8.store(flags | 4, Ordering::Relaxed);
+        flags
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        let bw = cfg!(all(target_feature = "avx512f", target_feature = "avx512bw"));
+        let vnni = bw && cfg!(target_feature = "avx512vnni");
+        bw as u8 | (vnni as u8) << 1
+    }
+}

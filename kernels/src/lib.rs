@@ -17,4 +17,5 @@ extern crate std;
 
 pub mod cpu;
 pub mod gaussian;
+pub mod int8;
 pub mod math;

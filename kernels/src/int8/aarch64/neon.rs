@@ -1,0 +1,69 @@
+//! NEON int8 dot products with widening multiplies: `smull`/`smull2` give eight exact i16
+//! products of i8 pairs (at most 2^14 in magnitude), `sadalp` adds adjacent pairs into four
+//! i32 lanes (so no i16 sum can overflow). `sdot` would be faster but `vdotq_s32` is unstable.
+
+use core::arch::aarch64::*;
+
+/// Adds the products of 16 bytes at `a` and `b` into `acc`.
+#[inline]
+unsafe fn mac16(acc: int32x4_t, a: *const i8, b: *const i8) -> int32x4_t {
+    // SAFETY: the caller guarantees 16 readable bytes at both pointers.
+    unsafe {
+        let (va, vb) = (vld1q_s8(a), vld1q_s8(b));
+        let acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(va), vget_low_s8(vb)));
+        vpadalq_s16(acc, vmull_high_s8(va, vb))
+    }
+}
+
+/// `sum a[j] * b[j]` over the common length.
+pub fn dot(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    // SAFETY: NEON is always present on aarch64.
+    let mut acc = unsafe { vdupq_n_s32(0) };
+    let mut j = 0;
+    while j + 16 <= n {
+        // SAFETY: j + 16 <= n, inside both slices.
+        acc = unsafe { mac16(acc, a.as_ptr().add(j), b.as_ptr().add(j)) };
+        j += 16;
+    }
+    // SAFETY: NEON is always present on aarch64.
+    let mut s = unsafe { vaddvq_s32(acc) };
+    for k in j..n {
+        s = s.wrapping_add(a[k] as i32 * b[k] as i32);
+    }
+    s
+}
+
+/// `out[r] = bias[r] + sum_j x[j] * w[r * D + j]`, four rows per pass over `x`.
+pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
+    let d = x.len();
+    let rows = out.len().min(bias.len()).min(if d == 0 { usize::MAX } else { w.len() / d });
+    let body = d / 16 * 16;
+    let mut r = 0;
+    while r + 4 <= rows {
+        // SAFETY: NEON is always present on aarch64.
+        let mut acc = unsafe { [vdupq_n_s32(0); 4] };
+        let mut j = 0;
+        while j < body {
+            for (k, a) in acc.iter_mut().enumerate() {
+                // SAFETY: j + 16 <= d; row r + k < rows lies inside w.
+                *a = unsafe { mac16(*a, x.as_ptr().add(j), w.as_ptr().add((r + k) * d + j)) };
+            }
+            j += 16;
+        }
+        for (k, a) in acc.iter().enumerate() {
+            let row = &w[(r + k) * d..(r + k + 1) * d];
+            // SAFETY: NEON is always present on aarch64.
+            let mut s = unsafe { vaddvq_s32(*a) };
+            for t in body..d {
+                s = s.wrapping_add(x[t] as i32 * row[t] as i32);
+            }
+            out[r + k] = bias[r + k].wrapping_add(s);
+        }
+        r += 4;
+    }
+    while r < rows {
+        out[r] = bias[r].wrapping_add(dot(x, &w[r * d..(r + 1) * d]));
+        r += 1;
+    }
+}

@@ -1,0 +1,168 @@
+//! int8 kernels for quantised networks: dot products and matrix-vector products with int32
+//! accumulators, and TFLite's requantisation (fixed-point multiplier, double rounding).
+//!
+//! Each public function is the one dispatch point for its kernel: it makes the slice lengths
+//! consistent, then runs the best path this CPU or build has. [`scalar`] is the reference; the
+//! SIMD paths compute exactly the same integers (wrapping i32 sums are associative, so any
+//! summation order gives the same bits).
+//!
+//! | path | where | how |
+//! | --- | --- | --- |
+//! | `x86_64::avx512` VNNI | AVX-512 VNNI | `vpdpbusd` on `x ^ 0x80` (unsigned) and the weights, minus `128 * sum(w)` |
+//! | `x86_64::avx512` BW | AVX-512 BW | sign-extend to i16, `vpmaddwd` |
+//! | `x86_64::avx2` | AVX2 | sign-extend to i16, `vpmaddwd` |
+//! | `aarch64::neon` | aarch64 | `smull`/`smull2` (i8 x i8 -> i16), `sadalp` into i32 |
+//! | `arm::dsp` | Cortex-M4/M7/M33 (`fvae_arm_dsp`) | `sxtb16` + `smlad`, two MACs per instruction |
+
+pub mod scalar;
+
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
+#[cfg(all(target_arch = "arm", fvae_arm_dsp))]
+pub mod arm;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
+
+pub use scalar::{multiply_by_quantized_multiplier, rounding_divide_by_pot, saturating_rounding_doubling_high_mul};
+
+/// The int8 path the kernels take here, for logs and benchmarks.
+///
+/// ```
+/// let p = fvae_kernels::int8::path_name();
+/// assert!(["scalar", "avx2", "avx512bw", "avx512vnni", "neon", "arm-dsp"].contains(&p));
+/// ```
+pub fn path_name() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::cpu;
+        if cpu::has_avx512vnni() {
+            "avx512vnni"
+        } else if cpu::has_avx512bw() {
+            "avx512bw"
+        } else if cpu::has_avx2_fma() {
+            "avx2"
+        } else {
+            "scalar"
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        "neon"
+    }
+    #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
+    {
+        "arm-dsp"
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "arm", fvae_arm_dsp))))]
+    {
+        "scalar"
+    }
+}
+
+/// `sum_j a[j] * b[j]` over the shorter of the two lengths, as a wrapping i32 sum.
+///
+/// ```
+/// assert_eq!(fvae_kernels::int8::dot(&[1, -2, 3], &[4, 5, -6, 100]), 4 - 10 - 18);
+/// ```
+pub fn dot(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::cpu;
+        if cpu::has_avx512vnni() {
+            // SAFETY: the CPU (or build) has AVX-512F/BW/VNNI, checked just above.
+            return unsafe { x86_64::avx512::dot_vnni(a, b) };
+        }
+        if cpu::has_avx512bw() {
+            // SAFETY: the CPU (or build) has AVX-512F/BW, checked just above.
+            return unsafe { x86_64::avx512::dot_bw(a, b) };
+        }
+        if cpu::has_avx2_fma() {
+            // SAFETY: the CPU (or build) has AVX2, checked just above.
+            return unsafe { x86_64::avx2::dot(a, b) };
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        return aarch64::neon::dot(a, b);
+    }
+    #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
+    {
+        return arm::dsp::dot(a, b);
+    }
+    #[allow(unreachable_code)]
+    scalar::dot(a, b)
+}
+
+/// Matrix-vector product with bias: `out[r] = bias[r] + sum_j x[j] * w[r * D + j]` for
+/// `D = x.len()`, `w` row-major `[R, D]` (TFLite's `[out, in]` weight layout). Wrapping i32.
+///
+/// `R` is `out.len()`, reduced to the rows `w` and `bias` hold; the rest of `out` is left
+/// unchanged.
+///
+/// ```
+/// let x = [1, 2];
+/// let w = [1, 1, -3, 4];
+/// let mut out = [0; 2];
+/// fvae_kernels::int8::matvec(&x, &w, &[10, 0], &mut out);
+/// assert_eq!(out, [13, 5]);
+/// ```
+pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
+    let d = x.len();
+    let rows = out.len().min(bias.len()).min(if d == 0 { usize::MAX } else { w.len() / d });
+    let (w, bias, out) = (&w[..rows * d], &bias[..rows], &mut out[..rows]);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::cpu;
+        if cpu::has_avx512vnni() {
+            // SAFETY: AVX-512F/BW/VNNI present (checked); lengths consistent (made so above).
+            return unsafe { x86_64::avx512::matvec_vnni(x, w, bias, out) };
+        }
+        if cpu::has_avx512bw() {
+            // SAFETY: AVX-512F/BW present (checked); lengths consistent (made so above).
+            return unsafe { x86_64::avx512::matvec_bw(x, w, bias, out) };
+        }
+        if cpu::has_avx2_fma() {
+            // SAFETY: AVX2 present (checked); lengths consistent (made so above).
+            return unsafe { x86_64::avx2::matvec(x, w, bias, out) };
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        return aarch64::neon::matvec(x, w, bias, out);
+    }
+    #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
+    {
+        return arm::dsp::matvec(x, w, bias, out);
+    }
+    #[allow(unreachable_code)]
+    scalar::matvec(x, w, bias, out)
+}
+
+/// TFLite requantisation of int32 accumulators to int8:
+/// `out[i] = clamp(zero_point + MultiplyByQuantizedMultiplier(acc[i], mult[c], shift[c]), min, max)`
+/// with channel `c = i % mult.len()` (one multiplier for per-tensor, one per output channel
+/// for per-channel quantisation, channels innermost as in NHWC).
+///
+/// `mult` and `shift` are cut to their common length; if that is 0, or the clamp range (intersected
+/// with i8) is empty, nothing is written. `out.len()` is reduced to `acc.len()`.
+///
+/// ```
+/// let mut out = [0i8; 3];
+/// // Multiplier 0.5 (1 << 30 with shift 0), zero point -1, clamp to [-128, 127].
+/// fvae_kernels::int8::requantize(&[10, 301, -7], &[1 << 30], &[0], -1, -128, 127, &mut out);
+/// assert_eq!(out, [4, 127, -5]);
+/// ```
+pub fn requantize(acc: &[i32], mult: &[i32], shift: &[i32], zero_point: i32, min: i32, max: i32, out: &mut [i8]) {
+    let c = mult.len().min(shift.len());
+    let (lo, hi) = (min.max(-128), max.min(127));
+    if c == 0 || lo > hi {
+        return;
+    }
+    let n = out.len().min(acc.len());
+    scalar::requantize(&acc[..n], &mult[..c], &shift[..c], zero_point, lo, hi, &mut out[..n])
+}
+
+#[cfg(test)]
+mod tests;
