@@ -110,7 +110,7 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
 /// ```
 pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = x.len();
-    let rows = out.len().min(bias.len()).min(if d == 0 { usize::MAX } else { w.len() / d });
+    let rows = out.len().min(bias.len()).min(w.len().checked_div(d).unwrap_or(usize::MAX));
     let (w, bias, out) = (&w[..rows * d], &bias[..rows], &mut out[..rows]);
     #[cfg(target_arch = "x86_64")]
     {

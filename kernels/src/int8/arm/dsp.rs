@@ -61,7 +61,7 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
 /// serves two rows.
 pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = x.len();
-    let rows = out.len().min(bias.len()).min(if d == 0 { usize::MAX } else { w.len() / d });
+    let rows = out.len().min(bias.len()).min(w.len().checked_div(d).unwrap_or(usize::MAX));
     let mut r = 0;
     while r + 2 <= rows {
         let (w0, w1) = (&w[r * d..(r + 1) * d], &w[(r + 1) * d..(r + 2) * d]);

@@ -53,7 +53,7 @@ pub unsafe fn dot(a: &[i8], b: &[i8]) -> i32 {
 #[target_feature(enable = "avx2")]
 pub unsafe fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = x.len();
-    let rows = out.len().min(bias.len()).min(if d == 0 { usize::MAX } else { w.len() / d });
+    let rows = out.len().min(bias.len()).min(w.len().checked_div(d).unwrap_or(usize::MAX));
     let body = d / 16 * 16;
     let mut r = 0;
     while r + 4 <= rows {

@@ -79,7 +79,7 @@ pub unsafe fn dot_bw(a: &[i8], b: &[i8]) -> i32 {
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub unsafe fn matvec_vnni(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = x.len();
-    let rows = out.len().min(bias.len()).min(if d == 0 { usize::MAX } else { w.len() / d });
+    let rows = out.len().min(bias.len()).min(w.len().checked_div(d).unwrap_or(usize::MAX));
     if d == 0 {
         out[..rows].copy_from_slice(&bias[..rows]);
         return;
@@ -124,7 +124,7 @@ pub unsafe fn matvec_vnni(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
 #[target_feature(enable = "avx512f,avx512bw")]
 pub unsafe fn matvec_bw(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = x.len();
-    let rows = out.len().min(bias.len()).min(if d == 0 { usize::MAX } else { w.len() / d });
+    let rows = out.len().min(bias.len()).min(w.len().checked_div(d).unwrap_or(usize::MAX));
     if d == 0 {
         out[..rows].copy_from_slice(&bias[..rows]);
         return;
