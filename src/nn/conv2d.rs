@@ -8,11 +8,12 @@
 //! `y = clamp(zp_y + MultiplyByQuantizedMultiplier(acc[o], M[o], shift[o]), act_min, act_max)`,
 //! `M[o] * 2^shift[o] = s_x * s_w[o] / s_y`. SAME padding puts `floor(total / 2)` before.
 //!
-//! Run time builds the patch of each output pixel (im2col), filling taps outside the image with
-//! `zp_x` so that they contribute `(zp_x - zp_x) * w = 0`, exactly like skipping them; the
-//! input zero point is folded into the bias at set-up (see FULLY_CONNECTED).
+//! Run time builds the patches of a tile of output pixels (im2col), filling taps outside the
+//! image with `zp_x` so that they contribute `(zp_x - zp_x) * w = 0`, exactly like skipping
+//! them; the input zero point is folded into the bias at set-up (see FULLY_CONNECTED). One
+//! matrix product and one requantisation then serve the whole tile.
 
-use super::fully_connected::fill_channel_params;
+use super::fully_connected::{copy_in, fill, fill_channel_params, patch_byte, MIN_PACKED_ROWS, PACKED};
 use super::quant::activation_range;
 use super::{as_i8, as_i8_mut, out_size_and_padding, positive, w32, Kind, OpDesc, Run, Setup};
 use crate::formats::tflite::TensorType;
@@ -52,7 +53,13 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         }
     }
     let (act_min, act_max) = activation_range(o.activation, y.scale, y.zero_point, s.index)?;
+    // Packing pays off from a few output channels up (the packed kernel fills 16 lanes with rows).
+    let packed = int8::prefers_packed() && oc >= MIN_PACKED_ROWS;
+    // Pixels per tile: patches of up to ~4 KB of scratch.
+    let tile = (TILE_BYTES / (kh * kw * c).max(1)).clamp(1, (oh * ow).max(1));
     Ok(OpDesc {
+        flags: packed as i32 * PACKED,
+        lut_bytes: if packed { w32(s, int8::packed_len(oc, kh * kw * c))? } else { 0 },
         kind: Kind::Conv2d as i32,
         input: x.index,
         input2: -1,
@@ -62,8 +69,9 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         w_off: w32(s, w_off)?,
         w_len: w32(s, w_len)?,
         pers_words: w32(s, 3 * oc)?,
-        scratch_words: w32(s, oc)?,
-        scratch_bytes: w32(s, kh * kw * c)?,
+        scratch_words: w32(s, tile * oc)?,
+        scratch_bytes: w32(s, tile * kh * kw * c)?,
+        tile: w32(s, tile)?,
         batches: w32(s, n)?,
         in_h: w32(s, h)?,
         in_w: w32(s, wd)?,
@@ -87,48 +95,79 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     })
 }
 
-pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32]) -> Result<()> {
+pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut [u8]) -> Result<()> {
     let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
     let bias = s.input(2)?;
     let weights = as_i8(s.const_bytes(&w)?)?;
-    fill_channel_params(s, &x, &w, &y, bias.as_ref(), weights, d.out_c as usize, pers)
+    fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed)
+}
+
+/// Scratch budget for one tile of im2col patches.
+const TILE_BYTES: usize = 4096;
+
+/// Writes the im2col patch of output pixel `(oy, ox)` into `patch` (`kh * kw * c` bytes).
+#[inline]
+pub(crate) fn build_patch(d: &OpDesc, image: &[u8], oy: isize, ox: isize, patch: &mut [u8], pad: u8) {
+    let [h, wd, c, kh, kw] = [d.in_h, d.in_w, d.in_c, d.k_h, d.k_w].map(|v| v as usize);
+    let [sh, sw, dh, dw, ph, pw] = [d.stride_h, d.stride_w, d.dil_h, d.dil_w, d.pad_h, d.pad_w].map(|v| v as isize);
+    let ix0 = ox * sw - pw;
+    let row_len = kw * c;
+    for ky in 0..kh {
+        let iy = oy * sh - ph + ky as isize * dh;
+        let dst = &mut patch[ky * row_len..(ky + 1) * row_len];
+        if iy < 0 || iy as usize >= h {
+            fill(dst, pad);
+            continue;
+        }
+        let row = &image[iy as usize * wd * c..(iy as usize + 1) * wd * c];
+        if dw == 1 && ix0 >= 0 && ix0 as usize + kw <= wd {
+            // All kw taps inside the row, contiguous: one copy.
+            copy_in(d, dst, &row[ix0 as usize * c..(ix0 as usize + kw) * c]);
+            continue;
+        }
+        for kx in 0..kw {
+            let ix = ix0 + kx as isize * dw;
+            let tap = &mut dst[kx * c..(kx + 1) * c];
+            if ix >= 0 && (ix as usize) < wd {
+                copy_in(d, tap, &row[ix as usize * c..(ix as usize + 1) * c]);
+            } else {
+                fill(tap, pad);
+            }
+        }
+    }
 }
 
 pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
-    let [n, h, wd, c, oh, ow, oc, kh, kw] =
-        [d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w].map(|v| v as usize);
-    let [sh, sw, dh, dw, ph, pw] = [d.stride_h, d.stride_w, d.dil_h, d.dil_w, d.pad_h, d.pad_w].map(|v| v as isize);
-    let w = run.weights(d)?;
+    let [n, h, wd, c, oh, ow, oc, kh, kw, tile] =
+        [d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.tile].map(|v| v as usize);
+    let depth = kh * kw * c;
+    let y = as_i8_mut(output)?;
+    let pad = patch_byte(d, d.in_zp as i8);
+    let weights = if d.flags & PACKED != 0 { &[][..] } else { run.weights(d)? };
     let (bias, rest) = run.params.split_at(oc);
     let (mult, shift) = rest.split_at(oc);
-    let x = as_i8(input)?;
-    let y = as_i8_mut(output)?;
-    let patch = &mut run.patch[..kh * kw * c];
-    let acc = &mut run.acc[..oc];
-    let fill = d.in_zp as i8;
-    let mut px = y.chunks_exact_mut(oc);
+    let pixels = oh * ow;
     for b in 0..n {
-        let image = &x[b * h * wd * c..(b + 1) * h * wd * c];
-        for oy in 0..oh as isize {
-            for ox in 0..ow as isize {
-                for ky in 0..kh {
-                    let iy = oy * sh - ph + ky as isize * dh;
-                    for kx in 0..kw {
-                        let ix = ox * sw - pw + kx as isize * dw;
-                        let dst = &mut patch[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
-                        if iy >= 0 && (iy as usize) < h && ix >= 0 && (ix as usize) < wd {
-                            let at = (iy as usize * wd + ix as usize) * c;
-                            dst.copy_from_slice(&image[at..at + c]);
-                        } else {
-                            dst.fill(fill);
-                        }
-                    }
-                }
-                int8::matvec(patch, w, bias, acc);
-                if let Some(out) = px.next() {
-                    int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
+        let image = &input[b * h * wd * c..(b + 1) * h * wd * c];
+        let mut p0 = 0;
+        while p0 < pixels {
+            let count = tile.min(pixels - p0);
+            for t in 0..count {
+                let (oy, ox) = ((p0 + t) / ow, (p0 + t) % ow);
+                build_patch(d, image, oy as isize, ox as isize, &mut run.patch[t * depth..(t + 1) * depth], pad);
+            }
+            let acc = &mut run.acc[..count * oc];
+            if d.flags & PACKED != 0 {
+                int8::matmul_packed(&run.patch[..count * depth], depth, as_i8(run.lut)?, bias, acc);
+            } else {
+                let patches = as_i8(&run.patch[..count * depth])?;
+                for (x, a) in patches.chunks_exact(depth).zip(acc.chunks_exact_mut(oc)) {
+                    int8::matvec(x, weights, bias, a);
                 }
             }
+            let out = &mut y[(b * pixels + p0) * oc..(b * pixels + p0 + count) * oc];
+            int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
+            p0 += count;
         }
     }
     Ok(())

@@ -120,6 +120,7 @@ op_desc!(
     left_shift,
     flags,
     fscale,
+    tile,
     a0,
     a1,
     a2,
@@ -625,12 +626,12 @@ pub(crate) struct Run<'x> {
     pub model: &'x [u8],
     /// This operator's constants (after its description).
     pub params: &'x [i32],
-    /// This operator's lookup table, if any.
+    /// This operator's constant bytes: a lookup table, or weights packed for the SIMD kernels.
     pub lut: &'x [u8],
     /// i32 scratch (accumulators).
     pub acc: &'x mut [i32],
-    /// i8 scratch (im2col patches).
-    pub patch: &'x mut [i8],
+    /// Byte scratch (the input row or im2col patch, int8 or offset to unsigned).
+    pub patch: &'x mut [u8],
 }
 
 impl<'x> Run<'x> {
@@ -667,9 +668,9 @@ impl<'a, 'm> Interpreter<'a, 'm> {
             let op = net.graph.operator(i)?;
             let s = Setup { model: net.model, graph: &net.graph, op, index: i, name: "" };
             match Kind::from_i32(d.kind) {
-                Some(Kind::FullyConnected) => fully_connected::prepare(&s, &d, pers)?,
-                Some(Kind::Conv2d) => conv2d::prepare(&s, &d, pers)?,
-                Some(Kind::TransposeConv) => transpose_conv::prepare(&s, &d, pers)?,
+                Some(Kind::FullyConnected) => fully_connected::prepare(&s, &d, pers, lut)?,
+                Some(Kind::Conv2d) => conv2d::prepare(&s, &d, pers, lut)?,
+                Some(Kind::TransposeConv) => transpose_conv::prepare(&s, &d, pers, lut)?,
                 Some(Kind::DepthwiseConv2d) => depthwise_conv2d::prepare(&s, &d, pers)?,
                 Some(Kind::Logistic) => logistic::prepare(&s, &d, lut)?,
                 Some(Kind::Tanh) => tanh::prepare(&s, &d, lut)?,
@@ -756,7 +757,7 @@ impl<'a, 'm> Interpreter<'a, 'm> {
         let (descs, acc) = self.words.split_at_mut(net.persistent_words);
         let (scratch, rest) = self.bytes.split_at_mut(net.scratch_bytes);
         let (luts, act) = rest.split_at_mut(net.lut_bytes);
-        let patch: &mut [i8] = cast_slice_mut("nn scratch", scratch)?;
+        let patch = scratch;
         let (mut w, mut l) = (0usize, 0usize);
         for _ in 0..net.ops {
             let head: &[i32; DESC_WORDS] = descs

@@ -23,7 +23,120 @@ pub mod arm;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
-pub use scalar::{multiply_by_quantized_multiplier, rounding_divide_by_pot, saturating_rounding_doubling_high_mul};
+pub use scalar::{
+    multiply_by_quantized_multiplier, pack, pack_rows_by, packed_len, rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul, PACK_DEPTH, PACK_ROWS,
+};
+
+/// Whether [`matvec_packed`] has a SIMD path here that beats [`matvec`] on row-major weights
+/// (x86_64 with AVX2 or better, aarch64). Where it is false (Cortex-M, scalar targets), models
+/// keep their weights row-major in place (in flash) instead of packing a copy into RAM.
+///
+/// ```
+/// let _ = fvae_kernels::int8::prefers_packed();
+/// ```
+pub fn prefers_packed() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        crate::cpu::has_avx2_fma()
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        true
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
+/// [`matvec_packed`] for `P` input rows at once (one dispatch): `u` is row-major `[P, D]`,
+/// `out` row-major `[P, R]` with `R = bias.len()`; `P = out.len() / R`, reduced to what `u`
+/// holds. Used for convolutions, whose im2col patches are the input rows.
+///
+/// ```
+/// use fvae_kernels::int8::{matmul_packed, pack, packed_len};
+/// let w = [1i8, -1]; // [1, 2]
+/// let mut p = vec![0i8; packed_len(1, 2)];
+/// pack(&w, 1, 2, &mut p);
+/// let mut out = [0; 3];
+/// matmul_packed(&[5, 2, 0, 9, 7, 7], 2, &p, &[1], &mut out);
+/// assert_eq!(out, [4, -8, 1]);
+/// ```
+pub fn matmul_packed(u: &[u8], d: usize, packed: &[i8], bias: &[i32], out: &mut [i32]) {
+    let r = bias.len();
+    if r == 0 || packed_len(r, d) > packed.len() {
+        return;
+    }
+    let p = (out.len() / r).min(if d == 0 { usize::MAX } else { u.len() / d });
+    let (u, out) = (&u[..p * d], &mut out[..p * r]);
+    let mut rows = |f: &dyn Fn(&[u8], &mut [i32])| {
+        for (x, o) in u.chunks_exact(d.max(1)).zip(out.chunks_exact_mut(r)) {
+            f(if d == 0 { &[] } else { x }, o)
+        }
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::cpu;
+        if cpu::has_avx512vnni() {
+            // SAFETY: AVX-512F/BW/VNNI present (checked); each row has D inputs, R outputs and
+            // `packed` holds packed_len(R, D) bytes (checked above).
+            return rows(&|x, o| unsafe { x86_64::avx512::matvec_packed_vnni(x, packed, bias, o) });
+        }
+        if cpu::has_avx2_fma() {
+            // SAFETY: AVX2 present (checked); lengths as above.
+            return rows(&|x, o| unsafe { x86_64::avx2::matvec_packed(x, packed, bias, o) });
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        return rows(&|x, o| aarch64::neon::matvec_packed(x, packed, bias, o));
+    }
+    #[allow(unreachable_code)]
+    rows(&|x, o| scalar::matvec_packed(x, packed, bias, o))
+}
+
+/// Matrix-vector product on [`pack`]ed weights with unsigned inputs:
+/// `out[r] = bias[r] + sum_j u[j] * w[r][j]`, `u` being the int8 input plus 128 (`x ^ 0x80`),
+/// wrapping i32. Callers fold `-128 * sum_j w[r][j]` into the bias to get the signed product.
+///
+/// `R = out.len()`, reduced to what `bias` holds and `packed` holds for `D = u.len()`.
+///
+/// ```
+/// use fvae_kernels::int8::{matvec_packed, pack, packed_len};
+/// let w = [1i8, 2, 3, -4, 5, 6]; // [2, 3]
+/// let mut p = vec![0i8; packed_len(2, 3)];
+/// pack(&w, 2, 3, &mut p);
+/// let mut out = [0; 2];
+/// matvec_packed(&[1, 1, 2], &p, &[0, 100], &mut out);
+/// assert_eq!(out, [1 + 2 + 6, 100 - 4 + 5 + 12]);
+/// ```
+pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
+    let d = u.len();
+    let mut rows = out.len().min(bias.len());
+    while rows > 0 && packed_len(rows, d) > packed.len() {
+        rows -= 1;
+    }
+    let (bias, out) = (&bias[..rows], &mut out[..rows]);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::cpu;
+        if cpu::has_avx512vnni() {
+            // SAFETY: AVX-512F/BW/VNNI present (checked); lengths consistent (made so above).
+            return unsafe { x86_64::avx512::matvec_packed_vnni(u, packed, bias, out) };
+        }
+        if cpu::has_avx2_fma() {
+            // SAFETY: AVX2 present (checked); lengths consistent (made so above).
+            return unsafe { x86_64::avx2::matvec_packed(u, packed, bias, out) };
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        return aarch64::neon::matvec_packed(u, packed, bias, out);
+    }
+    #[allow(unreachable_code)]
+    scalar::matvec_packed(u, packed, bias, out)
+}
 
 /// The int8 path the kernels take here, for logs and benchmarks.
 ///
@@ -161,7 +274,26 @@ pub fn requantize(acc: &[i32], mult: &[i32], shift: &[i32], zero_point: i32, min
         return;
     }
     let n = out.len().min(acc.len());
-    scalar::requantize(&acc[..n], &mult[..c], &shift[..c], zero_point, lo, hi, &mut out[..n])
+    let (acc, mult, shift, out) = (&acc[..n], &mult[..c], &shift[..c], &mut out[..n]);
+    #[cfg(target_arch = "x86_64")]
+    if c == 1 || c == n || (n % c == 0 && c % 16 == 0) {
+        use crate::cpu;
+        if cpu::has_avx512bw() {
+            // SAFETY: AVX-512F/BW present (checked); lengths consistent and clamp range inside
+            // i8 (made so above).
+            return unsafe { x86_64::avx512::requantize(acc, mult, shift, zero_point, lo, hi, out) };
+        }
+        if cpu::has_avx2_fma() {
+            // SAFETY: AVX2 present (checked); lengths consistent (made so above).
+            return unsafe { x86_64::avx2::requantize(acc, mult, shift, zero_point, lo, hi, out) };
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if n % c == 0 && c % 8 == 0 && crate::cpu::has_avx2_fma() {
+        // SAFETY: AVX2 present (checked); lengths consistent (made so above).
+        return unsafe { x86_64::avx2::requantize(acc, mult, shift, zero_point, lo, hi, out) };
+    }
+    scalar::requantize(acc, mult, shift, zero_point, lo, hi, out)
 }
 
 #[cfg(test)]

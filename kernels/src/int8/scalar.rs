@@ -82,3 +82,51 @@ pub fn requantize(acc: &[i32], mult: &[i32], shift: &[i32], zero_point: i32, min
         *o = v.clamp(min, max) as i8;
     }
 }
+
+/// Rows per block of the packed weight layout.
+pub const PACK_ROWS: usize = 16;
+/// Depth (input elements) per group of the packed weight layout.
+pub const PACK_DEPTH: usize = 4;
+
+/// Bytes of the packed layout of a `[rows, d]` weight matrix.
+pub const fn packed_len(rows: usize, d: usize) -> usize {
+    rows.div_ceil(PACK_ROWS) * PACK_ROWS * d.div_ceil(PACK_DEPTH) * PACK_DEPTH
+}
+
+/// Packs row-major `w` `[rows, d]` into blocks of 16 rows: for each block, for each group of 4
+/// inputs, the 4 weights of row 0, then of row 1, ... of row 15 (64 bytes, zero-padded past
+/// the last row or input). One 64-byte load then feeds 16 output rows x 4 inputs, so the SIMD
+/// paths accumulate whole output vectors with no horizontal sums.
+pub fn pack(w: &[i8], rows: usize, d: usize, out: &mut [i8]) {
+    pack_rows_by(w, rows, d, |r| r, out)
+}
+
+/// [`pack`] with the rows reordered: packed row `r` is row `src_row(r)` of `w` (rows past the
+/// end of `w` read as zeros).
+pub fn pack_rows_by(w: &[i8], rows: usize, d: usize, src_row: impl Fn(usize) -> usize, out: &mut [i8]) {
+    let groups = d.div_ceil(PACK_DEPTH);
+    for (i, o) in out.iter_mut().enumerate() {
+        let block = i / (groups * PACK_ROWS * PACK_DEPTH);
+        let rem = i % (groups * PACK_ROWS * PACK_DEPTH);
+        let (g, rem) = (rem / (PACK_ROWS * PACK_DEPTH), rem % (PACK_ROWS * PACK_DEPTH));
+        let (r, k) = (block * PACK_ROWS + rem / PACK_DEPTH, g * PACK_DEPTH + rem % PACK_DEPTH);
+        *o = if r < rows && k < d { w.get(src_row(r) * d + k).copied().unwrap_or(0) } else { 0 };
+    }
+}
+
+/// `out[r] = bias[r] + sum_j u[j] * w[r][j]` with unsigned inputs `u` and `w` in the
+/// [`pack`]ed layout. Callers guarantee `packed.len() >= packed_len(out.len(), u.len())` and
+/// `bias.len() >= out.len()`.
+pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
+    let d = u.len();
+    let groups = d.div_ceil(PACK_DEPTH);
+    for (r, o) in out.iter_mut().enumerate() {
+        let base = (r / PACK_ROWS) * groups * PACK_ROWS * PACK_DEPTH + (r % PACK_ROWS) * PACK_DEPTH;
+        let mut acc = bias[r];
+        for (j, &x) in u.iter().enumerate() {
+            let w = packed[base + (j / PACK_DEPTH) * PACK_ROWS * PACK_DEPTH + j % PACK_DEPTH];
+            acc = acc.wrapping_add(x as i32 * w as i32);
+        }
+        *o = acc;
+    }
+}

@@ -67,3 +67,40 @@ pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
         r += 1;
     }
 }
+
+/// [`crate::int8::matvec_packed`], NEON path: per group of 4 inputs, 16 bytes (4 rows x 4
+/// inputs) at a time are sign-extended to i16 and multiply-accumulated against the 4 unsigned
+/// inputs (`smlal` into one i32x4 per row, exact: |u w| <= 255 * 128), summed per row at the end.
+pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
+    let d = u.len();
+    let groups = d.div_ceil(4);
+    let rows = out.len().min(bias.len());
+    let mut b = 0;
+    while b * 16 < rows {
+        // SAFETY: NEON is always present on aarch64.
+        let mut acc = unsafe { [vdupq_n_s32(0); 16] };
+        for g in 0..groups {
+            let x = |k: usize| u.get(4 * g + k).copied().unwrap_or(0) as i16;
+            let xs = [x(0), x(1), x(2), x(3)];
+            // SAFETY: NEON is always present; block b, group g lies inside `packed` (caller's
+            // contract), four 16-byte loads.
+            unsafe {
+                let xp = vld1_s16(xs.as_ptr());
+                for c in 0..4 {
+                    let w = vld1q_s8(packed.as_ptr().add((b * groups + g) * 64 + 16 * c));
+                    let (wl, wh) = (vmovl_s8(vget_low_s8(w)), vmovl_high_s8(w));
+                    acc[4 * c] = vmlal_s16(acc[4 * c], vget_low_s16(wl), xp);
+                    acc[4 * c + 1] = vmlal_s16(acc[4 * c + 1], vget_high_s16(wl), xp);
+                    acc[4 * c + 2] = vmlal_s16(acc[4 * c + 2], vget_low_s16(wh), xp);
+                    acc[4 * c + 3] = vmlal_s16(acc[4 * c + 3], vget_high_s16(wh), xp);
+                }
+            }
+        }
+        let live = (rows - b * 16).min(16);
+        for k in 0..live {
+            // SAFETY: NEON is always present on aarch64.
+            out[b * 16 + k] = bias[b * 16 + k].wrapping_add(unsafe { vaddvq_s32(acc[k]) });
+        }
+        b += 1;
+    }
+}
