@@ -265,7 +265,8 @@ pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
 /// let mut out = [0i8; 3];
 /// // Multiplier 0.5 (1 << 30 with shift 0), zero point -1, clamp to [-128, 127].
 /// fvae_kernels::int8::requantize(&[10, 301, -7], &[1 << 30], &[0], -1, -128, 127, &mut out);
-/// assert_eq!(out, [4, 127, -5]);
+/// // -7 * 0.5 = -3.5: the high multiply rounds negative ties toward zero, to -3.
+/// assert_eq!(out, [4, 127, -4]);
 /// ```
 pub fn requantize(acc: &[i32], mult: &[i32], shift: &[i32], zero_point: i32, min: i32, max: i32, out: &mut [i8]) {
     let c = mult.len().min(shift.len());
@@ -276,7 +277,7 @@ pub fn requantize(acc: &[i32], mult: &[i32], shift: &[i32], zero_point: i32, min
     let n = out.len().min(acc.len());
     let (acc, mult, shift, out) = (&acc[..n], &mult[..c], &shift[..c], &mut out[..n]);
     #[cfg(target_arch = "x86_64")]
-    if c == 1 || c == n || (n % c == 0 && c % 16 == 0) {
+    if c == 1 || c == n || (n.is_multiple_of(c) && c.is_multiple_of(16)) {
         use crate::cpu;
         if cpu::has_avx512bw() {
             // SAFETY: AVX-512F/BW present (checked); lengths consistent and clamp range inside
@@ -289,7 +290,7 @@ pub fn requantize(acc: &[i32], mult: &[i32], shift: &[i32], zero_point: i32, min
         }
     }
     #[cfg(target_arch = "x86_64")]
-    if n % c == 0 && c % 8 == 0 && crate::cpu::has_avx2_fma() {
+    if n.is_multiple_of(c) && c.is_multiple_of(8) && crate::cpu::has_avx2_fma() {
         // SAFETY: AVX2 present (checked); lengths consistent (made so above).
         return unsafe { x86_64::avx2::requantize(acc, mult, shift, zero_point, lo, hi, out) };
     }

@@ -169,7 +169,7 @@ pub unsafe fn matvec_packed_vnni(u: &[u8], packed: &[i8], bias: &[i32], out: &mu
     let groups = d.div_ceil(4);
     let rows = out.len().min(bias.len());
     let full = d / 4;
-    let tail = if d % 4 != 0 {
+    let tail = if !d.is_multiple_of(4) {
         let mut t = [0u8; 4];
         t[..d % 4].copy_from_slice(&u[full * 4..]);
         i32::from_le_bytes(t)
