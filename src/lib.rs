@@ -42,6 +42,7 @@ pub mod formats;
 pub mod gmm;
 mod math;
 pub mod nn;
+pub mod vae;
 
 pub use error::{Error, Result};
 pub use fvae_kernels as kernels;
