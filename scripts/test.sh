@@ -23,7 +23,7 @@ cargo test --workspace --features nalgebra
 step "no_std builds: Cortex-M0 (thumbv6m) and Cortex-M4F (thumbv7em)"
 for t in thumbv6m-none-eabi thumbv7em-none-eabihf; do
     cargo build -p fvae --release --target "$t"
-    cargo build -p fvae --release --target "$t" --features nalgebra,micromath
+    cargo build -p fvae --release --target "$t" --features nalgebra,micromath,defmt
 done
 
 step "aarch64 under qemu-user (NEON paths)"
