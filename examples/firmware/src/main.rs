@@ -8,8 +8,8 @@
 //! the float64 reference computed on a host (scripts/make_embedded_fixture.py), within 1e-4 relative L2.
 //! The exit code says whether the check passed. Logging is defmt over semihosting (decoded by defmt-print).
 //!
-//! RAM: GMM constants (K D + 2 K floats), accumulator (2 K D + 2 K) and the vector (2 K D), all statics:
-//! 10.4 KiB, within the micro:bit's 16 KiB.
+//! RAM: GMM constants (K D + 3 K floats), accumulator (4 K D + 3 K, compensated sums) and the vector
+//! (2 K D), all statics: 14.4 KiB, within the micro:bit's 16 KiB.
 #![no_std]
 #![no_main]
 

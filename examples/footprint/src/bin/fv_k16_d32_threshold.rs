@@ -9,11 +9,13 @@ use fvae::gmm::Assignment;
 #[path = "../common/fv.rs"]
 mod fv;
 
+/// VLFeat's threshold, compensated sums.
+const OPTIONS: FisherOptions = FisherOptions { assignment: Assignment::Soft { threshold: 1e-6 }, compensated: true };
+
 #[fp::entry]
 fn main() -> ! {
     static mut CONSTANTS: [f32; fv::CONSTANTS] = [0.0; fv::CONSTANTS];
-    static mut STORAGE: [f32; fv::STORAGE] = [0.0; fv::STORAGE];
+    static mut STORAGE: [f32; fv::storage(OPTIONS)] = [0.0; fv::storage(OPTIONS)];
     static mut FV: [f32; fv::FV] = [0.0; fv::FV];
-    let options = FisherOptions { assignment: Assignment::Soft { threshold: 1e-6 } };
-    fv::run("fv_k16_d32_threshold", options, CONSTANTS, STORAGE, FV)
+    fv::run("fv_k16_d32_threshold", OPTIONS, CONSTANTS, STORAGE, FV)
 }

@@ -16,9 +16,11 @@ use fvae::gmm::DiagGmm;
 
 pub const K: usize = 16;
 pub const D: usize = 32;
-/// Lengths of the program's statics.
+/// Lengths of the program's statics: GMM constants, accumulator storage (by options), the vector.
 pub const CONSTANTS: usize = DiagGmm::constants_len(K, D);
-pub const STORAGE: usize = FisherAccumulator::storage_len(K, D);
+pub const fn storage(options: FisherOptions) -> usize {
+    FisherAccumulator::storage_len_with(K, D, options)
+}
 pub const FV: usize = 2 * K * D;
 
 static GMM: &Aligned<[u8]> =
@@ -40,8 +42,9 @@ fn read() -> Result<Slices, fvae::Error> {
 }
 
 /// Measures the encoder under `options` and reports as kernel `name`; never returns.
-/// `constants`, `storage` and `fv` are the program's statics, sized by [`CONSTANTS`], [`STORAGE`] and
-/// [`FV`].
+/// `constants`, `storage` and `fv` are the program's statics, sized by [`CONSTANTS`], [`storage`] and
+/// [`FV`]. Besides the script's figures it reports `ram_bytes`: the model constants and accumulator storage
+/// the encoder needs (the finished vector, 4 KiB, is the caller's output and not counted).
 pub fn run(
     name: &str,
     options: FisherOptions,
@@ -90,5 +93,6 @@ pub fn run(
         fp::fail("the improved Fisher vector is not unit length");
     }
     fp::report(name, "stack_bytes", stack);
+    fp::report(name, "ram_bytes", 4 * (CONSTANTS + self::storage(options)));
     fp::done()
 }
