@@ -26,3 +26,6 @@ done
 for c in rustfmt clippy; do
     rustup component list --installed | grep -q "^$c" || rustup component add "$c"
 done
+
+# The firmware example logs with defmt; defmt-print decodes it (a ~3 minute build, once).
+command -v defmt-print >/dev/null || cargo install -q --locked defmt-print
