@@ -41,6 +41,7 @@ pub mod fisher;
 pub mod formats;
 pub mod gmm;
 mod math;
+pub mod vq;
 
 pub use error::{Error, Result};
 pub use fvae_kernels as kernels;
