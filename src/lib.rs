@@ -39,6 +39,8 @@ extern crate std;
 pub mod error;
 pub mod fisher;
 pub mod formats;
+#[cfg(feature = "nalgebra")]
+pub mod full_cov;
 pub mod gmm;
 mod math;
 pub mod vq;

@@ -81,3 +81,49 @@ pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &m
     let (s1, s2) = (&mut s1[..k * d], &mut s2[..k * d]);
     scalar::accumulate(x, means, inv_sigma, q, s1, s2)
 }
+
+/// [`accumulate`] with Kahan-compensated sums (`c1`, `c2` hold what `s1`, `s2` lost; the true
+/// sums are `s - c`): the accuracy of f64 accumulation at f32 cost. Lengths as [`accumulate`].
+///
+/// ```
+/// use fvae_kernels::gaussian::accumulate_compensated;
+/// let (x, means, inv_sigma, q) = ([1.0], [0.0], [1.0], [1e-8]);
+/// let (mut s1, mut c1, mut s2, mut c2) = ([1.0], [0.0], [0.0], [0.0]);
+/// for _ in 0..1000 {
+///     accumulate_compensated(&x, &means, &inv_sigma, &q, &mut s1, &mut c1, &mut s2, &mut c2);
+/// }
+/// assert!(((s1[0] - c1[0]) as f64 - (1.0 + 1e-5)).abs() < 1e-7); // plain f32 would stay at 1.0
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate_compensated(
+    x: &[f32],
+    means: &[f32],
+    inv_sigma: &[f32],
+    q: &[f32],
+    s1: &mut [f32],
+    c1: &mut [f32],
+    s2: &mut [f32],
+    c2: &mut [f32],
+) {
+    let d = x.len();
+    let lens = [means.len(), inv_sigma.len(), s1.len(), c1.len(), s2.len(), c2.len()];
+    let k = rows_available(q.len(), d, &lens);
+    let (means, inv_sigma, q) = (&means[..k * d], &inv_sigma[..k * d], &q[..k]);
+    let (s1, c1, s2, c2) = (&mut s1[..k * d], &mut c1[..k * d], &mut s2[..k * d], &mut c2[..k * d]);
+    scalar::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
+}
+
+/// [`sq_mahalanobis`] accumulated in f64, for accurate log-densities (see
+/// `scalar::sq_mahalanobis_f64`). Scalar on every target: it serves outputs, not hot loops.
+///
+/// ```
+/// use fvae_kernels::gaussian::sq_mahalanobis_f64;
+/// let mut out = [0.0f64; 1];
+/// sq_mahalanobis_f64(&[3.0], &[1.0], &[0.5], &mut out);
+/// assert_eq!(out, [1.0]);
+/// ```
+pub fn sq_mahalanobis_f64(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f64]) {
+    let d = x.len();
+    let k = rows_available(out.len(), d, &[means.len(), inv_sigma.len()]);
+    scalar::sq_mahalanobis_f64(x, &means[..k * d], &inv_sigma[..k * d], &mut out[..k])
+}
