@@ -302,7 +302,7 @@ impl<'a> Codebook<'a> {
     }
 
     fn bound(&self, x: &[f32]) -> Bound {
-        let nx: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
+        let nx = k::sq_norm_exact(x);
         let c = self.max_norm;
         if nx > HUGE || c * c > HUGE {
             return Bound::Exhaustive;
@@ -317,18 +317,17 @@ impl<'a> Codebook<'a> {
         }
     }
 
-    /// Offers the candidates of one chunk of fast values (codewords `j0..j0 + fast.len()`).
-    fn refine(&self, x: &[f32], bound: Bound, fast: &[f32], j0: usize, best: &mut Best<'_>) {
+    /// Offers the candidates of one chunk of fast values (codewords `j0..j0 + fast.len()`, whose
+    /// smallest non-NaN value is `chunk_min`).
+    fn refine(&self, x: &[f32], bound: Bound, fast: &[f32], chunk_min: f32, j0: usize, best: &mut Best<'_>) {
         let exact = |j: usize| match self.codeword(j) {
             Some(c) => k::sq_distance_exact(x, c) as f32,
             None => f32::INFINITY,
         };
         let mut t = best.threshold(bound);
         if best.idx.len() == 1 {
-            match k::argmin(fast) {
-                Some((_, mn)) => t = t.min(bound.chunk(mn)),
-                None => t = f64::INFINITY, // all NaN: cannot rank, check everything
-            }
+            // +inf when every value is NaN: then nothing can be ranked and everything is checked.
+            t = t.min(bound.chunk(chunk_min));
         }
         if matches!(bound, Bound::Exhaustive) {
             t = f64::INFINITY;
@@ -362,6 +361,7 @@ impl<'a> Codebook<'a> {
         let cols = (buf.len() / k::PANEL * k::PANEL).clamp(k::PANEL, mp.max(k::PANEL));
         let rows_per = (buf.len() / cols).clamp(1, MAX_ROWS);
         let mut lens = [0usize; MAX_ROWS];
+        let mut mins = [0f32; MAX_ROWS];
         let mut r0 = 0;
         while r0 < n {
             let rows = rows_per.min(n - r0);
@@ -377,12 +377,14 @@ impl<'a> Codebook<'a> {
                 let real = c1.min(self.m) - c0;
                 match self.packed {
                     Some((norms, panels)) => {
-                        k::scores(block, d, &panels[c0 * d..c1 * d], &norms[c0..c1], &mut buf[..rows * (c1 - c0)]);
+                        let out = &mut buf[..rows * (c1 - c0)];
+                        k::scores(block, d, &panels[c0 * d..c1 * d], &norms[c0..c1], out, &mut mins[..rows]);
                     }
                     None => {
                         for r in 0..rows {
                             let out = &mut buf[r * (c1 - c0)..r * (c1 - c0) + real];
                             k::sq_distances(&block[r * d..(r + 1) * d], &self.data[c0 * d..(c0 + real) * d], out);
+                            mins[r] = k::argmin(out).map_or(f32::INFINITY, |m| m.1);
                         }
                     }
                 }
@@ -394,7 +396,7 @@ impl<'a> Codebook<'a> {
                         len: lens[r],
                     };
                     let fast = &buf[r * (c1 - c0)..r * (c1 - c0) + real];
-                    self.refine(&block[r * d..(r + 1) * d], bounds[r], fast, c0, &mut best);
+                    self.refine(&block[r * d..(r + 1) * d], bounds[r], fast, mins[r], c0, &mut best);
                     lens[r] = best.len;
                 }
                 c0 = c1;

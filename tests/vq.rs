@@ -363,7 +363,24 @@ fn quantize_rounds_half_away_and_clamps() {
 // ---------------------------------------------------------------- every SIMD path vs scalar
 
 type SqFn = unsafe fn(&[f32], &[f32], &mut [f32]);
-type ScoresFn = unsafe fn(&[f32], usize, &[f32], &[f32], &mut [f32]);
+type ScoresFn = unsafe fn(&[f32], usize, &[f32], &[f32], &mut [f32], &mut [f32]);
+
+/// Paths whose kernel leaves the row minima to the dispatcher, with the minima added.
+macro_rules! with_row_min {
+    ($name:ident, $path:path) => {
+        unsafe fn $name(q: &[f32], d: usize, p: &[f32], h: &[f32], out: &mut [f32], row_min: &mut [f32]) {
+            // SAFETY: the caller checked the path's CPU features and the lengths.
+            unsafe { $path(q, d, p, h, out) };
+            for (row, m) in out.chunks_exact(h.len()).zip(row_min.iter_mut()) {
+                *m = scalar::row_minimum(row);
+            }
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+with_row_min!(avx2_scores, fvae::kernels::vq::x86_64::avx2::scores);
+#[cfg(target_arch = "aarch64")]
+with_row_min!(neon_scores, fvae::kernels::vq::aarch64::neon::scores);
 type ArgminFn = unsafe fn(&[f32]) -> Option<(usize, f32)>;
 type I8SqFn = unsafe fn(&[i8], &[i8], &mut [u32]);
 type I8DotFn = unsafe fn(&[i8], &[i8], &mut [i32]);
@@ -385,7 +402,7 @@ fn paths() -> Paths {
         use fvae::kernels::vq::x86_64::{avx2, avx512};
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
             p.sq.push(("avx2", avx2::sq_distances));
-            p.scores.push(("avx2", avx2::scores));
+            p.scores.push(("avx2", avx2_scores));
             p.argmin.push(("avx2", avx2::argmin));
             p.i8_sq.push(("avx2", avx2::i8_sq_distances));
             p.i8_dot.push(("avx2", avx2::i8_dots));
@@ -412,7 +429,7 @@ fn paths() -> Paths {
     {
         use fvae::kernels::vq::aarch64::neon;
         p.sq.push(("neon", neon::sq_distances));
-        p.scores.push(("neon", neon::scores));
+        p.scores.push(("neon", neon_scores));
         p.argmin.push(("neon", neon::argmin));
         p.i8_sq.push(("neon", neon::i8_sq_distances));
         p.i8_dot.push(("neon", neon::i8_dots));
@@ -460,16 +477,26 @@ fn f32_paths_match_scalar() {
                 let q_buf = rng.vec(nq * d + 1, scale);
                 let q = &q_buf[1..];
                 let mut want = vec![0f32; nq * mp];
-                scalar::scores(q, d, &panels[1..], &hn[1..], &mut want);
+                let mut want_min = vec![0f32; nq];
+                scalar::scores(q, d, &panels[1..], &hn[1..], &mut want, &mut want_min);
                 let bound = |i: usize| {
                     let (qi, j) = (i / mp, i % mp);
                     let nx: f32 = q[qi * d..(qi + 1) * d].iter().map(|v| v * v).sum::<f32>().sqrt();
                     1e-5 * (nx * (2.0 * hn[1 + j]).sqrt() + hn[1 + j])
                 };
+                let mut got_min = vec![0f32; nq + 1];
+                kv::scores(q, d, &panels[1..], &hn[1..], &mut vec![0f32; nq * mp], &mut got_min[1..]);
+                for i in 0..nq {
+                    assert!((got_min[1 + i] - want_min[i]).abs() <= bound(i * mp), "dispatched row_min d={d} m={m}");
+                }
                 for (name, f) in &p.scores {
                     let mut got = vec![0f32; nq * mp + 1];
+                    let mut mins = vec![0f32; nq];
                     // SAFETY: features detected; mp whole panels of d, out holds nq * mp.
-                    unsafe { f(q, d, &panels[1..], &hn[1..], &mut got[1..]) };
+                    unsafe { f(q, d, &panels[1..], &hn[1..], &mut got[1..], &mut mins) };
+                    for (i, row) in got[1..].chunks_exact(mp).enumerate() {
+                        assert_eq!(mins[i], scalar::row_minimum(row), "{name} row_min d={d} m={m}");
+                    }
                     for i in 0..nq * mp {
                         let (g, w) = (got[1 + i], want[i]);
                         if w.is_infinite() {

@@ -119,10 +119,12 @@ pub fn pack_panels(codebook: &[f32], d: usize, panels: &mut [f32]) -> usize {
 /// is the nearest codeword: `||x - c||^2 = ||x||^2 + 2 score`. This is a matrix product with the
 /// codewords in SIMD lanes, the fast path for many codewords; its float error is absolute, of
 /// the order of `D 2^-24 (||x|| ||c|| + ||c||^2 / 2)`, so callers re-check near winners exactly.
+/// `row_min[q]` receives the smallest non-NaN score of query q (`+inf` if none), fused into the
+/// kernel where it pays (AVX-512), so the caller need not scan the row for it.
 ///
 /// `MP` is `half_norms.len()`, reduced to what `panels` holds and rounded down to whole panels;
-/// the number of queries is `queries.len() / d`, reduced to what `out` holds. Nothing is written
-/// when `d == 0`.
+/// the number of queries is `queries.len() / d`, reduced to what `out` and `row_min` hold.
+/// Nothing is written when `d == 0`.
 ///
 /// ```
 /// use fvae_kernels::vq::{pack_panels, scores, PANEL};
@@ -131,11 +133,11 @@ pub fn pack_panels(codebook: &[f32], d: usize, panels: &mut [f32]) -> usize {
 /// pack_panels(&codebook, 2, &mut panels);
 /// let mut half_norms = [f32::INFINITY; PANEL];
 /// half_norms[..2].copy_from_slice(&[0.0, 12.5]);
-/// let mut out = [0.0; PANEL];
-/// scores(&[3.0, 4.0], 2, &panels, &half_norms, &mut out);
-/// assert_eq!((out[0], out[1], out[2]), (0.0, -12.5, f32::INFINITY));
+/// let (mut out, mut row_min) = ([0.0; PANEL], [0.0]);
+/// scores(&[3.0, 4.0], 2, &panels, &half_norms, &mut out, &mut row_min);
+/// assert_eq!((out[0], out[1], out[2], row_min[0]), (0.0, -12.5, f32::INFINITY, -12.5));
 /// ```
-pub fn scores(queries: &[f32], d: usize, panels: &[f32], half_norms: &[f32], out: &mut [f32]) {
+pub fn scores(queries: &[f32], d: usize, panels: &[f32], half_norms: &[f32], out: &mut [f32], row_min: &mut [f32]) {
     if d == 0 {
         return;
     }
@@ -143,28 +145,40 @@ pub fn scores(queries: &[f32], d: usize, panels: &[f32], half_norms: &[f32], out
     if mp == 0 {
         return;
     }
-    let n = (queries.len() / d).min(out.len() / mp);
+    let n = (queries.len() / d).min(out.len() / mp).min(row_min.len());
     let (queries, panels, half_norms, out) =
         (&queries[..n * d], &panels[..mp * d], &half_norms[..mp], &mut out[..n * mp]);
+    let row_min = &mut row_min[..n];
     #[cfg(target_arch = "x86_64")]
     {
         if crate::cpu::has_avx512f() {
             // SAFETY: the CPU (or build) has AVX-512F; n queries of d, mp = whole panels of d
-            // rows, out = n * mp (cut above).
-            return unsafe { x86_64::avx512::scores(queries, d, panels, half_norms, out) };
+            // rows, out = n * mp, row_min = n (cut above).
+            return unsafe { x86_64::avx512::scores(queries, d, panels, half_norms, out, row_min) };
         }
         if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU (or build) has AVX2 and FMA; lengths as above.
-            return unsafe { x86_64::avx2::scores(queries, d, panels, half_norms, out) };
+            unsafe { x86_64::avx2::scores(queries, d, panels, half_norms, out) };
+            return row_mins(out, mp, row_min);
         }
     }
     #[cfg(target_arch = "aarch64")]
     {
         // SAFETY: NEON is part of every aarch64 target; lengths as above.
-        return unsafe { aarch64::neon::scores(queries, d, panels, half_norms, out) };
+        unsafe { aarch64::neon::scores(queries, d, panels, half_norms, out) };
+        return row_mins(out, mp, row_min);
     }
     #[allow(unreachable_code)]
-    scalar::scores(queries, d, panels, half_norms, out)
+    scalar::scores(queries, d, panels, half_norms, out, row_min)
+}
+
+/// `row_min[q]` = the smallest non-NaN value of row q of `out` (rows of `mp`), through
+/// [`argmin`]'s SIMD paths.
+#[allow(dead_code)] // not every target has a path that needs it
+fn row_mins(out: &[f32], mp: usize, row_min: &mut [f32]) {
+    for (row, m) in out.chunks_exact(mp).zip(row_min.iter_mut()) {
+        *m = argmin(row).map_or(f32::INFINITY, |r| r.1);
+    }
 }
 
 /// The index of the smallest value (the first one on ties, as numpy's `argmin`) and the value;
@@ -242,12 +256,23 @@ pub fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -> usize
 
 /// The squared distance `sum_d (x[d] - c[d])^2` computed in f64 from f32 inputs (over the
 /// shorter length): the exact value search results report, after candidates are ranked fast.
+/// Its summation order is fixed (see [`scalar::sq_distance_exact`]), so it is the same number
+/// on every target.
 ///
 /// ```
 /// assert_eq!(fvae_kernels::vq::sq_distance_exact(&[1.0, 1.0], &[0.0, 3.0]), 5.0);
 /// ```
 pub fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
     scalar::sq_distance_exact(x, c)
+}
+
+/// `sum_d x[d]^2` in f64, in the fixed order of [`sq_distance_exact`].
+///
+/// ```
+/// assert_eq!(fvae_kernels::vq::sq_norm_exact(&[3.0, 4.0]), 25.0);
+/// ```
+pub fn sq_norm_exact(x: &[f32]) -> f64 {
+    scalar::sq_norm_exact(x)
 }
 
 /// Exact squared distances of an int8 query to an int8 codebook `[M, D]` (row-major,

@@ -18,8 +18,9 @@ pub fn sq_distances(x: &[f32], codebook: &[f32], out: &mut [f32]) {
 }
 
 /// `out[q*MP + j] = half_norms[j] - x_q . c_j` for `n = queries.len() / d` queries and
-/// `MP = half_norms.len()` codewords laid out in panels (see [`super::pack_panels`]).
-pub fn scores(queries: &[f32], d: usize, panels: &[f32], half_norms: &[f32], out: &mut [f32]) {
+/// `MP = half_norms.len()` codewords laid out in panels (see [`super::pack_panels`]), and
+/// `row_min[q]` the smallest non-NaN score of row q (`+inf` if none).
+pub fn scores(queries: &[f32], d: usize, panels: &[f32], half_norms: &[f32], out: &mut [f32], row_min: &mut [f32]) {
     let mp = half_norms.len();
     let n = queries.len().checked_div(d).unwrap_or(0);
     for q in 0..n {
@@ -32,7 +33,13 @@ pub fn scores(queries: &[f32], d: usize, panels: &[f32], half_norms: &[f32], out
             }
             out[q * mp + j] = half_norms[j] - dot;
         }
+        row_min[q] = row_minimum(&out[q * mp..(q + 1) * mp]);
     }
+}
+
+/// The smallest non-NaN value, `+inf` if there is none.
+pub fn row_minimum(v: &[f32]) -> f32 {
+    v.iter().fold(f32::INFINITY, |m, &x| if x < m { x } else { m })
 }
 
 /// The first index of the smallest value and that value; NaN values are skipped. `None` when
@@ -98,14 +105,42 @@ pub fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -> usize
     n
 }
 
-/// `sum_d (x[d] - c[d])^2` in f64 from the f32 inputs.
+/// `sum_d (x[d] - c[d])^2` in f64 from the f32 inputs, in a fixed order: eight partial sums
+/// (`d mod 8`), multiplies and adds rounded separately, then a fixed pairwise tree. The order is
+/// part of the definition, so a compiler that vectorises this loop (it may: it cannot reorder
+/// float additions) returns the same bits on every target.
 pub fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
-    let mut acc = 0.0f64;
-    for (&a, &b) in x.iter().zip(c) {
-        let t = a as f64 - b as f64;
-        acc += t * t;
+    let n = x.len().min(c.len());
+    let mut acc = [0.0f64; 8];
+    let whole = n / 8 * 8;
+    for (xs, cs) in x[..whole].chunks_exact(8).zip(c[..whole].chunks_exact(8)) {
+        for l in 0..8 {
+            let t = xs[l] as f64 - cs[l] as f64;
+            acc[l] += t * t;
+        }
     }
-    acc
+    for (l, i) in (whole..n).enumerate() {
+        let t = x[i] as f64 - c[i] as f64;
+        acc[l] += t * t;
+    }
+    let s4 = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
+    (s4[0] + s4[2]) + (s4[1] + s4[3])
+}
+
+/// `sum_d x[d]^2` in f64, in the order of [`sq_distance_exact`] (against zero).
+pub fn sq_norm_exact(x: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let whole = x.len() / 8 * 8;
+    for xs in x[..whole].chunks_exact(8) {
+        for l in 0..8 {
+            acc[l] += xs[l] as f64 * xs[l] as f64;
+        }
+    }
+    for (l, &v) in x[whole..].iter().enumerate() {
+        acc[l] += v as f64 * v as f64;
+    }
+    let s4 = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
+    (s4[0] + s4[2]) + (s4[1] + s4[3])
 }
 
 /// `out[j] = sum_d (x[d] - c_j[d])^2` as an exact integer: the i32 sum wraps, and read as

@@ -51,24 +51,36 @@ pub unsafe fn sq_distances(x: &[f32], codebook: &[f32], out: &mut [f32]) {
     }
 }
 
-/// See [`crate::vq::scores`].
+/// See [`crate::vq::scores`]; the row minima are taken in the tile epilogue, in registers.
 ///
 /// # Safety
 /// The CPU must support AVX-512F; `d > 0`, `half_norms.len()` is a multiple of [`PANEL`],
-/// `panels.len() >= half_norms.len() * d`, and `out.len() >= (queries.len() / d) * half_norms.len()`.
+/// `panels.len() >= half_norms.len() * d`, `out.len() >= (queries.len() / d) * half_norms.len()`
+/// and `row_min.len() >= queries.len() / d`.
 #[target_feature(enable = "avx512f")]
-pub unsafe fn scores(queries: &[f32], d: usize, panels: &[f32], half_norms: &[f32], out: &mut [f32]) {
+pub unsafe fn scores(
+    queries: &[f32],
+    d: usize,
+    panels: &[f32],
+    half_norms: &[f32],
+    out: &mut [f32],
+    row_min: &mut [f32],
+) {
     let mp = half_norms.len();
     let n = queries.len() / d;
     let mut q = 0;
     // SAFETY (both loops): rows q..q+Q are queries (q + Q <= n) and out rows q..q+Q exist
     // (out holds n * mp values); the panels and norms are passed whole.
     while q + 6 <= n {
-        unsafe { row_block::<6>(queries.as_ptr().add(q * d), d, panels, half_norms, out.as_mut_ptr().add(q * mp)) };
+        let mins =
+            unsafe { row_block::<6>(queries.as_ptr().add(q * d), d, panels, half_norms, out.as_mut_ptr().add(q * mp)) };
+        row_min[q..q + 6].copy_from_slice(&mins);
         q += 6;
     }
     while q < n {
-        unsafe { row_block::<1>(queries.as_ptr().add(q * d), d, panels, half_norms, out.as_mut_ptr().add(q * mp)) };
+        let mins =
+            unsafe { row_block::<1>(queries.as_ptr().add(q * d), d, panels, half_norms, out.as_mut_ptr().add(q * mp)) };
+        row_min[q] = mins[0];
         q += 1;
     }
 }
@@ -80,10 +92,17 @@ pub unsafe fn scores(queries: &[f32], d: usize, panels: &[f32], half_norms: &[f3
 /// writable values; the other preconditions of [`scores`].
 #[inline]
 #[target_feature(enable = "avx512f")]
-unsafe fn row_block<const Q: usize>(x: *const f32, d: usize, panels: &[f32], half_norms: &[f32], out: *mut f32) {
+unsafe fn row_block<const Q: usize>(
+    x: *const f32,
+    d: usize,
+    panels: &[f32],
+    half_norms: &[f32],
+    out: *mut f32,
+) -> [f32; Q] {
     let mp = half_norms.len();
     let np = mp / PANEL;
     let (pp, hp) = (panels.as_ptr(), half_norms.as_ptr());
+    let mut mins = [_mm512_set1_ps(f32::INFINITY); Q];
     let mut p = 0;
     // SAFETY (all three loops): panels p..p+P exist (p + P <= np), so their P * 16 * d values and
     // P * 16 norms are in bounds, and columns p*16..(p+P)*16 of each out row are inside mp.
@@ -92,19 +111,24 @@ unsafe fn row_block<const Q: usize>(x: *const f32, d: usize, panels: &[f32], hal
             // One query alone: eight panels give eight independent FMA chains, enough to hide
             // the FMA latency, which is what single-query latency depends on.
             while p + 8 <= np {
-                tile::<Q, 8>(x, d, pp.add(p * PANEL * d), hp.add(p * PANEL), out.add(p * PANEL), mp);
+                tile::<Q, 8>(x, d, pp.add(p * PANEL * d), hp.add(p * PANEL), out.add(p * PANEL), mp, &mut mins);
                 p += 8;
             }
         }
         while p + 4 <= np {
-            tile::<Q, 4>(x, d, pp.add(p * PANEL * d), hp.add(p * PANEL), out.add(p * PANEL), mp);
+            tile::<Q, 4>(x, d, pp.add(p * PANEL * d), hp.add(p * PANEL), out.add(p * PANEL), mp, &mut mins);
             p += 4;
         }
         while p < np {
-            tile::<Q, 1>(x, d, pp.add(p * PANEL * d), hp.add(p * PANEL), out.add(p * PANEL), mp);
+            tile::<Q, 1>(x, d, pp.add(p * PANEL * d), hp.add(p * PANEL), out.add(p * PANEL), mp, &mut mins);
             p += 1;
         }
     }
+    let mut r = [0f32; Q];
+    for (o, &m) in r.iter_mut().zip(&mins) {
+        *o = _mm512_reduce_min_ps(m);
+    }
+    r
 }
 
 /// The register tile: `Q` queries times `P` panels of 16 codewords, `Q * P` accumulators
@@ -112,7 +136,8 @@ unsafe fn row_block<const Q: usize>(x: *const f32, d: usize, panels: &[f32], hal
 ///
 /// # Safety
 /// AVX-512F; `x` has `Q * d` values (query rows of `d`), `panel` has `P * 16 * d`, `hn` has
-/// `P * 16`, and `out` has `Q` rows (stride `mp`) of `P * 16` writable values.
+/// `P * 16`, and `out` has `Q` rows (stride `mp`) of `P * 16` writable values. `mins[q]` takes
+/// the lane-wise minimum of the new scores (`vminps` keeps the old value where a score is NaN).
 #[inline]
 #[target_feature(enable = "avx512f")]
 unsafe fn tile<const Q: usize, const P: usize>(
@@ -122,6 +147,7 @@ unsafe fn tile<const Q: usize, const P: usize>(
     hn: *const f32,
     out: *mut f32,
     mp: usize,
+    mins: &mut [__m512; Q],
 ) {
     let mut acc = [[_mm512_setzero_ps(); P]; Q];
     // SAFETY: every offset is within the extents in the precondition (k < d, p < P, q < Q).
@@ -141,7 +167,9 @@ unsafe fn tile<const Q: usize, const P: usize>(
         for p in 0..P {
             let h = _mm512_loadu_ps(hn.add(p * PANEL));
             for (q, row) in acc.iter().enumerate() {
-                _mm512_storeu_ps(out.add(q * mp + p * PANEL), _mm512_sub_ps(h, row[p]));
+                let sc = _mm512_sub_ps(h, row[p]);
+                _mm512_storeu_ps(out.add(q * mp + p * PANEL), sc);
+                mins[q] = _mm512_min_ps(sc, mins[q]);
             }
         }
     }
