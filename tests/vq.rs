@@ -473,7 +473,8 @@ fn f32_paths_match_scalar() {
                 for j in 0..m {
                     hn[1 + j] = 0.5 * c[j * d..(j + 1) * d].iter().map(|v| v * v).sum::<f32>();
                 }
-                let nq = 13; // two full 6-query tiles and one left over
+                // Two 6-query tiles and one left over; or more than one 48-query block, tiles and a rest.
+                let nq = if d <= 17 && m <= 33 { 103 } else { 13 };
                 let q_buf = rng.vec(nq * d + 1, scale);
                 let q = &q_buf[1..];
                 let mut want = vec![0f32; nq * mp];

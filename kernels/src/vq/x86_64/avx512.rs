@@ -67,68 +67,91 @@ pub unsafe fn scores(
     row_min: &mut [f32],
 ) {
     let mp = half_norms.len();
+    let np = mp / PANEL;
     let n = queries.len() / d;
-    let mut q = 0;
-    // SAFETY (both loops): rows q..q+Q are queries (q + Q <= n) and out rows q..q+Q exist
-    // (out holds n * mp values); the panels and norms are passed whole.
-    while q + 6 <= n {
-        let mins =
-            unsafe { row_block::<6>(queries.as_ptr().add(q * d), d, panels, half_norms, out.as_mut_ptr().add(q * mp)) };
-        row_min[q..q + 6].copy_from_slice(&mins);
-        q += 6;
+    let (qp, pp, hp, op) = (queries.as_ptr(), panels.as_ptr(), half_norms.as_ptr(), out.as_mut_ptr());
+    let mut q0 = 0;
+    // Blocks of up to BLOCK queries (whole 6-query tiles): for each group of 4 panels (16 KB at
+    // D = 64, so it stays in L1) every tile of the block runs, so the codebook is read from L2
+    // once per block instead of once per tile. The minima live in `mins` across groups.
+    while q0 + 6 <= n {
+        let nb = ((n - q0) / 6 * 6).min(BLOCK);
+        let mut mins = [_mm512_set1_ps(f32::INFINITY); BLOCK];
+        let mut p = 0;
+        while p < np {
+            let step = if p + 4 <= np { 4 } else { 1 };
+            for t in (0..nb).step_by(6) {
+                let q = q0 + t;
+                // SAFETY: query rows q..q+6 exist (q + 6 <= q0 + nb <= n); panels p..p+step
+                // exist (p + step <= np) with their norms; out rows q..q+6, columns
+                // p*16..(p+step)*16 are inside n * mp; mins[t..t+6] is inside BLOCK.
+                unsafe {
+                    let (x, o) = (qp.add(q * d), op.add(q * mp + p * PANEL));
+                    let (c, h, m) = (pp.add(p * PANEL * d), hp.add(p * PANEL), &mut mins[t..t + 6]);
+                    if step == 4 {
+                        tile::<6, 4>(x, d, c, h, o, mp, m);
+                    } else {
+                        tile::<6, 1>(x, d, c, h, o, mp, m);
+                    }
+                }
+            }
+            p += step;
+        }
+        for (r, m) in row_min[q0..q0 + nb].iter_mut().zip(&mins) {
+            *r = _mm512_reduce_min_ps(*m);
+        }
+        q0 += nb;
     }
-    while q < n {
-        let mins =
-            unsafe { row_block::<1>(queries.as_ptr().add(q * d), d, panels, half_norms, out.as_mut_ptr().add(q * mp)) };
-        row_min[q] = mins[0];
-        q += 1;
+    for q in q0..n {
+        // SAFETY: query row q and out row q exist (q < n); the panels and norms are whole.
+        row_min[q] = unsafe { single(qp.add(q * d), d, pp, hp, op.add(q * mp), np) };
     }
 }
 
-/// Scores of `Q` consecutive queries (at `x`) against every panel, written to `Q` rows of `out`.
+/// Queries scored together per codebook pass in [`scores`] (a multiple of 6).
+const BLOCK: usize = 48;
+
+/// One query against `np` panels, panel after panel (sequential memory, which the prefetcher
+/// follows: single-query latency is bound by reading the codebook), with eight partial sums
+/// over the dimensions (`k mod 8`) to keep eight FMA chains in flight. Returns the row minimum.
 ///
 /// # Safety
-/// AVX-512F; `x` points at `Q * d` readable values, `out` at `Q` rows of `half_norms.len()`
-/// writable values; the other preconditions of [`scores`].
+/// AVX-512F; `x` has `d` values, `panels` `np * 16 * d`, `hn` `np * 16`, `out` `np * 16`
+/// writable values.
 #[inline]
 #[target_feature(enable = "avx512f")]
-unsafe fn row_block<const Q: usize>(
-    x: *const f32,
-    d: usize,
-    panels: &[f32],
-    half_norms: &[f32],
-    out: *mut f32,
-) -> [f32; Q] {
-    let mp = half_norms.len();
-    let np = mp / PANEL;
-    let (pp, hp) = (panels.as_ptr(), half_norms.as_ptr());
-    let mut mins = [_mm512_set1_ps(f32::INFINITY); Q];
-    let mut p = 0;
-    // SAFETY (all three loops): panels p..p+P exist (p + P <= np), so their P * 16 * d values and
-    // P * 16 norms are in bounds, and columns p*16..(p+P)*16 of each out row are inside mp.
+unsafe fn single(x: *const f32, d: usize, panels: *const f32, hn: *const f32, out: *mut f32, np: usize) -> f32 {
+    let mut mn = _mm512_set1_ps(f32::INFINITY);
+    let whole = d / 8 * 8;
+    // SAFETY: every offset is within the extents in the precondition (k < d, p < np).
     unsafe {
-        if Q == 1 {
-            // One query alone: eight panels give eight independent FMA chains, enough to hide
-            // the FMA latency, which is what single-query latency depends on.
-            while p + 8 <= np {
-                tile::<Q, 8>(x, d, pp.add(p * PANEL * d), hp.add(p * PANEL), out.add(p * PANEL), mp, &mut mins);
-                p += 8;
+        for p in 0..np {
+            let base = panels.add(p * PANEL * d);
+            let mut a = [_mm512_setzero_ps(); 8];
+            let mut k = 0;
+            while k < whole {
+                for (l, al) in a.iter_mut().enumerate() {
+                    *al =
+                        _mm512_fmadd_ps(_mm512_set1_ps(*x.add(k + l)), _mm512_loadu_ps(base.add((k + l) * PANEL)), *al);
+                }
+                k += 8;
             }
-        }
-        while p + 4 <= np {
-            tile::<Q, 4>(x, d, pp.add(p * PANEL * d), hp.add(p * PANEL), out.add(p * PANEL), mp, &mut mins);
-            p += 4;
-        }
-        while p < np {
-            tile::<Q, 1>(x, d, pp.add(p * PANEL * d), hp.add(p * PANEL), out.add(p * PANEL), mp, &mut mins);
-            p += 1;
+            for (l, k) in (whole..d).enumerate() {
+                a[l] = _mm512_fmadd_ps(_mm512_set1_ps(*x.add(k)), _mm512_loadu_ps(base.add(k * PANEL)), a[l]);
+            }
+            let s4 = [
+                _mm512_add_ps(a[0], a[4]),
+                _mm512_add_ps(a[1], a[5]),
+                _mm512_add_ps(a[2], a[6]),
+                _mm512_add_ps(a[3], a[7]),
+            ];
+            let dot = _mm512_add_ps(_mm512_add_ps(s4[0], s4[2]), _mm512_add_ps(s4[1], s4[3]));
+            let sc = _mm512_sub_ps(_mm512_loadu_ps(hn.add(p * PANEL)), dot);
+            _mm512_storeu_ps(out.add(p * PANEL), sc);
+            mn = _mm512_min_ps(sc, mn);
         }
     }
-    let mut r = [0f32; Q];
-    for (o, &m) in r.iter_mut().zip(&mins) {
-        *o = _mm512_reduce_min_ps(m);
-    }
-    r
+    _mm512_reduce_min_ps(mn)
 }
 
 /// The register tile: `Q` queries times `P` panels of 16 codewords, `Q * P` accumulators
@@ -136,8 +159,9 @@ unsafe fn row_block<const Q: usize>(
 ///
 /// # Safety
 /// AVX-512F; `x` has `Q * d` values (query rows of `d`), `panel` has `P * 16 * d`, `hn` has
-/// `P * 16`, and `out` has `Q` rows (stride `mp`) of `P * 16` writable values. `mins[q]` takes
-/// the lane-wise minimum of the new scores (`vminps` keeps the old value where a score is NaN).
+/// `P * 16`, `out` has `Q` rows (stride `mp`) of `P * 16` writable values, and `mins` at least
+/// `Q` vectors. `mins[q]` takes the lane-wise minimum of the new scores (`vminps` keeps the old
+/// value where a score is NaN).
 #[inline]
 #[target_feature(enable = "avx512f")]
 unsafe fn tile<const Q: usize, const P: usize>(
@@ -147,7 +171,7 @@ unsafe fn tile<const Q: usize, const P: usize>(
     hn: *const f32,
     out: *mut f32,
     mp: usize,
-    mins: &mut [__m512; Q],
+    mins: &mut [__m512],
 ) {
     let mut acc = [[_mm512_setzero_ps(); P]; Q];
     // SAFETY: every offset is within the extents in the precondition (k < d, p < P, q < Q).
