@@ -289,8 +289,9 @@ impl<'a> Codebook<'a> {
     /// of queries at once (any size works; smaller means smaller blocks).
     pub fn batch_scratch_len(&self) -> usize {
         let mp = k::padded_m(self.m);
-        // About 32 KB of scores (an L1 data cache), 6 to 48 queries (the AVX-512 tile has 6).
-        let rows = (8192 / mp).clamp(6, MAX_ROWS) / 6 * 6;
+        // Up to 128 KB of scores (L2), 6 to 48 queries: the AVX-512 kernel reads the codebook once
+        // per block of 48, which matters more than keeping the scores in L1.
+        let rows = (32768 / mp).clamp(6, MAX_ROWS) / 6 * 6;
         rows * mp
     }
 

@@ -73,7 +73,7 @@ pub fn top_k(values: &[f32], idx: &mut [u32], val: &mut [f32]) -> usize {
     let k = idx.len().min(val.len());
     let mut len = 0;
     for (i, &v) in values.iter().enumerate() {
-        if v.is_nan() || (len == k && !(v < val[len - 1])) || k == 0 {
+        if v.is_nan() || k == 0 || (len == k && v >= val[len - 1]) {
             continue;
         }
         // Insert after every entry <= v, so equal values keep index order.

@@ -102,9 +102,9 @@ pub unsafe fn scores(
         }
         q0 += nb;
     }
-    for q in q0..n {
+    for (q, r) in row_min.iter_mut().enumerate().take(n).skip(q0) {
         // SAFETY: query row q and out row q exist (q < n); the panels and norms are whole.
-        row_min[q] = unsafe { single(qp.add(q * d), d, pp, hp, op.add(q * mp), np) };
+        *r = unsafe { single(qp.add(q * d), d, pp, hp, op.add(q * mp), np) };
     }
 }
 
@@ -254,7 +254,7 @@ pub unsafe fn argmin(values: &[f32]) -> Option<(usize, f32)> {
     let b = _mm512_mask_mov_ps(b0, take, b1);
     let ib = _mm512_mask_mov_epi32(i0, take, i1);
     let mn = _mm512_reduce_min_ps(b);
-    if !(mn < f32::INFINITY) {
+    if mn == f32::INFINITY {
         // All NaN, or the minimum is +inf: rare, and the scalar loop states those rules.
         return scalar::argmin(values);
     }
@@ -347,7 +347,7 @@ pub unsafe fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
     let xp = x.as_ptr();
     let bias = _mm512_set1_epi8(-128);
     let ones = _mm512_set1_epi8(1);
-    let mask = if d % 64 == 0 { 0 } else { (1u64 << (d % 64)) - 1 };
+    let mask = if d.is_multiple_of(64) { 0 } else { (1u64 << (d % 64)) - 1 };
     for (j, o) in out.iter_mut().enumerate() {
         // SAFETY: row j is inside `codebook` (precondition); loads read [i, i+64) with
         // i + 64 <= d, or a masked tail inside [i, d) (masked bytes are 0: a zero c byte adds
