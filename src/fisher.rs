@@ -121,7 +121,7 @@ impl Default for FisherOptions {
 /// b.push_batch(&[0.5, 2.0])?; // two descriptors of D = 1
 /// a.merge(&b)?;
 /// assert_eq!(a.count(), 3);
-/// let mut fv = [0.0; 5];
+/// let mut fv = [0.0; 6]; // 2 K D + K
 /// a.finish(Layout::SkImage, Normalization::NONE, &mut fv)?;
 /// # Ok::<(), fvae::Error>(())
 /// ```

@@ -132,7 +132,7 @@ impl<'a> DiagGmm<'a> {
     /// small.
     pub fn new(weights: &'a [f32], means: &'a [f32], variances: &[f32], constants: &'a mut [f32]) -> Result<Self> {
         let k = weights.len();
-        let d = if k == 0 { 0 } else { means.len() / k };
+        let d = means.len().checked_div(k).unwrap_or(0);
         let need = Self::constants_len(k, d);
         if constants.len() < need {
             return Err(Error::BufferTooSmall { what: "GMM constants", needed: need, given: constants.len() });

@@ -90,7 +90,7 @@ impl LoadedGmm {
         // Size the constants from the tensors; the view validates the shapes themselves.
         let n = st.tensor("means").map_err(ctx(path))?.shape().numel().unwrap_or(0);
         let k = st.tensor("weights").map_err(ctx(path))?.shape().numel().unwrap_or(0);
-        let d = if k == 0 { 0 } else { n / k };
+        let d = n.checked_div(k).unwrap_or(0);
         let mut loaded = LoadedGmm { file, constants: vec![0.0; DiagGmm::constants_len(k, d)] };
         loaded.view(path)?;
         Ok(loaded)

@@ -27,8 +27,8 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
 pub fn softmax(v: &mut [f32]) -> f32 {
     let mut max = f32::NEG_INFINITY;
     for &x in v.iter() {
-        // `!(x <= max)` so that a NaN becomes the maximum and is reported.
-        if !(x <= max) {
+        // A NaN becomes the maximum, so it is reported.
+        if x.is_nan() || x > max {
             max = x;
         }
     }
