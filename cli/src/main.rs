@@ -4,6 +4,7 @@
 
 mod gmm;
 mod io;
+mod vq;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,6 +24,11 @@ enum Command {
     Posteriors(gmm::PosteriorArgs),
     /// One Fisher vector over all rows (or one per group of rows).
     Fv(gmm::FvArgs),
+    /// Nearest codewords (f32 or int8 codebook, by its dtype): [N] or [N,K] i64 indices.
+    Vq(vq::VqArgs),
+    /// Residual VQ: `encode` queries to [N,S] codes, `decode` codes to [N,D] reconstructions.
+    #[command(subcommand)]
+    Rvq(vq::RvqCommand),
 }
 
 fn run(cli: Cli) -> io::CliResult<()> {
@@ -30,6 +36,8 @@ fn run(cli: Cli) -> io::CliResult<()> {
         Command::Logpdf(a) => gmm::logpdf(a),
         Command::Posteriors(a) => gmm::posteriors(a),
         Command::Fv(a) => gmm::fv(a),
+        Command::Vq(a) => vq::vq(a),
+        Command::Rvq(c) => vq::rvq(c),
     }
 }
 

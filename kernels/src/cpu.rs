@@ -88,6 +88,28 @@ pub fn has_avx512f() -> bool {
     x86_level() >= X86Level::Avx512F
 }
 
+/// Whether the AVX-512 int8 path may run here: AVX-512F, BW, VL and VNNI (`vpdpbusd`/`vpdpwssd`),
+/// detected with `std` (and capped by `FVAE_X86_LEVEL` like the rest), compiled-in without.
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx512_vnni() -> bool {
+    #[cfg(feature = "std")]
+    {
+        has_avx512f()
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vl",
+            target_feature = "avx512vnni"
+        ))
+    }
+}
+
 /// The name of the path the float kernels take on this machine, for logs and benchmarks.
 ///
 /// ```

@@ -18,3 +18,4 @@ extern crate std;
 pub mod cpu;
 pub mod gaussian;
 pub mod math;
+pub mod vq;
