@@ -55,8 +55,10 @@ pub struct DiagGmm<'a> {
     means: &'a [f32],
     /// 1 / sqrt(var), [K, D].
     inv_sigma: &'a [f32],
-    /// -1/2 (D log 2pi + sum_d log var_kd), [K].
+    /// -1/2 (D log 2pi + sum_d log var_kd), [K], rounded to f32 ...
     log_norm: &'a [f32],
+    /// ... and what that rounding lost, [K], so accurate log-densities see it to f64 precision.
+    log_norm_lo: &'a [f32],
     /// log w_k, [K] (-inf for a zero weight).
     log_weights: &'a [f32],
 }
@@ -70,6 +72,7 @@ fn prepare(
     variances: &[f32],
     inv_sigma: &mut [f32],
     log_norm: &mut [f32],
+    log_norm_lo: &mut [f32],
     log_weights: &mut [f32],
 ) -> Result<(usize, usize)> {
     let k = weights.len();
@@ -106,16 +109,18 @@ fn prepare(
             inv_sigma[i] = 1.0 / math::sqrt(v);
             log_det += math::ln(v) as f64;
         }
-        log_norm[c] = (-0.5 * (d as f64 * LN_2PI + log_det)) as f32;
+        let exact = -0.5 * (d as f64 * LN_2PI + log_det);
+        log_norm[c] = exact as f32;
+        log_norm_lo[c] = (exact - log_norm[c] as f64) as f32;
         log_weights[c] = if weights[c] > 0.0 { math::ln(weights[c]) } else { f32::NEG_INFINITY };
     }
     Ok((k, d))
 }
 
 impl<'a> DiagGmm<'a> {
-    /// The number of f32 constants a K x D mixture precomputes: `K * D + 2 * K`.
+    /// The number of f32 constants a K x D mixture precomputes: `K * D + 3 * K`.
     pub const fn constants_len(k: usize, d: usize) -> usize {
-        k * d + 2 * k
+        k * d + 3 * k
     }
 
     /// A mixture from `weights` [K], `means` [K, D] and diagonal `variances` [K, D] (row-major),
@@ -127,16 +132,17 @@ impl<'a> DiagGmm<'a> {
     /// small.
     pub fn new(weights: &'a [f32], means: &'a [f32], variances: &[f32], constants: &'a mut [f32]) -> Result<Self> {
         let k = weights.len();
-        let d = if k == 0 { 0 } else { means.len() / k };
+        let d = means.len().checked_div(k).unwrap_or(0);
         let need = Self::constants_len(k, d);
         if constants.len() < need {
             return Err(Error::BufferTooSmall { what: "GMM constants", needed: need, given: constants.len() });
         }
         let (inv_sigma, rest) = constants.split_at_mut(k * d);
         let (log_norm, rest) = rest.split_at_mut(k);
+        let (log_norm_lo, rest) = rest.split_at_mut(k);
         let log_weights = &mut rest[..k];
-        prepare(weights, means, variances, inv_sigma, log_norm, log_weights)?;
-        Ok(DiagGmm { k, d, weights, means, inv_sigma, log_norm, log_weights })
+        prepare(weights, means, variances, inv_sigma, log_norm, log_norm_lo, log_weights)?;
+        Ok(DiagGmm { k, d, weights, means, inv_sigma, log_norm, log_norm_lo, log_weights })
     }
 
     /// A mixture from a `.safetensors` file with tensors `weights` [K], `means` [K, D] and
@@ -203,6 +209,11 @@ impl<'a> DiagGmm<'a> {
 
     /// `out[k] = log N(x | mu_k, diag var_k)`, the mixture weight not included.
     ///
+    /// Accurate to f32 rounding of the exact value: the distance is summed in f64, because the
+    /// result is often a small difference of two numbers near 100 (tight variances in many
+    /// dimensions). The posterior methods use the faster f32 form, where only differences
+    /// between components matter.
+    ///
     /// ```
     /// # use fvae::gmm::DiagGmm;
     /// let mut c = [0.0; DiagGmm::constants_len(1, 1)];
@@ -215,8 +226,18 @@ impl<'a> DiagGmm<'a> {
     pub fn log_densities(&self, x: &[f32], out: &mut [f32]) -> Result<()> {
         self.check_descriptor(x, 0)?;
         self.check_out("log-density output", out, 1)?;
-        self.log_densities_unchecked(x, out);
+        self.log_densities_accurate(x, out);
         Ok(())
+    }
+
+    fn log_densities_accurate(&self, x: &[f32], out: &mut [f32]) {
+        let d = self.d;
+        for (c, o) in out.iter_mut().enumerate() {
+            let mut dist = [0.0f64];
+            let r = c * d..(c + 1) * d;
+            gaussian::sq_mahalanobis_f64(x, &self.means[r.clone()], &self.inv_sigma[r], &mut dist);
+            *o = (self.log_norm[c] as f64 + self.log_norm_lo[c] as f64 - 0.5 * dist[0]) as f32;
+        }
     }
 
     fn log_densities_unchecked(&self, x: &[f32], out: &mut [f32]) {
@@ -286,9 +307,30 @@ impl<'a> DiagGmm<'a> {
         Ok(lse)
     }
 
-    /// `log sum_k w_k N(x | k)`; `scratch` holds K values.
+    /// `log sum_k w_k N(x | k)`, from the accurate log-densities; `scratch` holds K values.
+    /// (The log-likelihood the posterior methods return comes from the fast f32 form, within
+    /// about 1e-6 of the largest log-density's magnitude.)
+    ///
+    /// ```
+    /// # use fvae::gmm::DiagGmm;
+    /// let mut c = [0.0; DiagGmm::constants_len(2, 1)];
+    /// let gmm = DiagGmm::new(&[0.5, 0.5], &[0.0, 0.0], &[1.0, 1.0], &mut c)?;
+    /// let ll = gmm.log_likelihood(&[0.0], &mut [0.0; 2])?;
+    /// assert!((ll + 0.918_938_5).abs() < 1e-6);
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
     pub fn log_likelihood(&self, x: &[f32], scratch: &mut [f32]) -> Result<f32> {
-        self.posteriors(x, scratch)
+        self.check_descriptor(x, 0)?;
+        self.check_out("log-likelihood scratch", scratch, 1)?;
+        self.log_densities_accurate(x, scratch);
+        for (o, &lw) in scratch.iter_mut().zip(self.log_weights) {
+            *o += lw;
+        }
+        let lse = gaussian::softmax(scratch);
+        if !lse.is_finite() {
+            return Err(Error::Value { what: "descriptor", index: 0, reason: "log-likelihood is not finite in f32" });
+        }
+        Ok(lse)
     }
 
     /// [`log_densities`](Self::log_densities) for N descriptors `xs` [N, D] into `out` [N, K].
@@ -297,7 +339,7 @@ impl<'a> DiagGmm<'a> {
         self.check_out("log-density output", out, n)?;
         for (row, (x, o)) in xs.chunks_exact(self.d).zip(out.chunks_exact_mut(self.k)).enumerate() {
             self.check_descriptor(x, row)?;
-            self.log_densities_unchecked(x, o);
+            self.log_densities_accurate(x, o);
         }
         Ok(())
     }
@@ -357,7 +399,7 @@ fn argmax(v: &[f32]) -> usize {
 }
 
 /// A diagonal GMM with sizes known at compile time, owning its parameters and constants
-/// (`K * (3 D + 3)` floats), for firmware without a heap.
+/// (`K * (3 D + 4)` floats), for firmware without a heap.
 ///
 /// ```
 /// use fvae::gmm::DiagGmmOwned;
@@ -373,14 +415,21 @@ pub struct DiagGmmOwned<const K: usize, const D: usize> {
     means: [[f32; D]; K],
     inv_sigma: [[f32; D]; K],
     log_norm: [f32; K],
+    log_norm_lo: [f32; K],
     log_weights: [f32; K],
 }
 
 impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
     /// Validates and precomputes, as [`DiagGmm::new`].
     pub fn new(weights: [f32; K], means: [[f32; D]; K], variances: [[f32; D]; K]) -> Result<Self> {
-        let mut g =
-            DiagGmmOwned { weights, means, inv_sigma: [[0.0; D]; K], log_norm: [0.0; K], log_weights: [0.0; K] };
+        let mut g = DiagGmmOwned {
+            weights,
+            means,
+            inv_sigma: [[0.0; D]; K],
+            log_norm: [0.0; K],
+            log_norm_lo: [0.0; K],
+            log_weights: [0.0; K],
+        };
         if D == 0 {
             return Err(Error::Empty { what: "descriptor dimension" });
         }
@@ -390,6 +439,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             variances.as_flattened(),
             g.inv_sigma.as_flattened_mut(),
             &mut g.log_norm,
+            &mut g.log_norm_lo,
             &mut g.log_weights,
         )?;
         Ok(g)
@@ -407,6 +457,11 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
         let mut weights = [0.0; K];
         let mut means = [[0.0; D]; K];
         let mut variances = [[0.0; D]; K];
+        for (t, what) in [(&w, "weights"), (&m, "means"), (&v, "covariances")] {
+            if t.dtype() != crate::formats::DType::F32 {
+                return Err(Error::DType { what, expected: "f32", found: t.dtype().name() });
+            }
+        }
         copy_f32("weights", w.bytes(), &mut weights)?;
         copy_f32("means", m.bytes(), means.as_flattened_mut())?;
         copy_f32("covariances", v.bytes(), variances.as_flattened_mut())?;
@@ -422,6 +477,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             means: self.means.as_flattened(),
             inv_sigma: self.inv_sigma.as_flattened(),
             log_norm: &self.log_norm,
+            log_norm_lo: &self.log_norm_lo,
             log_weights: &self.log_weights,
         }
     }

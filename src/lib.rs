@@ -39,10 +39,13 @@ extern crate std;
 pub mod error;
 pub mod fisher;
 pub mod formats;
+#[cfg(feature = "nalgebra")]
+pub mod full_cov;
 pub mod gmm;
 mod math;
 pub mod nn;
 pub mod vae;
+pub mod vq;
 
 pub use error::{Error, Result};
 pub use fvae_kernels as kernels;

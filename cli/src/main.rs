@@ -1,1 +1,52 @@
-fn main() {}
+//! `fvae`: Gaussian-mixture scoring, Fisher vectors, VQ and int8 decoding over `.npy` files.
+//! The command line is a contract (DESIGN.md): float outputs are f32 `.npy`, indices i64;
+//! errors are one line on stderr with a non-zero exit, and no output file is left half-written.
+
+mod gmm;
+mod io;
+mod vq;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "fvae", version, about = "Probabilistic encoding kernels over .npy files")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// [N,K] log N(x | k) of each descriptor under each component (mixture weights not included).
+    Logpdf(gmm::GmmInput),
+    /// [N,K] posteriors p(k | x) (soft, thresholded, or hard).
+    Posteriors(gmm::PosteriorArgs),
+    /// One Fisher vector over all rows (or one per group of rows).
+    Fv(gmm::FvArgs),
+    /// Nearest codewords (f32 or int8 codebook, by its dtype): [N] or [N,K] i64 indices.
+    Vq(vq::VqArgs),
+    /// Residual VQ: `encode` queries to [N,S] codes, `decode` codes to [N,D] reconstructions.
+    #[command(subcommand)]
+    Rvq(vq::RvqCommand),
+}
+
+fn run(cli: Cli) -> io::CliResult<()> {
+    match cli.command {
+        Command::Logpdf(a) => gmm::logpdf(a),
+        Command::Posteriors(a) => gmm::posteriors(a),
+        Command::Fv(a) => gmm::fv(a),
+        Command::Vq(a) => vq::vq(a),
+        Command::Rvq(c) => vq::rvq(c),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fvae: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

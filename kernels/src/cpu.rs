@@ -88,6 +88,28 @@ pub fn has_avx512f() -> bool {
     x86_level() >= X86Level::Avx512F
 }
 
+/// Whether the AVX-512 int8 path may run here: AVX-512F, BW, VL and VNNI (`vpdpbusd`/`vpdpwssd`),
+/// detected with `std` (and capped by `FVAE_X86_LEVEL` like the rest), compiled-in without.
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx512_vnni() -> bool {
+    #[cfg(feature = "std")]
+    {
+        has_avx512f()
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vl",
+            target_feature = "avx512vnni"
+        ))
+    }
+}
+
 /// The name of the path the float kernels take on this machine, for logs and benchmarks.
 ///
 /// ```
@@ -114,10 +136,10 @@ pub fn float_path_name() -> &'static str {
 }
 
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
-static X86_INT8: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+static X86_BW: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
 
 /// Whether the AVX-512 BW (byte/word) instructions the int8 kernels use may run here: the
-/// AVX-512 level and AVX512BW (detected with `std`, compiled-in without).
+/// AVX-512 level and AVX512BW (detected once and cached with `std`, compiled-in without).
 ///
 /// ```
 /// # #[cfg(target_arch = "x86_64")]
@@ -125,43 +147,21 @@ static X86_INT8: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::ne
 /// ```
 #[cfg(target_arch = "x86_64")]
 pub fn has_avx512bw() -> bool {
-    x86_int8_flags() & 1 != 0
-}
-
-/// Whether AVX-512 VNNI (`vpdpbusd`, int8 dot products) may run here, on top of
-/// [`has_avx512bw`] (detected with `std`, compiled-in without).
-///
-/// ```
-/// # #[cfg(target_arch = "x86_64")]
-/// let _ = fvae_kernels::cpu::has_avx512vnni();
-/// ```
-#[cfg(target_arch = "x86_64")]
-pub fn has_avx512vnni() -> bool {
-    x86_int8_flags() & 2 != 0
-}
-
-/// Bit 0: AVX-512BW usable, bit 1: AVX-512 VNNI usable (both under the level cap).
-#[cfg(target_arch = "x86_64")]
-fn x86_int8_flags() -> u8 {
     #[cfg(feature = "std")]
     {
         use core::sync::atomic::Ordering;
-        let v = X86_INT8.load(Ordering::Relaxed);
-        if v != 0 {
-            return v & 3;
+        match X86_BW.load(Ordering::Relaxed) {
+            1 => false,
+            2 => true,
+            _ => {
+                let bw = has_avx512f() && std::is_x86_feature_detected!("avx512bw");
+                X86_BW.store(1 + bw as u8, Ordering::Relaxed);
+                bw
+            }
         }
-        let bw = has_avx512f() && std::is_x86_feature_detected!("avx512bw");
-        // FVAE_X86_VNNI=0 turns the VNNI path off so benchmarks can compare it with plain BW.
-        let vnni_allowed = std::env::var("FVAE_X86_VNNI").as_deref() != Ok("0");
-        let vnni = bw && vnni_allowed && std::is_x86_feature_detected!("avx512vnni");
-        let flags = bw as u8 | (vnni as u8) << 1;
-        X86_INT8.store(flags | 4, Ordering::Relaxed);
-        flags
     }
     #[cfg(not(feature = "std"))]
     {
-        let bw = cfg!(all(target_feature = "avx512f", target_feature = "avx512bw"));
-        let vnni = bw && cfg!(target_feature = "avx512vnni");
-        bw as u8 | (vnni as u8) << 1
+        cfg!(all(target_feature = "avx512f", target_feature = "avx512bw"))
     }
 }

@@ -19,3 +19,4 @@ pub mod cpu;
 pub mod gaussian;
 pub mod int8;
 pub mod math;
+pub mod vq;

@@ -49,8 +49,7 @@ pub const LN2_HI: f32 = 0.693_359_4;
 /// Low part of ln 2.
 pub const LN2_LO: f32 = -2.121_944_4e-4;
 /// Polynomial coefficients of `(e^r - 1 - r) / r^2` on |r| <= ln2/2, highest degree first.
-pub const EXP_POLY: [f32; 6] =
-    [1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1];
+pub const EXP_POLY: [f32; 6] = [1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5];
 
 /// `e^r` for |r| <= ln2/2 (plus a little slack).
 #[inline]

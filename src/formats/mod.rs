@@ -20,6 +20,51 @@ use crate::{Error, Result};
 #[repr(C, align(16))]
 pub struct Aligned<T: ?Sized>(pub T);
 
+/// A file's bytes in a heap buffer aligned to 16 (host tools; needs `std`), so tensors in it can
+/// be read in place like a file in flash.
+///
+/// ```no_run
+/// let file = fvae::formats::AlignedBuf::read("gmm.safetensors")?;
+/// let st = fvae::formats::safetensors::SafeTensors::parse(file.as_bytes());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg(feature = "std")]
+pub struct AlignedBuf {
+    words: std::vec::Vec<u128>,
+    len: usize,
+}
+
+#[cfg(feature = "std")]
+impl AlignedBuf {
+    /// Copies `bytes` into a 16-aligned buffer.
+    ///
+    /// ```
+    /// let b = fvae::formats::AlignedBuf::from_bytes(&[1, 2, 3]);
+    /// assert_eq!((b.as_bytes(), b.as_bytes().as_ptr() as usize % 16), (&[1u8, 2, 3][..], 0));
+    /// ```
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        let mut words = std::vec![0u128; bytes.len().div_ceil(16)];
+        for (w, chunk) in words.iter_mut().zip(bytes.chunks(16)) {
+            let mut b = [0u8; 16];
+            b[..chunk.len()].copy_from_slice(chunk);
+            *w = u128::from_ne_bytes(b);
+        }
+        AlignedBuf { words, len: bytes.len() }
+    }
+
+    /// Reads a whole file.
+    pub fn read(path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
+        Ok(Self::from_bytes(&std::fs::read(path)?))
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        // SAFETY: `words` owns `words.len() * 16 >= len` initialised bytes (u128 has no padding
+        // and u8 has alignment 1), and the slice borrows `self`, so it cannot outlive them.
+        unsafe { core::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
+    }
+}
+
 /// Element types of tensors in the files fvae reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

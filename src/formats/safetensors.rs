@@ -6,15 +6,13 @@
 //! malformed file is an [`Error::Format`] with the byte offset.
 //!
 //! ```
-//! use fvae::formats::safetensors::SafeTensors;
-//! use fvae::formats::{Aligned, DType};
-//! // A file with one f32 tensor `w` of shape [2] (header padded to 8 bytes, as writers do).
-//! let header = br#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}     "#;
-//! let mut file = Aligned([0u8; 8 + 64 + 8]);
-//! file.0[..8].copy_from_slice(&(header.len() as u64).to_le_bytes());
-//! file.0[8..8 + header.len()].copy_from_slice(header);
-//! file.0[8 + header.len()..][..8].copy_from_slice(&[0, 0, 128, 63, 0, 0, 0, 64]);
-//! let st = SafeTensors::parse(&file.0[..8 + header.len() + 8])?;
+//! use fvae::formats::safetensors::{self, SafeTensors};
+//! use fvae::formats::{AlignedBuf, DType};
+//! // A file with one f32 tensor `w` of shape [2] (written here; usually from Python).
+//! let mut bytes = Vec::new();
+//! safetensors::write(&mut bytes, &[("w", DType::F32, &[2], &[0, 0, 128, 63, 0, 0, 0, 64])]).unwrap();
+//! let file = AlignedBuf::from_bytes(&bytes); // in firmware: a static `Aligned` include_bytes!
+//! let st = SafeTensors::parse(file.as_bytes())?;
 //! let w = st.tensor("w")?;
 //! assert_eq!((w.dtype(), w.shape().dims()), (DType::F32, &[2][..]));
 //! assert_eq!(w.as_f32("w")?, &[1.0, 2.0]);

@@ -4,12 +4,29 @@
 //! Each public function is the single dispatch point for its kernel: it makes the slice lengths
 //! consistent (so the paths below may index without checks), then runs the best path this CPU
 //! or build has. [`scalar`] is the reference; the architecture modules hold the SIMD paths.
+//!
+//! | target | path |
+//! | --- | --- |
+//! | x86_64 | [`cpu::x86_level`]: `x86_64::avx512` (AVX-512F), `x86_64::avx2` (AVX2+FMA), `x86_64::sse2` |
+//! | aarch64 with NEON | `aarch64::neon` |
+//! | anything else | [`scalar`] |
+//!
+//! The SIMD paths agree with the reference to rounding: they sum in a different order and
+//! fuse multiply-adds (tests/gaussian_paths.rs states the bounds), while exactly the same
+//! `exp` arguments are flushed to 0.
 
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+pub mod aarch64;
 pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
+
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::{self, X86Level};
 
 /// How many rows of length `d` the slices allow, given `rows` wanted (never more than `rows`).
 #[inline]
-fn rows_available(rows: usize, d: usize, lens: &[usize]) -> usize {
+pub(crate) fn rows_available(rows: usize, d: usize, lens: &[usize]) -> usize {
     if d == 0 {
         return rows;
     }
@@ -38,6 +55,22 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
     let d = x.len();
     let k = rows_available(out.len(), d, &[means.len(), inv_sigma.len()]);
     let (means, inv_sigma, out) = (&means[..k * d], &inv_sigma[..k * d], &mut out[..k]);
+    #[cfg(target_arch = "x86_64")]
+    match cpu::x86_level() {
+        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
+        // (without) has its features; every path is sound for any slice lengths.
+        X86Level::Avx512F => unsafe { x86_64::avx512::sq_mahalanobis(x, means, inv_sigma, out) },
+        // SAFETY: as above.
+        X86Level::Avx2Fma => unsafe { x86_64::avx2::sq_mahalanobis(x, means, inv_sigma, out) },
+        // SAFETY: SSE2 is part of every x86_64 CPU.
+        X86Level::Sse2 => unsafe { x86_64::sse2::sq_mahalanobis(x, means, inv_sigma, out) },
+    }
+    // SAFETY: the build targets NEON (cfg above); the path is sound for any slice lengths.
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    unsafe {
+        aarch64::neon::sq_mahalanobis(x, means, inv_sigma, out)
+    }
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
     scalar::sq_mahalanobis(x, means, inv_sigma, out)
 }
 
@@ -50,12 +83,30 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
 ///
 /// ```
 /// use fvae_kernels::gaussian::softmax;
-/// let mut v = [-1000.0, -1000.0 + 2f32.ln()];
+/// // exp(-1000) underflows, yet the weights are exact: 1 / (1 + e) and e / (1 + e).
+/// let mut v = [-1000.0, -999.0];
 /// let lse = softmax(&mut v);
-/// assert!((v[0] - 1.0 / 3.0).abs() < 1e-6 && (v[1] - 2.0 / 3.0).abs() < 1e-6);
-/// assert!((lse - (-1000.0 + 3f32.ln())).abs() < 1e-3);
+/// let e = core::f32::consts::E;
+/// assert!((v[0] - 1.0 / (1.0 + e)).abs() < 1e-6 && (v[1] - e / (1.0 + e)).abs() < 1e-6);
+/// assert!((lse - (-999.0 + (1.0 + 1.0 / e).ln())).abs() < 1e-4);
 /// ```
 pub fn softmax(v: &mut [f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    match cpu::x86_level() {
+        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
+        // (without) has its features.
+        X86Level::Avx512F => unsafe { x86_64::avx512::softmax(v) },
+        // SAFETY: as above.
+        X86Level::Avx2Fma => unsafe { x86_64::avx2::softmax(v) },
+        // SAFETY: SSE2 is part of every x86_64 CPU.
+        X86Level::Sse2 => unsafe { x86_64::sse2::softmax(v) },
+    }
+    // SAFETY: the build targets NEON (cfg above).
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    unsafe {
+        aarch64::neon::softmax(v)
+    }
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
     scalar::softmax(v)
 }
 
@@ -79,5 +130,84 @@ pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &m
     let k = rows_available(q.len(), d, &[means.len(), inv_sigma.len(), s1.len(), s2.len()]);
     let (means, inv_sigma, q) = (&means[..k * d], &inv_sigma[..k * d], &q[..k]);
     let (s1, s2) = (&mut s1[..k * d], &mut s2[..k * d]);
+    #[cfg(target_arch = "x86_64")]
+    match cpu::x86_level() {
+        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
+        // (without) has its features; every path is sound for any slice lengths.
+        X86Level::Avx512F => unsafe { x86_64::avx512::accumulate(x, means, inv_sigma, q, s1, s2) },
+        // SAFETY: as above.
+        X86Level::Avx2Fma => unsafe { x86_64::avx2::accumulate(x, means, inv_sigma, q, s1, s2) },
+        // SAFETY: SSE2 is part of every x86_64 CPU.
+        X86Level::Sse2 => unsafe { x86_64::sse2::accumulate(x, means, inv_sigma, q, s1, s2) },
+    }
+    // SAFETY: the build targets NEON (cfg above); the path is sound for any slice lengths.
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    unsafe {
+        aarch64::neon::accumulate(x, means, inv_sigma, q, s1, s2)
+    }
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
     scalar::accumulate(x, means, inv_sigma, q, s1, s2)
+}
+
+/// [`accumulate`] with Kahan-compensated sums (`c1`, `c2` hold what `s1`, `s2` lost; the true
+/// sums are `s - c`): the accuracy of f64 accumulation at f32 cost. Lengths as [`accumulate`].
+/// Every path gives the scalar reference's results bit for bit (element-wise, no FMA).
+///
+/// ```
+/// use fvae_kernels::gaussian::accumulate_compensated;
+/// let (x, means, inv_sigma, q) = ([1.0], [0.0], [1.0], [1e-8]);
+/// let (mut s1, mut c1, mut s2, mut c2) = ([1.0], [0.0], [0.0], [0.0]);
+/// for _ in 0..1000 {
+///     accumulate_compensated(&x, &means, &inv_sigma, &q, &mut s1, &mut c1, &mut s2, &mut c2);
+/// }
+/// assert!(((s1[0] - c1[0]) as f64 - (1.0 + 1e-5)).abs() < 1e-7); // plain f32 would stay at 1.0
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate_compensated(
+    x: &[f32],
+    means: &[f32],
+    inv_sigma: &[f32],
+    q: &[f32],
+    s1: &mut [f32],
+    c1: &mut [f32],
+    s2: &mut [f32],
+    c2: &mut [f32],
+) {
+    let d = x.len();
+    let lens = [means.len(), inv_sigma.len(), s1.len(), c1.len(), s2.len(), c2.len()];
+    let k = rows_available(q.len(), d, &lens);
+    let (means, inv_sigma, q) = (&means[..k * d], &inv_sigma[..k * d], &q[..k]);
+    let (s1, c1, s2, c2) = (&mut s1[..k * d], &mut c1[..k * d], &mut s2[..k * d], &mut c2[..k * d]);
+    #[cfg(target_arch = "x86_64")]
+    match cpu::x86_level() {
+        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
+        // (without) has its features; every path is sound for any slice lengths.
+        X86Level::Avx512F => unsafe { x86_64::avx512::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2) },
+        // SAFETY: as above.
+        X86Level::Avx2Fma => unsafe { x86_64::avx2::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2) },
+        // SAFETY: SSE2 is part of every x86_64 CPU.
+        X86Level::Sse2 => unsafe { x86_64::sse2::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2) },
+    }
+    // SAFETY: the build targets NEON (cfg above); the path is sound for any slice lengths.
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    unsafe {
+        aarch64::neon::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
+    }
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
+    scalar::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
+}
+
+/// [`sq_mahalanobis`] accumulated in f64, for accurate log-densities (see
+/// `scalar::sq_mahalanobis_f64`). Scalar on every target: it serves outputs, not hot loops.
+///
+/// ```
+/// use fvae_kernels::gaussian::sq_mahalanobis_f64;
+/// let mut out = [0.0f64; 1];
+/// sq_mahalanobis_f64(&[3.0], &[1.0], &[0.5], &mut out);
+/// assert_eq!(out, [1.0]);
+/// ```
+pub fn sq_mahalanobis_f64(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f64]) {
+    let d = x.len();
+    let k = rows_available(out.len(), d, &[means.len(), inv_sigma.len()]);
+    scalar::sq_mahalanobis_f64(x, &means[..k * d], &inv_sigma[..k * d], &mut out[..k])
 }

@@ -27,8 +27,8 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
 pub fn softmax(v: &mut [f32]) -> f32 {
     let mut max = f32::NEG_INFINITY;
     for &x in v.iter() {
-        // `!(x <= max)` so that a NaN becomes the maximum and is reported.
-        if !(x <= max) {
+        // A NaN becomes the maximum, so it is reported.
+        if x.is_nan() || x > max {
             max = x;
         }
     }
@@ -66,5 +66,63 @@ pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &m
             a1[i] += qk * t;
             a2[i] += qk * (t * t - 1.0);
         }
+    }
+}
+
+/// [`accumulate`] with Kahan-compensated sums: `c1`, `c2` hold the negated low-order parts
+/// lost by `s1`, `s2` (the true sum is `s - c`). Fisher-vector entries are near-cancelling sums
+/// at a fitted model, so plain f32 accumulation loses the digits the improved (square-rooted)
+/// vector needs; compensation keeps them at f32 speed, where f64 would cost a software call per
+/// add on a Cortex-M4.
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate_compensated(
+    x: &[f32],
+    means: &[f32],
+    inv_sigma: &[f32],
+    q: &[f32],
+    s1: &mut [f32],
+    c1: &mut [f32],
+    s2: &mut [f32],
+    c2: &mut [f32],
+) {
+    let d = x.len();
+    for (k, &qk) in q.iter().enumerate() {
+        if qk == 0.0 {
+            continue;
+        }
+        let r = k * d..(k + 1) * d;
+        let (mu, s) = (&means[r.clone()], &inv_sigma[r.clone()]);
+        let (a1, e1, a2, e2) = (&mut s1[r.clone()], &mut c1[r.clone()], &mut s2[r.clone()], &mut c2[r]);
+        for i in 0..d {
+            let t = (x[i] - mu[i]) * s[i];
+            kahan_add(&mut a1[i], &mut e1[i], qk * t);
+            kahan_add(&mut a2[i], &mut e2[i], qk * (t * t - 1.0));
+        }
+    }
+}
+
+/// `s += v` with the rounding error kept in `c` (Kahan): afterwards `s - c` is the sum.
+#[inline(always)]
+pub fn kahan_add(s: &mut f32, c: &mut f32, v: f32) {
+    let y = v - *c;
+    let t = *s + y;
+    *c = (t - *s) - y;
+    *s = t;
+}
+
+/// [`sq_mahalanobis`] accumulated in f64: for outputs that are a small difference of large
+/// numbers (`log N = log_norm - dist / 2` with both near 80 is common), where the f32 sum's
+/// few ULPs are the whole answer. Slower; not for the posterior hot loop.
+pub fn sq_mahalanobis_f64(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f64]) {
+    let d = x.len();
+    for (k, o) in out.iter_mut().enumerate() {
+        let mu = &means[k * d..(k + 1) * d];
+        let s = &inv_sigma[k * d..(k + 1) * d];
+        let mut acc = 0.0f64;
+        for i in 0..d {
+            let t = (x[i] as f64 - mu[i] as f64) * s[i] as f64;
+            acc += t * t;
+        }
+        *o = acc;
     }
 }

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Benchmark: scikit-image fisher_vector(improved=True) vs `fvae fv --improved --threads 1`, same data,
+# same run (issue 2). Creates ./bench-venv with numpy, scikit-learn and scikit-image on first use.
+# The fvae time includes process start-up and reading/writing the .npy files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x bench-venv/bin/python ]; then
+    python3 -m venv bench-venv
+    bench-venv/bin/pip install -q numpy scikit-learn scikit-image
+fi
+cargo build --release -q -p fvae-cli
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); fvae kernels: $(target/release/fvae --version)"
+bench-venv/bin/python benches/fv_vs_skimage.py target/release/fvae "${TMPDIR:-/tmp}/fvae-bench" "$@"

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Float64 reference Fisher vectors for the Cortex-M test (qemu/tests/gmm.rs), which can only hold a slice
+of the digits descriptors in flash.
+
+Writes tests/data/embedded/digits_first128_fv_raw.npy and digits_first128_fv_improved.npy: the Fisher vector
+(VLFeat layout, length 2KD = 2048) of the first 128 rows of tests/data/gmm/digits_k16/x.npy under that case's
+gmm.safetensors, computed in float64 exactly as tests/data/FIXTURES.md and DESIGN.md define it:
+  log N(x|k) = -1/2 (D log 2pi + sum_d log var_kd + sum_d (x_d - mu_kd)^2 / var_kd)
+  q_ik = softmax_k(log w_k + log N(x_i|k)), the maximum subtracted first (no threshold)
+  t = (x - mu_k) / sigma_k
+  G_mu_k = 1/(N sqrt w_k) sum_i q_ik t_i;  G_sigma_k = 1/(N sqrt(2 w_k)) sum_i q_ik (t_i^2 - 1)
+  improved = sign(z) sqrt|z|, then divided by the L2 norm.
+It also writes tests/data/embedded/digits_top32_k16/, the data of the Cortex-M firmware example and footprint
+measurement (examples/firmware, examples/footprint), sized like a sensor encoder (K=16, D=32):
+  x.npy             [512, 32] f32: the top halves (first 32 pixels, rows 0-3 of each 8x8 image) of the first
+                    512 digits descriptors;
+  gmm.safetensors   the digits GMM marginalised to those 32 pixels: the same weights, the first 32 columns of
+                    means and covariances (exact for a diagonal mixture, no refitting);
+  fv_raw.npy, fv_improved.npy   [1024] f64: the Fisher vector of all 512 rows (VLFeat layout);
+  posteriors.npy    [512, 16] f64.
+Before writing, it checks itself on the whole case against the peer fixtures (log_density.npy, posteriors.npy,
+fv_vlfeat_raw.npy, fv_vlfeat_improved.npy) and stops if they disagree beyond 1e-9.
+
+Usage: python3 scripts/make_embedded_fixture.py [--rows 128]   (numpy only; run from anywhere)
+"""
+import argparse
+import json
+import pathlib
+import struct
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CASE = ROOT / "tests/data/gmm/digits_k16"
+OUT = ROOT / "tests/data/embedded"
+
+
+def read_safetensors(path):
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    body = raw[8 + n :]
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        assert t["dtype"] == "F32", (name, t["dtype"])
+        a, b = t["data_offsets"]
+        out[name] = np.frombuffer(body[a:b], dtype="<f4").reshape(t["shape"]).astype(np.float64)
+    return out
+
+
+def log_densities(x, means, var):
+    d = x.shape[1]
+    diff = x[:, None, :] - means[None, :, :]
+    return -0.5 * (d * np.log(2 * np.pi) + np.log(var).sum(1)[None, :] + (diff * diff / var[None]).sum(2))
+
+
+def posteriors(x, w, means, var):
+    a = np.log(w)[None, :] + log_densities(x, means, var)
+    a = a - a.max(1, keepdims=True)
+    e = np.exp(a)
+    return e / e.sum(1, keepdims=True)
+
+
+def fisher(x, w, means, var):
+    n = x.shape[0]
+    q = posteriors(x, w, means, var)
+    t = (x[:, None, :] - means[None]) / np.sqrt(var)[None]
+    g_mu = (q[:, :, None] * t).sum(0) / (n * np.sqrt(w))[:, None]
+    g_sigma = (q[:, :, None] * (t * t - 1)).sum(0) / (n * np.sqrt(2 * w))[:, None]
+    return np.concatenate([g_mu.ravel(), g_sigma.ravel()])
+
+
+def improved(fv):
+    z = np.sign(fv) * np.sqrt(np.abs(fv))
+    norm = np.linalg.norm(z)
+    return z / norm if norm > 0 else z
+
+
+def write_safetensors(path, tensors):
+    header, offset = {}, 0
+    for name, a in tensors.items():
+        a = np.ascontiguousarray(a, dtype="<f4")
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data section starts 8-aligned, as the safetensors library writes
+    body = b"".join(np.ascontiguousarray(a, dtype="<f4").tobytes() for a in tensors.values())
+    path.write_bytes(struct.pack("<Q", len(text)) + text + body)
+
+
+def rel(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=128)
+    rows = ap.parse_args().rows
+    g = read_safetensors(CASE / "gmm.safetensors")
+    w, means, var = g["weights"], g["means"], g["covariances"]
+    x = np.load(CASE / "x.npy").astype(np.float64)
+
+    # Self-check on the whole case against the peers' outputs.
+    checks = {
+        "log_density": np.abs(log_densities(x, means, var) - np.load(CASE / "log_density.npy")).max()
+        / np.abs(np.load(CASE / "log_density.npy")).max(),
+        "posteriors": np.abs(posteriors(x, w, means, var) - np.load(CASE / "posteriors.npy")).max(),
+        "fv_raw": rel(fisher(x, w, means, var), np.load(CASE / "fv_vlfeat_raw.npy")),
+        "fv_improved": rel(improved(fisher(x, w, means, var)), np.load(CASE / "fv_vlfeat_improved.npy")),
+    }
+    for name, err in checks.items():
+        print(f"self-check {name}: {err:.1e}")
+        assert err < 1e-9, f"{name} disagrees with the fixture: {err}"
+
+    fv = fisher(x[:rows], w, means, var)
+    OUT.mkdir(parents=True, exist_ok=True)
+    np.save(OUT / f"digits_first{rows}_fv_raw.npy", fv)
+    np.save(OUT / f"digits_first{rows}_fv_improved.npy", improved(fv))
+    print(f"wrote {OUT.relative_to(ROOT)}/digits_first{rows}_fv_{{raw,improved}}.npy ({fv.size} values)")
+
+    # The K=16, D=32 stream of the firmware example and the footprint measurement.
+    top = OUT / "digits_top32_k16"
+    top.mkdir(exist_ok=True)
+    x32 = np.load(CASE / "x.npy")[:512, :32]
+    g32 = {"weights": g["weights"], "means": g["means"][:, :32], "covariances": g["covariances"][:, :32]}
+    write_safetensors(top / "gmm.safetensors", g32)
+    np.save(top / "x.npy", np.ascontiguousarray(x32, dtype="<f4"))
+    x32 = x32.astype(np.float64)
+    fv32 = fisher(x32, w, g32["means"], g32["covariances"])
+    np.save(top / "fv_raw.npy", fv32)
+    np.save(top / "fv_improved.npy", improved(fv32))
+    np.save(top / "posteriors.npy", posteriors(x32, w, g32["means"], g32["covariances"]))
+    print(f"wrote {top.relative_to(ROOT)}/ (x [512, 32], gmm K=16 D=32, fv_raw, fv_improved, posteriors)")
+
+
+if __name__ == "__main__":
+    main()

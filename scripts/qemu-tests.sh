@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs every Cortex-M test program of qemu/ (qemu/tests/*.rs) on three emulated cores:
+#   M4F  Cortex-M4F  QEMU mps2-an386  thumbv7em-none-eabihf
+#   M7   Cortex-M7   QEMU mps2-an500  thumbv7em-none-eabihf (the same images)
+#   M0   Cortex-M0   QEMU microbit    thumbv6m-none-eabi   (no FPU: soft float)
+# prints what ran where and one summary line; exits non-zero if anything failed on any core.
+#
+# usage: scripts/qemu-tests.sh [cargo test args...]      e.g. --release, or --test gmm
+# env:   QEMU_TIMEOUT (seconds per program, default 120), CORES (default "M4F M7 M0")
+# needs: qemu-system-arm, rustup targets thumbv7em-none-eabihf and thumbv6m-none-eabi (.ci/run installs them).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TIMEOUT=${QEMU_TIMEOUT:-120}
+CORES=${CORES:-M4F M7 M0}
+QEMU_OPTS="-nographic -monitor none -serial none -semihosting-config enable=on,target=native -kernel"
+
+if ! command -v qemu-system-arm >/dev/null; then
+    echo "qemu-tests: qemu-system-arm not found (apt-get install qemu-system-arm)" >&2
+    exit 2
+fi
+
+cd "$ROOT/qemu" || exit 2
+LOG=$(mktemp -d)
+trap 'rm -rf "$LOG"' EXIT
+
+failed=()
+passed=()
+for core in $CORES; do
+    case $core in
+        M4F) machine=mps2-an386 target=thumbv7em-none-eabihf ;;
+        M7) machine=mps2-an500 target=thumbv7em-none-eabihf ;;
+        M0) machine=microbit target=thumbv6m-none-eabi ;;
+        *) echo "qemu-tests: unknown core $core (M4F, M7 or M0)" >&2; exit 2 ;;
+    esac
+    var="CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_RUNNER"
+    runner="timeout $TIMEOUT qemu-system-arm -machine $machine $QEMU_OPTS"
+    echo "=== $core: $machine, $target"
+    env "$var=$runner" cargo test --target "$target" "$@" 2>&1 | tee "$LOG/$core" | grep -v '^ *Compiling '
+    status=${PIPESTATUS[0]}
+    # One "<suite>: N passed, M failed" line per program that reached its end.
+    programs=$(grep -E '^[A-Za-z0-9_-]+: [0-9]+ passed, [0-9]+ failed$' "$LOG/$core" | sed 's/ passed, 0 failed$/ ok/' | paste -sd ' ' -)
+    if [ "$status" -eq 0 ]; then
+        passed+=("$core")
+        echo "--- $core ($machine): PASS [${programs:-no programs}]"
+    else
+        failed+=("$core")
+        echo "--- $core ($machine): FAIL, cargo exit $status [${programs:-no program finished}]"
+    fi
+done
+
+total=$(wc -w <<<"$CORES")
+if [ ${#failed[@]} -eq 0 ]; then
+    echo "qemu-tests: PASS on $total of $total cores (${passed[*]})"
+else
+    echo "qemu-tests: FAIL on ${#failed[@]} of $total cores (${failed[*]}); passed: ${passed[*]:-none}"
+    exit 1
+fi

@@ -1,0 +1,260 @@
+//! The GMM and Fisher-vector contract on the fixtures (tests/data/gmm, made by a float64
+//! reference, scikit-image 0.26 and VLFeat 0.9), with the tolerances of DESIGN.md:
+//! log-densities within 1e-5 relative to max(1, |v|); posteriors and Fisher vectors within 1e-4
+//! relative L2 of the float64 reference.
+
+mod common;
+use common::*;
+use fvae::fisher::{FisherAccumulator, FisherOptions, FisherStorage, Layout, Normalization};
+use fvae::formats::safetensors::SafeTensors;
+use fvae::gmm::{Assignment, DiagGmm, DiagGmmOwned};
+
+const CASES: [&str; 3] = ["digits_k16", "china_patches_k32", "edge_k4"];
+
+struct Case {
+    file: fvae::formats::AlignedBuf,
+    x: Vec<f32>,
+    n: usize,
+    name: &'static str,
+}
+
+impl Case {
+    fn load(name: &'static str) -> Case {
+        let file = file(&format!("gmm/{name}/gmm.safetensors"));
+        let (x, shape) = npy_f32(&format!("gmm/{name}/x.npy"));
+        Case { file, x, n: shape[0], name }
+    }
+    fn reference(&self, what: &str) -> Vec<f64> {
+        npy_f64(&format!("gmm/{}/{what}.npy", self.name)).0
+    }
+    fn has(&self, what: &str) -> bool {
+        data(&format!("gmm/{}/{what}.npy", self.name)).exists()
+    }
+}
+
+fn with_gmm<R>(case: &Case, f: impl FnOnce(DiagGmm) -> R) -> R {
+    let st = SafeTensors::parse(case.file.as_bytes()).unwrap();
+    let w = st.tensor("weights").unwrap().shape().dims()[0];
+    let d = st.tensor("means").unwrap().shape().dims()[1];
+    let mut consts = vec![0.0; DiagGmm::constants_len(w, d)];
+    let gmm = DiagGmm::from_safetensors(&st, &mut consts).unwrap();
+    f(gmm)
+}
+
+fn fisher(gmm: DiagGmm, xs: &[f32], options: FisherOptions, layout: Layout, norm: Normalization) -> Vec<f32> {
+    let mut storage = vec![0.0; FisherAccumulator::storage_len(gmm.k(), gmm.d())];
+    let mut acc = FisherAccumulator::new(gmm, options, &mut storage).unwrap();
+    acc.push_batch(xs).unwrap();
+    let mut out = vec![0.0; layout.len(gmm.k(), gmm.d())];
+    acc.finish(layout, norm, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn log_densities_match_float64_reference() {
+    for name in CASES {
+        let case = Case::load(name);
+        with_gmm(&case, |gmm| {
+            let mut out = vec![0.0; case.n * gmm.k()];
+            gmm.log_densities_batch(&case.x, &mut out).unwrap();
+            let err = max_rel1(&out, &case.reference("log_density"));
+            assert!(err < 1e-5, "{name}: log-density error {err:e}");
+            assert!(out.iter().all(|v| v.is_finite()), "{name}: non-finite log-density");
+        });
+    }
+}
+
+#[test]
+fn log_likelihoods_match_float64_reference() {
+    for name in CASES {
+        let case = Case::load(name);
+        with_gmm(&case, |gmm| {
+            let mut scratch = vec![0.0; gmm.k()];
+            let ll: Vec<f32> = case.x.chunks(gmm.d()).map(|x| gmm.log_likelihood(x, &mut scratch).unwrap()).collect();
+            let err = max_rel1(&ll, &case.reference("log_likelihood"));
+            assert!(err < 1e-5, "{name}: log-likelihood error {err:e}");
+        });
+    }
+}
+
+#[test]
+fn posteriors_match_float64_reference_and_sum_to_one() {
+    for name in CASES {
+        let case = Case::load(name);
+        with_gmm(&case, |gmm| {
+            let mut q = vec![0.0; case.n * gmm.k()];
+            gmm.posteriors_batch(&case.x, Assignment::default(), &mut q, None).unwrap();
+            let err = rel_l2(&q, &case.reference("posteriors"));
+            assert!(err < 1e-4, "{name}: posterior error {err:e}");
+            for row in q.chunks(gmm.k()) {
+                let s: f32 = row.iter().sum();
+                assert!((s - 1.0).abs() < 1e-5, "{name}: posteriors sum to {s}");
+            }
+        });
+    }
+}
+
+#[test]
+fn fisher_vectors_match_float64_reference_in_vlfeat_layout() {
+    for name in CASES {
+        let case = Case::load(name);
+        with_gmm(&case, |gmm| {
+            for (norm, file) in
+                [(Normalization::NONE, "fv_vlfeat_raw"), (Normalization::IMPROVED, "fv_vlfeat_improved")]
+            {
+                let fv = fisher(gmm, &case.x, FisherOptions::default(), Layout::VlFeat, norm);
+                let err = rel_l2(&fv, &case.reference(file));
+                assert!(err < 1e-4, "{name} {file}: error {err:e}");
+                assert!(fv.iter().all(|v| v.is_finite()), "{name}: non-finite FV");
+            }
+        });
+    }
+}
+
+#[test]
+fn fisher_vectors_match_scikit_image() {
+    for name in CASES {
+        let case = Case::load(name);
+        if !case.has("skimage_fv_raw") {
+            continue; // scikit-image overflows on edge_k4, so it has no file
+        }
+        with_gmm(&case, |gmm| {
+            for (norm, file) in
+                [(Normalization::NONE, "skimage_fv_raw"), (Normalization::IMPROVED, "skimage_fv_improved")]
+            {
+                let fv = fisher(gmm, &case.x, FisherOptions::default(), Layout::SkImage, norm);
+                let err = rel_l2(&fv, &case.reference(file));
+                assert!(err < 1e-4, "{name} {file}: error {err:e}");
+            }
+        });
+    }
+}
+
+/// VLFeat's own float32 outputs: it skips posteriors below 1e-6, so we do too here.
+/// Its fast mode is our hard assignment.
+#[test]
+fn fisher_vectors_match_vlfeat_outputs() {
+    let vl = FisherOptions { assignment: Assignment::Soft { threshold: 1e-6 }, ..Default::default() };
+    let hard = FisherOptions { assignment: Assignment::Hard, ..Default::default() };
+    for name in ["digits_k16", "china_patches_k32"] {
+        let case = Case::load(name);
+        with_gmm(&case, |gmm| {
+            for (opts, norm, file, tol) in [
+                (vl, Normalization::NONE, "vlfeat_raw", 1e-4),
+                (vl, Normalization::IMPROVED, "vlfeat_improved", 2e-4),
+                (hard, Normalization::IMPROVED, "vlfeat_improved_hard", 2e-4),
+            ] {
+                let fv = fisher(gmm, &case.x, opts, Layout::VlFeat, norm);
+                let err = rel_l2(&fv, &case.reference(file));
+                assert!(err < tol, "{name} {file}: error {err:e} (tolerance {tol:e})");
+            }
+        });
+    }
+}
+
+#[test]
+fn edge_case_is_finite_everywhere() {
+    let case = Case::load("edge_k4");
+    with_gmm(&case, |gmm| {
+        for assignment in [Assignment::default(), Assignment::Hard, Assignment::Soft { threshold: 1e-6 }] {
+            let mut q = vec![0.0; case.n * gmm.k()];
+            let mut ll = vec![0.0; case.n];
+            gmm.posteriors_batch(&case.x, assignment, &mut q, Some(&mut ll)).unwrap();
+            assert!(q.iter().chain(&ll).all(|v| v.is_finite()));
+            for layout in [Layout::VlFeat, Layout::SkImage] {
+                let opts = FisherOptions { assignment, ..Default::default() };
+                let fv = fisher(gmm, &case.x, opts, layout, Normalization::IMPROVED);
+                assert!(fv.iter().all(|v| v.is_finite()), "{assignment:?} {layout:?}");
+            }
+        }
+    });
+}
+
+#[test]
+fn owned_form_equals_view() {
+    let case = Case::load("digits_k16");
+    let st = SafeTensors::parse(case.file.as_bytes()).unwrap();
+    let owned = DiagGmmOwned::<16, 64>::from_safetensors(&st).unwrap();
+    with_gmm(&case, |gmm| {
+        let x = &case.x[..64 * 20];
+        let a = fisher(gmm, x, FisherOptions::default(), Layout::VlFeat, Normalization::IMPROVED);
+        let mut storage = FisherStorage::<16, 64>::new();
+        let mut acc = storage.accumulator(owned.view(), FisherOptions::default()).unwrap();
+        acc.push_batch(x).unwrap();
+        let mut b = vec![0.0; 2048];
+        acc.finish(Layout::VlFeat, Normalization::IMPROVED, &mut b).unwrap();
+        assert_eq!(a, b);
+    });
+    assert!(DiagGmmOwned::<16, 63>::from_safetensors(&st).is_err());
+}
+
+/// Samples N descriptors from a K x D mixture (so the model is exactly right and the Fisher
+/// vector is the near-cancelling sum that exposes accumulation error), and compares the f32
+/// accumulator with a float64 reference.
+#[test]
+fn fisher_vector_stays_within_1e4_of_float64_for_100k_descriptors() {
+    let (k, d, n) = (8usize, 16usize, 100_000usize);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut w: Vec<f32> = (0..k).map(|_| 0.5 + rng.uniform() as f32).collect();
+    let total: f32 = w.iter().sum();
+    w.iter_mut().for_each(|v| *v /= total);
+    let means: Vec<f32> = (0..k * d).map(|_| (100.0 + 4.0 * rng.normal()) as f32).collect();
+    let vars: Vec<f32> = (0..k * d).map(|_| (0.5 + rng.uniform()) as f32).collect();
+    let mut x = Vec::with_capacity(n * d);
+    for _ in 0..n {
+        let u = rng.uniform() as f32;
+        let mut c = 0;
+        let mut acc = w[0];
+        while acc < u && c + 1 < k {
+            c += 1;
+            acc += w[c];
+        }
+        for j in 0..d {
+            x.push((means[c * d + j] as f64 + (vars[c * d + j] as f64).sqrt() * rng.normal()) as f32);
+        }
+    }
+    // float64 reference
+    let mut s0 = vec![0.0f64; k];
+    let mut s1 = vec![0.0f64; k * d];
+    let mut s2 = vec![0.0f64; k * d];
+    let mut l = vec![0.0f64; k];
+    for xi in x.chunks(d) {
+        for c in 0..k {
+            let mut acc = 0.0;
+            for j in 0..d {
+                let v = vars[c * d + j] as f64;
+                acc += (xi[j] as f64 - means[c * d + j] as f64).powi(2) / v + v.ln();
+            }
+            l[c] = (w[c] as f64).ln() - 0.5 * acc;
+        }
+        let m = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let z: f64 = l.iter().map(|v| (v - m).exp()).sum();
+        for c in 0..k {
+            let q = (l[c] - m).exp() / z;
+            s0[c] += q;
+            for j in 0..d {
+                let t = (xi[j] as f64 - means[c * d + j] as f64) / (vars[c * d + j] as f64).sqrt();
+                s1[c * d + j] += q * t;
+                s2[c * d + j] += q * (t * t - 1.0);
+            }
+        }
+    }
+    let mut reference = vec![0.0f64; 2 * k * d];
+    for c in 0..k {
+        let sw = (w[c] as f64).sqrt();
+        for j in 0..d {
+            reference[c * d + j] = s1[c * d + j] / (n as f64 * sw);
+            reference[k * d + c * d + j] = s2[c * d + j] / (n as f64 * (2.0f64).sqrt() * sw);
+        }
+    }
+    let improved: Vec<f64> = reference.iter().map(|v| v.signum() * v.abs().sqrt()).collect();
+    let norm = improved.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let improved: Vec<f64> = improved.iter().map(|v| v / norm).collect();
+
+    let mut consts = vec![0.0; DiagGmm::constants_len(k, d)];
+    let gmm = DiagGmm::new(&w, &means, &vars, &mut consts).unwrap();
+    let raw = fisher(gmm, &x, FisherOptions::default(), Layout::VlFeat, Normalization::NONE);
+    let imp = fisher(gmm, &x, FisherOptions::default(), Layout::VlFeat, Normalization::IMPROVED);
+    let (e_raw, e_imp) = (rel_l2(&raw, &reference), rel_l2(&imp, &improved));
+    assert!(e_raw < 1e-4 && e_imp < 1e-4, "raw {e_raw:e}, improved {e_imp:e}");
+}
