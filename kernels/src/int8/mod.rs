@@ -68,7 +68,7 @@ pub fn matmul_packed(u: &[u8], d: usize, packed: &[i8], bias: &[i32], out: &mut 
     if r == 0 || packed_len(r, d) > packed.len() {
         return;
     }
-    let p = (out.len() / r).min(if d == 0 { usize::MAX } else { u.len() / d });
+    let p = (out.len() / r).min(u.len().checked_div(d).unwrap_or(usize::MAX));
     let (u, out) = (&u[..p * d], &mut out[..p * r]);
     let mut rows = |f: &dyn Fn(&[u8], &mut [i32])| {
         for (x, o) in u.chunks_exact(d.max(1)).zip(out.chunks_exact_mut(r)) {
