@@ -206,7 +206,7 @@ impl<'a> Table<'a> {
         let vtable = vtable as usize;
         let vt_len = u16_at(buf, vtable)? as usize;
         let tbl_len = u16_at(buf, vtable + 2)? as usize;
-        if vt_len < 4 || vt_len % 2 != 0 || vtable + vt_len > buf.len() {
+        if vt_len < 4 || !vt_len.is_multiple_of(2) || vtable + vt_len > buf.len() {
             return Err(err(vtable, "vtable length is malformed"));
         }
         if tbl_len < 4 || pos.checked_add(tbl_len).is_none_or(|e| e > buf.len()) {
