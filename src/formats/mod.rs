@@ -200,10 +200,10 @@ pod!(f32, f64, i8, u8, i16, i32, i64);
 /// place after checking the length and the alignment.
 pub(crate) fn cast_slice_mut<'a, T: Pod>(what: &'static str, bytes: &'a mut [u8]) -> Result<&'a mut [T]> {
     let size = core::mem::size_of::<T>();
-    if bytes.len() % size != 0 {
+    if !bytes.len().is_multiple_of(size) {
         return Err(Error::Shape { what, expected: bytes.len() / size * size, found: bytes.len() });
     }
-    if bytes.as_ptr() as usize % core::mem::align_of::<T>() != 0 {
+    if !(bytes.as_ptr() as usize).is_multiple_of(core::mem::align_of::<T>()) {
         return Err(Error::Misaligned { what, align: core::mem::align_of::<T>() });
     }
     // SAFETY: aligned for T and a whole number of Ts (both checked above); T is a plain number
