@@ -108,15 +108,10 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &
     let rows = oc * (d.k_h * d.k_w) as usize;
     let taps = (d.k_h * d.k_w) as usize;
     // Packed rows are tap-major (row tap * oc + o), so that each tap's outputs are contiguous
-    // for the scatter; in-place weights keep their OHWI order (row o * taps + tap).
-    let is_packed = d.flags & PACKED != 0;
-    let src_row = |r: usize| if is_packed { (r % oc) * taps + r / oc } else { r };
-    let offset = if is_packed {
-        int8::pack_rows_by(weights, rows, c, src_row, as_i8_mut(packed)?);
-        x.zero_point + 128
-    } else {
-        x.zero_point
-    };
+    // for the scatter.
+    let src_row = |r: usize| (r % oc) * taps + r / oc;
+    int8::pack_rows_by(weights, rows, c, src_row, as_i8_mut(packed)?);
+    let offset = x.zero_point + 128;
     let (row_bias, rest) = pers.split_at_mut(rows);
     let (b, rest) = rest.split_at_mut(oc);
     let (m, sh) = rest.split_at_mut(oc);
@@ -190,8 +185,6 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
     .map(|v| v as usize);
     let taps = kh * kw;
     let rows = oc * taps;
-    let packed = d.flags & PACKED != 0;
-    let weights = if packed { &[][..] } else { run.weights(d)? };
     let (row_bias, rest) = run.params.split_at(rows);
     let (bias, rest) = rest.split_at(oc);
     let (mult, shift) = rest.split_at(oc);
@@ -206,25 +199,15 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
             for ix in 0..wd {
                 let at = ((b * h + iy) * wd + ix) * c;
                 copy_in(d, &mut run.patch[..c], &input[at..at + c]);
-                if packed {
-                    int8::matvec_packed(&run.patch[..c], as_i8(run.lut)?, row_bias, v);
-                } else {
-                    int8::matvec(as_i8(&run.patch[..c])?, weights, row_bias, v);
-                }
+                int8::matvec_packed(&run.patch[..c], as_i8(run.lut)?, row_bias, v);
                 for ky in 0..kh {
                     let Some(oy) = (iy * sh + ky).checked_sub(ph).filter(|&o| o < oh) else { continue };
                     for kx in 0..kw {
                         let Some(ox) = (ix * sw + kx).checked_sub(pw).filter(|&o| o < ow) else { continue };
                         let dst = &mut acc[(oy * ow + ox) * oc..(oy * ow + ox + 1) * oc];
                         let tap = ky * kw + kx;
-                        if packed {
-                            for (a, &t) in dst.iter_mut().zip(&v[tap * oc..(tap + 1) * oc]) {
-                                *a = a.wrapping_add(t);
-                            }
-                        } else {
-                            for (o, a) in dst.iter_mut().enumerate() {
-                                *a = a.wrapping_add(v[o * taps + tap]);
-                            }
+                        for (a, &t) in dst.iter_mut().zip(&v[tap * oc..(tap + 1) * oc]) {
+                            *a = a.wrapping_add(t);
                         }
                     }
                 }
