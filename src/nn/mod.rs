@@ -486,10 +486,10 @@ impl<'m> Network<'m> {
         }
         for i in 0..ops {
             let d = describe(&model, &graph, i)?;
-            persistent_words += DESC_WORDS + d.pers_words as usize;
+            persistent_words = persistent_words.saturating_add(DESC_WORDS + d.pers_words as usize);
             scratch_words = scratch_words.max(d.scratch_words as usize);
             scratch_bytes = scratch_bytes.max(d.scratch_bytes as usize);
-            lut_bytes += d.lut_bytes as usize;
+            lut_bytes = lut_bytes.saturating_add(d.lut_bytes as usize);
             for t in [d.input, d.input2] {
                 if t >= 0 {
                     mark(t, i as u16, false)?;
