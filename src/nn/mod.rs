@@ -18,7 +18,7 @@
 //! use fvae::nn::Network;
 //! let model = include_bytes!("../../tests/data/tflite/mlp_encoder.tflite");
 //! let net = Network::new(model)?;
-//! let mut arena = [0u8; 4096];
+//! let mut arena = [0u8; 8192];
 //! assert!(net.required_arena() <= arena.len());
 //! let mut it = net.interpreter(&mut arena)?;
 //! it.input_i8_mut(0)?.fill(-128); // a black 8x8 image
