@@ -79,7 +79,7 @@ fn prepare(
     if k == 0 {
         return Err(Error::Empty { what: "weights" });
     }
-    if means.is_empty() || means.len() % k != 0 {
+    if means.is_empty() || !means.len().is_multiple_of(k) {
         return Err(Error::Shape { what: "means", expected: k * (means.len() / k).max(1), found: means.len() });
     }
     let d = means.len() / k;
@@ -372,7 +372,7 @@ impl<'a> DiagGmm<'a> {
 
     /// Number of descriptors in a flat [N, D] batch.
     pub(crate) fn rows(&self, xs: &[f32]) -> Result<usize> {
-        if xs.len() % self.d != 0 {
+        if !xs.len().is_multiple_of(self.d) {
             return Err(Error::Shape {
                 what: "descriptor batch",
                 expected: xs.len() / self.d * self.d,

@@ -172,10 +172,10 @@ pub(crate) fn cast_slice<'a, T: Pod>(what: &'static str, bytes: &'a [u8]) -> Res
     if cfg!(target_endian = "big") && size > 1 {
         return Err(Error::Unsupported { what: "reading little-endian tensors on a big-endian target", index: 0 });
     }
-    if bytes.len() % size != 0 {
+    if !bytes.len().is_multiple_of(size) {
         return Err(Error::Shape { what, expected: bytes.len() / size * size, found: bytes.len() });
     }
-    if bytes.as_ptr() as usize % core::mem::align_of::<T>() != 0 {
+    if !(bytes.as_ptr() as usize).is_multiple_of(core::mem::align_of::<T>()) {
         return Err(Error::Misaligned { what, align: core::mem::align_of::<T>() });
     }
     // SAFETY: the pointer is aligned for T (checked above), the length is a whole number of Ts
