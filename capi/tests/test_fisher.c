@@ -30,7 +30,7 @@ static int passed, failed;
     } while (0)
 
 /* Storage: uint64_t arrays are 8-aligned (FVAE_ALIGN) in C99 without _Alignas. */
-#define WORDS 512
+#define WORDS 256
 static uint64_t gmm_store[WORDS], gmm_raw_store[WORDS], fa_store[WORDS], fb_store[WORDS], junk_store[WORDS];
 
 /* Relative L2 error of a float vector against a double reference. */
