@@ -92,6 +92,17 @@ step "header compiles as C99 (gcc -std=c99 -Wall -Wextra -Werror -pedantic)" hea
 step "header compiles as C++ (g++ -fsyntax-only -x c++ -pedantic)" header_cxx
 step "host libfvae.a exports only fvae_ C names" symbols_prefixed "$out/host/libfvae.a"
 VERBOSE=1 step "test_fisher.c on host" host_test
+pkgconfig_test() { # install.sh into a scratch prefix, then build the test from pkg-config's flags alone
+    rm -rf "$out/prefix" && bash capi/install.sh "$PWD/$out/prefix" &&
+        export PKG_CONFIG_PATH="$PWD/$out/prefix/lib/pkgconfig" &&
+        gcc -std=c99 -O2 -Icapi/tests capi/tests/test_fisher.c $(pkg-config --cflags --libs fvae) -o "$out/host/t_pc" &&
+        "$out/host/t_pc"
+}
+if command -v pkg-config >/dev/null; then
+    step "install.sh + fvae.pc: test links with pkg-config --cflags --libs fvae" pkgconfig_test
+else
+    echo "SKIP  pkg-config install check (pkg-config not installed)"
+fi
 
 echo "== Cortex-M4F (thumbv7em-none-eabihf, arm-none-eabi-gcc, QEMU mps2-an386)"
 step "build libfvae.a (thumbv7em-none-eabihf, release)" build_lib "$out/m4f" --target thumbv7em-none-eabihf
