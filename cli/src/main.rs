@@ -4,6 +4,7 @@
 
 mod gmm;
 mod io;
+mod nn;
 mod vq;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,8 @@ enum Command {
     /// Residual VQ: `encode` queries to [N,S] codes, `decode` codes to [N,D] reconstructions.
     #[command(subcommand)]
     Rvq(vq::RvqCommand),
+    /// Run an int8 .tflite network on each row: [N,in] int8 -> [N,out] int8 (bit-exact with TFLite Micro).
+    Decode(nn::DecodeArgs),
 }
 
 fn run(cli: Cli) -> io::CliResult<()> {
@@ -38,6 +41,7 @@ fn run(cli: Cli) -> io::CliResult<()> {
         Command::Fv(a) => gmm::fv(a),
         Command::Vq(a) => vq::vq(a),
         Command::Rvq(c) => vq::rvq(c),
+        Command::Decode(a) => nn::decode(a),
     }
 }
 

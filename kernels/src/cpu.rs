@@ -134,3 +134,34 @@ pub fn float_path_name() -> &'static str {
         "scalar"
     }
 }
+
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+static X86_BW: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// Whether the AVX-512 BW (byte/word) instructions the int8 kernels use may run here: the
+/// AVX-512 level and AVX512BW (detected once and cached with `std`, compiled-in without).
+///
+/// ```
+/// # #[cfg(target_arch = "x86_64")]
+/// let _ = fvae_kernels::cpu::has_avx512bw();
+/// ```
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx512bw() -> bool {
+    #[cfg(feature = "std")]
+    {
+        use core::sync::atomic::Ordering;
+        match X86_BW.load(Ordering::Relaxed) {
+            1 => false,
+            2 => true,
+            _ => {
+                let bw = has_avx512f() && std::is_x86_feature_detected!("avx512bw");
+                X86_BW.store(1 + bw as u8, Ordering::Relaxed);
+                bw
+            }
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(target_feature = "avx512f", target_feature = "avx512bw"))
+    }
+}

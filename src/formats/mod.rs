@@ -6,6 +6,7 @@
 
 pub mod npy;
 pub mod safetensors;
+pub mod tflite;
 
 use crate::{Error, Result};
 
@@ -194,3 +195,21 @@ macro_rules! pod {
     ($($t:ty),*) => { $( impl sealed::Sealed for $t {} impl Pod for $t {} )* };
 }
 pod!(f32, f64, i8, u8, i16, i32, i64);
+
+/// Mutable counterpart of [`cast_slice`]: reinterprets caller memory (an arena) as `T`s in
+/// place after checking the length and the alignment.
+pub(crate) fn cast_slice_mut<'a, T: Pod>(what: &'static str, bytes: &'a mut [u8]) -> Result<&'a mut [T]> {
+    let size = core::mem::size_of::<T>();
+    if !bytes.len().is_multiple_of(size) {
+        return Err(Error::Shape { what, expected: bytes.len() / size * size, found: bytes.len() });
+    }
+    if !(bytes.as_ptr() as usize).is_multiple_of(core::mem::align_of::<T>()) {
+        return Err(Error::Misaligned { what, align: core::mem::align_of::<T>() });
+    }
+    // SAFETY: aligned for T and a whole number of Ts (both checked above); T is a plain number
+    // type for which every bit pattern is valid (the sealed `Pod` bound), so any bytes are a
+    // valid T and any T written is valid bytes; the result borrows `bytes` mutably for its whole
+    // lifetime, so nothing else aliases it. Endianness does not matter: the arena is written and
+    // read through the same typed view.
+    Ok(unsafe { core::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<T>(), bytes.len() / size) })
+}
