@@ -193,7 +193,7 @@ fn check_storage(storage: *mut c_void, storage_len: usize, need: usize) -> Statu
     if storage.is_null() {
         return Err(FVAE_ERR_NULL);
     }
-    if (storage as usize) % FVAE_ALIGN != 0 {
+    if !(storage as usize).is_multiple_of(FVAE_ALIGN) {
         return Err(FVAE_ERR_MISALIGNED);
     }
     if need == 0 {
@@ -394,7 +394,7 @@ unsafe fn gmm_ref<'a>(h: *const FvaeGmm) -> Status<&'a DiagGmm<'static>> {
     if obj.is_null() {
         return Err(FVAE_ERR_NULL);
     }
-    if (obj as usize) % FVAE_ALIGN != 0 {
+    if !(obj as usize).is_multiple_of(FVAE_ALIGN) {
         return Err(FVAE_ERR_MISALIGNED);
     }
     // SAFETY: aligned and non-null; reading the magic first (a plain u32) tells an initialised
@@ -527,7 +527,7 @@ unsafe fn fisher_mut<'a>(h: *mut FvaeFisher) -> Status<&'a mut FisherAccumulator
     if obj.is_null() {
         return Err(FVAE_ERR_NULL);
     }
-    if (obj as usize) % FVAE_ALIGN != 0 {
+    if !(obj as usize).is_multiple_of(FVAE_ALIGN) {
         return Err(FVAE_ERR_MISALIGNED);
     }
     // SAFETY: aligned and non-null; the magic is checked before the header is trusted.
