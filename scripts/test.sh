@@ -43,4 +43,7 @@ bash scripts/firmware.sh
 step "embedded footprint (flash, stack, instructions) against footprint.json, +10% fails"
 bash scripts/footprint.sh
 
+step "C static library: header and C tests on the host and on Cortex-M4F (QEMU)"
+bash capi/run-c-tests.sh
+
 step "all passed"

@@ -69,7 +69,7 @@ fn check_codebook(what: &'static str, len: usize, d: usize) -> Result<usize> {
     if len == 0 {
         return Err(Error::Empty { what });
     }
-    if len % d != 0 {
+    if !len.is_multiple_of(d) {
         return Err(Error::Shape { what, expected: len / d * d + d, found: len });
     }
     Ok(len / d)
@@ -152,7 +152,8 @@ impl Best<'_> {
     /// index order, so an equal distance goes after the ones already present.
     fn offer(&mut self, j: usize, e: f32) {
         let k = self.idx.len();
-        if self.len == k && !(e < self.dist[k - 1]) {
+        // `e` may be NaN only if it is +inf - +inf, which never happens (exact distances are >= 0).
+        if self.len == k && e.partial_cmp(&self.dist[k - 1]) != Some(core::cmp::Ordering::Less) {
             return;
         }
         let mut p = if self.len == k { k - 1 } else { self.len };
@@ -184,7 +185,7 @@ impl Best<'_> {
 /// let cb = Codebook::new(&data, 2)?.pack(&mut storage)?;
 /// let (mut idx, mut dist) = ([0u32; 2], [0.0f32; 2]);
 /// assert_eq!(cb.top_k(&[0.9, 0.2], &mut idx, &mut dist)?, 2);
-/// assert_eq!(idx, [1, 2]);
+/// assert_eq!(idx, [1, 0]);
 /// # Ok::<(), fvae::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
@@ -216,8 +217,8 @@ impl<'a> Codebook<'a> {
     ///
     /// ```
     /// # use fvae::formats::{Aligned, safetensors::SafeTensors};
-    /// # let header = br#"{"codebook":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]}}   "#;
-    /// # let mut file = Aligned([0u8; 8 + 72 + 8]);
+    /// # let header = br#"{"codebook":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]}} "#;
+    /// # let mut file = Aligned([0u8; 8 + 64 + 8]);
     /// # file.0[..8].copy_from_slice(&(header.len() as u64).to_le_bytes());
     /// # file.0[8..8 + header.len()].copy_from_slice(header);
     /// # file.0[8 + header.len()..][..8].copy_from_slice(&[0, 0, 128, 63, 0, 0, 0, 64]);
@@ -345,7 +346,8 @@ impl<'a> Codebook<'a> {
         } else {
             for (c, &f) in fast.iter().enumerate() {
                 let t = best.threshold(bound);
-                if !(f as f64 > t) || matches!(bound, Bound::Exhaustive) {
+                // NaN fast values cannot be ranked: they are checked.
+                if f.is_nan() || f as f64 <= t || matches!(bound, Bound::Exhaustive) {
                     best.offer(j0 + c, exact(j0 + c));
                 }
             }
@@ -462,7 +464,7 @@ impl<'a> Codebook<'a> {
         dist: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<usize> {
-        if xs.len() % self.d != 0 {
+        if !xs.len().is_multiple_of(self.d) {
             return Err(Error::Shape {
                 what: "queries",
                 expected: xs.len() / self.d * self.d + self.d,
@@ -680,7 +682,7 @@ impl<'a> CodebookI8<'a> {
 
     /// The `k` nearest codewords of each of N int8 queries: `idx`, `dist` are `[N, k]`.
     pub fn top_k_batch(&self, xs: &[i8], k: usize, idx: &mut [u32], dist: &mut [u32]) -> Result<usize> {
-        if xs.len() % self.d != 0 {
+        if !xs.len().is_multiple_of(self.d) {
             return Err(Error::Shape {
                 what: "queries",
                 expected: xs.len() / self.d * self.d + self.d,

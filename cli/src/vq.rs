@@ -111,24 +111,35 @@ fn report(args: &VqArgs, rows: usize, start: Instant) {
 }
 
 fn vq_f32(args: &VqArgs, cb: Codebook<'_>, threads: usize) -> CliResult<()> {
-    let x = io::read_f32_matrix(&args.input)?;
-    check_cols(&args.input, x.cols, cb.d(), "D")?;
-    let (k, shape) = top(args, cb.m(), x.rows)?;
+    // An f32 .npy is searched in place (its bytes are 16-aligned in the buffer, the header
+    // permitting); other dtypes are converted.
+    let buf = io::read_file(&args.input)?;
+    let a = Npy::parse(buf.as_bytes()).map_err(ctx(&args.input))?;
+    let converted;
+    let (data, (rows, cols)) = match a.as_f32("input") {
+        Ok(v) => (v, a.rows_cols()),
+        Err(_) => {
+            converted = io::read_f32_matrix(&args.input)?;
+            (&converted.data[..], (converted.rows, converted.cols))
+        }
+    };
+    check_cols(&args.input, cols, cb.d(), "D")?;
+    let (k, shape) = top(args, cb.m(), rows)?;
     let start = Instant::now();
     let mut storage = vec![0.0; Codebook::packed_len(cb.m(), cb.d())];
     let cb = cb.pack(&mut storage).map_err(ctx(&args.codebook))?;
     let d = cb.d();
-    let parts = io::parallel(x.rows, threads, |r| {
+    let parts = io::parallel(rows, threads, |r| {
         let (mut idx, mut dist) = (vec![0u32; r.len() * k], vec![0f32; r.len() * k]);
         let mut scratch = vec![0.0; cb.batch_scratch_len()];
-        cb.top_k_batch(&x.data[r.start * d..r.end * d], k, &mut idx, &mut dist, &mut scratch).map_err(at_row(
+        cb.top_k_batch(&data[r.start * d..r.end * d], k, &mut idx, &mut dist, &mut scratch).map_err(at_row(
             &args.input,
             r.start,
             d,
         ))?;
         Ok((idx, dist))
     })?;
-    report(args, x.rows, start);
+    report(args, rows, start);
     let idx: Vec<i64> = parts.iter().flat_map(|p| p.0.iter().map(|&i| i as i64)).collect();
     if let Some(path) = &args.distances {
         let dist: Vec<f32> = parts.iter().flat_map(|p| p.1.iter().copied()).collect();

@@ -18,8 +18,7 @@
 //! use fvae::nn::Network;
 //! let model = include_bytes!("../../tests/data/tflite/mlp_encoder.tflite");
 //! let net = Network::new(model)?;
-//! let mut arena = [0u8; 8192];
-//! assert!(net.required_arena() <= arena.len());
+//! let mut arena = vec![0u8; net.required_arena()]; // on a device: a static array of that size
 //! let mut it = net.interpreter(&mut arena)?;
 //! it.input_i8_mut(0)?.fill(-128); // a black 8x8 image
 //! it.invoke()?;
