@@ -10,6 +10,7 @@ command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
 command -v arm-none-eabi-gcc >/dev/null || need_apt+=(gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi)
 command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v python3 >/dev/null || need_apt+=(python3)
+command -v g++ >/dev/null || need_apt+=(g++) # capi: the header must compile as C++
 if ((${#need_apt[@]})); then
     echo "install-deps: apt-get install ${need_apt[*]}"
     sudo_cmd=""
@@ -26,3 +27,6 @@ done
 for c in rustfmt clippy; do
     rustup component list --installed | grep -q "^$c" || rustup component add "$c"
 done
+
+# The firmware example logs with defmt; defmt-print decodes it (a ~3 minute build, once).
+command -v defmt-print >/dev/null || cargo install -q --locked defmt-print

@@ -10,6 +10,14 @@ gmm.safetensors, computed in float64 exactly as tests/data/FIXTURES.md and DESIG
   t = (x - mu_k) / sigma_k
   G_mu_k = 1/(N sqrt w_k) sum_i q_ik t_i;  G_sigma_k = 1/(N sqrt(2 w_k)) sum_i q_ik (t_i^2 - 1)
   improved = sign(z) sqrt|z|, then divided by the L2 norm.
+It also writes tests/data/embedded/digits_top32_k16/, the data of the Cortex-M firmware example and footprint
+measurement (examples/firmware, examples/footprint), sized like a sensor encoder (K=16, D=32):
+  x.npy             [512, 32] f32: the top halves (first 32 pixels, rows 0-3 of each 8x8 image) of the first
+                    512 digits descriptors;
+  gmm.safetensors   the digits GMM marginalised to those 32 pixels: the same weights, the first 32 columns of
+                    means and covariances (exact for a diagonal mixture, no refitting);
+  fv_raw.npy, fv_improved.npy   [1024] f64: the Fisher vector of all 512 rows (VLFeat layout);
+  posteriors.npy    [512, 16] f64.
 Before writing, it checks itself on the whole case against the peer fixtures (log_density.npy, posteriors.npy,
 fv_vlfeat_raw.npy, fv_vlfeat_improved.npy) and stops if they disagree beyond 1e-9.
 
@@ -70,6 +78,18 @@ def improved(fv):
     return z / norm if norm > 0 else z
 
 
+def write_safetensors(path, tensors):
+    header, offset = {}, 0
+    for name, a in tensors.items():
+        a = np.ascontiguousarray(a, dtype="<f4")
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data section starts 8-aligned, as the safetensors library writes
+    body = b"".join(np.ascontiguousarray(a, dtype="<f4").tobytes() for a in tensors.values())
+    path.write_bytes(struct.pack("<Q", len(text)) + text + body)
+
+
 def rel(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
 
@@ -99,6 +119,20 @@ def main():
     np.save(OUT / f"digits_first{rows}_fv_raw.npy", fv)
     np.save(OUT / f"digits_first{rows}_fv_improved.npy", improved(fv))
     print(f"wrote {OUT.relative_to(ROOT)}/digits_first{rows}_fv_{{raw,improved}}.npy ({fv.size} values)")
+
+    # The K=16, D=32 stream of the firmware example and the footprint measurement.
+    top = OUT / "digits_top32_k16"
+    top.mkdir(exist_ok=True)
+    x32 = np.load(CASE / "x.npy")[:512, :32]
+    g32 = {"weights": g["weights"], "means": g["means"][:, :32], "covariances": g["covariances"][:, :32]}
+    write_safetensors(top / "gmm.safetensors", g32)
+    np.save(top / "x.npy", np.ascontiguousarray(x32, dtype="<f4"))
+    x32 = x32.astype(np.float64)
+    fv32 = fisher(x32, w, g32["means"], g32["covariances"])
+    np.save(top / "fv_raw.npy", fv32)
+    np.save(top / "fv_improved.npy", improved(fv32))
+    np.save(top / "posteriors.npy", posteriors(x32, w, g32["means"], g32["covariances"]))
+    print(f"wrote {top.relative_to(ROOT)}/ (x [512, 32], gmm K=16 D=32, fv_raw, fv_improved, posteriors)")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,11 @@ step() { printf '\n=== %s\n' "$*"; }
 step "install what is missing"
 bash scripts/install-deps.sh
 
-step "rustfmt"
+step "rustfmt (workspace and the Cortex-M crates outside it)"
 cargo fmt --all --check
+for crate in qemu examples/firmware examples/footprint; do
+    (cd "$crate" && cargo fmt --check)
+done
 
 step "clippy (host, all targets, -D warnings)"
 cargo clippy --workspace --all-targets --features nalgebra -- -D warnings
@@ -23,7 +26,7 @@ cargo test --workspace --features nalgebra
 step "no_std builds: Cortex-M0 (thumbv6m) and Cortex-M4F (thumbv7em)"
 for t in thumbv6m-none-eabi thumbv7em-none-eabihf; do
     cargo build -p fvae --release --target "$t"
-    cargo build -p fvae --release --target "$t" --features nalgebra,micromath
+    cargo build -p fvae --release --target "$t" --features nalgebra,micromath,defmt
 done
 
 step "aarch64 under qemu-user (NEON paths)"
@@ -33,5 +36,14 @@ if [ -x scripts/qemu-tests.sh ]; then
     step "Cortex-M under qemu-system-arm"
     bash scripts/qemu-tests.sh
 fi
+
+step "Cortex-M firmware example (defmt over semihosting) on M4F, M7, M0"
+bash scripts/firmware.sh
+
+step "embedded footprint (flash, stack, instructions) against footprint.json, +10% fails"
+bash scripts/footprint.sh
+
+step "C static library: header and C tests on the host and on Cortex-M4F (QEMU)"
+bash capi/run-c-tests.sh
 
 step "all passed"

@@ -79,7 +79,7 @@ fn prepare(
     if k == 0 {
         return Err(Error::Empty { what: "weights" });
     }
-    if means.is_empty() || means.len() % k != 0 {
+    if means.is_empty() || !means.len().is_multiple_of(k) {
         return Err(Error::Shape { what: "means", expected: k * (means.len() / k).max(1), found: means.len() });
     }
     let d = means.len() / k;
@@ -194,7 +194,10 @@ impl<'a> DiagGmm<'a> {
         if x.len() != self.d {
             return Err(Error::Shape { what: "descriptor", expected: self.d, found: x.len() });
         }
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        // A branch-free pass (the compiler vectorises it); the position only on failure.
+        let exponents_all_ones = x.iter().fold(false, |bad, v| bad | (v.to_bits() & 0x7f80_0000 == 0x7f80_0000));
+        if exponents_all_ones {
+            let i = x.iter().position(|v| !v.is_finite()).unwrap_or(0);
             return Err(Error::Value { what: "descriptor", index: row * self.d + i, reason: "not finite" });
         }
         Ok(())
@@ -372,7 +375,7 @@ impl<'a> DiagGmm<'a> {
 
     /// Number of descriptors in a flat [N, D] batch.
     pub(crate) fn rows(&self, xs: &[f32]) -> Result<usize> {
-        if xs.len() % self.d != 0 {
+        if !xs.len().is_multiple_of(self.d) {
             return Err(Error::Shape {
                 what: "descriptor batch",
                 expected: xs.len() / self.d * self.d,

@@ -43,6 +43,9 @@ pub mod formats;
 pub mod full_cov;
 pub mod gmm;
 mod math;
+pub mod nn;
+pub mod vae;
+pub mod vq;
 
 pub use error::{Error, Result};
 pub use fvae_kernels as kernels;

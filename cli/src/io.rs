@@ -33,7 +33,11 @@ pub fn read_f32_matrix(path: &Path) -> CliResult<Matrix<f32>> {
     let buf = read_file(path)?;
     let a = Npy::parse(buf.as_bytes()).map_err(ctx(path))?;
     let (rows, cols) = a.rows_cols();
-    let data = a.to_f32_vec("input").map_err(ctx(path))?;
+    // f32 files (the common case) are copied straight from the aligned buffer; others convert.
+    let data = match a.as_f32("input") {
+        Ok(v) => v.to_vec(),
+        Err(_) => a.to_f32_vec("input").map_err(ctx(path))?,
+    };
     Ok(Matrix { data, rows, cols })
 }
 

@@ -4,6 +4,8 @@
 
 mod gmm;
 mod io;
+mod nn;
+mod vq;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,6 +25,13 @@ enum Command {
     Posteriors(gmm::PosteriorArgs),
     /// One Fisher vector over all rows (or one per group of rows).
     Fv(gmm::FvArgs),
+    /// Nearest codewords (f32 or int8 codebook, by its dtype): [N] or [N,K] i64 indices.
+    Vq(vq::VqArgs),
+    /// Residual VQ: `encode` queries to [N,S] codes, `decode` codes to [N,D] reconstructions.
+    #[command(subcommand)]
+    Rvq(vq::RvqCommand),
+    /// Run an int8 .tflite network on each row: [N,in] int8 -> [N,out] int8 (bit-exact with TFLite Micro).
+    Decode(nn::DecodeArgs),
 }
 
 fn run(cli: Cli) -> io::CliResult<()> {
@@ -30,6 +39,9 @@ fn run(cli: Cli) -> io::CliResult<()> {
         Command::Logpdf(a) => gmm::logpdf(a),
         Command::Posteriors(a) => gmm::posteriors(a),
         Command::Fv(a) => gmm::fv(a),
+        Command::Vq(a) => vq::vq(a),
+        Command::Rvq(c) => vq::rvq(c),
+        Command::Decode(a) => nn::decode(a),
     }
 }
 

@@ -88,6 +88,28 @@ pub fn has_avx512f() -> bool {
     x86_level() >= X86Level::Avx512F
 }
 
+/// Whether the AVX-512 int8 path may run here: AVX-512F, BW, VL and VNNI (`vpdpbusd`/`vpdpwssd`),
+/// detected with `std` (and capped by `FVAE_X86_LEVEL` like the rest), compiled-in without.
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx512_vnni() -> bool {
+    #[cfg(feature = "std")]
+    {
+        has_avx512f()
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vl",
+            target_feature = "avx512vnni"
+        ))
+    }
+}
+
 /// The name of the path the float kernels take on this machine, for logs and benchmarks.
 ///
 /// ```
@@ -110,5 +132,36 @@ pub fn float_path_name() -> &'static str {
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
         "scalar"
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+static X86_BW: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// Whether the AVX-512 BW (byte/word) instructions the int8 kernels use may run here: the
+/// AVX-512 level and AVX512BW (detected once and cached with `std`, compiled-in without).
+///
+/// ```
+/// # #[cfg(target_arch = "x86_64")]
+/// let _ = fvae_kernels::cpu::has_avx512bw();
+/// ```
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx512bw() -> bool {
+    #[cfg(feature = "std")]
+    {
+        use core::sync::atomic::Ordering;
+        match X86_BW.load(Ordering::Relaxed) {
+            1 => false,
+            2 => true,
+            _ => {
+                let bw = has_avx512f() && std::is_x86_feature_detected!("avx512bw");
+                X86_BW.store(1 + bw as u8, Ordering::Relaxed);
+                bw
+            }
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(target_feature = "avx512f", target_feature = "avx512bw"))
     }
 }

@@ -17,4 +17,6 @@ extern crate std;
 
 pub mod cpu;
 pub mod gaussian;
+pub mod int8;
 pub mod math;
+pub mod vq;

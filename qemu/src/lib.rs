@@ -290,8 +290,6 @@ pub fn sqrt(x: f64) -> f64 {
 /// deepest word no longer holding it marks the peak.
 pub mod stack {
     const PAINT: u32 = 0x5eed_f00d;
-    /// Words below the live stack pointer left unpainted, for the painting loop's own use.
-    const MARGIN: usize = 16;
 
     extern "C" {
         // Symbols of cortex-m-rt's link.x: the start of .data (the first RAM section), the end of the
@@ -316,10 +314,11 @@ pub mod stack {
         let (_, end, _) = bounds();
         let sp = cortex_m::register::msp::read() as usize;
         let mut p = end;
-        while p + 4 * MARGIN < sp {
+        while p < sp {
             // SAFETY: [_stack_end, sp) is RAM that nothing owns: no heap exists, the statics end at
-            // _stack_end, and the live stack is above sp minus a margin for this loop; no interrupt
-            // is enabled to push below sp meanwhile. The address is 4-aligned (link.x asserts it).
+            // _stack_end, the live stack (this function's frame, where any spill goes, included) is at
+            // and above sp, and no interrupt is enabled to push below sp meanwhile. The address is
+            // 4-aligned (link.x asserts it).
             unsafe { core::ptr::write_volatile(p as *mut u32, PAINT) };
             p += 4;
         }

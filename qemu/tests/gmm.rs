@@ -95,9 +95,7 @@ fn digits_case(s: &mut Suite, constants: &'static mut [f32], storage: &'static m
     s.check_l2("digits posteriors", &post, L2_TOL);
     check!(s, sums_ok, "digits posteriors sum to 1 within 1e-5");
 
-    let Some(mut acc) =
-        s.ok("digits: FisherAccumulator::new", FisherAccumulator::new(gmm, PLAIN, storage))
-    else {
+    let Some(mut acc) = s.ok("digits: FisherAccumulator::new", FisherAccumulator::new(gmm, PLAIN, storage)) else {
         return;
     };
     // Half one at a time, half as a batch: both entry points on the device.

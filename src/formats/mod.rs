@@ -6,6 +6,7 @@
 
 pub mod npy;
 pub mod safetensors;
+pub mod tflite;
 
 use crate::{Error, Result};
 
@@ -51,9 +52,29 @@ impl AlignedBuf {
         AlignedBuf { words, len: bytes.len() }
     }
 
-    /// Reads a whole file.
+    /// Reads a whole file straight into aligned memory (one copy, from the kernel).
     pub fn read(path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
-        Ok(Self::from_bytes(&std::fs::read(path)?))
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let len = usize::try_from(file.metadata()?.len()).map_err(std::io::Error::other)?;
+        let mut buf = AlignedBuf { words: std::vec![0u128; len.div_ceil(16)], len };
+        file.read_exact(buf.as_bytes_mut())?;
+        // A file that grew while being read is read again from the start, whole.
+        let mut probe = [0u8; 1];
+        if file.read(&mut probe)? != 0 {
+            let mut all = std::vec::Vec::new();
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))?;
+            file.read_to_end(&mut all)?;
+            return Ok(Self::from_bytes(&all));
+        }
+        Ok(buf)
+    }
+
+    fn as_bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `words` owns `words.len() * 16 >= len` initialised bytes; any byte pattern is
+        // a valid u128, so writing through the u8 view cannot create an invalid value; the
+        // slice borrows `self` mutably, so nothing else aliases it.
+        unsafe { core::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), self.len) }
     }
 
     /// The bytes.
@@ -172,10 +193,10 @@ pub(crate) fn cast_slice<'a, T: Pod>(what: &'static str, bytes: &'a [u8]) -> Res
     if cfg!(target_endian = "big") && size > 1 {
         return Err(Error::Unsupported { what: "reading little-endian tensors on a big-endian target", index: 0 });
     }
-    if bytes.len() % size != 0 {
+    if !bytes.len().is_multiple_of(size) {
         return Err(Error::Shape { what, expected: bytes.len() / size * size, found: bytes.len() });
     }
-    if bytes.as_ptr() as usize % core::mem::align_of::<T>() != 0 {
+    if !(bytes.as_ptr() as usize).is_multiple_of(core::mem::align_of::<T>()) {
         return Err(Error::Misaligned { what, align: core::mem::align_of::<T>() });
     }
     // SAFETY: the pointer is aligned for T (checked above), the length is a whole number of Ts
@@ -194,3 +215,21 @@ macro_rules! pod {
     ($($t:ty),*) => { $( impl sealed::Sealed for $t {} impl Pod for $t {} )* };
 }
 pod!(f32, f64, i8, u8, i16, i32, i64);
+
+/// Mutable counterpart of [`cast_slice`]: reinterprets caller memory (an arena) as `T`s in
+/// place after checking the length and the alignment.
+pub(crate) fn cast_slice_mut<'a, T: Pod>(what: &'static str, bytes: &'a mut [u8]) -> Result<&'a mut [T]> {
+    let size = core::mem::size_of::<T>();
+    if !bytes.len().is_multiple_of(size) {
+        return Err(Error::Shape { what, expected: bytes.len() / size * size, found: bytes.len() });
+    }
+    if !(bytes.as_ptr() as usize).is_multiple_of(core::mem::align_of::<T>()) {
+        return Err(Error::Misaligned { what, align: core::mem::align_of::<T>() });
+    }
+    // SAFETY: aligned for T and a whole number of Ts (both checked above); T is a plain number
+    // type for which every bit pattern is valid (the sealed `Pod` bound), so any bytes are a
+    // valid T and any T written is valid bytes; the result borrows `bytes` mutably for its whole
+    // lifetime, so nothing else aliases it. Endianness does not matter: the arena is written and
+    // read through the same typed view.
+    Ok(unsafe { core::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<T>(), bytes.len() / size) })
+}

@@ -1,0 +1,115 @@
+"""fvae vq against faiss IndexFlatL2, one thread each, on the same data in the same run.
+
+Run through benches/faiss_vq.sh (which builds fvae and prepares the venv). Prints a markdown
+table: batch throughput (queries/s) at D=64 M=512 (200 000 queries) and D=16 M=256 (1 000 000
+queries), and single-query latency (faiss `index.search` on one row from Python against the Rust
+API `Codebook::nearest`, measured by examples/vq_latency.rs).
+
+fvae is timed twice: the search alone (what `--timing` prints: packing the codebook, threads and
+search, no file input/output; comparable with faiss's `search`) and the whole process (reading
+the .npy, writing the output). Each time is the best of REPEATS runs.
+"""
+
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import time
+
+import faiss
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FVAE = os.path.join(ROOT, "target", "release", "fvae")
+LATENCY = os.path.join(ROOT, "target", "release", "examples", "vq_latency")
+WORK = os.path.join(ROOT, "target", "vq-bench")
+REPEATS = 3
+CASES = [(64, 512, 200_000), (16, 256, 1_000_000)]
+SINGLE = 20_000
+
+
+def write_safetensors(path, name, arr):
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    header = json.dumps({name: {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [0, arr.nbytes]}})
+    header = header.encode() + b" " * ((8 - len(header) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header + arr.tobytes())
+
+
+def best(f):
+    times = []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        out = f()
+        times.append(time.perf_counter() - t)
+    return min(times), out
+
+
+def main():
+    faiss.omp_set_num_threads(1)
+    os.makedirs(WORK, exist_ok=True)
+    rng = np.random.default_rng(0)
+    rows, lat_rows = [], []
+    for d, m, n in CASES:
+        # Gaussian data; the codebook is k-means-like (centres of random groups of queries) so the
+        # nearest codeword is meaningful, not a near-tie everywhere.
+        x = rng.standard_normal((n, d)).astype(np.float32)
+        cb = np.stack([x[rng.integers(0, n, 8)].mean(0) for _ in range(m)]).astype(np.float32)
+        cbp = os.path.join(WORK, f"codebook_d{d}_m{m}.safetensors")
+        xp = os.path.join(WORK, f"x_d{d}_m{m}.npy")
+        out = os.path.join(WORK, f"idx_d{d}_m{m}.npy")
+        write_safetensors(cbp, "codebook", cb)
+        np.save(xp, x)
+
+        index = faiss.IndexFlatL2(d)
+        index.add(cb)
+        t_faiss, (_, fi) = best(lambda: index.search(x, 1))
+
+        def run_fvae():
+            r = subprocess.run(
+                [FVAE, "vq", "--codebook", cbp, "--input", xp, "--out", out, "--threads", "1", "--timing"],
+                check=True, capture_output=True, text=True)
+            return float(re.search(r"in ([0-9.]+) s", r.stderr).group(1))
+
+        searches = []
+        t_proc, _ = best(lambda: searches.append(run_fvae()))
+        t_search = min(searches)
+        agree = float((np.load(out) == fi[:, 0]).mean())
+        rows.append((d, m, n, n / t_faiss, n / t_search, n / t_proc, agree))
+
+        # Single query: faiss from Python, one row per call (what an application serving one query
+        # at a time pays), against the Rust API.
+        q = x[:SINGLE]
+        for i in range(1000):
+            index.search(q[i:i + 1], 1)
+        t = time.perf_counter()
+        for i in range(SINGLE):
+            index.search(q[i:i + 1], 1)
+        faiss_us = (time.perf_counter() - t) / SINGLE * 1e6
+        r = subprocess.run([LATENCY, cbp, xp, str(SINGLE)], check=True, capture_output=True, text=True)
+        fvae_us = float(re.search(r"ns_per_query=([0-9.]+)", r.stdout).group(1)) / 1000
+        lat_rows.append((d, m, faiss_us, fvae_us))
+
+    cpu = "unknown CPU"
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"faiss {faiss.__version__}, numpy {np.__version__}, {cpu}, {os.cpu_count()} cores, 1 thread each\n")
+    print("| D | M | queries | faiss IndexFlatL2 (q/s) | fvae vq, search (q/s) | ratio | "
+          "fvae vq, whole process (q/s) | ratio | same indices |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for d, m, n, f, s, p, a in rows:
+        print(f"| {d} | {m} | {n:,} | {f / 1e6:.2f} M | {s / 1e6:.2f} M | {s / f:.2f}x | {p / 1e6:.2f} M | "
+              f"{p / f:.2f}x | {a * 100:.3f}% |")
+    print()
+    print("| D | M | faiss single-query search (us) | fvae Codebook::nearest (us) | ratio |")
+    print("|---|---|---|---|---|")
+    for d, m, f, s in lat_rows:
+        print(f"| {d} | {m} | {f:.2f} | {s:.3f} | {f / s:.1f}x |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

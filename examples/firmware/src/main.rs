@@ -1,0 +1,126 @@
+//! An on-sensor Fisher-vector encoder for Cortex-M (M4F, M7, M0).
+//!
+//! The device holds a diagonal GMM (K=16, D=32) as a `.safetensors` image in flash and reads it in place; a
+//! stream of 512 descriptors, also in flash, stands in for a sensor (the top halves of the scikit-learn 8x8
+//! digits, tests/data/embedded/digits_top32_k16). Each descriptor is pushed into a streaming accumulator as
+//! it "arrives"; every 128 the program logs its progress; at the end it finishes the improved Fisher vector
+//! (1024 values, 4 KiB: what the device would send instead of 64 KiB of descriptors) and checks it against
+//! the float64 reference computed on a host (scripts/make_embedded_fixture.py), within 1e-4 relative L2.
+//! The exit code says whether the check passed. Logging is defmt over semihosting (decoded by defmt-print).
+//!
+//! RAM: GMM constants (K D + 3 K floats), accumulator (4 K D + 3 K, compensated sums) and the vector
+//! (2 K D), all statics: 14.4 KiB, within the micro:bit's 16 KiB.
+#![no_std]
+#![no_main]
+
+use cortex_m_rt::{entry, exception, ExceptionFrame};
+use cortex_m_semihosting::debug;
+use defmt_semihosting as _;
+use fvae::fisher::{FisherAccumulator, FisherOptions, Layout, Normalization};
+use fvae::formats::{npy::Npy, safetensors::SafeTensors, Aligned, DType};
+use fvae::gmm::DiagGmm;
+
+const K: usize = 16;
+const D: usize = 32;
+/// Descriptors between two progress lines.
+const WINDOW: usize = 128;
+/// Relative L2 error allowed against the float64 reference (DESIGN.md).
+const TOLERANCE: f64 = 1e-4;
+
+static GMM: &Aligned<[u8]> = &Aligned(*include_bytes!("../../../tests/data/embedded/digits_top32_k16/gmm.safetensors"));
+static STREAM: &Aligned<[u8]> = &Aligned(*include_bytes!("../../../tests/data/embedded/digits_top32_k16/x.npy"));
+static REFERENCE: &Aligned<[u8]> =
+    &Aligned(*include_bytes!("../../../tests/data/embedded/digits_top32_k16/fv_improved.npy"));
+
+#[entry]
+fn main() -> ! {
+    static mut CONSTANTS: [f32; DiagGmm::constants_len(K, D)] = [0.0; DiagGmm::constants_len(K, D)];
+    static mut STORAGE: [f32; FisherAccumulator::storage_len(K, D)] = [0.0; FisherAccumulator::storage_len(K, D)];
+    static mut FV: [f32; 2 * K * D] = [0.0; 2 * K * D];
+
+    match encode(CONSTANTS, STORAGE, FV) {
+        Ok(err) if err <= TOLERANCE => {
+            defmt::info!("PASS: relative L2 error {=f64} <= {=f64}", err, TOLERANCE);
+            exit(true)
+        }
+        Ok(err) => {
+            defmt::error!("FAIL: relative L2 error {=f64} > {=f64}", err, TOLERANCE);
+            exit(false)
+        }
+        Err(e) => {
+            defmt::error!("FAIL: {}", e);
+            exit(false)
+        }
+    }
+}
+
+/// Encodes the stream, returns the relative L2 error of the improved Fisher vector against the reference.
+fn encode(constants: &'static mut [f32], storage: &'static mut [f32], fv: &'static mut [f32]) -> fvae::Result<f64> {
+    let model = SafeTensors::parse(&GMM.0)?;
+    let gmm = DiagGmm::from_safetensors(&model, constants)?;
+    let stream = Npy::parse(&STREAM.0)?;
+    let (n, d) = stream.rows_cols();
+    defmt::info!(
+        "fvae firmware: GMM K={=usize} D={=usize} read in place; {=usize} descriptors of {=usize}",
+        gmm.k(),
+        gmm.d(),
+        n,
+        d
+    );
+
+    let mut acc = FisherAccumulator::new(gmm, FisherOptions::default(), storage)?;
+    let mut log_likelihood = 0.0f32;
+    for (i, x) in stream.as_f32("descriptor stream")?.chunks_exact(D).enumerate() {
+        log_likelihood += acc.push(x)?;
+        if (i + 1) % WINDOW == 0 {
+            defmt::info!(
+                "{=usize} descriptors encoded, mean log-likelihood {=f32}",
+                i + 1,
+                log_likelihood / (i + 1) as f32
+            );
+        }
+    }
+    acc.finish(Layout::VlFeat, Normalization::IMPROVED, fv)?;
+    defmt::info!("Fisher vector ({=usize} values, improved): {=[?]}...", fv.len(), fv[..6]);
+
+    // The reference: float64 values, read from the .npy bytes in place.
+    let reference = Npy::parse(&REFERENCE.0)?;
+    if reference.dtype() != DType::F64 || reference.bytes().len() != fv.len() * 8 {
+        return Err(fvae::Error::Shape {
+            what: "reference vector (f64)",
+            expected: fv.len() * 8,
+            found: reference.bytes().len(),
+        });
+    }
+    let (mut diff, mut norm) = (0.0f64, 0.0f64);
+    for (&got, want) in fv.iter().zip(reference.bytes().chunks_exact(8)) {
+        let want = f64::from_le_bytes([want[0], want[1], want[2], want[3], want[4], want[5], want[6], want[7]]);
+        diff += (got as f64 - want) * (got as f64 - want);
+        norm += want * want;
+    }
+    Ok(libm::sqrt(diff / norm))
+}
+
+fn exit(success: bool) -> ! {
+    debug::exit(if success { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    loop {
+        cortex_m::asm::bkpt();
+    }
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    defmt::error!("panic");
+    exit(false)
+}
+
+#[defmt::panic_handler]
+fn defmt_panic() -> ! {
+    exit(false)
+}
+
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    defmt::error!("HardFault at pc {=u32:#010x}", frame.pc());
+    exit(false)
+}

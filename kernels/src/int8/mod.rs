@@ -1,0 +1,326 @@
+//! int8 kernels for quantised networks: dot products and matrix-vector products with int32
+//! accumulators, and TFLite's requantisation (fixed-point multiplier, double rounding).
+//!
+//! Each public function is the one dispatch point for its kernel: it makes the slice lengths
+//! consistent, then runs the best path this CPU or build has. [`scalar`] is the reference; the
+//! SIMD paths compute exactly the same integers (wrapping i32 sums are associative, so any
+//! summation order gives the same bits).
+//!
+//! | path | where | how |
+//! | --- | --- | --- |
+//! | `x86_64::avx512` VNNI | AVX-512 VNNI | `vpdpbusd` on `x ^ 0x80` (unsigned) and the weights, minus `128 * sum(w)` |
+//! | `x86_64::avx512` BW | AVX-512 BW | sign-extend to i16, `vpmaddwd` |
+//! | `x86_64::avx2` | AVX2 | sign-extend to i16, `vpmaddwd` |
+//! | `aarch64::neon` | aarch64 | `smull`/`smull2` (i8 x i8 -> i16), `sadalp` into i32 |
+//! | `arm::dsp` | Cortex-M4/M7/M33 (`fvae_arm_dsp`) | `sxtb16` + `smlad`, two MACs per instruction |
+
+pub mod scalar;
+
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
+#[cfg(all(target_arch = "arm", fvae_arm_dsp))]
+pub mod arm;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
+
+pub use scalar::{
+    multiply_by_quantized_multiplier, pack, pack_rows_by, packed_len, rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul, PACK_DEPTH, PACK_ROWS,
+};
+
+/// Whether [`matvec_packed`] has a SIMD path here that beats [`matvec`] on row-major weights
+/// (x86_64 with AVX2 or better, aarch64). Where it is false (Cortex-M, scalar targets), models
+/// keep their weights row-major in place (in flash) instead of packing a copy into RAM.
+///
+/// ```
+/// let _ = fvae_kernels::int8::prefers_packed();
+/// ```
+pub fn prefers_packed() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        crate::cpu::has_avx2_fma()
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        true
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
+/// [`matvec_packed`] for `P` input rows at once (one dispatch): `u` is row-major `[P, D]`,
+/// `out` row-major `[P, R]` with `R = bias.len()`; `P = out.len() / R`, reduced to what `u`
+/// holds. Used for convolutions, whose im2col patches are the input rows.
+///
+/// ```
+/// use fvae_kernels::int8::{matmul_packed, pack, packed_len};
+/// let w = [1i8, -1]; // [1, 2]
+/// let mut p = vec![0i8; packed_len(1, 2)];
+/// pack(&w, 1, 2, &mut p);
+/// let mut out = [0; 3];
+/// matmul_packed(&[5, 2, 0, 9, 7, 7], 2, &p, &[1], &mut out);
+/// assert_eq!(out, [4, -8, 1]);
+/// ```
+pub fn matmul_packed(u: &[u8], d: usize, packed: &[i8], bias: &[i32], out: &mut [i32]) {
+    let r = bias.len();
+    if r == 0 || packed_len(r, d) > packed.len() {
+        return;
+    }
+    let p = (out.len() / r).min(u.len().checked_div(d).unwrap_or(usize::MAX));
+    let (u, out) = (&u[..p * d], &mut out[..p * r]);
+    let mut rows = |f: &dyn Fn(&[u8], &mut [i32])| {
+        for (x, o) in u.chunks_exact(d.max(1)).zip(out.chunks_exact_mut(r)) {
+            f(if d == 0 { &[] } else { x }, o)
+        }
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::cpu;
+        if vnni() {
+            // SAFETY: AVX-512F/BW/VNNI present (checked); each row has D inputs, R outputs and
+            // `packed` holds packed_len(R, D) bytes (checked above).
+            return rows(&|x, o| unsafe { x86_64::avx512::matvec_packed_vnni(x, packed, bias, o) });
+        }
+        if cpu::has_avx2_fma() {
+            // SAFETY: AVX2 present (checked); lengths as above.
+            return rows(&|x, o| unsafe { x86_64::avx2::matvec_packed(x, packed, bias, o) });
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        return rows(&|x, o| aarch64::neon::matvec_packed(x, packed, bias, o));
+    }
+    #[allow(unreachable_code)]
+    rows(&|x, o| scalar::matvec_packed(x, packed, bias, o))
+}
+
+/// Matrix-vector product on [`pack`]ed weights with unsigned inputs:
+/// `out[r] = bias[r] + sum_j u[j] * w[r][j]`, `u` being the int8 input plus 128 (`x ^ 0x80`),
+/// wrapping i32. Callers fold `-128 * sum_j w[r][j]` into the bias to get the signed product.
+///
+/// `R = out.len()`, reduced to what `bias` holds and `packed` holds for `D = u.len()`.
+///
+/// ```
+/// use fvae_kernels::int8::{matvec_packed, pack, packed_len};
+/// let w = [1i8, 2, 3, -4, 5, 6]; // [2, 3]
+/// let mut p = vec![0i8; packed_len(2, 3)];
+/// pack(&w, 2, 3, &mut p);
+/// let mut out = [0; 2];
+/// matvec_packed(&[1, 1, 2], &p, &[0, 100], &mut out);
+/// assert_eq!(out, [1 + 2 + 6, 100 - 4 + 5 + 12]);
+/// ```
+pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
+    let d = u.len();
+    let mut rows = out.len().min(bias.len());
+    while rows > 0 && packed_len(rows, d) > packed.len() {
+        rows -= 1;
+    }
+    let (bias, out) = (&bias[..rows], &mut out[..rows]);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::cpu;
+        if vnni() {
+            // SAFETY: AVX-512F/BW/VNNI present (checked); lengths consistent (made so above).
+            return unsafe { x86_64::avx512::matvec_packed_vnni(u, packed, bias, out) };
+        }
+        if cpu::has_avx2_fma() {
+            // SAFETY: AVX2 present (checked); lengths consistent (made so above).
+            return unsafe { x86_64::avx2::matvec_packed(u, packed, bias, out) };
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        return aarch64::neon::matvec_packed(u, packed, bias, out);
+    }
+    #[allow(unreachable_code)]
+    scalar::matvec_packed(u, packed, bias, out)
+}
+
+/// [`crate::cpu::has_avx512_vnni`], asked once and cached with `std` (the int8 kernels are
+/// called per pixel, where three feature queries per call showed in profiles).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn vnni() -> bool {
+    #[cfg(feature = "std")]
+    {
+        use core::sync::atomic::{AtomicU8, Ordering};
+        static VNNI: AtomicU8 = AtomicU8::new(0);
+        match VNNI.load(Ordering::Relaxed) {
+            1 => false,
+            2 => true,
+            _ => {
+                let v = crate::cpu::has_avx512_vnni();
+                VNNI.store(1 + v as u8, Ordering::Relaxed);
+                v
+            }
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        crate::cpu::has_avx512_vnni()
+    }
+}
+
+/// The int8 path the kernels take here, for logs and benchmarks.
+///
+/// ```
+/// let p = fvae_kernels::int8::path_name();
+/// assert!(["scalar", "avx2", "avx512bw", "avx512vnni", "neon", "arm-dsp"].contains(&p));
+/// ```
+pub fn path_name() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::cpu;
+        if vnni() {
+            "avx512vnni"
+        } else if cpu::has_avx512bw() {
+            "avx512bw"
+        } else if cpu::has_avx2_fma() {
+            "avx2"
+        } else {
+            "scalar"
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        "neon"
+    }
+    #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
+    {
+        "arm-dsp"
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "arm", fvae_arm_dsp))))]
+    {
+        "scalar"
+    }
+}
+
+/// `sum_j a[j] * b[j]` over the shorter of the two lengths, as a wrapping i32 sum.
+///
+/// ```
+/// assert_eq!(fvae_kernels::int8::dot(&[1, -2, 3], &[4, 5, -6, 100]), 4 - 10 - 18);
+/// ```
+pub fn dot(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::cpu;
+        if vnni() {
+            // SAFETY: the CPU (or build) has AVX-512F/BW/VNNI, checked just above.
+            return unsafe { x86_64::avx512::dot_vnni(a, b) };
+        }
+        if cpu::has_avx512bw() {
+            // SAFETY: the CPU (or build) has AVX-512F/BW, checked just above.
+            return unsafe { x86_64::avx512::dot_bw(a, b) };
+        }
+        if cpu::has_avx2_fma() {
+            // SAFETY: the CPU (or build) has AVX2, checked just above.
+            return unsafe { x86_64::avx2::dot(a, b) };
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        return aarch64::neon::dot(a, b);
+    }
+    #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
+    {
+        return arm::dsp::dot(a, b);
+    }
+    #[allow(unreachable_code)]
+    scalar::dot(a, b)
+}
+
+/// Matrix-vector product with bias: `out[r] = bias[r] + sum_j x[j] * w[r * D + j]` for
+/// `D = x.len()`, `w` row-major `[R, D]` (TFLite's `[out, in]` weight layout). Wrapping i32.
+///
+/// `R` is `out.len()`, reduced to the rows `w` and `bias` hold; the rest of `out` is left
+/// unchanged.
+///
+/// ```
+/// let x = [1, 2];
+/// let w = [1, 1, -3, 4];
+/// let mut out = [0; 2];
+/// fvae_kernels::int8::matvec(&x, &w, &[10, 0], &mut out);
+/// assert_eq!(out, [13, 5]);
+/// ```
+pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
+    let d = x.len();
+    let rows = out.len().min(bias.len()).min(w.len().checked_div(d).unwrap_or(usize::MAX));
+    let (w, bias, out) = (&w[..rows * d], &bias[..rows], &mut out[..rows]);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::cpu;
+        if vnni() {
+            // SAFETY: AVX-512F/BW/VNNI present (checked); lengths consistent (made so above).
+            return unsafe { x86_64::avx512::matvec_vnni(x, w, bias, out) };
+        }
+        if cpu::has_avx512bw() {
+            // SAFETY: AVX-512F/BW present (checked); lengths consistent (made so above).
+            return unsafe { x86_64::avx512::matvec_bw(x, w, bias, out) };
+        }
+        if cpu::has_avx2_fma() {
+            // SAFETY: AVX2 present (checked); lengths consistent (made so above).
+            return unsafe { x86_64::avx2::matvec(x, w, bias, out) };
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        return aarch64::neon::matvec(x, w, bias, out);
+    }
+    #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
+    {
+        return arm::dsp::matvec(x, w, bias, out);
+    }
+    #[allow(unreachable_code)]
+    scalar::matvec(x, w, bias, out)
+}
+
+/// TFLite requantisation of int32 accumulators to int8:
+/// `out[i] = clamp(zero_point + MultiplyByQuantizedMultiplier(acc[i], mult[c], shift[c]), min, max)`
+/// with channel `c = i % mult.len()` (one multiplier for per-tensor, one per output channel
+/// for per-channel quantisation, channels innermost as in NHWC).
+///
+/// `mult` and `shift` are cut to their common length; if that is 0, or the clamp range (intersected
+/// with i8) is empty, nothing is written. `out.len()` is reduced to `acc.len()`.
+///
+/// ```
+/// let mut out = [0i8; 3];
+/// // Multiplier 0.5 (1 << 30 with shift 0), zero point -1, clamp to [-128, 127].
+/// fvae_kernels::int8::requantize(&[10, 301, -7], &[1 << 30], &[0], -1, -128, 127, &mut out);
+/// // -7 * 0.5 = -3.5: the high multiply rounds negative ties toward zero, to -3.
+/// assert_eq!(out, [4, 127, -4]);
+/// ```
+pub fn requantize(acc: &[i32], mult: &[i32], shift: &[i32], zero_point: i32, min: i32, max: i32, out: &mut [i8]) {
+    let c = mult.len().min(shift.len());
+    let (lo, hi) = (min.max(-128), max.min(127));
+    if c == 0 || lo > hi {
+        return;
+    }
+    let n = out.len().min(acc.len());
+    let (acc, mult, shift, out) = (&acc[..n], &mult[..c], &shift[..c], &mut out[..n]);
+    #[cfg(target_arch = "x86_64")]
+    if c == 1 || c == n || (n.is_multiple_of(c) && c.is_multiple_of(16)) {
+        use crate::cpu;
+        if cpu::has_avx512bw() {
+            // SAFETY: AVX-512F/BW present (checked); lengths consistent and clamp range inside
+            // i8 (made so above).
+            return unsafe { x86_64::avx512::requantize(acc, mult, shift, zero_point, lo, hi, out) };
+        }
+        if cpu::has_avx2_fma() {
+            // SAFETY: AVX2 present (checked); lengths consistent (made so above).
+            return unsafe { x86_64::avx2::requantize(acc, mult, shift, zero_point, lo, hi, out) };
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if n.is_multiple_of(c) && c.is_multiple_of(8) && crate::cpu::has_avx2_fma() {
+        // SAFETY: AVX2 present (checked); lengths consistent (made so above).
+        return unsafe { x86_64::avx2::requantize(acc, mult, shift, zero_point, lo, hi, out) };
+    }
+    scalar::requantize(acc, mult, shift, zero_point, lo, hi, out)
+}
+
+#[cfg(test)]
+mod tests;

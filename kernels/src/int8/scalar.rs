@@ -1,0 +1,132 @@
+//! The scalar reference for the int8 kernels: TFLite's integer arithmetic written plainly.
+//! Every SIMD path is tested against these functions.
+
+/// gemmlowp's `SaturatingRoundingDoublingHighMul`: `round(a * b / 2^31)` with ties away from
+/// zero, saturating the one overflowing case `a == b == i32::MIN` to `i32::MAX` (as ARM's
+/// `VQRDMULH`).
+///
+/// ```
+/// use fvae_kernels::int8::scalar::saturating_rounding_doubling_high_mul as srdhm;
+/// assert_eq!(srdhm(1 << 30, 1 << 30), 1 << 29);
+/// assert_eq!(srdhm(i32::MIN, i32::MIN), i32::MAX);
+/// ```
+#[inline]
+pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
+    if a == b && a == i32::MIN {
+        return i32::MAX;
+    }
+    let ab = a as i64 * b as i64;
+    let nudge = if ab >= 0 { 1i64 << 30 } else { 1 - (1i64 << 30) };
+    // Division truncating toward zero, as C++'s `/`.
+    ((ab + nudge) / (1i64 << 31)) as i32
+}
+
+/// gemmlowp's `RoundingDivideByPOT`: `x / 2^exponent` rounded to nearest, ties away from zero.
+/// `exponent` is taken modulo 32 (callers keep it in 0..=31).
+///
+/// ```
+/// use fvae_kernels::int8::scalar::rounding_divide_by_pot as rdbp;
+/// assert_eq!((rdbp(5, 1), rdbp(-5, 1), rdbp(7, 2), rdbp(-6, 2)), (3, -3, 2, -2));
+/// ```
+#[inline]
+pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
+    let exponent = (exponent & 31) as u32;
+    let mask = ((1i64 << exponent) - 1) as i32;
+    let remainder = x & mask;
+    let threshold = (mask >> 1) + (x < 0) as i32;
+    (x >> exponent) + (remainder > threshold) as i32
+}
+
+/// TFLite's `MultiplyByQuantizedMultiplier` with the default double rounding: a left shift
+/// for a positive `shift` (wrapping, as the C++ does in practice), then
+/// [`saturating_rounding_doubling_high_mul`], then [`rounding_divide_by_pot`] for a negative
+/// `shift`. The real factor is `multiplier / 2^31 * 2^shift`.
+///
+/// ```
+/// use fvae_kernels::int8::scalar::multiply_by_quantized_multiplier as mbqm;
+/// // 0.75 = (3 << 29) / 2^31 * 2^0: 100 * 0.75 = 75.
+/// assert_eq!(mbqm(100, 3 << 29, 0), 75);
+/// // 0.375 = 0.75 * 2^-1: 10 * 0.375 = 3.75 -> 4.
+/// assert_eq!(mbqm(10, 3 << 29, -1), 4);
+/// ```
+#[inline]
+pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
+    let left = if shift > 0 { shift } else { 0 };
+    let right = if shift > 0 { 0 } else { -shift };
+    let x = x.wrapping_mul(1i32.wrapping_shl(left as u32));
+    rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, multiplier), right)
+}
+
+/// `sum_j a[j] * b[j]` over the shorter length, wrapping in i32 like TFLite's accumulators.
+pub fn dot(a: &[i8], b: &[i8]) -> i32 {
+    a.iter().zip(b).fold(0i32, |acc, (&x, &y)| acc.wrapping_add(x as i32 * y as i32))
+}
+
+/// `out[r] = bias[r] + sum_j x[j] * w[r * D + j]` with `D = x.len()` (wrapping). Callers
+/// guarantee `w.len() >= out.len() * D` and `bias.len() >= out.len()`.
+pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
+    let d = x.len();
+    for (r, o) in out.iter_mut().enumerate() {
+        *o = bias[r].wrapping_add(dot(x, &w[r * d..r * d + d]));
+    }
+}
+
+/// `out[i] = clamp(zero_point + multiply_by_quantized_multiplier(acc[i], mult[c], shift[c]),
+/// min, max)` with `c = i % channels` (`channels = mult.len()`). Callers guarantee
+/// `mult.len() == shift.len() >= 1` and `acc.len() >= out.len()`.
+pub fn requantize(acc: &[i32], mult: &[i32], shift: &[i32], zero_point: i32, min: i32, max: i32, out: &mut [i8]) {
+    let channels = mult.len();
+    for (i, o) in out.iter_mut().enumerate() {
+        let c = i % channels;
+        let v = multiply_by_quantized_multiplier(acc[i], mult[c], shift[c]).wrapping_add(zero_point);
+        *o = v.clamp(min, max) as i8;
+    }
+}
+
+/// Rows per block of the packed weight layout.
+pub const PACK_ROWS: usize = 16;
+/// Depth (input elements) per group of the packed weight layout.
+pub const PACK_DEPTH: usize = 4;
+
+/// Bytes of the packed layout of a `[rows, d]` weight matrix.
+pub const fn packed_len(rows: usize, d: usize) -> usize {
+    rows.div_ceil(PACK_ROWS) * PACK_ROWS * d.div_ceil(PACK_DEPTH) * PACK_DEPTH
+}
+
+/// Packs row-major `w` `[rows, d]` into blocks of 16 rows: for each block, for each group of 4
+/// inputs, the 4 weights of row 0, then of row 1, ... of row 15 (64 bytes, zero-padded past
+/// the last row or input). One 64-byte load then feeds 16 output rows x 4 inputs, so the SIMD
+/// paths accumulate whole output vectors with no horizontal sums.
+pub fn pack(w: &[i8], rows: usize, d: usize, out: &mut [i8]) {
+    pack_rows_by(w, rows, d, |r| r, out)
+}
+
+/// [`pack`] with the rows reordered: packed row `r` is row `src_row(r)` of `w` (rows past the
+/// end of `w` read as zeros).
+pub fn pack_rows_by(w: &[i8], rows: usize, d: usize, src_row: impl Fn(usize) -> usize, out: &mut [i8]) {
+    let groups = d.div_ceil(PACK_DEPTH);
+    for (i, o) in out.iter_mut().enumerate() {
+        let block = i / (groups * PACK_ROWS * PACK_DEPTH);
+        let rem = i % (groups * PACK_ROWS * PACK_DEPTH);
+        let (g, rem) = (rem / (PACK_ROWS * PACK_DEPTH), rem % (PACK_ROWS * PACK_DEPTH));
+        let (r, k) = (block * PACK_ROWS + rem / PACK_DEPTH, g * PACK_DEPTH + rem % PACK_DEPTH);
+        *o = if r < rows && k < d { w.get(src_row(r) * d + k).copied().unwrap_or(0) } else { 0 };
+    }
+}
+
+/// `out[r] = bias[r] + sum_j u[j] * w[r][j]` with unsigned inputs `u` and `w` in the
+/// [`pack`]ed layout. Callers guarantee `packed.len() >= packed_len(out.len(), u.len())` and
+/// `bias.len() >= out.len()`.
+pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
+    let d = u.len();
+    let groups = d.div_ceil(PACK_DEPTH);
+    for (r, o) in out.iter_mut().enumerate() {
+        let base = (r / PACK_ROWS) * groups * PACK_ROWS * PACK_DEPTH + (r % PACK_ROWS) * PACK_DEPTH;
+        let mut acc = bias[r];
+        for (j, &x) in u.iter().enumerate() {
+            let w = packed[base + (j / PACK_DEPTH) * PACK_ROWS * PACK_DEPTH + j % PACK_DEPTH];
+            acc = acc.wrapping_add(x as i32 * w as i32);
+        }
+        *o = acc;
+    }
+}

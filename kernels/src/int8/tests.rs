@@ -1,0 +1,257 @@
+//! Every int8 path against the scalar reference: random bytes, extremes (-128 everywhere, the
+//! case that overflows i16 pair sums), every length 0..200 (tails), slices offset by one byte
+//! (unaligned), and lengths long enough for the i32 sums to wrap.
+
+extern crate std;
+
+use super::scalar;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn fill(&mut self, v: &mut [i8]) {
+        for x in v {
+            *x = self.next() as i8;
+        }
+    }
+}
+
+/// Test vectors: (a, b) pairs of many lengths and contents, including offset-by-one slices.
+fn cases(mut f: impl FnMut(&[i8], &[i8])) {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut a = [0i8; 1025];
+    let mut b = [0i8; 1025];
+    for n in (0..200).chain([255, 256, 511, 1000, 1024]) {
+        rng.fill(&mut a);
+        rng.fill(&mut b);
+        f(&a[..n], &b[..n]);
+        f(&a[1..n + 1], &b[1..n + 1]);
+        for (x, y) in [(-128i8, -128i8), (-128, 127), (127, 127), (0, -128)] {
+            let (ea, eb) = ([x; 1025], [y; 1025]);
+            f(&ea[..n], &eb[..n]);
+            f(&ea[1..n + 1], &b[..n]);
+        }
+    }
+}
+
+fn matvec_cases(mut f: impl FnMut(&[i8], &[i8], &[i32], usize)) {
+    let mut rng = Rng(42);
+    let mut x = [0i8; 300];
+    let mut w = [0i8; 300 * 13 + 1];
+    let mut bias = [0i32; 13];
+    for d in [0usize, 1, 3, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 144, 299] {
+        for rows in [0usize, 1, 3, 4, 5, 8, 13] {
+            rng.fill(&mut x);
+            rng.fill(&mut w);
+            for b in bias.iter_mut() {
+                *b = rng.next() as i32;
+            }
+            f(&x[..d], &w[..rows * d], &bias[..rows], rows);
+            f(&x[1..d + 1], &w[1..rows * d + 1], &bias[..rows], rows);
+            let (ex, ew) = ([-128i8; 300], [-128i8; 300 * 13]);
+            f(&ex[..d], &ew[..rows * d], &[i32::MAX; 13][..rows], rows);
+        }
+    }
+}
+
+fn check_dot(name: &str, path: impl Fn(&[i8], &[i8]) -> i32) {
+    cases(|a, b| assert_eq!(path(a, b), scalar::dot(a, b), "{name} dot, n = {}", a.len()));
+}
+
+fn check_matvec(name: &str, path: impl Fn(&[i8], &[i8], &[i32], &mut [i32])) {
+    matvec_cases(|x, w, bias, rows| {
+        let (mut got, mut want) = ([7i32; 13], [7i32; 13]);
+        path(x, w, bias, &mut got[..rows]);
+        scalar::matvec(x, w, bias, &mut want[..rows]);
+        assert_eq!(got, want, "{name} matvec, d = {}, rows = {rows}", x.len());
+    });
+}
+
+#[test]
+fn dispatch_matches_scalar() {
+    check_dot("dispatch", super::dot);
+    check_matvec("dispatch", super::matvec);
+}
+
+#[test]
+fn wrapping_sums_match() {
+    // 2^17 products of 2^14 sum to 2^31: the i32 accumulator wraps, identically on every path.
+    static A: [i8; 1 << 17] = [-128; 1 << 17];
+    let want = scalar::dot(&A, &A);
+    assert_eq!(want, i32::MIN);
+    assert_eq!(super::dot(&A, &A), want);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn x86_paths_match_scalar() {
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 detected just above.
+        check_dot("avx2", |a, b| unsafe { super::x86_64::avx2::dot(a, b) });
+        // SAFETY: AVX2 detected just above.
+        check_matvec("avx2", |x, w, b, o| unsafe { super::x86_64::avx2::matvec(x, w, b, o) });
+    }
+    if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") {
+        // SAFETY: AVX-512F/BW detected just above.
+        check_dot("avx512bw", |a, b| unsafe { super::x86_64::avx512::dot_bw(a, b) });
+        // SAFETY: AVX-512F/BW detected just above.
+        check_matvec("avx512bw", |x, w, b, o| unsafe { super::x86_64::avx512::matvec_bw(x, w, b, o) });
+        if std::is_x86_feature_detected!("avx512vnni") {
+            // SAFETY: AVX-512F/BW/VNNI detected just above.
+            check_dot("vnni", |a, b| unsafe { super::x86_64::avx512::dot_vnni(a, b) });
+            // SAFETY: AVX-512F/BW/VNNI detected just above.
+            check_matvec("vnni", |x, w, b, o| unsafe { super::x86_64::avx512::matvec_vnni(x, w, b, o) });
+        }
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+#[test]
+fn neon_matches_scalar() {
+    check_dot("neon", super::aarch64::neon::dot);
+    check_matvec("neon", super::aarch64::neon::matvec);
+}
+
+#[test]
+fn requantize_reference_cases() {
+    use super::scalar::{multiply_by_quantized_multiplier as mbqm, rounding_divide_by_pot as rdbp};
+    // Ties away from zero in both directions.
+    assert_eq!((rdbp(-5, 1), rdbp(5, 1), rdbp(-4, 1), rdbp(i32::MIN, 31), rdbp(i32::MAX, 31)), (-3, 3, -2, -1, 1));
+    // Positive shift: shifted left first, then the high multiply.
+    assert_eq!(mbqm(3, 1 << 30, 2), 6);
+    // Double rounding differs from single rounding: 0.5 * 5 = 2.5 -> 3 then /2 -> 1.5 -> 2.
+    assert_eq!(mbqm(5, 1 << 30, -1), 2);
+    // Negative side: the high multiply's nudge (1 - 2^30) rounds -2.5 to -2, then -2 / 2 = -1.
+    assert_eq!(mbqm(-5, 1 << 30, -1), -1);
+    let mut out = [0i8; 4];
+    super::requantize(&[1000, -1000, 3, 4], &[1 << 30, 1 << 30], &[0, -1], 5, -128, 127, &mut out);
+    assert_eq!(out, [127, -128, 7, 6]);
+    // Empty multiplier list or empty clamp range: nothing written, no panic.
+    super::requantize(&[1], &[], &[], 0, -128, 127, &mut out);
+    super::requantize(&[1], &[1], &[0], 0, 300, 400, &mut out);
+    assert_eq!(out, [127, -128, 7, 6]);
+}
+
+/// Packed matrix-vector product: every path against the scalar reference on row-major weights
+/// (unsigned input `u`, so `sum u w` computed by `scalar::matvec` on `u - 128` plus `128 sum w`
+/// is checked too).
+fn check_packed(name: &str, path: impl Fn(&[u8], &[i8], &[i32], &mut [i32])) {
+    let mut rng = Rng(7);
+    let mut x = [0i8; 301];
+    let mut w = [0i8; 301 * 37];
+    for d in [0usize, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 63, 64, 65, 72, 144, 300] {
+        for rows in [1usize, 3, 15, 16, 17, 33, 37] {
+            for extreme in [false, true] {
+                rng.fill(&mut x);
+                rng.fill(&mut w);
+                if extreme {
+                    x.fill(127); // u = 255
+                    w.fill(-128);
+                }
+                let u: std::vec::Vec<u8> = x[1..d + 1].iter().map(|&v| (v as u8) ^ 0x80).collect();
+                let wr = &w[..rows * d];
+                let mut p = std::vec![0i8; super::packed_len(rows, d)];
+                super::pack(wr, rows, d, &mut p);
+                let bias: std::vec::Vec<i32> = (0..rows).map(|_| rng.next() as i32 >> 4).collect();
+                let mut got = std::vec![0i32; rows];
+                let mut want = std::vec![0i32; rows];
+                path(&u, &p, &bias, &mut got);
+                scalar::matvec_packed(&u, &p, &bias, &mut want);
+                assert_eq!(got, want, "{name} packed, d = {d}, rows = {rows}");
+                // And against the signed row-major reference: sum u w = sum x w + 128 sum w.
+                let mut signed = std::vec![0i32; rows];
+                scalar::matvec(&x[1..d + 1], wr, &bias, &mut signed);
+                for r in 0..rows {
+                    let sum: i32 = wr[r * d..(r + 1) * d].iter().map(|&v| v as i32).sum();
+                    assert_eq!(want[r], signed[r].wrapping_add(128 * sum));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn packed_paths_match_scalar() {
+    check_packed("dispatch", super::matvec_packed);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 detected just above.
+            check_packed("avx2", |u, p, b, o| unsafe { super::x86_64::avx2::matvec_packed(u, p, b, o) });
+        }
+        if std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: AVX-512F/BW/VNNI detected just above.
+            check_packed("vnni", |u, p, b, o| unsafe { super::x86_64::avx512::matvec_packed_vnni(u, p, b, o) });
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    check_packed("neon", super::aarch64::neon::matvec_packed);
+}
+
+/// Requantisation paths against the scalar reference: random accumulators (including i32::MIN
+/// and MAX), every shift from -31 to 30, multipliers at the extremes (i32::MIN included for the
+/// saturating case), per-tensor and per-channel, odd lengths.
+fn check_requant(name: &str, width: usize, path: impl Fn(&[i32], &[i32], &[i32], i32, i32, i32, &mut [i8])) {
+    let mut rng = Rng(99);
+    for n in [1usize, 7, 8, 9, 15, 16, 17, 64, 96, 100, 128] {
+        for round in 0..40 {
+            let acc: std::vec::Vec<i32> = (0..n)
+                .map(|i| match (i + round) % 7 {
+                    0 => i32::MIN,
+                    1 => i32::MAX,
+                    2 => (rng.next() as i32) >> 12,
+                    _ => rng.next() as i32,
+                })
+                .collect();
+            let mult: std::vec::Vec<i32> = (0..n)
+                .map(|i| match (i + round) % 5 {
+                    0 => i32::MIN,
+                    1 => i32::MAX,
+                    2 => 1 << 30,
+                    _ => (rng.next() as i32 & 0x7FFF_FFFF) | 0x4000_0000,
+                })
+                .collect();
+            let shift: std::vec::Vec<i32> = (0..n).map(|i| ((i as i32 + round as i32 * 3) % 62) - 31).collect();
+            let (zp, lo, hi) = ((rng.next() % 256) as i32 - 128, -128 + round as i32, 127 - round as i32 / 2);
+            // Channel counts: per tensor, one per element, and channels repeating along the row
+            // (NHWC pixels), including counts that are not multiples of the SIMD width.
+            for c in [1usize, n, 8, 16, 32, 24, 3] {
+                // A direct SIMD path of `width` lanes takes 1, n or a multiple of its width.
+                if c > n || n % c != 0 || (width > 1 && c != 1 && c != n && c % width != 0) {
+                    continue;
+                }
+                let per_channel = c;
+                let mut got = std::vec![0i8; n];
+                let mut want = std::vec![0i8; n];
+                path(&acc, &mult[..c], &shift[..c], zp, lo, hi, &mut got);
+                scalar::requantize(&acc, &mult[..c], &shift[..c], zp, lo, hi, &mut want);
+                assert_eq!(got, want, "{name} requantize n = {n} round {round} per_channel {per_channel}");
+            }
+        }
+    }
+}
+
+#[test]
+fn requantize_paths_match_scalar() {
+    check_requant("dispatch", 1, super::requantize);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 detected just above.
+            check_requant("avx2", 8, |a, m, s, z, l, h, o| unsafe {
+                super::x86_64::avx2::requantize(a, m, s, z, l, h, o)
+            });
+        }
+        if std::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: AVX-512F/BW detected just above.
+            check_requant("avx512", 16, |a, m, s, z, l, h, o| unsafe {
+                super::x86_64::avx512::requantize(a, m, s, z, l, h, o)
+            });
+        }
+    }
+}

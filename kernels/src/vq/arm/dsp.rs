@@ -1,0 +1,100 @@
+//! Cortex-M DSP extension paths for int8 (thumbv7em: Cortex-M4/M7): four bytes per 32-bit
+//! load, `sxtb16` to sign-extend the even and odd bytes into two 16-bit halves, `ssub16` for
+//! differences (range [-255, 255] fits 16 bits) and `smlad` for two 16x16 multiplies added to
+//! the 32-bit accumulator in one instruction. `smlad` wraps on overflow (it only sets the sticky
+//! Q flag), which is what the exactness argument in `vq/mod.rs` needs (sums read as `u32`).
+//!
+//! Compiled only with cfg `fvae_arm_dsp` (set by `kernels/build.rs` for `thumbv7em*`), so the
+//! instructions are always available where this code exists: the functions are safe.
+
+use core::arch::asm;
+
+/// Bytes 0 and 2 of `w`, sign-extended into the low and high halfwords.
+#[inline(always)]
+fn sxtb16(w: u32) -> u32 {
+    let r;
+    // SAFETY: a register-only DSP instruction (present on every fvae_arm_dsp target); no memory,
+    // no stack.
+    unsafe { asm!("sxtb16 {r}, {w}", r = lateout(reg) r, w = in(reg) w, options(pure, nomem, nostack)) };
+    r
+}
+
+/// Bytes 1 and 3 of `w`, sign-extended into the low and high halfwords.
+#[inline(always)]
+fn sxtb16_ror8(w: u32) -> u32 {
+    let r;
+    // SAFETY: as in `sxtb16`.
+    unsafe { asm!("sxtb16 {r}, {w}, ror #8", r = lateout(reg) r, w = in(reg) w, options(pure, nomem, nostack)) };
+    r
+}
+
+/// Halfword-wise `a - b`.
+#[inline(always)]
+fn ssub16(a: u32, b: u32) -> u32 {
+    let r;
+    // SAFETY: register-only DSP instruction; it writes the GE flags, which `asm!` assumes
+    // clobbered (no `preserves_flags`).
+    unsafe {
+        asm!("ssub16 {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, options(pure, nomem, nostack))
+    };
+    r
+}
+
+/// `acc + a.lo * b.lo + a.hi * b.hi` (signed halfwords, wrapping 32-bit sum).
+#[inline(always)]
+fn smlad(a: u32, b: u32, acc: u32) -> u32 {
+    let r;
+    // SAFETY: register-only DSP instruction; it may set the sticky Q flag (flags are assumed
+    // clobbered).
+    unsafe {
+        asm!("smlad {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, acc = in(reg) acc,
+             options(pure, nomem, nostack))
+    };
+    r
+}
+
+#[inline(always)]
+fn word(b: &[i8]) -> u32 {
+    u32::from_le_bytes([b[0] as u8, b[1] as u8, b[2] as u8, b[3] as u8])
+}
+
+/// See [`crate::vq::i8_sq_distances`]. Needs `codebook.len() >= out.len() * x.len()` (the
+/// dispatch guarantees it; a shorter codebook panics in the slice index, never reads past it).
+pub fn i8_sq_distances(x: &[i8], codebook: &[i8], out: &mut [u32]) {
+    let d = x.len();
+    let whole = d / 4 * 4;
+    for (j, o) in out.iter_mut().enumerate() {
+        let c = &codebook[j * d..(j + 1) * d];
+        let mut acc = 0u32;
+        for (xs, cs) in x[..whole].chunks_exact(4).zip(c[..whole].chunks_exact(4)) {
+            let (wx, wc) = (word(xs), word(cs));
+            let de = ssub16(sxtb16(wx), sxtb16(wc));
+            let dd = ssub16(sxtb16_ror8(wx), sxtb16_ror8(wc));
+            acc = smlad(dd, dd, smlad(de, de, acc));
+        }
+        for k in whole..d {
+            let t = x[k] as i32 - c[k] as i32;
+            acc = acc.wrapping_add((t * t) as u32);
+        }
+        *o = acc;
+    }
+}
+
+/// See [`crate::vq::i8_dots`]. Needs `codebook.len() >= out.len() * x.len()`.
+pub fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
+    let d = x.len();
+    let whole = d / 4 * 4;
+    for (j, o) in out.iter_mut().enumerate() {
+        let c = &codebook[j * d..(j + 1) * d];
+        let mut acc = 0u32;
+        for (xs, cs) in x[..whole].chunks_exact(4).zip(c[..whole].chunks_exact(4)) {
+            let (wx, wc) = (word(xs), word(cs));
+            acc = smlad(sxtb16_ror8(wx), sxtb16_ror8(wc), smlad(sxtb16(wx), sxtb16(wc), acc));
+        }
+        let mut s = acc as i32;
+        for k in whole..d {
+            s = s.wrapping_add(x[k] as i32 * c[k] as i32);
+        }
+        *o = s;
+    }
+}

@@ -1,0 +1,377 @@
+//! AVX-512 paths: f32 with AVX-512F (16 lanes, masked tails), int8 with AVX-512BW/VL/VNNI
+//! (`vpdpwssd` on 16-bit differences for distances, `vpdpbusd` for dot products).
+//!
+//! Every function is `unsafe` only because it needs the CPU features named in its
+//! `#[target_feature]`; the slice-length preconditions are stated per function (the dispatch in
+//! `vq/mod.rs` establishes them) and every pointer offset stays inside those lengths.
+
+use crate::vq::{scalar, PANEL};
+use core::arch::x86_64::*;
+
+/// The mask of the first `n < 16` lanes.
+#[inline(always)]
+fn tail16(n: usize) -> __mmask16 {
+    ((1u32 << n) - 1) as __mmask16
+}
+
+/// See [`crate::vq::sq_distances`].
+///
+/// # Safety
+/// The CPU must support AVX-512F, and `codebook.len() >= out.len() * x.len()`.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn sq_distances(x: &[f32], codebook: &[f32], out: &mut [f32]) {
+    let d = x.len();
+    let xp = x.as_ptr();
+    let mask = tail16(d % 16);
+    for (j, o) in out.iter_mut().enumerate() {
+        // SAFETY: row j of d values is inside `codebook` (precondition); every load below reads
+        // x[i..i+16] and c[i..i+16] with i + 16 <= d, or a masked tail that touches only i..d.
+        unsafe {
+            let c = codebook.as_ptr().add(j * d);
+            let (mut a0, mut a1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+            let mut i = 0;
+            while i + 32 <= d {
+                let t0 = _mm512_sub_ps(_mm512_loadu_ps(xp.add(i)), _mm512_loadu_ps(c.add(i)));
+                let t1 = _mm512_sub_ps(_mm512_loadu_ps(xp.add(i + 16)), _mm512_loadu_ps(c.add(i + 16)));
+                a0 = _mm512_fmadd_ps(t0, t0, a0);
+                a1 = _mm512_fmadd_ps(t1, t1, a1);
+                i += 32;
+            }
+            if i + 16 <= d {
+                let t0 = _mm512_sub_ps(_mm512_loadu_ps(xp.add(i)), _mm512_loadu_ps(c.add(i)));
+                a0 = _mm512_fmadd_ps(t0, t0, a0);
+                i += 16;
+            }
+            if i < d {
+                let t = _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, xp.add(i)), _mm512_maskz_loadu_ps(mask, c.add(i)));
+                a1 = _mm512_fmadd_ps(t, t, a1);
+            }
+            *o = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+        }
+    }
+}
+
+/// See [`crate::vq::scores`]; the row minima are taken in the tile epilogue, in registers.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `d > 0`, `half_norms.len()` is a multiple of [`PANEL`],
+/// `panels.len() >= half_norms.len() * d`, `out.len() >= (queries.len() / d) * half_norms.len()`
+/// and `row_min.len() >= queries.len() / d`.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn scores(
+    queries: &[f32],
+    d: usize,
+    panels: &[f32],
+    half_norms: &[f32],
+    out: &mut [f32],
+    row_min: &mut [f32],
+) {
+    let mp = half_norms.len();
+    let np = mp / PANEL;
+    let n = queries.len() / d;
+    let (qp, pp, hp, op) = (queries.as_ptr(), panels.as_ptr(), half_norms.as_ptr(), out.as_mut_ptr());
+    let mut q0 = 0;
+    // Blocks of up to BLOCK queries (whole 6-query tiles): for each group of 4 panels (16 KB at
+    // D = 64, so it stays in L1) every tile of the block runs, so the codebook is read from L2
+    // once per block instead of once per tile. The minima live in `mins` across groups.
+    while q0 + 6 <= n {
+        let nb = ((n - q0) / 6 * 6).min(BLOCK);
+        let mut mins = [_mm512_set1_ps(f32::INFINITY); BLOCK];
+        let mut p = 0;
+        while p < np {
+            let step = if p + 4 <= np { 4 } else { 1 };
+            for t in (0..nb).step_by(6) {
+                let q = q0 + t;
+                // SAFETY: query rows q..q+6 exist (q + 6 <= q0 + nb <= n); panels p..p+step
+                // exist (p + step <= np) with their norms; out rows q..q+6, columns
+                // p*16..(p+step)*16 are inside n * mp; mins[t..t+6] is inside BLOCK.
+                unsafe {
+                    let (x, o) = (qp.add(q * d), op.add(q * mp + p * PANEL));
+                    let (c, h, m) = (pp.add(p * PANEL * d), hp.add(p * PANEL), &mut mins[t..t + 6]);
+                    if step == 4 {
+                        tile::<6, 4>(x, d, c, h, o, mp, m);
+                    } else {
+                        tile::<6, 1>(x, d, c, h, o, mp, m);
+                    }
+                }
+            }
+            p += step;
+        }
+        for (r, m) in row_min[q0..q0 + nb].iter_mut().zip(&mins) {
+            *r = _mm512_reduce_min_ps(*m);
+        }
+        q0 += nb;
+    }
+    for (q, r) in row_min.iter_mut().enumerate().take(n).skip(q0) {
+        // SAFETY: query row q and out row q exist (q < n); the panels and norms are whole.
+        *r = unsafe { single(qp.add(q * d), d, pp, hp, op.add(q * mp), np) };
+    }
+}
+
+/// Queries scored together per codebook pass in [`scores`] (a multiple of 6).
+const BLOCK: usize = 48;
+
+/// One query against `np` panels, panel after panel (sequential memory, which the prefetcher
+/// follows: single-query latency is bound by reading the codebook), with eight partial sums
+/// over the dimensions (`k mod 8`) to keep eight FMA chains in flight. Returns the row minimum.
+///
+/// # Safety
+/// AVX-512F; `x` has `d` values, `panels` `np * 16 * d`, `hn` `np * 16`, `out` `np * 16`
+/// writable values.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn single(x: *const f32, d: usize, panels: *const f32, hn: *const f32, out: *mut f32, np: usize) -> f32 {
+    let mut mn = _mm512_set1_ps(f32::INFINITY);
+    let whole = d / 8 * 8;
+    // SAFETY: every offset is within the extents in the precondition (k < d, p < np).
+    unsafe {
+        for p in 0..np {
+            let base = panels.add(p * PANEL * d);
+            let mut a = [_mm512_setzero_ps(); 8];
+            let mut k = 0;
+            while k < whole {
+                for (l, al) in a.iter_mut().enumerate() {
+                    *al =
+                        _mm512_fmadd_ps(_mm512_set1_ps(*x.add(k + l)), _mm512_loadu_ps(base.add((k + l) * PANEL)), *al);
+                }
+                k += 8;
+            }
+            for (l, k) in (whole..d).enumerate() {
+                a[l] = _mm512_fmadd_ps(_mm512_set1_ps(*x.add(k)), _mm512_loadu_ps(base.add(k * PANEL)), a[l]);
+            }
+            let s4 = [
+                _mm512_add_ps(a[0], a[4]),
+                _mm512_add_ps(a[1], a[5]),
+                _mm512_add_ps(a[2], a[6]),
+                _mm512_add_ps(a[3], a[7]),
+            ];
+            let dot = _mm512_add_ps(_mm512_add_ps(s4[0], s4[2]), _mm512_add_ps(s4[1], s4[3]));
+            let sc = _mm512_sub_ps(_mm512_loadu_ps(hn.add(p * PANEL)), dot);
+            _mm512_storeu_ps(out.add(p * PANEL), sc);
+            mn = _mm512_min_ps(sc, mn);
+        }
+    }
+    _mm512_reduce_min_ps(mn)
+}
+
+/// The register tile: `Q` queries times `P` panels of 16 codewords, `Q * P` accumulators
+/// (24 of the 32 zmm registers at 6 x 4), one pass over the `d` dimensions.
+///
+/// # Safety
+/// AVX-512F; `x` has `Q * d` values (query rows of `d`), `panel` has `P * 16 * d`, `hn` has
+/// `P * 16`, `out` has `Q` rows (stride `mp`) of `P * 16` writable values, and `mins` at least
+/// `Q` vectors. `mins[q]` takes the lane-wise minimum of the new scores (`vminps` keeps the old
+/// value where a score is NaN).
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile<const Q: usize, const P: usize>(
+    x: *const f32,
+    d: usize,
+    panel: *const f32,
+    hn: *const f32,
+    out: *mut f32,
+    mp: usize,
+    mins: &mut [__m512],
+) {
+    let mut acc = [[_mm512_setzero_ps(); P]; Q];
+    // SAFETY: every offset is within the extents in the precondition (k < d, p < P, q < Q).
+    unsafe {
+        for k in 0..d {
+            let mut c = [_mm512_setzero_ps(); P];
+            for (p, cp) in c.iter_mut().enumerate() {
+                *cp = _mm512_loadu_ps(panel.add(p * PANEL * d + k * PANEL));
+            }
+            for (q, row) in acc.iter_mut().enumerate() {
+                let xb = _mm512_set1_ps(*x.add(q * d + k));
+                for (a, &cp) in row.iter_mut().zip(&c) {
+                    *a = _mm512_fmadd_ps(xb, cp, *a);
+                }
+            }
+        }
+        for p in 0..P {
+            let h = _mm512_loadu_ps(hn.add(p * PANEL));
+            for (q, row) in acc.iter().enumerate() {
+                let sc = _mm512_sub_ps(h, row[p]);
+                _mm512_storeu_ps(out.add(q * mp + p * PANEL), sc);
+                mins[q] = _mm512_min_ps(sc, mins[q]);
+            }
+        }
+    }
+}
+
+/// See [`crate::vq::argmin`].
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn argmin(values: &[f32]) -> Option<(usize, f32)> {
+    let n = values.len();
+    if n > i32::MAX as usize - 32 {
+        return scalar::argmin(values);
+    }
+    let p = values.as_ptr();
+    let inf = _mm512_set1_ps(f32::INFINITY);
+    let step = _mm512_set1_epi32(32);
+    // Two independent (best, index) pairs, on even and odd 16-blocks, for instruction-level
+    // parallelism; strict `<` keeps the first index of equal values in each lane.
+    let (mut b0, mut b1) = (inf, inf);
+    let (mut i0, mut i1) = (_mm512_set1_epi32(i32::MAX), _mm512_set1_epi32(i32::MAX));
+    let mut idx0 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let mut idx1 = _mm512_add_epi32(idx0, _mm512_set1_epi32(16));
+    let mut i = 0;
+    // SAFETY: loads read values[i..i+32] with i + 32 <= n, then masked tails inside i..n.
+    unsafe {
+        while i + 32 <= n {
+            let v0 = _mm512_loadu_ps(p.add(i));
+            let v1 = _mm512_loadu_ps(p.add(i + 16));
+            let m0 = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v0, b0);
+            let m1 = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v1, b1);
+            b0 = _mm512_mask_mov_ps(b0, m0, v0);
+            b1 = _mm512_mask_mov_ps(b1, m1, v1);
+            i0 = _mm512_mask_mov_epi32(i0, m0, idx0);
+            i1 = _mm512_mask_mov_epi32(i1, m1, idx1);
+            idx0 = _mm512_add_epi32(idx0, step);
+            idx1 = _mm512_add_epi32(idx1, step);
+            i += 32;
+        }
+        if i < n {
+            let r = n - i;
+            let v0 = _mm512_mask_loadu_ps(inf, if r >= 16 { 0xffff } else { tail16(r) }, p.add(i));
+            let m0 = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v0, b0);
+            b0 = _mm512_mask_mov_ps(b0, m0, v0);
+            i0 = _mm512_mask_mov_epi32(i0, m0, idx0);
+            if r > 16 {
+                let v1 = _mm512_mask_loadu_ps(inf, tail16(r - 16), p.add(i + 16));
+                let m1 = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v1, b1);
+                b1 = _mm512_mask_mov_ps(b1, m1, v1);
+                i1 = _mm512_mask_mov_epi32(i1, m1, idx1);
+            }
+        }
+    }
+    // Merge lane-wise: take the odd block's entry if smaller, or equal with a lower index.
+    let take = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(b1, b0)
+        | (_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(b1, b0) & _mm512_cmplt_epi32_mask(i1, i0));
+    let b = _mm512_mask_mov_ps(b0, take, b1);
+    let ib = _mm512_mask_mov_epi32(i0, take, i1);
+    let mn = _mm512_reduce_min_ps(b);
+    if mn == f32::INFINITY {
+        // All NaN, or the minimum is +inf: rare, and the scalar loop states those rules.
+        return scalar::argmin(values);
+    }
+    let eq = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(b, _mm512_set1_ps(mn));
+    let j = _mm512_mask_reduce_min_epi32(eq, ib);
+    Some((j as usize, mn))
+}
+
+/// See [`crate::vq::indices_at_most`].
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -> usize {
+    let n = values.len();
+    let t = _mm512_set1_ps(threshold);
+    let mut count = 0;
+    let mut i = 0;
+    while i < n {
+        let m = if n - i >= 16 { 0xffff } else { tail16(n - i) };
+        // SAFETY: the masked load touches only values[i..min(i+16, n)].
+        let v = unsafe { _mm512_maskz_loadu_ps(m, values.as_ptr().add(i)) };
+        let mut hit = (_mm512_cmp_ps_mask::<_CMP_LE_OQ>(v, t) & m) as u32;
+        while hit != 0 {
+            if let Some(o) = out.get_mut(count) {
+                *o = (i + hit.trailing_zeros() as usize) as u32;
+            }
+            count += 1;
+            hit &= hit - 1;
+        }
+        i += 16;
+    }
+    count
+}
+
+/// See [`crate::vq::i8_sq_distances`]: differences widened to i16, squared and summed in pairs
+/// by `vpdpwssd` into wrapping i32 lanes (exact as `u32`, see the module notes).
+///
+/// # Safety
+/// The CPU must support AVX-512F, BW, VL and VNNI; `codebook.len() >= out.len() * x.len()`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+pub unsafe fn i8_sq_distances(x: &[i8], codebook: &[i8], out: &mut [u32]) {
+    let d = x.len();
+    let xp = x.as_ptr();
+    let mask = ((1u64 << (d % 32)) - 1) as __mmask32;
+    for (j, o) in out.iter_mut().enumerate() {
+        // SAFETY: row j is inside `codebook` (precondition); loads read [i, i+32) with
+        // i + 32 <= d, or a masked tail inside [i, d).
+        unsafe {
+            let c = codebook.as_ptr().add(j * d);
+            let (mut a0, mut a1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+            let mut i = 0;
+            while i + 64 <= d {
+                let t0 = diff16(_mm256_loadu_si256(xp.add(i).cast()), _mm256_loadu_si256(c.add(i).cast()));
+                let t1 = diff16(_mm256_loadu_si256(xp.add(i + 32).cast()), _mm256_loadu_si256(c.add(i + 32).cast()));
+                a0 = _mm512_dpwssd_epi32(a0, t0, t0);
+                a1 = _mm512_dpwssd_epi32(a1, t1, t1);
+                i += 64;
+            }
+            if i + 32 <= d {
+                let t = diff16(_mm256_loadu_si256(xp.add(i).cast()), _mm256_loadu_si256(c.add(i).cast()));
+                a0 = _mm512_dpwssd_epi32(a0, t, t);
+                i += 32;
+            }
+            if i < d {
+                let t = diff16(_mm256_maskz_loadu_epi8(mask, xp.add(i)), _mm256_maskz_loadu_epi8(mask, c.add(i)));
+                a1 = _mm512_dpwssd_epi32(a1, t, t);
+            }
+            *o = _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a1)) as u32;
+        }
+    }
+}
+
+/// 32 int8 differences `a - b` as 16-bit lanes (range [-255, 255]).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn diff16(a: __m256i, b: __m256i) -> __m512i {
+    _mm512_sub_epi16(_mm512_cvtepi8_epi16(a), _mm512_cvtepi8_epi16(b))
+}
+
+/// See [`crate::vq::i8_dots`]. `vpdpbusd` multiplies unsigned by signed bytes, so the query is
+/// biased to `x + 128` (a byte XOR) and `128 * sum(c)` (from a second `vpdpbusd` with ones)
+/// is subtracted at the end: `(x + 128) . c - 128 sum c = x . c`, in wrapping i32.
+///
+/// # Safety
+/// The CPU must support AVX-512F, BW and VNNI; `codebook.len() >= out.len() * x.len()`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub unsafe fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
+    let d = x.len();
+    let xp = x.as_ptr();
+    let bias = _mm512_set1_epi8(-128);
+    let ones = _mm512_set1_epi8(1);
+    let mask = if d.is_multiple_of(64) { 0 } else { (1u64 << (d % 64)) - 1 };
+    for (j, o) in out.iter_mut().enumerate() {
+        // SAFETY: row j is inside `codebook` (precondition); loads read [i, i+64) with
+        // i + 64 <= d, or a masked tail inside [i, d) (masked bytes are 0: a zero c byte adds
+        // nothing to either sum).
+        unsafe {
+            let c = codebook.as_ptr().add(j * d);
+            let (mut acc, mut sum) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+            let mut i = 0;
+            while i + 64 <= d {
+                let xu = _mm512_xor_si512(_mm512_loadu_si512(xp.add(i).cast()), bias);
+                let cv = _mm512_loadu_si512(c.add(i).cast());
+                acc = _mm512_dpbusd_epi32(acc, xu, cv);
+                sum = _mm512_dpbusd_epi32(sum, ones, cv);
+                i += 64;
+            }
+            if i < d {
+                let xu = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, xp.add(i)), bias);
+                let cv = _mm512_maskz_loadu_epi8(mask, c.add(i));
+                acc = _mm512_dpbusd_epi32(acc, xu, cv);
+                sum = _mm512_dpbusd_epi32(sum, ones, cv);
+            }
+            let a = _mm512_reduce_add_epi32(acc);
+            let s = _mm512_reduce_add_epi32(sum);
+            *o = a.wrapping_sub(s.wrapping_mul(128));
+        }
+    }
+}

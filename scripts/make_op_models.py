@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""Per-operator test models for fvae's int8 interpreter, with TFLite Micro's outputs.
+
+The fixtures in tests/data/tflite only use FULLY_CONNECTED, CONV_2D, TRANSPOSE_CONV, RESHAPE and
+LOGISTIC. This script writes small .tflite flatbuffers by hand for the other operators and
+options (DEPTHWISE_CONV_2D, TANH, RELU, RELU6, ADD with broadcasting and a constant operand,
+RESIZE_NEAREST_NEIGHBOR, QUANTIZE f32->int8 and int8->int8, DEQUANTIZE, CONV_2D with VALID
+padding/stride/dilation/per-tensor weights, TRANSPOSE_CONV with VALID padding and no bias), feeds
+each random int8 (or f32) inputs, and records what the TFLite Micro reference interpreter (pip
+`tflite-micro`, its Python `runtime.Interpreter`) outputs. The Rust test tests/nn.rs then
+requires fvae's outputs to be identical.
+
+Run (from the repository root, in a venv with `pip install tflite-micro flatbuffers numpy`):
+    bench-venv/bin/python scripts/make_op_models.py
+It writes tests/data/tflite_ops/NAME.tflite, NAME_in0.npy (, NAME_in1.npy), NAME_out0.npy and
+a manifest.json. The flatbuffers are written with the `flatbuffers` Builder directly, field by
+field in the order of TFLite's schema.fbs (no TensorFlow needed).
+"""
+import json
+import os
+
+import flatbuffers
+import numpy as np
+from tflite_micro.python.tflite_micro import runtime
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "tflite_ops")
+ROWS = 16
+
+# BuiltinOperator codes and BuiltinOptions union codes of schema.fbs.
+OPS = {"MUL": 18, "ADD": 0, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6, "FULLY_CONNECTED": 9,
+       "RELU": 19, "RELU6": 21, "TANH": 28, "TRANSPOSE_CONV": 67, "RESIZE_NEAREST_NEIGHBOR": 97,
+       "QUANTIZE": 114}
+OPT = {"Conv2D": 1, "DepthwiseConv2D": 2, "FullyConnected": 8, "Add": 11, "TransposeConv": 49,
+       "ResizeNearestNeighbor": 74, "Dequantize": 38, "Quantize": 89}
+INT8, INT32, FLOAT32 = 9, 2, 0
+
+
+class Graph:
+    """Collects tensors, buffers and operators, then writes the flatbuffer."""
+
+    def __init__(self):
+        self.tensors, self.buffers, self.ops, self.codes = [], [b""], [], []
+
+    def tensor(self, shape, dtype=INT8, scale=None, zp=None, data=None, qdim=0):
+        buf = 0
+        if data is not None:
+            self.buffers.append(np.ascontiguousarray(data).tobytes())
+            buf = len(self.buffers) - 1
+        else:
+            self.buffers.append(b"")
+            buf = len(self.buffers) - 1
+        self.tensors.append(dict(shape=list(shape), dtype=dtype, buffer=buf, scale=scale, zp=zp, qdim=qdim))
+        return len(self.tensors) - 1
+
+    def op(self, name, inputs, outputs, opt=None, fields=()):
+        code = OPS[name]
+        if code not in self.codes:
+            self.codes.append(code)
+        self.ops.append(dict(code=self.codes.index(code), inputs=inputs, outputs=outputs, opt=opt, fields=fields))
+
+    def build(self, inputs, outputs):
+        b = flatbuffers.Builder(4096)
+
+        def ivec(xs):
+            return b.CreateNumpyVector(np.asarray(xs, dtype=np.int32))
+
+        bufs = []
+        for data in self.buffers:
+            d = b.CreateNumpyVector(np.frombuffer(data, dtype=np.uint8)) if data else None
+            b.StartObject(3)
+            if d is not None:
+                b.PrependUOffsetTRelativeSlot(0, d, 0)
+            bufs.append(b.EndObject())
+        tens = []
+        for i, t in enumerate(self.tensors):
+            q = None
+            if t["scale"] is not None:
+                sc = b.CreateNumpyVector(np.asarray(t["scale"], dtype=np.float32).reshape(-1))
+                zp = b.CreateNumpyVector(np.asarray(t["zp"], dtype=np.int64).reshape(-1))
+                b.StartObject(7)
+                b.PrependUOffsetTRelativeSlot(2, sc, 0)
+                b.PrependUOffsetTRelativeSlot(3, zp, 0)
+                b.PrependInt32Slot(6, t["qdim"], 0)
+                q = b.EndObject()
+            shape = ivec(t["shape"])
+            name = b.CreateString(f"t{i}")
+            b.StartObject(8)
+            b.PrependUOffsetTRelativeSlot(0, shape, 0)
+            b.PrependInt8Slot(1, t["dtype"], 0)
+            b.PrependUint32Slot(2, t["buffer"], 0)
+            b.PrependUOffsetTRelativeSlot(3, name, 0)
+            if q is not None:
+                b.PrependUOffsetTRelativeSlot(4, q, 0)
+            tens.append(b.EndObject())
+        ops = []
+        for o in self.ops:
+            opt = None
+            if o["opt"] is not None:
+                n = max([f[0] for f in o["fields"]] + [0]) + 1
+                b.StartObject(n)
+                for slot, kind, v in o["fields"]:
+                    {"i8": b.PrependInt8Slot, "i32": b.PrependInt32Slot, "bool": b.PrependBoolSlot}[kind](slot, v, 0 if kind != "i32" else -999)
+                opt = b.EndObject()
+            ins, outs = ivec(o["inputs"]), ivec(o["outputs"])
+            b.StartObject(5)
+            b.PrependUint32Slot(0, o["code"], 0)
+            b.PrependUOffsetTRelativeSlot(1, ins, 0)
+            b.PrependUOffsetTRelativeSlot(2, outs, 0)
+            if opt is not None:
+                b.PrependUint8Slot(3, OPT[o["opt"]], 0)
+                b.PrependUOffsetTRelativeSlot(4, opt, 0)
+            ops.append(b.EndObject())
+        codes = []
+        for c in self.codes:
+            b.StartObject(4)
+            b.PrependInt8Slot(0, min(c, 127), 0)
+            b.PrependInt32Slot(2, 1, 0)
+            b.PrependInt32Slot(3, c, 0)
+            codes.append(b.EndObject())
+
+        def tvec(xs):
+            b.StartVector(4, len(xs), 4)
+            for x in reversed(xs):
+                b.PrependUOffsetTRelative(x)
+            return b.EndVector()
+
+        tv, ov = tvec(tens), tvec(ops)
+        iv, outv = ivec(inputs), ivec(outputs)
+        b.StartObject(5)
+        b.PrependUOffsetTRelativeSlot(0, tv, 0)
+        b.PrependUOffsetTRelativeSlot(1, iv, 0)
+        b.PrependUOffsetTRelativeSlot(2, outv, 0)
+        b.PrependUOffsetTRelativeSlot(3, ov, 0)
+        sg = b.EndObject()
+        sgv, cv, bv = tvec([sg]), tvec(codes), tvec(bufs)
+        desc = b.CreateString("fvae per-operator test")
+        b.StartObject(5)
+        b.PrependUint32Slot(0, 3, 0)
+        b.PrependUOffsetTRelativeSlot(1, cv, 0)
+        b.PrependUOffsetTRelativeSlot(2, sgv, 0)
+        b.PrependUOffsetTRelativeSlot(3, desc, 0)
+        b.PrependUOffsetTRelativeSlot(4, bv, 0)
+        b.Finish(b.EndObject(), file_identifier=b"TFL3")
+        return bytes(b.Output())
+
+
+rng = np.random.default_rng(20261124)
+
+
+def i8(shape):
+    return rng.integers(-128, 128, size=shape, dtype=np.int8)
+
+
+def per_channel(n):
+    return (rng.uniform(0.002, 0.02, size=n)).astype(np.float32)
+
+
+def models():
+    # DEPTHWISE_CONV_2D: SAME, stride 2, depth multiplier 2, per-channel, bias, fused RELU6.
+    g = Graph()
+    x = g.tensor([1, 5, 5, 3], scale=[0.05], zp=[3])
+    w = g.tensor([1, 3, 3, 6], scale=per_channel(6), zp=[0] * 6, data=i8((1, 3, 3, 6)), qdim=3)
+    bias = g.tensor([6], INT32, scale=per_channel(6) * 0.05, zp=[0] * 6,
+                    data=rng.integers(-2000, 2000, 6, dtype=np.int32))
+    y = g.tensor([1, 3, 3, 6], scale=[0.03], zp=[-100])
+    g.op("DEPTHWISE_CONV_2D", [x, w, bias], [y], "DepthwiseConv2D",
+         [(0, "i8", 0), (1, "i32", 2), (2, "i32", 2), (3, "i32", 2), (4, "i8", 3)])
+    yield "depthwise_same_s2_relu6", g, [x], [y]
+
+    # DEPTHWISE_CONV_2D: VALID, dilation 2, per-tensor weights, no bias.
+    g = Graph()
+    x = g.tensor([1, 7, 6, 4], scale=[0.02], zp=[-7])
+    w = g.tensor([1, 2, 3, 4], scale=[0.01], zp=[0], data=i8((1, 2, 3, 4)))
+    y = g.tensor([1, 5, 2, 4], scale=[0.05], zp=[5])
+    g.op("DEPTHWISE_CONV_2D", [x, w], [y], "DepthwiseConv2D",
+         [(0, "i8", 1), (1, "i32", 1), (2, "i32", 1), (3, "i32", 1), (4, "i8", 0), (5, "i32", 2), (6, "i32", 2)])
+    yield "depthwise_valid_dilated", g, [x], [y]
+
+    # TANH.
+    g = Graph()
+    x = g.tensor([1, 64], scale=[0.03], zp=[-5])
+    y = g.tensor([1, 64], scale=[1.0 / 128], zp=[0])
+    g.op("TANH", [x], [y])
+    yield "tanh", g, [x], [y]
+
+    # RELU (requantising) and RELU6.
+    g = Graph()
+    x = g.tensor([1, 64], scale=[0.04], zp=[10])
+    y = g.tensor([1, 64], scale=[0.02], zp=[-128])
+    g.op("RELU", [x], [y])
+    yield "relu", g, [x], [y]
+    g = Graph()
+    x = g.tensor([1, 64], scale=[0.05], zp=[-20])
+    y = g.tensor([1, 64], scale=[0.05], zp=[-20])
+    g.op("RELU6", [x], [y])
+    yield "relu6", g, [x], [y]
+
+    # ADD: broadcast [1,4,4,3] + [1,1,1,3], fused RELU; and + a constant [3].
+    g = Graph()
+    a = g.tensor([1, 4, 4, 3], scale=[0.05], zp=[2])
+    c = g.tensor([1, 1, 1, 3], scale=[0.1], zp=[-3])
+    y = g.tensor([1, 4, 4, 3], scale=[0.08], zp=[-10])
+    g.op("ADD", [a, c], [y], "Add", [(0, "i8", 1)])
+    yield "add_broadcast_relu", g, [a, c], [y]
+    g = Graph()
+    a = g.tensor([2, 8], scale=[0.03], zp=[0])
+    c = g.tensor([8], scale=[0.02], zp=[4], data=i8(8))
+    y = g.tensor([2, 8], scale=[0.04], zp=[1])
+    g.op("ADD", [a, c], [y])
+    yield "add_constant", g, [a], [y]
+
+    # RESIZE_NEAREST_NEIGHBOR: 3x4 -> 5x7, half-pixel centres; and align_corners.
+    for name, fields in [("resize_half_pixel", [(1, "bool", 1)]), ("resize_align_corners", [(0, "bool", 1)]),
+                         ("resize_default", [])]:
+        g = Graph()
+        x = g.tensor([1, 3, 4, 2], scale=[0.1], zp=[0])
+        size = g.tensor([2], INT32, data=np.array([5, 7], dtype=np.int32))
+        y = g.tensor([1, 5, 7, 2], scale=[0.1], zp=[0])
+        g.op("RESIZE_NEAREST_NEIGHBOR", [x, size], [y], "ResizeNearestNeighbor" if fields else None, fields)
+        yield name, g, [x], [y]
+
+    # QUANTIZE f32 -> int8, FULLY_CONNECTED (per-tensor, no bias, RELU_N1_TO_1), DEQUANTIZE.
+    g = Graph()
+    xf = g.tensor([3, 16], FLOAT32)
+    xq = g.tensor([3, 16], scale=[0.02], zp=[-3])
+    w = g.tensor([5, 16], scale=[0.01], zp=[0], data=i8((5, 16)))
+    yq = g.tensor([3, 5], scale=[0.01], zp=[2])
+    yf = g.tensor([3, 5], FLOAT32)
+    g.op("QUANTIZE", [xf], [xq])
+    g.op("FULLY_CONNECTED", [xq, w, -1], [yq], "FullyConnected", [(0, "i8", 2)])
+    g.op("DEQUANTIZE", [yq], [yf])
+    yield "quantize_fc_dequantize", g, [xf], [yf]
+
+    # QUANTIZE int8 -> int8 (requantise).
+    g = Graph()
+    x = g.tensor([1, 40], scale=[0.037], zp=[11])
+    y = g.tensor([1, 40], scale=[0.011], zp=[-9])
+    g.op("QUANTIZE", [x], [y])
+    yield "requantize", g, [x], [y]
+
+    # CONV_2D: VALID, stride 2x1, dilation 1x2, per-tensor weights, bias, fused RELU.
+    g = Graph()
+    x = g.tensor([1, 9, 8, 3], scale=[0.04], zp=[-1])
+    w = g.tensor([4, 3, 2, 3], scale=[0.008], zp=[0], data=i8((4, 3, 2, 3)))
+    bias = g.tensor([4], INT32, scale=[0.04 * 0.008] * 4, zp=[0] * 4,
+                    data=rng.integers(-3000, 3000, 4, dtype=np.int32))
+    y = g.tensor([1, 4, 6, 4], scale=[0.06], zp=[-128])
+    g.op("CONV_2D", [x, w, bias], [y], "Conv2D",
+         [(0, "i8", 1), (1, "i32", 1), (2, "i32", 2), (3, "i8", 1), (4, "i32", 2), (5, "i32", 1)])
+    yield "conv_valid_strided_dilated", g, [x], [y]
+
+    # TRANSPOSE_CONV: VALID, stride 2, 5x5 output from 2x2, no bias, per-channel.
+    g = Graph()
+    shape = g.tensor([4], INT32, data=np.array([1, 5, 5, 3], dtype=np.int32))
+    w = g.tensor([3, 3, 3, 2], scale=per_channel(3), zp=[0] * 3, data=i8((3, 3, 3, 2)))
+    x = g.tensor([1, 2, 2, 2], scale=[0.05], zp=[6])
+    y = g.tensor([1, 5, 5, 3], scale=[0.02], zp=[-3])
+    g.op("TRANSPOSE_CONV", [shape, w, x], [y], "TransposeConv", [(0, "i8", 1), (1, "i32", 2), (2, "i32", 2)])
+    yield "transpose_conv_valid_nobias", g, [x], [y]
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    manifest = {}
+    keep = []  # the runtime keeps pointers into the model bytes: keep every model alive
+    for name, g, ins, outs in models():
+        model = g.build(ins, outs)
+        with open(os.path.join(OUT, name + ".tflite"), "wb") as f:
+            f.write(model)
+        interp = runtime.Interpreter.from_bytes(model)
+        keep.append((model, interp))
+        in_data = []
+        for k, t in enumerate(ins):
+            shape = [ROWS] + g.tensors[t]["shape"]
+            if g.tensors[t]["dtype"] == FLOAT32:
+                v = rng.normal(0, 1.5, size=shape).astype(np.float32)
+                # Ties (x / scale = +-0.5) and saturation. Not +-1e9: there TFLite's
+                # static_cast<int32_t> of an out-of-range float is undefined behaviour (x86 gives
+                # INT_MIN, Arm saturates); fvae saturates, as Arm does.
+                v.reshape(-1)[:4] = [0.5 * 0.02, -0.5 * 0.02, 7.0, -7.0]
+            else:
+                v = i8(shape)
+            in_data.append(v)
+            np.save(os.path.join(OUT, f"{name}_in{k}.npy"), v)
+        results = []
+        for r in range(ROWS):
+            for k in range(len(ins)):
+                interp.set_input(in_data[k][r], k)
+            interp.invoke()
+            results.append(interp.get_output(0).copy())
+        out = np.stack(results)
+        np.save(os.path.join(OUT, f"{name}_out0.npy"), out)
+        manifest[name] = dict(inputs=len(ins), rows=ROWS, out_dtype=str(out.dtype), out_shape=list(out.shape))
+        print(name, out.dtype, out.shape)
+    # An operator fvae does not implement (MUL), after a supported one: only for the error test.
+    g = Graph()
+    x = g.tensor([1, 8], scale=[0.1], zp=[0])
+    h = g.tensor([1, 8], scale=[0.1], zp=[0])
+    y = g.tensor([1, 8], scale=[0.1], zp=[0])
+    g.op("RELU", [x], [h])
+    g.op("MUL", [h, h], [y])
+    with open(os.path.join(OUT, "unsupported_mul.tflite"), "wb") as f:
+        f.write(g.build([x], [y]))
+    with open(os.path.join(OUT, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,986 @@
+//! `.tflite` flatbuffers read in place: the tables of the TFLite schema fvae needs (`Model`,
+//! `OperatorCode`, `SubGraph`, `Tensor`, `QuantizationParameters`, `Buffer`, `Operator` and the
+//! builtin options of the operators in [`crate::nn`]).
+//!
+//! A flatbuffer is a graph of tables addressed by 32-bit offsets. Each table starts with a signed
+//! offset to its vtable, which lists, per field, the field's offset inside the table (0 = absent,
+//! use the schema's default). The reader follows these offsets directly in the caller's bytes (a
+//! model in flash works) and never allocates. [`Model::parse`] walks every table fvae reads once
+//! and checks every offset and length against the buffer, so a malformed file is an
+//! [`Error::Format`] naming the byte offset, never a panic; accessors check again (cheaply) and
+//! return `Result` so that no path can index out of bounds.
+//!
+//! Multi-byte values are read with `from_le_bytes`, so the buffer needs no alignment.
+//!
+//! ```
+//! use fvae::formats::tflite::{Model, TensorType};
+//! let bytes = include_bytes!("../../tests/data/tflite/mlp_encoder.tflite");
+//! let model = Model::parse(bytes)?;
+//! let graph = model.subgraph(0)?;
+//! let input = graph.tensor(graph.inputs()?.get(0).unwrap_or(-1))?;
+//! assert_eq!(input.dtype(), TensorType::Int8);
+//! assert_eq!(input.shape()?.get(1), Some(64));
+//! # Ok::<(), fvae::Error>(())
+//! ```
+
+use crate::{Error, Result};
+
+const FORMAT: &str = "tflite";
+
+fn err(offset: usize, reason: &'static str) -> Error {
+    Error::Format { format: FORMAT, offset, reason }
+}
+
+/// Builtin operator codes (the `BuiltinOperator` enum of the schema) that fvae knows by name.
+pub mod op {
+    /// ADD.
+    pub const ADD: i32 = 0;
+    /// CONV_2D.
+    pub const CONV_2D: i32 = 3;
+    /// DEPTHWISE_CONV_2D.
+    pub const DEPTHWISE_CONV_2D: i32 = 4;
+    /// DEQUANTIZE.
+    pub const DEQUANTIZE: i32 = 6;
+    /// FULLY_CONNECTED.
+    pub const FULLY_CONNECTED: i32 = 9;
+    /// LOGISTIC.
+    pub const LOGISTIC: i32 = 14;
+    /// RELU.
+    pub const RELU: i32 = 19;
+    /// RELU6.
+    pub const RELU6: i32 = 21;
+    /// RESHAPE.
+    pub const RESHAPE: i32 = 22;
+    /// TANH.
+    pub const TANH: i32 = 28;
+    /// TRANSPOSE_CONV.
+    pub const TRANSPOSE_CONV: i32 = 67;
+    /// RESIZE_NEAREST_NEIGHBOR.
+    pub const RESIZE_NEAREST_NEIGHBOR: i32 = 97;
+    /// QUANTIZE.
+    pub const QUANTIZE: i32 = 114;
+
+    /// The schema's name of a builtin operator code, for error messages.
+    ///
+    /// ```
+    /// assert_eq!(fvae::formats::tflite::op::name(9), "FULLY_CONNECTED");
+    /// ```
+    pub const fn name(code: i32) -> &'static str {
+        match code {
+            ADD => "ADD",
+            1 => "AVERAGE_POOL_2D",
+            2 => "CONCATENATION",
+            CONV_2D => "CONV_2D",
+            DEPTHWISE_CONV_2D => "DEPTHWISE_CONV_2D",
+            DEQUANTIZE => "DEQUANTIZE",
+            FULLY_CONNECTED => "FULLY_CONNECTED",
+            LOGISTIC => "LOGISTIC",
+            17 => "MAX_POOL_2D",
+            18 => "MUL",
+            RELU => "RELU",
+            RELU6 => "RELU6",
+            RESHAPE => "RESHAPE",
+            23 => "RESIZE_BILINEAR",
+            25 => "SOFTMAX",
+            TANH => "TANH",
+            34 => "PAD",
+            39 => "TRANSPOSE",
+            40 => "MEAN",
+            41 => "SUB",
+            TRANSPOSE_CONV => "TRANSPOSE_CONV",
+            RESIZE_NEAREST_NEIGHBOR => "RESIZE_NEAREST_NEIGHBOR",
+            QUANTIZE => "QUANTIZE",
+            _ => "an unsupported builtin operator",
+        }
+    }
+}
+
+/// Element types of tensors (the `TensorType` enum of the schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TensorType {
+    /// FLOAT32 (0).
+    Float32,
+    /// INT32 (2).
+    Int32,
+    /// UINT8 (3).
+    UInt8,
+    /// INT64 (4).
+    Int64,
+    /// INT16 (7).
+    Int16,
+    /// INT8 (9).
+    Int8,
+    /// Any other type code (fvae does not compute with it).
+    Other(i8),
+}
+
+impl TensorType {
+    fn from_code(c: i8) -> Self {
+        match c {
+            0 => TensorType::Float32,
+            2 => TensorType::Int32,
+            3 => TensorType::UInt8,
+            4 => TensorType::Int64,
+            7 => TensorType::Int16,
+            9 => TensorType::Int8,
+            c => TensorType::Other(c),
+        }
+    }
+
+    /// Bytes per element, or `None` for types fvae does not size.
+    ///
+    /// ```
+    /// assert_eq!(fvae::formats::tflite::TensorType::Int8.size(), Some(1));
+    /// ```
+    pub const fn size(self) -> Option<usize> {
+        match self {
+            TensorType::Float32 | TensorType::Int32 => Some(4),
+            TensorType::UInt8 | TensorType::Int8 => Some(1),
+            TensorType::Int64 => Some(8),
+            TensorType::Int16 => Some(2),
+            TensorType::Other(_) => None,
+        }
+    }
+
+    /// A short name for messages.
+    ///
+    /// ```
+    /// assert_eq!(fvae::formats::tflite::TensorType::Float32.name(), "f32");
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            TensorType::Float32 => "f32",
+            TensorType::Int32 => "i32",
+            TensorType::UInt8 => "u8",
+            TensorType::Int64 => "i64",
+            TensorType::Int16 => "i16",
+            TensorType::Int8 => "i8",
+            TensorType::Other(_) => "other",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw flatbuffer access.
+
+fn bytes_at<const N: usize>(buf: &[u8], pos: usize) -> Result<[u8; N]> {
+    pos.checked_add(N)
+        .and_then(|end| buf.get(pos..end))
+        .and_then(|s| s.try_into().ok())
+        .ok_or(err(pos, "read past the end of the buffer"))
+}
+fn u16_at(buf: &[u8], pos: usize) -> Result<u16> {
+    bytes_at::<2>(buf, pos).map(u16::from_le_bytes)
+}
+fn u32_at(buf: &[u8], pos: usize) -> Result<u32> {
+    bytes_at::<4>(buf, pos).map(u32::from_le_bytes)
+}
+
+/// Follows the unsigned 32-bit offset stored at `pos` (relative to `pos`).
+fn follow(buf: &[u8], pos: usize) -> Result<usize> {
+    let off = u32_at(buf, pos)? as usize;
+    match pos.checked_add(off) {
+        Some(t) if t < buf.len() && off != 0 => Ok(t),
+        _ => Err(err(pos, "offset points outside the buffer")),
+    }
+}
+
+/// A table: its position and its vtable, both checked to lie inside the buffer.
+#[derive(Debug, Clone, Copy)]
+struct Table<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    vtable: usize,
+    vt_len: usize,
+    tbl_len: usize,
+}
+
+impl<'a> Table<'a> {
+    fn at(buf: &'a [u8], pos: usize) -> Result<Self> {
+        let soff = bytes_at::<4>(buf, pos).map(i32::from_le_bytes)? as i64;
+        let vtable = pos as i64 - soff;
+        if vtable < 0 || vtable as u64 > buf.len() as u64 {
+            return Err(err(pos, "vtable offset points outside the buffer"));
+        }
+        let vtable = vtable as usize;
+        let vt_len = u16_at(buf, vtable)? as usize;
+        let tbl_len = u16_at(buf, vtable + 2)? as usize;
+        if vt_len < 4 || !vt_len.is_multiple_of(2) || vtable + vt_len > buf.len() {
+            return Err(err(vtable, "vtable length is malformed"));
+        }
+        if tbl_len < 4 || pos.checked_add(tbl_len).is_none_or(|e| e > buf.len()) {
+            return Err(err(vtable, "table length runs past the end of the buffer"));
+        }
+        Ok(Table { buf, pos, vtable, vt_len, tbl_len })
+    }
+
+    /// Absolute position of field `slot` holding `size` bytes, or `None` if absent.
+    fn field(&self, slot: usize, size: usize) -> Result<Option<usize>> {
+        let entry = 4 + 2 * slot;
+        if entry + 2 > self.vt_len {
+            return Ok(None);
+        }
+        let off = u16_at(self.buf, self.vtable + entry)? as usize;
+        if off == 0 {
+            return Ok(None);
+        }
+        if off + size > self.tbl_len {
+            return Err(err(self.vtable + entry, "field lies outside its table"));
+        }
+        Ok(Some(self.pos + off))
+    }
+
+    fn scalar<const N: usize>(&self, slot: usize) -> Result<Option<[u8; N]>> {
+        match self.field(slot, N)? {
+            Some(p) => bytes_at::<N>(self.buf, p).map(Some),
+            None => Ok(None),
+        }
+    }
+    fn u8(&self, slot: usize, default: u8) -> Result<u8> {
+        Ok(self.scalar::<1>(slot)?.map_or(default, |b| b[0]))
+    }
+    fn i8(&self, slot: usize, default: i8) -> Result<i8> {
+        Ok(self.scalar::<1>(slot)?.map_or(default, |b| b[0] as i8))
+    }
+    fn bool(&self, slot: usize) -> Result<bool> {
+        Ok(self.u8(slot, 0)? != 0)
+    }
+    fn i32(&self, slot: usize, default: i32) -> Result<i32> {
+        Ok(self.scalar::<4>(slot)?.map_or(default, i32::from_le_bytes))
+    }
+    fn u32(&self, slot: usize, default: u32) -> Result<u32> {
+        Ok(self.scalar::<4>(slot)?.map_or(default, u32::from_le_bytes))
+    }
+    fn u64(&self, slot: usize, default: u64) -> Result<u64> {
+        Ok(self.scalar::<8>(slot)?.map_or(default, u64::from_le_bytes))
+    }
+
+    fn table(&self, slot: usize) -> Result<Option<Table<'a>>> {
+        match self.field(slot, 4)? {
+            Some(p) => Table::at(self.buf, follow(self.buf, p)?).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn vector(&self, slot: usize, elem: usize) -> Result<Option<Vector<'a>>> {
+        match self.field(slot, 4)? {
+            Some(p) => Vector::at(self.buf, follow(self.buf, p)?, elem).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A vector: a 32-bit length, then `len` elements of `elem` bytes, checked to fit.
+#[derive(Debug, Clone, Copy)]
+struct Vector<'a> {
+    buf: &'a [u8],
+    start: usize,
+    len: usize,
+    elem: usize,
+}
+
+impl<'a> Vector<'a> {
+    fn at(buf: &'a [u8], pos: usize, elem: usize) -> Result<Self> {
+        let len = u32_at(buf, pos)? as usize;
+        let start = pos + 4;
+        let end = len.checked_mul(elem).and_then(|n| n.checked_add(start));
+        if end.is_none_or(|e| e > buf.len()) {
+            return Err(err(pos, "vector runs past the end of the buffer"));
+        }
+        Ok(Vector { buf, start, len, elem })
+    }
+    const EMPTY: Vector<'static> = Vector { buf: &[], start: 0, len: 0, elem: 4 };
+
+    fn bytes(&self) -> &'a [u8] {
+        // In bounds: checked in `at` (and empty for EMPTY).
+        self.buf.get(self.start..self.start + self.len * self.elem).unwrap_or(&[])
+    }
+    fn raw<const N: usize>(&self, i: usize) -> Option<[u8; N]> {
+        if i >= self.len || N != self.elem {
+            return None;
+        }
+        self.bytes().get(i * N..i * N + N).and_then(|s| s.try_into().ok())
+    }
+    fn table(&self, i: usize) -> Result<Table<'a>> {
+        if i >= self.len {
+            return Err(err(self.start, "vector index out of range"));
+        }
+        Table::at(self.buf, follow(self.buf, self.start + 4 * i)?)
+    }
+}
+
+/// A vector of `i32` inside the buffer (shapes, tensor indices).
+#[derive(Debug, Clone, Copy)]
+pub struct I32s<'a>(Vector<'a>);
+
+impl<'a> I32s<'a> {
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+    /// Element `i`, or `None` past the end.
+    pub fn get(&self, i: usize) -> Option<i32> {
+        self.0.raw::<4>(i).map(i32::from_le_bytes)
+    }
+    /// The elements in order.
+    pub fn iter(&self) -> impl Iterator<Item = i32> + 'a {
+        let v = *self;
+        (0..v.len()).filter_map(move |i| v.get(i))
+    }
+}
+
+/// A vector of `f32` inside the buffer (quantisation scales).
+#[derive(Debug, Clone, Copy)]
+pub struct F32s<'a>(Vector<'a>);
+
+impl F32s<'_> {
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+    /// Element `i`, or `None` past the end.
+    pub fn get(&self, i: usize) -> Option<f32> {
+        self.0.raw::<4>(i).map(f32::from_le_bytes)
+    }
+}
+
+/// A vector of `i64` inside the buffer (quantisation zero points).
+#[derive(Debug, Clone, Copy)]
+pub struct I64s<'a>(Vector<'a>);
+
+impl I64s<'_> {
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+    /// Element `i`, or `None` past the end.
+    pub fn get(&self, i: usize) -> Option<i64> {
+        self.0.raw::<8>(i).map(i64::from_le_bytes)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema tables.
+
+/// A `.tflite` model read in place.
+#[derive(Debug, Clone, Copy)]
+pub struct Model<'a> {
+    buf: &'a [u8],
+    root: Table<'a>,
+}
+
+/// An `OperatorCode`: which builtin (or custom) operator an operator index refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct OperatorCode {
+    /// The builtin code: the larger of `deprecated_builtin_code` (an int8 kept for files older
+    /// than schema 3a) and `builtin_code` (the int32 field), as TFLite's `GetBuiltinCode` does.
+    pub builtin: i32,
+    /// The operator version.
+    pub version: i32,
+    /// Whether this is a custom operator (a `custom_code` string is present).
+    pub custom: bool,
+}
+
+/// A subgraph: tensors, operators, and its input and output tensor indices.
+#[derive(Debug, Clone, Copy)]
+pub struct SubGraph<'a> {
+    model: Model<'a>,
+    tensors: Vector<'a>,
+    inputs: Vector<'a>,
+    outputs: Vector<'a>,
+    operators: Vector<'a>,
+}
+
+/// A tensor's description: shape, element type, buffer index, quantisation.
+#[derive(Debug, Clone, Copy)]
+pub struct Tensor<'a> {
+    table: Table<'a>,
+    dtype: TensorType,
+    buffer: u32,
+}
+
+/// Affine quantisation parameters: `real = scale * (q - zero_point)`, per tensor (one scale) or
+/// per channel along `quantized_dimension`.
+#[derive(Debug, Clone, Copy)]
+pub struct Quantization<'a> {
+    /// The scales.
+    pub scale: F32s<'a>,
+    /// The zero points (as many as scales, or none).
+    pub zero_point: I64s<'a>,
+    /// The channel dimension for per-channel quantisation.
+    pub quantized_dimension: i32,
+}
+
+/// An operator: its operator-code index, input and output tensor indices (-1 = optional input
+/// absent) and builtin options.
+#[derive(Debug, Clone, Copy)]
+pub struct Operator<'a> {
+    table: Table<'a>,
+    opcode_index: u32,
+    inputs: Vector<'a>,
+    outputs: Vector<'a>,
+}
+
+/// Padding of convolutions (the schema's `Padding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Padding {
+    /// SAME (0): output size `ceil(in / stride)`.
+    Same,
+    /// VALID (1): no padding.
+    Valid,
+}
+
+/// A fused activation (the schema's `ActivationFunctionType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Activation {
+    /// NONE (0).
+    None,
+    /// RELU (1).
+    Relu,
+    /// RELU_N1_TO_1 (2).
+    ReluN1To1,
+    /// RELU6 (3).
+    Relu6,
+    /// TANH (4), SIGN_BIT (5) or an unknown code: not fusable in fvae.
+    Other(i8),
+}
+
+impl Activation {
+    fn from_code(c: i8) -> Self {
+        match c {
+            0 => Activation::None,
+            1 => Activation::Relu,
+            2 => Activation::ReluN1To1,
+            3 => Activation::Relu6,
+            c => Activation::Other(c),
+        }
+    }
+}
+
+fn padding(table: &Table<'_>, slot: usize) -> Result<Padding> {
+    match table.i8(slot, 0)? {
+        0 => Ok(Padding::Same),
+        1 => Ok(Padding::Valid),
+        _ => Err(err(table.pos, "unknown padding code")),
+    }
+}
+
+/// `Conv2DOptions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Conv2DOptions {
+    /// Padding.
+    pub padding: Padding,
+    /// Stride along the width.
+    pub stride_w: i32,
+    /// Stride along the height.
+    pub stride_h: i32,
+    /// Fused activation.
+    pub activation: Activation,
+    /// Dilation along the width (default 1).
+    pub dilation_w: i32,
+    /// Dilation along the height (default 1).
+    pub dilation_h: i32,
+}
+
+/// `DepthwiseConv2DOptions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DepthwiseConv2DOptions {
+    /// Padding.
+    pub padding: Padding,
+    /// Stride along the width.
+    pub stride_w: i32,
+    /// Stride along the height.
+    pub stride_h: i32,
+    /// Output channels per input channel (the converter also writes it into the filter shape).
+    pub depth_multiplier: i32,
+    /// Fused activation.
+    pub activation: Activation,
+    /// Dilation along the width (default 1).
+    pub dilation_w: i32,
+    /// Dilation along the height (default 1).
+    pub dilation_h: i32,
+}
+
+/// `TransposeConvOptions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TransposeConvOptions {
+    /// Padding.
+    pub padding: Padding,
+    /// Stride along the width.
+    pub stride_w: i32,
+    /// Stride along the height.
+    pub stride_h: i32,
+    /// Fused activation (added to the schema in 2023; absent means NONE).
+    pub activation: Activation,
+}
+
+/// `FullyConnectedOptions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FullyConnectedOptions {
+    /// Fused activation.
+    pub activation: Activation,
+    /// Weights format: 0 = DEFAULT, 1 = SHUFFLED4x16INT8.
+    pub weights_format: i8,
+    /// Whether the output keeps the input's leading dimensions.
+    pub keep_num_dims: bool,
+    /// Hybrid (float input, int8 weights) models: not supported by fvae.
+    pub asymmetric_quantize_inputs: bool,
+}
+
+/// `ResizeNearestNeighborOptions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ResizeNearestNeighborOptions {
+    /// Align the corner pixels of input and output.
+    pub align_corners: bool,
+    /// Sample at pixel centres.
+    pub half_pixel_centers: bool,
+}
+
+// BuiltinOptions union type codes.
+const OPT_CONV2D: u8 = 1;
+const OPT_DEPTHWISE: u8 = 2;
+const OPT_FULLY_CONNECTED: u8 = 8;
+const OPT_ADD: u8 = 11;
+const OPT_RESHAPE: u8 = 17;
+const OPT_TRANSPOSE_CONV: u8 = 49;
+const OPT_RESIZE_NEAREST: u8 = 74;
+
+impl<'a> Model<'a> {
+    /// Reads the root table, checks the `TFL3` identifier and walks every subgraph, tensor,
+    /// operator, operator code and buffer once, checking every offset and length.
+    pub fn parse(buf: &'a [u8]) -> Result<Self> {
+        if buf.len() < 8 {
+            return Err(err(0, "shorter than a flatbuffer header"));
+        }
+        if &buf[4..8] != b"TFL3" {
+            return Err(err(4, "file identifier is not TFL3"));
+        }
+        let root = Table::at(buf, follow(buf, 0)?)?;
+        let model = Model { buf, root };
+        model.validate()?;
+        Ok(model)
+    }
+
+    fn validate(&self) -> Result<()> {
+        for i in 0..self.operator_codes_len()? {
+            self.operator_code(i)?;
+        }
+        for i in 0..self.buffers_len()? {
+            self.buffer(i)?;
+        }
+        let n = self.subgraphs_len()?;
+        if n == 0 {
+            return Err(err(self.root.pos, "model has no subgraph"));
+        }
+        for g in 0..n {
+            let sg = self.subgraph(g)?;
+            for t in 0..sg.tensors_len() {
+                let tensor = sg.tensor(t as i32)?;
+                tensor.shape()?;
+                tensor.name()?;
+                tensor.quantization()?;
+            }
+            for o in 0..sg.operators_len() {
+                let opr = sg.operator(o)?;
+                for &v in &[opr.inputs, opr.outputs] {
+                    for k in 0..v.len {
+                        let t = v.raw::<4>(k).map(i32::from_le_bytes).unwrap_or(-1);
+                        if t >= 0 {
+                            sg.tensor(t)?;
+                        }
+                    }
+                }
+            }
+            for v in [sg.inputs, sg.outputs] {
+                for k in 0..v.len {
+                    sg.tensor(v.raw::<4>(k).map(i32::from_le_bytes).unwrap_or(-1))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole buffer.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// The schema version (3 for every current converter).
+    pub fn version(&self) -> Result<u32> {
+        self.root.u32(0, 0)
+    }
+
+    fn operator_codes(&self) -> Result<Vector<'a>> {
+        Ok(self.root.vector(1, 4)?.unwrap_or(Vector::EMPTY))
+    }
+    fn subgraphs(&self) -> Result<Vector<'a>> {
+        Ok(self.root.vector(2, 4)?.unwrap_or(Vector::EMPTY))
+    }
+    fn buffers(&self) -> Result<Vector<'a>> {
+        Ok(self.root.vector(4, 4)?.unwrap_or(Vector::EMPTY))
+    }
+
+    /// How many operator codes the model lists.
+    pub fn operator_codes_len(&self) -> Result<usize> {
+        Ok(self.operator_codes()?.len)
+    }
+
+    /// Operator code `i`.
+    pub fn operator_code(&self, i: usize) -> Result<OperatorCode> {
+        let t = self.operator_codes()?.table(i)?;
+        let deprecated = t.i8(0, 0)? as i32;
+        let custom = t.field(1, 4)?.is_some();
+        let version = t.i32(2, 1)?;
+        let builtin = t.i32(3, 0)?;
+        Ok(OperatorCode { builtin: deprecated.max(builtin), version, custom })
+    }
+
+    /// How many subgraphs the model has (fvae runs subgraph 0).
+    pub fn subgraphs_len(&self) -> Result<usize> {
+        Ok(self.subgraphs()?.len)
+    }
+
+    /// Subgraph `i`.
+    pub fn subgraph(&self, i: usize) -> Result<SubGraph<'a>> {
+        let t = self.subgraphs()?.table(i)?;
+        Ok(SubGraph {
+            model: *self,
+            tensors: t.vector(0, 4)?.unwrap_or(Vector::EMPTY),
+            inputs: t.vector(1, 4)?.unwrap_or(Vector::EMPTY),
+            outputs: t.vector(2, 4)?.unwrap_or(Vector::EMPTY),
+            operators: t.vector(3, 4)?.unwrap_or(Vector::EMPTY),
+        })
+    }
+
+    /// How many buffers the model has (buffer 0 is the empty sentinel).
+    pub fn buffers_len(&self) -> Result<usize> {
+        Ok(self.buffers()?.len)
+    }
+
+    /// The bytes of buffer `i`: its `data` vector, or for models above 2 GB the
+    /// `offset`/`size` pair (relative to the start of the file). Empty if it has neither.
+    pub fn buffer(&self, i: usize) -> Result<&'a [u8]> {
+        let t = self.buffers()?.table(i)?;
+        if let Some(v) = t.vector(0, 1)? {
+            return Ok(v.bytes());
+        }
+        let offset = t.u64(1, 0)?;
+        let size = t.u64(2, 0)?;
+        if offset > 1 {
+            let end = offset.checked_add(size).filter(|&e| e <= self.buf.len() as u64);
+            return match end {
+                Some(e) => Ok(&self.buf[offset as usize..e as usize]),
+                None => Err(err(t.pos, "buffer offset/size runs past the end of the file")),
+            };
+        }
+        Ok(&[])
+    }
+}
+
+impl<'a> SubGraph<'a> {
+    /// The model this subgraph belongs to.
+    pub fn model(&self) -> Model<'a> {
+        self.model
+    }
+    /// How many tensors the subgraph has.
+    pub fn tensors_len(&self) -> usize {
+        self.tensors.len
+    }
+    /// How many operators the subgraph has.
+    pub fn operators_len(&self) -> usize {
+        self.operators.len
+    }
+    /// The subgraph's input tensor indices.
+    pub fn inputs(&self) -> Result<I32s<'a>> {
+        Ok(I32s(self.inputs))
+    }
+    /// The subgraph's output tensor indices.
+    pub fn outputs(&self) -> Result<I32s<'a>> {
+        Ok(I32s(self.outputs))
+    }
+
+    /// Tensor `i` (an `i32` because operators use -1 for an absent optional input).
+    pub fn tensor(&self, i: i32) -> Result<Tensor<'a>> {
+        if i < 0 || i as usize >= self.tensors.len {
+            return Err(Error::Value { what: "tflite tensor index", index: i as usize, reason: "out of range" });
+        }
+        let table = self.tensors.table(i as usize)?;
+        let dtype = TensorType::from_code(table.i8(1, 0)?);
+        let buffer = table.u32(2, 0)?;
+        if buffer as usize >= self.model.buffers_len()?.max(1) {
+            return Err(err(table.pos, "tensor refers to a buffer past the end of the buffer list"));
+        }
+        Ok(Tensor { table, dtype, buffer })
+    }
+
+    /// Operator `i`, in execution order.
+    pub fn operator(&self, i: usize) -> Result<Operator<'a>> {
+        let table = self.operators.table(i)?;
+        let opcode_index = table.u32(0, 0)?;
+        if opcode_index as usize >= self.model.operator_codes_len()? {
+            return Err(err(table.pos, "operator refers to an operator code past the end of the list"));
+        }
+        let inputs = table.vector(1, 4)?.unwrap_or(Vector::EMPTY);
+        let outputs = table.vector(2, 4)?.unwrap_or(Vector::EMPTY);
+        Ok(Operator { table, opcode_index, inputs, outputs })
+    }
+}
+
+impl<'a> Tensor<'a> {
+    /// The shape (empty for a scalar).
+    pub fn shape(&self) -> Result<I32s<'a>> {
+        Ok(I32s(self.table.vector(0, 4)?.unwrap_or(Vector::EMPTY)))
+    }
+    /// The element type.
+    pub fn dtype(&self) -> TensorType {
+        self.dtype
+    }
+    /// The buffer index (0 = no constant data: an activation).
+    pub fn buffer(&self) -> u32 {
+        self.buffer
+    }
+    /// The tensor's name (bytes; TFLite writes UTF-8).
+    pub fn name(&self) -> Result<&'a [u8]> {
+        Ok(self.table.vector(3, 1)?.map_or(&[][..], |v| v.bytes()))
+    }
+    /// Affine quantisation parameters, if the tensor has scales.
+    pub fn quantization(&self) -> Result<Option<Quantization<'a>>> {
+        let Some(q) = self.table.table(4)? else { return Ok(None) };
+        let scale = F32s(q.vector(2, 4)?.unwrap_or(Vector::EMPTY));
+        let zero_point = I64s(q.vector(3, 8)?.unwrap_or(Vector { elem: 8, ..Vector::EMPTY }));
+        if q.u8(4, 0)? != 0 {
+            return Err(Error::Unsupported { what: "custom quantization details", index: self.table.pos });
+        }
+        let quantized_dimension = q.i32(6, 0)?;
+        if scale.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Quantization { scale, zero_point, quantized_dimension }))
+    }
+    /// Whether the tensor is a variable (state): fvae runs stateless graphs only.
+    pub fn is_variable(&self) -> Result<bool> {
+        self.table.bool(5)
+    }
+    /// Whether sparsity parameters are present (fvae reads dense tensors only).
+    pub fn is_sparse(&self) -> Result<bool> {
+        Ok(self.table.field(6, 4)?.is_some())
+    }
+}
+
+impl<'a> Operator<'a> {
+    /// Index into the model's operator codes.
+    pub fn opcode_index(&self) -> usize {
+        self.opcode_index as usize
+    }
+    /// Input tensor indices (-1 marks an absent optional input).
+    pub fn inputs(&self) -> I32s<'a> {
+        I32s(self.inputs)
+    }
+    /// Output tensor indices.
+    pub fn outputs(&self) -> I32s<'a> {
+        I32s(self.outputs)
+    }
+    /// The union type code of the builtin options (0 = none).
+    pub fn builtin_options_type(&self) -> Result<u8> {
+        self.table.u8(3, 0)
+    }
+    /// Whether custom options bytes are present.
+    pub fn has_custom_options(&self) -> Result<bool> {
+        Ok(self.table.field(5, 4)?.is_some())
+    }
+
+    /// The builtin options table if its union type is `want`; `None` if absent; an error if
+    /// another options type is attached.
+    fn options(&self, want: u8) -> Result<Option<Table<'a>>> {
+        let ty = self.builtin_options_type()?;
+        if ty == 0 {
+            return Ok(None);
+        }
+        if ty != want {
+            return Err(err(self.table.pos, "builtin options of the wrong type for the operator"));
+        }
+        self.table.table(4)
+    }
+
+    /// `Conv2DOptions` (defaults if absent).
+    pub fn conv2d_options(&self) -> Result<Conv2DOptions> {
+        let Some(t) = self.options(OPT_CONV2D)? else {
+            return Ok(Conv2DOptions {
+                padding: Padding::Same,
+                stride_w: 0,
+                stride_h: 0,
+                activation: Activation::None,
+                dilation_w: 1,
+                dilation_h: 1,
+            });
+        };
+        Ok(Conv2DOptions {
+            padding: padding(&t, 0)?,
+            stride_w: t.i32(1, 0)?,
+            stride_h: t.i32(2, 0)?,
+            activation: Activation::from_code(t.i8(3, 0)?),
+            dilation_w: t.i32(4, 1)?,
+            dilation_h: t.i32(5, 1)?,
+        })
+    }
+
+    /// `DepthwiseConv2DOptions` (defaults if absent).
+    pub fn depthwise_options(&self) -> Result<DepthwiseConv2DOptions> {
+        let Some(t) = self.options(OPT_DEPTHWISE)? else {
+            return Ok(DepthwiseConv2DOptions {
+                padding: Padding::Same,
+                stride_w: 0,
+                stride_h: 0,
+                depth_multiplier: 0,
+                activation: Activation::None,
+                dilation_w: 1,
+                dilation_h: 1,
+            });
+        };
+        Ok(DepthwiseConv2DOptions {
+            padding: padding(&t, 0)?,
+            stride_w: t.i32(1, 0)?,
+            stride_h: t.i32(2, 0)?,
+            depth_multiplier: t.i32(3, 0)?,
+            activation: Activation::from_code(t.i8(4, 0)?),
+            dilation_w: t.i32(5, 1)?,
+            dilation_h: t.i32(6, 1)?,
+        })
+    }
+
+    /// `TransposeConvOptions` (defaults if absent).
+    pub fn transpose_conv_options(&self) -> Result<TransposeConvOptions> {
+        let Some(t) = self.options(OPT_TRANSPOSE_CONV)? else {
+            return Ok(TransposeConvOptions {
+                padding: Padding::Same,
+                stride_w: 0,
+                stride_h: 0,
+                activation: Activation::None,
+            });
+        };
+        Ok(TransposeConvOptions {
+            padding: padding(&t, 0)?,
+            stride_w: t.i32(1, 0)?,
+            stride_h: t.i32(2, 0)?,
+            activation: Activation::from_code(t.i8(3, 0)?),
+        })
+    }
+
+    /// `FullyConnectedOptions` (defaults if absent).
+    pub fn fully_connected_options(&self) -> Result<FullyConnectedOptions> {
+        let Some(t) = self.options(OPT_FULLY_CONNECTED)? else {
+            return Ok(FullyConnectedOptions {
+                activation: Activation::None,
+                weights_format: 0,
+                keep_num_dims: false,
+                asymmetric_quantize_inputs: false,
+            });
+        };
+        Ok(FullyConnectedOptions {
+            activation: Activation::from_code(t.i8(0, 0)?),
+            weights_format: t.i8(1, 0)?,
+            keep_num_dims: t.bool(2)?,
+            asymmetric_quantize_inputs: t.bool(3)?,
+        })
+    }
+
+    /// The fused activation of `AddOptions` (NONE if absent).
+    pub fn add_activation(&self) -> Result<Activation> {
+        match self.options(OPT_ADD)? {
+            Some(t) => Ok(Activation::from_code(t.i8(0, 0)?)),
+            None => Ok(Activation::None),
+        }
+    }
+
+    /// `ReshapeOptions.new_shape`, if present.
+    pub fn reshape_new_shape(&self) -> Result<Option<I32s<'a>>> {
+        match self.options(OPT_RESHAPE)? {
+            Some(t) => Ok(t.vector(0, 4)?.map(I32s)),
+            None => Ok(None),
+        }
+    }
+
+    /// `ResizeNearestNeighborOptions` (defaults if absent).
+    pub fn resize_nearest_options(&self) -> Result<ResizeNearestNeighborOptions> {
+        match self.options(OPT_RESIZE_NEAREST)? {
+            Some(t) => Ok(ResizeNearestNeighborOptions { align_corners: t.bool(0)?, half_pixel_centers: t.bool(1)? }),
+            None => Ok(ResizeNearestNeighborOptions::default()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MLP: &[u8] = include_bytes!("../../tests/data/tflite/mlp_decoder.tflite");
+    const CONV: &[u8] = include_bytes!("../../tests/data/tflite/conv_decoder.tflite");
+
+    #[test]
+    fn reads_fixture_structure() {
+        for bytes in [MLP, CONV] {
+            let m = Model::parse(bytes).unwrap();
+            assert_eq!(m.version().unwrap(), 3);
+            let g = m.subgraph(0).unwrap();
+            assert_eq!(g.inputs().unwrap().len(), 1);
+            assert!(g.operators_len() >= 2);
+        }
+    }
+
+    /// Every truncation and every single-byte corruption of a real model must give `Ok` or an
+    /// `Err`, never a panic (a cheap deterministic fuzz; cargo-fuzz would go further).
+    #[test]
+    fn corrupted_bytes_never_panic() {
+        let mut buf = [0u8; 12000];
+        let src = CONV;
+        for cut in (0..src.len()).step_by(7) {
+            let _ = Model::parse(&src[..cut]).map(|m| walk(&m));
+        }
+        buf[..src.len()].copy_from_slice(src);
+        let mut state = 0x1234_5678u32;
+        for _ in 0..3000 {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let pos = state as usize % src.len();
+            let old = buf[pos];
+            buf[pos] = (state >> 8) as u8;
+            let _ = Model::parse(&buf[..src.len()]).map(|m| walk(&m));
+            buf[pos] = old;
+        }
+    }
+
+    fn walk(m: &Model<'_>) {
+        if let Ok(g) = m.subgraph(0) {
+            for i in 0..g.operators_len() {
+                if let Ok(o) = g.operator(i) {
+                    let _ = o.conv2d_options();
+                    let _ = o.transpose_conv_options();
+                    let _ = o.fully_connected_options();
+                    let _ = o.reshape_new_shape();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! CONV_2D, int8 NHWC (TFLite's `reference_integer_ops::ConvPerChannel`).
+//!
+//! Quantisation (input `x` NHWC, filter `w` OHWI symmetric int8 per output channel, bias int32
+//! with scale `s_x * s_w[o]`):
+//!
+//! `acc[o] = bias[o] + sum_{ky,kx,c} (x[iy, ix, c] - zp_x) * w[o, ky, kx, c]` over taps inside
+//! the image, with `iy = oy * stride_h - pad_h + ky * dilation_h` (same for x), then
+//! `y = clamp(zp_y + MultiplyByQuantizedMultiplier(acc[o], M[o], shift[o]), act_min, act_max)`,
+//! `M[o] * 2^shift[o] = s_x * s_w[o] / s_y`. SAME padding puts `floor(total / 2)` before.
+//!
+//! Run time builds the patches of a tile of output pixels (im2col), filling taps outside the
+//! image with `zp_x` so that they contribute `(zp_x - zp_x) * w = 0`, exactly like skipping
+//! them; the input zero point is folded into the bias at set-up (see FULLY_CONNECTED). One
+//! matrix product and one requantisation then serve the whole tile.
+
+use super::fully_connected::{copy_in, fill, fill_channel_params, patch_byte, MIN_PACKED_ROWS, PACKED};
+use super::quant::activation_range;
+use super::{as_i8, as_i8_mut, out_size_and_padding, positive, w32, Kind, OpDesc, Run, Setup};
+use crate::formats::tflite::TensorType;
+use crate::kernels::int8;
+use crate::Result;
+
+pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
+    let o = s.op.conv2d_options()?;
+    let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
+    s.check_i8(&x)?;
+    s.check_i8(&y)?;
+    s.expect_activation(&x)?;
+    let (w_off, w_len) = s.expect_constant(&w)?;
+    if x.rank != 4 || w.rank != 4 || y.rank != 4 {
+        return Err(s.shape(4, x.rank.min(w.rank).min(y.rank)));
+    }
+    let (n, h, wd, c) = (x.dims[0], x.dims[1], x.dims[2], x.dims[3]);
+    let (oc, kh, kw, ic) = (w.dims[0], w.dims[1], w.dims[2], w.dims[3]);
+    if ic != c {
+        return Err(s.unsupported("CONV_2D with groups (filter depth differs from input depth)"));
+    }
+    s.check_filter(&w, oc, 0)?;
+    if let Some(b) = s.input(2)? {
+        s.expect_type(&b, TensorType::Int32)?;
+        s.expect_constant(&b)?;
+        if b.numel != oc {
+            return Err(s.shape(oc, b.numel));
+        }
+    }
+    let (sh, sw) = (positive(s, o.stride_h, "stride")?, positive(s, o.stride_w, "stride")?);
+    let (dh, dw) = (positive(s, o.dilation_h, "dilation")?, positive(s, o.dilation_w, "dilation")?);
+    let (oh, ph) = out_size_and_padding(o.padding, h, kh, sh, dh);
+    let (ow, pw) = out_size_and_padding(o.padding, wd, kw, sw, dw);
+    for (want, got) in [(n, y.dims[0]), (oh, y.dims[1]), (ow, y.dims[2]), (oc, y.dims[3])] {
+        if want != got {
+            return Err(s.shape(want, got));
+        }
+    }
+    let (act_min, act_max) = activation_range(o.activation, y.scale, y.zero_point, s.index)?;
+    // Packing pays off from a few output channels up (the packed kernel fills 16 lanes with rows).
+    let packed = int8::prefers_packed() && oc >= MIN_PACKED_ROWS;
+    // Pixels per tile: patches of up to ~4 KB of scratch on hosts (one kernel call and one
+    // requantisation per tile); microcontrollers (no packed kernels) go pixel by pixel and keep
+    // their RAM.
+    let tile = if int8::prefers_packed() { (TILE_BYTES / (kh * kw * c).max(1)).clamp(1, (oh * ow).max(1)) } else { 1 };
+    Ok(OpDesc {
+        flags: packed as i32 * PACKED,
+        lut_bytes: if packed { w32(s, int8::packed_len(oc, kh * kw * c))? } else { 0 },
+        kind: Kind::Conv2d as i32,
+        input: x.index,
+        input2: -1,
+        output: y.index,
+        in_len: w32(s, x.numel)?,
+        out_len: w32(s, y.numel)?,
+        w_off: w32(s, w_off)?,
+        w_len: w32(s, w_len)?,
+        pers_words: w32(s, 3 * oc)?,
+        scratch_words: w32(s, tile * oc)?,
+        scratch_bytes: w32(s, tile * kh * kw * c)?,
+        tile: w32(s, tile)?,
+        batches: w32(s, n)?,
+        in_h: w32(s, h)?,
+        in_w: w32(s, wd)?,
+        in_c: w32(s, c)?,
+        out_h: w32(s, oh)?,
+        out_w: w32(s, ow)?,
+        out_c: w32(s, oc)?,
+        k_h: w32(s, kh)?,
+        k_w: w32(s, kw)?,
+        stride_h: w32(s, sh)?,
+        stride_w: w32(s, sw)?,
+        dil_h: w32(s, dh)?,
+        dil_w: w32(s, dw)?,
+        pad_h: w32(s, ph)?,
+        pad_w: w32(s, pw)?,
+        in_zp: x.zero_point,
+        out_zp: y.zero_point,
+        act_min,
+        act_max,
+        ..OpDesc::default()
+    })
+}
+
+pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut [u8]) -> Result<()> {
+    let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
+    let bias = s.input(2)?;
+    let weights = as_i8(s.const_bytes(&w)?)?;
+    fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed)
+}
+
+/// Scratch budget for one tile of im2col patches.
+const TILE_BYTES: usize = 4096;
+
+/// Writes the im2col patch of output pixel `(oy, ox)` into `patch` (`kh * kw * c` bytes).
+#[inline]
+pub(crate) fn build_patch(d: &OpDesc, image: &[u8], oy: isize, ox: isize, patch: &mut [u8], pad: u8) {
+    let [h, wd, c, kh, kw] = [d.in_h, d.in_w, d.in_c, d.k_h, d.k_w].map(|v| v as usize);
+    let [sh, sw, dh, dw, ph, pw] = [d.stride_h, d.stride_w, d.dil_h, d.dil_w, d.pad_h, d.pad_w].map(|v| v as isize);
+    let ix0 = ox * sw - pw;
+    let row_len = kw * c;
+    for ky in 0..kh {
+        let iy = oy * sh - ph + ky as isize * dh;
+        let dst = &mut patch[ky * row_len..(ky + 1) * row_len];
+        if iy < 0 || iy as usize >= h {
+            fill(dst, pad);
+            continue;
+        }
+        let row = &image[iy as usize * wd * c..(iy as usize + 1) * wd * c];
+        if dw == 1 && ix0 >= 0 && ix0 as usize + kw <= wd {
+            // All kw taps inside the row, contiguous: one copy.
+            copy_in(d, dst, &row[ix0 as usize * c..(ix0 as usize + kw) * c]);
+            continue;
+        }
+        for kx in 0..kw {
+            let ix = ix0 + kx as isize * dw;
+            let tap = &mut dst[kx * c..(kx + 1) * c];
+            if ix >= 0 && (ix as usize) < wd {
+                copy_in(d, tap, &row[ix as usize * c..(ix as usize + 1) * c]);
+            } else {
+                fill(tap, pad);
+            }
+        }
+    }
+}
+
+pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    let [n, h, wd, c, oh, ow, oc, kh, kw, tile] =
+        [d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.tile].map(|v| v as usize);
+    let depth = kh * kw * c;
+    let y = as_i8_mut(output)?;
+    let pad = patch_byte(d, d.in_zp as i8);
+    let weights = if d.flags & PACKED != 0 { &[][..] } else { run.weights(d)? };
+    let (bias, rest) = run.params.split_at(oc);
+    let (mult, shift) = rest.split_at(oc);
+    let pixels = oh * ow;
+    for b in 0..n {
+        let image = &input[b * h * wd * c..(b + 1) * h * wd * c];
+        let mut p0 = 0;
+        while p0 < pixels {
+            let count = tile.min(pixels - p0);
+            for t in 0..count {
+                let (oy, ox) = ((p0 + t) / ow, (p0 + t) % ow);
+                build_patch(d, image, oy as isize, ox as isize, &mut run.patch[t * depth..(t + 1) * depth], pad);
+            }
+            let acc = &mut run.acc[..count * oc];
+            if d.flags & PACKED != 0 {
+                int8::matmul_packed(&run.patch[..count * depth], depth, as_i8(run.lut)?, bias, acc);
+            } else {
+                let patches = as_i8(&run.patch[..count * depth])?;
+                for (x, a) in patches.chunks_exact(depth).zip(acc.chunks_exact_mut(oc)) {
+                    int8::matvec(x, weights, bias, a);
+                }
+            }
+            let out = &mut y[(b * pixels + p0) * oc..(b * pixels + p0 + count) * oc];
+            int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
+            p0 += count;
+        }
+    }
+    Ok(())
+}

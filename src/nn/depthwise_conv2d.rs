@@ -1,0 +1,141 @@
+//! DEPTHWISE_CONV_2D, int8 NHWC (TFLite's `reference_integer_ops::DepthwiseConvPerChannel`).
+//!
+//! Filter `[1, kh, kw, in_c * depth_multiplier]`, symmetric int8 per output channel along
+//! dimension 3; output channel `o = c * depth_multiplier + m` reads input channel `c`:
+//!
+//! `acc[o] = bias[o] + sum_{ky,kx} (x[iy, ix, c] - zp_x) * w[ky, kx, o]` over taps inside the
+//! image (`iy = oy * stride_h - pad_h + ky * dilation_h`), then
+//! `y = clamp(zp_y + MultiplyByQuantizedMultiplier(acc[o], M[o], shift[o]), act_min, act_max)`,
+//! `M[o] * 2^shift[o] = s_x * s_w[o] / s_y`. Written as the plain reference loop.
+
+use super::quant::{activation_range, quantize_multiplier};
+use super::{as_i8, as_i8_mut, out_size_and_padding, positive, w32, Kind, OpDesc, Run, Setup};
+use crate::formats::tflite::TensorType;
+use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
+use crate::Result;
+
+pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
+    let o = s.op.depthwise_options()?;
+    let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
+    s.check_i8(&x)?;
+    s.check_i8(&y)?;
+    s.expect_activation(&x)?;
+    let (w_off, w_len) = s.expect_constant(&w)?;
+    if x.rank != 4 || w.rank != 4 || y.rank != 4 {
+        return Err(s.shape(4, x.rank.min(w.rank).min(y.rank)));
+    }
+    let (n, h, wd, c) = (x.dims[0], x.dims[1], x.dims[2], x.dims[3]);
+    let (kh, kw, oc) = (w.dims[1], w.dims[2], w.dims[3]);
+    if w.dims[0] != 1 || c == 0 || oc % c != 0 {
+        return Err(s.shape(c, oc));
+    }
+    let dm = oc / c;
+    s.check_filter(&w, oc, 3)?;
+    if let Some(b) = s.input(2)? {
+        s.expect_type(&b, TensorType::Int32)?;
+        s.expect_constant(&b)?;
+        if b.numel != oc {
+            return Err(s.shape(oc, b.numel));
+        }
+    }
+    let (sh, sw) = (positive(s, o.stride_h, "stride")?, positive(s, o.stride_w, "stride")?);
+    let (dh, dw) = (positive(s, o.dilation_h, "dilation")?, positive(s, o.dilation_w, "dilation")?);
+    let (oh, ph) = out_size_and_padding(o.padding, h, kh, sh, dh);
+    let (ow, pw) = out_size_and_padding(o.padding, wd, kw, sw, dw);
+    for (want, got) in [(n, y.dims[0]), (oh, y.dims[1]), (ow, y.dims[2]), (oc, y.dims[3])] {
+        if want != got {
+            return Err(s.shape(want, got));
+        }
+    }
+    let (act_min, act_max) = activation_range(o.activation, y.scale, y.zero_point, s.index)?;
+    Ok(OpDesc {
+        kind: Kind::DepthwiseConv2d as i32,
+        input: x.index,
+        input2: -1,
+        output: y.index,
+        in_len: w32(s, x.numel)?,
+        out_len: w32(s, y.numel)?,
+        w_off: w32(s, w_off)?,
+        w_len: w32(s, w_len)?,
+        pers_words: w32(s, 3 * oc)?,
+        batches: w32(s, n)?,
+        in_h: w32(s, h)?,
+        in_w: w32(s, wd)?,
+        in_c: w32(s, c)?,
+        out_h: w32(s, oh)?,
+        out_w: w32(s, ow)?,
+        out_c: w32(s, oc)?,
+        k_h: w32(s, kh)?,
+        k_w: w32(s, kw)?,
+        stride_h: w32(s, sh)?,
+        stride_w: w32(s, sw)?,
+        dil_h: w32(s, dh)?,
+        dil_w: w32(s, dw)?,
+        pad_h: w32(s, ph)?,
+        pad_w: w32(s, pw)?,
+        depth_mult: w32(s, dm)?,
+        in_zp: x.zero_point,
+        out_zp: y.zero_point,
+        act_min,
+        act_max,
+        ..OpDesc::default()
+    })
+}
+
+/// `[bias (oc), multiplier (oc), shift (oc)]` (the bias is not folded: border taps are skipped).
+pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32]) -> Result<()> {
+    let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
+    let bias = s.input(2)?;
+    let oc = d.out_c as usize;
+    let (b, rest) = pers.split_at_mut(oc);
+    let (m, sh) = rest.split_at_mut(oc);
+    for o in 0..oc {
+        b[o] = match &bias {
+            Some(t) => s.i32_at(t, o)?,
+            None => 0,
+        };
+        (m[o], sh[o]) = quantize_multiplier(x.scale as f64 * s.channel_scale(&w, o)? as f64 / y.scale as f64);
+    }
+    Ok(())
+}
+
+pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    let [n, h, wd, c, oh, ow, oc, kh, kw, dm] =
+        [d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.depth_mult].map(|v| v as usize);
+    let [sh, sw, dh, dw, ph, pw] = [d.stride_h, d.stride_w, d.dil_h, d.dil_w, d.pad_h, d.pad_w].map(|v| v as isize);
+    let w = run.weights(d)?;
+    let (bias, rest) = run.params.split_at(oc);
+    let (mult, shift) = rest.split_at(oc);
+    let (x, y) = (as_i8(input)?, as_i8_mut(output)?);
+    let mut k = 0;
+    for b in 0..n {
+        for oy in 0..oh as isize {
+            for ox in 0..ow as isize {
+                for ic in 0..c {
+                    for m in 0..dm {
+                        let o = ic * dm + m;
+                        let mut acc = bias[o];
+                        for ky in 0..kh {
+                            let iy = oy * sh - ph + ky as isize * dh;
+                            if iy < 0 || iy as usize >= h {
+                                continue;
+                            }
+                            for kx in 0..kw {
+                                let ix = ox * sw - pw + kx as isize * dw;
+                                if ix < 0 || ix as usize >= wd {
+                                    continue;
+                                }
+                                let v = x[((b * h + iy as usize) * wd + ix as usize) * c + ic] as i32 - d.in_zp;
+                                acc = acc.wrapping_add(v * w[(ky * kw + kx) * oc + o] as i32);
+                            }
+                        }
+                        let r = mbqm(acc, mult[o], shift[o]).wrapping_add(d.out_zp);
+                        y[k] = r.max(d.act_min).min(d.act_max) as i8;
+                        k += 1;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! FULLY_CONNECTED, int8 (TFLite's `reference_integer_ops::FullyConnected`).
+//!
+//! Quantisation (input `x`, weights `w` symmetric int8 per tensor or per output channel, bias
+//! int32 with scale `s_x * s_w[o]`, output `y`):
+//!
+//! `acc[o] = bias[o] + sum_j (x[j] - zp_x) * w[o][j]`  (wrapping int32)
+//! `y[o] = clamp(zp_y + MultiplyByQuantizedMultiplier(acc[o], M[o], shift[o]), act_min, act_max)`
+//! with `M[o] * 2^shift[o] = s_x * s_w[o] / s_y` (computed in f64 as TFLite does) and the clamp
+//! range from the fused activation.
+//!
+//! Set-up folds the input zero point into the bias, `bias'[o] = bias[o] - zp_x * sum_j w[o][j]`,
+//! so that run time is one int8 matrix-vector product ([`crate::kernels::int8::matvec`]) and
+//! one requantisation per input row (identical integers: wrapping sums are associative).
+//! Where the kernels prefer it ([`crate::kernels::int8::prefers_packed`]: x86_64 AVX2+,
+//! aarch64) the weights are also copied into the arena in the packed layout and the input is
+//! offset to unsigned (`u = x + 128`), with `bias'[o] = bias[o] - (zp_x + 128) * sum_j w[o][j]`
+//! ([`crate::kernels::int8::matvec_packed`]); elsewhere (Cortex-M) the weights stay in place.
+
+use super::quant::{activation_range, quantize_multiplier};
+use super::{as_i8, as_i8_mut, w32, Kind, OpDesc, Run, Setup};
+use crate::formats::tflite::TensorType;
+use crate::kernels::int8;
+use crate::Result;
+
+pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
+    let opts = s.op.fully_connected_options()?;
+    if opts.weights_format != 0 {
+        return Err(s.unsupported("FULLY_CONNECTED shuffled weights format"));
+    }
+    let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
+    s.check_i8(&x)?;
+    s.check_i8(&y)?;
+    s.expect_activation(&x)?;
+    let (w_off, w_len) = s.expect_constant(&w)?;
+    if w.rank != 2 {
+        return Err(s.shape(2, w.rank));
+    }
+    let (rows, d) = (w.dims[0], w.dims[1]);
+    s.check_filter(&w, rows, 0)?;
+    if let Some(b) = s.input(2)? {
+        s.expect_type(&b, TensorType::Int32)?;
+        s.expect_constant(&b)?;
+        if b.numel != rows {
+            return Err(s.shape(rows, b.numel));
+        }
+    }
+    if d == 0 || x.numel % d != 0 {
+        return Err(s.shape(d, x.numel));
+    }
+    let batches = x.numel / d;
+    if y.numel != batches * rows {
+        return Err(s.shape(batches * rows, y.numel));
+    }
+    let (act_min, act_max) = activation_range(opts.activation, y.scale, y.zero_point, s.index)?;
+    let packed = int8::prefers_packed() && rows >= MIN_PACKED_ROWS;
+    Ok(OpDesc {
+        kind: Kind::FullyConnected as i32,
+        flags: packed as i32 * PACKED,
+        lut_bytes: if packed { w32(s, int8::packed_len(rows, d))? } else { 0 },
+        scratch_bytes: w32(s, d)?,
+        input: x.index,
+        input2: -1,
+        output: y.index,
+        in_len: w32(s, x.numel)?,
+        out_len: w32(s, y.numel)?,
+        w_off: w32(s, w_off)?,
+        w_len: w32(s, w_len)?,
+        pers_words: w32(s, 3 * rows)?,
+        scratch_words: w32(s, rows)?,
+        batches: w32(s, batches)?,
+        in_c: w32(s, d)?,
+        out_c: w32(s, rows)?,
+        in_zp: x.zero_point,
+        out_zp: y.zero_point,
+        act_min,
+        act_max,
+        ..OpDesc::default()
+    })
+}
+
+/// Per output channel: `[bias' (rows), multiplier (rows), shift (rows)]`, with
+/// `bias'[o] = bias[o] - zp_x * sum_j w[o][j]`.
+pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut [u8]) -> Result<()> {
+    let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
+    let bias = s.input(2)?;
+    let weights = as_i8(s.const_bytes(&w)?)?;
+    fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed)
+}
+
+/// Fewest output rows for which the packed kernel (16 rows per SIMD block) beats the row-major
+/// one (which reduces each row horizontally); below it weights stay in place.
+pub(crate) const MIN_PACKED_ROWS: usize = 8;
+
+/// `flags` bit: weights packed in the arena, input offset to unsigned.
+pub(crate) const PACKED: i32 = 1;
+
+/// The byte the patch holds for an int8 value `v` (offset to unsigned when packed).
+#[inline]
+pub(crate) fn patch_byte(d: &OpDesc, v: i8) -> u8 {
+    if d.flags & PACKED != 0 {
+        (v as u8) ^ 0x80
+    } else {
+        v as u8
+    }
+}
+
+/// Copies int8 input bytes into the patch (offset to unsigned when packed), 8 bytes at a time:
+/// patches are built from many short runs (one per filter tap), where a `memcpy` call per run
+/// would cost more than the copy.
+#[inline]
+pub(crate) fn copy_in(d: &OpDesc, dst: &mut [u8], src: &[u8]) {
+    let flip = if d.flags & PACKED != 0 { 0x8080_8080_8080_8080u64 } else { 0 };
+    let mut o = dst.chunks_exact_mut(8);
+    let mut i = src.chunks_exact(8);
+    for (a, b) in (&mut o).zip(&mut i) {
+        let v = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) ^ flip;
+        a.copy_from_slice(&v.to_ne_bytes());
+    }
+    for (a, &b) in o.into_remainder().iter_mut().zip(i.remainder()) {
+        *a = b ^ flip as u8;
+    }
+}
+
+/// Fills patch bytes with `v`, 8 bytes at a time (see [`copy_in`]).
+#[inline]
+pub(crate) fn fill(dst: &mut [u8], v: u8) {
+    let word = u64::from_ne_bytes([v; 8]).to_ne_bytes();
+    let mut o = dst.chunks_exact_mut(8);
+    for a in &mut o {
+        a.copy_from_slice(&word);
+    }
+    o.into_remainder().fill(v);
+}
+
+/// `out = requantize(bias' + W patch[..depth])` for `rows` output channels: the shared inner
+/// step of FULLY_CONNECTED, CONV_2D and TRANSPOSE_CONV.
+pub(crate) fn project(d: &OpDesc, run: &mut Run<'_>, depth: usize, out: &mut [i8]) -> Result<()> {
+    let rows = d.out_c as usize;
+    let weights = if d.flags & PACKED != 0 { &[][..] } else { run.weights(d)? };
+    let (bias, rest) = run.params.split_at(rows);
+    let (mult, shift) = rest.split_at(rows);
+    let acc = &mut run.acc[..rows];
+    if d.flags & PACKED != 0 {
+        int8::matvec_packed(&run.patch[..depth], as_i8(run.lut)?, bias, acc);
+    } else {
+        int8::matvec(as_i8(&run.patch[..depth])?, weights, bias, acc);
+    }
+    int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
+    Ok(())
+}
+
+/// Shared by FULLY_CONNECTED, CONV_2D and TRANSPOSE_CONV (weights `[out, ...]`, one row per
+/// output channel): folded bias, multipliers and shifts.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn fill_channel_params(
+    s: &Setup<'_, '_>,
+    d: &OpDesc,
+    x: &super::TensorRef<'_>,
+    w: &super::TensorRef<'_>,
+    y: &super::TensorRef<'_>,
+    bias: Option<&super::TensorRef<'_>>,
+    weights: &[i8],
+    pers: &mut [i32],
+    packed: &mut [u8],
+) -> Result<()> {
+    let channels = d.out_c as usize;
+    let row = weights.len() / channels.max(1);
+    let offset = if d.flags & PACKED != 0 {
+        int8::pack(weights, channels, row, as_i8_mut(packed)?);
+        x.zero_point + 128
+    } else {
+        x.zero_point
+    };
+    let (b, rest) = pers.split_at_mut(channels);
+    let (m, sh) = rest.split_at_mut(channels);
+    for o in 0..channels {
+        let raw_bias = match bias {
+            Some(t) => s.i32_at(t, o)?,
+            None => 0,
+        };
+        let sum = weights[o * row..(o + 1) * row].iter().fold(0i32, |a, &v| a.wrapping_add(v as i32));
+        b[o] = raw_bias.wrapping_sub(offset.wrapping_mul(sum));
+        let real = x.scale as f64 * s.channel_scale(w, o)? as f64 / y.scale as f64;
+        let (mult, shift) = quantize_multiplier(real);
+        m[o] = mult;
+        sh[o] = shift;
+    }
+    Ok(())
+}
+
+pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    let (rows, depth) = (d.out_c as usize, d.in_c as usize);
+    let y = as_i8_mut(output)?;
+    for (xb, yb) in input.chunks_exact(depth).zip(y.chunks_exact_mut(rows)) {
+        copy_in(d, &mut run.patch[..depth], xb);
+        project(d, run, depth, yb)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! LOGISTIC, int8 (TFLite Micro's `reference_integer_ops::Logistic`). The output is fixed at
+//! scale 1/256, zero point -128 (TFLite requires it).
+//!
+//! For `v = x - zp_x`: below `-radius` the output is -128, above `radius` 127; otherwise
+//! `q4 = MultiplyByQuantizedMultiplier(v, M, left_shift)` is the input in Q4.27 (with
+//! `M * 2^left_shift = s_x * 2^27` from `frexp`, and
+//! `radius = floor(15 * 2^27 / 2^left_shift)`), `p = gemmlowp::logistic(q4)` in Q0.31 and
+//! `y = clamp(RoundingDivideByPOT(p, 23) - 128, -128, 127)`.
+//!
+//! The input has 256 possible values, so set-up evaluates this for each and run time is a
+//! table lookup (shared with TANH).
+
+use super::quant::fill_sigmoid_lut;
+use super::{as_i8, as_i8_mut, w32, Kind, OpDesc, Run, Setup};
+use crate::{Error, Result};
+
+pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
+    describe_lut(s, Kind::Logistic)
+}
+
+pub(crate) fn describe_lut(s: &Setup<'_, '_>, kind: Kind) -> Result<OpDesc> {
+    let (x, y) = (s.need_input(0)?, s.output()?);
+    s.check_i8(&x)?;
+    s.check_i8(&y)?;
+    s.expect_activation(&x)?;
+    if kind == Kind::Logistic && y.zero_point != -128 {
+        return Err(Error::Value { what: "LOGISTIC output zero point", index: s.index, reason: "must be -128" });
+    }
+    if x.numel != y.numel {
+        return Err(s.shape(x.numel, y.numel));
+    }
+    Ok(OpDesc {
+        kind: kind as i32,
+        input: x.index,
+        input2: -1,
+        output: y.index,
+        in_len: w32(s, x.numel)?,
+        out_len: w32(s, y.numel)?,
+        lut_bytes: 256,
+        in_zp: x.zero_point,
+        ..OpDesc::default()
+    })
+}
+
+pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, lut: &mut [u8]) -> Result<()> {
+    let x = s.need_input(0)?;
+    fill_sigmoid_lut(lut, d.in_zp, x.scale, false, s.index)
+}
+
+/// `y[i] = table[x[i] + 128]` (LOGISTIC and TANH).
+pub(crate) fn eval_lut(_d: &OpDesc, run: &Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    let table: &[u8; 256] =
+        run.lut.try_into().map_err(|_| Error::Shape { what: "lookup table", expected: 256, found: run.lut.len() })?;
+    let (x, y) = (as_i8(input)?, as_i8_mut(output)?);
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = table[(v as i32 + 128) as usize] as i8;
+    }
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! TRANSPOSE_CONV, int8 NHWC (TFLite's `reference_integer_ops::TransposeConv`).
+//!
+//! Inputs: 0 = output shape (int32, ignored as in TFLite Micro: the output tensor's shape is
+//! used), 1 = filter OHWI `[out_c, kh, kw, in_c]` symmetric int8 per output channel, 2 = input,
+//! 3 = optional int32 bias. Padding is computed as for a convolution from the output size back
+//! to the input (`ComputePaddingHeightWidth` with the output height/width, dilation 1).
+//!
+//! TFLite scatters: for every input pixel `(iy, ix)` and tap `(ky, kx)`,
+//! `acc[oy = iy * stride_h - pad_h + ky, ox = ..., o] += sum_c (x[iy, ix, c] - zp_x) * w[o, ky, kx, c]`,
+//! then `y = clamp(zp_y + MultiplyByQuantizedMultiplier(acc + bias[o], M[o], shift[o]), act)`.
+//!
+//! fvae scatters the same way, with the per-pixel work as one matrix-vector product: for each
+//! input pixel, `v[o, tap] = sum_c (x[c] - zp_x) * w[o, tap, c]` for all output channels and
+//! taps at once (the OHWI filter is already a row-major `[out_c * kh * kw, in_c]` matrix; the
+//! input zero point is folded into a per-row bias), then each tap's `v[., tap]` is added to
+//! its output pixel. The products and their sums are TFLite's (wrapping int32 addition is
+//! associative), so the integers are identical. Scratch: the int32 output accumulators, as in
+//! TFLite Micro.
+
+use super::fully_connected::{copy_in, MIN_PACKED_ROWS, PACKED};
+use super::quant::activation_range;
+use super::quant::quantize_multiplier;
+use super::{as_i8, as_i8_mut, out_size_and_padding, positive, w32, Kind, OpDesc, Run, Setup};
+use crate::formats::tflite::TensorType;
+use crate::kernels::int8;
+use crate::Result;
+
+pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
+    let o = s.op.transpose_conv_options()?;
+    let (w, x, y) = (s.need_input(1)?, s.need_input(2)?, s.output()?);
+    s.check_i8(&x)?;
+    s.check_i8(&y)?;
+    s.expect_activation(&x)?;
+    let (w_off, w_len) = s.expect_constant(&w)?;
+    if x.rank != 4 || w.rank != 4 || y.rank != 4 {
+        return Err(s.shape(4, x.rank.min(w.rank).min(y.rank)));
+    }
+    let (n, h, wd, c) = (x.dims[0], x.dims[1], x.dims[2], x.dims[3]);
+    let (oc, kh, kw, ic) = (w.dims[0], w.dims[1], w.dims[2], w.dims[3]);
+    if ic != c {
+        return Err(s.shape(c, ic));
+    }
+    s.check_filter(&w, oc, 0)?;
+    if let Some(b) = s.input(3)? {
+        s.expect_type(&b, TensorType::Int32)?;
+        s.expect_constant(&b)?;
+        if b.numel != oc {
+            return Err(s.shape(oc, b.numel));
+        }
+    }
+    let (sh, sw) = (positive(s, o.stride_h, "stride")?, positive(s, o.stride_w, "stride")?);
+    let (oh, ow) = (y.dims[1], y.dims[2]);
+    if y.dims[0] != n || y.dims[3] != oc {
+        return Err(s.shape(n * oc, y.dims[0] * y.dims[3]));
+    }
+    let (_, ph) = out_size_and_padding(o.padding, oh, kh, sh, 1);
+    let (_, pw) = out_size_and_padding(o.padding, ow, kw, sw, 1);
+    let (act_min, act_max) = activation_range(o.activation, y.scale, y.zero_point, s.index)?;
+    let packed = int8::prefers_packed() && oc * kh * kw >= MIN_PACKED_ROWS;
+    Ok(OpDesc {
+        flags: packed as i32 * PACKED,
+        lut_bytes: if packed { w32(s, int8::packed_len(oc * kh * kw, c))? } else { 0 },
+        kind: Kind::TransposeConv as i32,
+        input: x.index,
+        input2: -1,
+        output: y.index,
+        in_len: w32(s, x.numel)?,
+        out_len: w32(s, y.numel)?,
+        w_off: w32(s, w_off)?,
+        w_len: w32(s, w_len)?,
+        pers_words: w32(s, if packed { oc * kh * kw + 3 * oc } else { 3 * oc })?,
+        scratch_words: w32(s, if packed { oh * ow * oc + oc * kh * kw } else { oc })?,
+        scratch_bytes: w32(s, if packed { c } else { kh * kw * c })?,
+        batches: w32(s, n)?,
+        in_h: w32(s, h)?,
+        in_w: w32(s, wd)?,
+        in_c: w32(s, c)?,
+        out_h: w32(s, oh)?,
+        out_w: w32(s, ow)?,
+        out_c: w32(s, oc)?,
+        k_h: w32(s, kh)?,
+        k_w: w32(s, kw)?,
+        stride_h: w32(s, sh)?,
+        stride_w: w32(s, sw)?,
+        pad_h: w32(s, ph)?,
+        pad_w: w32(s, pw)?,
+        in_zp: x.zero_point,
+        out_zp: y.zero_point,
+        act_min,
+        act_max,
+        ..OpDesc::default()
+    })
+}
+
+/// `[row bias (oc * kh * kw), bias (oc), multiplier (oc), shift (oc)]`; row bias
+/// `-(zp_x [+ 128 when packed]) * sum_c w[o, tap, c]`.
+///
+/// Without packing (Cortex-M): `[bias' (oc), multiplier (oc), shift (oc)]` as CONV_2D, for the
+/// gather form (see [`eval_gather`]).
+pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut [u8]) -> Result<()> {
+    let (w, x, y) = (s.need_input(1)?, s.need_input(2)?, s.output()?);
+    let bias = s.input(3)?;
+    let weights = as_i8(s.const_bytes(&w)?)?;
+    if d.flags & PACKED == 0 {
+        return super::fully_connected::fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed);
+    }
+    let (oc, c) = (d.out_c as usize, d.in_c as usize);
+    let rows = oc * (d.k_h * d.k_w) as usize;
+    let taps = (d.k_h * d.k_w) as usize;
+    // Packed rows are tap-major (row tap * oc + o), so that each tap's outputs are contiguous
+    // for the scatter.
+    let src_row = |r: usize| (r % oc) * taps + r / oc;
+    int8::pack_rows_by(weights, rows, c, src_row, as_i8_mut(packed)?);
+    let offset = x.zero_point + 128;
+    let (row_bias, rest) = pers.split_at_mut(rows);
+    let (b, rest) = rest.split_at_mut(oc);
+    let (m, sh) = rest.split_at_mut(oc);
+    for (r, rb) in row_bias.iter_mut().enumerate() {
+        let src = src_row(r);
+        let sum = weights[src * c..(src + 1) * c].iter().fold(0i32, |a, &v| a.wrapping_add(v as i32));
+        *rb = offset.wrapping_mul(sum).wrapping_neg();
+    }
+    for o in 0..oc {
+        b[o] = match &bias {
+            Some(t) => s.i32_at(t, o)?,
+            None => 0,
+        };
+        (m[o], sh[o]) = quantize_multiplier(x.scale as f64 * s.channel_scale(&w, o)? as f64 / y.scale as f64);
+    }
+    Ok(())
+}
+
+/// The input coordinate tap `k` of output coordinate `o` reads, if any.
+#[inline]
+fn source(o: usize, k: usize, pad: usize, stride: usize, size: usize) -> Option<usize> {
+    let t = (o + pad).checked_sub(k)?;
+    (t % stride == 0 && t / stride < size).then_some(t / stride)
+}
+
+/// The gather form, for the row-major (Cortex-M) path, whose RAM it spares: per output pixel,
+/// tap `(ky, kx)` reads input pixel `iy = (oy + pad_h - ky) / stride_h` when that division is
+/// exact and inside the image; the patch of all taps (the others filled with `zp_x`, which
+/// contribute zero) goes through the CONV_2D kernel. Same products, same sums.
+fn eval_gather(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    let [n, h, wd, c, oh, ow, oc, kh, kw, sh, sw, ph, pw] = [
+        d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.stride_h, d.stride_w, d.pad_h,
+        d.pad_w,
+    ]
+    .map(|v| v as usize);
+    let depth = kh * kw * c;
+    let y = as_i8_mut(output)?;
+    let pad = super::fully_connected::patch_byte(d, d.in_zp as i8);
+    let mut px = y.chunks_exact_mut(oc);
+    for b in 0..n {
+        let image = &input[b * h * wd * c..(b + 1) * h * wd * c];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ky in 0..kh {
+                    let iy = source(oy, ky, ph, sh, h);
+                    for kx in 0..kw {
+                        let dst = &mut run.patch[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
+                        match (iy, source(ox, kx, pw, sw, wd)) {
+                            (Some(iy), Some(ix)) => copy_in(d, dst, &image[(iy * wd + ix) * c..(iy * wd + ix + 1) * c]),
+                            _ => super::fully_connected::fill(dst, pad),
+                        }
+                    }
+                }
+                if let Some(out) = px.next() {
+                    super::fully_connected::project(d, run, depth, out)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    if d.flags & PACKED == 0 {
+        return eval_gather(d, run, input, output);
+    }
+    let [n, h, wd, c, oh, ow, oc, kh, kw, sh, sw, ph, pw] = [
+        d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.stride_h, d.stride_w, d.pad_h,
+        d.pad_w,
+    ]
+    .map(|v| v as usize);
+    let taps = kh * kw;
+    let rows = oc * taps;
+    let (row_bias, rest) = run.params.split_at(rows);
+    let (bias, rest) = rest.split_at(oc);
+    let (mult, shift) = rest.split_at(oc);
+    let (acc, v) = run.acc.split_at_mut(oh * ow * oc);
+    let v = &mut v[..rows];
+    let y = as_i8_mut(output)?;
+    for b in 0..n {
+        for px in acc.chunks_exact_mut(oc) {
+            px.copy_from_slice(bias);
+        }
+        for iy in 0..h {
+            for ix in 0..wd {
+                let at = ((b * h + iy) * wd + ix) * c;
+                copy_in(d, &mut run.patch[..c], &input[at..at + c]);
+                int8::matvec_packed(&run.patch[..c], as_i8(run.lut)?, row_bias, v);
+                for ky in 0..kh {
+                    let Some(oy) = (iy * sh + ky).checked_sub(ph).filter(|&o| o < oh) else { continue };
+                    for kx in 0..kw {
+                        let Some(ox) = (ix * sw + kx).checked_sub(pw).filter(|&o| o < ow) else { continue };
+                        let dst = &mut acc[(oy * ow + ox) * oc..(oy * ow + ox + 1) * oc];
+                        let tap = ky * kw + kx;
+                        for (a, &t) in dst.iter_mut().zip(&v[tap * oc..(tap + 1) * oc]) {
+                            *a = a.wrapping_add(t);
+                        }
+                    }
+                }
+            }
+        }
+        let out = &mut y[b * oh * ow * oc..(b + 1) * oh * ow * oc];
+        int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
+    }
+    Ok(())
+}

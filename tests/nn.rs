@@ -1,0 +1,180 @@
+//! The three TFLite fixtures (tests/data/tflite, made with TensorFlow 2.21 and run by the TFLite
+//! Micro reference interpreter): fvae's outputs must equal TFLite Micro's to the bit for all 128
+//! inputs of each model.
+
+use fvae::formats::npy::Npy;
+use fvae::nn::Network;
+
+fn load(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn check_fixture(name: &str) {
+    let model = load(&format!("tests/data/tflite/{name}.tflite"));
+    let input = load(&format!("tests/data/tflite/{name}_input.npy"));
+    let expected = load(&format!("tests/data/tflite/{name}_expected.npy"));
+    let (input, expected) = (Npy::parse(&input).unwrap(), Npy::parse(&expected).unwrap());
+    let (x, want) = (input.as_i8("input").unwrap(), expected.as_i8("expected").unwrap());
+    let (rows, din) = input.rows_cols();
+    let (_, dout) = expected.rows_cols();
+    assert_eq!(rows, 128);
+
+    let net = Network::new(&model).unwrap();
+    assert_eq!(net.input(0).unwrap().len, din);
+    assert_eq!(net.output(0).unwrap().len, dout);
+    let mut arena = vec![0u8; net.required_arena()];
+    let mut it = net.interpreter(&mut arena).unwrap();
+    let mut mismatches = 0;
+    for r in 0..rows {
+        it.input_i8_mut(0).unwrap().copy_from_slice(&x[r * din..(r + 1) * din]);
+        it.invoke().unwrap();
+        let got = it.output_i8(0).unwrap();
+        let exp = &want[r * dout..(r + 1) * dout];
+        if got != exp {
+            mismatches += 1;
+            if mismatches <= 3 {
+                let diffs: Vec<_> = got.iter().zip(exp).enumerate().filter(|(_, (a, b))| a != b).take(8).collect();
+                eprintln!("{name} row {r}: (index, (fvae, tflm)) {diffs:?}");
+            }
+        }
+    }
+    assert_eq!(mismatches, 0, "{name}: {mismatches} of {rows} rows differ from TFLite Micro");
+}
+
+#[test]
+fn mlp_decoder_bit_exact() {
+    check_fixture("mlp_decoder");
+}
+
+#[test]
+fn conv_decoder_bit_exact() {
+    check_fixture("conv_decoder");
+}
+
+#[test]
+fn mlp_encoder_bit_exact() {
+    check_fixture("mlp_encoder");
+}
+
+/// Per-operator models written by scripts/make_op_models.py (hand-built flatbuffers; expected
+/// outputs from the TFLite Micro Python interpreter, pip `tflite-micro`): outputs identical.
+#[test]
+fn operators_bit_exact_with_tflite_micro() {
+    let names = [
+        "depthwise_same_s2_relu6",
+        "depthwise_valid_dilated",
+        "tanh",
+        "relu",
+        "relu6",
+        "add_broadcast_relu",
+        "add_constant",
+        "resize_half_pixel",
+        "resize_align_corners",
+        "resize_default",
+        "quantize_fc_dequantize",
+        "requantize",
+        "conv_valid_strided_dilated",
+        "transpose_conv_valid_nobias",
+    ];
+    for name in names {
+        let dir = "tests/data/tflite_ops";
+        let model = load(&format!("{dir}/{name}.tflite"));
+        let net = Network::new(&model).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut arena = vec![0u8; net.required_arena()];
+        let mut it = net.interpreter(&mut arena).unwrap();
+        let n_inputs = if name == "add_broadcast_relu" { 2 } else { 1 };
+        let ins: Vec<Vec<u8>> = (0..n_inputs).map(|k| load(&format!("{dir}/{name}_in{k}.npy"))).collect();
+        let ins: Vec<Npy> = ins.iter().map(|b| Npy::parse(b).unwrap()).collect();
+        let out_bytes = load(&format!("{dir}/{name}_out0.npy"));
+        let out = Npy::parse(&out_bytes).unwrap();
+        let rows = out.shape().dims()[0];
+        for r in 0..rows {
+            for (k, a) in ins.iter().enumerate() {
+                let n = a.shape().numel().unwrap() / rows;
+                if a.dtype() == fvae::formats::DType::F32 {
+                    it.set_input_f32(k, &a.as_f32("in").unwrap()[r * n..(r + 1) * n]).unwrap();
+                } else {
+                    it.input_i8_mut(k).unwrap().copy_from_slice(&a.as_i8("in").unwrap()[r * n..(r + 1) * n]);
+                }
+            }
+            it.invoke().unwrap_or_else(|e| panic!("{name}: {e}"));
+            let n = out.shape().numel().unwrap() / rows;
+            if out.dtype() == fvae::formats::DType::F32 {
+                let mut got = vec![0f32; n];
+                it.output_f32(0, &mut got).unwrap();
+                let want = &out.as_f32("out").unwrap()[r * n..(r + 1) * n];
+                let same = got.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{name} row {r}: {got:?} vs {want:?}");
+            } else {
+                let want = &out.as_i8("out").unwrap()[r * n..(r + 1) * n];
+                assert_eq!(it.output_i8(0).unwrap(), want, "{name} row {r}");
+            }
+        }
+    }
+}
+
+#[test]
+fn errors_name_what_and_where() {
+    use fvae::Error;
+    // An unsupported operator is named with its index.
+    let model = load("tests/data/tflite_ops/unsupported_mul.tflite");
+    assert_eq!(Network::new(&model).unwrap_err(), Error::Unsupported { what: "MUL", index: 1 });
+    // A truncated file is a format error, never a panic.
+    let model = load("tests/data/tflite/conv_decoder.tflite");
+    for cut in [0, 7, 100, model.len() / 2, model.len() - 1] {
+        assert!(matches!(Network::new(&model[..cut]), Err(Error::Format { .. }) | Err(Error::Shape { .. })));
+    }
+    // An arena one byte short is refused.
+    let net = Network::new(&model).unwrap();
+    let mut arena = vec![0u8; net.required_arena() - 1];
+    assert!(matches!(net.interpreter(&mut arena), Err(Error::BufferTooSmall { .. })));
+    // The plan shares memory: the activations need less than the sum of all activations.
+    assert!(net.activation_bytes() < 8 + 128 + 128 + 1024 + 64 + 64 + 64);
+}
+
+/// Corrupted models never panic: every single-byte change (random positions and values) and
+/// truncation of each model either fails with an `Error` or builds a network that then runs
+/// (invoke on a zero input) without panicking. A cheap deterministic fuzz of the whole path.
+#[test]
+fn corrupted_models_never_panic() {
+    let mut models: Vec<Vec<u8>> = ["mlp_decoder", "conv_decoder", "mlp_encoder"]
+        .iter()
+        .map(|n| load(&format!("tests/data/tflite/{n}.tflite")))
+        .collect();
+    for n in ["depthwise_same_s2_relu6", "add_broadcast_relu", "resize_half_pixel", "quantize_fc_dequantize", "tanh"] {
+        models.push(load(&format!("tests/data/tflite_ops/{n}.tflite")));
+    }
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut arena = vec![0u8; 1 << 16];
+    let mut try_run = |bytes: &[u8]| {
+        if let Ok(net) = Network::new(bytes) {
+            if net.required_arena() <= arena.len() {
+                if let Ok(mut it) = net.interpreter(&mut arena) {
+                    let _ = it.invoke();
+                    let _ = it.output_i8(0);
+                }
+            }
+        }
+    };
+    for model in &models {
+        for cut in (0..model.len()).step_by(97) {
+            try_run(&model[..cut]);
+        }
+        let mut buf = model.clone();
+        for _ in 0..1500 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let pos = (state % buf.len() as u64) as usize;
+            let old = buf[pos];
+            buf[pos] = match state >> 60 {
+                0 => 0xFF,
+                1 => 0,
+                2 => old.wrapping_add(1),
+                _ => (state >> 32) as u8,
+            };
+            try_run(&buf);
+            buf[pos] = old;
+        }
+    }
+}
