@@ -7,11 +7,6 @@
 //! component with a nonzero posterior (each row is independent, so out-of-order execution
 //! overlaps them without unrolling).
 
-// The AVX-512 intrinsics are stable since Rust 1.89, newer than the workspace's declared
-// rust-version (1.85): this file (and so the crate) needs 1.89 on x86_64. Raising
-// rust-version is left to the workspace, where it also enables lints for the whole tree.
-#![allow(clippy::incompatible_msrv)]
-
 use core::arch::x86_64::*;
 
 use crate::gaussian::rows_available;
