@@ -9,7 +9,8 @@ pub(crate) fn ln(x: f32) -> f32 {
 
 #[cfg(not(feature = "micromath"))]
 pub(crate) fn sqrt(x: f32) -> f32 {
-    libm::sqrtf(x)
+    // libm's on most targets, one `vsqrt.f32` on Cortex-M cores with an FPU (the same result).
+    fvae_kernels::math::sqrt(x)
 }
 
 #[cfg(feature = "micromath")]
