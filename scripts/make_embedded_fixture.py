@@ -17,7 +17,10 @@ measurement (examples/firmware, examples/footprint), sized like a sensor encoder
   gmm.safetensors   the digits GMM marginalised to those 32 pixels: the same weights, the first 32 columns of
                     means and covariances (exact for a diagonal mixture, no refitting);
   fv_raw.npy, fv_improved.npy   [1024] f64: the Fisher vector of all 512 rows (VLFeat layout);
-  posteriors.npy    [512, 16] f64.
+  posteriors.npy    [512, 16] f64;
+  vq_idx.npy        [512] i32: the VQ index of each row with the 16 GMM means as codebook (nearest mean in
+                    Euclidean distance, ties to the lowest index; the script stops if any row's two nearest
+                    are within 1e-4 relative, so f32 rounding cannot flip an index).
 Before writing, it checks itself on the whole case against the peer fixtures (log_density.npy, posteriors.npy,
 fv_vlfeat_raw.npy, fv_vlfeat_improved.npy) and stops if they disagree beyond 1e-9.
 
@@ -132,7 +135,12 @@ def main():
     np.save(top / "fv_raw.npy", fv32)
     np.save(top / "fv_improved.npy", improved(fv32))
     np.save(top / "posteriors.npy", posteriors(x32, w, g32["means"], g32["covariances"]))
-    print(f"wrote {top.relative_to(ROOT)}/ (x [512, 32], gmm K=16 D=32, fv_raw, fv_improved, posteriors)")
+    dist = ((x32[:, None, :] - g32["means"][None, :, :].astype(np.float64)) ** 2).sum(axis=2)
+    two = np.sort(dist, axis=1)[:, :2]
+    if np.any(two[:, 1] - two[:, 0] <= 1e-4 * two[:, 1]):
+        raise SystemExit("a row has two near-equal nearest means: its VQ index is not robust")
+    np.save(top / "vq_idx.npy", np.argmin(dist, axis=1).astype("<i4"))
+    print(f"wrote {top.relative_to(ROOT)}/ (x [512, 32], gmm K=16 D=32, fv_raw, fv_improved, posteriors, vq_idx)")
 
 
 if __name__ == "__main__":
