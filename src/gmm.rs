@@ -11,6 +11,7 @@
 //! over k of `log w_k + log N(x | k)` with the maximum subtracted first.
 
 use crate::formats::safetensors::SafeTensors;
+use crate::math::F32x2;
 use crate::{math, Error, Result};
 use fvae_kernels::gaussian;
 
@@ -63,7 +64,8 @@ pub struct DiagGmm<'a> {
     log_weights: &'a [f32],
 }
 
-const LN_2PI: f64 = 1.837_877_066_409_345_5;
+/// ln(2 pi) as an f32 pair (hi + lo = the f64 value to 1e-15).
+const LN_2PI: F32x2 = F32x2 { hi: 1.837_877, lo: 3.126_835_3e-8 };
 
 /// Checks the parameters and fills `inv_sigma` [K*D], `log_norm` [K], `log_weights` [K].
 fn prepare(
@@ -86,14 +88,14 @@ fn prepare(
     if variances.len() != k * d {
         return Err(Error::Shape { what: "covariances", expected: k * d, found: variances.len() });
     }
-    let mut sum = 0.0f64;
+    let mut sum = F32x2::ZERO;
     for (i, &w) in weights.iter().enumerate() {
         if !(w.is_finite() && w >= 0.0) {
             return Err(Error::Value { what: "weights", index: i, reason: "must be finite and >= 0" });
         }
-        sum += w as f64;
+        sum = sum.add_f32(w);
     }
-    if (sum - 1.0).abs() > 1e-3 {
+    if (sum.hi - 1.0).abs() > 1e-3 {
         return Err(Error::Value { what: "weights", index: k - 1, reason: "do not sum to 1 within 1e-3" });
     }
     if let Some(i) = means.iter().position(|m| !m.is_finite()) {
@@ -103,15 +105,17 @@ fn prepare(
         return Err(Error::Value { what: "covariances", index: i, reason: "must be finite and > 0" });
     }
     for c in 0..k {
-        let mut log_det = 0.0f64;
+        // -1/2 (D ln 2pi + sum ln var) to about 48 bits as an f32 pair (f64 would be software on a
+        // single-precision FPU): hi is the f32 rounding, lo what it lost.
+        let mut log_det = F32x2::ZERO;
         for i in c * d..(c + 1) * d {
             let v = variances[i];
             inv_sigma[i] = 1.0 / math::sqrt(v);
-            log_det += math::ln(v) as f64;
+            log_det = log_det.add_f32(math::ln(v));
         }
-        let exact = -0.5 * (d as f64 * LN_2PI + log_det);
-        log_norm[c] = exact as f32;
-        log_norm_lo[c] = (exact - log_norm[c] as f64) as f32;
+        let exact = LN_2PI.mul_f32(d as f32).add(log_det).mul_f32(-0.5);
+        log_norm[c] = exact.hi;
+        log_norm_lo[c] = exact.lo;
         log_weights[c] = if weights[c] > 0.0 { math::ln(weights[c]) } else { f32::NEG_INFINITY };
     }
     Ok((k, d))
