@@ -12,9 +12,9 @@
 use crate::gaussian::scalar::{self, kahan_add};
 
 core::arch::global_asm!(
-    // float fvae_m4f_sq_dist8(const float *x, const float *mu, const float *inv_sigma,
-    //                         size_t blocks, float acc): acc + sum ((x - mu) inv_sigma)^2 over
-    // blocks * 8 elements (blocks >= 1), summed in element order.
+    // void fvae_m4f_sq_dist8(const usize a[7] /* x, mu, inv_sigma, out, k, blocks, tail_bytes */):
+    // for each of k rows (k, blocks >= 1): out[row] = sum ((x - mu) inv_sigma)^2 over the first
+    // blocks * 8 elements, in element order; mu and inv_sigma then step over the row's tail_bytes.
     // The FPU the build targets has at least these instructions (the assembler needs telling).
     ".fpu fpv4-sp-d16",
     ".section .text.fvae_m4f_sq_dist8,\"ax\",%progbits",
@@ -23,10 +23,18 @@ core::arch::global_asm!(
     ".type fvae_m4f_sq_dist8,%function",
     ".thumb_func",
     "fvae_m4f_sq_dist8:",
-    "    vpush {{s16-s24}}",
+    "    push {{r4, r5, r6, r7, lr}}",
+    "    vpush {{s16-s25}}",
+    "    ldm.w r0, {{r0, r2, r3, r4, r5, r6, r7}}",
+    "    movs r12, #0",
+    "    vmov s25, r12",
+    "2:",
+    "    vmov.f32 s0, s25",
+    "    mov r1, r0",
+    "    mov r12, r6",
     "1:",
-    "    vldmia r0!, {{s1-s8}}",
-    "    vldmia r1!, {{s9-s16}}",
+    "    vldmia r1!, {{s1-s8}}",
+    "    vldmia r2!, {{s9-s16}}",
     "    vsub.f32 s9, s1, s9",
     "    vsub.f32 s10, s2, s10",
     "    vsub.f32 s11, s3, s11",
@@ -35,7 +43,7 @@ core::arch::global_asm!(
     "    vsub.f32 s14, s6, s14",
     "    vsub.f32 s15, s7, s15",
     "    vsub.f32 s16, s8, s16",
-    "    vldmia r2!, {{s17-s24}}",
+    "    vldmia r3!, {{s17-s24}}",
     "    vmul.f32 s9, s9, s17",
     "    vmul.f32 s10, s10, s18",
     "    vmul.f32 s11, s11, s19",
@@ -52,10 +60,15 @@ core::arch::global_asm!(
     "    vmla.f32 s0, s14, s14",
     "    vmla.f32 s0, s15, s15",
     "    vmla.f32 s0, s16, s16",
-    "    subs r3, r3, #1",
+    "    subs r12, r12, #1",
     "    bne 1b",
-    "    vpop {{s16-s24}}",
-    "    bx lr",
+    "    vstmia r4!, {{s0}}",
+    "    add r2, r2, r7",
+    "    add r3, r3, r7",
+    "    subs r5, r5, #1",
+    "    bne 2b",
+    "    vpop {{s16-s25}}",
+    "    pop {{r4, r5, r6, r7, pc}}",
     ".size fvae_m4f_sq_dist8, . - fvae_m4f_sq_dist8",
     //
     // void fvae_m4f_acc4(float *const p[5] /* x, mu, inv_sigma, s1, s2 */, size_t blocks, float q):
@@ -107,39 +120,49 @@ core::arch::global_asm!(
     "    bx lr",
     ".size fvae_m4f_acc4, . - fvae_m4f_acc4",
     //
-    // void fvae_m4f_acc4_kahan(float *const p[7] /* x, mu, inv_sigma, s1, c1, s2, c2 */,
-    //                          size_t blocks, float q): the same sums, Kahan-compensated
-    // (y = v - c; t = s + y; c = (t - s) - y; s = t), over blocks * 4 elements (>= 1).
+    // void fvae_m4f_acc4_kahan(const usize a[12]
+    //     /* x, mu, inv_sigma, s1, c1, s2, row_bytes, c2, q, k, blocks, tail_bytes */):
+    // for each of k rows (k, blocks >= 1) whose q[row] != 0, the Kahan-compensated sums
+    // (y = v - c; t = s + y; c = (t - s) - y; s = t) of v = q t and v = q (t t - 1), with
+    // t = (x - mu) inv_sigma, over the first blocks * 4 elements; then every row pointer steps
+    // over the row's tail_bytes (row_bytes for a skipped row).
     ".section .text.fvae_m4f_acc4_kahan,\"ax\",%progbits",
     ".global fvae_m4f_acc4_kahan",
     ".p2align 2",
     ".type fvae_m4f_acc4_kahan,%function",
     ".thumb_func",
     "fvae_m4f_acc4_kahan:",
-    "    push {{r4, r5, r6, r8}}",
+    "    push {{r4, r5, r6, r7, r8, r9, r10, r11, lr}}",
     "    vpush {{s16-s17}}",
-    "    ldm.w r0, {{r2, r3, r4, r5, r6, r8, r12}}",
+    "    ldm.w r0, {{r0, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}}",
     "    vmov.f32 s1, #1.0",
+    "3:",
+    "    vldmia r9!, {{s0}}",
+    "    vcmp.f32 s0, #0.0",
+    "    vmrs APSR_nzcv, fpscr",
+    "    beq 4f",
+    "    mov r1, r0",
+    "    mov r12, r11",
     "1:",
-    "    vldmia r2!, {{s2-s5}}",
-    "    vldmia r3!, {{s6-s9}}",
+    "    vldmia r1!, {{s2-s5}}",
+    "    vldmia r2!, {{s6-s9}}",
     "    vsub.f32 s2, s2, s6",
     "    vsub.f32 s3, s3, s7",
     "    vsub.f32 s4, s4, s8",
     "    vsub.f32 s5, s5, s9",
-    "    vldmia r4!, {{s6-s9}}",
+    "    vldmia r3!, {{s6-s9}}",
     "    vmul.f32 s2, s2, s6",
     "    vmul.f32 s3, s3, s7",
     "    vmul.f32 s4, s4, s8",
     "    vmul.f32 s5, s5, s9",
     // y = q t - c1
-    "    vldm r6, {{s6-s9}}",
+    "    vldm r5, {{s6-s9}}",
     "    vnmls.f32 s6, s0, s2",
     "    vnmls.f32 s7, s0, s3",
     "    vnmls.f32 s8, s0, s4",
     "    vnmls.f32 s9, s0, s5",
     // s1' = s1 + y; c1' = (s1' - s1) - y
-    "    vldm r5, {{s10-s13}}",
+    "    vldm r4, {{s10-s13}}",
     "    vadd.f32 s14, s10, s6",
     "    vadd.f32 s15, s11, s7",
     "    vadd.f32 s16, s12, s8",
@@ -152,8 +175,8 @@ core::arch::global_asm!(
     "    vsub.f32 s11, s11, s7",
     "    vsub.f32 s12, s12, s8",
     "    vsub.f32 s13, s13, s9",
-    "    vstmia r5!, {{s14-s17}}",
-    "    vstmia r6!, {{s10-s13}}",
+    "    vstmia r4!, {{s14-s17}}",
+    "    vstmia r5!, {{s10-s13}}",
     // u = t t - 1; y = q u - c2
     "    vmul.f32 s2, s2, s2",
     "    vmul.f32 s3, s3, s3",
@@ -163,12 +186,12 @@ core::arch::global_asm!(
     "    vsub.f32 s3, s3, s1",
     "    vsub.f32 s4, s4, s1",
     "    vsub.f32 s5, s5, s1",
-    "    vldm r12, {{s6-s9}}",
+    "    vldm r8, {{s6-s9}}",
     "    vnmls.f32 s6, s0, s2",
     "    vnmls.f32 s7, s0, s3",
     "    vnmls.f32 s8, s0, s4",
     "    vnmls.f32 s9, s0, s5",
-    "    vldm r8, {{s10-s13}}",
+    "    vldm r6, {{s10-s13}}",
     "    vadd.f32 s14, s10, s6",
     "    vadd.f32 s15, s11, s7",
     "    vadd.f32 s16, s12, s8",
@@ -181,35 +204,56 @@ core::arch::global_asm!(
     "    vsub.f32 s11, s11, s7",
     "    vsub.f32 s12, s12, s8",
     "    vsub.f32 s13, s13, s9",
-    "    vstmia r8!, {{s14-s17}}",
-    "    vstmia r12!, {{s10-s13}}",
-    "    subs r1, r1, #1",
+    "    vstmia r6!, {{s14-s17}}",
+    "    vstmia r8!, {{s10-s13}}",
+    "    subs r12, r12, #1",
     "    bne 1b",
+    "    add r2, r2, lr",
+    "    add r3, r3, lr",
+    "    add r4, r4, lr",
+    "    add r5, r5, lr",
+    "    add r6, r6, lr",
+    "    add r8, r8, lr",
+    "    b 5f",
+    "4:",
+    "    add r2, r2, r7",
+    "    add r3, r3, r7",
+    "    add r4, r4, r7",
+    "    add r5, r5, r7",
+    "    add r6, r6, r7",
+    "    add r8, r8, r7",
+    "5:",
+    "    subs r10, r10, #1",
+    "    bne 3b",
     "    vpop {{s16-s17}}",
-    "    pop {{r4, r5, r6, r8}}",
-    "    bx lr",
+    "    pop {{r4, r5, r6, r7, r8, r9, r10, r11, pc}}",
     ".size fvae_m4f_acc4_kahan, . - fvae_m4f_acc4_kahan",
     ".text",
 );
 
 extern "C" {
-    fn fvae_m4f_sq_dist8(x: *const f32, mu: *const f32, inv_sigma: *const f32, blocks: usize, acc: f32) -> f32;
+    fn fvae_m4f_sq_dist8(args: *const [usize; 7]);
     fn fvae_m4f_acc4(p: *const [*mut f32; 5], blocks: usize, q: f32);
-    fn fvae_m4f_acc4_kahan(p: *const [*mut f32; 7], blocks: usize, q: f32);
+    fn fvae_m4f_acc4_kahan(args: *const [usize; 12]);
 }
 
 /// See [`scalar::sq_mahalanobis`]; the same lengths contract, the same results bit for bit.
 pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
-    let d = x.len();
+    let (d, k) = (x.len(), out.len());
     let blocks = d / 8;
+    if blocks == 0 || k == 0 {
+        return scalar::sq_mahalanobis(x, means, inv_sigma, out);
+    }
+    let (mu, s, o) = (means.as_ptr() as usize, inv_sigma.as_ptr() as usize, out.as_mut_ptr() as usize);
+    let args = [x.as_ptr() as usize, mu, s, o, k, blocks, 4 * (d - 8 * blocks)];
+    // SAFETY: means and inv_sigma hold k rows of d >= 8 * blocks floats (the dispatch's contract), of
+    // which the routine reads the first 8 * blocks of each, stepping over the rest; it reads x[..8 *
+    // blocks] and writes out[..k] (exclusively borrowed), and restores what AAPCS-VFP requires.
+    unsafe { fvae_m4f_sq_dist8(&args) };
+    // The rest of each row, continuing each sum in element order (as the reference does).
     for (k, o) in out.iter_mut().enumerate() {
         let (mu, s) = (&means[k * d..(k + 1) * d], &inv_sigma[k * d..(k + 1) * d]);
-        let mut acc = 0.0f32;
-        if blocks > 0 {
-            // SAFETY: x, mu and s each hold d >= 8 * blocks floats, which is all the routine reads;
-            // it writes no memory and restores the callee-saved registers it uses (AAPCS-VFP).
-            acc = unsafe { fvae_m4f_sq_dist8(x.as_ptr(), mu.as_ptr(), s.as_ptr(), blocks, acc) };
-        }
+        let mut acc = *o;
         for i in blocks * 8..d {
             let t = (x[i] - mu[i]) * s[i];
             acc += t * t;
@@ -267,8 +311,36 @@ pub fn accumulate_compensated(
     s2: &mut [f32],
     c2: &mut [f32],
 ) {
-    let d = x.len();
+    let (d, k) = (x.len(), q.len());
     let blocks = d / 4;
+    if blocks == 0 || k == 0 {
+        return scalar::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2);
+    }
+    let ptr = |v: &[f32]| v.as_ptr() as usize;
+    let (tail, row) = (4 * (d - 4 * blocks), 4 * d);
+    let args = [
+        ptr(x),
+        ptr(means),
+        ptr(inv_sigma),
+        s1.as_mut_ptr() as usize,
+        c1.as_mut_ptr() as usize,
+        s2.as_mut_ptr() as usize,
+        row,
+        c2.as_mut_ptr() as usize,
+        ptr(q),
+        k,
+        blocks,
+        tail,
+    ];
+    // SAFETY: means, inv_sigma, s1, c1, s2 and c2 hold k rows of d >= 4 * blocks floats (the
+    // dispatch's contract), q holds k; the routine reads x[..4 * blocks], q, and the first 4 * blocks
+    // of each row of means and inv_sigma, and writes the same elements of s1, c1, s2, c2 (exclusively
+    // borrowed, disjoint), stepping over the rest; it restores what AAPCS-VFP requires.
+    unsafe { fvae_m4f_acc4_kahan(&args) };
+    // The rest of each row (per element the same sequence of compensated adds as the reference).
+    if tail == 0 {
+        return;
+    }
     for (k, &qk) in q.iter().enumerate() {
         if qk == 0.0 {
             continue;
@@ -276,20 +348,6 @@ pub fn accumulate_compensated(
         let r = k * d..(k + 1) * d;
         let (mu, s) = (&means[r.clone()], &inv_sigma[r.clone()]);
         let (a1, e1, a2, e2) = (&mut s1[r.clone()], &mut c1[r.clone()], &mut s2[r.clone()], &mut c2[r]);
-        if blocks > 0 {
-            let p = [
-                x.as_ptr() as *mut f32,
-                mu.as_ptr() as *mut f32,
-                s.as_ptr() as *mut f32,
-                a1.as_mut_ptr(),
-                e1.as_mut_ptr(),
-                a2.as_mut_ptr(),
-                e2.as_mut_ptr(),
-            ];
-            // SAFETY: as in `accumulate`: rows of d >= 4 * blocks floats; x, mu, s only read; a1, e1,
-            // a2, e2 exclusively borrowed, disjoint, written.
-            unsafe { fvae_m4f_acc4_kahan(&p, blocks, qk) };
-        }
         for i in blocks * 4..d {
             let t = (x[i] - mu[i]) * s[i];
             kahan_add(&mut a1[i], &mut e1[i], qk * t);
