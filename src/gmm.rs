@@ -198,7 +198,10 @@ impl<'a> DiagGmm<'a> {
         if x.len() != self.d {
             return Err(Error::Shape { what: "descriptor", expected: self.d, found: x.len() });
         }
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        // v - v is 0 for a finite v and NaN for an infinity or NaN: one pass of subtractions and adds
+        // (no compare and branch per value) decides, and the position is looked for only on failure.
+        if x.iter().fold(0.0f32, |acc, &v| acc + (v - v)) != 0.0 {
+            let i = x.iter().position(|v| !v.is_finite()).unwrap_or(0);
             return Err(Error::Value { what: "descriptor", index: row * self.d + i, reason: "not finite" });
         }
         Ok(())
@@ -244,13 +247,6 @@ impl<'a> DiagGmm<'a> {
         }
     }
 
-    fn log_densities_unchecked(&self, x: &[f32], out: &mut [f32]) {
-        gaussian::sq_mahalanobis(x, self.means, self.inv_sigma, out);
-        for (o, &c) in out.iter_mut().zip(self.log_norm) {
-            *o = c - 0.5 * *o;
-        }
-    }
-
     /// Soft assignments `out[k] = p(k | x)` (summing to 1), and the log-likelihood
     /// `log sum_k w_k N(x | k)` as the return value.
     pub fn posteriors(&self, x: &[f32], out: &mut [f32]) -> Result<f32> {
@@ -282,9 +278,10 @@ impl<'a> DiagGmm<'a> {
         out: &mut [f32],
         row: usize,
     ) -> Result<f32> {
-        self.log_densities_unchecked(x, out);
-        for (o, &lw) in out.iter_mut().zip(self.log_weights) {
-            *o += lw;
+        // log w_k + log N(x | k) = (log_norm_k - dist_k / 2) + log w_k, in that order, in one pass.
+        gaussian::sq_mahalanobis(x, self.means, self.inv_sigma, out);
+        for ((o, &c), &lw) in out.iter_mut().zip(self.log_norm).zip(self.log_weights) {
+            *o = (c - 0.5 * *o) + lw;
         }
         let best = match assignment {
             Assignment::Hard => Some(argmax(out)),

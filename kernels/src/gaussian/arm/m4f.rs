@@ -10,6 +10,7 @@
 //! element code.
 
 use crate::gaussian::scalar::{self, kahan_add};
+use crate::math;
 
 core::arch::global_asm!(
     // void fvae_m4f_sq_dist8(const usize a[7] /* x, mu, inv_sigma, out, k, blocks, tail_bytes */):
@@ -250,6 +251,9 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
     // which the routine reads the first 8 * blocks of each, stepping over the rest; it reads x[..8 *
     // blocks] and writes out[..k] (exclusively borrowed), and restores what AAPCS-VFP requires.
     unsafe { fvae_m4f_sq_dist8(&args) };
+    if d == 8 * blocks {
+        return;
+    }
     // The rest of each row, continuing each sum in element order (as the reference does).
     for (k, o) in out.iter_mut().enumerate() {
         let (mu, s) = (&means[k * d..(k + 1) * d], &inv_sigma[k * d..(k + 1) * d]);
@@ -262,9 +266,41 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
     }
 }
 
-/// See [`scalar::softmax`] (the reference itself: 16 exponentials are not where the time goes).
+/// See [`scalar::softmax`]; the same results bit for bit. Once the maximum is known to be finite,
+/// every `v - max` is in `[-inf, 0]` and never NaN, so the exponential skips the reference's NaN and
+/// overflow tests and its rounding of the (never positive) reduction argument takes one branch: the
+/// same operations on every value that reaches them.
 pub fn softmax(v: &mut [f32]) -> f32 {
-    scalar::softmax(v)
+    let mut max = f32::NEG_INFINITY;
+    for &x in v.iter() {
+        if x.is_nan() || x > max {
+            max = x;
+        }
+    }
+    if !max.is_finite() {
+        return max;
+    }
+    let mut sum = 0.0f32;
+    for x in v.iter_mut() {
+        let d = *x - max;
+        *x = if d < math::EXP_MIN { 0.0 } else { exp_nonpositive(d) };
+        sum += *x;
+    }
+    let inv = 1.0 / sum;
+    for x in v.iter_mut() {
+        *x *= inv;
+    }
+    max + libm::logf(sum)
+}
+
+/// [`math::exp`] for `x` in `[EXP_MIN, 0]`: there `t = x log2 e <= 0`, where the reference rounds by
+/// `(t - 0.5) as i32` (also for `t = 0`, where both of its forms give 0), and `n >= -126`.
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    let n = (x * math::LOG2E - 0.5) as i32;
+    let nf = n as f32;
+    let r = x - nf * math::LN2_HI - nf * math::LN2_LO;
+    math::exp_poly(r) * math::pow2i(n)
 }
 
 /// See [`scalar::accumulate`]; the same results bit for bit.
