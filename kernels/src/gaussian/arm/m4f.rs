@@ -121,20 +121,21 @@ core::arch::global_asm!(
     "    bx lr",
     ".size fvae_m4f_acc4, . - fvae_m4f_acc4",
     //
-    // void fvae_m4f_acc4_kahan(const usize a[12]
+    // void fvae_m4f_acc8_kahan(const usize a[12]
     //     /* x, mu, inv_sigma, s1, c1, s2, row_bytes, c2, q, k, blocks, tail_bytes */):
     // for each of k rows (k, blocks >= 1) whose q[row] != 0, the Kahan-compensated sums
     // (y = v - c; t = s + y; c = (t - s) - y; s = t) of v = q t and v = q (t t - 1), with
-    // t = (x - mu) inv_sigma, over the first blocks * 4 elements; then every row pointer steps
-    // over the row's tail_bytes (row_bytes for a skipped row).
-    ".section .text.fvae_m4f_acc4_kahan,\"ax\",%progbits",
-    ".global fvae_m4f_acc4_kahan",
+    // t = (x - mu) inv_sigma, over the first blocks * 8 elements; then every row pointer steps
+    // over the row's tail_bytes (row_bytes for a skipped row). Eight t per block (three loads),
+    // the sums four at a time.
+    ".section .text.fvae_m4f_acc8_kahan,\"ax\",%progbits",
+    ".global fvae_m4f_acc8_kahan",
     ".p2align 2",
-    ".type fvae_m4f_acc4_kahan,%function",
+    ".type fvae_m4f_acc8_kahan,%function",
     ".thumb_func",
-    "fvae_m4f_acc4_kahan:",
+    "fvae_m4f_acc8_kahan:",
     "    push {{r4, r5, r6, r7, r8, r9, r10, r11, lr}}",
-    "    vpush {{s16-s17}}",
+    "    vpush {{s16-s21}}",
     "    ldm.w r0, {{r0, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}}",
     "    vmov.f32 s1, #1.0",
     "3:",
@@ -145,68 +146,127 @@ core::arch::global_asm!(
     "    mov r1, r0",
     "    mov r12, r11",
     "1:",
-    "    vldmia r1!, {{s2-s5}}",
-    "    vldmia r2!, {{s6-s9}}",
-    "    vsub.f32 s2, s2, s6",
-    "    vsub.f32 s3, s3, s7",
-    "    vsub.f32 s4, s4, s8",
-    "    vsub.f32 s5, s5, s9",
-    "    vldmia r3!, {{s6-s9}}",
-    "    vmul.f32 s2, s2, s6",
-    "    vmul.f32 s3, s3, s7",
-    "    vmul.f32 s4, s4, s8",
-    "    vmul.f32 s5, s5, s9",
-    // y = q t - c1
-    "    vldm r5, {{s6-s9}}",
-    "    vnmls.f32 s6, s0, s2",
-    "    vnmls.f32 s7, s0, s3",
-    "    vnmls.f32 s8, s0, s4",
-    "    vnmls.f32 s9, s0, s5",
-    // s1' = s1 + y; c1' = (s1' - s1) - y
-    "    vldm r4, {{s10-s13}}",
-    "    vadd.f32 s14, s10, s6",
-    "    vadd.f32 s15, s11, s7",
-    "    vadd.f32 s16, s12, s8",
-    "    vadd.f32 s17, s13, s9",
-    "    vsub.f32 s10, s14, s10",
-    "    vsub.f32 s11, s15, s11",
-    "    vsub.f32 s12, s16, s12",
-    "    vsub.f32 s13, s17, s13",
-    "    vsub.f32 s10, s10, s6",
-    "    vsub.f32 s11, s11, s7",
-    "    vsub.f32 s12, s12, s8",
-    "    vsub.f32 s13, s13, s9",
-    "    vstmia r4!, {{s14-s17}}",
-    "    vstmia r5!, {{s10-s13}}",
-    // u = t t - 1; y = q u - c2
+    // t = (x - mu) inv_sigma, eight at a time, in s2-s9
+    "    vldmia r1!, {{s2-s9}}",
+    "    vldmia r2!, {{s10-s17}}",
+    "    vsub.f32 s2, s2, s10",
+    "    vsub.f32 s3, s3, s11",
+    "    vsub.f32 s4, s4, s12",
+    "    vsub.f32 s5, s5, s13",
+    "    vsub.f32 s6, s6, s14",
+    "    vsub.f32 s7, s7, s15",
+    "    vsub.f32 s8, s8, s16",
+    "    vsub.f32 s9, s9, s17",
+    "    vldmia r3!, {{s10-s17}}",
+    "    vmul.f32 s2, s2, s10",
+    "    vmul.f32 s3, s3, s11",
+    "    vmul.f32 s4, s4, s12",
+    "    vmul.f32 s5, s5, s13",
+    "    vmul.f32 s6, s6, s14",
+    "    vmul.f32 s7, s7, s15",
+    "    vmul.f32 s8, s8, s16",
+    "    vmul.f32 s9, s9, s17",
+    // s1, c1: y = q v - c; t = s + y; c = (t - s) - y; s = t (four values from s2)
+    "    vldm r5, {{s10-s13}}",
+    "    vnmls.f32 s10, s0, s2",
+    "    vnmls.f32 s11, s0, s3",
+    "    vnmls.f32 s12, s0, s4",
+    "    vnmls.f32 s13, s0, s5",
+    "    vldm r4, {{s14-s17}}",
+    "    vadd.f32 s18, s14, s10",
+    "    vadd.f32 s19, s15, s11",
+    "    vadd.f32 s20, s16, s12",
+    "    vadd.f32 s21, s17, s13",
+    "    vsub.f32 s14, s18, s14",
+    "    vsub.f32 s15, s19, s15",
+    "    vsub.f32 s16, s20, s16",
+    "    vsub.f32 s17, s21, s17",
+    "    vsub.f32 s14, s14, s10",
+    "    vsub.f32 s15, s15, s11",
+    "    vsub.f32 s16, s16, s12",
+    "    vsub.f32 s17, s17, s13",
+    "    vstmia r4!, {{s18-s21}}",
+    "    vstmia r5!, {{s14-s17}}",
+    // s1, c1: y = q v - c; t = s + y; c = (t - s) - y; s = t (four values from s6)
+    "    vldm r5, {{s10-s13}}",
+    "    vnmls.f32 s10, s0, s6",
+    "    vnmls.f32 s11, s0, s7",
+    "    vnmls.f32 s12, s0, s8",
+    "    vnmls.f32 s13, s0, s9",
+    "    vldm r4, {{s14-s17}}",
+    "    vadd.f32 s18, s14, s10",
+    "    vadd.f32 s19, s15, s11",
+    "    vadd.f32 s20, s16, s12",
+    "    vadd.f32 s21, s17, s13",
+    "    vsub.f32 s14, s18, s14",
+    "    vsub.f32 s15, s19, s15",
+    "    vsub.f32 s16, s20, s16",
+    "    vsub.f32 s17, s21, s17",
+    "    vsub.f32 s14, s14, s10",
+    "    vsub.f32 s15, s15, s11",
+    "    vsub.f32 s16, s16, s12",
+    "    vsub.f32 s17, s17, s13",
+    "    vstmia r4!, {{s18-s21}}",
+    "    vstmia r5!, {{s14-s17}}",
+    // u = t t - 1
     "    vmul.f32 s2, s2, s2",
     "    vmul.f32 s3, s3, s3",
     "    vmul.f32 s4, s4, s4",
     "    vmul.f32 s5, s5, s5",
+    "    vmul.f32 s6, s6, s6",
+    "    vmul.f32 s7, s7, s7",
+    "    vmul.f32 s8, s8, s8",
+    "    vmul.f32 s9, s9, s9",
     "    vsub.f32 s2, s2, s1",
     "    vsub.f32 s3, s3, s1",
     "    vsub.f32 s4, s4, s1",
     "    vsub.f32 s5, s5, s1",
-    "    vldm r8, {{s6-s9}}",
-    "    vnmls.f32 s6, s0, s2",
-    "    vnmls.f32 s7, s0, s3",
-    "    vnmls.f32 s8, s0, s4",
-    "    vnmls.f32 s9, s0, s5",
-    "    vldm r6, {{s10-s13}}",
-    "    vadd.f32 s14, s10, s6",
-    "    vadd.f32 s15, s11, s7",
-    "    vadd.f32 s16, s12, s8",
-    "    vadd.f32 s17, s13, s9",
-    "    vsub.f32 s10, s14, s10",
-    "    vsub.f32 s11, s15, s11",
-    "    vsub.f32 s12, s16, s12",
-    "    vsub.f32 s13, s17, s13",
-    "    vsub.f32 s10, s10, s6",
-    "    vsub.f32 s11, s11, s7",
-    "    vsub.f32 s12, s12, s8",
-    "    vsub.f32 s13, s13, s9",
-    "    vstmia r6!, {{s14-s17}}",
-    "    vstmia r8!, {{s10-s13}}",
+    "    vsub.f32 s6, s6, s1",
+    "    vsub.f32 s7, s7, s1",
+    "    vsub.f32 s8, s8, s1",
+    "    vsub.f32 s9, s9, s1",
+    // s2, c2: y = q v - c; t = s + y; c = (t - s) - y; s = t (four values from s2)
+    "    vldm r8, {{s10-s13}}",
+    "    vnmls.f32 s10, s0, s2",
+    "    vnmls.f32 s11, s0, s3",
+    "    vnmls.f32 s12, s0, s4",
+    "    vnmls.f32 s13, s0, s5",
+    "    vldm r6, {{s14-s17}}",
+    "    vadd.f32 s18, s14, s10",
+    "    vadd.f32 s19, s15, s11",
+    "    vadd.f32 s20, s16, s12",
+    "    vadd.f32 s21, s17, s13",
+    "    vsub.f32 s14, s18, s14",
+    "    vsub.f32 s15, s19, s15",
+    "    vsub.f32 s16, s20, s16",
+    "    vsub.f32 s17, s21, s17",
+    "    vsub.f32 s14, s14, s10",
+    "    vsub.f32 s15, s15, s11",
+    "    vsub.f32 s16, s16, s12",
+    "    vsub.f32 s17, s17, s13",
+    "    vstmia r6!, {{s18-s21}}",
+    "    vstmia r8!, {{s14-s17}}",
+    // s2, c2: y = q v - c; t = s + y; c = (t - s) - y; s = t (four values from s6)
+    "    vldm r8, {{s10-s13}}",
+    "    vnmls.f32 s10, s0, s6",
+    "    vnmls.f32 s11, s0, s7",
+    "    vnmls.f32 s12, s0, s8",
+    "    vnmls.f32 s13, s0, s9",
+    "    vldm r6, {{s14-s17}}",
+    "    vadd.f32 s18, s14, s10",
+    "    vadd.f32 s19, s15, s11",
+    "    vadd.f32 s20, s16, s12",
+    "    vadd.f32 s21, s17, s13",
+    "    vsub.f32 s14, s18, s14",
+    "    vsub.f32 s15, s19, s15",
+    "    vsub.f32 s16, s20, s16",
+    "    vsub.f32 s17, s21, s17",
+    "    vsub.f32 s14, s14, s10",
+    "    vsub.f32 s15, s15, s11",
+    "    vsub.f32 s16, s16, s12",
+    "    vsub.f32 s17, s17, s13",
+    "    vstmia r6!, {{s18-s21}}",
+    "    vstmia r8!, {{s14-s17}}",
     "    subs r12, r12, #1",
     "    bne 1b",
     "    add r2, r2, lr",
@@ -226,16 +286,16 @@ core::arch::global_asm!(
     "5:",
     "    subs r10, r10, #1",
     "    bne 3b",
-    "    vpop {{s16-s17}}",
+    "    vpop {{s16-s21}}",
     "    pop {{r4, r5, r6, r7, r8, r9, r10, r11, pc}}",
-    ".size fvae_m4f_acc4_kahan, . - fvae_m4f_acc4_kahan",
+    ".size fvae_m4f_acc8_kahan, . - fvae_m4f_acc8_kahan",
     ".text",
 );
 
 extern "C" {
     fn fvae_m4f_sq_dist8(args: *const [usize; 7]);
     fn fvae_m4f_acc4(p: *const [*mut f32; 5], blocks: usize, q: f32);
-    fn fvae_m4f_acc4_kahan(args: *const [usize; 12]);
+    fn fvae_m4f_acc8_kahan(args: *const [usize; 12]);
 }
 
 /// See [`scalar::sq_mahalanobis`]; the same lengths contract, the same results bit for bit.
@@ -348,12 +408,12 @@ pub fn accumulate_compensated(
     c2: &mut [f32],
 ) {
     let (d, k) = (x.len(), q.len());
-    let blocks = d / 4;
+    let blocks = d / 8;
     if blocks == 0 || k == 0 {
         return scalar::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2);
     }
     let ptr = |v: &[f32]| v.as_ptr() as usize;
-    let (tail, row) = (4 * (d - 4 * blocks), 4 * d);
+    let (tail, row) = (4 * (d - 8 * blocks), 4 * d);
     let args = [
         ptr(x),
         ptr(means),
@@ -368,11 +428,11 @@ pub fn accumulate_compensated(
         blocks,
         tail,
     ];
-    // SAFETY: means, inv_sigma, s1, c1, s2 and c2 hold k rows of d >= 4 * blocks floats (the
-    // dispatch's contract), q holds k; the routine reads x[..4 * blocks], q, and the first 4 * blocks
+    // SAFETY: means, inv_sigma, s1, c1, s2 and c2 hold k rows of d >= 8 * blocks floats (the
+    // dispatch's contract), q holds k; the routine reads x[..8 * blocks], q, and the first 8 * blocks
     // of each row of means and inv_sigma, and writes the same elements of s1, c1, s2, c2 (exclusively
     // borrowed, disjoint), stepping over the rest; it restores what AAPCS-VFP requires.
-    unsafe { fvae_m4f_acc4_kahan(&args) };
+    unsafe { fvae_m4f_acc8_kahan(&args) };
     // The rest of each row (per element the same sequence of compensated adds as the reference).
     if tail == 0 {
         return;
@@ -384,7 +444,7 @@ pub fn accumulate_compensated(
         let r = k * d..(k + 1) * d;
         let (mu, s) = (&means[r.clone()], &inv_sigma[r.clone()]);
         let (a1, e1, a2, e2) = (&mut s1[r.clone()], &mut c1[r.clone()], &mut s2[r.clone()], &mut c2[r]);
-        for i in blocks * 4..d {
+        for i in blocks * 8..d {
             let t = (x[i] - mu[i]) * s[i];
             kahan_add(&mut a1[i], &mut e1[i], qk * t);
             kahan_add(&mut a2[i], &mut e2[i], qk * (t * t - 1.0));
