@@ -17,7 +17,15 @@ measurement (examples/firmware, examples/footprint), sized like a sensor encoder
   gmm.safetensors   the digits GMM marginalised to those 32 pixels: the same weights, the first 32 columns of
                     means and covariances (exact for a diagonal mixture, no refitting);
   fv_raw.npy, fv_improved.npy   [1024] f64: the Fisher vector of all 512 rows (VLFeat layout);
-  posteriors.npy    [512, 16] f64.
+  posteriors.npy    [512, 16] f64;
+  vq_idx.npy        [512] i32: the VQ index of each row with the 16 GMM means as codebook (nearest mean in
+                    Euclidean distance, ties to the lowest index; the script stops if any row's two nearest
+                    are within 1e-4 relative, so f32 rounding cannot flip an index);
+  vq_means_i8.npy   [16, 32] i8: the means quantised as fvae::vq::quantize_i8 does with the scale 16/127
+                    (the pixels' full range 0..16 to 127): round half away from zero of the float32
+                    quotient, clamped to [-127, 127];
+  vq_idx_i8.npy     [512] i32: the nearest of those int8 codewords to each row quantised the same way, by
+                    exact integer distance, ties to the lowest index (what the firmware must get exactly).
 Before writing, it checks itself on the whole case against the peer fixtures (log_density.npy, posteriors.npy,
 fv_vlfeat_raw.npy, fv_vlfeat_improved.npy) and stops if they disagree beyond 1e-9.
 
@@ -132,7 +140,25 @@ def main():
     np.save(top / "fv_raw.npy", fv32)
     np.save(top / "fv_improved.npy", improved(fv32))
     np.save(top / "posteriors.npy", posteriors(x32, w, g32["means"], g32["covariances"]))
-    print(f"wrote {top.relative_to(ROOT)}/ (x [512, 32], gmm K=16 D=32, fv_raw, fv_improved, posteriors)")
+    dist = ((x32[:, None, :] - g32["means"][None, :, :].astype(np.float64)) ** 2).sum(axis=2)
+    two = np.sort(dist, axis=1)[:, :2]
+    if np.any(two[:, 1] - two[:, 0] <= 1e-4 * two[:, 1]):
+        raise SystemExit("a row has two near-equal nearest means: its VQ index is not robust")
+    np.save(top / "vq_idx.npy", np.argmin(dist, axis=1).astype("<i4"))
+    scale = np.float32(16.0) / np.float32(127.0)
+
+    def quantize_i8(v):
+        t = np.asarray(v, dtype=np.float32) / scale
+        # |t| + 0.5 in float64 is exact for a float32 t, so this is roundf (half away from zero).
+        return np.clip(np.sign(t) * np.floor(np.abs(t).astype(np.float64) + 0.5), -127, 127).astype(np.int8)
+
+    means_i8 = quantize_i8(g32["means"])
+    x_i8 = quantize_i8(np.load(CASE / "x.npy")[:512, :32])
+    d_i8 = ((x_i8[:, None, :].astype(np.int64) - means_i8[None, :, :].astype(np.int64)) ** 2).sum(axis=2)
+    np.save(top / "vq_means_i8.npy", means_i8)
+    np.save(top / "vq_idx_i8.npy", np.argmin(d_i8, axis=1).astype("<i4"))
+    print(f"int8 VQ indices equal to the float64 ones: {np.mean(np.argmin(d_i8, axis=1) == np.argmin(dist, axis=1)):.4f}")
+    print(f"wrote {top.relative_to(ROOT)}/ (x [512, 32], gmm K=16 D=32, fv_raw, fv_improved, posteriors, vq_idx, vq_means_i8, vq_idx_i8)")
 
 
 if __name__ == "__main__":

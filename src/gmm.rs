@@ -11,6 +11,7 @@
 //! over k of `log w_k + log N(x | k)` with the maximum subtracted first.
 
 use crate::formats::safetensors::SafeTensors;
+use crate::math::F32x2;
 use crate::{math, Error, Result};
 use fvae_kernels::gaussian;
 
@@ -63,7 +64,8 @@ pub struct DiagGmm<'a> {
     log_weights: &'a [f32],
 }
 
-const LN_2PI: f64 = 1.837_877_066_409_345_5;
+/// ln(2 pi) as an f32 pair (hi + lo = the f64 value to 1e-15).
+const LN_2PI: F32x2 = F32x2 { hi: 1.837_877, lo: 3.126_835_3e-8 };
 
 /// Checks the parameters and fills `inv_sigma` [K*D], `log_norm` [K], `log_weights` [K].
 fn prepare(
@@ -86,14 +88,14 @@ fn prepare(
     if variances.len() != k * d {
         return Err(Error::Shape { what: "covariances", expected: k * d, found: variances.len() });
     }
-    let mut sum = 0.0f64;
+    let mut sum = F32x2::ZERO;
     for (i, &w) in weights.iter().enumerate() {
         if !(w.is_finite() && w >= 0.0) {
             return Err(Error::Value { what: "weights", index: i, reason: "must be finite and >= 0" });
         }
-        sum += w as f64;
+        sum = sum.add_f32(w);
     }
-    if (sum - 1.0).abs() > 1e-3 {
+    if (sum.hi - 1.0).abs() > 1e-3 {
         return Err(Error::Value { what: "weights", index: k - 1, reason: "do not sum to 1 within 1e-3" });
     }
     if let Some(i) = means.iter().position(|m| !m.is_finite()) {
@@ -103,15 +105,17 @@ fn prepare(
         return Err(Error::Value { what: "covariances", index: i, reason: "must be finite and > 0" });
     }
     for c in 0..k {
-        let mut log_det = 0.0f64;
+        // -1/2 (D ln 2pi + sum ln var) to about 48 bits as an f32 pair (f64 would be software on a
+        // single-precision FPU): hi is the f32 rounding, lo what it lost.
+        let mut log_det = F32x2::ZERO;
         for i in c * d..(c + 1) * d {
             let v = variances[i];
             inv_sigma[i] = 1.0 / math::sqrt(v);
-            log_det += math::ln(v) as f64;
+            log_det = log_det.add_f32(math::ln(v));
         }
-        let exact = -0.5 * (d as f64 * LN_2PI + log_det);
-        log_norm[c] = exact as f32;
-        log_norm_lo[c] = (exact - log_norm[c] as f64) as f32;
+        let exact = LN_2PI.mul_f32(d as f32).add(log_det).mul_f32(-0.5);
+        log_norm[c] = exact.hi;
+        log_norm_lo[c] = exact.lo;
         log_weights[c] = if weights[c] > 0.0 { math::ln(weights[c]) } else { f32::NEG_INFINITY };
     }
     Ok((k, d))
@@ -194,9 +198,9 @@ impl<'a> DiagGmm<'a> {
         if x.len() != self.d {
             return Err(Error::Shape { what: "descriptor", expected: self.d, found: x.len() });
         }
-        // A branch-free pass (the compiler vectorises it); the position only on failure.
-        let exponents_all_ones = x.iter().fold(false, |bad, v| bad | (v.to_bits() & 0x7f80_0000 == 0x7f80_0000));
-        if exponents_all_ones {
+        // v - v is 0 for a finite v and NaN for an infinity or NaN: one pass of subtractions and adds
+        // (no compare and branch per value) decides, and the position is looked for only on failure.
+        if x.iter().fold(0.0f32, |acc, &v| acc + (v - v)) != 0.0 {
             let i = x.iter().position(|v| !v.is_finite()).unwrap_or(0);
             return Err(Error::Value { what: "descriptor", index: row * self.d + i, reason: "not finite" });
         }
@@ -243,13 +247,6 @@ impl<'a> DiagGmm<'a> {
         }
     }
 
-    fn log_densities_unchecked(&self, x: &[f32], out: &mut [f32]) {
-        gaussian::sq_mahalanobis(x, self.means, self.inv_sigma, out);
-        for (o, &c) in out.iter_mut().zip(self.log_norm) {
-            *o = c - 0.5 * *o;
-        }
-    }
-
     /// Soft assignments `out[k] = p(k | x)` (summing to 1), and the log-likelihood
     /// `log sum_k w_k N(x | k)` as the return value.
     pub fn posteriors(&self, x: &[f32], out: &mut [f32]) -> Result<f32> {
@@ -281,9 +278,10 @@ impl<'a> DiagGmm<'a> {
         out: &mut [f32],
         row: usize,
     ) -> Result<f32> {
-        self.log_densities_unchecked(x, out);
-        for (o, &lw) in out.iter_mut().zip(self.log_weights) {
-            *o += lw;
+        // log w_k + log N(x | k) = (log_norm_k - dist_k / 2) + log w_k, in that order, in one pass.
+        gaussian::sq_mahalanobis(x, self.means, self.inv_sigma, out);
+        for ((o, &c), &lw) in out.iter_mut().zip(self.log_norm).zip(self.log_weights) {
+            *o = (c - 0.5 * *o) + lw;
         }
         let best = match assignment {
             Assignment::Hard => Some(argmax(out)),

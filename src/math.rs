@@ -9,7 +9,8 @@ pub(crate) fn ln(x: f32) -> f32 {
 
 #[cfg(not(feature = "micromath"))]
 pub(crate) fn sqrt(x: f32) -> f32 {
-    libm::sqrtf(x)
+    // libm's on most targets, one `vsqrt.f32` on Cortex-M cores with an FPU (the same result).
+    fvae_kernels::math::sqrt(x)
 }
 
 #[cfg(feature = "micromath")]
@@ -29,5 +30,83 @@ pub(crate) fn signed_pow(x: f32, alpha: f32) -> f32 {
         -m
     } else {
         m
+    }
+}
+
+/// An unevaluated sum `hi + lo` of two f32 (about 48 significant bits): the accuracy model set-up needs
+/// from f64, without software double precision on cores whose FPU is single precision (Cortex-M4F: the
+/// f64 routines were about 2.3 KB of flash). Knuth's two-sum and Dekker's product, no FMA needed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct F32x2 {
+    pub hi: f32,
+    pub lo: f32,
+}
+
+/// `a + b = s + e` exactly (any magnitudes, barring overflow).
+fn two_sum(a: f32, b: f32) -> (f32, f32) {
+    let s = a + b;
+    let bb = s - a;
+    (s, (a - (s - bb)) + (b - bb))
+}
+
+/// `a = h + l` with `h` holding the high 12 bits (Veltkamp's split).
+fn split(a: f32) -> (f32, f32) {
+    let c = 4097.0 * a;
+    let h = c - (c - a);
+    (h, a - h)
+}
+
+/// `a * b = p + e` exactly (Dekker; barring overflow and underflow).
+fn two_prod(a: f32, b: f32) -> (f32, f32) {
+    let p = a * b;
+    let ((ah, al), (bh, bl)) = (split(a), split(b));
+    (p, ((ah * bh - p) + ah * bl + al * bh) + al * bl)
+}
+
+impl F32x2 {
+    pub const ZERO: F32x2 = F32x2 { hi: 0.0, lo: 0.0 };
+
+    /// `s + e` with `|e|` small against `|s|`, renormalised so that `hi` is `s + e` rounded.
+    fn renorm(s: f32, e: f32) -> F32x2 {
+        let hi = s + e;
+        F32x2 { hi, lo: e - (hi - s) }
+    }
+
+    pub fn add_f32(self, b: f32) -> F32x2 {
+        let (s, e) = two_sum(self.hi, b);
+        Self::renorm(s, e + self.lo)
+    }
+
+    pub fn add(self, o: F32x2) -> F32x2 {
+        let (s, e) = two_sum(self.hi, o.hi);
+        Self::renorm(s, e + (self.lo + o.lo))
+    }
+
+    pub fn mul_f32(self, b: f32) -> F32x2 {
+        let (p, e) = two_prod(self.hi, b);
+        Self::renorm(p, e + self.lo * b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::F32x2;
+
+    #[test]
+    fn f32x2_sums_and_products_to_f64_accuracy() {
+        // ln(2 pi) * 64 + the ln of 64 variances, against f64.
+        let ln_2pi = F32x2 { hi: 1.837_877, lo: 3.126_835_3e-8 };
+        let mut sum = ln_2pi.mul_f32(64.0);
+        let mut want = 64.0 * 1.837_877_066_409_345_5f64;
+        for i in 0..64 {
+            let v = (0.37 + i as f32 * 0.731).ln() * if i % 3 == 0 { -1.0 } else { 1.0 };
+            sum = sum.add_f32(v);
+            want += v as f64;
+        }
+        let got = sum.hi as f64 + sum.lo as f64;
+        assert!((got - want).abs() < 1e-12 * want.abs(), "{got} vs {want}");
+        assert_eq!(sum.hi, want as f32);
+        let two = sum.add(sum);
+        assert!((two.hi as f64 + two.lo as f64 - 2.0 * want).abs() < 2e-12 * want.abs());
     }
 }

@@ -68,3 +68,46 @@ pub fn exp_poly(r: f32) -> f32 {
 pub fn pow2i(n: i32) -> f32 {
     f32::from_bits(((n + 127) as u32) << 23)
 }
+
+/// Square root, correctly rounded (IEEE 754), as `libm::sqrtf`: one `vsqrt.f32` on Cortex-M
+/// cores with a single-precision FPU (cfg `fvae_arm_fpu`, see `build.rs`), where libm's software
+/// root costs about 480 bytes of flash; libm elsewhere. Negative arguments give NaN.
+///
+/// ```
+/// use fvae_kernels::math::sqrt;
+/// assert_eq!(sqrt(2.25), 1.5);
+/// assert!(sqrt(-1.0).is_nan());
+/// ```
+#[inline]
+pub fn sqrt(x: f32) -> f32 {
+    #[cfg(fvae_arm_fpu)]
+    {
+        // SAFETY: `fvae_vsqrtf` (below) reads only s0 and writes only s0, as AAPCS-VFP allows.
+        unsafe { fvae_vsqrtf(x) }
+    }
+    #[cfg(not(fvae_arm_fpu))]
+    libm::sqrtf(x)
+}
+
+// An out-of-line `vsqrt.f32`: stable Rust has no inline-`asm!` register class for the S
+// registers on these targets, so the instruction is a two-instruction function.
+#[cfg(fvae_arm_fpu)]
+core::arch::global_asm!(
+    // The FPU the build targets has at least these instructions (the assembler needs telling).
+    ".fpu fpv4-sp-d16",
+    ".section .text.fvae_vsqrtf,\"ax\",%progbits",
+    ".global fvae_vsqrtf",
+    ".p2align 1",
+    ".type fvae_vsqrtf,%function",
+    ".thumb_func",
+    "fvae_vsqrtf:",
+    "    vsqrt.f32 s0, s0",
+    "    bx lr",
+    ".size fvae_vsqrtf, . - fvae_vsqrtf",
+    ".text",
+);
+
+#[cfg(fvae_arm_fpu)]
+extern "C" {
+    fn fvae_vsqrtf(x: f32) -> f32;
+}

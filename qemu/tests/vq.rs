@@ -84,7 +84,7 @@ fn main() -> ! {
         seed as i8
     };
     let mut mismatches = 0;
-    for &d in &[1usize, 2, 3, 4, 5, 7, 8, 15, 17, 33, 64, 67] {
+    for &d in &[1usize, 2, 3, 4, 5, 7, 8, 15, 16, 17, 32, 33, 48, 64, 67] {
         let (mut x, mut c) = ([0i8; 68], [0i8; 68 * 3]);
         x.iter_mut().for_each(|v| *v = next());
         c.iter_mut().for_each(|v| *v = next());

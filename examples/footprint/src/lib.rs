@@ -119,3 +119,10 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 unsafe fn HardFault(_: &cortex_m_rt::ExceptionFrame) -> ! {
     fail("HardFault")
 }
+
+/// `data`, through an optimisation barrier: the compiler cannot see its contents (so it neither folds
+/// a computation over generated statics nor drops them), and both builds keep the same bytes.
+#[inline(always)]
+pub fn keep_ref<T: ?Sized>(data: &'static T) -> &'static T {
+    core::hint::black_box(data)
+}

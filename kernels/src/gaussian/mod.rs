@@ -9,6 +9,7 @@
 //! | --- | --- |
 //! | x86_64 | [`cpu::x86_level`]: `x86_64::avx512` (AVX-512F), `x86_64::avx2` (AVX2+FMA), `x86_64::sse2` |
 //! | aarch64 with NEON | `aarch64::neon` |
+//! | Cortex-M4F/M7/M33F (cfg `fvae_arm_fpu`, from `build.rs`) | `arm::m4f` (bit for bit the reference) |
 //! | anything else | [`scalar`] |
 //!
 //! The SIMD paths agree with the reference to rounding: they sum in a different order and
@@ -22,6 +23,8 @@
 
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 pub mod aarch64;
+#[cfg(fvae_arm_fpu)]
+pub mod arm;
 pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
@@ -75,7 +78,11 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
     unsafe {
         aarch64::neon::sq_mahalanobis(x, means, inv_sigma, out)
     }
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
+    #[cfg(fvae_arm_fpu)]
+    {
+        arm::m4f::sq_mahalanobis(x, means, inv_sigma, out)
+    }
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"), fvae_arm_fpu)))]
     scalar::sq_mahalanobis(x, means, inv_sigma, out)
 }
 
@@ -152,7 +159,11 @@ pub fn softmax(v: &mut [f32]) -> f32 {
     unsafe {
         aarch64::neon::softmax(v)
     }
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
+    #[cfg(fvae_arm_fpu)]
+    {
+        arm::m4f::softmax(v)
+    }
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"), fvae_arm_fpu)))]
     scalar::softmax(v)
 }
 
@@ -191,7 +202,11 @@ pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &m
     unsafe {
         aarch64::neon::accumulate(x, means, inv_sigma, q, s1, s2)
     }
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
+    #[cfg(fvae_arm_fpu)]
+    {
+        arm::m4f::accumulate(x, means, inv_sigma, q, s1, s2)
+    }
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"), fvae_arm_fpu)))]
     scalar::accumulate(x, means, inv_sigma, q, s1, s2)
 }
 
@@ -239,7 +254,11 @@ pub fn accumulate_compensated(
     unsafe {
         aarch64::neon::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
     }
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
+    #[cfg(fvae_arm_fpu)]
+    {
+        arm::m4f::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
+    }
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"), fvae_arm_fpu)))]
     scalar::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
 }
 

@@ -60,13 +60,45 @@ fn word(b: &[i8]) -> u32 {
 
 /// See [`crate::vq::i8_sq_distances`]. Needs `codebook.len() >= out.len() * x.len()` (the
 /// dispatch guarantees it; a shorter codebook panics in the slice index, never reads past it).
+///
+/// The query is the same for every codeword, so it is sign-extended once per 16-byte group
+/// (eight halfword pairs held in registers across the codewords) instead of once per codeword;
+/// each group adds to the codewords' running sums (wrapping, as `smlad` does, so the order of the
+/// partial sums does not matter). What is left of D (fewer than 16 bytes) takes the per-word and
+/// per-element loops.
 pub fn i8_sq_distances(x: &[i8], codebook: &[i8], out: &mut [u32]) {
     let d = x.len();
+    let groups = d / 16;
+    out.iter_mut().for_each(|o| *o = 0);
+    for g in 0..groups {
+        let xs = &x[16 * g..16 * g + 16];
+        let (x0, x1, x2, x3) = (word(&xs[0..4]), word(&xs[4..8]), word(&xs[8..12]), word(&xs[12..16]));
+        // Written out (no loop over the four words) so that the eight halves stay in registers.
+        let (e0, e1, e2, e3) = (sxtb16(x0), sxtb16(x1), sxtb16(x2), sxtb16(x3));
+        let (o0, o1, o2, o3) = (sxtb16_ror8(x0), sxtb16_ror8(x1), sxtb16_ror8(x2), sxtb16_ror8(x3));
+        let step = |acc: u32, e: u32, o: u32, wc: u32| {
+            let de = ssub16(e, sxtb16(wc));
+            let dd = ssub16(o, sxtb16_ror8(wc));
+            smlad(dd, dd, smlad(de, de, acc))
+        };
+        for (o, c) in out.iter_mut().zip(codebook.chunks_exact(d)) {
+            let c = &c[16 * g..16 * g + 16];
+            let mut acc = *o;
+            acc = step(acc, e0, o0, word(&c[0..4]));
+            acc = step(acc, e1, o1, word(&c[4..8]));
+            acc = step(acc, e2, o2, word(&c[8..12]));
+            acc = step(acc, e3, o3, word(&c[12..16]));
+            *o = acc;
+        }
+    }
+    if 16 * groups == d {
+        return;
+    }
     let whole = d / 4 * 4;
     for (j, o) in out.iter_mut().enumerate() {
         let c = &codebook[j * d..(j + 1) * d];
-        let mut acc = 0u32;
-        for (xs, cs) in x[..whole].chunks_exact(4).zip(c[..whole].chunks_exact(4)) {
+        let mut acc = *o;
+        for (xs, cs) in x[16 * groups..whole].chunks_exact(4).zip(c[16 * groups..whole].chunks_exact(4)) {
             let (wx, wc) = (word(xs), word(cs));
             let de = ssub16(sxtb16(wx), sxtb16(wc));
             let dd = ssub16(sxtb16_ror8(wx), sxtb16_ror8(wc));
