@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds libfvae.a for the host and for Cortex-M4F, checks the header (fresh, C99 and C++ clean, only
-# fvae_ names), and runs capi/tests/test_fisher.c on the host (gcc) and on QEMU mps2-an386.
+# fvae_ names), and runs capi/tests/test_*.c on the host (gcc) and on QEMU mps2-an386.
 # Prints what ran where and a final "N passed, M failed" line; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -66,23 +66,24 @@ no_malloc() { # the device library allocates nothing: no reference to malloc/fre
     ! nm -u "$1" 2>/dev/null | grep -w -E 'malloc|free|calloc|realloc|__rust_alloc'
 }
 
-host_test() {
-    gcc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Icapi/include -Icapi/tests capi/tests/test_fisher.c \
-        -L"$out/host" -lfvae -lm -lpthread -ldl -o "$out/host/test_fisher" && "$out/host/test_fisher"
+TESTS=(test_fisher test_vq test_nn)
+host_test() { # host_test NAME: capi/tests/NAME.c built with gcc and run
+    gcc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Icapi/include -Icapi/tests "capi/tests/$1.c" \
+        -L"$out/host" -lfvae -lm -lpthread -ldl -o "$out/host/$1" && "$out/host/$1"
 }
 
 M4F=(-O2 -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16)
-m4f_test() {
+m4f_test() { # m4f_test NAME: capi/tests/NAME.c cross-built for Cortex-M4F and run under QEMU
     arm-none-eabi-gcc "${M4F[@]}" -std=gnu99 -Wall -Wextra -Werror -c capi/tests/cortex-m/startup.c \
         -o "$out/m4f/startup.o" &&
         arm-none-eabi-gcc "${M4F[@]}" -std=c99 -Wall -Wextra -Werror -pedantic -Icapi/include -Icapi/tests \
-            -c capi/tests/test_fisher.c -o "$out/m4f/test_fisher.o" &&
+            -c "capi/tests/$1.c" -o "$out/m4f/$1.o" &&
         arm-none-eabi-gcc "${M4F[@]}" -nostartfiles -T capi/tests/cortex-m/mps2.ld "$out/m4f/startup.o" \
-            "$out/m4f/test_fisher.o" -L"$out/m4f" -lfvae -lm --specs=rdimon.specs -Wl,--gc-sections \
-            -Wl,--no-warn-execstack -o "$out/m4f/test_fisher.elf" &&
-        arm-none-eabi-size "$out/m4f/test_fisher.elf" &&
+            "$out/m4f/$1.o" -L"$out/m4f" -lfvae -lm --specs=rdimon.specs -Wl,--gc-sections \
+            -Wl,--no-warn-execstack -o "$out/m4f/$1.elf" &&
+        arm-none-eabi-size "$out/m4f/$1.elf" &&
         timeout 120 qemu-system-arm -machine mps2-an386 -nographic -monitor none -serial none \
-            -semihosting-config enable=on,target=native -kernel "$out/m4f/test_fisher.elf"
+            -semihosting-config enable=on,target=native -kernel "$out/m4f/$1.elf"
 }
 
 echo "== host ($(uname -m), gcc $(gcc -dumpversion))"
@@ -91,7 +92,9 @@ step "header capi/include/fvae.h matches build.rs output" header_fresh
 step "header compiles as C99 (gcc -std=c99 -Wall -Wextra -Werror -pedantic)" header_c99
 step "header compiles as C++ (g++ -fsyntax-only -x c++ -pedantic)" header_cxx
 step "host libfvae.a exports only fvae_ C names" symbols_prefixed "$out/host/libfvae.a"
-VERBOSE=1 step "test_fisher.c on host" host_test
+for t in "${TESTS[@]}"; do
+    VERBOSE=1 step "$t.c on host" host_test "$t"
+done
 pkgconfig_test() { # install.sh into a scratch prefix, then build the test from pkg-config's flags alone
     rm -rf "$out/prefix" && bash capi/install.sh "$PWD/$out/prefix" &&
         export PKG_CONFIG_PATH="$PWD/$out/prefix/lib/pkgconfig" &&
@@ -108,7 +111,9 @@ echo "== Cortex-M4F (thumbv7em-none-eabihf, arm-none-eabi-gcc, QEMU mps2-an386)"
 step "build libfvae.a (thumbv7em-none-eabihf, release)" build_lib "$out/m4f" --target thumbv7em-none-eabihf
 step "M4F libfvae.a exports only fvae_ C names" symbols_prefixed "$out/m4f/libfvae.a"
 step "M4F libfvae.a references no allocator" no_malloc "$out/m4f/libfvae.a"
-VERBOSE=1 step "test_fisher.c on Cortex-M4F under qemu-system-arm" m4f_test
+for t in "${TESTS[@]}"; do
+    VERBOSE=1 step "$t.c on Cortex-M4F under qemu-system-arm" m4f_test "$t"
+done
 
 echo "capi C tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
