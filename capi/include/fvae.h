@@ -1,7 +1,9 @@
-/* fvae C API: GMM scoring and Fisher vectors over caller memory, no malloc.
+/* fvae C API: GMM scoring, Fisher vectors, vector quantisation and int8 networks over caller
+ * memory, no malloc.
  * Every function returns FVAE_OK (0) or a negative FVAE_ERR_* status; see fvae_status_message.
  * Storage given to *_init must be FVAE_ALIGN-aligned and stay alive and unmoved while its
- * handle is used (a Fisher accumulator also uses its GMM's storage). See capi/README.md. */
+ * handle is used (a Fisher accumulator also uses its GMM's storage; a network also uses its .tflite
+ * buffer and its arena). See capi/README.md. */
 
 #ifndef FVAE_H
 #define FVAE_H

@@ -1,10 +1,12 @@
-//! C API of fvae: GMM scoring and Fisher vectors over caller memory, no malloc.
+//! C API of fvae: GMM scoring, Fisher vectors, vector quantisation (f32 and int8 codebooks,
+//! residual VQ) and int8 `.tflite` networks over caller memory, no malloc.
 //!
 //! Every object lives in storage the caller provides: ask `fvae_*_size(k, d)` for the bytes,
 //! give storage aligned to `FVAE_ALIGN`, get a handle (a pointer into that storage). Handles hold
 //! pointers to their own storage (and a Fisher accumulator to its GMM's storage), so the caller
-//! keeps every storage buffer alive and unmoved while a handle is in use; nothing else needs to
-//! outlive a call (model parameters are copied into the GMM storage).
+//! keeps every storage buffer alive and unmoved while a handle is in use. GMM parameters and
+//! codebooks are copied into their storage; a network reads its `.tflite` buffer in place and
+//! runs in a caller arena, both of which must outlive its handle.
 //!
 //! Every function returns an `int32_t` status: `FVAE_OK` (0) or a negative `FVAE_ERR_*` code;
 //! `fvae_status_message` gives a static string for each. Null pointers, wrong lengths,
