@@ -380,6 +380,46 @@ int32_t fvae_codebook_i8_nearest_batch(const struct FvaeCodebookI8 *cb,
                                        uint32_t *dist,
                                        size_t n);
 
+// Bytes of storage a codebook **view** needs (`fvae_codebook_view*`, `fvae_codebook_i8_view*`,
+// `fvae_rvq_view*`): the handle only, the same for every size.
+size_t fvae_vq_view_size(void);
+
+// As `fvae_codebook_init`, but the codewords are read in place (a codebook in flash costs no RAM):
+// `storage` needs only `fvae_vq_view_size()` bytes, and `data` must stay valid and unmodified while
+// the handle is used.
+int32_t fvae_codebook_view(void *storage,
+                           size_t storage_len,
+                           size_t m,
+                           size_t d,
+                           const float *data,
+                           struct FvaeCodebook **out);
+
+// As `fvae_codebook_init_safetensors`, but the codewords are read in place from the 4-aligned
+// buffer, which must stay valid and unmodified while the handle is used (`fvae_vq_view_size()`
+// bytes of storage).
+int32_t fvae_codebook_view_safetensors(void *storage,
+                                       size_t storage_len,
+                                       const uint8_t *bytes,
+                                       size_t bytes_len,
+                                       struct FvaeCodebook **out);
+
+// As `fvae_codebook_i8_init`, but the codewords are read in place (see `fvae_codebook_view`).
+int32_t fvae_codebook_i8_view(void *storage,
+                              size_t storage_len,
+                              size_t m,
+                              size_t d,
+                              const int8_t *data,
+                              float scale,
+                              struct FvaeCodebookI8 **out);
+
+// As `fvae_codebook_i8_init_safetensors`, but the codewords are read in place from the buffer
+// (see `fvae_codebook_view_safetensors`).
+int32_t fvae_codebook_i8_view_safetensors(void *storage,
+                                          size_t storage_len,
+                                          const uint8_t *bytes,
+                                          size_t bytes_len,
+                                          struct FvaeCodebookI8 **out);
+
 // Reads `s`, `m` and `d` of the `codebooks` tensor (f32 `[S, M, D]`) in a `.safetensors` buffer.
 int32_t fvae_rvq_safetensors_dims(const uint8_t *bytes,
                                   size_t bytes_len,
@@ -400,6 +440,23 @@ int32_t fvae_rvq_init(void *storage,
 // A residual VQ from the `codebooks` tensor (f32 `[S, M, D]`) of a 4-aligned `.safetensors`
 // buffer, copied into `storage` (`fvae_rvq_size(s, m, d)` bytes).
 int32_t fvae_rvq_init_safetensors(void *storage,
+                                  size_t storage_len,
+                                  const uint8_t *bytes,
+                                  size_t bytes_len,
+                                  struct FvaeRvq **out);
+
+// As `fvae_rvq_init`, but the codebooks are read in place (see `fvae_codebook_view`).
+int32_t fvae_rvq_view(void *storage,
+                      size_t storage_len,
+                      size_t s,
+                      size_t m,
+                      size_t d,
+                      const float *data,
+                      struct FvaeRvq **out);
+
+// As `fvae_rvq_init_safetensors`, but the codebooks are read in place from the 4-aligned buffer
+// (see `fvae_codebook_view_safetensors`).
+int32_t fvae_rvq_view_safetensors(void *storage,
                                   size_t storage_len,
                                   const uint8_t *bytes,
                                   size_t bytes_len,

@@ -699,6 +699,9 @@ const _: () = assert!(
 
 /// Bytes of a header followed by `elems` elements of `elem` bytes; `None` for empty or overflowing shapes.
 fn object_size(header: usize, dims: &[usize], elem: usize) -> Option<usize> {
+    if dims.is_empty() {
+        return Some(header_len(header)); // a view: the data stays where the caller has it
+    }
     let mut n = 1usize;
     for &d in dims {
         if d == 0 {
@@ -826,27 +829,35 @@ pub unsafe extern "C" fn fvae_codebook_safetensors_dims(
     })())
 }
 
-/// Stores an f32 codebook (copied) and publishes its handle.
+/// Stores an f32 codebook (copied, or borrowed when `copy` is false) and publishes its handle.
 ///
 /// # Safety
-/// `out` non-null and writable; `storage`/`storage_len` as given by the caller.
+/// `out` non-null and writable; `storage`/`storage_len` as given by the caller; when borrowed,
+/// `data` stays valid and unmodified while the handle is used.
 unsafe fn build_codebook(
     storage: *mut c_void,
     storage_len: usize,
-    data: &[f32],
+    data: &'static [f32],
     d: usize,
+    copy: bool,
     out: *mut *mut FvaeCodebook,
 ) -> Status<()> {
     let m = data.len().checked_div(d).unwrap_or(0);
     if m * d != data.len() {
         return Err(FVAE_ERR_SHAPE);
     }
-    let need = object_size(size_of::<CodebookObj>(), &[m, d], 4).ok_or(FVAE_ERR_SHAPE)?;
+    let dims: &[usize] = if copy { &[m, d] } else { &[] };
+    let need = object_size(size_of::<CodebookObj>(), dims, 4).ok_or(FVAE_ERR_SHAPE)?;
     let storage = check_storage(storage, storage_len, need)?;
-    // SAFETY: storage checked for the header and m * d floats.
-    let copy = unsafe { region::<f32>(storage, size_of::<CodebookObj>(), data.len()) };
-    copy.copy_from_slice(data);
-    let cb = Codebook::new(copy, d).map_err(status_of)?;
+    let data: &'static [f32] = if copy {
+        // SAFETY: storage checked for the header and m * d floats.
+        let c = unsafe { region::<f32>(storage, size_of::<CodebookObj>(), data.len()) };
+        c.copy_from_slice(data);
+        c
+    } else {
+        data
+    };
+    let cb = Codebook::new(data, d).map_err(status_of)?;
     // SAFETY: checked storage, non-null out.
     unsafe { publish(storage, CodebookObj { magic: CODEBOOK_MAGIC, cb }, out) };
     Ok(())
@@ -872,7 +883,7 @@ pub unsafe extern "C" fn fvae_codebook_init(
         // SAFETY: the caller gives m*d readable floats (m*d checked above).
         let data = unsafe { c_slice(data, m * d)? };
         // SAFETY: out is non-null.
-        unsafe { build_codebook(storage, storage_len, data, d, out) }
+        unsafe { build_codebook(storage, storage_len, data, d, true, out) }
     })())
 }
 
@@ -896,7 +907,7 @@ pub unsafe extern "C" fn fvae_codebook_init_safetensors(
         let (_, d) = dims2(&file, "codebook")?;
         let data = file.tensor("codebook").and_then(|t| t.as_f32("codebook")).map_err(status_of)?;
         // SAFETY: out is non-null.
-        unsafe { build_codebook(storage, storage_len, data, d, out) }
+        unsafe { build_codebook(storage, storage_len, data, d, true, out) }
     })())
 }
 
@@ -1022,28 +1033,35 @@ pub unsafe extern "C" fn fvae_quantize_i8(x: *const f32, len: usize, scale: f32,
     })())
 }
 
-/// Stores an int8 codebook (copied) and publishes its handle.
+/// Stores an int8 codebook (copied, or borrowed when `copy` is false) and publishes its handle.
 ///
 /// # Safety
-/// `out` non-null and writable; `storage`/`storage_len` as given by the caller.
+/// As [`build_codebook`].
 unsafe fn build_codebook_i8(
     storage: *mut c_void,
     storage_len: usize,
-    data: &[i8],
+    data: &'static [i8],
     d: usize,
     scale: f32,
+    copy: bool,
     out: *mut *mut FvaeCodebookI8,
 ) -> Status<()> {
     let m = data.len().checked_div(d).unwrap_or(0);
     if m * d != data.len() {
         return Err(FVAE_ERR_SHAPE);
     }
-    let need = object_size(size_of::<CodebookI8Obj>(), &[m, d], 1).ok_or(FVAE_ERR_SHAPE)?;
+    let dims: &[usize] = if copy { &[m, d] } else { &[] };
+    let need = object_size(size_of::<CodebookI8Obj>(), dims, 1).ok_or(FVAE_ERR_SHAPE)?;
     let storage = check_storage(storage, storage_len, need)?;
-    // SAFETY: storage checked for the header and m * d bytes.
-    let copy = unsafe { region::<i8>(storage, size_of::<CodebookI8Obj>(), data.len()) };
-    copy.copy_from_slice(data);
-    let cb = CodebookI8::new(copy, d, scale).map_err(status_of)?;
+    let data: &'static [i8] = if copy {
+        // SAFETY: storage checked for the header and m * d bytes.
+        let c = unsafe { region::<i8>(storage, size_of::<CodebookI8Obj>(), data.len()) };
+        c.copy_from_slice(data);
+        c
+    } else {
+        data
+    };
+    let cb = CodebookI8::new(data, d, scale).map_err(status_of)?;
     // SAFETY: checked storage, non-null out.
     unsafe { publish(storage, CodebookI8Obj { magic: CODEBOOK_I8_MAGIC, cb }, out) };
     Ok(())
@@ -1069,7 +1087,7 @@ pub unsafe extern "C" fn fvae_codebook_i8_init(
         // SAFETY: the caller gives m*d readable bytes (m*d checked above).
         let data = unsafe { c_slice(data, m * d)? };
         // SAFETY: out is non-null.
-        unsafe { build_codebook_i8(storage, storage_len, data, d, scale, out) }
+        unsafe { build_codebook_i8(storage, storage_len, data, d, scale, true, out) }
     })())
 }
 
@@ -1092,7 +1110,7 @@ pub unsafe extern "C" fn fvae_codebook_i8_init_safetensors(
         // Validated (scale included) in place first, then copied.
         let cb = CodebookI8::from_safetensors(&file).map_err(status_of)?;
         // SAFETY: out is non-null.
-        unsafe { build_codebook_i8(storage, storage_len, cb.data(), cb.d(), cb.scale(), out) }
+        unsafe { build_codebook_i8(storage, storage_len, cb.data(), cb.d(), cb.scale(), true, out) }
     })())
 }
 
@@ -1224,6 +1242,108 @@ pub unsafe extern "C" fn fvae_codebook_i8_nearest_batch(
     unsafe { fvae_codebook_i8_top_k_batch(cb, xs, xs_len, 1, idx, dist, n, ptr::null_mut()) }
 }
 
+/// Bytes of storage a codebook **view** needs (`fvae_codebook_view*`, `fvae_codebook_i8_view*`,
+/// `fvae_rvq_view*`): the handle only, the same for every size.
+#[no_mangle]
+pub extern "C" fn fvae_vq_view_size() -> usize {
+    header_len(size_of::<CodebookObj>().max(size_of::<CodebookI8Obj>()).max(size_of::<RvqObj>()))
+}
+
+/// As `fvae_codebook_init`, but the codewords are read in place (a codebook in flash costs no RAM):
+/// `storage` needs only `fvae_vq_view_size()` bytes, and `data` must stay valid and unmodified while
+/// the handle is used.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_view(
+    storage: *mut c_void,
+    storage_len: usize,
+    m: usize,
+    d: usize,
+    data: *const f32,
+    out: *mut *mut FvaeCodebook,
+) -> i32 {
+    code((|| {
+        if out.is_null() || data.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        object_size(0, &[m, d], 4).ok_or(FVAE_ERR_SHAPE)?;
+        // SAFETY: the caller gives m*d readable floats that outlive the handle.
+        let data: &'static [f32] = unsafe { c_slice(data, m * d)? };
+        // SAFETY: out is non-null; `data` outlives the handle by contract.
+        unsafe { build_codebook(storage, storage_len, data, d, false, out) }
+    })())
+}
+
+/// As `fvae_codebook_init_safetensors`, but the codewords are read in place from the 4-aligned
+/// buffer, which must stay valid and unmodified while the handle is used (`fvae_vq_view_size()`
+/// bytes of storage).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_view_safetensors(
+    storage: *mut c_void,
+    storage_len: usize,
+    bytes: *const u8,
+    bytes_len: usize,
+    out: *mut *mut FvaeCodebook,
+) -> i32 {
+    code((|| {
+        if out.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives bytes_len readable bytes that outlive the handle.
+        let bytes: &'static [u8] = unsafe { c_slice(bytes, bytes_len)? };
+        let file = SafeTensors::parse(bytes).map_err(status_of)?;
+        let (_, d) = dims2(&file, "codebook")?;
+        let data = file.tensor("codebook").and_then(|t| t.as_f32("codebook")).map_err(status_of)?;
+        // SAFETY: out is non-null; the file outlives the handle by contract.
+        unsafe { build_codebook(storage, storage_len, data, d, false, out) }
+    })())
+}
+
+/// As `fvae_codebook_i8_init`, but the codewords are read in place (see `fvae_codebook_view`).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_i8_view(
+    storage: *mut c_void,
+    storage_len: usize,
+    m: usize,
+    d: usize,
+    data: *const i8,
+    scale: f32,
+    out: *mut *mut FvaeCodebookI8,
+) -> i32 {
+    code((|| {
+        if out.is_null() || data.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        object_size(0, &[m, d], 1).ok_or(FVAE_ERR_SHAPE)?;
+        // SAFETY: the caller gives m*d readable bytes that outlive the handle.
+        let data: &'static [i8] = unsafe { c_slice(data, m * d)? };
+        // SAFETY: out is non-null; `data` outlives the handle by contract.
+        unsafe { build_codebook_i8(storage, storage_len, data, d, scale, false, out) }
+    })())
+}
+
+/// As `fvae_codebook_i8_init_safetensors`, but the codewords are read in place from the buffer
+/// (see `fvae_codebook_view_safetensors`).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_i8_view_safetensors(
+    storage: *mut c_void,
+    storage_len: usize,
+    bytes: *const u8,
+    bytes_len: usize,
+    out: *mut *mut FvaeCodebookI8,
+) -> i32 {
+    code((|| {
+        if out.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives bytes_len readable bytes that outlive the handle.
+        let bytes: &'static [u8] = unsafe { c_slice(bytes, bytes_len)? };
+        let file = SafeTensors::parse(bytes).map_err(status_of)?;
+        let cb = CodebookI8::from_safetensors(&file).map_err(status_of)?;
+        // SAFETY: out is non-null; the file outlives the handle by contract.
+        unsafe { build_codebook_i8(storage, storage_len, cb.data(), cb.d(), cb.scale(), false, out) }
+    })())
+}
+
 /// Reads `s`, `m` and `d` of the `codebooks` tensor (f32 `[S, M, D]`) in a `.safetensors` buffer.
 #[no_mangle]
 pub unsafe extern "C" fn fvae_rvq_safetensors_dims(
@@ -1249,28 +1369,35 @@ pub unsafe extern "C" fn fvae_rvq_safetensors_dims(
     })())
 }
 
-/// Stores a residual VQ (copied) and publishes its handle.
+/// Stores a residual VQ (copied, or borrowed when `copy` is false) and publishes its handle.
 ///
 /// # Safety
-/// `out` non-null and writable; `storage`/`storage_len` as given by the caller.
+/// As [`build_codebook`].
 unsafe fn build_rvq(
     storage: *mut c_void,
     storage_len: usize,
-    data: &[f32],
+    data: &'static [f32],
     s: usize,
     d: usize,
+    copy: bool,
     out: *mut *mut FvaeRvq,
 ) -> Status<()> {
     let m = data.len().checked_div(s.checked_mul(d).unwrap_or(0)).unwrap_or(0);
     if m * s * d != data.len() {
         return Err(FVAE_ERR_SHAPE);
     }
-    let need = object_size(size_of::<RvqObj>(), &[s, m, d], 4).ok_or(FVAE_ERR_SHAPE)?;
+    let dims: &[usize] = if copy { &[s, m, d] } else { &[] };
+    let need = object_size(size_of::<RvqObj>(), dims, 4).ok_or(FVAE_ERR_SHAPE)?;
     let storage = check_storage(storage, storage_len, need)?;
-    // SAFETY: storage checked for the header and s * m * d floats.
-    let copy = unsafe { region::<f32>(storage, size_of::<RvqObj>(), data.len()) };
-    copy.copy_from_slice(data);
-    let rvq = ResidualVq::new(copy, s, d).map_err(status_of)?;
+    let data: &'static [f32] = if copy {
+        // SAFETY: storage checked for the header and s * m * d floats.
+        let c = unsafe { region::<f32>(storage, size_of::<RvqObj>(), data.len()) };
+        c.copy_from_slice(data);
+        c
+    } else {
+        data
+    };
+    let rvq = ResidualVq::new(data, s, d).map_err(status_of)?;
     // SAFETY: checked storage, non-null out.
     unsafe { publish(storage, RvqObj { magic: RVQ_MAGIC, rvq }, out) };
     Ok(())
@@ -1296,7 +1423,7 @@ pub unsafe extern "C" fn fvae_rvq_init(
         // SAFETY: the caller gives s*m*d readable floats (checked not to overflow above).
         let data = unsafe { c_slice(data, s * m * d)? };
         // SAFETY: out is non-null.
-        unsafe { build_rvq(storage, storage_len, data, s, d, out) }
+        unsafe { build_rvq(storage, storage_len, data, s, d, true, out) }
     })())
 }
 
@@ -1319,7 +1446,54 @@ pub unsafe extern "C" fn fvae_rvq_init_safetensors(
         let rvq = ResidualVq::from_safetensors(&file).map_err(status_of)?;
         let data = file.tensor("codebooks").and_then(|t| t.as_f32("codebooks")).map_err(status_of)?;
         // SAFETY: out is non-null.
-        unsafe { build_rvq(storage, storage_len, data, rvq.stages(), rvq.d(), out) }
+        unsafe { build_rvq(storage, storage_len, data, rvq.stages(), rvq.d(), true, out) }
+    })())
+}
+
+/// As `fvae_rvq_init`, but the codebooks are read in place (see `fvae_codebook_view`).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_rvq_view(
+    storage: *mut c_void,
+    storage_len: usize,
+    s: usize,
+    m: usize,
+    d: usize,
+    data: *const f32,
+    out: *mut *mut FvaeRvq,
+) -> i32 {
+    code((|| {
+        if out.is_null() || data.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        object_size(0, &[s, m, d], 4).ok_or(FVAE_ERR_SHAPE)?;
+        // SAFETY: the caller gives s*m*d readable floats that outlive the handle.
+        let data: &'static [f32] = unsafe { c_slice(data, s * m * d)? };
+        // SAFETY: out is non-null; `data` outlives the handle by contract.
+        unsafe { build_rvq(storage, storage_len, data, s, d, false, out) }
+    })())
+}
+
+/// As `fvae_rvq_init_safetensors`, but the codebooks are read in place from the 4-aligned buffer
+/// (see `fvae_codebook_view_safetensors`).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_rvq_view_safetensors(
+    storage: *mut c_void,
+    storage_len: usize,
+    bytes: *const u8,
+    bytes_len: usize,
+    out: *mut *mut FvaeRvq,
+) -> i32 {
+    code((|| {
+        if out.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives bytes_len readable bytes that outlive the handle.
+        let bytes: &'static [u8] = unsafe { c_slice(bytes, bytes_len)? };
+        let file = SafeTensors::parse(bytes).map_err(status_of)?;
+        let rvq = ResidualVq::from_safetensors(&file).map_err(status_of)?;
+        let data = file.tensor("codebooks").and_then(|t| t.as_f32("codebooks")).map_err(status_of)?;
+        // SAFETY: out is non-null; the file outlives the handle by contract.
+        unsafe { build_rvq(storage, storage_len, data, rvq.stages(), rvq.d(), false, out) }
     })())
 }
 

@@ -16,7 +16,7 @@
 static uint64_t cb_store[(VQ_M * VQ_D * 4 + 256) / 8], i8_store[(VQ_M * VQ_D + 256) / 8];
 static uint64_t rvq_store[(RVQ_S * RVQ_M * VQ_D * 4 + 256) / 8];
 #define cb_raw_store rvq_store
-static uint64_t junk_store[64];
+static uint64_t junk_store[64], view_store[3][32];
 static uint32_t idx[VQ_N * 4], idx2[VQ_N * 4], udist[VQ_N * 4];
 static float dist[VQ_N * 4], dist2[VQ_N * 4], recon[VQ_N * VQ_D];
 static int8_t q8[VQ_N * VQ_D];
@@ -138,6 +138,53 @@ int main(void) {
         CHECK_STATUS(fvae_codebook_i8_init_safetensors(i8_store, sizeof i8_store, VQ_CODEBOOK_I8.bytes,
                                                        sizeof VQ_CODEBOOK_I8.bytes, &cb8),
                      FVAE_OK);
+    }
+
+    /* Views: the codewords read in place (from flash on the M4F), same results as the copies. */
+    {
+        FvaeCodebook *v = NULL;
+        FvaeCodebookI8 *v8 = NULL;
+        FvaeRvq *vr = NULL;
+        size_t vs = fvae_vq_view_size();
+        CHECK(vs > 0 && vs <= sizeof view_store[0] && vs < fvae_codebook_size(1, 1), "view size %u",
+              (unsigned)vs);
+        CHECK_STATUS(fvae_codebook_view_safetensors(view_store[0], vs, VQ_CODEBOOK.bytes, sizeof VQ_CODEBOOK.bytes, &v),
+                     FVAE_OK);
+        CHECK_STATUS(fvae_codebook_i8_view_safetensors(view_store[1], vs, VQ_CODEBOOK_I8.bytes,
+                                                       sizeof VQ_CODEBOOK_I8.bytes, &v8),
+                     FVAE_OK);
+        CHECK_STATUS(fvae_rvq_view_safetensors(view_store[2], vs, RVQ_CODEBOOKS.bytes, sizeof RVQ_CODEBOOKS.bytes, &vr),
+                     FVAE_OK);
+        CHECK_STATUS(fvae_codebook_nearest_batch(v, VQ_X, N * D, idx, dist, N), FVAE_OK);
+        CHECK_STATUS(fvae_codebook_i8_nearest_batch(v8, VQ_X_I8, N * D, idx2, udist, N), FVAE_OK);
+        for (i = 0; i < N; i++) {
+            CHECK(idx[i] == VQ_NEAREST[i] && close_rel(dist[i], VQ_NEAREST_DIST[i], 1e-6), "view nearest %u",
+                  (unsigned)i);
+            CHECK(idx2[i] == VQ_NEAREST_I8[i] && udist[i] == VQ_NEAREST_I8_DIST[i], "int8 view nearest %u",
+                  (unsigned)i);
+        }
+        CHECK_STATUS(fvae_rvq_encode(vr, RVQ_X, N * D, codes, N * S, residual, D), FVAE_OK);
+        CHECK(memcmp(codes, RVQ_CODES, sizeof codes) == 0, "rvq view codes equal codes.npy");
+        CHECK_STATUS(fvae_codebook_view(view_store[0], vs, M, D, raw_codebook, &v), FVAE_OK);
+        CHECK_STATUS(fvae_codebook_nearest(v, VQ_X, D, &index, &fd), FVAE_OK);
+        CHECK(index == VQ_NEAREST[0], "raw view nearest");
+        CHECK_STATUS(fvae_codebook_i8_view(view_store[1], vs, M, D,
+                                           (const int8_t *)(const void *)(VQ_CODEBOOK_I8.bytes + VQ_CODEBOOK_I8_OFFSET),
+                                           scale, &v8),
+                     FVAE_OK);
+        CHECK_STATUS(fvae_codebook_i8_nearest(v8, VQ_X_I8, D, &index, &ud), FVAE_OK);
+        CHECK(index == VQ_NEAREST_I8[0] && ud == VQ_NEAREST_I8_DIST[0], "raw int8 view nearest");
+        CHECK_STATUS(fvae_rvq_view(view_store[2], vs, S, RVQ_M, D,
+                                   (const float *)(const void *)(RVQ_CODEBOOKS.bytes + sizeof RVQ_CODEBOOKS.bytes -
+                                                                 S * RVQ_M * D * 4),
+                                   &vr),
+                     FVAE_OK);
+        CHECK_STATUS(fvae_codebook_view(view_store[0], vs - 1, M, D, raw_codebook, &v), FVAE_ERR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(fvae_codebook_view(view_store[0], vs, M - 1, D, raw_codebook + 1, &v), FVAE_OK); /* 4-aligned is enough */
+        CHECK_STATUS(fvae_codebook_view(view_store[0], vs, M, D, (const float *)(const void *)((const char *)raw_codebook + 2), &v),
+                     FVAE_ERR_MISALIGNED);
+        CHECK_STATUS(fvae_codebook_view(view_store[0], vs, M, D, NULL, &v), FVAE_ERR_NULL);
+        CHECK_STATUS(fvae_codebook_i8_view(view_store[1], vs, M, D, VQ_X_I8, -1.0f, &v8), FVAE_ERR_VALUE);
     }
 
     /* Bad inputs are statuses. */
