@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds libfvae.a for the host and for Cortex-M4F, checks the header (fresh, C99 and C++ clean, only
-# fvae_ names), and runs capi/tests/test_fisher.c on the host (gcc) and on QEMU mps2-an386.
+# fvae_ names), and runs capi/tests/test_*.c on the host (gcc) and on QEMU mps2-an386.
 # Prints what ran where and a final "N passed, M failed" line; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,13 +23,18 @@ step() { # step NAME COMMAND...: runs a step, counts it, shows its output on fai
     return 0
 }
 
-build_lib() { # build_lib TARGET_DIR [--target T]: builds the staticlib and installs it as libfvae.a
-    local dest=$1
-    shift
+build_lib() { # build_lib TARGET_DIR TOOL_PREFIX [--target T]: builds the staticlib, installs it as libfvae.a
+    # with only fvae_* global (capi/localize-archive.sh); cargo's own archive stays as libfvae_cargo.a
+    local dest=$1 pre=$2
+    shift 2
     cargo build -q -p fvae-capi --release "$@" || return 1
     local lib=target/${2:+$2/}release/libfvae_capi.a
-    cp "$lib" "$dest/libfvae.a"
+    cp "$lib" "$dest/libfvae_cargo.a" && bash capi/localize-archive.sh "$lib" "$dest/libfvae.a" "$pre"
 }
+
+# Symbols of an archive as "BIND NDX NAME" lines. readelf, not nm: binutils' nm loads the LLVMgold
+# plugin some machines have in /usr/lib/bfd-plugins, which aborts on the partially linked object.
+syms() { readelf -sW "$1" | awk '($5=="GLOBAL" || $5=="WEAK") {print $5, $7, $8}'; }
 
 header_fresh() { # build.rs regenerated include/fvae.h: it must equal the committed one
     if git rev-parse --git-dir >/dev/null 2>&1; then
@@ -49,49 +54,57 @@ header_cxx() {
     g++ -std=c++11 -Wall -Wextra -Werror -pedantic -Icapi/include -fsyntax-only -x c++ "$out/header.c"
 }
 
-symbols_prefixed() { # every defined global with a C name starts with fvae_ (Rust-mangled _ZN/_R, reserved
-    # __ (compiler-rt), LLVM-local anon./DW.ref. and std's rust_eh_personality on hosts are not C API names)
+symbols_prefixed() { # the archive defines no global symbol but fvae_*, and the header declares only fvae_ functions
     local bad
-    bad=$(nm -g --defined-only "$1" 2>/dev/null | awk 'NF==3 {print $3}' |
-        grep -v -E '^(_ZN|_R|__|anon\.|DW\.ref\.|rust_eh_personality$|fvae_)' | sort -u)
+    bad=$(syms "$1" | awk '$2 != "UND" {print $3}' | grep -v '^fvae_' | sort -u)
     [ -z "$bad" ] || {
-        echo "unprefixed symbols: $bad"
+        echo "globals outside fvae_: $bad"
         return 1
     }
-    # The header declares only fvae_ functions.
+    echo "$(syms "$1" | awk '$2 != "UND"' | sort -u | wc -l) global definitions, all fvae_ (cargo's archive:" \
+        "$(syms "$(dirname "$1")/libfvae_cargo.a" | awk '$2 != "UND"' | sort -u | wc -l))"
+    echo "needs from the C side: $(syms "$1" | awk '$2 == "UND" {print $3}' | sort -u | tr '\n' ' ')"
     ! grep -E '^[a-zA-Z_].*\(' capi/include/fvae.h | grep -v -E '^[a-zA-Z_0-9 *]+ \**fvae_' | grep .
 }
 
-no_malloc() { # the device library allocates nothing: no reference to malloc/free/calloc/realloc
-    ! nm -u "$1" 2>/dev/null | grep -w -E 'malloc|free|calloc|realloc|__rust_alloc'
+no_malloc() { # the device library allocates nothing and needs nothing from C but abort
+    local und
+    und=$(syms "$1" | awk '$2 == "UND" {print $3}' | sort -u | tr '\n' ' ')
+    [ "$und" = "abort " ] || {
+        echo "undefined references: $und"
+        return 1
+    }
 }
 
-host_test() {
-    gcc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Icapi/include -Icapi/tests capi/tests/test_fisher.c \
-        -L"$out/host" -lfvae -lm -lpthread -ldl -o "$out/host/test_fisher" && "$out/host/test_fisher"
+TESTS=(test_fisher test_vq test_nn)
+host_test() { # host_test NAME: capi/tests/NAME.c built with gcc and run
+    gcc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Icapi/include -Icapi/tests "capi/tests/$1.c" \
+        -L"$out/host" -lfvae -lm -lpthread -ldl -o "$out/host/$1" && "$out/host/$1"
 }
 
 M4F=(-O2 -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16)
-m4f_test() {
+m4f_test() { # m4f_test NAME: capi/tests/NAME.c cross-built for Cortex-M4F and run under QEMU
     arm-none-eabi-gcc "${M4F[@]}" -std=gnu99 -Wall -Wextra -Werror -c capi/tests/cortex-m/startup.c \
         -o "$out/m4f/startup.o" &&
         arm-none-eabi-gcc "${M4F[@]}" -std=c99 -Wall -Wextra -Werror -pedantic -Icapi/include -Icapi/tests \
-            -c capi/tests/test_fisher.c -o "$out/m4f/test_fisher.o" &&
+            -c "capi/tests/$1.c" -o "$out/m4f/$1.o" &&
         arm-none-eabi-gcc "${M4F[@]}" -nostartfiles -T capi/tests/cortex-m/mps2.ld "$out/m4f/startup.o" \
-            "$out/m4f/test_fisher.o" -L"$out/m4f" -lfvae -lm --specs=rdimon.specs -Wl,--gc-sections \
-            -Wl,--no-warn-execstack -o "$out/m4f/test_fisher.elf" &&
-        arm-none-eabi-size "$out/m4f/test_fisher.elf" &&
+            "$out/m4f/$1.o" -L"$out/m4f" -lfvae -lm --specs=rdimon.specs -Wl,--gc-sections \
+            -Wl,--no-warn-execstack -o "$out/m4f/$1.elf" &&
+        arm-none-eabi-size "$out/m4f/$1.elf" &&
         timeout 120 qemu-system-arm -machine mps2-an386 -nographic -monitor none -serial none \
-            -semihosting-config enable=on,target=native -kernel "$out/m4f/test_fisher.elf"
+            -semihosting-config enable=on,target=native -kernel "$out/m4f/$1.elf"
 }
 
 echo "== host ($(uname -m), gcc $(gcc -dumpversion))"
-step "build libfvae.a (host, release)" build_lib "$out/host"
+step "build libfvae.a (host, release; only fvae_ global)" build_lib "$out/host" ""
 step "header capi/include/fvae.h matches build.rs output" header_fresh
 step "header compiles as C99 (gcc -std=c99 -Wall -Wextra -Werror -pedantic)" header_c99
 step "header compiles as C++ (g++ -fsyntax-only -x c++ -pedantic)" header_cxx
-step "host libfvae.a exports only fvae_ C names" symbols_prefixed "$out/host/libfvae.a"
-VERBOSE=1 step "test_fisher.c on host" host_test
+VERBOSE=1 step "host libfvae.a defines no global but fvae_*" symbols_prefixed "$out/host/libfvae.a"
+for t in "${TESTS[@]}"; do
+    VERBOSE=1 step "$t.c on host" host_test "$t"
+done
 pkgconfig_test() { # install.sh into a scratch prefix, then build the test from pkg-config's flags alone
     rm -rf "$out/prefix" && bash capi/install.sh "$PWD/$out/prefix" &&
         export PKG_CONFIG_PATH="$PWD/$out/prefix/lib/pkgconfig" &&
@@ -105,10 +118,13 @@ else
 fi
 
 echo "== Cortex-M4F (thumbv7em-none-eabihf, arm-none-eabi-gcc, QEMU mps2-an386)"
-step "build libfvae.a (thumbv7em-none-eabihf, release)" build_lib "$out/m4f" --target thumbv7em-none-eabihf
-step "M4F libfvae.a exports only fvae_ C names" symbols_prefixed "$out/m4f/libfvae.a"
-step "M4F libfvae.a references no allocator" no_malloc "$out/m4f/libfvae.a"
-VERBOSE=1 step "test_fisher.c on Cortex-M4F under qemu-system-arm" m4f_test
+step "build libfvae.a (thumbv7em-none-eabihf, release; only fvae_ global)" build_lib "$out/m4f" arm-none-eabi- \
+    --target thumbv7em-none-eabihf
+VERBOSE=1 step "M4F libfvae.a defines no global but fvae_*" symbols_prefixed "$out/m4f/libfvae.a"
+step "M4F libfvae.a needs only abort from C (no allocator)" no_malloc "$out/m4f/libfvae.a"
+for t in "${TESTS[@]}"; do
+    VERBOSE=1 step "$t.c on Cortex-M4F under qemu-system-arm" m4f_test "$t"
+done
 
 echo "capi C tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,7 +1,9 @@
-/* fvae C API: GMM scoring and Fisher vectors over caller memory, no malloc.
+/* fvae C API: GMM scoring, Fisher vectors, vector quantisation and int8 networks over caller
+ * memory, no malloc.
  * Every function returns FVAE_OK (0) or a negative FVAE_ERR_* status; see fvae_status_message.
  * Storage given to *_init must be FVAE_ALIGN-aligned and stay alive and unmoved while its
- * handle is used (a Fisher accumulator also uses its GMM's storage). See capi/README.md. */
+ * handle is used (a Fisher accumulator also uses its GMM's storage; a network also uses its .tflite
+ * buffer and its arena). See capi/README.md. */
 
 #ifndef FVAE_H
 #define FVAE_H
@@ -53,6 +55,9 @@
 // An error this version of the C API does not know how to name.
 #define FVAE_ERR_UNKNOWN -13
 
+// The object is not ready for this call (a network used before `fvae_net_prepare`).
+#define FVAE_ERR_STATE -14
+
 // Alignment in bytes every object storage buffer must have.
 #define FVAE_ALIGN 8
 
@@ -62,11 +67,32 @@
 // Fisher-vector layout: `[G_w (K), G_mu (K x D), -G_sigma (K x D)]`, length 2KD + K, as scikit-image.
 #define FVAE_LAYOUT_SKIMAGE 1
 
+// Most dimensions a network tensor has (`FvaeTensorInfo::dims`).
+#define FVAE_MAX_RANK 6
+
+// Tensor element type code (TFLite's `TensorType`): float32.
+#define FVAE_TENSOR_FLOAT32 0
+
+// Tensor element type code (TFLite's `TensorType`): int8.
+#define FVAE_TENSOR_INT8 9
+
+// An f32 codebook `[M, D]` living in caller storage (opaque).
+typedef struct FvaeCodebook FvaeCodebook;
+
+// An int8 codebook `[M, D]` with its scale, living in caller storage (opaque).
+typedef struct FvaeCodebookI8 FvaeCodebookI8;
+
 // A streaming Fisher-vector accumulator living in caller storage (opaque).
 typedef struct FvaeFisher FvaeFisher;
 
 // A diagonal GMM living in caller storage (opaque).
 typedef struct FvaeGmm FvaeGmm;
+
+// An int8 network (subgraph 0 of a `.tflite` model) living in caller storage (opaque).
+typedef struct FvaeNet FvaeNet;
+
+// A residual VQ (S stages of `[M, D]` f32 codebooks) living in caller storage (opaque).
+typedef struct FvaeRvq FvaeRvq;
 
 // How a Fisher accumulator assigns descriptors and sums.
 typedef struct FvaeFisherOptions {
@@ -87,6 +113,22 @@ typedef struct FvaeNormalization {
   // Nonzero: L2-normalise.
   uint32_t l2;
 } FvaeNormalization;
+
+// A graph input or output: element type, shape and quantisation.
+typedef struct FvaeTensorInfo {
+  // TFLite element type code (`FVAE_TENSOR_INT8`, `FVAE_TENSOR_FLOAT32`, ...).
+  uint32_t dtype;
+  // Number of dimensions (the first `rank` entries of `dims`).
+  uint32_t rank;
+  // The shape.
+  size_t dims[FVAE_MAX_RANK];
+  // Number of elements.
+  size_t len;
+  // `real = scale * (q - zero_point)` (0 for float tensors).
+  float scale;
+  // The zero point.
+  int32_t zero_point;
+} FvaeTensorInfo;
 
 #ifdef __cplusplus
 extern "C" {
@@ -188,6 +230,304 @@ int32_t fvae_fisher_finish(const struct FvaeFisher *fisher,
                            const struct FvaeNormalization *normalization,
                            float *out,
                            size_t out_len);
+
+// Bytes of storage an f32 codebook of `m` codewords of dimension `d` needs; 0 if either is 0 or
+// the size overflows.
+size_t fvae_codebook_size(size_t m, size_t d);
+
+// Bytes of storage an int8 codebook of `m` codewords of dimension `d` needs; 0 if either is 0 or
+// the size overflows.
+size_t fvae_codebook_i8_size(size_t m, size_t d);
+
+// Bytes of storage a residual VQ of `s` stages of `m` codewords of dimension `d` needs; 0 if any
+// is 0 or the size overflows.
+size_t fvae_rvq_size(size_t s, size_t m, size_t d);
+
+// Reads `m` and `d` of the `codebook` tensor (`[M, D]`, f32 or i8) in a `.safetensors` buffer,
+// so the caller can size its storage.
+int32_t fvae_codebook_safetensors_dims(const uint8_t *bytes,
+                                       size_t bytes_len,
+                                       size_t *m,
+                                       size_t *d);
+
+// An f32 codebook from `data` [m*d] (row-major), copied into `storage`
+// (`fvae_codebook_size(m, d)` bytes, `FVAE_ALIGN`-aligned). Non-finite values are
+// `FVAE_ERR_VALUE`. The array may be freed afterwards.
+int32_t fvae_codebook_init(void *storage,
+                           size_t storage_len,
+                           size_t m,
+                           size_t d,
+                           const float *data,
+                           struct FvaeCodebook **out);
+
+// An f32 codebook from the `codebook` tensor (f32 `[M, D]`) of a 4-aligned `.safetensors`
+// buffer, copied into `storage` (`fvae_codebook_size(m, d)` bytes with m, d from
+// `fvae_codebook_safetensors_dims`). The buffer may be freed afterwards.
+int32_t fvae_codebook_init_safetensors(void *storage,
+                                       size_t storage_len,
+                                       const uint8_t *bytes,
+                                       size_t bytes_len,
+                                       struct FvaeCodebook **out);
+
+// Number of codewords and their dimension.
+int32_t fvae_codebook_dims(const struct FvaeCodebook *cb, size_t *m, size_t *d);
+
+// The nearest codeword of `x` [d]: its index (the lowest among equal distances) to `*index` and
+// its exact squared distance to `*distance` (either may be NULL).
+int32_t fvae_codebook_nearest(const struct FvaeCodebook *cb,
+                              const float *x,
+                              size_t x_len,
+                              uint32_t *index,
+                              float *distance);
+
+// The `k` nearest codewords of `x` [d], ascending distance, ties by index: indices to `idx` [k]
+// and exact squared distances to `dist` [k]. `*found` (unless NULL) gets `min(k, M)`; slots
+// past it are left as they were.
+int32_t fvae_codebook_top_k(const struct FvaeCodebook *cb,
+                            const float *x,
+                            size_t x_len,
+                            size_t k,
+                            uint32_t *idx,
+                            float *dist,
+                            size_t *found);
+
+// The `k` nearest codewords of each of the `n` queries in `xs` [xs_len = n*d], row-major:
+// `idx` and `dist` are `[n, k]` (`out_len` = n*k elements each). `*found` as in
+// `fvae_codebook_top_k`. With k = 1 this is the batch nearest search.
+int32_t fvae_codebook_top_k_batch(const struct FvaeCodebook *cb,
+                                  const float *xs,
+                                  size_t xs_len,
+                                  size_t k,
+                                  uint32_t *idx,
+                                  float *dist,
+                                  size_t out_len,
+                                  size_t *found);
+
+// Nearest codewords of the `n` queries in `xs` [n*d]: `idx` [n], `dist` [n] (`n` elements each).
+int32_t fvae_codebook_nearest_batch(const struct FvaeCodebook *cb,
+                                    const float *xs,
+                                    size_t xs_len,
+                                    uint32_t *idx,
+                                    float *dist,
+                                    size_t n);
+
+// Quantises `x` [len] to int8 with `scale` (`q = round(x / scale)`, half away from zero,
+// clamped to [-127, 127]) into `out` [out_len = len]. `scale` must be finite and > 0.
+int32_t fvae_quantize_i8(const float *x, size_t len, float scale, int8_t *out, size_t out_len);
+
+// An int8 codebook from `data` [m*d] (row-major) and its `scale` (`real = scale * q`, finite
+// and > 0), copied into `storage` (`fvae_codebook_i8_size(m, d)` bytes, `FVAE_ALIGN`-aligned).
+int32_t fvae_codebook_i8_init(void *storage,
+                              size_t storage_len,
+                              size_t m,
+                              size_t d,
+                              const int8_t *data,
+                              float scale,
+                              struct FvaeCodebookI8 **out);
+
+// An int8 codebook from the `codebook` (i8 `[M, D]`) and `scale` (f32, one value) tensors of a
+// `.safetensors` buffer, copied into `storage` (`fvae_codebook_i8_size(m, d)` bytes).
+int32_t fvae_codebook_i8_init_safetensors(void *storage,
+                                          size_t storage_len,
+                                          const uint8_t *bytes,
+                                          size_t bytes_len,
+                                          struct FvaeCodebookI8 **out);
+
+// Number of codewords, their dimension and the scale (any out-pointer may be NULL).
+int32_t fvae_codebook_i8_dims(const struct FvaeCodebookI8 *cb, size_t *m, size_t *d, float *scale);
+
+// Quantises an f32 query `x` [d] to the codebook's scale into `out` [d] (see `fvae_quantize_i8`).
+int32_t fvae_codebook_i8_quantize(const struct FvaeCodebookI8 *cb,
+                                  const float *x,
+                                  size_t x_len,
+                                  int8_t *out,
+                                  size_t out_len);
+
+// The nearest codeword of the int8 query `x` [d]: index and exact integer squared distance
+// (either out-pointer may be NULL).
+int32_t fvae_codebook_i8_nearest(const struct FvaeCodebookI8 *cb,
+                                 const int8_t *x,
+                                 size_t x_len,
+                                 uint32_t *index,
+                                 uint32_t *distance);
+
+// The `k` nearest codewords of the int8 query `x` [d] into `idx` [k] and `dist` [k];
+// `*found` (unless NULL) gets `min(k, M)`.
+int32_t fvae_codebook_i8_top_k(const struct FvaeCodebookI8 *cb,
+                               const int8_t *x,
+                               size_t x_len,
+                               size_t k,
+                               uint32_t *idx,
+                               uint32_t *dist,
+                               size_t *found);
+
+// The `k` nearest codewords of each of the `n` int8 queries in `xs` [n*d]: `idx`, `dist`
+// `[n, k]` (`out_len` = n*k elements each); `*found` as in `fvae_codebook_i8_top_k`.
+int32_t fvae_codebook_i8_top_k_batch(const struct FvaeCodebookI8 *cb,
+                                     const int8_t *xs,
+                                     size_t xs_len,
+                                     size_t k,
+                                     uint32_t *idx,
+                                     uint32_t *dist,
+                                     size_t out_len,
+                                     size_t *found);
+
+// Nearest codewords of the `n` int8 queries in `xs` [n*d]: `idx` [n], `dist` [n].
+int32_t fvae_codebook_i8_nearest_batch(const struct FvaeCodebookI8 *cb,
+                                       const int8_t *xs,
+                                       size_t xs_len,
+                                       uint32_t *idx,
+                                       uint32_t *dist,
+                                       size_t n);
+
+// Bytes of storage a codebook **view** needs (`fvae_codebook_view*`, `fvae_codebook_i8_view*`,
+// `fvae_rvq_view*`): the handle only, the same for every size.
+size_t fvae_vq_view_size(void);
+
+// As `fvae_codebook_init`, but the codewords are read in place (a codebook in flash costs no RAM):
+// `storage` needs only `fvae_vq_view_size()` bytes, and `data` must stay valid and unmodified while
+// the handle is used.
+int32_t fvae_codebook_view(void *storage,
+                           size_t storage_len,
+                           size_t m,
+                           size_t d,
+                           const float *data,
+                           struct FvaeCodebook **out);
+
+// As `fvae_codebook_init_safetensors`, but the codewords are read in place from the 4-aligned
+// buffer, which must stay valid and unmodified while the handle is used (`fvae_vq_view_size()`
+// bytes of storage).
+int32_t fvae_codebook_view_safetensors(void *storage,
+                                       size_t storage_len,
+                                       const uint8_t *bytes,
+                                       size_t bytes_len,
+                                       struct FvaeCodebook **out);
+
+// As `fvae_codebook_i8_init`, but the codewords are read in place (see `fvae_codebook_view`).
+int32_t fvae_codebook_i8_view(void *storage,
+                              size_t storage_len,
+                              size_t m,
+                              size_t d,
+                              const int8_t *data,
+                              float scale,
+                              struct FvaeCodebookI8 **out);
+
+// As `fvae_codebook_i8_init_safetensors`, but the codewords are read in place from the buffer
+// (see `fvae_codebook_view_safetensors`).
+int32_t fvae_codebook_i8_view_safetensors(void *storage,
+                                          size_t storage_len,
+                                          const uint8_t *bytes,
+                                          size_t bytes_len,
+                                          struct FvaeCodebookI8 **out);
+
+// Reads `s`, `m` and `d` of the `codebooks` tensor (f32 `[S, M, D]`) in a `.safetensors` buffer.
+int32_t fvae_rvq_safetensors_dims(const uint8_t *bytes,
+                                  size_t bytes_len,
+                                  size_t *s,
+                                  size_t *m,
+                                  size_t *d);
+
+// A residual VQ from `data` [s*m*d] (S stages of `[M, D]`, row-major), copied into `storage`
+// (`fvae_rvq_size(s, m, d)` bytes, `FVAE_ALIGN`-aligned).
+int32_t fvae_rvq_init(void *storage,
+                      size_t storage_len,
+                      size_t s,
+                      size_t m,
+                      size_t d,
+                      const float *data,
+                      struct FvaeRvq **out);
+
+// A residual VQ from the `codebooks` tensor (f32 `[S, M, D]`) of a 4-aligned `.safetensors`
+// buffer, copied into `storage` (`fvae_rvq_size(s, m, d)` bytes).
+int32_t fvae_rvq_init_safetensors(void *storage,
+                                  size_t storage_len,
+                                  const uint8_t *bytes,
+                                  size_t bytes_len,
+                                  struct FvaeRvq **out);
+
+// As `fvae_rvq_init`, but the codebooks are read in place (see `fvae_codebook_view`).
+int32_t fvae_rvq_view(void *storage,
+                      size_t storage_len,
+                      size_t s,
+                      size_t m,
+                      size_t d,
+                      const float *data,
+                      struct FvaeRvq **out);
+
+// As `fvae_rvq_init_safetensors`, but the codebooks are read in place from the 4-aligned buffer
+// (see `fvae_codebook_view_safetensors`).
+int32_t fvae_rvq_view_safetensors(void *storage,
+                                  size_t storage_len,
+                                  const uint8_t *bytes,
+                                  size_t bytes_len,
+                                  struct FvaeRvq **out);
+
+// Stages, codewords per stage and dimension (any out-pointer may be NULL).
+int32_t fvae_rvq_dims(const struct FvaeRvq *rvq, size_t *s, size_t *m, size_t *d);
+
+// Greedy encoding of the `n` queries in `xs` [xs_len = n*d] into `codes` [codes_len = n*s]
+// (row i holds query i's S indices). `residual` [d] is scratch and ends holding the last
+// query's unexplained part, `x - decode(codes)`. One query is n = 1.
+int32_t fvae_rvq_encode(const struct FvaeRvq *rvq,
+                        const float *xs,
+                        size_t xs_len,
+                        uint32_t *codes,
+                        size_t codes_len,
+                        float *residual,
+                        size_t residual_len);
+
+// Decodes `codes` [codes_len = n*s] (each row summed over the stages) into `out` [out_len = n*d].
+// An index not below M is `FVAE_ERR_VALUE`.
+int32_t fvae_rvq_decode(const struct FvaeRvq *rvq,
+                        const uint32_t *codes,
+                        size_t codes_len,
+                        float *out,
+                        size_t out_len);
+
+// Bytes of storage a network handle needs (the same for every model; the model's own memory
+// needs are `fvae_net_arena_size`).
+size_t fvae_net_size(void);
+
+// Parses and validates the `.tflite` model in `model` [model_len bytes, any alignment] into
+// `storage` (`fvae_net_size()` bytes, `FVAE_ALIGN`-aligned). The model is read in place: keep it
+// alive and unmodified while the handle is used. An operator, type or option fvae does not
+// implement is `FVAE_ERR_UNSUPPORTED`; malformed bytes are `FVAE_ERR_FORMAT`.
+int32_t fvae_net_init(void *storage,
+                      size_t storage_len,
+                      const uint8_t *model,
+                      size_t model_len,
+                      struct FvaeNet **out);
+
+// Bytes of arena `fvae_net_prepare` needs for this model (any alignment).
+int32_t fvae_net_arena_size(const struct FvaeNet *net, size_t *bytes);
+
+// Attaches `arena` (at least `fvae_net_arena_size` bytes, any alignment; alive and unmoved while
+// the handle is used) and precomputes each operator's constants into it. Calling it again
+// replaces the arena (inputs must be written again).
+int32_t fvae_net_prepare(struct FvaeNet *net, void *arena, size_t arena_len);
+
+// Describes graph input `index` (`output` = 0) or output `index` (`output` != 0) into `*info`.
+// An index past the last is `FVAE_ERR_MISSING`.
+int32_t fvae_net_tensor_info(const struct FvaeNet *net,
+                             uint32_t output,
+                             size_t index,
+                             struct FvaeTensorInfo *info);
+
+// Copies `x` [len] into int8 graph input `index` (`len` must be its element count).
+// Needs `fvae_net_prepare` first (`FVAE_ERR_STATE`); a float input is `FVAE_ERR_DTYPE`.
+int32_t fvae_net_set_input_i8(struct FvaeNet *net, size_t index, const int8_t *x, size_t len);
+
+// Writes float graph input `index` from `x` [len] (models that start with QUANTIZE).
+int32_t fvae_net_set_input_f32(struct FvaeNet *net, size_t index, const float *x, size_t len);
+
+// Runs every operator (bit-exact with TFLite Micro). Inputs must have been written.
+int32_t fvae_net_invoke(struct FvaeNet *net);
+
+// Copies int8 graph output `index` into `out` [len] (`len` must be its element count).
+int32_t fvae_net_get_output_i8(const struct FvaeNet *net, size_t index, int8_t *out, size_t len);
+
+// Copies float graph output `index` into `out` [len] (models that end with DEQUANTIZE).
+int32_t fvae_net_get_output_f32(const struct FvaeNet *net, size_t index, float *out, size_t len);
 
 // A static NUL-terminated description of a status code.
 const char *fvae_status_message(int32_t status);

@@ -1,10 +1,12 @@
-//! C API of fvae: GMM scoring and Fisher vectors over caller memory, no malloc.
+//! C API of fvae: GMM scoring, Fisher vectors, vector quantisation (f32 and int8 codebooks,
+//! residual VQ) and int8 `.tflite` networks over caller memory, no malloc.
 //!
 //! Every object lives in storage the caller provides: ask `fvae_*_size(k, d)` for the bytes,
 //! give storage aligned to `FVAE_ALIGN`, get a handle (a pointer into that storage). Handles hold
 //! pointers to their own storage (and a Fisher accumulator to its GMM's storage), so the caller
-//! keeps every storage buffer alive and unmoved while a handle is in use; nothing else needs to
-//! outlive a call (model parameters are copied into the GMM storage).
+//! keeps every storage buffer alive and unmoved while a handle is in use. GMM parameters and
+//! codebooks are copied into their storage; a network reads its `.tflite` buffer in place and
+//! runs in a caller arena, both of which must outlive its handle.
 //!
 //! Every function returns an `int32_t` status: `FVAE_OK` (0) or a negative `FVAE_ERR_*` code;
 //! `fvae_status_message` gives a static string for each. Null pointers, wrong lengths,
@@ -24,6 +26,8 @@ use core::slice;
 use fvae::fisher::{FisherAccumulator, FisherOptions, Layout, Normalization};
 use fvae::formats::safetensors::SafeTensors;
 use fvae::gmm::{Assignment, DiagGmm};
+use fvae::nn::{Interpreter, Network};
+use fvae::vq::{Codebook, CodebookI8, ResidualVq};
 use fvae::Error;
 
 /// Success.
@@ -54,6 +58,8 @@ pub const FVAE_ERR_INVALID_HANDLE: i32 = -11;
 pub const FVAE_ERR_INVALID_ARGUMENT: i32 = -12;
 /// An error this version of the C API does not know how to name.
 pub const FVAE_ERR_UNKNOWN: i32 = -13;
+/// The object is not ready for this call (a network used before `fvae_net_prepare`).
+pub const FVAE_ERR_STATE: i32 = -14;
 
 /// Alignment in bytes every object storage buffer must have.
 pub const FVAE_ALIGN: usize = 8;
@@ -202,6 +208,10 @@ fn check_storage(storage: *mut c_void, storage_len: usize, need: usize) -> Statu
     if storage_len < need || storage_len > isize::MAX as usize {
         return Err(FVAE_ERR_BUFFER_TOO_SMALL);
     }
+    // An init that fails after this point may have overwritten part of an older object here: clear
+    // its magic (offset 0 of every object) so a stale handle to it is FVAE_ERR_INVALID_HANDLE.
+    // SAFETY: non-null, aligned, and `need` (> 4, a whole header) writable bytes per the caller.
+    unsafe { storage.cast::<u32>().write(0) };
     Ok(storage.cast::<u8>())
 }
 
@@ -640,6 +650,1159 @@ pub unsafe extern "C" fn fvae_fisher_finish(
     })())
 }
 
+// ---------------------------------------------------------------------------------------------
+// Vector quantisation: f32 and int8 codebooks, residual VQ. Codewords are copied into the
+// storage, as a GMM's parameters are.
+
+/// An f32 codebook `[M, D]` living in caller storage (opaque).
+pub struct FvaeCodebook {
+    _opaque: [u8; 0],
+}
+
+/// An int8 codebook `[M, D]` with its scale, living in caller storage (opaque).
+pub struct FvaeCodebookI8 {
+    _opaque: [u8; 0],
+}
+
+/// A residual VQ (S stages of `[M, D]` f32 codebooks) living in caller storage (opaque).
+pub struct FvaeRvq {
+    _opaque: [u8; 0],
+}
+
+const CODEBOOK_MAGIC: u32 = 0x6676_7131; // "fvq1"
+const CODEBOOK_I8_MAGIC: u32 = 0x6676_6931; // "fvi1"
+const RVQ_MAGIC: u32 = 0x6676_7231; // "fvr1"
+
+#[repr(C)]
+struct CodebookObj {
+    magic: u32,
+    cb: Codebook<'static>,
+}
+
+#[repr(C)]
+struct CodebookI8Obj {
+    magic: u32,
+    cb: CodebookI8<'static>,
+}
+
+#[repr(C)]
+struct RvqObj {
+    magic: u32,
+    rvq: ResidualVq<'static>,
+}
+
+const _: () = assert!(
+    align_of::<CodebookObj>() <= FVAE_ALIGN
+        && align_of::<CodebookI8Obj>() <= FVAE_ALIGN
+        && align_of::<RvqObj>() <= FVAE_ALIGN
+);
+
+/// Bytes of a header followed by `elems` elements of `elem` bytes; `None` for empty or overflowing shapes.
+fn object_size(header: usize, dims: &[usize], elem: usize) -> Option<usize> {
+    if dims.is_empty() {
+        return Some(header_len(header)); // a view: the data stays where the caller has it
+    }
+    let mut n = 1usize;
+    for &d in dims {
+        if d == 0 {
+            return None;
+        }
+        n = n.checked_mul(d)?;
+    }
+    let bytes = n.checked_mul(elem)?.checked_add(header_len(header))?;
+    (bytes <= isize::MAX as usize).then_some(bytes)
+}
+
+/// Checks a handle (non-null, aligned, the right magic) and returns it as a raw object pointer
+/// (no reference is made, so the caller may still write through it).
+///
+/// # Safety
+/// A non-null, aligned `h` points at least at a `u32` of storage the caller owns.
+unsafe fn checked<T>(h: *const c_void, magic: u32) -> Status<*mut T> {
+    if h.is_null() {
+        return Err(FVAE_ERR_NULL);
+    }
+    if !(h as usize).is_multiple_of(FVAE_ALIGN) {
+        return Err(FVAE_ERR_MISALIGNED);
+    }
+    // SAFETY: aligned and non-null; the magic (a plain u32 at offset 0 of every repr(C) object)
+    // is read before the rest is trusted.
+    if unsafe { h.cast::<u32>().read() } != magic {
+        return Err(FVAE_ERR_INVALID_HANDLE);
+    }
+    Ok(h.cast::<T>().cast_mut())
+}
+
+/// Checks a handle as [`checked`] and returns the object behind it.
+///
+/// # Safety
+/// As [`checked`]; when the magic matches, an object of type `T` (whose first field is that
+/// `u32`) was written there.
+unsafe fn object<'a, T>(h: *const c_void, magic: u32) -> Status<&'a T> {
+    // SAFETY: the magic says the matching init wrote a T here.
+    Ok(unsafe { &*checked::<T>(h, magic)? })
+}
+
+/// Writes `value` at the start of `storage` and the handle to `out`.
+///
+/// # Safety
+/// `storage` passed [`check_storage`] for at least `size_of::<T>()` bytes, and `out` is non-null
+/// and writable.
+unsafe fn publish<T, H>(storage: *mut u8, value: T, out: *mut *mut H) {
+    // SAFETY: storage is FVAE_ALIGN-aligned (>= align of T, asserted above) and large enough; the
+    // header bytes are disjoint from the data region the object borrows.
+    unsafe {
+        ptr::write(storage.cast::<T>(), value);
+        out.write(storage.cast::<H>());
+    }
+}
+
+/// The data region after the header of an object in `storage`, as `len` elements of `E`.
+///
+/// # Safety
+/// `storage` passed [`check_storage`] for `header_len(header) + len * size_of::<E>()` bytes;
+/// `E` needs at most `FVAE_ALIGN` alignment.
+unsafe fn region<E>(storage: *mut u8, header: usize, len: usize) -> &'static mut [E] {
+    // SAFETY: in bounds per the contract; the region starts FVAE_ALIGN-aligned.
+    unsafe { slice::from_raw_parts_mut(storage.add(header_len(header)).cast::<E>(), len) }
+}
+
+/// Rank-2 `[M, D]` of a tensor, else a shape status.
+fn dims2(file: &SafeTensors<'_>, name: &'static str) -> Status<(usize, usize)> {
+    match file.tensor(name).map_err(status_of)?.shape().dims() {
+        [m, d] => Ok((*m, *d)),
+        _ => Err(FVAE_ERR_SHAPE),
+    }
+}
+
+/// Writes optional out-parameters (each skipped when NULL).
+///
+/// # Safety
+/// Every non-null pointer is a writable, aligned slot.
+unsafe fn put<T: Copy>(p: *mut T, v: T) {
+    if !p.is_null() {
+        // SAFETY: per the contract.
+        unsafe { p.write(v) };
+    }
+}
+
+/// Bytes of storage an f32 codebook of `m` codewords of dimension `d` needs; 0 if either is 0 or
+/// the size overflows.
+#[no_mangle]
+pub extern "C" fn fvae_codebook_size(m: usize, d: usize) -> usize {
+    object_size(size_of::<CodebookObj>(), &[m, d], 4).unwrap_or(0)
+}
+
+/// Bytes of storage an int8 codebook of `m` codewords of dimension `d` needs; 0 if either is 0 or
+/// the size overflows.
+#[no_mangle]
+pub extern "C" fn fvae_codebook_i8_size(m: usize, d: usize) -> usize {
+    object_size(size_of::<CodebookI8Obj>(), &[m, d], 1).unwrap_or(0)
+}
+
+/// Bytes of storage a residual VQ of `s` stages of `m` codewords of dimension `d` needs; 0 if any
+/// is 0 or the size overflows.
+#[no_mangle]
+pub extern "C" fn fvae_rvq_size(s: usize, m: usize, d: usize) -> usize {
+    object_size(size_of::<RvqObj>(), &[s, m, d], 4).unwrap_or(0)
+}
+
+/// Reads `m` and `d` of the `codebook` tensor (`[M, D]`, f32 or i8) in a `.safetensors` buffer,
+/// so the caller can size its storage.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_safetensors_dims(
+    bytes: *const u8,
+    bytes_len: usize,
+    m: *mut usize,
+    d: *mut usize,
+) -> i32 {
+    code((|| {
+        if m.is_null() || d.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives bytes_len readable bytes at `bytes`.
+        let file = SafeTensors::parse(unsafe { c_slice(bytes, bytes_len)? }).map_err(status_of)?;
+        let (mm, dd) = dims2(&file, "codebook")?;
+        // SAFETY: both non-null; the caller gives writable size_t slots.
+        unsafe { (put(m, mm), put(d, dd)) };
+        Ok(())
+    })())
+}
+
+/// Stores an f32 codebook (copied, or borrowed when `copy` is false) and publishes its handle.
+///
+/// # Safety
+/// `out` non-null and writable; `storage`/`storage_len` as given by the caller; when borrowed,
+/// `data` stays valid and unmodified while the handle is used.
+unsafe fn build_codebook(
+    storage: *mut c_void,
+    storage_len: usize,
+    data: &'static [f32],
+    d: usize,
+    copy: bool,
+    out: *mut *mut FvaeCodebook,
+) -> Status<()> {
+    let m = data.len().checked_div(d).unwrap_or(0);
+    if m * d != data.len() {
+        return Err(FVAE_ERR_SHAPE);
+    }
+    let dims: &[usize] = if copy { &[m, d] } else { &[] };
+    let need = object_size(size_of::<CodebookObj>(), dims, 4).ok_or(FVAE_ERR_SHAPE)?;
+    let storage = check_storage(storage, storage_len, need)?;
+    let data: &'static [f32] = if copy {
+        // SAFETY: storage checked for the header and m * d floats.
+        let c = unsafe { region::<f32>(storage, size_of::<CodebookObj>(), data.len()) };
+        c.copy_from_slice(data);
+        c
+    } else {
+        data
+    };
+    let cb = Codebook::new(data, d).map_err(status_of)?;
+    // SAFETY: checked storage, non-null out.
+    unsafe { publish(storage, CodebookObj { magic: CODEBOOK_MAGIC, cb }, out) };
+    Ok(())
+}
+
+/// An f32 codebook from `data` [m*d] (row-major), copied into `storage`
+/// (`fvae_codebook_size(m, d)` bytes, `FVAE_ALIGN`-aligned). Non-finite values are
+/// `FVAE_ERR_VALUE`. The array may be freed afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_init(
+    storage: *mut c_void,
+    storage_len: usize,
+    m: usize,
+    d: usize,
+    data: *const f32,
+    out: *mut *mut FvaeCodebook,
+) -> i32 {
+    code((|| {
+        if out.is_null() || data.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        object_size(0, &[m, d], 4).ok_or(FVAE_ERR_SHAPE)?;
+        // SAFETY: the caller gives m*d readable floats (m*d checked above).
+        let data = unsafe { c_slice(data, m * d)? };
+        // SAFETY: out is non-null.
+        unsafe { build_codebook(storage, storage_len, data, d, true, out) }
+    })())
+}
+
+/// An f32 codebook from the `codebook` tensor (f32 `[M, D]`) of a 4-aligned `.safetensors`
+/// buffer, copied into `storage` (`fvae_codebook_size(m, d)` bytes with m, d from
+/// `fvae_codebook_safetensors_dims`). The buffer may be freed afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_init_safetensors(
+    storage: *mut c_void,
+    storage_len: usize,
+    bytes: *const u8,
+    bytes_len: usize,
+    out: *mut *mut FvaeCodebook,
+) -> i32 {
+    code((|| {
+        if out.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives bytes_len readable bytes at `bytes`.
+        let file = SafeTensors::parse(unsafe { c_slice(bytes, bytes_len)? }).map_err(status_of)?;
+        let (_, d) = dims2(&file, "codebook")?;
+        let data = file.tensor("codebook").and_then(|t| t.as_f32("codebook")).map_err(status_of)?;
+        // SAFETY: out is non-null.
+        unsafe { build_codebook(storage, storage_len, data, d, true, out) }
+    })())
+}
+
+/// Number of codewords and their dimension.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_dims(cb: *const FvaeCodebook, m: *mut usize, d: *mut usize) -> i32 {
+    code((|| {
+        // SAFETY: handle contract of `object`.
+        let o = unsafe { object::<CodebookObj>(cb.cast(), CODEBOOK_MAGIC)? };
+        if m.is_null() || d.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: non-null writable slots per the caller's contract.
+        unsafe { (put(m, o.cb.m()), put(d, o.cb.d())) };
+        Ok(())
+    })())
+}
+
+/// The nearest codeword of `x` [d]: its index (the lowest among equal distances) to `*index` and
+/// its exact squared distance to `*distance` (either may be NULL).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_nearest(
+    cb: *const FvaeCodebook,
+    x: *const f32,
+    x_len: usize,
+    index: *mut u32,
+    distance: *mut f32,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (o, x) = unsafe { (object::<CodebookObj>(cb.cast(), CODEBOOK_MAGIC)?, c_slice(x, x_len)?) };
+        let n = o.cb.nearest(x).map_err(status_of)?;
+        // SAFETY: optional writable slots.
+        unsafe { (put(index, n.index), put(distance, n.distance)) };
+        Ok(())
+    })())
+}
+
+/// The `k` nearest codewords of `x` [d], ascending distance, ties by index: indices to `idx` [k]
+/// and exact squared distances to `dist` [k]. `*found` (unless NULL) gets `min(k, M)`; slots
+/// past it are left as they were.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_top_k(
+    cb: *const FvaeCodebook,
+    x: *const f32,
+    x_len: usize,
+    k: usize,
+    idx: *mut u32,
+    dist: *mut f32,
+    found: *mut usize,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (o, x, idx, dist) = unsafe {
+            (
+                object::<CodebookObj>(cb.cast(), CODEBOOK_MAGIC)?,
+                c_slice(x, x_len)?,
+                c_slice_mut(idx, k)?,
+                c_slice_mut(dist, k)?,
+            )
+        };
+        let n = o.cb.top_k(x, idx, dist).map_err(status_of)?;
+        // SAFETY: optional writable slot.
+        unsafe { put(found, n) };
+        Ok(())
+    })())
+}
+
+/// The `k` nearest codewords of each of the `n` queries in `xs` [xs_len = n*d], row-major:
+/// `idx` and `dist` are `[n, k]` (`out_len` = n*k elements each). `*found` as in
+/// `fvae_codebook_top_k`. With k = 1 this is the batch nearest search.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_top_k_batch(
+    cb: *const FvaeCodebook,
+    xs: *const f32,
+    xs_len: usize,
+    k: usize,
+    idx: *mut u32,
+    dist: *mut f32,
+    out_len: usize,
+    found: *mut usize,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (o, xs, idx, dist) = unsafe {
+            (
+                object::<CodebookObj>(cb.cast(), CODEBOOK_MAGIC)?,
+                c_slice(xs, xs_len)?,
+                c_slice_mut(idx, out_len)?,
+                c_slice_mut(dist, out_len)?,
+            )
+        };
+        // No scratch: the search scores 256 codewords at a time in a 1 KiB stack buffer.
+        let n = o.cb.top_k_batch(xs, k, idx, dist, &mut []).map_err(status_of)?;
+        // SAFETY: optional writable slot.
+        unsafe { put(found, n) };
+        Ok(())
+    })())
+}
+
+/// Nearest codewords of the `n` queries in `xs` [n*d]: `idx` [n], `dist` [n] (`n` elements each).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_nearest_batch(
+    cb: *const FvaeCodebook,
+    xs: *const f32,
+    xs_len: usize,
+    idx: *mut u32,
+    dist: *mut f32,
+    n: usize,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { fvae_codebook_top_k_batch(cb, xs, xs_len, 1, idx, dist, n, ptr::null_mut()) }
+}
+
+/// Quantises `x` [len] to int8 with `scale` (`q = round(x / scale)`, half away from zero,
+/// clamped to [-127, 127]) into `out` [out_len = len]. `scale` must be finite and > 0.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_quantize_i8(x: *const f32, len: usize, scale: f32, out: *mut i8, out_len: usize) -> i32 {
+    code((|| {
+        // SAFETY: array contracts documented above.
+        let (x, out) = unsafe { (c_slice(x, len)?, c_slice_mut(out, out_len)?) };
+        fvae::vq::quantize_i8(x, scale, out).map_err(status_of)
+    })())
+}
+
+/// Stores an int8 codebook (copied, or borrowed when `copy` is false) and publishes its handle.
+///
+/// # Safety
+/// As [`build_codebook`].
+unsafe fn build_codebook_i8(
+    storage: *mut c_void,
+    storage_len: usize,
+    data: &'static [i8],
+    d: usize,
+    scale: f32,
+    copy: bool,
+    out: *mut *mut FvaeCodebookI8,
+) -> Status<()> {
+    let m = data.len().checked_div(d).unwrap_or(0);
+    if m * d != data.len() {
+        return Err(FVAE_ERR_SHAPE);
+    }
+    let dims: &[usize] = if copy { &[m, d] } else { &[] };
+    let need = object_size(size_of::<CodebookI8Obj>(), dims, 1).ok_or(FVAE_ERR_SHAPE)?;
+    let storage = check_storage(storage, storage_len, need)?;
+    let data: &'static [i8] = if copy {
+        // SAFETY: storage checked for the header and m * d bytes.
+        let c = unsafe { region::<i8>(storage, size_of::<CodebookI8Obj>(), data.len()) };
+        c.copy_from_slice(data);
+        c
+    } else {
+        data
+    };
+    let cb = CodebookI8::new(data, d, scale).map_err(status_of)?;
+    // SAFETY: checked storage, non-null out.
+    unsafe { publish(storage, CodebookI8Obj { magic: CODEBOOK_I8_MAGIC, cb }, out) };
+    Ok(())
+}
+
+/// An int8 codebook from `data` [m*d] (row-major) and its `scale` (`real = scale * q`, finite
+/// and > 0), copied into `storage` (`fvae_codebook_i8_size(m, d)` bytes, `FVAE_ALIGN`-aligned).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_i8_init(
+    storage: *mut c_void,
+    storage_len: usize,
+    m: usize,
+    d: usize,
+    data: *const i8,
+    scale: f32,
+    out: *mut *mut FvaeCodebookI8,
+) -> i32 {
+    code((|| {
+        if out.is_null() || data.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        object_size(0, &[m, d], 1).ok_or(FVAE_ERR_SHAPE)?;
+        // SAFETY: the caller gives m*d readable bytes (m*d checked above).
+        let data = unsafe { c_slice(data, m * d)? };
+        // SAFETY: out is non-null.
+        unsafe { build_codebook_i8(storage, storage_len, data, d, scale, true, out) }
+    })())
+}
+
+/// An int8 codebook from the `codebook` (i8 `[M, D]`) and `scale` (f32, one value) tensors of a
+/// `.safetensors` buffer, copied into `storage` (`fvae_codebook_i8_size(m, d)` bytes).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_i8_init_safetensors(
+    storage: *mut c_void,
+    storage_len: usize,
+    bytes: *const u8,
+    bytes_len: usize,
+    out: *mut *mut FvaeCodebookI8,
+) -> i32 {
+    code((|| {
+        if out.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives bytes_len readable bytes at `bytes`.
+        let file = SafeTensors::parse(unsafe { c_slice(bytes, bytes_len)? }).map_err(status_of)?;
+        // Validated (scale included) in place first, then copied.
+        let cb = CodebookI8::from_safetensors(&file).map_err(status_of)?;
+        // SAFETY: out is non-null.
+        unsafe { build_codebook_i8(storage, storage_len, cb.data(), cb.d(), cb.scale(), true, out) }
+    })())
+}
+
+/// Number of codewords, their dimension and the scale (any out-pointer may be NULL).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_i8_dims(
+    cb: *const FvaeCodebookI8,
+    m: *mut usize,
+    d: *mut usize,
+    scale: *mut f32,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle contract of `object`.
+        let o = unsafe { object::<CodebookI8Obj>(cb.cast(), CODEBOOK_I8_MAGIC)? };
+        // SAFETY: optional writable slots.
+        unsafe { (put(m, o.cb.m()), put(d, o.cb.d()), put(scale, o.cb.scale())) };
+        Ok(())
+    })())
+}
+
+/// Quantises an f32 query `x` [d] to the codebook's scale into `out` [d] (see `fvae_quantize_i8`).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_i8_quantize(
+    cb: *const FvaeCodebookI8,
+    x: *const f32,
+    x_len: usize,
+    out: *mut i8,
+    out_len: usize,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (o, x, out) = unsafe {
+            (object::<CodebookI8Obj>(cb.cast(), CODEBOOK_I8_MAGIC)?, c_slice(x, x_len)?, c_slice_mut(out, out_len)?)
+        };
+        o.cb.quantize(x, out).map_err(status_of)
+    })())
+}
+
+/// The nearest codeword of the int8 query `x` [d]: index and exact integer squared distance
+/// (either out-pointer may be NULL).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_i8_nearest(
+    cb: *const FvaeCodebookI8,
+    x: *const i8,
+    x_len: usize,
+    index: *mut u32,
+    distance: *mut u32,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (o, x) = unsafe { (object::<CodebookI8Obj>(cb.cast(), CODEBOOK_I8_MAGIC)?, c_slice(x, x_len)?) };
+        let n = o.cb.nearest(x).map_err(status_of)?;
+        // SAFETY: optional writable slots.
+        unsafe { (put(index, n.index), put(distance, n.distance)) };
+        Ok(())
+    })())
+}
+
+/// The `k` nearest codewords of the int8 query `x` [d] into `idx` [k] and `dist` [k];
+/// `*found` (unless NULL) gets `min(k, M)`.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_i8_top_k(
+    cb: *const FvaeCodebookI8,
+    x: *const i8,
+    x_len: usize,
+    k: usize,
+    idx: *mut u32,
+    dist: *mut u32,
+    found: *mut usize,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (o, x, idx, dist) = unsafe {
+            (
+                object::<CodebookI8Obj>(cb.cast(), CODEBOOK_I8_MAGIC)?,
+                c_slice(x, x_len)?,
+                c_slice_mut(idx, k)?,
+                c_slice_mut(dist, k)?,
+            )
+        };
+        let n = o.cb.top_k(x, idx, dist).map_err(status_of)?;
+        // SAFETY: optional writable slot.
+        unsafe { put(found, n) };
+        Ok(())
+    })())
+}
+
+/// The `k` nearest codewords of each of the `n` int8 queries in `xs` [n*d]: `idx`, `dist`
+/// `[n, k]` (`out_len` = n*k elements each); `*found` as in `fvae_codebook_i8_top_k`.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_i8_top_k_batch(
+    cb: *const FvaeCodebookI8,
+    xs: *const i8,
+    xs_len: usize,
+    k: usize,
+    idx: *mut u32,
+    dist: *mut u32,
+    out_len: usize,
+    found: *mut usize,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (o, xs, idx, dist) = unsafe {
+            (
+                object::<CodebookI8Obj>(cb.cast(), CODEBOOK_I8_MAGIC)?,
+                c_slice(xs, xs_len)?,
+                c_slice_mut(idx, out_len)?,
+                c_slice_mut(dist, out_len)?,
+            )
+        };
+        let n = o.cb.top_k_batch(xs, k, idx, dist).map_err(status_of)?;
+        // SAFETY: optional writable slot.
+        unsafe { put(found, n) };
+        Ok(())
+    })())
+}
+
+/// Nearest codewords of the `n` int8 queries in `xs` [n*d]: `idx` [n], `dist` [n].
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_i8_nearest_batch(
+    cb: *const FvaeCodebookI8,
+    xs: *const i8,
+    xs_len: usize,
+    idx: *mut u32,
+    dist: *mut u32,
+    n: usize,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { fvae_codebook_i8_top_k_batch(cb, xs, xs_len, 1, idx, dist, n, ptr::null_mut()) }
+}
+
+/// Bytes of storage a codebook **view** needs (`fvae_codebook_view*`, `fvae_codebook_i8_view*`,
+/// `fvae_rvq_view*`): the handle only, the same for every size.
+#[no_mangle]
+pub extern "C" fn fvae_vq_view_size() -> usize {
+    header_len(size_of::<CodebookObj>().max(size_of::<CodebookI8Obj>()).max(size_of::<RvqObj>()))
+}
+
+/// As `fvae_codebook_init`, but the codewords are read in place (a codebook in flash costs no RAM):
+/// `storage` needs only `fvae_vq_view_size()` bytes, and `data` must stay valid and unmodified while
+/// the handle is used.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_view(
+    storage: *mut c_void,
+    storage_len: usize,
+    m: usize,
+    d: usize,
+    data: *const f32,
+    out: *mut *mut FvaeCodebook,
+) -> i32 {
+    code((|| {
+        if out.is_null() || data.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        object_size(0, &[m, d], 4).ok_or(FVAE_ERR_SHAPE)?;
+        // SAFETY: the caller gives m*d readable floats that outlive the handle.
+        let data: &'static [f32] = unsafe { c_slice(data, m * d)? };
+        // SAFETY: out is non-null; `data` outlives the handle by contract.
+        unsafe { build_codebook(storage, storage_len, data, d, false, out) }
+    })())
+}
+
+/// As `fvae_codebook_init_safetensors`, but the codewords are read in place from the 4-aligned
+/// buffer, which must stay valid and unmodified while the handle is used (`fvae_vq_view_size()`
+/// bytes of storage).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_view_safetensors(
+    storage: *mut c_void,
+    storage_len: usize,
+    bytes: *const u8,
+    bytes_len: usize,
+    out: *mut *mut FvaeCodebook,
+) -> i32 {
+    code((|| {
+        if out.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives bytes_len readable bytes that outlive the handle.
+        let bytes: &'static [u8] = unsafe { c_slice(bytes, bytes_len)? };
+        let file = SafeTensors::parse(bytes).map_err(status_of)?;
+        let (_, d) = dims2(&file, "codebook")?;
+        let data = file.tensor("codebook").and_then(|t| t.as_f32("codebook")).map_err(status_of)?;
+        // SAFETY: out is non-null; the file outlives the handle by contract.
+        unsafe { build_codebook(storage, storage_len, data, d, false, out) }
+    })())
+}
+
+/// As `fvae_codebook_i8_init`, but the codewords are read in place (see `fvae_codebook_view`).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_i8_view(
+    storage: *mut c_void,
+    storage_len: usize,
+    m: usize,
+    d: usize,
+    data: *const i8,
+    scale: f32,
+    out: *mut *mut FvaeCodebookI8,
+) -> i32 {
+    code((|| {
+        if out.is_null() || data.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        object_size(0, &[m, d], 1).ok_or(FVAE_ERR_SHAPE)?;
+        // SAFETY: the caller gives m*d readable bytes that outlive the handle.
+        let data: &'static [i8] = unsafe { c_slice(data, m * d)? };
+        // SAFETY: out is non-null; `data` outlives the handle by contract.
+        unsafe { build_codebook_i8(storage, storage_len, data, d, scale, false, out) }
+    })())
+}
+
+/// As `fvae_codebook_i8_init_safetensors`, but the codewords are read in place from the buffer
+/// (see `fvae_codebook_view_safetensors`).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_codebook_i8_view_safetensors(
+    storage: *mut c_void,
+    storage_len: usize,
+    bytes: *const u8,
+    bytes_len: usize,
+    out: *mut *mut FvaeCodebookI8,
+) -> i32 {
+    code((|| {
+        if out.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives bytes_len readable bytes that outlive the handle.
+        let bytes: &'static [u8] = unsafe { c_slice(bytes, bytes_len)? };
+        let file = SafeTensors::parse(bytes).map_err(status_of)?;
+        let cb = CodebookI8::from_safetensors(&file).map_err(status_of)?;
+        // SAFETY: out is non-null; the file outlives the handle by contract.
+        unsafe { build_codebook_i8(storage, storage_len, cb.data(), cb.d(), cb.scale(), false, out) }
+    })())
+}
+
+/// Reads `s`, `m` and `d` of the `codebooks` tensor (f32 `[S, M, D]`) in a `.safetensors` buffer.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_rvq_safetensors_dims(
+    bytes: *const u8,
+    bytes_len: usize,
+    s: *mut usize,
+    m: *mut usize,
+    d: *mut usize,
+) -> i32 {
+    code((|| {
+        if s.is_null() || m.is_null() || d.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives bytes_len readable bytes at `bytes`.
+        let file = SafeTensors::parse(unsafe { c_slice(bytes, bytes_len)? }).map_err(status_of)?;
+        let (ss, mm, dd) = match file.tensor("codebooks").map_err(status_of)?.shape().dims() {
+            [ss, mm, dd] => (*ss, *mm, *dd),
+            _ => return Err(FVAE_ERR_SHAPE),
+        };
+        // SAFETY: non-null writable slots.
+        unsafe { (put(s, ss), put(m, mm), put(d, dd)) };
+        Ok(())
+    })())
+}
+
+/// Stores a residual VQ (copied, or borrowed when `copy` is false) and publishes its handle.
+///
+/// # Safety
+/// As [`build_codebook`].
+unsafe fn build_rvq(
+    storage: *mut c_void,
+    storage_len: usize,
+    data: &'static [f32],
+    s: usize,
+    d: usize,
+    copy: bool,
+    out: *mut *mut FvaeRvq,
+) -> Status<()> {
+    let m = data.len().checked_div(s.checked_mul(d).unwrap_or(0)).unwrap_or(0);
+    if m * s * d != data.len() {
+        return Err(FVAE_ERR_SHAPE);
+    }
+    let dims: &[usize] = if copy { &[s, m, d] } else { &[] };
+    let need = object_size(size_of::<RvqObj>(), dims, 4).ok_or(FVAE_ERR_SHAPE)?;
+    let storage = check_storage(storage, storage_len, need)?;
+    let data: &'static [f32] = if copy {
+        // SAFETY: storage checked for the header and s * m * d floats.
+        let c = unsafe { region::<f32>(storage, size_of::<RvqObj>(), data.len()) };
+        c.copy_from_slice(data);
+        c
+    } else {
+        data
+    };
+    let rvq = ResidualVq::new(data, s, d).map_err(status_of)?;
+    // SAFETY: checked storage, non-null out.
+    unsafe { publish(storage, RvqObj { magic: RVQ_MAGIC, rvq }, out) };
+    Ok(())
+}
+
+/// A residual VQ from `data` [s*m*d] (S stages of `[M, D]`, row-major), copied into `storage`
+/// (`fvae_rvq_size(s, m, d)` bytes, `FVAE_ALIGN`-aligned).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_rvq_init(
+    storage: *mut c_void,
+    storage_len: usize,
+    s: usize,
+    m: usize,
+    d: usize,
+    data: *const f32,
+    out: *mut *mut FvaeRvq,
+) -> i32 {
+    code((|| {
+        if out.is_null() || data.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        object_size(0, &[s, m, d], 4).ok_or(FVAE_ERR_SHAPE)?;
+        // SAFETY: the caller gives s*m*d readable floats (checked not to overflow above).
+        let data = unsafe { c_slice(data, s * m * d)? };
+        // SAFETY: out is non-null.
+        unsafe { build_rvq(storage, storage_len, data, s, d, true, out) }
+    })())
+}
+
+/// A residual VQ from the `codebooks` tensor (f32 `[S, M, D]`) of a 4-aligned `.safetensors`
+/// buffer, copied into `storage` (`fvae_rvq_size(s, m, d)` bytes).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_rvq_init_safetensors(
+    storage: *mut c_void,
+    storage_len: usize,
+    bytes: *const u8,
+    bytes_len: usize,
+    out: *mut *mut FvaeRvq,
+) -> i32 {
+    code((|| {
+        if out.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives bytes_len readable bytes at `bytes`.
+        let file = SafeTensors::parse(unsafe { c_slice(bytes, bytes_len)? }).map_err(status_of)?;
+        let rvq = ResidualVq::from_safetensors(&file).map_err(status_of)?;
+        let data = file.tensor("codebooks").and_then(|t| t.as_f32("codebooks")).map_err(status_of)?;
+        // SAFETY: out is non-null.
+        unsafe { build_rvq(storage, storage_len, data, rvq.stages(), rvq.d(), true, out) }
+    })())
+}
+
+/// As `fvae_rvq_init`, but the codebooks are read in place (see `fvae_codebook_view`).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_rvq_view(
+    storage: *mut c_void,
+    storage_len: usize,
+    s: usize,
+    m: usize,
+    d: usize,
+    data: *const f32,
+    out: *mut *mut FvaeRvq,
+) -> i32 {
+    code((|| {
+        if out.is_null() || data.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        object_size(0, &[s, m, d], 4).ok_or(FVAE_ERR_SHAPE)?;
+        // SAFETY: the caller gives s*m*d readable floats that outlive the handle.
+        let data: &'static [f32] = unsafe { c_slice(data, s * m * d)? };
+        // SAFETY: out is non-null; `data` outlives the handle by contract.
+        unsafe { build_rvq(storage, storage_len, data, s, d, false, out) }
+    })())
+}
+
+/// As `fvae_rvq_init_safetensors`, but the codebooks are read in place from the 4-aligned buffer
+/// (see `fvae_codebook_view_safetensors`).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_rvq_view_safetensors(
+    storage: *mut c_void,
+    storage_len: usize,
+    bytes: *const u8,
+    bytes_len: usize,
+    out: *mut *mut FvaeRvq,
+) -> i32 {
+    code((|| {
+        if out.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives bytes_len readable bytes that outlive the handle.
+        let bytes: &'static [u8] = unsafe { c_slice(bytes, bytes_len)? };
+        let file = SafeTensors::parse(bytes).map_err(status_of)?;
+        let rvq = ResidualVq::from_safetensors(&file).map_err(status_of)?;
+        let data = file.tensor("codebooks").and_then(|t| t.as_f32("codebooks")).map_err(status_of)?;
+        // SAFETY: out is non-null; the file outlives the handle by contract.
+        unsafe { build_rvq(storage, storage_len, data, rvq.stages(), rvq.d(), false, out) }
+    })())
+}
+
+/// Stages, codewords per stage and dimension (any out-pointer may be NULL).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_rvq_dims(rvq: *const FvaeRvq, s: *mut usize, m: *mut usize, d: *mut usize) -> i32 {
+    code((|| {
+        // SAFETY: handle contract of `object`.
+        let o = unsafe { object::<RvqObj>(rvq.cast(), RVQ_MAGIC)? };
+        // SAFETY: optional writable slots.
+        unsafe { (put(s, o.rvq.stages()), put(m, o.rvq.m()), put(d, o.rvq.d())) };
+        Ok(())
+    })())
+}
+
+/// Greedy encoding of the `n` queries in `xs` [xs_len = n*d] into `codes` [codes_len = n*s]
+/// (row i holds query i's S indices). `residual` [d] is scratch and ends holding the last
+/// query's unexplained part, `x - decode(codes)`. One query is n = 1.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_rvq_encode(
+    rvq: *const FvaeRvq,
+    xs: *const f32,
+    xs_len: usize,
+    codes: *mut u32,
+    codes_len: usize,
+    residual: *mut f32,
+    residual_len: usize,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (o, xs, codes, residual) = unsafe {
+            (
+                object::<RvqObj>(rvq.cast(), RVQ_MAGIC)?,
+                c_slice(xs, xs_len)?,
+                c_slice_mut(codes, codes_len)?,
+                c_slice_mut(residual, residual_len)?,
+            )
+        };
+        if xs.is_empty() || residual.len() != o.rvq.d() {
+            return Err(FVAE_ERR_SHAPE);
+        }
+        o.rvq.encode_batch(xs, codes, residual).map_err(status_of)
+    })())
+}
+
+/// Decodes `codes` [codes_len = n*s] (each row summed over the stages) into `out` [out_len = n*d].
+/// An index not below M is `FVAE_ERR_VALUE`.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_rvq_decode(
+    rvq: *const FvaeRvq,
+    codes: *const u32,
+    codes_len: usize,
+    out: *mut f32,
+    out_len: usize,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (o, codes, out) = unsafe {
+            (object::<RvqObj>(rvq.cast(), RVQ_MAGIC)?, c_slice(codes, codes_len)?, c_slice_mut(out, out_len)?)
+        };
+        if codes.is_empty() {
+            return Err(FVAE_ERR_SHAPE);
+        }
+        o.rvq.decode_batch(codes, out).map_err(status_of)
+    })())
+}
+
+// ---------------------------------------------------------------------------------------------
+// int8 networks from .tflite buffers. The model buffer is read in place (not copied): the caller
+// keeps it alive and unmodified, as well as the arena given to fvae_net_prepare.
+
+/// Most dimensions a network tensor has (`FvaeTensorInfo::dims`).
+pub const FVAE_MAX_RANK: usize = 6;
+const _: () = assert!(FVAE_MAX_RANK == fvae::nn::MAX_RANK);
+
+/// Tensor element type code (TFLite's `TensorType`): float32.
+pub const FVAE_TENSOR_FLOAT32: u32 = 0;
+/// Tensor element type code (TFLite's `TensorType`): int8.
+pub const FVAE_TENSOR_INT8: u32 = 9;
+
+/// An int8 network (subgraph 0 of a `.tflite` model) living in caller storage (opaque).
+pub struct FvaeNet {
+    _opaque: [u8; 0],
+}
+
+/// A graph input or output: element type, shape and quantisation.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct FvaeTensorInfo {
+    /// TFLite element type code (`FVAE_TENSOR_INT8`, `FVAE_TENSOR_FLOAT32`, ...).
+    pub dtype: u32,
+    /// Number of dimensions (the first `rank` entries of `dims`).
+    pub rank: u32,
+    /// The shape.
+    pub dims: [usize; FVAE_MAX_RANK],
+    /// Number of elements.
+    pub len: usize,
+    /// `real = scale * (q - zero_point)` (0 for float tensors).
+    pub scale: f32,
+    /// The zero point.
+    pub zero_point: i32,
+}
+
+const NET_MAGIC: u32 = 0x6676_6e31; // "fvn1"
+
+/// The whole network object: the validated network, and once an arena is attached, an
+/// interpreter borrowing it (self-referential: valid because the storage never moves).
+#[repr(C)]
+struct NetObj {
+    magic: u32,
+    net: Network<'static>,
+    interp: Option<Interpreter<'static, 'static>>,
+}
+
+const _: () = assert!(align_of::<NetObj>() <= FVAE_ALIGN);
+
+/// Bytes of storage a network handle needs (the same for every model; the model's own memory
+/// needs are `fvae_net_arena_size`).
+#[no_mangle]
+pub extern "C" fn fvae_net_size() -> usize {
+    header_len(size_of::<NetObj>())
+}
+
+/// Parses and validates the `.tflite` model in `model` [model_len bytes, any alignment] into
+/// `storage` (`fvae_net_size()` bytes, `FVAE_ALIGN`-aligned). The model is read in place: keep it
+/// alive and unmodified while the handle is used. An operator, type or option fvae does not
+/// implement is `FVAE_ERR_UNSUPPORTED`; malformed bytes are `FVAE_ERR_FORMAT`.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_net_init(
+    storage: *mut c_void,
+    storage_len: usize,
+    model: *const u8,
+    model_len: usize,
+    out: *mut *mut FvaeNet,
+) -> i32 {
+    code((|| {
+        if out.is_null() || model.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        let storage = check_storage(storage, storage_len, fvae_net_size())?;
+        // SAFETY: the caller gives model_len readable bytes that outlive the handle.
+        let bytes: &'static [u8] = unsafe { c_slice(model, model_len)? };
+        let net = Network::new(bytes).map_err(status_of)?;
+        // SAFETY: checked storage, non-null out.
+        unsafe { publish(storage, NetObj { magic: NET_MAGIC, net, interp: None }, out) };
+        Ok(())
+    })())
+}
+
+/// The network object behind a handle, as a raw pointer after the checks of `object`.
+///
+/// # Safety
+/// As [`object`].
+unsafe fn net_obj(h: *const FvaeNet) -> Status<*mut NetObj> {
+    // SAFETY: forwarded contract.
+    unsafe { checked::<NetObj>(h.cast(), NET_MAGIC) }
+}
+
+/// The prepared interpreter of a network handle.
+///
+/// # Safety
+/// As [`object`]; no other reference to the interpreter is live during the call.
+unsafe fn interp<'a>(h: *const FvaeNet) -> Status<&'a mut Interpreter<'static, 'static>> {
+    // SAFETY: the handle was checked; only the `interp` field is borrowed mutably, disjoint from
+    // the `net` field the interpreter itself borrows.
+    unsafe { (*ptr::addr_of_mut!((*net_obj(h)?).interp)).as_mut() }.ok_or(FVAE_ERR_STATE)
+}
+
+/// Bytes of arena `fvae_net_prepare` needs for this model (any alignment).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_net_arena_size(net: *const FvaeNet, bytes: *mut usize) -> i32 {
+    code((|| {
+        // SAFETY: handle contract.
+        let o = unsafe { net_obj(net)? };
+        if bytes.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the `net` field is only ever borrowed shared; `bytes` is non-null and writable.
+        unsafe { bytes.write((*o).net.required_arena()) };
+        Ok(())
+    })())
+}
+
+/// Attaches `arena` (at least `fvae_net_arena_size` bytes, any alignment; alive and unmoved while
+/// the handle is used) and precomputes each operator's constants into it. Calling it again
+/// replaces the arena (inputs must be written again).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_net_prepare(net: *mut FvaeNet, arena: *mut c_void, arena_len: usize) -> i32 {
+    code((|| {
+        // SAFETY: handle contract.
+        let o = unsafe { net_obj(net)? };
+        if arena.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives arena_len writable bytes that outlive the handle.
+        let arena: &'static mut [u8] = unsafe { c_slice_mut(arena.cast::<u8>(), arena_len)? };
+        // SAFETY: the old interpreter (if any) is dropped first; the network lives in the unmoved
+        // storage for as long as the handle, so a 'static borrow of it is sound by contract.
+        unsafe {
+            let slot = ptr::addr_of_mut!((*o).interp);
+            *slot = None;
+            let net: &'static Network<'static> = &*ptr::addr_of!((*o).net);
+            *slot = Some(net.interpreter(arena).map_err(status_of)?);
+        }
+        Ok(())
+    })())
+}
+
+fn tensor_info(t: fvae::nn::TensorInfo) -> FvaeTensorInfo {
+    use fvae::formats::tflite::TensorType as T;
+    let dtype = match t.dtype {
+        T::Float32 => 0,
+        T::Int32 => 2,
+        T::UInt8 => 3,
+        T::Int64 => 4,
+        T::Int16 => 7,
+        T::Int8 => 9,
+        T::Other(c) => c as u8 as u32,
+    };
+    FvaeTensorInfo { dtype, rank: t.rank as u32, dims: t.dims, len: t.len, scale: t.scale, zero_point: t.zero_point }
+}
+
+/// Describes graph input `index` (`output` = 0) or output `index` (`output` != 0) into `*info`.
+/// An index past the last is `FVAE_ERR_MISSING`.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_net_tensor_info(
+    net: *const FvaeNet,
+    output: u32,
+    index: usize,
+    info: *mut FvaeTensorInfo,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle contract.
+        let o = unsafe { net_obj(net)? };
+        if info.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        if !info.is_aligned() {
+            return Err(FVAE_ERR_MISALIGNED);
+        }
+        // SAFETY: the `net` field is only ever borrowed shared.
+        let n = unsafe { &(*o).net };
+        let t = if output != 0 { n.output(index) } else { n.input(index) }.map_err(status_of)?;
+        // SAFETY: non-null, aligned, writable per the caller's contract.
+        unsafe { info.write(tensor_info(t)) };
+        Ok(())
+    })())
+}
+
+/// Copies `x` [len] into int8 graph input `index` (`len` must be its element count).
+/// Needs `fvae_net_prepare` first (`FVAE_ERR_STATE`); a float input is `FVAE_ERR_DTYPE`.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_net_set_input_i8(net: *mut FvaeNet, index: usize, x: *const i8, len: usize) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (it, x) = unsafe { (interp(net)?, c_slice(x, len)?) };
+        let input = it.input_i8_mut(index).map_err(status_of)?;
+        if input.len() != x.len() {
+            return Err(FVAE_ERR_SHAPE);
+        }
+        input.copy_from_slice(x);
+        Ok(())
+    })())
+}
+
+/// Writes float graph input `index` from `x` [len] (models that start with QUANTIZE).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_net_set_input_f32(net: *mut FvaeNet, index: usize, x: *const f32, len: usize) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (it, x) = unsafe { (interp(net)?, c_slice(x, len)?) };
+        it.set_input_f32(index, x).map_err(status_of)
+    })())
+}
+
+/// Runs every operator (bit-exact with TFLite Micro). Inputs must have been written.
+#[no_mangle]
+pub unsafe extern "C" fn fvae_net_invoke(net: *mut FvaeNet) -> i32 {
+    code((|| {
+        // SAFETY: handle contract.
+        unsafe { interp(net)? }.invoke().map_err(status_of)
+    })())
+}
+
+/// Copies int8 graph output `index` into `out` [len] (`len` must be its element count).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_net_get_output_i8(net: *const FvaeNet, index: usize, out: *mut i8, len: usize) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above (the interpreter is only read).
+        let (it, out) = unsafe { (interp(net)?, c_slice_mut(out, len)?) };
+        let o = it.output_i8(index).map_err(status_of)?;
+        if o.len() != out.len() {
+            return Err(FVAE_ERR_SHAPE);
+        }
+        out.copy_from_slice(o);
+        Ok(())
+    })())
+}
+
+/// Copies float graph output `index` into `out` [len] (models that end with DEQUANTIZE).
+#[no_mangle]
+pub unsafe extern "C" fn fvae_net_get_output_f32(net: *const FvaeNet, index: usize, out: *mut f32, len: usize) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above (the interpreter is only read).
+        let (it, out) = unsafe { (interp(net)?, c_slice_mut(out, len)?) };
+        it.output_f32(index, out).map_err(status_of)
+    })())
+}
+
 /// A static NUL-terminated description of a status code.
 #[no_mangle]
 pub extern "C" fn fvae_status_message(status: i32) -> *const core::ffi::c_char {
@@ -658,6 +1821,7 @@ pub extern "C" fn fvae_status_message(status: i32) -> *const core::ffi::c_char {
         FVAE_ERR_INVALID_HANDLE => c"the handle is not an initialised object of this kind",
         FVAE_ERR_INVALID_ARGUMENT => c"invalid argument",
         FVAE_ERR_UNKNOWN => c"unknown error",
+        FVAE_ERR_STATE => c"the object is not ready for this call",
         _ => c"not an fvae status code",
     };
     s.as_ptr()
