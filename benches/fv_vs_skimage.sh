@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: scikit-image fisher_vector(improved=True) vs `fvae fv --improved --threads 1`, same data,
 # same run (issue 2). Creates ./bench-venv with numpy, scikit-learn and scikit-image on first use.
-# The fvae time includes process start-up and reading/writing the .npy files.
+# fvae is timed twice: encoding alone (--timing) and the whole process (start-up and .npy I/O included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x bench-venv/bin/python ]; then

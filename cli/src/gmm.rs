@@ -74,6 +74,9 @@ pub struct FvArgs {
     /// One Fisher vector per group of G consecutive rows ([N/G, len]) instead of one over all.
     #[arg(long, value_name = "G")]
     pub per_row_groups: Option<usize>,
+    /// Print the encoding time (no file I/O) to stderr, for benchmarks.
+    #[arg(long, hide = true)]
+    pub timing: bool,
 }
 
 /// A loaded mixture: the file's bytes and the constants the view borrows.
@@ -196,6 +199,7 @@ pub fn fv(args: FvArgs) -> CliResult<()> {
         return Err(format!("{}: no descriptors", input.display()));
     }
     let bar = io::progress(x.rows as u64, "fv");
+    let start = std::time::Instant::now();
     let (shape, out) = match args.per_row_groups {
         None => {
             // Each thread accumulates its rows; the statistics are merged before finishing.
@@ -249,5 +253,8 @@ pub fn fv(args: FvArgs) -> CliResult<()> {
         }
     };
     bar.finish_and_clear();
+    if args.timing {
+        eprintln!("fv: encoded {} rows in {:.6} s", x.rows, start.elapsed().as_secs_f64());
+    }
     io::write_f32(&args.io.out, &shape, &out)
 }

@@ -52,9 +52,29 @@ impl AlignedBuf {
         AlignedBuf { words, len: bytes.len() }
     }
 
-    /// Reads a whole file.
+    /// Reads a whole file straight into aligned memory (one copy, from the kernel).
     pub fn read(path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
-        Ok(Self::from_bytes(&std::fs::read(path)?))
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let len = usize::try_from(file.metadata()?.len()).map_err(std::io::Error::other)?;
+        let mut buf = AlignedBuf { words: std::vec![0u128; len.div_ceil(16)], len };
+        file.read_exact(buf.as_bytes_mut())?;
+        // A file that grew while being read is read again from the start, whole.
+        let mut probe = [0u8; 1];
+        if file.read(&mut probe)? != 0 {
+            let mut all = std::vec::Vec::new();
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))?;
+            file.read_to_end(&mut all)?;
+            return Ok(Self::from_bytes(&all));
+        }
+        Ok(buf)
+    }
+
+    fn as_bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `words` owns `words.len() * 16 >= len` initialised bytes; any byte pattern is
+        // a valid u128, so writing through the u8 view cannot create an invalid value; the
+        // slice borrows `self` mutably, so nothing else aliases it.
+        unsafe { core::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), self.len) }
     }
 
     /// The bytes.

@@ -237,7 +237,7 @@ pub unsafe fn softmax(v: &mut [f32]) -> f32 {
         // SAFETY: as the load.
         unsafe { store(m, p.add(i), e) };
         // Two sums so that the adds of neighbouring chunks overlap.
-        if (i / L) % 2 == 0 {
+        if (i / L).is_multiple_of(2) {
             sum0 = _mm256_add_ps(sum0, e);
         } else {
             sum1 = _mm256_add_ps(sum1, e);
