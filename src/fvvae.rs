@@ -166,7 +166,7 @@ fn check_row(x: &[f32], len: usize, row: usize) -> Result<()> {
 
 /// Checks that `xs` is whole rows of `len` with finite values; returns the row count.
 fn check_rows(xs: &[f32], len: usize) -> Result<usize> {
-    if len == 0 || xs.len() % len != 0 {
+    if len == 0 || !xs.len().is_multiple_of(len) {
         return Err(Error::Shape { what: "descriptor batch (a multiple of P)", expected: len, found: xs.len() });
     }
     for (row, x) in xs.chunks_exact(len).enumerate() {
