@@ -9,6 +9,9 @@
 //! - Data: `tests/data/gmm/digits_k16/x.npy` (the images / 16) and `tests/data/digits/labels.npy`
 //!   (`tools/export_digits_labels.py`). Split: images 0..1100 train, 1100..1797 test (the FV-VAE
 //!   fixture's 24 sets are images 1100..1123).
+//! - VAEs: the FV-VAE fixture's (`tests/data/fvvae`; which images it was trained on is not recorded,
+//!   so it may have seen test patches, without labels) and one trained by `tools/train_vae.py` on the
+//!   training images' patches only (`tests/data/digits/vae_train1100`).
 //! - Per image, the 25 overlapping 4x4 patches (stride 1), pixels row-major, as the FV-VAE fixture.
 //! - GMMs (patch space D = 16 and latent space D = 8, K = 16 each) are fitted here on the training
 //!   images' patches by 60 EM iterations in f64 (means initialised at evenly spaced training
@@ -209,27 +212,20 @@ fn evaluate(x: &[f32], d: usize, y: &[usize]) -> (f64, f64) {
     (ridge_accuracy(x, d, y, 0..TRAIN, TRAIN..y.len(), best.1), best.1)
 }
 
-fn main() -> Res<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let images: Vec<f32> = npy(&root.join("gmm/digits_k16/x.npy"))?.into_iter().map(|v| v as f32).collect();
-    let labels: Vec<usize> = npy(&root.join("digits/labels.npy"))?.into_iter().map(|v| v as usize).collect();
-    let n = labels.len();
-    assert_eq!(images.len(), n * 64);
-    let rows: Vec<f32> = images.chunks_exact(64).flat_map(patches).collect();
-
-    // The fixture's encoder: latents of every patch.
-    let model = std::fs::read(root.join("fvvae/encoder.tflite"))?;
+/// The latent GMM FVs and FV-VAEs of every image through the VAE in `dir` (`encoder.tflite`,
+/// `decoder_layer.safetensors`): (latent FVs, their length, FV-VAEs, their length).
+fn vae_features(dir: &Path, rows: &[f32], n: usize) -> Res<(Vec<f32>, usize, Vec<f32>, usize)> {
+    let model = std::fs::read(dir.join("encoder.tflite"))?;
     let net = Network::new(&model)?;
     let mut arena = vec![0u8; net.required_arena()];
-    let mut zbuf = [0f32; 8];
+    let mut zbuf = vec![0f32; net.output(0)?.len];
     let mut enc = Encoder::new(&net, &mut arena, &mut zbuf)?;
-    let mut latents = Vec::with_capacity(n * PATCHES * 8);
+    let l = enc.latent_len();
+    let mut latents = Vec::with_capacity(n * PATCHES * l);
     for p in rows.chunks_exact(16) {
         latents.extend_from_slice(enc.encode(p)?);
     }
-
-    // FV-VAE per image.
-    let layer_file = AlignedBuf::read(root.join("fvvae/decoder_layer.safetensors"))?;
+    let layer_file = AlignedBuf::read(dir.join("decoder_layer.safetensors"))?;
     let st = SafeTensors::parse(layer_file.as_bytes())?;
     let layer = DecoderLayer::from_safetensors(&st)?;
     let mut storage = vec![0f32; FvVaeAccumulator::storage_len(layer.p(), layer.l())];
@@ -241,21 +237,35 @@ fn main() -> Res<()> {
         acc.push_batch(&mut enc, img)?;
         acc.finish(Normalization::IMPROVED, o)?;
     }
+    // The latent GMM is fitted on the training images' latents only.
+    let latent_gmm = fit_gmm(&latents[..TRAIN * PATCHES * l], l, K, 60);
+    let (latent_fv, llen) = gmm_fvs(&latents, l, &latent_gmm)?;
+    Ok((latent_fv, llen, fvvae, vlen))
+}
 
-    // GMMs fitted on the training images only.
+fn main() -> Res<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let images: Vec<f32> = npy(&root.join("gmm/digits_k16/x.npy"))?.into_iter().map(|v| v as f32).collect();
+    let labels: Vec<usize> = npy(&root.join("digits/labels.npy"))?.into_iter().map(|v| v as usize).collect();
+    let n = labels.len();
+    assert_eq!(images.len(), n * 64);
+    let rows: Vec<f32> = images.chunks_exact(64).flat_map(patches).collect();
+
+    // Two VAEs: the fixture's, and one trained by tools/train_vae.py on the training images only.
     let patch_gmm = fit_gmm(&rows[..TRAIN * PATCHES * 16], 16, K, 60);
     let (patch_fv, plen) = gmm_fvs(&rows, 16, &patch_gmm)?;
-    let latent_gmm = fit_gmm(&latents[..TRAIN * PATCHES * 8], 8, K, 60);
-    let (latent_fv, llen) = gmm_fvs(&latents, 8, &latent_gmm)?;
-
+    let fixture = vae_features(&root.join("fvvae"), &rows, n)?;
+    let own = vae_features(&root.join("digits/vae_train1100"), &rows, n)?;
     println!("digits: {n} images, train 0..{TRAIN}, test {TRAIN}..{n}; ridge one-vs-all, penalty chosen on 200 held-out training images");
     println!("| representation | length | test accuracy | ridge penalty |");
     println!("|---|---|---|---|");
-    let cases: [(&str, &[f32], usize); 4] = [
+    let cases: [(&str, &[f32], usize); 6] = [
         ("raw pixels (8x8)", &images, 64),
         ("GMM FV of 4x4 patches (K=16, improved)", &patch_fv, plen),
-        ("latent GMM FV (int8 encoder, K=16 in L=8, improved)", &latent_fv, llen),
-        ("FV-VAE (int8 encoder + decoder layer, improved)", &fvvae, vlen),
+        ("latent GMM FV, fixture VAE (K=16 in L=8, improved)", &fixture.0, fixture.1),
+        ("FV-VAE, fixture VAE (improved)", &fixture.2, fixture.3),
+        ("latent GMM FV, VAE trained on the train split (K=16 in L=8, improved)", &own.0, own.1),
+        ("FV-VAE, VAE trained on the train split (improved)", &own.2, own.3),
     ];
     for (name, x, d) in cases {
         let (acc, lambda) = evaluate(x, d, &labels);
