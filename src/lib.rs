@@ -41,6 +41,7 @@ pub mod fisher;
 pub mod formats;
 #[cfg(feature = "nalgebra")]
 pub mod full_cov;
+pub mod fvvae;
 pub mod gmm;
 mod math;
 pub mod nn;

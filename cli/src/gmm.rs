@@ -74,6 +74,10 @@ pub struct FvArgs {
     /// One Fisher vector per group of G consecutive rows ([N/G, len]) instead of one over all.
     #[arg(long, value_name = "G")]
     pub per_row_groups: Option<usize>,
+    /// Latent GMM Fisher vector: run each row through this int8 `.tflite` encoder first (the GMM
+    /// is then fitted in its latent space, D = L).
+    #[arg(long)]
+    pub encoder: Option<PathBuf>,
     /// Print the encoding time (no file I/O) to stderr, for benchmarks.
     #[arg(long, hide = true)]
     pub timing: bool,
@@ -183,6 +187,10 @@ pub fn normalization(improved: bool, power: Option<f32>, l2: bool) -> CliResult<
 /// `fvae fv`: one Fisher vector over all rows, or one per group of rows.
 pub fn fv(args: FvArgs) -> CliResult<()> {
     let (mut g, x) = load(&args.io)?;
+    let x = match &args.encoder {
+        Some(e) => crate::fvvae::encode_rows(e, x, &args.io.input, io::threads(args.io.threads))?,
+        None => x,
+    };
     let gmm = g.view(&args.io.gmm)?;
     check_dim(&gmm, &x, &args.io.input)?;
     let options = FisherOptions { assignment: assignment(args.hard, args.threshold)?, ..Default::default() };

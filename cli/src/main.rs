@@ -2,6 +2,7 @@
 //! The command line is a contract (DESIGN.md): float outputs are f32 `.npy`, indices i64;
 //! errors are one line on stderr with a non-zero exit, and no output file is left half-written.
 
+mod fvvae;
 mod gmm;
 mod io;
 mod nn;
@@ -32,6 +33,8 @@ enum Command {
     Rvq(vq::RvqCommand),
     /// Run an int8 .tflite network on each row: [N,in] int8 -> [N,out] int8 (bit-exact with TFLite Micro).
     Decode(nn::DecodeArgs),
+    /// Fisher vectors from a VAE (FV-VAE): int8 encoder + one float decoder layer, [P(L+1)] per FV.
+    FvVae(fvvae::FvVaeArgs),
 }
 
 fn run(cli: Cli) -> io::CliResult<()> {
@@ -42,6 +45,7 @@ fn run(cli: Cli) -> io::CliResult<()> {
         Command::Vq(a) => vq::vq(a),
         Command::Rvq(c) => vq::rvq(c),
         Command::Decode(a) => nn::decode(a),
+        Command::FvVae(a) => fvvae::fv_vae(a),
     }
 }
 
