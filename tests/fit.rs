@@ -60,15 +60,15 @@ fn heldout(case: &str, k: usize) {
 }
 
 #[test]
-// 100 fits: natively only (the same code runs under qemu in the tests below).
-#[cfg_attr(not(target_arch = "x86_64"), ignore)]
+// 100 fits: release builds on x86_64 only (scripts/test.sh runs them with --release).
+#[cfg_attr(any(debug_assertions, not(target_arch = "x86_64")), ignore = "slow: run with --release")]
 fn gmm_heldout_digits_within_1pct_of_sklearn() {
     heldout("digits_k16", 16);
 }
 
 #[test]
-// 100 fits: natively only (the same code runs under qemu in the tests below).
-#[cfg_attr(not(target_arch = "x86_64"), ignore)]
+// 100 fits: release builds on x86_64 only (scripts/test.sh runs them with --release).
+#[cfg_attr(any(debug_assertions, not(target_arch = "x86_64")), ignore = "slow: run with --release")]
 fn gmm_heldout_china_within_1pct_of_sklearn() {
     heldout("china_patches_k32", 32);
 }
@@ -101,11 +101,13 @@ fn same_start(case: &str) {
 }
 
 #[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "slow under qemu")]
 fn em_from_sklearn_start_retraces_sklearn_digits() {
     same_start("digits_k16");
 }
 
 #[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "slow under qemu")]
 fn em_from_sklearn_start_retraces_sklearn_china() {
     same_start("china_patches_k32");
 }
@@ -124,16 +126,16 @@ fn energy(case: &str, m: usize) {
 }
 
 #[test]
-// 100 fits: natively only (the same code runs under qemu in the tests below).
-#[cfg_attr(not(target_arch = "x86_64"), ignore)]
+// 100 fits: release builds on x86_64 only (scripts/test.sh runs them with --release).
+#[cfg_attr(any(debug_assertions, not(target_arch = "x86_64")), ignore = "slow: run with --release")]
 fn kmeans_energy_digits_within_1pct_of_sklearn() {
     energy("digits_k16", 16);
     energy("digits_k16", 64);
 }
 
 #[test]
-// 100 fits: natively only (the same code runs under qemu in the tests below).
-#[cfg_attr(not(target_arch = "x86_64"), ignore)]
+// 100 fits: release builds on x86_64 only (scripts/test.sh runs them with --release).
+#[cfg_attr(any(debug_assertions, not(target_arch = "x86_64")), ignore = "slow: run with --release")]
 fn kmeans_energy_china_within_1pct_of_sklearn() {
     energy("china_patches_k32", 32);
     energy("china_patches_k32", 256);
