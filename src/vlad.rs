@@ -10,6 +10,10 @@
 //! then L2 of the whole vector unless unnormalised (`..._UNNORMALIZED`). A zero block or vector
 //! stays zero.
 //!
+//! On the very rows a k-means codebook was fitted to, each cluster's residual sum is zero up to
+//! rounding (a centroid is its rows' mean), so intra-normalisation turns rounding noise into unit
+//! blocks: encode other data, as in practice.
+//!
 //! The accumulator is a stream over caller storage, like the Fisher accumulator: push, merge,
 //! finish (any number of times).
 
