@@ -142,6 +142,7 @@ fn kmeans_energy_china_within_1pct_of_sklearn() {
 }
 
 #[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "slow under qemu (4 min)")]
 fn residual_stages_lower_the_energy_and_encode_as_resid_vq() {
     let (x, shape) = common::npy_f32("gmm/digits_k16/x.npy");
     let d = shape[1];
@@ -160,6 +161,7 @@ fn residual_stages_lower_the_energy_and_encode_as_resid_vq() {
 }
 
 #[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "slow under qemu (4 min)")]
 fn fits_are_deterministic_under_a_seed_and_thread_count_free_for_kmeans() {
     let (x, shape) = common::npy_f32("gmm/china_patches_k32/x.npy");
     let d = shape[1];
