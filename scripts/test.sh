@@ -23,6 +23,9 @@ cargo clippy --workspace --all-targets --features nalgebra -- -D warnings
 step "host tests (x86_64: every SIMD path this CPU has is tested against the scalar reference)"
 cargo test --workspace --features nalgebra
 
+step "fitting against scikit-learn's stored figures (100 fits: release)"
+cargo test --release -p fvae --test fit
+
 step "no_std builds: Cortex-M0 (thumbv6m) and Cortex-M4F (thumbv7em)"
 for t in thumbv6m-none-eabi thumbv7em-none-eabihf; do
     cargo build -p fvae --release --target "$t"

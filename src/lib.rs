@@ -36,8 +36,12 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod adapt;
+pub mod bow;
 pub mod error;
 pub mod fisher;
+#[cfg(feature = "std")]
+pub mod fit;
 pub mod formats;
 #[cfg(feature = "nalgebra")]
 pub mod full_cov;
@@ -46,6 +50,7 @@ pub mod gmm;
 mod math;
 pub mod nn;
 pub mod vae;
+pub mod vlad;
 pub mod vq;
 
 pub use error::{Error, Result};

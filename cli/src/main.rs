@@ -2,6 +2,7 @@
 //! The command line is a contract (DESIGN.md): float outputs are f32 `.npy`, indices i64;
 //! errors are one line on stderr with a non-zero exit, and no output file is left half-written.
 
+mod fit;
 mod fvvae;
 mod gmm;
 mod io;
@@ -35,6 +36,14 @@ enum Command {
     Decode(nn::DecodeArgs),
     /// Fisher vectors from a VAE (FV-VAE): int8 encoder + one float decoder layer, [P(L+1)] per FV.
     FvVae(fvvae::FvVaeArgs),
+    /// Fit a diagonal GMM by EM (k-means initialisation) to [N,D] rows: weights, means, covariances.
+    FitGmm(fit::FitGmmArgs),
+    /// Fit a k-means codebook [M,D] (or residual-VQ codebooks [S,M,D] with --stages).
+    FitKmeans(fit::FitKmeansArgs),
+    /// VLAD vector(s) over a codebook (residuals to the nearest codeword, VLFeat's normalisations).
+    Vlad(fit::VladArgs),
+    /// Bag-of-words histogram(s) over a codebook (hard or soft assignment).
+    Bow(fit::BowArgs),
 }
 
 fn run(cli: Cli) -> io::CliResult<()> {
@@ -46,6 +55,10 @@ fn run(cli: Cli) -> io::CliResult<()> {
         Command::Rvq(c) => vq::rvq(c),
         Command::Decode(a) => nn::decode(a),
         Command::FvVae(a) => fvvae::fv_vae(a),
+        Command::FitGmm(a) => fit::fit_gmm(a),
+        Command::FitKmeans(a) => fit::fit_kmeans(a),
+        Command::Vlad(a) => fit::vlad(a),
+        Command::Bow(a) => fit::bow(a),
     }
 }
 

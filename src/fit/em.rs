@@ -1,0 +1,306 @@
+//! EM for diagonal Gaussian mixtures (Dempster, Laird and Rubin 1977), initialised from k-means,
+//! with the E-step statistics taken from the Fisher accumulator.
+//!
+//! The M-step from the Fisher statistics. With `t = (x - mu_k) / sigma_k` under the current
+//! model and posteriors `q_ik`, the accumulator holds `S0 = sum_i q_ik`, `S1 = sum_i q_ik t_i`,
+//! `S2 = sum_i q_ik (t_i^2 - 1)`. The maximum-likelihood update is
+//!
+//! - `w_k' = S0 / N`;
+//! - `mu_k' = sum q x / S0 = mu_k + sigma_k S1 / S0` (as `x = mu_k + sigma_k t`);
+//! - `var_k' = sum q (x - mu_k')^2 / S0 = sigma_k^2 sum q (t - S1/S0)^2 / S0
+//!   = var_k ((S2 + S0) / S0 - (S1 / S0)^2) = var_k (1 + S2 / S0 - (S1 / S0)^2)`,
+//!
+//! all in the centred form (the statistics are sums of small numbers near a fitted model, not
+//! the cancelling `sum q x^2 / S0 - mu^2`).
+//!
+//! Floors (stated, and the defaults): `var_k' += reg_covar` with `reg_covar = 1e-6`, exactly
+//! scikit-learn's `reg_covar` (keeps a cluster of identical rows, or a constant column, at a
+//! finite density); weights are `w_k' = max(S0 / N, weight_floor)` renormalised, with
+//! `weight_floor = 1e-6`, so no component reaches weight 0 (a log-weight of -inf); a component
+//! with `S0 < 1e-6` (rows' worth of posterior) keeps its mean and variance.
+
+use super::check_data;
+use super::kmeans::{kmeans_with, KMeansOptions};
+use crate::fisher::{FisherAccumulator, FisherOptions};
+use crate::gmm::DiagGmm;
+use crate::{Error, Result};
+use std::vec;
+use std::vec::Vec;
+
+/// EM settings. `GmmFitOptions::new(k)` gives the defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GmmFitOptions {
+    /// Number of components K.
+    pub components: usize,
+    /// EM iterations at most (default 100, as scikit-learn).
+    pub max_iter: usize,
+    /// Converged when the mean log-likelihood per row changes by less than this (default 1e-3,
+    /// scikit-learn's `tol`).
+    pub tol: f64,
+    /// Added to every variance after each M-step (default 1e-6, scikit-learn's `reg_covar`).
+    pub reg_covar: f32,
+    /// Smallest weight a component keeps (default 1e-6; weights are renormalised after).
+    pub weight_floor: f32,
+    /// Seed of the k-means initialisation.
+    pub seed: u64,
+    /// Worker threads for the E-step and k-means (default 1; per-thread statistics are merged).
+    pub threads: usize,
+}
+
+impl GmmFitOptions {
+    /// Defaults for `components` components.
+    pub fn new(components: usize) -> Self {
+        GmmFitOptions { components, max_iter: 100, tol: 1e-3, reg_covar: 1e-6, weight_floor: 1e-6, seed: 0, threads: 1 }
+    }
+}
+
+/// A fitted diagonal GMM (scikit-learn's names and layout).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FittedGmm {
+    /// Components K.
+    pub k: usize,
+    /// Dimension D.
+    pub d: usize,
+    /// `[K]`, summing to 1.
+    pub weights: Vec<f32>,
+    /// `[K, D]`.
+    pub means: Vec<f32>,
+    /// Diagonal variances `[K, D]` (`covariances` in `.safetensors`).
+    pub variances: Vec<f32>,
+    /// Mean log-likelihood per training row at the last E-step (scikit-learn's `lower_bound_`).
+    pub log_likelihood: f64,
+    /// EM iterations run.
+    pub iterations: usize,
+    /// Whether the log-likelihood change fell below `tol` before `max_iter`.
+    pub converged: bool,
+}
+
+impl FittedGmm {
+    /// A [`DiagGmm`] view, with its constants in `constants`
+    /// ([`DiagGmm::constants_len`] values).
+    pub fn view<'a>(&'a self, constants: &'a mut [f32]) -> Result<DiagGmm<'a>> {
+        DiagGmm::new(&self.weights, &self.means, &self.variances, constants)
+    }
+
+    /// Writes the model as `.safetensors` (`weights` [K], `means` [K, D], `covariances` [K, D]),
+    /// the file every `fvae` command and `DiagGmm::from_safetensors` read.
+    pub fn write_safetensors(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        use crate::formats::{safetensors, DType};
+        let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let (w, m, c) = (bytes(&self.weights), bytes(&self.means), bytes(&self.variances));
+        safetensors::write(
+            out,
+            &[
+                ("weights", DType::F32, &[self.k], &w),
+                ("means", DType::F32, &[self.k, self.d], &m),
+                ("covariances", DType::F32, &[self.k, self.d], &c),
+            ],
+        )
+    }
+}
+
+/// One E-step over `data`: the merged statistics and the summed log-likelihood.
+/// `(S0 [K], S1 [K, D], S2 [K, D], summed log-likelihood)` of one E-step.
+type Statistics = (Vec<f32>, Vec<f32>, Vec<f32>, f64);
+
+fn e_step(gmm: DiagGmm<'_>, data: &[f32], d: usize, threads: usize) -> Result<Statistics> {
+    let (k, n) = (gmm.k(), data.len() / d);
+    let run = |xs: &[f32]| -> Result<(Vec<f32>, f64)> {
+        let mut storage = vec![0f32; FisherAccumulator::storage_len(k, d)];
+        let mut acc = FisherAccumulator::new(gmm, FisherOptions::default(), &mut storage)?;
+        let mut ll = 0f64;
+        for x in xs.chunks_exact(d) {
+            ll += acc.push(x)? as f64;
+        }
+        let (s0, s1, s2) = acc.statistics();
+        let mut flat = Vec::with_capacity(k + 2 * k * d);
+        flat.extend_from_slice(s0);
+        flat.extend_from_slice(s1);
+        flat.extend_from_slice(s2);
+        Ok((flat, ll))
+    };
+    let parts = threads.clamp(1, n.max(1));
+    let results: Vec<Result<(Vec<f32>, f64)>> = if parts == 1 {
+        vec![run(data)]
+    } else {
+        let chunk = n.div_ceil(parts) * d;
+        std::thread::scope(|s| {
+            let hs: Vec<_> = data.chunks(chunk).map(|xs| s.spawn(move || run(xs))).collect();
+            hs.into_iter().map(|h| h.join().unwrap_or(Err(Error::Empty { what: "EM worker (panicked)" }))).collect()
+        })
+    };
+    // Merge in f64 (a few partial sums, in a fixed order: deterministic for a thread count).
+    let mut sum = vec![0f64; k + 2 * k * d];
+    let mut ll = 0f64;
+    for r in results {
+        let (flat, l) = r?;
+        sum.iter_mut().zip(&flat).for_each(|(s, &v)| *s += v as f64);
+        ll += l;
+    }
+    let s0 = sum[..k].iter().map(|&v| v as f32).collect();
+    let s1 = sum[k..k + k * d].iter().map(|&v| v as f32).collect();
+    let s2 = sum[k + k * d..].iter().map(|&v| v as f32).collect();
+    Ok((s0, s1, s2, ll))
+}
+
+/// Fits a K-component diagonal GMM to `data` `[N, D]` by EM: k-means initialisation (one
+/// k-means++ run under `options.seed`, then the clusters' weights, means and variances), E-step
+/// posteriors and statistics from [`FisherAccumulator`], the M-step derived from them (see the
+/// module notes for the algebra and the floors), until the mean log-likelihood changes by less
+/// than `tol`. Deterministic under a seed and a thread count.
+///
+/// Errors: as [`kmeans`](super::kmeans) (fewer rows than components, non-finite data, ...), a
+/// non-finite or negative `reg_covar`/`weight_floor`, and a row too far from every component
+/// for f32 ([`Error::Value`]).
+///
+/// ```
+/// use fvae::fit::{fit_gmm, GmmFitOptions};
+/// let data: Vec<f32> = (0..200).map(|i| if i % 2 == 0 { (i % 7) as f32 * 0.1 } else { 5.0 + (i % 5) as f32 * 0.1 }).collect();
+/// let gmm = fit_gmm(&data, 1, &GmmFitOptions::new(2))?;
+/// let mut m = gmm.means.clone();
+/// m.sort_by(f32::total_cmp);
+/// assert!((m[0] - 0.3).abs() < 0.05 && (m[1] - 5.2).abs() < 0.05);
+/// # Ok::<(), fvae::Error>(())
+/// ```
+pub fn fit_gmm(data: &[f32], d: usize, options: &GmmFitOptions) -> Result<FittedGmm> {
+    fit_gmm_with(data, d, options, &mut |_, _| {})
+}
+
+/// [`fit_gmm`] calling `on_iter(iteration, mean log-likelihood)` after each E-step.
+pub fn fit_gmm_with(
+    data: &[f32],
+    d: usize,
+    options: &GmmFitOptions,
+    on_iter: &mut dyn FnMut(usize, f64),
+) -> Result<FittedGmm> {
+    let k = options.components;
+    if k == 0 {
+        return Err(Error::Empty { what: "GMM components" });
+    }
+    let n = check_data(data, d, k, "data rows (at least one per component)")?;
+    check_options(options)?;
+    // Initialisation: hard k-means responsibilities, then one M-step on them.
+    let km_opts = KMeansOptions { seed: options.seed, threads: options.threads, ..KMeansOptions::new(k) };
+    let km = kmeans_with(data, d, &km_opts, &mut |_, _| {})?;
+    let mut counts = vec![0f64; k];
+    let mut sums = vec![0f64; k * d];
+    for (i, &j) in km.labels.iter().enumerate() {
+        let j = j as usize;
+        counts[j] += 1.0;
+        sums[j * d..(j + 1) * d].iter_mut().zip(&data[i * d..(i + 1) * d]).for_each(|(s, &x)| *s += x as f64);
+    }
+    let means: Vec<f32> = (0..k * d).map(|i| (sums[i] / counts[i / d].max(1.0)) as f32).collect();
+    let mut sq = vec![0f64; k * d];
+    for (i, &j) in km.labels.iter().enumerate() {
+        let j = j as usize;
+        for t in 0..d {
+            let c = data[i * d + t] as f64 - means[j * d + t] as f64;
+            sq[j * d + t] += c * c;
+        }
+    }
+    let mut variances: Vec<f32> =
+        (0..k * d).map(|i| (sq[i] / counts[i / d].max(1.0)) as f32 + options.reg_covar).collect();
+    // A zero variance (reg_covar = 0 on a constant column) cannot be a model: smallest normal.
+    variances.iter_mut().for_each(|v| *v = v.max(f32::MIN_POSITIVE));
+    let weights = floor_weights(counts.iter().map(|&c| c / n as f64), options.weight_floor);
+    em_with(data, d, weights, means, variances, options, on_iter)
+}
+
+/// EM from a given start (`weights` [K], `means` [K, D], `variances` [K, D], used as they are:
+/// a warm start, another tool's initialisation, or a model to refine on new data); the
+/// iterations, floors and convergence of [`fit_gmm`]. `options.components` must be K.
+///
+/// ```
+/// use fvae::fit::{em, GmmFitOptions};
+/// let data = [0.0, 0.2, 0.1, 5.0, 5.2, 5.1];
+/// let g = em(&data, 1, vec![0.5, 0.5], vec![1.0, 4.0], vec![1.0, 1.0], &GmmFitOptions::new(2))?;
+/// assert!((g.means[0] - 0.1).abs() < 1e-3 && (g.means[1] - 5.1).abs() < 1e-3);
+/// # Ok::<(), fvae::Error>(())
+/// ```
+pub fn em(
+    data: &[f32],
+    d: usize,
+    weights: Vec<f32>,
+    means: Vec<f32>,
+    variances: Vec<f32>,
+    options: &GmmFitOptions,
+) -> Result<FittedGmm> {
+    em_with(data, d, weights, means, variances, options, &mut |_, _| {})
+}
+
+/// [`em`] calling `on_iter(iteration, mean log-likelihood)` after each E-step.
+pub fn em_with(
+    data: &[f32],
+    d: usize,
+    mut weights: Vec<f32>,
+    mut means: Vec<f32>,
+    mut variances: Vec<f32>,
+    options: &GmmFitOptions,
+    on_iter: &mut dyn FnMut(usize, f64),
+) -> Result<FittedGmm> {
+    let k = weights.len();
+    if k != options.components {
+        return Err(Error::Shape { what: "start weights (components)", expected: options.components, found: k });
+    }
+    let n = check_data(data, d, 1, "data rows")?;
+    check_options(options)?;
+    if means.len() != k * d {
+        return Err(Error::Shape { what: "start means", expected: k * d, found: means.len() });
+    }
+    // Validates the start (shapes, positive variances, weights summing to 1).
+    DiagGmm::new(&weights, &means, &variances, &mut vec![0f32; DiagGmm::constants_len(k, d)])?;
+    let mut prev = f64::NEG_INFINITY;
+    let mut ll = f64::NEG_INFINITY;
+    let mut converged = false;
+    let mut iterations = 0;
+    let mut constants = vec![0f32; DiagGmm::constants_len(k, d)];
+    while iterations < options.max_iter {
+        let gmm = DiagGmm::new(&weights, &means, &variances, &mut constants)?;
+        let (s0, s1, s2, ll_sum) = e_step(gmm, data, d, options.threads)?;
+        ll = ll_sum / n as f64;
+        on_iter(iterations, ll);
+        iterations += 1;
+        // M-step in the centred form (module notes).
+        for (c, &n_c) in s0.iter().enumerate() {
+            if n_c < 1e-6 {
+                continue;
+            }
+            let inv = 1.0 / n_c as f64;
+            for i in c * d..(c + 1) * d {
+                let var = variances[i] as f64;
+                let e1 = s1[i] as f64 * inv;
+                let ratio = (1.0 + s2[i] as f64 * inv - e1 * e1).max(0.0);
+                means[i] = (means[i] as f64 + var.sqrt() * e1) as f32;
+                variances[i] = ((var * ratio) as f32 + options.reg_covar).max(f32::MIN_POSITIVE);
+            }
+        }
+        weights = floor_weights(s0.iter().map(|&s| s as f64 / n as f64), options.weight_floor);
+        if (ll - prev).abs() < options.tol {
+            converged = true;
+            break;
+        }
+        prev = ll;
+    }
+    Ok(FittedGmm { k, d, weights, means, variances, log_likelihood: ll, iterations, converged })
+}
+
+fn check_options(options: &GmmFitOptions) -> Result<()> {
+    if !(options.reg_covar.is_finite() && options.reg_covar >= 0.0) {
+        return Err(Error::Value { what: "reg_covar", index: 0, reason: "must be finite and >= 0" });
+    }
+    let k = options.components.max(1) as f32;
+    if !(options.weight_floor.is_finite() && options.weight_floor >= 0.0 && options.weight_floor * k < 1.0) {
+        return Err(Error::Value { what: "weight_floor", index: 0, reason: "must be finite, >= 0 and < 1/K" });
+    }
+    if options.tol.is_nan() || options.tol < 0.0 {
+        return Err(Error::Value { what: "tol", index: 0, reason: "must be >= 0" });
+    }
+    Ok(())
+}
+
+/// `max(w, floor)` renormalised to sum 1 (in f64).
+fn floor_weights(w: impl Iterator<Item = f64>, floor: f32) -> Vec<f32> {
+    let w: Vec<f64> = w.map(|v| v.max(floor as f64)).collect();
+    let total: f64 = w.iter().sum();
+    w.iter().map(|&v| (v / total) as f32).collect()
+}
