@@ -9,6 +9,7 @@
 //! | --- | --- |
 //! | x86_64 | [`cpu::x86_level`]: `x86_64::avx512` (AVX-512F), `x86_64::avx2` (AVX2+FMA), `x86_64::sse2` |
 //! | aarch64 with NEON | `aarch64::neon` |
+//! | wasm32 built with `+simd128` | `wasm32::simd128` |
 //! | anything else | [`scalar`] |
 //!
 //! The SIMD paths agree with the reference to rounding: they sum in a different order and
@@ -18,6 +19,8 @@
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 pub mod aarch64;
 pub mod scalar;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod wasm32;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
@@ -70,7 +73,16 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
     unsafe {
         aarch64::neon::sq_mahalanobis(x, means, inv_sigma, out)
     }
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
+    // SAFETY: the build targets simd128 (cfg); the path is sound for any slice lengths.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        wasm32::simd128::sq_mahalanobis(x, means, inv_sigma, out)
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon"),
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
     scalar::sq_mahalanobis(x, means, inv_sigma, out)
 }
 
@@ -106,7 +118,16 @@ pub fn softmax(v: &mut [f32]) -> f32 {
     unsafe {
         aarch64::neon::softmax(v)
     }
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
+    // SAFETY: the build targets simd128 (cfg); the path is sound for any slice lengths.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        wasm32::simd128::softmax(v)
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon"),
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
     scalar::softmax(v)
 }
 
@@ -145,7 +166,16 @@ pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &m
     unsafe {
         aarch64::neon::accumulate(x, means, inv_sigma, q, s1, s2)
     }
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
+    // SAFETY: the build targets simd128 (cfg); the path is sound for any slice lengths.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        wasm32::simd128::accumulate(x, means, inv_sigma, q, s1, s2)
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon"),
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
     scalar::accumulate(x, means, inv_sigma, q, s1, s2)
 }
 
@@ -193,7 +223,16 @@ pub fn accumulate_compensated(
     unsafe {
         aarch64::neon::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
     }
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
+    // SAFETY: the build targets simd128 (cfg); the path is sound for any slice lengths.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        wasm32::simd128::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon"),
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
     scalar::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
 }
 
