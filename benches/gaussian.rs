@@ -50,6 +50,7 @@ struct Path {
 }
 
 fn paths() -> Vec<Path> {
+    #[allow(unused_mut)]
     let mut v = vec![Path {
         name: "scalar",
         sq: scalar::sq_mahalanobis,
@@ -95,6 +96,17 @@ fn paths() -> Vec<Path> {
             softmax: neon::softmax,
             acc: neon::accumulate,
             acc_comp: neon::accumulate_compensated,
+        });
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use fvae_kernels::gaussian::wasm32::simd128;
+        v.push(Path {
+            name: "simd128",
+            sq: simd128::sq_mahalanobis,
+            softmax: simd128::softmax,
+            acc: simd128::accumulate,
+            acc_comp: simd128::accumulate_compensated,
         });
     }
     v

@@ -1,6 +1,6 @@
 //! Build script of the Cortex-M test programs.
 //!
-//! 1. Puts `memory.x` where cortex-m-rt's `link.x` finds it.
+//! 1. Puts `memory-mps2.x` (`memory-an505.x` for thumbv8m.main) as `memory.x` where cortex-m-rt's `link.x` finds it.
 //! 2. Turns the fixture lists `fixtures/<family>.list` into Rust: for each list, `$OUT_DIR/fixtures/<family>.rs`,
 //!    which a test program includes with `fvae_qemu::fixtures!("<family>")`. A line of a list is
 //!    `NAME TYPE PATH [ROWS]`: PATH is relative to the repository root, `.npy` unless TYPE is `bytes`;
@@ -21,9 +21,14 @@ fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest.parent().expect("qemu/ has a parent").to_path_buf();
 
-    fs::copy(manifest.join("memory.x"), out.join("memory.x")).expect("copy memory.x");
+    // Armv8-M mainline (Cortex-M33 on mps2-an505) boots from another address: memory-an505.x. Neither file
+    // is named memory.x, because the linker looks in the current directory (this crate) before OUT_DIR.
+    let target = env::var("TARGET").expect("TARGET");
+    let map = if target.starts_with("thumbv8m.main") { "memory-an505.x" } else { "memory-mps2.x" };
+    fs::copy(manifest.join(map), out.join("memory.x")).expect("copy memory.x");
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=memory-mps2.x");
+    println!("cargo:rerun-if-changed=memory-an505.x");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=fixtures");
     println!("cargo:rustc-env=FVAE_QEMU_TARGET={}", env::var("TARGET").expect("TARGET"));

@@ -7,6 +7,8 @@ set -euo pipefail
 need_apt=()
 command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)
 command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
+command -v qemu-system-riscv32 >/dev/null || need_apt+=(qemu-system-misc) # RISC-V tests (riscv/)
+command -v node >/dev/null || need_apt+=(nodejs)                          # WASI runner of the wasm32 tests
 command -v arm-none-eabi-gcc >/dev/null || need_apt+=(gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi)
 command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v python3 >/dev/null || need_apt+=(python3)
@@ -19,7 +21,8 @@ if ((${#need_apt[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-targets=(thumbv7em-none-eabihf thumbv6m-none-eabi aarch64-unknown-linux-gnu)
+targets=(thumbv7em-none-eabihf thumbv6m-none-eabi aarch64-unknown-linux-gnu thumbv8m.main-none-eabihf
+    wasm32-wasip1 riscv32imac-unknown-none-elf riscv32imafc-unknown-none-elf)
 installed=$(rustup target list --installed)
 for t in "${targets[@]}"; do
     grep -qx "$t" <<<"$installed" || rustup target add "$t"

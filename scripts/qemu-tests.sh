@@ -3,16 +3,18 @@
 #   M4F  Cortex-M4F  QEMU mps2-an386  thumbv7em-none-eabihf
 #   M7   Cortex-M7   QEMU mps2-an500  thumbv7em-none-eabihf (the same images)
 #   M0   Cortex-M0   QEMU microbit    thumbv6m-none-eabi   (no FPU: soft float)
+#   M33  Cortex-M33  QEMU mps2-an505  thumbv8m.main-none-eabihf (target-cpu=cortex-m33: DSP int8 path; its
+#        own memory map, qemu/memory-an505.x)
 # prints what ran where and one summary line; exits non-zero if anything failed on any core.
 #
 # usage: scripts/qemu-tests.sh [cargo test args...]      e.g. --release, or --test gmm
-# env:   QEMU_TIMEOUT (seconds per program, default 120), CORES (default "M4F M7 M0")
-# needs: qemu-system-arm, rustup targets thumbv7em-none-eabihf and thumbv6m-none-eabi (.ci/run installs them).
+# env:   QEMU_TIMEOUT (seconds per program, default 120), CORES (default "M4F M7 M0 M33")
+# needs: qemu-system-arm, rustup targets thumbv7em-none-eabihf, thumbv6m-none-eabi, thumbv8m.main-none-eabihf (.ci/run installs them).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TIMEOUT=${QEMU_TIMEOUT:-120}
-CORES=${CORES:-M4F M7 M0}
+CORES=${CORES:-M4F M7 M0 M33}
 QEMU_OPTS="-nographic -monitor none -serial none -semihosting-config enable=on,target=native -kernel"
 
 if ! command -v qemu-system-arm >/dev/null; then
@@ -31,7 +33,8 @@ for core in $CORES; do
         M4F) machine=mps2-an386 target=thumbv7em-none-eabihf ;;
         M7) machine=mps2-an500 target=thumbv7em-none-eabihf ;;
         M0) machine=microbit target=thumbv6m-none-eabi ;;
-        *) echo "qemu-tests: unknown core $core (M4F, M7 or M0)" >&2; exit 2 ;;
+        M33) machine=mps2-an505 target=thumbv8m.main-none-eabihf ;;
+        *) echo "qemu-tests: unknown core $core (M4F, M7, M0 or M33)" >&2; exit 2 ;;
     esac
     var="CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_RUNNER"
     runner="timeout $TIMEOUT qemu-system-arm -machine $machine $QEMU_OPTS"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, host tests, no_std builds for
-# Cortex-M0 and M4F, aarch64 NEON tests under qemu-user, and the Cortex-M programs under
-# qemu-system-arm. Installs missing tools first (scripts/install-deps.sh).
+# The whole test suite, as CI runs it: formatting, lints, host tests, no_std builds for every
+# embedded target, aarch64 NEON tests under qemu-user, wasm32 simd128 tests under Node's WASI, the
+# Cortex-M programs under qemu-system-arm and the RISC-V program under qemu-system-riscv32 (README's
+# target table lists what each row selects). Installs missing tools first (scripts/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -13,7 +14,7 @@ bash scripts/install-deps.sh
 
 step "rustfmt (workspace and the Cortex-M crates outside it)"
 cargo fmt --all --check
-for crate in qemu examples/firmware examples/footprint; do
+for crate in qemu riscv examples/firmware examples/footprint; do
     (cd "$crate" && cargo fmt --check)
 done
 
@@ -26,8 +27,14 @@ cargo test --workspace --features nalgebra
 step "fitting against scikit-learn's stored figures (100 fits: release)"
 cargo test --release -p fvae --test fit
 
-step "no_std builds: Cortex-M0 (thumbv6m) and Cortex-M4F (thumbv7em)"
-for t in thumbv6m-none-eabi thumbv7em-none-eabihf; do
+step "clippy for wasm32 (simd128 paths and the scalar fallback) and the RISC-V program"
+cargo clippy --target wasm32-wasip1 -p fvae-kernels -p fvae --all-targets -- -D warnings
+RUSTFLAGS="-C target-feature=+simd128" cargo clippy --target wasm32-wasip1 -p fvae-kernels -p fvae --all-targets -- -D warnings
+(cd riscv && cargo clippy -- -D warnings)
+
+step "no_std builds: Cortex-M0, M4F, M33 (without a DSP cpu: scalar int8), RISC-V rv32imac and rv32imafc"
+for t in thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf riscv32imac-unknown-none-elf \
+    riscv32imafc-unknown-none-elf; do
     cargo build -p fvae --release --target "$t"
     cargo build -p fvae --release --target "$t" --features nalgebra,micromath,defmt
 done
@@ -35,8 +42,15 @@ done
 step "aarch64 under qemu-user (NEON paths)"
 cargo test -p fvae-kernels -p fvae --target aarch64-unknown-linux-gnu
 
+step "wasm32-wasip1 with simd128 under Node's WASI (simd128 paths against the scalar reference, fixtures)"
+CARGO_TARGET_WASM32_WASIP1_RUNNER="node --experimental-wasi-unstable-preview1 --no-warnings $PWD/scripts/wasi-run.mjs" \
+    RUSTFLAGS="-C target-feature=+simd128" cargo test -p fvae-kernels -p fvae --target wasm32-wasip1
+
+step "RISC-V under qemu-system-riscv32 (virt): rv32imac (soft float) and rv32imafc"
+bash scripts/riscv-tests.sh
+
 if [ -x scripts/qemu-tests.sh ]; then
-    step "Cortex-M under qemu-system-arm"
+    step "Cortex-M under qemu-system-arm (M4F, M7, M0, M33)"
     bash scripts/qemu-tests.sh
 fi
 

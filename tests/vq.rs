@@ -365,7 +365,9 @@ fn quantize_rounds_half_away_and_clamps() {
 type SqFn = unsafe fn(&[f32], &[f32], &mut [f32]);
 type ScoresFn = unsafe fn(&[f32], usize, &[f32], &[f32], &mut [f32], &mut [f32]);
 
-/// Paths whose kernel leaves the row minima to the dispatcher, with the minima added.
+/// Paths whose kernel leaves the row minima to the dispatcher, with the minima added (unused where
+/// no such path exists, e.g. wasm32 without simd128).
+#[allow(unused_macros)]
 macro_rules! with_row_min {
     ($name:ident, $path:path) => {
         unsafe fn $name(q: &[f32], d: usize, p: &[f32], h: &[f32], out: &mut [f32], row_min: &mut [f32]) {
@@ -381,6 +383,8 @@ macro_rules! with_row_min {
 with_row_min!(avx2_scores, fvae::kernels::vq::x86_64::avx2::scores);
 #[cfg(target_arch = "aarch64")]
 with_row_min!(neon_scores, fvae::kernels::vq::aarch64::neon::scores);
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+with_row_min!(simd128_scores, fvae::kernels::vq::wasm32::simd128::scores);
 type ArgminFn = unsafe fn(&[f32]) -> Option<(usize, f32)>;
 type I8SqFn = unsafe fn(&[i8], &[i8], &mut [u32]);
 type I8DotFn = unsafe fn(&[i8], &[i8], &mut [i32]);
@@ -433,6 +437,15 @@ fn paths() -> Paths {
         p.argmin.push(("neon", neon::argmin));
         p.i8_sq.push(("neon", neon::i8_sq_distances));
         p.i8_dot.push(("neon", neon::i8_dots));
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use fvae::kernels::vq::wasm32::simd128;
+        p.sq.push(("simd128", simd128::sq_distances));
+        p.scores.push(("simd128", simd128_scores));
+        p.argmin.push(("simd128", simd128::argmin));
+        p.i8_sq.push(("simd128", simd128::i8_sq_distances));
+        p.i8_dot.push(("simd128", simd128::i8_dots));
     }
     p
 }

@@ -3,7 +3,8 @@
 //! On x86_64 with the `std` feature the CPU is asked once (`is_x86_feature_detected!`) and the
 //! answer cached in an atomic; without `std` the level is what the build's target features allow
 //! (`-C target-cpu=x86-64-v3` gives AVX2+FMA, `x86-64-v4` AVX-512). On aarch64 NEON is always
-//! present. Other targets use the scalar reference.
+//! present; on wasm32 simd128 is a build choice (`-C target-feature=+simd128`). Other targets use the
+//! scalar reference.
 
 /// An x86_64 instruction-set level, ordered from least to most capable.
 #[cfg(target_arch = "x86_64")]
@@ -114,7 +115,7 @@ pub fn has_avx512_vnni() -> bool {
 ///
 /// ```
 /// let name = fvae_kernels::cpu::float_path_name();
-/// assert!(["scalar", "sse2", "avx2+fma", "avx512f", "neon"].contains(&name));
+/// assert!(["scalar", "sse2", "avx2+fma", "avx512f", "neon", "simd128"].contains(&name));
 /// ```
 pub fn float_path_name() -> &'static str {
     #[cfg(target_arch = "x86_64")]
@@ -129,7 +130,15 @@ pub fn float_path_name() -> &'static str {
     {
         "neon"
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        "simd128"
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
     {
         "scalar"
     }

@@ -2,7 +2,8 @@
 //! the scalar reference (`gaussian::scalar`), plus the dispatching functions.
 //!
 //! Paths: x86_64 SSE2 always, AVX2+FMA and AVX-512F when the CPU has them (the test prints
-//! which ran); aarch64 NEON (`cargo test --target aarch64-unknown-linux-gnu`, under qemu-user).
+//! which ran); aarch64 NEON (`cargo test --target aarch64-unknown-linux-gnu`, under qemu-user);
+//! wasm32 simd128 (`--target wasm32-wasip1` with `-C target-feature=+simd128`, under Node's WASI).
 //!
 //! Tolerances (ε = `f32::EPSILON` = 2^-23, u = ε/2 the unit roundoff), each an a-priori bound
 //! from the arithmetic, not a fitted number:
@@ -131,6 +132,19 @@ fn paths() -> Vec<Path> {
             acc: neon::accumulate,
             acc_comp: neon::accumulate_compensated,
             exp: neon::exp,
+        });
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use fvae_kernels::gaussian::wasm32::simd128;
+        v.push(Path {
+            name: "simd128",
+            fused: false,
+            sq: simd128::sq_mahalanobis,
+            softmax: simd128::softmax,
+            acc: simd128::accumulate,
+            acc_comp: simd128::accumulate_compensated,
+            exp: simd128::exp,
         });
     }
     v

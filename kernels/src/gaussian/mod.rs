@@ -10,6 +10,7 @@
 //! | x86_64 | [`cpu::x86_level`]: `x86_64::avx512` (AVX-512F), `x86_64::avx2` (AVX2+FMA), `x86_64::sse2` |
 //! | aarch64 with NEON | `aarch64::neon` |
 //! | Cortex-M4F/M7/M33F (cfg `fvae_arm_fpu`, from `build.rs`) | `arm::m4f` (bit for bit the reference) |
+//! | wasm32 built with `+simd128` | `wasm32::simd128` |
 //! | anything else | [`scalar`] |
 //!
 //! The SIMD paths agree with the reference to rounding: they sum in a different order and
@@ -26,6 +27,8 @@ pub mod aarch64;
 #[cfg(fvae_arm_fpu)]
 pub mod arm;
 pub mod scalar;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod wasm32;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
@@ -82,7 +85,17 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
     {
         arm::m4f::sq_mahalanobis(x, means, inv_sigma, out)
     }
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"), fvae_arm_fpu)))]
+    // SAFETY: the build targets simd128 (cfg); the path is sound for any slice lengths.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        wasm32::simd128::sq_mahalanobis(x, means, inv_sigma, out)
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon"),
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        fvae_arm_fpu
+    )))]
     scalar::sq_mahalanobis(x, means, inv_sigma, out)
 }
 
@@ -163,7 +176,17 @@ pub fn softmax(v: &mut [f32]) -> f32 {
     {
         arm::m4f::softmax(v)
     }
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"), fvae_arm_fpu)))]
+    // SAFETY: the build targets simd128 (cfg); the path is sound for any slice lengths.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        wasm32::simd128::softmax(v)
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon"),
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        fvae_arm_fpu
+    )))]
     scalar::softmax(v)
 }
 
@@ -206,7 +229,17 @@ pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &m
     {
         arm::m4f::accumulate(x, means, inv_sigma, q, s1, s2)
     }
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"), fvae_arm_fpu)))]
+    // SAFETY: the build targets simd128 (cfg); the path is sound for any slice lengths.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        wasm32::simd128::accumulate(x, means, inv_sigma, q, s1, s2)
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon"),
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        fvae_arm_fpu
+    )))]
     scalar::accumulate(x, means, inv_sigma, q, s1, s2)
 }
 
@@ -258,7 +291,17 @@ pub fn accumulate_compensated(
     {
         arm::m4f::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
     }
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"), fvae_arm_fpu)))]
+    // SAFETY: the build targets simd128 (cfg); the path is sound for any slice lengths.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        wasm32::simd128::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon"),
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        fvae_arm_fpu
+    )))]
     scalar::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
 }
 

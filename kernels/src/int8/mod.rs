@@ -13,6 +13,7 @@
 //! | `x86_64::avx2` | AVX2 | sign-extend to i16, `vpmaddwd` |
 //! | `aarch64::neon` | aarch64 | `smull`/`smull2` (i8 x i8 -> i16), `sadalp` into i32 |
 //! | `arm::dsp` | Cortex-M4/M7/M33 (`fvae_arm_dsp`) | `sxtb16` + `smlad`, two MACs per instruction |
+//! | `wasm32::simd128` | wasm32 built with `+simd128` | sign-extend to i16, `i32x4.dot_i16x8_s` |
 
 pub mod scalar;
 
@@ -20,6 +21,8 @@ pub mod scalar;
 pub mod aarch64;
 #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
 pub mod arm;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod wasm32;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
@@ -167,7 +170,7 @@ fn vnni() -> bool {
 ///
 /// ```
 /// let p = fvae_kernels::int8::path_name();
-/// assert!(["scalar", "avx2", "avx512bw", "avx512vnni", "neon", "arm-dsp"].contains(&p));
+/// assert!(["scalar", "avx2", "avx512bw", "avx512vnni", "neon", "arm-dsp", "simd128"].contains(&p));
 /// ```
 pub fn path_name() -> &'static str {
     #[cfg(target_arch = "x86_64")]
@@ -191,7 +194,16 @@ pub fn path_name() -> &'static str {
     {
         "arm-dsp"
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "arm", fvae_arm_dsp))))]
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        "simd128"
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        all(target_arch = "arm", fvae_arm_dsp),
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
     {
         "scalar"
     }
@@ -228,6 +240,11 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
     #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
     {
         return arm::dsp::dot(a, b);
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        // SAFETY: the build enables simd128.
+        return unsafe { wasm32::simd128::dot(a, b) };
     }
     #[allow(unreachable_code)]
     scalar::dot(a, b)
@@ -273,6 +290,11 @@ pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
     {
         return arm::dsp::matvec(x, w, bias, out);
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        // SAFETY: the build enables simd128; lengths consistent (made so above).
+        return unsafe { wasm32::simd128::matvec(x, w, bias, out) };
     }
     #[allow(unreachable_code)]
     scalar::matvec(x, w, bias, out)

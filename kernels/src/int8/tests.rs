@@ -117,6 +117,15 @@ fn neon_matches_scalar() {
     check_matvec("neon", super::aarch64::neon::matvec);
 }
 
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[test]
+fn simd128_matches_scalar() {
+    // SAFETY: the build enables simd128 (cfg above).
+    check_dot("simd128", |a, b| unsafe { super::wasm32::simd128::dot(a, b) });
+    // SAFETY: as above.
+    check_matvec("simd128", |x, w, b, o| unsafe { super::wasm32::simd128::matvec(x, w, b, o) });
+}
+
 #[test]
 fn requantize_reference_cases() {
     use super::scalar::{multiply_by_quantized_multiplier as mbqm, rounding_divide_by_pot as rdbp};

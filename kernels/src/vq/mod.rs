@@ -6,7 +6,8 @@
 //! Each public function is the single dispatch point for its kernel: it cuts the slices to
 //! consistent lengths (stated per function), then runs the best path this CPU or build has.
 //! [`scalar`] is the reference. Paths: x86_64 AVX2+FMA and AVX-512F (f32), AVX2 and AVX-512
-//! VNNI (int8), aarch64 NEON (f32, int8 by widening multiplies), and on Cortex-M4/M7 (cfg
+//! VNNI (int8), aarch64 NEON (f32, int8 by widening multiplies), wasm32 simd128 (f32, int8 by
+//! `i32x4.dot_i16x8_s`; builds with `+simd128`), and on Cortex-M4/M7 (cfg
 //! `fvae_arm_dsp`, set by `build.rs` for `thumbv7em*` targets) `smlad`/`sxtb16` for int8.
 //!
 //! ## Exactness of the int8 kernels
@@ -25,6 +26,9 @@ pub mod x86_64;
 
 #[cfg(target_arch = "aarch64")]
 pub mod aarch64;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod wasm32;
 
 #[cfg(fvae_arm_dsp)]
 pub mod arm;
@@ -82,6 +86,11 @@ pub fn sq_distances(x: &[f32], codebook: &[f32], out: &mut [f32]) {
     {
         // SAFETY: NEON is part of every aarch64 target; lengths are consistent.
         return unsafe { aarch64::neon::sq_distances(x, codebook, out) };
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        // SAFETY: the build enables simd128; lengths are consistent (m rows of d).
+        return unsafe { wasm32::simd128::sq_distances(x, codebook, out) };
     }
     #[allow(unreachable_code)]
     scalar::sq_distances(x, codebook, out)
@@ -168,6 +177,13 @@ pub fn scores(queries: &[f32], d: usize, panels: &[f32], half_norms: &[f32], out
         unsafe { aarch64::neon::scores(queries, d, panels, half_norms, out) };
         return row_mins(out, mp, row_min);
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        // SAFETY: the build enables simd128; n queries of d, mp = whole panels of d rows,
+        // out = n * mp (cut above).
+        unsafe { wasm32::simd128::scores(queries, d, panels, half_norms, out) };
+        return row_mins(out, mp, row_min);
+    }
     #[allow(unreachable_code)]
     scalar::scores(queries, d, panels, half_norms, out, row_min)
 }
@@ -205,6 +221,11 @@ pub fn argmin(values: &[f32]) -> Option<(usize, f32)> {
     {
         // SAFETY: NEON is part of every aarch64 target.
         return unsafe { aarch64::neon::argmin(values) };
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        // SAFETY: the build enables simd128.
+        return unsafe { wasm32::simd128::argmin(values) };
     }
     #[allow(unreachable_code)]
     scalar::argmin(values)
@@ -306,6 +327,11 @@ pub fn i8_sq_distances(x: &[i8], codebook: &[i8], out: &mut [u32]) {
         // SAFETY: NEON is part of every aarch64 target; m rows of d.
         return unsafe { aarch64::neon::i8_sq_distances(x, codebook, out) };
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        // SAFETY: the build enables simd128; m rows of d.
+        return unsafe { wasm32::simd128::i8_sq_distances(x, codebook, out) };
+    }
     #[cfg(fvae_arm_dsp)]
     {
         return arm::dsp::i8_sq_distances(x, codebook, out);
@@ -354,6 +380,11 @@ pub fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
     {
         // SAFETY: NEON is part of every aarch64 target; m rows of d.
         return unsafe { aarch64::neon::i8_dots(x, codebook, out) };
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        // SAFETY: the build enables simd128; m rows of d.
+        return unsafe { wasm32::simd128::i8_dots(x, codebook, out) };
     }
     #[cfg(fvae_arm_dsp)]
     {
