@@ -13,7 +13,7 @@ bash scripts/install-deps.sh
 
 step "rustfmt (workspace and the Cortex-M crates outside it)"
 cargo fmt --all --check
-for crate in qemu examples/firmware examples/footprint; do
+for crate in qemu examples/firmware examples/footprint nopanic; do
     (cd "$crate" && cargo fmt --check)
 done
 
@@ -28,6 +28,9 @@ for t in thumbv6m-none-eabi thumbv7em-none-eabihf; do
     cargo build -p fvae --release --target "$t"
     cargo build -p fvae --release --target "$t" --features nalgebra,micromath,defmt
 done
+
+step "no panic reachable from the public API on Cortex-M4F (link-time check, scripts/nopanic.sh)"
+bash scripts/nopanic.sh
 
 step "aarch64 under qemu-user (NEON paths)"
 cargo test -p fvae-kernels -p fvae --target aarch64-unknown-linux-gnu
