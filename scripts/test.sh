@@ -13,7 +13,7 @@ bash scripts/install-deps.sh
 
 step "rustfmt (workspace and the Cortex-M crates outside it)"
 cargo fmt --all --check
-for crate in qemu examples/firmware examples/footprint nopanic; do
+for crate in qemu examples/firmware examples/footprint nopanic fuzz; do
     (cd "$crate" && cargo fmt --check)
 done
 
@@ -48,5 +48,10 @@ bash scripts/footprint.sh
 
 step "C static library: header and C tests on the host and on Cortex-M4F (QEMU)"
 bash capi/run-c-tests.sh
+
+if command -v cargo-fuzz >/dev/null; then
+    step "fuzzing: each cargo-fuzz target for 15 s from the committed seeds (scripts/fuzz.sh)"
+    bash scripts/fuzz.sh 15
+fi
 
 step "all passed"

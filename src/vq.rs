@@ -644,6 +644,10 @@ impl<'a> CodebookI8<'a> {
             return Err(Error::Shape { what: "top-k distances", expected: idx.len(), found: dist.len() });
         }
         let kk = idx.len().min(self.m);
+        if kk == 0 {
+            // k = 0 asks for nothing (found by fuzz/fv_vq: the insertion below reads dist[kk - 1]).
+            return Ok(0);
+        }
         let (idx, dist) = (&mut idx[..kk], &mut dist[..kk]);
         let mut len = 0;
         let mut buf = [0u32; 64];
