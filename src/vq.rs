@@ -858,6 +858,10 @@ impl<'a> ResidualVq<'a> {
         if out.len() != self.d {
             return Err(Error::Shape { what: "reconstruction", expected: self.d, found: out.len() });
         }
+        // Every code is checked before `out` is touched: a rejected decode leaves it as it was.
+        if let Some(i) = codes.iter().position(|&code| code as usize >= self.m) {
+            return Err(Error::Value { what: "codes", index: i, reason: "index not below M" });
+        }
         out.fill(0.0);
         for (i, &code) in codes.iter().enumerate() {
             let c = self.stage(i)?.codeword(code as usize).ok_or(Error::Value {
