@@ -44,7 +44,9 @@ def where(addr):
     if not image:
         return ""
     out = subprocess.run(["arm-none-eabi-addr2line", "-e", image, "-i", addr], capture_output=True, text=True)
-    lines = [l.split("/src/", 1)[-1] for l in out.stdout.split()[:2]]
+    # The first frames inside the project (core's slice/index.rs says nothing about the cause).
+    frames = [f for f in out.stdout.split() if "/rustc/" not in f and "/.cargo/" not in f]
+    lines = [f.split("/src/", 1)[-1] for f in frames[:2]]
     return " <- ".join(lines)
 
 
