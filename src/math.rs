@@ -7,9 +7,16 @@ pub(crate) fn ln(x: f32) -> f32 {
     libm::logf(x)
 }
 
-#[cfg(not(feature = "micromath"))]
+#[cfg(all(not(feature = "micromath"), not(all(miri, feature = "std"))))]
 pub(crate) fn sqrt(x: f32) -> f32 {
     libm::sqrtf(x)
+}
+
+/// Under Miri (scripts/sanitize.sh): libm's x86 sqrtf is inline assembly, which Miri cannot run;
+/// std's sqrt is the same correctly rounded IEEE operation.
+#[cfg(all(not(feature = "micromath"), miri, feature = "std"))]
+pub(crate) fn sqrt(x: f32) -> f32 {
+    x.sqrt()
 }
 
 #[cfg(feature = "micromath")]
