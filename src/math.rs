@@ -19,6 +19,14 @@ pub(crate) fn sqrt(x: f32) -> f32 {
     x.sqrt()
 }
 
+/// f64 square root (VQ bounds): libm's, or std's under Miri as for [`sqrt`].
+pub(crate) fn sqrt_f64(x: f64) -> f64 {
+    #[cfg(all(miri, feature = "std"))]
+    return x.sqrt();
+    #[cfg(not(all(miri, feature = "std")))]
+    libm::sqrt(x)
+}
+
 #[cfg(feature = "micromath")]
 pub(crate) fn ln(x: f32) -> f32 {
     micromath::F32Ext::ln(x)

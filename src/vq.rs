@@ -93,7 +93,7 @@ fn matrix_dims(what: &'static str, t: &TensorView<'_>) -> Result<(usize, usize)>
 /// The greatest `||c||` over the codewords (f64).
 fn max_norm(data: &[f32], d: usize) -> f64 {
     let max = data.chunks_exact(d).map(|c| c.iter().map(|&v| v as f64 * v as f64).sum::<f64>()).fold(0.0, f64::max);
-    libm::sqrt(max)
+    crate::math::sqrt_f64(max)
 }
 
 /// Where the fast scores of a query live, and how far from the exact ones they can be.
@@ -314,7 +314,7 @@ impl<'a> Codebook<'a> {
         // Twice that, with u = 2^-24: (D + 4) 2^-23.
         let u2 = (self.d as f64 + 4.0) / 8_388_608.0;
         match self.packed {
-            Some(_) => Bound::Score { nx, e: u2 * (libm::sqrt(nx) * c + 0.5 * c * c) + 1e-30 },
+            Some(_) => Bound::Score { nx, e: u2 * (crate::math::sqrt_f64(nx) * c + 0.5 * c * c) + 1e-30 },
             None => Bound::Direct { delta: u2, tiny: self.d as f64 * f32::MIN_POSITIVE as f64 },
         }
     }
