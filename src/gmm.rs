@@ -102,20 +102,17 @@ fn prepare(
     if let Some(i) = variances.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
         return Err(Error::Value { what: "covariances", index: i, reason: "must be finite and > 0" });
     }
-    // Zipped chunks rather than indices: same values, and no bounds checks the optimiser has to
-    // prove away (scripts/nopanic.sh).
-    let rows = variances.chunks_exact(d).zip(inv_sigma.chunks_exact_mut(d));
-    let per_component = log_norm.iter_mut().zip(log_norm_lo.iter_mut()).zip(log_weights.iter_mut()).zip(weights);
-    for ((vars, inv), (((norm, norm_lo), log_w), &w)) in rows.zip(per_component).take(k) {
+    for c in 0..k {
         let mut log_det = 0.0f64;
-        for (inv, &v) in inv.iter_mut().zip(vars) {
-            *inv = 1.0 / math::sqrt(v);
+        for i in c * d..(c + 1) * d {
+            let v = variances[i];
+            inv_sigma[i] = 1.0 / math::sqrt(v);
             log_det += math::ln(v) as f64;
         }
         let exact = -0.5 * (d as f64 * LN_2PI + log_det);
-        *norm = exact as f32;
-        *norm_lo = (exact - *norm as f64) as f32;
-        *log_w = if w > 0.0 { math::ln(w) } else { f32::NEG_INFINITY };
+        log_norm[c] = exact as f32;
+        log_norm_lo[c] = (exact - log_norm[c] as f64) as f32;
+        log_weights[c] = if weights[c] > 0.0 { math::ln(weights[c]) } else { f32::NEG_INFINITY };
     }
     Ok((k, d))
 }
