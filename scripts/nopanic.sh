@@ -7,7 +7,8 @@
 # from the panic handler (nopanic/explain.py): every project function that still calls a
 # panicking function is listed with its source lines. Those caller -> callee pairs are compared
 # with nopanic/baseline.txt, the known (and documented) remaining sites: a NEW pair fails the
-# check, a pair that disappeared is reported so the baseline can shrink.
+# check, a pair that disappeared is reported so the baseline can shrink. The pairs follow the
+# compiler's inlining: after a toolchain update, review the --explain list and --update.
 #   bash scripts/nopanic.sh            # the check (CI)
 #   bash scripts/nopanic.sh --explain  # the full list with source lines
 #   bash scripts/nopanic.sh --update   # rewrite the baseline from the current build
