@@ -135,6 +135,42 @@ impl<'a, 'm> Decoder<'a, 'm> {
         self.run_into(out)
     }
 
+    /// VQ-VAE decoding: the latent is the concatenation of the codewords `codes[i]` of
+    /// `codebook` (so `codes.len() * codebook.d()` must be [`Decoder::latent_len`]); decoded into
+    /// `out`. An index past the codebook is an error naming its position.
+    ///
+    /// ```
+    /// use fvae::{nn::Network, vae::Decoder, vq::Codebook};
+    /// let net = Network::new(include_bytes!("../tests/data/tflite/mlp_decoder.tflite"))?;
+    /// let mut arena = [0u8; 40 * 1024];
+    /// let mut dec = Decoder::new(&net, &mut arena)?;
+    /// let rows = [0.0f32, 0.5, -0.5, 1.0, 0.25, -1.0, 2.0, 0.0]; // 4 codewords of 2
+    /// let codebook = Codebook::new(&rows, 2)?;
+    /// let (mut a, mut b) = ([0f32; 64], [0f32; 64]);
+    /// dec.decode_codes(&codebook, &[3, 0, 1, 2], &mut a)?;
+    /// dec.decode(&[2.0, 0.0, 0.0, 0.5, -0.5, 1.0, 0.25, -1.0], &mut b)?;
+    /// assert_eq!(a, b);
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn decode_codes(&mut self, codebook: &crate::vq::Codebook<'_>, codes: &[u32], out: &mut [f32]) -> Result<()> {
+        let d = codebook.d();
+        if codes.len() * d != self.input.len {
+            return Err(Error::Shape {
+                what: "codes x codeword length",
+                expected: self.input.len,
+                found: codes.len() * d,
+            });
+        }
+        for (i, &c) in codes.iter().enumerate() {
+            if codebook.codeword(c as usize).is_none() {
+                return Err(Error::Value { what: "codes", index: i, reason: "index past the end of the codebook" });
+            }
+        }
+        let z = |i: usize| codebook.codeword(*codes.get(i / d.max(1))? as usize)?.get(i % d.max(1)).copied();
+        self.set_latent(z, self.input.len)?;
+        self.run_into(out)
+    }
+
     /// Draws `z ~ N(0, I)` from `rng` and decodes it into `out`. The latent drawn is written to
     /// `z` (its length must be [`Decoder::latent_len`]).
     #[cfg(feature = "rand")]

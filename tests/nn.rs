@@ -131,3 +131,50 @@ fn errors_name_what_and_where() {
     // The plan shares memory: the activations need less than the sum of all activations.
     assert!(net.activation_bytes() < 8 + 128 + 128 + 1024 + 64 + 64 + 64);
 }
+
+/// Corrupted models never panic: every single-byte change (random positions and values) and
+/// truncation of each model either fails with an `Error` or builds a network that then runs
+/// (invoke on a zero input) without panicking. A cheap deterministic fuzz of the whole path.
+#[test]
+fn corrupted_models_never_panic() {
+    let mut models: Vec<Vec<u8>> = ["mlp_decoder", "conv_decoder", "mlp_encoder"]
+        .iter()
+        .map(|n| load(&format!("tests/data/tflite/{n}.tflite")))
+        .collect();
+    for n in ["depthwise_same_s2_relu6", "add_broadcast_relu", "resize_half_pixel", "quantize_fc_dequantize", "tanh"] {
+        models.push(load(&format!("tests/data/tflite_ops/{n}.tflite")));
+    }
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut arena = vec![0u8; 1 << 16];
+    let mut try_run = |bytes: &[u8]| {
+        if let Ok(net) = Network::new(bytes) {
+            if net.required_arena() <= arena.len() {
+                if let Ok(mut it) = net.interpreter(&mut arena) {
+                    let _ = it.invoke();
+                    let _ = it.output_i8(0);
+                }
+            }
+        }
+    };
+    for model in &models {
+        for cut in (0..model.len()).step_by(97) {
+            try_run(&model[..cut]);
+        }
+        let mut buf = model.clone();
+        for _ in 0..1500 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let pos = (state % buf.len() as u64) as usize;
+            let old = buf[pos];
+            buf[pos] = match state >> 60 {
+                0 => 0xFF,
+                1 => 0,
+                2 => old.wrapping_add(1),
+                _ => (state >> 32) as u8,
+            };
+            try_run(&buf);
+            buf[pos] = old;
+        }
+    }
+}

@@ -55,8 +55,10 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     let (act_min, act_max) = activation_range(o.activation, y.scale, y.zero_point, s.index)?;
     // Packing pays off from a few output channels up (the packed kernel fills 16 lanes with rows).
     let packed = int8::prefers_packed() && oc >= MIN_PACKED_ROWS;
-    // Pixels per tile: patches of up to ~4 KB of scratch.
-    let tile = (TILE_BYTES / (kh * kw * c).max(1)).clamp(1, (oh * ow).max(1));
+    // Pixels per tile: patches of up to ~4 KB of scratch on hosts (one kernel call and one
+    // requantisation per tile); microcontrollers (no packed kernels) go pixel by pixel and keep
+    // their RAM.
+    let tile = if int8::prefers_packed() { (TILE_BYTES / (kh * kw * c).max(1)).clamp(1, (oh * ow).max(1)) } else { 1 };
     Ok(OpDesc {
         flags: packed as i32 * PACKED,
         lut_bytes: if packed { w32(s, int8::packed_len(oc, kh * kw * c))? } else { 0 },

@@ -453,12 +453,16 @@ impl<'m> Network<'m> {
         }
         // Lifetimes of activation tensors: [first op writing (0 for graph inputs), last op
         // reading (ops for graph outputs)].
-        let mut first = [u32::MAX; MAX_TENSORS];
-        let mut last = [0u32; MAX_TENSORS];
+        if ops >= u16::MAX as usize {
+            return Err(Error::Unsupported { what: "more than 65534 operators", index: ops });
+        }
+        // u16 op indices keep this set-up frame small on a microcontroller's stack.
+        let mut first = [u16::MAX; MAX_TENSORS];
+        let mut last = [0u16; MAX_TENSORS];
         let mut size = [0u32; MAX_TENSORS];
         let mut persistent_words = 0usize;
         let (mut scratch_words, mut scratch_bytes, mut lut_bytes) = (0usize, 0usize, 0usize);
-        let mut mark = |t: i32, at: u32, write: bool| -> Result<()> {
+        let mut mark = |t: i32, at: u16, write: bool| -> Result<()> {
             let r = tensor_ref(&model, &graph, t)?;
             if r.data.is_some() {
                 return Ok(());
@@ -466,11 +470,11 @@ impl<'m> Network<'m> {
             let i = t as usize;
             size[i] = r.bytes() as u32;
             if write {
-                if first[i] != u32::MAX {
+                if first[i] != u16::MAX {
                     return Err(Error::Unsupported { what: "tensor written twice", index: i });
                 }
                 first[i] = at;
-            } else if first[i] == u32::MAX || first[i] > at {
+            } else if first[i] == u16::MAX || first[i] > at {
                 return Err(Error::Value { what: "tflite tensor", index: i, reason: "read before it is written" });
             }
             last[i] = last[i].max(at);
@@ -481,19 +485,19 @@ impl<'m> Network<'m> {
         }
         for i in 0..ops {
             let d = describe(&model, &graph, i)?;
-            persistent_words += DESC_WORDS + d.pers_words as usize;
+            persistent_words = persistent_words.saturating_add(DESC_WORDS + d.pers_words as usize);
             scratch_words = scratch_words.max(d.scratch_words as usize);
             scratch_bytes = scratch_bytes.max(d.scratch_bytes as usize);
-            lut_bytes += d.lut_bytes as usize;
+            lut_bytes = lut_bytes.saturating_add(d.lut_bytes as usize);
             for t in [d.input, d.input2] {
                 if t >= 0 {
-                    mark(t, i as u32, false)?;
+                    mark(t, i as u16, false)?;
                 }
             }
-            mark(d.output, i as u32, true)?;
+            mark(d.output, i as u16, true)?;
         }
         for t in graph.outputs()?.iter() {
-            mark(t, ops as u32, false)?;
+            mark(t, ops as u16, false)?;
         }
         let mut offsets = [UNPLANNED; MAX_TENSORS];
         let activation_bytes = plan(&first, &last, &size, &mut offsets[..n_tensors]);
@@ -580,9 +584,9 @@ impl<'m> Network<'m> {
 
 /// Greedy placement by decreasing size (ties by index): each tensor goes at the lowest offset
 /// (4-aligned) free of every already placed tensor whose lifetime overlaps. Returns the total.
-fn plan(first: &[u32], last: &[u32], size: &[u32], offsets: &mut [u32]) -> usize {
+fn plan(first: &[u16], last: &[u16], size: &[u32], offsets: &mut [u32]) -> usize {
     let n = offsets.len();
-    let live = |i: usize| first[i] != u32::MAX;
+    let live = |i: usize| first[i] != u16::MAX;
     let overlaps = |a: usize, b: usize| first[a] <= last[b] && first[b] <= last[a];
     let align = |x: u64| (x + 3) & !3;
     let mut total = 0u64;

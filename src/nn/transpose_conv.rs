@@ -68,9 +68,9 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         out_len: w32(s, y.numel)?,
         w_off: w32(s, w_off)?,
         w_len: w32(s, w_len)?,
-        pers_words: w32(s, oc * kh * kw + 3 * oc)?,
-        scratch_words: w32(s, oh * ow * oc + oc * kh * kw)?,
-        scratch_bytes: w32(s, c)?,
+        pers_words: w32(s, if packed { oc * kh * kw + 3 * oc } else { 3 * oc })?,
+        scratch_words: w32(s, if packed { oh * ow * oc + oc * kh * kw } else { oc })?,
+        scratch_bytes: w32(s, if packed { c } else { kh * kw * c })?,
         batches: w32(s, n)?,
         in_h: w32(s, h)?,
         in_w: w32(s, wd)?,
@@ -94,23 +94,24 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
 
 /// `[row bias (oc * kh * kw), bias (oc), multiplier (oc), shift (oc)]`; row bias
 /// `-(zp_x [+ 128 when packed]) * sum_c w[o, tap, c]`.
+///
+/// Without packing (Cortex-M): `[bias' (oc), multiplier (oc), shift (oc)]` as CONV_2D, for the
+/// gather form (see [`eval_gather`]).
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut [u8]) -> Result<()> {
     let (w, x, y) = (s.need_input(1)?, s.need_input(2)?, s.output()?);
     let bias = s.input(3)?;
     let weights = as_i8(s.const_bytes(&w)?)?;
+    if d.flags & PACKED == 0 {
+        return super::fully_connected::fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed);
+    }
     let (oc, c) = (d.out_c as usize, d.in_c as usize);
     let rows = oc * (d.k_h * d.k_w) as usize;
     let taps = (d.k_h * d.k_w) as usize;
     // Packed rows are tap-major (row tap * oc + o), so that each tap's outputs are contiguous
-    // for the scatter; in-place weights keep their OHWI order (row o * taps + tap).
-    let is_packed = d.flags & PACKED != 0;
-    let src_row = |r: usize| if is_packed { (r % oc) * taps + r / oc } else { r };
-    let offset = if is_packed {
-        int8::pack_rows_by(weights, rows, c, src_row, as_i8_mut(packed)?);
-        x.zero_point + 128
-    } else {
-        x.zero_point
-    };
+    // for the scatter.
+    let src_row = |r: usize| (r % oc) * taps + r / oc;
+    int8::pack_rows_by(weights, rows, c, src_row, as_i8_mut(packed)?);
+    let offset = x.zero_point + 128;
     let (row_bias, rest) = pers.split_at_mut(rows);
     let (b, rest) = rest.split_at_mut(oc);
     let (m, sh) = rest.split_at_mut(oc);
@@ -129,7 +130,54 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &
     Ok(())
 }
 
+/// The input coordinate tap `k` of output coordinate `o` reads, if any.
+#[inline]
+fn source(o: usize, k: usize, pad: usize, stride: usize, size: usize) -> Option<usize> {
+    let t = (o + pad).checked_sub(k)?;
+    (t % stride == 0 && t / stride < size).then_some(t / stride)
+}
+
+/// The gather form, for the row-major (Cortex-M) path, whose RAM it spares: per output pixel,
+/// tap `(ky, kx)` reads input pixel `iy = (oy + pad_h - ky) / stride_h` when that division is
+/// exact and inside the image; the patch of all taps (the others filled with `zp_x`, which
+/// contribute zero) goes through the CONV_2D kernel. Same products, same sums.
+fn eval_gather(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    let [n, h, wd, c, oh, ow, oc, kh, kw, sh, sw, ph, pw] = [
+        d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.stride_h, d.stride_w, d.pad_h,
+        d.pad_w,
+    ]
+    .map(|v| v as usize);
+    let depth = kh * kw * c;
+    let y = as_i8_mut(output)?;
+    let pad = super::fully_connected::patch_byte(d, d.in_zp as i8);
+    let mut px = y.chunks_exact_mut(oc);
+    for b in 0..n {
+        let image = &input[b * h * wd * c..(b + 1) * h * wd * c];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ky in 0..kh {
+                    let iy = source(oy, ky, ph, sh, h);
+                    for kx in 0..kw {
+                        let dst = &mut run.patch[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
+                        match (iy, source(ox, kx, pw, sw, wd)) {
+                            (Some(iy), Some(ix)) => copy_in(d, dst, &image[(iy * wd + ix) * c..(iy * wd + ix + 1) * c]),
+                            _ => super::fully_connected::fill(dst, pad),
+                        }
+                    }
+                }
+                if let Some(out) = px.next() {
+                    super::fully_connected::project(d, run, depth, out)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    if d.flags & PACKED == 0 {
+        return eval_gather(d, run, input, output);
+    }
     let [n, h, wd, c, oh, ow, oc, kh, kw, sh, sw, ph, pw] = [
         d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.stride_h, d.stride_w, d.pad_h,
         d.pad_w,
@@ -137,8 +185,6 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
     .map(|v| v as usize);
     let taps = kh * kw;
     let rows = oc * taps;
-    let packed = d.flags & PACKED != 0;
-    let weights = if packed { &[][..] } else { run.weights(d)? };
     let (row_bias, rest) = run.params.split_at(rows);
     let (bias, rest) = rest.split_at(oc);
     let (mult, shift) = rest.split_at(oc);
@@ -153,25 +199,15 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
             for ix in 0..wd {
                 let at = ((b * h + iy) * wd + ix) * c;
                 copy_in(d, &mut run.patch[..c], &input[at..at + c]);
-                if packed {
-                    int8::matvec_packed(&run.patch[..c], as_i8(run.lut)?, row_bias, v);
-                } else {
-                    int8::matvec(as_i8(&run.patch[..c])?, weights, row_bias, v);
-                }
+                int8::matvec_packed(&run.patch[..c], as_i8(run.lut)?, row_bias, v);
                 for ky in 0..kh {
                     let Some(oy) = (iy * sh + ky).checked_sub(ph).filter(|&o| o < oh) else { continue };
                     for kx in 0..kw {
                         let Some(ox) = (ix * sw + kx).checked_sub(pw).filter(|&o| o < ow) else { continue };
                         let dst = &mut acc[(oy * ow + ox) * oc..(oy * ow + ox + 1) * oc];
                         let tap = ky * kw + kx;
-                        if packed {
-                            for (a, &t) in dst.iter_mut().zip(&v[tap * oc..(tap + 1) * oc]) {
-                                *a = a.wrapping_add(t);
-                            }
-                        } else {
-                            for (o, a) in dst.iter_mut().enumerate() {
-                                *a = a.wrapping_add(v[o * taps + tap]);
-                            }
+                        for (a, &t) in dst.iter_mut().zip(&v[tap * oc..(tap + 1) * oc]) {
+                            *a = a.wrapping_add(t);
                         }
                     }
                 }

@@ -78,7 +78,7 @@ pub fn matmul_packed(u: &[u8], d: usize, packed: &[i8], bias: &[i32], out: &mut 
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu;
-        if cpu::has_avx512_vnni() {
+        if vnni() {
             // SAFETY: AVX-512F/BW/VNNI present (checked); each row has D inputs, R outputs and
             // `packed` holds packed_len(R, D) bytes (checked above).
             return rows(&|x, o| unsafe { x86_64::avx512::matvec_packed_vnni(x, packed, bias, o) });
@@ -121,7 +121,7 @@ pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu;
-        if cpu::has_avx512_vnni() {
+        if vnni() {
             // SAFETY: AVX-512F/BW/VNNI present (checked); lengths consistent (made so above).
             return unsafe { x86_64::avx512::matvec_packed_vnni(u, packed, bias, out) };
         }
@@ -138,6 +138,31 @@ pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
     scalar::matvec_packed(u, packed, bias, out)
 }
 
+/// [`crate::cpu::has_avx512_vnni`], asked once and cached with `std` (the int8 kernels are
+/// called per pixel, where three feature queries per call showed in profiles).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn vnni() -> bool {
+    #[cfg(feature = "std")]
+    {
+        use core::sync::atomic::{AtomicU8, Ordering};
+        static VNNI: AtomicU8 = AtomicU8::new(0);
+        match VNNI.load(Ordering::Relaxed) {
+            1 => false,
+            2 => true,
+            _ => {
+                let v = crate::cpu::has_avx512_vnni();
+                VNNI.store(1 + v as u8, Ordering::Relaxed);
+                v
+            }
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        crate::cpu::has_avx512_vnni()
+    }
+}
+
 /// The int8 path the kernels take here, for logs and benchmarks.
 ///
 /// ```
@@ -148,7 +173,7 @@ pub fn path_name() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu;
-        if cpu::has_avx512_vnni() {
+        if vnni() {
             "avx512vnni"
         } else if cpu::has_avx512bw() {
             "avx512bw"
@@ -183,7 +208,7 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu;
-        if cpu::has_avx512_vnni() {
+        if vnni() {
             // SAFETY: the CPU (or build) has AVX-512F/BW/VNNI, checked just above.
             return unsafe { x86_64::avx512::dot_vnni(a, b) };
         }
@@ -228,7 +253,7 @@ pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu;
-        if cpu::has_avx512_vnni() {
+        if vnni() {
             // SAFETY: AVX-512F/BW/VNNI present (checked); lengths consistent (made so above).
             return unsafe { x86_64::avx512::matvec_vnni(x, w, bias, out) };
         }
