@@ -33,3 +33,8 @@ done
 
 # The firmware example logs with defmt; defmt-print decodes it (a ~3 minute build, once).
 command -v defmt-print >/dev/null || cargo install -q --locked defmt-print
+
+# Fuzzing (scripts/fuzz.sh, run briefly by scripts/test.sh) and sanitizers need nightly and cargo-fuzz
+# (cargo-fuzz: a ~2 minute build, once).
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+command -v cargo-fuzz >/dev/null || cargo install -q --locked cargo-fuzz

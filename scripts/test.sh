@@ -14,7 +14,7 @@ bash scripts/install-deps.sh
 
 step "rustfmt (workspace and the Cortex-M crates outside it)"
 cargo fmt --all --check
-for crate in qemu riscv examples/firmware examples/footprint; do
+for crate in qemu riscv examples/firmware examples/footprint nopanic fuzz; do
     (cd "$crate" && cargo fmt --check)
 done
 
@@ -39,6 +39,9 @@ for t in thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf risc
     cargo build -p fvae --release --target "$t" --features nalgebra,micromath,defmt
 done
 
+step "no panic reachable from the public API on Cortex-M4F (link-time check, scripts/nopanic.sh)"
+bash scripts/nopanic.sh
+
 step "aarch64 under qemu-user (NEON paths)"
 cargo test -p fvae-kernels -p fvae --target aarch64-unknown-linux-gnu
 
@@ -62,5 +65,10 @@ bash scripts/footprint.sh
 
 step "C static library: header and C tests on the host and on Cortex-M4F (QEMU)"
 bash capi/run-c-tests.sh
+
+if command -v cargo-fuzz >/dev/null; then
+    step "fuzzing: each cargo-fuzz target for 15 s from the committed seeds (scripts/fuzz.sh)"
+    bash scripts/fuzz.sh 15
+fi
 
 step "all passed"

@@ -7,10 +7,25 @@ pub(crate) fn ln(x: f32) -> f32 {
     libm::logf(x)
 }
 
-#[cfg(not(feature = "micromath"))]
+#[cfg(all(not(feature = "micromath"), not(all(miri, feature = "std"))))]
 pub(crate) fn sqrt(x: f32) -> f32 {
     // libm's on most targets, one `vsqrt.f32` on Cortex-M cores with an FPU (the same result).
     fvae_kernels::math::sqrt(x)
+}
+
+/// Under Miri (scripts/sanitize.sh): libm's x86 sqrtf is inline assembly, which Miri cannot run;
+/// std's sqrt is the same correctly rounded IEEE operation.
+#[cfg(all(not(feature = "micromath"), miri, feature = "std"))]
+pub(crate) fn sqrt(x: f32) -> f32 {
+    x.sqrt()
+}
+
+/// f64 square root (VQ bounds): libm's, or std's under Miri as for [`sqrt`].
+pub(crate) fn sqrt_f64(x: f64) -> f64 {
+    #[cfg(all(miri, feature = "std"))]
+    return x.sqrt();
+    #[cfg(not(all(miri, feature = "std")))]
+    libm::sqrt(x)
 }
 
 #[cfg(feature = "micromath")]

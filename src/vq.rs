@@ -93,7 +93,7 @@ fn matrix_dims(what: &'static str, t: &TensorView<'_>) -> Result<(usize, usize)>
 /// The greatest `||c||` over the codewords (f64).
 fn max_norm(data: &[f32], d: usize) -> f64 {
     let max = data.chunks_exact(d).map(|c| c.iter().map(|&v| v as f64 * v as f64).sum::<f64>()).fold(0.0, f64::max);
-    libm::sqrt(max)
+    crate::math::sqrt_f64(max)
 }
 
 /// Where the fast scores of a query live, and how far from the exact ones they can be.
@@ -314,7 +314,7 @@ impl<'a> Codebook<'a> {
         // Twice that, with u = 2^-24: (D + 4) 2^-23.
         let u2 = (self.d as f64 + 4.0) / 8_388_608.0;
         match self.packed {
-            Some(_) => Bound::Score { nx, e: u2 * (libm::sqrt(nx) * c + 0.5 * c * c) + 1e-30 },
+            Some(_) => Bound::Score { nx, e: u2 * (crate::math::sqrt_f64(nx) * c + 0.5 * c * c) + 1e-30 },
             None => Bound::Direct { delta: u2, tiny: self.d as f64 * f32::MIN_POSITIVE as f64 },
         }
     }
@@ -644,6 +644,10 @@ impl<'a> CodebookI8<'a> {
             return Err(Error::Shape { what: "top-k distances", expected: idx.len(), found: dist.len() });
         }
         let kk = idx.len().min(self.m);
+        if kk == 0 {
+            // k = 0 asks for nothing (found by fuzz/fv_vq: the insertion below reads dist[kk - 1]).
+            return Ok(0);
+        }
         let (idx, dist) = (&mut idx[..kk], &mut dist[..kk]);
         let mut len = 0;
         let mut buf = [0u32; 64];
@@ -853,6 +857,10 @@ impl<'a> ResidualVq<'a> {
         }
         if out.len() != self.d {
             return Err(Error::Shape { what: "reconstruction", expected: self.d, found: out.len() });
+        }
+        // Every code is checked before `out` is touched: a rejected decode leaves it as it was.
+        if let Some(i) = codes.iter().position(|&code| code as usize >= self.m) {
+            return Err(Error::Value { what: "codes", index: i, reason: "index not below M" });
         }
         out.fill(0.0);
         for (i, &code) in codes.iter().enumerate() {

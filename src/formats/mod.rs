@@ -177,7 +177,9 @@ impl Shape {
 
     /// The dimensions.
     pub fn dims(&self) -> &[usize] {
-        &self.dims[..self.len]
+        // `len <= MAX_DIMS` always (push checks it); `get` keeps that invariant out of the panic
+        // paths the optimiser cannot rule out (scripts/nopanic.sh).
+        self.dims.get(..self.len).unwrap_or(&self.dims)
     }
 
     /// The number of elements, or `None` if it overflows `usize`.

@@ -155,7 +155,8 @@ impl<'a> SafeTensors<'a> {
         if (end - begin) != bytes as u64 {
             return Err(at("data_offsets length disagrees with dtype and shape"));
         }
-        Ok(TensorView { dtype, shape, data: &self.data[begin as usize..end as usize] })
+        let data = self.data.get(begin as usize..end as usize).ok_or(at("data_offsets outside the data section"))?;
+        Ok(TensorView { dtype, shape, data })
     }
 }
 
@@ -294,7 +295,8 @@ impl<'a> Json<'a> {
                 Some(_) => self.pos += 1,
             }
         }
-        let s = &self.b[start..self.pos];
+        // In range (the loop stops on a quote at pos); get() keeps that out of the panic paths.
+        let s = self.b.get(start..self.pos).ok_or(self.err("unterminated string"))?;
         self.pos += 1;
         Ok(s)
     }

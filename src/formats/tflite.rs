@@ -690,7 +690,10 @@ impl<'a> Model<'a> {
         if offset > 1 {
             let end = offset.checked_add(size).filter(|&e| e <= self.buf.len() as u64);
             return match end {
-                Some(e) => Ok(&self.buf[offset as usize..e as usize]),
+                Some(e) => self
+                    .buf
+                    .get(offset as usize..e as usize)
+                    .ok_or(err(t.pos, "buffer offset/size runs past the end of the file")),
                 None => Err(err(t.pos, "buffer offset/size runs past the end of the file")),
             };
         }

@@ -215,7 +215,7 @@ impl<'m> Setup<'_, 'm> {
         if t.dtype != TensorType::Int32 || (i + 1) * 4 > len {
             return Err(self.shape(i + 1, len / 4));
         }
-        let b = &self.model.bytes()[off + 4 * i..off + 4 * i + 4];
+        let b = self.model.bytes().get(off + 4 * i..off + 4 * i + 4).ok_or(self.shape(i + 1, len / 4))?;
         Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
     /// Constant bytes of `t`.
