@@ -194,6 +194,8 @@ impl<'a> DiagGmm<'a> {
         self.inv_sigma
     }
 
+    // `v - v` is deliberate: 0 for finite values, NaN for infinities and NaN.
+    #[allow(clippy::eq_op)]
     fn check_descriptor(&self, x: &[f32], row: usize) -> Result<()> {
         if x.len() != self.d {
             return Err(Error::Shape { what: "descriptor", expected: self.d, found: x.len() });

@@ -265,7 +265,7 @@ fn encode_rows<S: Send>(
             (vec![len], v)
         }
         Some(group) => {
-            if group == 0 || x.rows % group != 0 {
+            if group == 0 || !x.rows.is_multiple_of(group) {
                 return Err(format!(
                     "--per-row-groups {group} does not divide the {} rows of {}",
                     x.rows,
