@@ -234,7 +234,7 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     /// (wrong length, NaN or infinite values, or one too far from every component for f32)
     /// leaves the accumulator exactly as it was.
     pub fn push(&mut self, x: &[f32]) -> Result<f32> {
-        self.gmm.check_descriptor_at(x, 0)?;
+        self.gmm.check_descriptor(x, 0)?;
         self.push_checked(x, 0)
     }
 
@@ -262,7 +262,7 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
         let d = self.gmm.d();
         self.gmm.rows(xs)?;
         for (row, x) in xs.chunks_exact(d).enumerate() {
-            self.gmm.check_descriptor_at(x, row)?;
+            self.gmm.check_descriptor(x, row)?;
         }
         for (row, x) in xs.chunks_exact(d).enumerate() {
             self.push_checked(x, row)?;

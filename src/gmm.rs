@@ -196,7 +196,7 @@ impl<'a> DiagGmm<'a> {
 
     // `v - v` is deliberate: 0 for finite values, NaN for infinities and NaN.
     #[allow(clippy::eq_op)]
-    fn check_descriptor(&self, x: &[f32], row: usize) -> Result<()> {
+    pub(crate) fn check_descriptor(&self, x: &[f32], row: usize) -> Result<()> {
         if x.len() != self.d {
             return Err(Error::Shape { what: "descriptor", expected: self.d, found: x.len() });
         }
@@ -383,10 +383,6 @@ impl<'a> DiagGmm<'a> {
             });
         }
         Ok(xs.len() / self.d)
-    }
-
-    pub(crate) fn check_descriptor_at(&self, x: &[f32], row: usize) -> Result<()> {
-        self.check_descriptor(x, row)
     }
 }
 
