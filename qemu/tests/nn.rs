@@ -16,7 +16,7 @@ mod fx {
     fvae_qemu::fixtures!("nn");
 }
 
-const ARENA: usize = 5200;
+const ARENA: usize = 6144;
 
 fn run(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], arena: &mut [u8]) {
     let Some(net) = s.ok(name, Network::new(model)) else { return };
@@ -92,5 +92,92 @@ fn main() -> ! {
         }
     }
     check!(s, wrong == 0, "{} kernel results differ from the scalar reference ({} path)", wrong, k::path_name());
+    let (cases, fast, wrong) = fully_connected_cases(&mut next);
+    fvae_qemu::hprintln!("fully_connected: {} cases, {} of them in the fast path's form", cases, fast);
+    check!(s, fast > cases / 5, "fully_connected: only {} of {} cases in the fast path's form", fast, cases);
+    check!(s, wrong == 0, "fully_connected: {} of {} cases differ from matvec + requantize", wrong, cases);
     s.finish()
+}
+
+/// 4-byte aligned weights, so that the DSP fully-connected kernel takes them (offset by one
+/// byte, the same bytes take the fallback).
+#[repr(align(4))]
+struct Aligned<T>(T);
+
+/// The fused fully-connected kernel against the scalar matvec + requantize, bit for bit: input
+/// lengths around the kernel's 8-element step (and odd ones), odd and even row counts, random
+/// and -128/127 inputs and weights, aligned and unaligned weights, per-row multipliers and
+/// shifts (some outside the doubled form), fused activation ranges.
+fn fully_connected_cases(next: &mut impl FnMut() -> u32) -> (u32, u32, u32) {
+    const D: usize = 136;
+    const R: usize = 7;
+    static mut W: Aligned<[i8; D * R + 4]> = Aligned([0; D * R + 4]);
+    // SAFETY: single-threaded test program; nothing else refers to W.
+    let w = unsafe { &mut (*core::ptr::addr_of_mut!(W)).0 };
+    let mut x = [0i8; D + 1];
+    let (mut cases, mut fast, mut wrong) = (0, 0, 0);
+    for d in [0usize, 1, 4, 7, 8, 9, 16, 24, 32, 40, 56, 64, 72, 128, 136] {
+        for rows in [1usize, 2, 3, 4, 7] {
+            for case in 0..6u32 {
+                for v in x.iter_mut().chain(w.iter_mut()) {
+                    *v = match case {
+                        1 => -128,
+                        2 => 127,
+                        3 => [-128, 127][(next() & 1) as usize],
+                        _ => next() as i8,
+                    };
+                }
+                let zp = (next() % 256) as i32 - 128;
+                let (lo, hi) = if case == 4 { (zp.max(-128), 127) } else { (-128, 127) };
+                let off = (case == 5) as usize;
+                let (xs, ws) = (&x[off..off + d], &w[off..off + rows * d]);
+                let (mut bias, mut mult, mut shift) = ([0i32; R], [0i32; R], [0i32; R]);
+                // One case in four has a row outside the doubled form (huge bias, no right shift).
+                let plain = next().is_multiple_of(4);
+                for r in 0..rows {
+                    bias[r] = match (plain, next() % 4) {
+                        (true, 0) => i32::MAX - (next() % 4) as i32,
+                        (_, 1) => -(1 << 20),
+                        _ => (next() as i32) >> 12,
+                    };
+                    mult[r] = (1 << 30) + (next() >> 2) as i32;
+                    shift[r] = match (plain, next() % 4) {
+                        (true, 0) => 0,
+                        (true, 1) => 2,
+                        (true, 2) => -31,
+                        _ => -1 - (next() % 12) as i32,
+                    };
+                }
+                let doubled =
+                    (0..rows).all(|r| k::fc_row_doubles(bias[r], mult[r], shift[r], zp, &ws[r * d..(r + 1) * d]));
+                let mut params = [0i32; k::FC_HEADER_WORDS + R * k::FC_ROW_WORDS];
+                params[..k::FC_HEADER_WORDS].copy_from_slice(&k::fc_header(doubled, zp));
+                for r in 0..rows {
+                    let at = k::FC_HEADER_WORDS + r * k::FC_ROW_WORDS;
+                    params[at..at + k::FC_ROW_WORDS]
+                        .copy_from_slice(&k::fc_row(bias[r], mult[r], shift[r], zp, doubled));
+                }
+                let mut scratch = [0i32; D / 2];
+                let (mut got, mut want) = ([0i8; R], [0i8; R]);
+                k::fully_connected(xs, ws, &params, lo, hi, &mut scratch, &mut got[..rows]);
+                let mut acc = [0i32; R];
+                k::scalar::matvec(xs, ws, &bias[..rows], &mut acc[..rows]);
+                for r in 0..rows {
+                    k::scalar::requantize(
+                        &acc[r..r + 1],
+                        &mult[r..r + 1],
+                        &shift[r..r + 1],
+                        zp,
+                        lo,
+                        hi,
+                        &mut want[r..r + 1],
+                    );
+                }
+                cases += 1;
+                fast += (doubled && off == 0 && d % 8 == 0 && d > 0 && rows > 1) as u32;
+                wrong += (got != want) as u32;
+            }
+        }
+    }
+    (cases, fast, wrong)
 }

@@ -17,7 +17,7 @@
 //! ([`crate::kernels::int8::matvec_packed`]); elsewhere (Cortex-M) the weights stay in place.
 
 use super::quant::{activation_range, quantize_multiplier};
-use super::{as_i8, as_i8_mut, w32, Kind, OpDesc, Run, Setup};
+use super::{as_i8, as_i8_mut, at, w32, Kind, OpDesc, Run, Setup};
 use crate::formats::tflite::TensorType;
 use crate::kernels::int8;
 use crate::Result;
@@ -53,11 +53,18 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     }
     let (act_min, act_max) = activation_range(opts.activation, y.scale, y.zero_point, s.index)?;
     let packed = int8::prefers_packed() && rows >= MIN_PACKED_ROWS;
+    // Packed: the input offset into the patch, accumulators, then one requantisation. Otherwise
+    // one fused kernel call per input row, with i32 scratch for its widened input.
+    let (pers, scratch_words, scratch_bytes) = if packed {
+        (3 * rows, rows, d)
+    } else {
+        (int8::FC_HEADER_WORDS + int8::FC_ROW_WORDS * rows, int8::fc_scratch_words(d), 0)
+    };
     Ok(OpDesc {
         kind: Kind::FullyConnected as i32,
         flags: packed as i32 * PACKED,
         lut_bytes: if packed { w32(s, int8::packed_len(rows, d))? } else { 0 },
-        scratch_bytes: w32(s, d)?,
+        scratch_bytes: w32(s, scratch_bytes)?,
         input: x.index,
         input2: -1,
         output: y.index,
@@ -65,8 +72,8 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         out_len: w32(s, y.numel)?,
         w_off: w32(s, w_off)?,
         w_len: w32(s, w_len)?,
-        pers_words: w32(s, 3 * rows)?,
-        scratch_words: w32(s, rows)?,
+        pers_words: w32(s, pers)?,
+        scratch_words: w32(s, scratch_words)?,
         batches: w32(s, batches)?,
         in_c: w32(s, d)?,
         out_c: w32(s, rows)?,
@@ -78,13 +85,32 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     })
 }
 
-/// Per output channel: `[bias' (rows), multiplier (rows), shift (rows)]`, with
-/// `bias'[o] = bias[o] - zp_x * sum_j w[o][j]`.
+/// Packed: per output channel `[bias' (rows), multiplier (rows), shift (rows)]`, with
+/// `bias'[o] = bias[o] - (zp_x + 128) * sum_j w[o][j]`. Otherwise the parameters of
+/// [`int8::fully_connected`]: its header, then per row [`int8::fc_row`] of
+/// `(bias[o] - zp_x * sum_j w[o][j], multiplier, shift)`.
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut [u8]) -> Result<()> {
     let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
     let bias = s.input(2)?;
     let weights = as_i8(s.const_bytes(&w)?)?;
-    fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed)
+    if d.flags & PACKED != 0 {
+        return fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed);
+    }
+    let rows = d.out_c as usize;
+    let param = |o| channel_param(s, &x, &w, &y, bias.as_ref(), weights, rows, o, x.zero_point);
+    let mut doubled = true;
+    for o in 0..rows {
+        let (b, m, sh) = param(o)?;
+        let row = weights.get(o * d.in_c as usize..(o + 1) * d.in_c as usize).unwrap_or(&[]);
+        doubled &= !row.is_empty() && int8::fc_row_doubles(b, m, sh, y.zero_point, row);
+    }
+    let (head, body) = pers.split_at_mut(int8::FC_HEADER_WORDS.min(pers.len()));
+    head.copy_from_slice(&int8::fc_header(doubled, y.zero_point)[..head.len()]);
+    for (o, slot) in body.chunks_exact_mut(int8::FC_ROW_WORDS).enumerate().take(rows) {
+        let (b, m, sh) = param(o)?;
+        slot.copy_from_slice(&int8::fc_row(b, m, sh, y.zero_point, doubled));
+    }
+    Ok(())
 }
 
 /// Fewest output rows for which the packed kernel (16 rows per SIMD block) beats the row-major
@@ -174,26 +200,64 @@ pub(crate) fn fill_channel_params(
     let (b, rest) = pers.split_at_mut(channels);
     let (m, sh) = rest.split_at_mut(channels);
     for o in 0..channels {
-        let raw_bias = match bias {
-            Some(t) => s.i32_at(t, o)?,
-            None => 0,
-        };
-        let sum = weights[o * row..(o + 1) * row].iter().fold(0i32, |a, &v| a.wrapping_add(v as i32));
-        b[o] = raw_bias.wrapping_sub(offset.wrapping_mul(sum));
-        let real = x.scale as f64 * s.channel_scale(w, o)? as f64 / y.scale as f64;
-        let (mult, shift) = quantize_multiplier(real);
-        m[o] = mult;
-        sh[o] = shift;
+        (b[o], m[o], sh[o]) = channel_param(s, x, w, y, bias, weights, channels, o, offset)?;
     }
     Ok(())
+}
+
+/// Output channel `o`'s `(bias[o] - offset * sum_j w[o][j], multiplier, shift)`, the weights
+/// being `channels` rows.
+#[allow(clippy::too_many_arguments)]
+fn channel_param(
+    s: &Setup<'_, '_>,
+    x: &super::TensorRef<'_>,
+    w: &super::TensorRef<'_>,
+    y: &super::TensorRef<'_>,
+    bias: Option<&super::TensorRef<'_>>,
+    weights: &[i8],
+    channels: usize,
+    o: usize,
+    offset: i32,
+) -> Result<(i32, i32, i32)> {
+    let row = weights.len() / channels.max(1);
+    let raw_bias = match bias {
+        Some(t) => s.i32_at(t, o)?,
+        None => 0,
+    };
+    let sum = weights[o * row..(o + 1) * row].iter().fold(0i32, |a, &v| a.wrapping_add(v as i32));
+    let real = x.scale as f64 * s.channel_scale(w, o)? as f64 / y.scale as f64;
+    let (mult, shift) = quantize_multiplier(real);
+    Ok((raw_bias.wrapping_sub(offset.wrapping_mul(sum)), mult, shift))
 }
 
 pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
     let (rows, depth) = (d.out_c as usize, d.in_c as usize);
     let y = as_i8_mut(output)?;
-    for (xb, yb) in input.chunks_exact(depth).zip(y.chunks_exact_mut(rows)) {
-        copy_in(d, &mut run.patch[..depth], xb);
-        project(d, run, depth, yb)?;
+    if d.flags & PACKED != 0 {
+        for (xb, yb) in input.chunks_exact(depth).zip(y.chunks_exact_mut(rows)) {
+            copy_in(d, &mut run.patch[..depth], xb);
+            project(d, run, depth, yb)?;
+        }
+        return Ok(());
+    }
+    let mut head = [0; super::DESC_WORDS];
+    d.write(&mut head);
+    eval_fused(&head, run, input, output)
+}
+
+/// The unpacked FULLY_CONNECTED: one fused [`int8::fully_connected`] call per input row,
+/// reading its fields from the stored descriptor in place.
+pub(crate) fn eval_fused(
+    head: &[i32; super::DESC_WORDS],
+    run: &mut Run<'_>,
+    input: &[u8],
+    output: &mut [u8],
+) -> Result<()> {
+    let (rows, depth) = (head[at::OUT_C] as usize, head[at::IN_C] as usize);
+    let (x, y, w) = (as_i8(input)?, as_i8_mut(output)?, run.weights_at(head[at::W_OFF], head[at::W_LEN])?);
+    let (min, max) = (head[at::ACT_MIN], head[at::ACT_MAX]);
+    for (xb, yb) in x.chunks_exact(depth.max(1)).zip(y.chunks_exact_mut(rows.max(1))) {
+        int8::fully_connected(xb, w, run.params, min, max, run.acc, yb);
     }
     Ok(())
 }

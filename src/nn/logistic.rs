@@ -11,7 +11,7 @@
 //! table lookup (shared with TANH).
 
 use super::quant::fill_sigmoid_lut;
-use super::{as_i8, as_i8_mut, w32, Kind, OpDesc, Run, Setup};
+use super::{w32, Kind, OpDesc, Run, Setup};
 use crate::{Error, Result};
 
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
@@ -47,13 +47,18 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, lut: &mut [u8]) -> Result<(
     fill_sigmoid_lut(lut, d.in_zp, x.scale, false, s.index)
 }
 
-/// `y[i] = table[x[i] + 128]` (LOGISTIC and TANH).
-pub(crate) fn eval_lut(_d: &OpDesc, run: &Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+/// `y[i] = table[x[i] as u8]` (LOGISTIC and TANH; the table is indexed by the input byte), four
+/// bytes per step.
+pub(crate) fn eval_lut(run: &Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
     let table: &[u8; 256] =
         run.lut.try_into().map_err(|_| Error::Shape { what: "lookup table", expected: 256, found: run.lut.len() })?;
-    let (x, y) = (as_i8(input)?, as_i8_mut(output)?);
-    for (o, &v) in y.iter_mut().zip(x) {
-        *o = table[(v as i32 + 128) as usize] as i8;
+    let mut y = output.chunks_exact_mut(4);
+    let mut x = input.chunks_exact(4);
+    for (o, v) in (&mut y).zip(&mut x) {
+        o.copy_from_slice(&[table[v[0] as usize], table[v[1] as usize], table[v[2] as usize], table[v[3] as usize]]);
+    }
+    for (o, &v) in y.into_remainder().iter_mut().zip(x.remainder()) {
+        *o = table[v as usize];
     }
     Ok(())
 }

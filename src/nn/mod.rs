@@ -58,17 +58,21 @@ macro_rules! op_desc {
         /// in the arena as i32 words (so `invoke` does no flatbuffer lookups).
         #[derive(Debug, Clone, Copy, Default)]
         pub(crate) struct OpDesc { $(pub $field: i32,)* }
-        const DESC_WORDS: usize = [$(stringify!($field)),*].len();
+        const DESC_FIELDS: &[&str] = &[$(stringify!($field)),*];
+        const DESC_WORDS: usize = DESC_FIELDS.len();
         impl OpDesc {
             fn write(&self, w: &mut [i32; DESC_WORDS]) {
                 let mut it = w.iter_mut();
                 $( if let Some(slot) = it.next() { *slot = self.$field; } )*
             }
+            /// Field by field at constant indices (no iterator, no zeroing first): this runs
+            /// once per operator per inference.
+            #[inline]
             fn read(w: &[i32; DESC_WORDS]) -> Self {
-                let mut it = w.iter();
-                let mut d = OpDesc::default();
-                $( if let Some(v) = it.next() { d.$field = *v; } )*
-                d
+                let mut i = 0;
+                $( let $field = w[i]; i += 1; )*
+                let _ = i;
+                OpDesc { $($field,)* }
             }
         }
     };
@@ -133,6 +137,50 @@ op_desc!(
     o2,
     o3,
 );
+
+/// The word of field `name` in a stored [`OpDesc`] (evaluated at compile time: an unknown name
+/// does not build).
+const fn desc_at(name: &str) -> usize {
+    let mut i = 0;
+    while i < DESC_WORDS {
+        let f = DESC_FIELDS[i].as_bytes();
+        let n = name.as_bytes();
+        if f.len() == n.len() {
+            let mut k = 0;
+            while k < n.len() && f[k] == n[k] {
+                k += 1;
+            }
+            if k == n.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not an OpDesc field")
+}
+
+/// Word indices of the [`OpDesc`] fields `invoke` reads directly (without copying the whole
+/// descriptor, which cost more than a small layer).
+pub(crate) mod at {
+    use super::desc_at;
+    pub const KIND: usize = desc_at("kind");
+    pub const INDEX: usize = desc_at("index");
+    pub const INPUT: usize = desc_at("input");
+    pub const INPUT2: usize = desc_at("input2");
+    pub const OUTPUT: usize = desc_at("output");
+    pub const IN_LEN: usize = desc_at("in_len");
+    pub const IN2_LEN: usize = desc_at("in2_len");
+    pub const OUT_LEN: usize = desc_at("out_len");
+    pub const PERS_WORDS: usize = desc_at("pers_words");
+    pub const LUT_BYTES: usize = desc_at("lut_bytes");
+    pub const FLAGS: usize = desc_at("flags");
+    pub const W_OFF: usize = desc_at("w_off");
+    pub const W_LEN: usize = desc_at("w_len");
+    pub const IN_C: usize = desc_at("in_c");
+    pub const OUT_C: usize = desc_at("out_c");
+    pub const ACT_MIN: usize = desc_at("act_min");
+    pub const ACT_MAX: usize = desc_at("act_max");
+}
 
 /// A tensor as the operators see it at set-up time.
 #[derive(Debug, Clone, Copy)]
@@ -343,7 +391,8 @@ pub(crate) enum Kind {
 impl Kind {
     fn from_i32(k: i32) -> Option<Kind> {
         use Kind::*;
-        [
+        // A table lookup (once per operator per inference), not a search.
+        const ALL: [Kind; 13] = [
             FullyConnected,
             Conv2d,
             TransposeConv,
@@ -357,9 +406,8 @@ impl Kind {
             ResizeNearest,
             Quantize,
             Dequantize,
-        ]
-        .into_iter()
-        .find(|&x| x as i32 == k)
+        ];
+        ALL.get((k as usize).wrapping_sub(1)).copied()
     }
 }
 
@@ -640,7 +688,12 @@ pub(crate) struct Run<'x> {
 impl<'x> Run<'x> {
     /// The constant weights of the operator, as i8.
     pub fn weights(&self, d: &OpDesc) -> Result<&'x [i8]> {
-        let (off, len) = (d.w_off as usize, d.w_len as usize);
+        self.weights_at(d.w_off, d.w_len)
+    }
+
+    /// The `len` constant weight bytes at model offset `off`, as i8.
+    pub fn weights_at(&self, off: i32, len: i32) -> Result<&'x [i8]> {
+        let (off, len) = (off as usize, len as usize);
         let model: &'x [u8] = self.model;
         let b = model.get(off..off + len).ok_or(Error::Shape { what: "weights", expected: len, found: 0 })?;
         cast_slice("weights", b)
@@ -767,33 +820,47 @@ impl<'a, 'm> Interpreter<'a, 'm> {
                 .get(w..w + DESC_WORDS)
                 .and_then(|s| s.try_into().ok())
                 .ok_or(Error::BufferTooSmall { what: "nn arena", needed: w + DESC_WORDS, given: descs.len() })?;
-            let d = OpDesc::read(head);
-            let pw = d.pers_words as usize;
+            let pw = head[at::PERS_WORDS] as usize;
+            let lut_bytes = head[at::LUT_BYTES] as usize;
             let params = &descs[w + DESC_WORDS..w + DESC_WORDS + pw];
-            let lut = &luts[l..l + d.lut_bytes as usize];
+            let lut = &luts[l..l + lut_bytes];
             w += DESC_WORDS + pw;
-            l += d.lut_bytes as usize;
-            let out_off = plan_offset(net, d.output)?;
+            l += lut_bytes;
+            let out_off = plan_offset(net, head[at::OUTPUT])?;
             let (before, rest) = act.split_at_mut(out_off);
-            let (out, after) = rest.split_at_mut(d.out_len as usize);
+            let (out, after) = rest.split_at_mut(head[at::OUT_LEN] as usize);
             let (before, after): (&[u8], &[u8]) = (before, after);
-            let in1 = pick(net, before, after, out_off, out.len(), d.input, d.in_len)?;
-            let in2 = pick(net, before, after, out_off, out.len(), d.input2, d.in2_len)?;
+            let in1 = pick(net, before, after, out_off, out.len(), head[at::INPUT], head[at::IN_LEN])?;
+            let in2 = pick(net, before, after, out_off, out.len(), head[at::INPUT2], head[at::IN2_LEN])?;
             let mut run = Run { model, params, lut, acc: &mut *acc, patch: &mut *patch };
-            match Kind::from_i32(d.kind) {
+            let kind = Kind::from_i32(head[at::KIND]);
+            // The common cases read their few fields in place; the rest get a decoded copy.
+            match kind {
+                Some(Kind::FullyConnected) if head[at::FLAGS] & fully_connected::PACKED == 0 => {
+                    fully_connected::eval_fused(head, &mut run, in1, out)?;
+                    continue;
+                }
+                Some(Kind::Logistic) | Some(Kind::Tanh) => {
+                    logistic::eval_lut(&run, in1, out)?;
+                    continue;
+                }
+                _ => {}
+            }
+            let d = OpDesc::read(head);
+            match kind {
                 Some(Kind::FullyConnected) => fully_connected::eval(&d, &mut run, in1, out)?,
                 Some(Kind::Conv2d) => conv2d::eval(&d, &mut run, in1, out)?,
                 Some(Kind::TransposeConv) => transpose_conv::eval(&d, &mut run, in1, out)?,
                 Some(Kind::DepthwiseConv2d) => depthwise_conv2d::eval(&d, &mut run, in1, out)?,
                 Some(Kind::Reshape) => reshape::eval(&d, in1, out)?,
-                Some(Kind::Logistic) | Some(Kind::Tanh) => logistic::eval_lut(&d, &run, in1, out)?,
+                Some(Kind::Logistic) | Some(Kind::Tanh) => logistic::eval_lut(&run, in1, out)?,
                 Some(Kind::Relu) => relu::eval(&d, in1, out)?,
                 Some(Kind::Relu6) => relu6::eval(&d, in1, out)?,
                 Some(Kind::Add) => add::eval(&d, &run, in1, in2, out)?,
                 Some(Kind::ResizeNearest) => resize_nearest::eval(&d, in1, out)?,
                 Some(Kind::Quantize) => quantize::eval(&d, in1, out)?,
                 Some(Kind::Dequantize) => dequantize::eval(&d, in1, out)?,
-                None => return Err(Error::Unsupported { what: "operator kind", index: d.index as usize }),
+                None => return Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
             }
         }
         Ok(())

@@ -200,7 +200,9 @@ pub(crate) fn q4_input_params(scale: f32, index: usize) -> Result<(i32, i32, i32
 /// zero point -128, scale 1/256) or TANH (output zero point 0, scale 1/128).
 pub(crate) fn fill_sigmoid_lut(lut: &mut [u8], zero_point: i32, scale: f32, tanh: bool, index: usize) -> Result<()> {
     let (multiplier, shift, radius) = q4_input_params(scale, index)?;
-    for (slot, x) in lut.iter_mut().zip(-128i32..=127) {
+    // Indexed by the input's byte (`x as u8`), so that the lookup needs no offset.
+    for x in -128i32..=127 {
+        let Some(slot) = lut.get_mut(x as u8 as usize) else { continue };
         let input = x - zero_point;
         let y = if input <= -radius {
             -128

@@ -130,3 +130,74 @@ pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
         *o = acc;
     }
 }
+
+/// Words before the rows in the prepared parameters of [`fully_connected`]: the form, then the
+/// output zero point.
+pub const FC_HEADER_WORDS: usize = 2;
+/// Words per output row in the prepared parameters of [`fully_connected`].
+pub const FC_ROW_WORDS: usize = 4;
+/// Header form: rows are `[bias, multiplier, shift, 0]`.
+pub(crate) const FC_PLAIN: i32 = 0;
+/// Header form: rows are `[2 bias, multiplier, e - 1, (1 + 2 zero_point) << (e - 1)]` with the right
+/// shift `e = -shift >= 1` (the form the Cortex-M DSP kernel computes with; see `arm::dsp`).
+pub(crate) const FC_DOUBLED: i32 = 1;
+
+/// Whether a row's parameters fit the doubled form, given the row's weights `w`: every
+/// partial sum of `2 (bias + sum_j x[j] w[j])` fits in i32 for any int8 input (`|bias| + 128
+/// sum_j |w[j]| < 2^30`), the multiplier is not negative, the right shift is 1..=30 and the
+/// rounding-and-zero-point term fits in 2^29.
+///
+/// ```
+/// use fvae_kernels::int8::fc_row_doubles;
+/// assert!(fc_row_doubles(1000, 1 << 30, -7, -128, &[127; 64]));
+/// assert!(!fc_row_doubles(1000, 1 << 30, 0, -128, &[127; 64])); // no right shift
+/// assert!(!fc_row_doubles(1 << 29, 1 << 30, -7, 0, &[-128; 40000])); // sums may overflow
+/// ```
+pub fn fc_row_doubles(bias: i32, mult: i32, shift: i32, zero_point: i32, w: &[i8]) -> bool {
+    let k = (1 + 2 * zero_point as i64) << (-(shift as i64) - 1).clamp(0, 40);
+    let bound = (bias as i64).abs() + 128 * w.iter().map(|&v| (v as i64).abs()).sum::<i64>();
+    bound < 1 << 30 && mult >= 0 && (-30..=-1).contains(&shift) && k.abs() <= 1 << 29
+}
+
+/// The header of the prepared parameters: the form (doubled if every row
+/// [`fc_row_doubles`]) and the output zero point.
+pub fn fc_header(doubled: bool, zero_point: i32) -> [i32; FC_HEADER_WORDS] {
+    [if doubled { FC_DOUBLED } else { FC_PLAIN }, zero_point]
+}
+
+/// One row of the prepared parameters (`doubled` as in the header; a row that does not
+/// [`fc_row_doubles`] must not be written doubled).
+pub fn fc_row(bias: i32, mult: i32, shift: i32, zero_point: i32, doubled: bool) -> [i32; FC_ROW_WORDS] {
+    if doubled {
+        let e1 = -shift - 1;
+        [bias.wrapping_mul(2), mult, e1, (1 + 2 * zero_point).wrapping_shl(e1 as u32)]
+    } else {
+        [bias, mult, shift, 0]
+    }
+}
+
+/// Row `r`'s `(bias, multiplier, shift)` decoded from the prepared parameters.
+#[inline]
+pub(crate) fn fc_decode(header: i32, row: &[i32]) -> (i32, i32, i32) {
+    if header == FC_DOUBLED {
+        (row[0] >> 1, row[1], -row[2] - 1)
+    } else {
+        (row[0], row[1], row[2])
+    }
+}
+
+/// Fused fully-connected layer: `out[r] = clamp(zp + multiply_by_quantized_multiplier(bias[r] +
+/// sum_j x[j] w[r * D + j], mult[r], shift[r]), min, max)` with the prepared parameters
+/// `params` (header, then rows). Callers guarantee `w.len() >= out.len() * D`,
+/// `params.len() >= FC_HEADER_WORDS + out.len() * FC_ROW_WORDS` and `-128 <= min <= max <= 127`.
+pub fn fully_connected(x: &[i8], w: &[i8], params: &[i32], min: i32, max: i32, out: &mut [i8]) {
+    let d = x.len();
+    let (header, zp) = (params[0], params[1]);
+    for (r, o) in out.iter_mut().enumerate() {
+        let row = &params[FC_HEADER_WORDS + r * FC_ROW_WORDS..FC_HEADER_WORDS + (r + 1) * FC_ROW_WORDS];
+        let (bias, mult, shift) = fc_decode(header, row);
+        let acc = bias.wrapping_add(dot(x, &w[r * d..r * d + d]));
+        let v = multiply_by_quantized_multiplier(acc, mult, shift).wrapping_add(zp);
+        *o = v.clamp(min, max) as i8;
+    }
+}

@@ -264,3 +264,65 @@ fn requantize_paths_match_scalar() {
         }
     }
 }
+
+/// The fused fully-connected layer (both parameter forms) against matvec + requantize: odd and
+/// even lengths and row counts, extremes, unaligned slices, rows outside the doubled form,
+/// fused activation ranges.
+#[test]
+fn fully_connected_matches_matvec_requantize() {
+    use super::{fc_header, fc_row, fc_row_doubles, FC_HEADER_WORDS, FC_ROW_WORDS};
+    const R: usize = 7;
+    let mut rng = Rng(7);
+    let (mut x, mut w) = ([0i8; 137], [0i8; 136 * R + 1]);
+    let mut doubled_cases = 0;
+    for d in [0usize, 1, 4, 7, 8, 9, 16, 24, 64, 72, 136] {
+        for rows in [1usize, 2, 3, 4, 7] {
+            for case in 0..6 {
+                rng.fill(&mut x);
+                rng.fill(&mut w);
+                if (1..=3).contains(&case) {
+                    let v: [i8; 2] = [[-128, -128], [127, 127], [-128, 127]][case - 1];
+                    for (i, e) in x.iter_mut().chain(w.iter_mut()).enumerate() {
+                        *e = v[i % 2];
+                    }
+                }
+                let zp = (rng.next() % 256) as i32 - 128;
+                let (lo, hi) = if case == 4 { (zp, 127) } else { (-128, 127) };
+                let off = (case == 5) as usize;
+                let (xs, ws) = (&x[off..off + d], &w[off..off + rows * d]);
+                let plain = rng.next().is_multiple_of(4);
+                let (mut bias, mut mult, mut shift) = ([0i32; R], [0i32; R], [0i32; R]);
+                for r in 0..rows {
+                    bias[r] = if plain && r == 0 { i32::MAX } else { (rng.next() as i32) >> 12 };
+                    mult[r] = (1 << 30) + (rng.next() >> 34) as i32;
+                    shift[r] = if plain && r == rows - 1 { [0, 3, -31][r % 3] } else { -1 - (rng.next() % 12) as i32 };
+                }
+                let doubled =
+                    (0..rows).all(|r| fc_row_doubles(bias[r], mult[r], shift[r], zp, &ws[r * d..(r + 1) * d]));
+                doubled_cases += doubled as usize;
+                let mut params = std::vec::Vec::from(fc_header(doubled, zp));
+                for r in 0..rows {
+                    params.extend(fc_row(bias[r], mult[r], shift[r], zp, doubled));
+                }
+                assert_eq!(params.len(), FC_HEADER_WORDS + rows * FC_ROW_WORDS);
+                let mut scratch = [0i32; 68];
+                let (mut got, mut want, mut acc) = ([0i8; R], [0i8; R], [0i32; R]);
+                super::fully_connected(xs, ws, &params, lo, hi, &mut scratch, &mut got[..rows]);
+                scalar::matvec(xs, ws, &bias[..rows], &mut acc[..rows]);
+                for r in 0..rows {
+                    scalar::requantize(
+                        &acc[r..r + 1],
+                        &mult[r..r + 1],
+                        &shift[r..r + 1],
+                        zp,
+                        lo,
+                        hi,
+                        &mut want[r..r + 1],
+                    );
+                }
+                assert_eq!(got, want, "d = {d}, rows = {rows}, case {case}, doubled {doubled}");
+            }
+        }
+    }
+    assert!(doubled_cases > 100, "{doubled_cases}");
+}

@@ -85,3 +85,151 @@ pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
         out[r] = bias[r].wrapping_add(dot(x, &w[r * d..(r + 1) * d]));
     }
 }
+
+// One 8-input step of the two-row loop (exactly 76 bytes: every instruction 32-bit, so a pass can
+// enter the unrolled loop part-way, Duff's-device style): r0 -> input pairs, r1/r2 -> weights of
+// rows 0/1, r3/r4 their sums.
+macro_rules! fc_chunk {
+    () => {
+        concat!(
+            "    ldm.w r0!, {{r5, r6, r7, r8}}\n",
+            "    ldm.w r1!, {{r9, r10}}\n",
+            "    sxtb16 r11, r9\n",
+            "    smlad r3, r11, r5, r3\n",
+            "    sxtb16 r9, r9, ror #8\n",
+            "    smlad r3, r9, r6, r3\n",
+            "    sxtb16 r11, r10\n",
+            "    smlad r3, r11, r7, r3\n",
+            "    sxtb16 r10, r10, ror #8\n",
+            "    smlad r3, r10, r8, r3\n",
+            "    ldm.w r2!, {{r9, r10}}\n",
+            "    sxtb16 r11, r9\n",
+            "    smlad r4, r11, r5, r4\n",
+            "    sxtb16 r9, r9, ror #8\n",
+            "    smlad r4, r9, r6, r4\n",
+            "    sxtb16 r11, r10\n",
+            "    smlad r4, r11, r7, r4\n",
+            "    sxtb16 r10, r10, ror #8\n",
+            "    smlad r4, r10, r8, r4\n",
+        )
+    };
+}
+
+core::arch::global_asm!(
+    // void fvae_dsp_fc_s8(const usize a[7] /* x2, w, d, rows, n, out, x */):
+    // n (even, >= 2) output rows of a fully-connected layer, requantised. x: d int8 inputs (d a
+    // non-zero multiple of 8); x2: d / 2 words of scratch, filled with the inputs doubled and
+    // widened to i16 pairs (x0, x2), (x1, x3), (x4, x6), ... (the halves `sxtb16` gives of a
+    // weight word and of it rotated by 8); w: n rows of d int8 weights, 4-byte aligned; rows: n
+    // groups of [2 bias, mult, e - 1, (1 + 2 zp) << (e - 1)]; out: n int8.
+    // Each row's doubled sum A2 = 2 acc (bias included) is requantised as
+    //   ssat8((smmlar(A2, mult, K - [acc < 0]) >> (e - 1)) >> 1)
+    // which equals TFLite's clamp(zp + RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc,
+    // mult), e), -128, 127) while every partial sum of 2 acc fits in i32 (see the module docs).
+    // global_asm! is assembled without the build's target-cpu, which is where a Cortex-M33 build
+    // names its DSP extension: ask for the ARMv7E-M instruction set (which v8-M Mainline with
+    // the DSP extension runs unchanged).
+    ".arch armv7e-m",
+    ".section .text.fvae_dsp_fc_s8,\"ax\",%progbits",
+    ".global fvae_dsp_fc_s8",
+    ".p2align 2",
+    ".type fvae_dsp_fc_s8,%function",
+    ".thumb_func",
+    "fvae_dsp_fc_s8:",
+    "    push {{r4, r5, r6, r7, r8, r9, r10, r11, lr}}",
+    "    sub sp, sp, #24",
+    "    ldm.w r0, {{r1, r2, r3, r4, r5, r6, r7}}",
+    // Widen and double the input: 4 bytes -> 2 words.
+    "    mov r8, r1",
+    "    add r10, r7, r3",
+    "1:",
+    "    ldr r11, [r7], #4",
+    "    sxtb16 r12, r11",
+    "    sxtb16 r11, r11, ror #8",
+    "    sadd16 r12, r12, r12",
+    "    sadd16 r11, r11, r11",
+    "    strd r12, r11, [r8], #8",
+    "    cmp r7, r10",
+    "    blo 1b",
+    // Frame: [x2, out, out end, d, loop entry, x2 end]. The loop does 4 steps per turn; a pass
+    // enters it (-d / 8) mod 4 steps in, so that it ends after d / 8 steps.
+    "    add r5, r6, r5",
+    "    add r12, r1, r3, lsl #1",
+    "    lsrs r8, r3, #3",
+    "    negs r8, r8",
+    "    and r8, r8, #3",
+    "    movs r9, #76",
+    "    adr.w r10, 3f",
+    "    mla r9, r8, r9, r10",
+    "    orr r9, r9, #1",
+    "    strd r1, r6, [sp]",
+    "    strd r5, r3, [sp, #8]",
+    "    strd r9, r12, [sp, #16]",
+    "    mov lr, r4",
+    "    mov r0, r1",
+    "    mov r1, r2",
+    "    add r2, r2, r3",
+    "    ldr r3, [lr]",
+    "    ldr r4, [lr, #16]",
+    "    bx r9",
+    ".p2align 2",
+    "3:",
+    fc_chunk!(),
+    fc_chunk!(),
+    fc_chunk!(),
+    fc_chunk!(),
+    "    cmp r0, r12",
+    "    blo 3b",
+    // Requantise both rows.
+    "    ldm.w lr!, {{r5, r6, r7, r8, r9, r10, r11, r12}}",
+    "    add r8, r8, r3, asr #31",
+    "    smmlar r3, r3, r6, r8",
+    "    asr r3, r3, r7",
+    "    ssat r3, #8, r3, asr #1",
+    "    add r12, r12, r4, asr #31",
+    "    smmlar r4, r4, r10, r12",
+    "    asr r4, r4, r11",
+    "    ssat r4, #8, r4, asr #1",
+    "    ldm.w sp, {{r0, r5, r6, r7, r9, r12}}",
+    "    strb r3, [r5], #1",
+    "    strb r4, [r5], #1",
+    "    cmp r5, r6",
+    "    beq 9f",
+    "    str r5, [sp, #4]",
+    "    mov r1, r2",
+    "    add r2, r2, r7",
+    "    ldr r3, [lr]",
+    "    ldr r4, [lr, #16]",
+    "    bx r9",
+    "9:",
+    "    add sp, sp, #24",
+    "    pop {{r4, r5, r6, r7, r8, r9, r10, r11, pc}}",
+    ".size fvae_dsp_fc_s8, . - fvae_dsp_fc_s8",
+);
+
+extern "C" {
+    fn fvae_dsp_fc_s8(a: *const usize);
+}
+
+/// The fused fully-connected layer ([`crate::int8::fully_connected`]) for an even number of
+/// rows `n = out.len()`, in the doubled parameter form (`rows`: `n` groups of
+/// [`crate::int8::FC_ROW_WORDS`], no header, each row made by [`crate::int8::fc_row`] from
+/// parameters that [`crate::int8::fc_row_doubles`] accepted for that row of `w`).
+///
+/// # Safety
+/// `D = x.len()` is a non-zero multiple of 8; `w` is 4-byte aligned and holds `n * D` bytes;
+/// `rows` holds `4 n` words; `x2` holds `D / 2` words; `n` is even and at least 2.
+pub unsafe fn fully_connected_pairs(x: &[i8], w: &[i8], rows: &[i32], x2: &mut [i32], out: &mut [i8]) {
+    let a = [
+        x2.as_mut_ptr() as usize,
+        w.as_ptr() as usize,
+        x.len(),
+        rows.as_ptr() as usize,
+        out.len(),
+        out.as_mut_ptr() as usize,
+        x.as_ptr() as usize,
+    ];
+    // SAFETY: the caller guarantees the lengths and alignment the routine reads and writes
+    // (documented above it); it saves the callee-saved registers it uses.
+    unsafe { fvae_dsp_fc_s8(a.as_ptr()) }
+}
