@@ -148,18 +148,17 @@ fn fully_connected_cases(next: &mut impl FnMut() -> u32) -> (u32, u32, u32) {
                         _ => -1 - (next() % 12) as i32,
                     };
                 }
-                let doubled =
-                    (0..rows).all(|r| k::fc_row_doubles(bias[r], mult[r], shift[r], zp, &ws[r * d..(r + 1) * d]));
                 let mut params = [0i32; k::FC_HEADER_WORDS + R * k::FC_ROW_WORDS];
-                params[..k::FC_HEADER_WORDS].copy_from_slice(&k::fc_header(doubled, zp));
+                params[..k::FC_HEADER_WORDS].copy_from_slice(&k::fc_header(zp));
                 for r in 0..rows {
                     let at = k::FC_HEADER_WORDS + r * k::FC_ROW_WORDS;
-                    params[at..at + k::FC_ROW_WORDS]
-                        .copy_from_slice(&k::fc_row(bias[r], mult[r], shift[r], zp, doubled));
+                    params[at..at + k::FC_ROW_WORDS].copy_from_slice(&k::fc_row(bias[r], mult[r], shift[r]));
                 }
+                let params = &mut params[..k::FC_HEADER_WORDS + rows * k::FC_ROW_WORDS];
+                let doubled = k::fc_double(params, ws);
                 let mut scratch = [0i32; D / 2];
                 let (mut got, mut want) = ([0i8; R], [0i8; R]);
-                k::fully_connected(xs, ws, &params, lo, hi, &mut scratch, &mut got[..rows]);
+                k::fully_connected(xs, ws, params, lo, hi, &mut scratch, &mut got[..rows]);
                 let mut acc = [0i32; R];
                 k::scalar::matvec(xs, ws, &bias[..rows], &mut acc[..rows]);
                 for r in 0..rows {

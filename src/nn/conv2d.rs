@@ -16,17 +16,13 @@
 use super::fully_connected::{copy_in, fill, fill_channel_params, patch_byte, MIN_PACKED_ROWS, PACKED};
 use super::quant::activation_range;
 use super::{as_i8, as_i8_mut, out_size_and_padding, positive, w32, Kind, OpDesc, Run, Setup};
-use crate::formats::tflite::TensorType;
 use crate::kernels::int8;
 use crate::Result;
 
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     let o = s.op.conv2d_options()?;
     let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
-    s.check_i8(&x)?;
-    s.check_i8(&y)?;
-    s.expect_activation(&x)?;
-    let (w_off, w_len) = s.expect_constant(&w)?;
+    let (w_off, w_len) = s.check_weighted(&x, &w, &y)?;
     if x.rank != 4 || w.rank != 4 || y.rank != 4 {
         return Err(s.shape(4, x.rank.min(w.rank).min(y.rank)));
     }
@@ -35,14 +31,7 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     if ic != c {
         return Err(s.unsupported("CONV_2D with groups (filter depth differs from input depth)"));
     }
-    s.check_filter(&w, oc, 0)?;
-    if let Some(b) = s.input(2)? {
-        s.expect_type(&b, TensorType::Int32)?;
-        s.expect_constant(&b)?;
-        if b.numel != oc {
-            return Err(s.shape(oc, b.numel));
-        }
-    }
+    s.check_filter_and_bias(&w, oc, 0, 2)?;
     let (sh, sw) = (positive(s, o.stride_h, "stride")?, positive(s, o.stride_w, "stride")?);
     let (dh, dw) = (positive(s, o.dilation_h, "dilation")?, positive(s, o.dilation_w, "dilation")?);
     let (oh, ph) = out_size_and_padding(o.padding, h, kh, sh, dh);

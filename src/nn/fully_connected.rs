@@ -18,7 +18,6 @@
 
 use super::quant::{activation_range, quantize_multiplier};
 use super::{as_i8, as_i8_mut, at, w32, Kind, OpDesc, Run, Setup};
-use crate::formats::tflite::TensorType;
 use crate::kernels::int8;
 use crate::Result;
 
@@ -28,22 +27,12 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         return Err(s.unsupported("FULLY_CONNECTED shuffled weights format"));
     }
     let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
-    s.check_i8(&x)?;
-    s.check_i8(&y)?;
-    s.expect_activation(&x)?;
-    let (w_off, w_len) = s.expect_constant(&w)?;
+    let (w_off, w_len) = s.check_weighted(&x, &w, &y)?;
     if w.rank != 2 {
         return Err(s.shape(2, w.rank));
     }
     let (rows, d) = (w.dims[0], w.dims[1]);
-    s.check_filter(&w, rows, 0)?;
-    if let Some(b) = s.input(2)? {
-        s.expect_type(&b, TensorType::Int32)?;
-        s.expect_constant(&b)?;
-        if b.numel != rows {
-            return Err(s.shape(rows, b.numel));
-        }
-    }
+    s.check_filter_and_bias(&w, rows, 0, 2)?;
     if d == 0 || x.numel % d != 0 {
         return Err(s.shape(d, x.numel));
     }
@@ -88,7 +77,8 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
 /// Packed: per output channel `[bias' (rows), multiplier (rows), shift (rows)]`, with
 /// `bias'[o] = bias[o] - (zp_x + 128) * sum_j w[o][j]`. Otherwise the parameters of
 /// [`int8::fully_connected`]: its header, then per row [`int8::fc_row`] of
-/// `(bias[o] - zp_x * sum_j w[o][j], multiplier, shift)`.
+/// `(bias[o] - zp_x * sum_j w[o][j], multiplier, shift)`, doubled ([`int8::fc_double`]) where
+/// the layer allows.
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut [u8]) -> Result<()> {
     let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
     let bias = s.input(2)?;
@@ -97,19 +87,14 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &
         return fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed);
     }
     let rows = d.out_c as usize;
-    let param = |o| channel_param(s, &x, &w, &y, bias.as_ref(), weights, rows, o, x.zero_point);
-    let mut doubled = true;
-    for o in 0..rows {
-        let (b, m, sh) = param(o)?;
-        let row = weights.get(o * d.in_c as usize..(o + 1) * d.in_c as usize).unwrap_or(&[]);
-        doubled &= !row.is_empty() && int8::fc_row_doubles(b, m, sh, y.zero_point, row);
-    }
     let (head, body) = pers.split_at_mut(int8::FC_HEADER_WORDS.min(pers.len()));
-    head.copy_from_slice(&int8::fc_header(doubled, y.zero_point)[..head.len()]);
+    head.copy_from_slice(&int8::fc_header(y.zero_point)[..head.len()]);
     for (o, slot) in body.chunks_exact_mut(int8::FC_ROW_WORDS).enumerate().take(rows) {
-        let (b, m, sh) = param(o)?;
-        slot.copy_from_slice(&int8::fc_row(b, m, sh, y.zero_point, doubled));
+        let (b, m, sh) = channel_param(s, &x, &w, &y, bias.as_ref(), weights, rows, o, x.zero_point)?;
+        slot.copy_from_slice(&int8::fc_row(b, m, sh));
     }
+    // The form the Cortex-M DSP kernel takes, where the layer allows it (harmless elsewhere).
+    int8::fc_double(pers, weights);
     Ok(())
 }
 
@@ -230,19 +215,15 @@ fn channel_param(
     Ok((raw_bias.wrapping_sub(offset.wrapping_mul(sum)), mult, shift))
 }
 
+/// The packed FULLY_CONNECTED (`invoke` sends the unpacked one to [`eval_fused`]).
 pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
     let (rows, depth) = (d.out_c as usize, d.in_c as usize);
     let y = as_i8_mut(output)?;
-    if d.flags & PACKED != 0 {
-        for (xb, yb) in input.chunks_exact(depth).zip(y.chunks_exact_mut(rows)) {
-            copy_in(d, &mut run.patch[..depth], xb);
-            project(d, run, depth, yb)?;
-        }
-        return Ok(());
+    for (xb, yb) in input.chunks_exact(depth).zip(y.chunks_exact_mut(rows)) {
+        copy_in(d, &mut run.patch[..depth], xb);
+        project(d, run, depth, yb)?;
     }
-    let mut head = [0; super::DESC_WORDS];
-    d.write(&mut head);
-    eval_fused(&head, run, input, output)
+    Ok(())
 }
 
 /// The unpacked FULLY_CONNECTED: one fused [`int8::fully_connected`] call per input row,

@@ -65,13 +65,10 @@ macro_rules! op_desc {
                 let mut it = w.iter_mut();
                 $( if let Some(slot) = it.next() { *slot = self.$field; } )*
             }
-            /// Field by field at constant indices (no iterator, no zeroing first): this runs
-            /// once per operator per inference.
+            /// A plain copy of the words (no iterator, no zeroing first).
             #[inline]
             fn read(w: &[i32; DESC_WORDS]) -> Self {
-                let mut i = 0;
-                $( let $field = w[i]; i += 1; )*
-                let _ = i;
+                let [$($field),*] = *w;
                 OpDesc { $($field,)* }
             }
         }
@@ -294,6 +291,28 @@ impl<'m> Setup<'_, 'm> {
             match q.scale.get(i) {
                 Some(s) if s.is_finite() && s > 0.0 => {}
                 _ => return Err(Error::Value { what: "filter scale", index: i, reason: "not finite and positive" }),
+            }
+        }
+        Ok(())
+    }
+    /// The checks every weighted operator (FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D,
+    /// TRANSPOSE_CONV) starts with: int8 input `x` and output `y` ([`Setup::check_i8`]), `x` an
+    /// activation, `w` constant. Returns the weights' (offset, length) in the model.
+    pub fn check_weighted(&self, x: &TensorRef<'_>, w: &TensorRef<'_>, y: &TensorRef<'_>) -> Result<(usize, usize)> {
+        self.check_i8(x)?;
+        self.check_i8(y)?;
+        self.expect_activation(x)?;
+        self.expect_constant(w)
+    }
+    /// [`Setup::check_filter`], then the optional bias (operator input `bias_input`): constant
+    /// int32 with one value per output channel.
+    pub fn check_filter_and_bias(&self, w: &TensorRef<'_>, channels: usize, dim: i32, bias_input: usize) -> Result<()> {
+        self.check_filter(w, channels, dim)?;
+        if let Some(b) = self.input(bias_input)? {
+            self.expect_type(&b, TensorType::Int32)?;
+            self.expect_constant(&b)?;
+            if b.numel != channels {
+                return Err(self.shape(channels, b.numel));
             }
         }
         Ok(())

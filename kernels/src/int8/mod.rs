@@ -27,7 +27,7 @@ pub mod wasm32;
 pub mod x86_64;
 
 pub use scalar::{
-    fc_header, fc_row, fc_row_doubles, multiply_by_quantized_multiplier, pack, pack_rows_by, packed_len,
+    fc_double, fc_header, fc_row, fc_slot, multiply_by_quantized_multiplier, pack, pack_rows_by, packed_len,
     rounding_divide_by_pot, saturating_rounding_doubling_high_mul, FC_HEADER_WORDS, FC_ROW_WORDS, PACK_DEPTH,
     PACK_ROWS,
 };
@@ -358,31 +358,29 @@ pub const fn fc_scratch_words(d: usize) -> usize {
 /// A whole int8 fully-connected layer for one input row, requantised:
 /// `out[r] = clamp(zp + MultiplyByQuantizedMultiplier(bias[r] + sum_j x[j] w[r * D + j], mult[r],
 /// shift[r]), min, max)`, `D = x.len()`, `w` row-major `[R, D]`, with the per-row constants
-/// prepared once in `params`: the [`fc_header`] (`FC_HEADER_WORDS` words), then one [`fc_row`]
-/// (`FC_ROW_WORDS` words) per output row. Wrapping i32 sums, TFLite's rounding: bit-exact with
-/// [`matvec`] followed by [`requantize`].
+/// prepared once in `params`: the [`fc_header`], then one [`fc_row`] per output row, possibly
+/// rewritten by [`fc_double`]. Wrapping i32 sums, TFLite's rounding: bit-exact with [`matvec`]
+/// followed by [`requantize`].
 ///
 /// `R = out.len()`, reduced to the rows `w` and `params` hold. Nothing is written if the clamp
 /// range (intersected with i8) is empty. `scratch` ([`fc_scratch_words`]`(D)` words) is where the
 /// Cortex-M DSP path widens the input; elsewhere, or if it is shorter, it is not used.
 ///
 /// On Cortex-M with the DSP extension (`fvae_arm_dsp`) this is one assembly loop (two rows per
-/// pass, `smlad` on weights read 8 bytes per `ldm`, the requantisation fused) when `D` is a
-/// multiple of 8, `w` is 4-byte aligned and the header is doubled (which [`fc_row_doubles`]
-/// allows only where no partial sum can overflow).
+/// pass, `smlad` on weights read 8 bytes per `ldm`, the requantisation fused) when the
+/// parameters are doubled for all `R` rows, `D` is a multiple of 8 and `w` is 4-byte aligned.
 ///
 /// ```
-/// use fvae_kernels::int8::{fc_header, fc_row, fully_connected, FC_ROW_WORDS};
-/// // Two rows, multiplier 0.5 (1 << 30, shift 0 would be 1.0; shift -1 halves), zero point 3.
-/// let mut params = fc_header(false, 3).to_vec();
-/// params.extend(fc_row(10, 1 << 30, -1, 3, false));
-/// params.extend(fc_row(0, 1 << 30, -1, 3, false));
+/// use fvae_kernels::int8::{fc_header, fc_row, fully_connected};
+/// // Multiplier 0.25 (1 << 30 is 0.5, shift -1 halves it), zero point 3.
+/// let mut params = fc_header(3).to_vec();
+/// params.extend(fc_row(10, 1 << 30, -1));
+/// params.extend(fc_row(0, 1 << 30, -1));
 /// let mut out = [0i8; 2];
 /// fully_connected(&[1, 2], &[4, 4, -8, 0], &params, -128, 127, &mut [], &mut out);
 /// // (10 + 12) * 0.25 = 5.5 -> 6, + 3; -8 * 0.25 = -2, + 3.
 /// assert_eq!(out, [9, 1]);
 /// ```
-#[allow(clippy::too_many_arguments)]
 pub fn fully_connected(x: &[i8], w: &[i8], params: &[i32], min: i32, max: i32, scratch: &mut [i32], out: &mut [i8]) {
     let d = x.len();
     let (lo, hi) = (min.max(-128), max.min(127));
@@ -392,28 +390,19 @@ pub fn fully_connected(x: &[i8], w: &[i8], params: &[i32], min: i32, max: i32, s
         return;
     }
     let (w, out) = (&w[..rows * d], &mut out[..rows]);
-    let params = &params[..FC_HEADER_WORDS + rows * FC_ROW_WORDS];
     #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
-    if params[0] == scalar::FC_DOUBLED
-        && d >= 8
+    if params[0] as usize == rows
+        && rows >= 2
         && d.is_multiple_of(8)
+        && d > 0
         && (w.as_ptr() as usize).is_multiple_of(4)
         && scratch.len() >= d / 2
-        && rows >= 2
     {
         let even = rows & !1;
-        // SAFETY: D is a non-zero multiple of 8, `w` is 4-byte aligned and holds `even` rows,
-        // `params` a doubled header and `even` rows, `scratch` D / 2 words (all checked above).
-        unsafe {
-            arm::dsp::fully_connected_pairs(x, w, &params[FC_HEADER_WORDS..], &mut scratch[..d / 2], &mut out[..even])
-        };
-        if even < rows {
-            let last = FC_HEADER_WORDS + even * FC_ROW_WORDS;
-            let mut p = [0i32; FC_HEADER_WORDS + FC_ROW_WORDS];
-            p[..FC_HEADER_WORDS].copy_from_slice(&params[..FC_HEADER_WORDS]);
-            p[FC_HEADER_WORDS..].copy_from_slice(&params[last..]);
-            scalar::fully_connected(x, &w[even * d..], &p, lo, hi, &mut out[even..]);
-        }
+        // SAFETY: D is a non-zero multiple of 8, `w` is 4-byte aligned and holds `rows` rows,
+        // `params` holds `rows` doubled rows in fc_slot order, `scratch` D / 2 words (checked).
+        unsafe { arm::dsp::fully_connected_pairs(x, w, &params[FC_HEADER_WORDS..], &mut scratch[..d / 2], out) };
+        scalar::fully_connected_from(even, x, w, params, lo, hi, &mut out[even..]);
         // The assembly saturates to i8; a fused activation narrows that further.
         if (lo, hi) != (-128, 127) {
             for o in out[..even].iter_mut() {

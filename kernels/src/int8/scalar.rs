@@ -136,53 +136,114 @@ pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
 pub const FC_HEADER_WORDS: usize = 2;
 /// Words per output row in the prepared parameters of [`fully_connected`].
 pub const FC_ROW_WORDS: usize = 4;
-/// Header form: rows are `[bias, multiplier, shift, 0]`.
-pub(crate) const FC_PLAIN: i32 = 0;
-/// Header form: rows are `[2 bias, multiplier, e - 1, (1 + 2 zero_point) << (e - 1)]` with the right
-/// shift `e = -shift >= 1` (the form the Cortex-M DSP kernel computes with; see `arm::dsp`).
-pub(crate) const FC_DOUBLED: i32 = 1;
 
-/// Whether a row's parameters fit the doubled form, given the row's weights `w`: every
-/// partial sum of `2 (bias + sum_j x[j] w[j])` fits in i32 for any int8 input (`|bias| + 128
-/// sum_j |w[j]| < 2^30`), the multiplier is not negative, the right shift is 1..=30 and the
-/// rounding-and-zero-point term fits in 2^29.
+/// The header of prepared fully-connected parameters (the plain form: rows `[bias, multiplier,
+/// shift, 0]` in row order, as [`fc_row`] writes them).
+pub fn fc_header(zero_point: i32) -> [i32; FC_HEADER_WORDS] {
+    [0, zero_point]
+}
+
+/// One row of prepared fully-connected parameters, plain form.
+pub fn fc_row(bias: i32, mult: i32, shift: i32) -> [i32; FC_ROW_WORDS] {
+    [bias, mult, shift, 0]
+}
+
+/// Rewrites plain prepared parameters (`rows` rows, header first) into the doubled form the
+/// Cortex-M DSP kernel computes with, if every row allows it; returns whether it did. `w` is the
+/// layer's weights, row-major `[rows, D]`.
+///
+/// A row allows it when every partial sum of `2 (bias + sum_j x[j] w[j])` fits in i32 for any
+/// int8 input (`|bias| + 128 sum_j |w[j]| < 2^30`), the multiplier is not negative, the right
+/// shift `e = -shift` is 1..=30 and `(1 + 2 zp) 2^(e - 1)` fits in 2^29. The doubled form: header
+/// word 0 is the row count `n`, and row `r` is `[2 bias, multiplier, e - 1, (1 + 2 zp) << (e - 1)]`
+/// at slot [`fc_slot`]`(r, n)` (rows `p` and `p + n / 2` side by side, the order the kernel takes
+/// them in).
 ///
 /// ```
-/// use fvae_kernels::int8::fc_row_doubles;
-/// assert!(fc_row_doubles(1000, 1 << 30, -7, -128, &[127; 64]));
-/// assert!(!fc_row_doubles(1000, 1 << 30, 0, -128, &[127; 64])); // no right shift
-/// assert!(!fc_row_doubles(1 << 29, 1 << 30, -7, 0, &[-128; 40000])); // sums may overflow
+/// use fvae_kernels::int8::{fc_double, fc_header, fc_row};
+/// let mut p = fc_header(-128).to_vec();
+/// p.extend(fc_row(1000, 1 << 30, -7));
+/// p.extend(fc_row(-5, 1 << 30, -3));
+/// assert!(fc_double(&mut p, &[127; 128]));
+/// assert_eq!(&p[..2], &[2, -128]);
+/// assert_eq!(&p[2..6], &[2000, 1 << 30, 6, -255 << 6]);
+/// let mut q = fc_header(0).to_vec();
+/// q.extend(fc_row(1000, 1 << 30, 0)); // no right shift: stays plain
+/// assert!(!fc_double(&mut q, &[1; 8]));
 /// ```
-pub fn fc_row_doubles(bias: i32, mult: i32, shift: i32, zero_point: i32, w: &[i8]) -> bool {
-    let k = (1 + 2 * zero_point as i64) << (-(shift as i64) - 1).clamp(0, 40);
-    let bound = (bias as i64).abs() + 128 * w.iter().map(|&v| (v as i64).abs()).sum::<i64>();
-    bound < 1 << 30 && mult >= 0 && (-30..=-1).contains(&shift) && k.abs() <= 1 << 29
+pub fn fc_double(params: &mut [i32], w: &[i8]) -> bool {
+    let rows = params.len().saturating_sub(FC_HEADER_WORDS) / FC_ROW_WORDS;
+    if params.len() < FC_HEADER_WORDS || params[0] != 0 || rows == 0 || rows > i32::MAX as usize {
+        return false;
+    }
+    let (head, body) = params.split_at_mut(FC_HEADER_WORDS);
+    let body = &mut body[..rows * FC_ROW_WORDS];
+    let (zp, d) = (head[1] as i64, w.len() / rows);
+    let fits = |r: usize, p: &[i32]| {
+        let (bias, mult, shift) = (p[0] as i64, p[1], p[2] as i64);
+        let k = (1 + 2 * zp) << (-shift - 1).clamp(0, 40);
+        let sum = w[r * d..(r + 1) * d].iter().map(|&v| (v as i64).abs()).sum::<i64>();
+        d > 0 && bias.abs() + 128 * sum < 1 << 30 && mult >= 0 && (-30..=-1).contains(&shift) && k.abs() <= 1 << 29
+    };
+    if !body.chunks_exact(FC_ROW_WORDS).enumerate().all(|(r, p)| p[3] == 0 && fits(r, p)) {
+        return false;
+    }
+    // In place, along the cycles of the row -> slot permutation: a doubled row's last word is
+    // odd times a power of two, never 0, which marks the slots already written.
+    let row_at = |b: &[i32], i: usize| -> [i32; FC_ROW_WORDS] {
+        let mut r = [0; FC_ROW_WORDS];
+        r.copy_from_slice(&b[i * FC_ROW_WORDS..(i + 1) * FC_ROW_WORDS]);
+        r
+    };
+    for start in 0..rows {
+        if body[start * FC_ROW_WORDS + 3] != 0 {
+            continue;
+        }
+        let (mut carry, mut r) = (row_at(body, start), start);
+        loop {
+            let to = fc_slot(r, rows);
+            let next = row_at(body, to);
+            let (bias, mult, e1) = (carry[0], carry[1], -carry[2] - 1);
+            let k = (1 + 2 * zp as i32) << e1;
+            body[to * FC_ROW_WORDS..(to + 1) * FC_ROW_WORDS].copy_from_slice(&[2 * bias, mult, e1, k]);
+            if to == start {
+                break;
+            }
+            // Slot `to` held row `to` (plain rows are in row order).
+            (carry, r) = (next, to);
+        }
+    }
+    head[0] = rows as i32;
+    true
 }
-
-/// The header of the prepared parameters: the form (doubled if every row
-/// [`fc_row_doubles`]) and the output zero point.
-pub fn fc_header(doubled: bool, zero_point: i32) -> [i32; FC_HEADER_WORDS] {
-    [if doubled { FC_DOUBLED } else { FC_PLAIN }, zero_point]
-}
-
-/// One row of the prepared parameters (`doubled` as in the header; a row that does not
-/// [`fc_row_doubles`] must not be written doubled).
-pub fn fc_row(bias: i32, mult: i32, shift: i32, zero_point: i32, doubled: bool) -> [i32; FC_ROW_WORDS] {
-    if doubled {
-        let e1 = -shift - 1;
-        [bias.wrapping_mul(2), mult, e1, (1 + 2 * zero_point).wrapping_shl(e1 as u32)]
+/// The slot of row `r` among `n` doubled rows: rows `p` and `p + n / 2` side by side (slots
+/// `2p`, `2p + 1`), an odd last row last.
+///
+/// ```
+/// use fvae_kernels::int8::fc_slot;
+/// assert_eq!((0..5).map(|r| fc_slot(r, 5)).collect::<Vec<_>>(), [0, 2, 1, 3, 4]);
+/// ```
+pub fn fc_slot(r: usize, n: usize) -> usize {
+    let h = n / 2;
+    if r < h {
+        2 * r
+    } else if r < 2 * h {
+        2 * (r - h) + 1
     } else {
-        [bias, mult, shift, 0]
+        r
     }
 }
 
-/// Row `r`'s `(bias, multiplier, shift)` decoded from the prepared parameters.
+/// Row `r`'s `(bias, multiplier, shift)` from prepared parameters (either form).
 #[inline]
-pub(crate) fn fc_decode(header: i32, row: &[i32]) -> (i32, i32, i32) {
-    if header == FC_DOUBLED {
-        (row[0] >> 1, row[1], -row[2] - 1)
+pub(crate) fn fc_decode(params: &[i32], r: usize) -> (i32, i32, i32) {
+    let n = params[0];
+    if n == 0 {
+        let p = &params[FC_HEADER_WORDS + r * FC_ROW_WORDS..];
+        (p[0], p[1], p[2])
     } else {
-        (row[0], row[1], row[2])
+        let p = &params[FC_HEADER_WORDS + fc_slot(r, n as usize) * FC_ROW_WORDS..];
+        (p[0] >> 1, p[1], -p[2] - 1)
     }
 }
 
@@ -191,11 +252,22 @@ pub(crate) fn fc_decode(header: i32, row: &[i32]) -> (i32, i32, i32) {
 /// `params` (header, then rows). Callers guarantee `w.len() >= out.len() * D`,
 /// `params.len() >= FC_HEADER_WORDS + out.len() * FC_ROW_WORDS` and `-128 <= min <= max <= 127`.
 pub fn fully_connected(x: &[i8], w: &[i8], params: &[i32], min: i32, max: i32, out: &mut [i8]) {
-    let d = x.len();
-    let (header, zp) = (params[0], params[1]);
-    for (r, o) in out.iter_mut().enumerate() {
-        let row = &params[FC_HEADER_WORDS + r * FC_ROW_WORDS..FC_HEADER_WORDS + (r + 1) * FC_ROW_WORDS];
-        let (bias, mult, shift) = fc_decode(header, row);
+    fully_connected_from(0, x, w, params, min, max, out)
+}
+
+/// [`fully_connected`] for rows `first..first + out.len()` (`out[0]` is row `first`).
+pub(crate) fn fully_connected_from(
+    first: usize,
+    x: &[i8],
+    w: &[i8],
+    params: &[i32],
+    min: i32,
+    max: i32,
+    out: &mut [i8],
+) {
+    let (d, zp) = (x.len(), params[1]);
+    for (r, o) in (first..).zip(out.iter_mut()) {
+        let (bias, mult, shift) = fc_decode(params, r);
         let acc = bias.wrapping_add(dot(x, &w[r * d..r * d + d]));
         let v = multiply_by_quantized_multiplier(acc, mult, shift).wrapping_add(zp);
         *o = v.clamp(min, max) as i8;

@@ -270,7 +270,7 @@ fn requantize_paths_match_scalar() {
 /// fused activation ranges.
 #[test]
 fn fully_connected_matches_matvec_requantize() {
-    use super::{fc_header, fc_row, fc_row_doubles, FC_HEADER_WORDS, FC_ROW_WORDS};
+    use super::{fc_double, fc_header, fc_row, FC_HEADER_WORDS, FC_ROW_WORDS};
     const R: usize = 7;
     let mut rng = Rng(7);
     let (mut x, mut w) = ([0i8; 137], [0i8; 136 * R + 1]);
@@ -297,14 +297,13 @@ fn fully_connected_matches_matvec_requantize() {
                     mult[r] = (1 << 30) + (rng.next() >> 34) as i32;
                     shift[r] = if plain && r == rows - 1 { [0, 3, -31][r % 3] } else { -1 - (rng.next() % 12) as i32 };
                 }
-                let doubled =
-                    (0..rows).all(|r| fc_row_doubles(bias[r], mult[r], shift[r], zp, &ws[r * d..(r + 1) * d]));
-                doubled_cases += doubled as usize;
-                let mut params = std::vec::Vec::from(fc_header(doubled, zp));
+                let mut params = std::vec::Vec::from(fc_header(zp));
                 for r in 0..rows {
-                    params.extend(fc_row(bias[r], mult[r], shift[r], zp, doubled));
+                    params.extend(fc_row(bias[r], mult[r], shift[r]));
                 }
                 assert_eq!(params.len(), FC_HEADER_WORDS + rows * FC_ROW_WORDS);
+                let doubled = fc_double(&mut params, ws);
+                doubled_cases += doubled as usize;
                 let mut scratch = [0i32; 68];
                 let (mut got, mut want, mut acc) = ([0i8; R], [0i8; R], [0i32; R]);
                 super::fully_connected(xs, ws, &params, lo, hi, &mut scratch, &mut got[..rows]);

@@ -5,6 +5,25 @@
 //! only sets the sticky Q flag on overflow).
 //!
 //! The DSP intrinsics in `core::arch::arm` are unstable, hence `asm!`.
+//!
+//! [`fully_connected_pairs`] is a whole layer in assembly (`global_asm!`, for the 14 registers
+//! it needs): the input is widened once per call (`sxtb16` pairs, doubled); each pass reads the
+//! weights of two rows 8 bytes per `ldm` and the input 8 elements per `ldm`, 19 instructions
+//! per 16 multiply-accumulates, then requantises both rows in 4 instructions each. With
+//! `A = 2 acc` (bias and input doubled beforehand, so no instruction doubles it), `m` the
+//! multiplier, `e >= 1` the right shift and `n = [acc < 0]`:
+//!
+//! - `smmlar(A, m, R) = R + floor((2 acc m + 2^31) / 2^32) = R + floor((acc m + 2^30) / 2^31)`,
+//!   which is gemmlowp's `SaturatingRoundingDoublingHighMul(acc, m) = x` for any `m` but
+//!   `i32::MIN` (its nudge `1 - 2^30` for negative products gives the same floor).
+//! - `RoundingDivideByPOT(x, e)` (ties away from zero) is `floor((floor((x - n) / 2^(e-1)) + 1) / 2)`
+//!   (`n` from the sign of `acc`, which gives `x`'s, or 0 where `x` is 0 and the result is 0 either way).
+//! - So with `R = (1 + 2 zp) 2^(e-1) - n` (one `add` with an `asr #31` operand, the constant
+//!   precomputed per row), `asr` by `e - 1` and `ssat #8, asr #1` give
+//!   `clamp(zp + RoundingDivideByPOT(x, e), -128, 127)` exactly.
+//!
+//! No step overflows where [`crate::int8::fc_double`] allows the doubled form: every partial
+//! sum `|2 acc| < 2^31`, `|R| <= 2^29 + 1`, `e <= 30`.
 
 use core::arch::asm;
 
@@ -88,7 +107,7 @@ pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
 
 // One 8-input step of the two-row loop (exactly 76 bytes: every instruction 32-bit, so a pass can
 // enter the unrolled loop part-way, Duff's-device style): r0 -> input pairs, r1/r2 -> weights of
-// rows 0/1, r3/r4 their sums.
+// the pass's two rows, r3/r4 their sums.
 macro_rules! fc_chunk {
     () => {
         concat!(
@@ -116,16 +135,18 @@ macro_rules! fc_chunk {
 }
 
 core::arch::global_asm!(
-    // void fvae_dsp_fc_s8(const usize a[7] /* x2, w, d, rows, n, out, x */):
-    // n (even, >= 2) output rows of a fully-connected layer, requantised. x: d int8 inputs (d a
-    // non-zero multiple of 8); x2: d / 2 words of scratch, filled with the inputs doubled and
-    // widened to i16 pairs (x0, x2), (x1, x3), (x4, x6), ... (the halves `sxtb16` gives of a
-    // weight word and of it rotated by 8); w: n rows of d int8 weights, 4-byte aligned; rows: n
-    // groups of [2 bias, mult, e - 1, (1 + 2 zp) << (e - 1)]; out: n int8.
+    // void fvae_dsp_fc_s8(const usize a[7] /* x2, w, d, slots, h, out, x */):
+    // rows p and p + h (p < h, h >= 1) of a fully-connected layer, requantised, one pass per p.
+    // x: d int8 inputs (d a non-zero multiple of 8); x2: d / 2 words of scratch, filled with the
+    // inputs doubled and widened to i16 pairs (x0, x2), (x1, x3), (x4, x6), ... (the halves
+    // `sxtb16` gives of a weight word and of it rotated by 8); w: 2h rows of d int8 weights,
+    // 4-byte aligned; slots: 2h groups [2 bias, mult, e - 1, (1 + 2 zp) << (e - 1)], rows p and
+    // p + h at 2p and 2p + 1; out: 2h int8.
     // Each row's doubled sum A2 = 2 acc (bias included) is requantised as
     //   ssat8((smmlar(A2, mult, K - [acc < 0]) >> (e - 1)) >> 1)
     // which equals TFLite's clamp(zp + RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc,
-    // mult), e), -128, 127) while every partial sum of 2 acc fits in i32 (see the module docs).
+    // mult), e), -128, 127) while every partial sum of 2 acc fits in i32 (the module docs say why).
+    //
     // global_asm! is assembled without the build's target-cpu, which is where a Cortex-M33 build
     // names its DSP extension: ask for the ARMv7E-M instruction set (which v8-M Mainline with
     // the DSP extension runs unchanged).
@@ -151,24 +172,25 @@ core::arch::global_asm!(
     "    strd r12, r11, [r8], #8",
     "    cmp r7, r10",
     "    blo 1b",
-    // Frame: [x2, out, out end, d, loop entry, x2 end]. The loop does 4 steps per turn; a pass
-    // enters it (-d / 8) mod 4 steps in, so that it ends after d / 8 steps.
-    "    add r5, r6, r5",
+    // Frame: [x2, out, out + h, h, loop entry, x2 end]. The loop does 8 steps per turn; a pass
+    // enters it (-d / 8) mod 8 steps in, so that it ends after d / 8 steps.
+    "    add r8, r6, r5",
     "    add r12, r1, r3, lsl #1",
-    "    lsrs r8, r3, #3",
-    "    negs r8, r8",
-    "    and r8, r8, #3",
-    "    movs r9, #76",
-    "    adr.w r10, 3f",
-    "    mla r9, r8, r9, r10",
+    "    lsrs r9, r3, #3",
+    "    negs r9, r9",
+    "    and r9, r9, #7",
+    "    movs r10, #76",
+    "    adr.w r11, 3f",
+    "    mla r9, r9, r10, r11",
     "    orr r9, r9, #1",
     "    strd r1, r6, [sp]",
-    "    strd r5, r3, [sp, #8]",
+    "    strd r8, r5, [sp, #8]",
     "    strd r9, r12, [sp, #16]",
+    // r0 -> x2, r1 -> row p, r2 -> row p + h, lr -> slots.
     "    mov lr, r4",
     "    mov r0, r1",
     "    mov r1, r2",
-    "    add r2, r2, r3",
+    "    mla r2, r5, r3, r2",
     "    ldr r3, [lr]",
     "    ldr r4, [lr, #16]",
     "    bx r9",
@@ -178,9 +200,13 @@ core::arch::global_asm!(
     fc_chunk!(),
     fc_chunk!(),
     fc_chunk!(),
+    fc_chunk!(),
+    fc_chunk!(),
+    fc_chunk!(),
+    fc_chunk!(),
     "    cmp r0, r12",
     "    blo 3b",
-    // Requantise both rows.
+    // Requantise both rows; the weight pointers already point at rows p + 1 and p + h + 1.
     "    ldm.w lr!, {{r5, r6, r7, r8, r9, r10, r11, r12}}",
     "    add r8, r8, r3, asr #31",
     "    smmlar r3, r3, r6, r8",
@@ -191,13 +217,11 @@ core::arch::global_asm!(
     "    asr r4, r4, r11",
     "    ssat r4, #8, r4, asr #1",
     "    ldm.w sp, {{r0, r5, r6, r7, r9, r12}}",
+    "    strb r4, [r5, r7]",
     "    strb r3, [r5], #1",
-    "    strb r4, [r5], #1",
     "    cmp r5, r6",
     "    beq 9f",
     "    str r5, [sp, #4]",
-    "    mov r1, r2",
-    "    add r2, r2, r7",
     "    ldr r3, [lr]",
     "    ldr r4, [lr, #16]",
     "    bx r9",
@@ -211,21 +235,21 @@ extern "C" {
     fn fvae_dsp_fc_s8(a: *const usize);
 }
 
-/// The fused fully-connected layer ([`crate::int8::fully_connected`]) for an even number of
-/// rows `n = out.len()`, in the doubled parameter form (`rows`: `n` groups of
-/// [`crate::int8::FC_ROW_WORDS`], no header, each row made by [`crate::int8::fc_row`] from
-/// parameters that [`crate::int8::fc_row_doubles`] accepted for that row of `w`).
+/// The fused fully-connected layer ([`crate::int8::fully_connected`]) on its doubled
+/// parameters ([`crate::int8::fc_double`]; `slots` without the header), for the first
+/// `2 (n / 2)` of the `n = out.len()` rows (an odd last row is left to the caller).
 ///
 /// # Safety
 /// `D = x.len()` is a non-zero multiple of 8; `w` is 4-byte aligned and holds `n * D` bytes;
-/// `rows` holds `4 n` words; `x2` holds `D / 2` words; `n` is even and at least 2.
-pub unsafe fn fully_connected_pairs(x: &[i8], w: &[i8], rows: &[i32], x2: &mut [i32], out: &mut [i8]) {
+/// `slots` holds the `n` doubled rows (`4 n` words) that `fc_double` wrote for these weights;
+/// `x2` holds `D / 2` words; `n >= 2`.
+pub unsafe fn fully_connected_pairs(x: &[i8], w: &[i8], slots: &[i32], x2: &mut [i32], out: &mut [i8]) {
     let a = [
         x2.as_mut_ptr() as usize,
         w.as_ptr() as usize,
         x.len(),
-        rows.as_ptr() as usize,
-        out.len(),
+        slots.as_ptr() as usize,
+        out.len() / 2,
         out.as_mut_ptr() as usize,
         x.as_ptr() as usize,
     ];
