@@ -209,7 +209,8 @@ fn channel_param(
         Some(t) => s.i32_at(t, o)?,
         None => 0,
     };
-    let sum = weights[o * row..(o + 1) * row].iter().fold(0i32, |a, &v| a.wrapping_add(v as i32));
+    let w_row = weights.chunks_exact(row.max(1)).nth(o).unwrap_or(&[]);
+    let sum = w_row.iter().fold(0i32, |a, &v| a.wrapping_add(v as i32));
     let real = x.scale as f64 * s.channel_scale(w, o)? as f64 / y.scale as f64;
     let (mult, shift) = quantize_multiplier(real);
     Ok((raw_bias.wrapping_sub(offset.wrapping_mul(sum)), mult, shift))

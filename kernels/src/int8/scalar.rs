@@ -173,39 +173,45 @@ pub fn fc_row(bias: i32, mult: i32, shift: i32) -> [i32; FC_ROW_WORDS] {
 /// ```
 pub fn fc_double(params: &mut [i32], w: &[i8]) -> bool {
     let rows = params.len().saturating_sub(FC_HEADER_WORDS) / FC_ROW_WORDS;
-    if params.len() < FC_HEADER_WORDS || params[0] != 0 || rows == 0 || rows > i32::MAX as usize {
+    let d = w.len().checked_div(rows).unwrap_or(0);
+    if params.first() != Some(&0) || d == 0 || rows > i32::MAX as usize {
         return false;
     }
-    let (head, body) = params.split_at_mut(FC_HEADER_WORDS);
-    let body = &mut body[..rows * FC_ROW_WORDS];
-    let (zp, d) = (head[1] as i64, w.len() / rows);
-    let fits = |r: usize, p: &[i32]| {
+    let Some((head, body)) = params.split_at_mut_checked(FC_HEADER_WORDS) else { return false };
+    let zp = head[1] as i64;
+    let fits = |p: &[i32], w: &[i8]| {
         let (bias, mult, shift) = (p[0] as i64, p[1], p[2] as i64);
         let k = (1 + 2 * zp) << (-shift - 1).clamp(0, 40);
-        let sum = w[r * d..(r + 1) * d].iter().map(|&v| (v as i64).abs()).sum::<i64>();
-        d > 0 && bias.abs() + 128 * sum < 1 << 30 && mult >= 0 && (-30..=-1).contains(&shift) && k.abs() <= 1 << 29
+        let sum = w.iter().map(|&v| (v as i64).abs()).sum::<i64>();
+        p[3] == 0 && bias.abs() + 128 * sum < 1 << 30 && mult >= 0 && (-30..=-1).contains(&shift) && k.abs() <= 1 << 29
     };
-    if !body.chunks_exact(FC_ROW_WORDS).enumerate().all(|(r, p)| p[3] == 0 && fits(r, p)) {
+    if !body.chunks_exact(FC_ROW_WORDS).zip(w.chunks_exact(d)).all(|(p, w)| fits(p, w)) {
         return false;
     }
     // In place, along the cycles of the row -> slot permutation: a doubled row's last word is
     // odd times a power of two, never 0, which marks the slots already written.
     let row_at = |b: &[i32], i: usize| -> [i32; FC_ROW_WORDS] {
         let mut r = [0; FC_ROW_WORDS];
-        r.copy_from_slice(&b[i * FC_ROW_WORDS..(i + 1) * FC_ROW_WORDS]);
+        for (k, v) in r.iter_mut().enumerate() {
+            *v = b.get(i * FC_ROW_WORDS + k).copied().unwrap_or(0);
+        }
         r
     };
     for start in 0..rows {
-        if body[start * FC_ROW_WORDS + 3] != 0 {
+        if row_at(body, start)[3] != 0 {
             continue;
         }
         let (mut carry, mut r) = (row_at(body, start), start);
         loop {
             let to = fc_slot(r, rows);
             let next = row_at(body, to);
-            let (bias, mult, e1) = (carry[0], carry[1], -carry[2] - 1);
-            let k = (1 + 2 * zp as i32) << e1;
-            body[to * FC_ROW_WORDS..(to + 1) * FC_ROW_WORDS].copy_from_slice(&[2 * bias, mult, e1, k]);
+            let e1 = -carry[2] - 1;
+            let new = [2 * carry[0], carry[1], e1, (1 + 2 * zp as i32) << e1];
+            for (k, v) in new.into_iter().enumerate() {
+                if let Some(slot) = body.get_mut(to * FC_ROW_WORDS + k) {
+                    *slot = v;
+                }
+            }
             if to == start {
                 break;
             }
@@ -216,6 +222,7 @@ pub fn fc_double(params: &mut [i32], w: &[i8]) -> bool {
     head[0] = rows as i32;
     true
 }
+
 /// The slot of row `r` among `n` doubled rows: rows `p` and `p + n / 2` side by side (slots
 /// `2p`, `2p + 1`), an odd last row last.
 ///
@@ -234,17 +241,15 @@ pub fn fc_slot(r: usize, n: usize) -> usize {
     }
 }
 
-/// Row `r`'s `(bias, multiplier, shift)` from prepared parameters (either form).
+/// Row `r`'s `(bias, multiplier, shift)` from prepared parameters (either form); `None` past
+/// the rows they hold.
 #[inline]
-pub(crate) fn fc_decode(params: &[i32], r: usize) -> (i32, i32, i32) {
-    let n = params[0];
-    if n == 0 {
-        let p = &params[FC_HEADER_WORDS + r * FC_ROW_WORDS..];
-        (p[0], p[1], p[2])
-    } else {
-        let p = &params[FC_HEADER_WORDS + fc_slot(r, n as usize) * FC_ROW_WORDS..];
-        (p[0] >> 1, p[1], -p[2] - 1)
-    }
+pub(crate) fn fc_decode(params: &[i32], r: usize) -> Option<(i32, i32, i32)> {
+    let n = *params.first()?;
+    let slot = if n == 0 { r } else { fc_slot(r, n as usize) };
+    let at = FC_HEADER_WORDS + slot * FC_ROW_WORDS;
+    let p = params.get(at..at + 3)?;
+    Some(if n == 0 { (p[0], p[1], p[2]) } else { (p[0] >> 1, p[1], -p[2] - 1) })
 }
 
 /// Fused fully-connected layer: `out[r] = clamp(zp + multiply_by_quantized_multiplier(bias[r] +
@@ -265,11 +270,14 @@ pub(crate) fn fully_connected_from(
     max: i32,
     out: &mut [i8],
 ) {
-    let (d, zp) = (x.len(), params[1]);
+    let (d, zp) = (x.len(), params.get(1).copied().unwrap_or(0));
     for (r, o) in (first..).zip(out.iter_mut()) {
-        let (bias, mult, shift) = fc_decode(params, r);
-        let acc = bias.wrapping_add(dot(x, &w[r * d..r * d + d]));
+        let (Some((bias, mult, shift)), Some(row)) = (fc_decode(params, r), w.get(r * d..r * d + d)) else {
+            return;
+        };
+        let acc = bias.wrapping_add(dot(x, row));
         let v = multiply_by_quantized_multiplier(acc, mult, shift).wrapping_add(zp);
-        *o = v.clamp(min, max) as i8;
+        // max then min (not clamp, which asserts min <= max): callers pass a non-empty range.
+        *o = v.max(min).min(max) as i8;
     }
 }
