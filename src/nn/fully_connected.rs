@@ -8,13 +8,16 @@
 //! with `M[o] * 2^shift[o] = s_x * s_w[o] / s_y` (computed in f64 as TFLite does) and the clamp
 //! range from the fused activation.
 //!
-//! Set-up folds the input zero point into the bias, `bias'[o] = bias[o] - zp_x * sum_j w[o][j]`,
-//! so that run time is one int8 matrix-vector product ([`crate::kernels::int8::matvec`]) and
-//! one requantisation per input row (identical integers: wrapping sums are associative).
-//! Where the kernels prefer it ([`crate::kernels::int8::prefers_packed`]: x86_64 AVX2+,
-//! aarch64) the weights are also copied into the arena in the packed layout and the input is
-//! offset to unsigned (`u = x + 128`), with `bias'[o] = bias[o] - (zp_x + 128) * sum_j w[o][j]`
-//! ([`crate::kernels::int8::matvec_packed`]); elsewhere (Cortex-M) the weights stay in place.
+//! Set-up folds the input zero point into the bias, `bias'[o] = bias[o] - zp_x * sum_j w[o][j]`
+//! (identical integers: wrapping sums are associative), and precomputes each row's multiplier and
+//! shift. Where the kernels prefer it ([`crate::kernels::int8::prefers_packed`]: x86_64 AVX2+,
+//! aarch64) the weights are copied into the arena in the packed layout and the input is offset
+//! to unsigned (`u = x + 128`), with `bias'[o] = bias[o] - (zp_x + 128) * sum_j w[o][j]`: run time
+//! is one [`crate::kernels::int8::matvec_packed`] and one requantisation per input row.
+//! Elsewhere (Cortex-M, scalar targets) the weights stay in place (in flash) and run time is one
+//! fused [`crate::kernels::int8::fully_connected`] call per input row, on parameters prepared
+//! for it ([`crate::kernels::int8::fc_row`], [`crate::kernels::int8::fc_double`]: on a Cortex-M
+//! with the DSP extension, one assembly loop with the requantisation folded in).
 
 use super::quant::{activation_range, quantize_multiplier};
 use super::{as_i8, as_i8_mut, at, w32, Kind, OpDesc, Run, Setup};

@@ -12,7 +12,7 @@
 //! | `x86_64::avx512` BW | AVX-512 BW | sign-extend to i16, `vpmaddwd` |
 //! | `x86_64::avx2` | AVX2 | sign-extend to i16, `vpmaddwd` |
 //! | `aarch64::neon` | aarch64 | `smull`/`smull2` (i8 x i8 -> i16), `sadalp` into i32 |
-//! | `arm::dsp` | Cortex-M4/M7/M33 (`fvae_arm_dsp`) | `sxtb16` + `smlad`, two MACs per instruction |
+//! | `arm::dsp` | Cortex-M4/M7/M33 (`fvae_arm_dsp`) | `sxtb16` + `smlad`, two MACs per instruction; [`fully_connected`] in assembly |
 //! | `wasm32::simd128` | wasm32 built with `+simd128` | sign-extend to i16, `i32x4.dot_i16x8_s` |
 
 pub mod scalar;
@@ -402,7 +402,9 @@ pub fn fully_connected(x: &[i8], w: &[i8], params: &[i32], min: i32, max: i32, s
         // SAFETY: D is a non-zero multiple of 8, `w` is 4-byte aligned and holds `rows` rows,
         // `params` holds `rows` doubled rows in fc_slot order, `scratch` D / 2 words (checked).
         unsafe { arm::dsp::fully_connected_pairs(x, w, &params[FC_HEADER_WORDS..], &mut scratch[..d / 2], out) };
-        scalar::fully_connected_from(even, x, w, params, lo, hi, &mut out[even..]);
+        if even < rows {
+            scalar::fully_connected_from(even, x, w, params, lo, hi, &mut out[even..]);
+        }
         // The assembly saturates to i8; a fused activation narrows that further.
         if (lo, hi) != (-128, 127) {
             for o in out[..even].iter_mut() {
