@@ -414,7 +414,21 @@ pub fn fully_connected(x: &[i8], w: &[i8], params: &[i32], min: i32, max: i32, s
         return;
     }
     let _ = scratch;
-    scalar::fully_connected(x, w, params, lo, hi, out)
+    fully_connected_rows(x, w, params, lo, hi, out)
+}
+
+/// [`fully_connected`] as the reference's loop, with the dispatched dot product (SIMD where there
+/// is one). Out of line, so that the DSP path's caller stays small.
+#[inline(never)]
+fn fully_connected_rows(x: &[i8], w: &[i8], params: &[i32], lo: i32, hi: i32, out: &mut [i8]) {
+    let (d, zp) = (x.len(), params.get(1).copied().unwrap_or(0));
+    for (r, o) in out.iter_mut().enumerate() {
+        let (Some((bias, mult, shift)), Some(row)) = (scalar::fc_decode(params, r), w.get(r * d..r * d + d)) else {
+            return;
+        };
+        let v = multiply_by_quantized_multiplier(bias.wrapping_add(dot(x, row)), mult, shift).wrapping_add(zp);
+        *o = v.max(lo).min(hi) as i8;
+    }
 }
 
 #[cfg(test)]

@@ -63,15 +63,15 @@ fn mac4(acc: i32, a: u32, b: u32) -> i32 {
 /// `sum a[j] * b[j]` over the common length.
 pub fn dot(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
+    let (a, b) = (a.get(..n).unwrap_or(&[]), b.get(..n).unwrap_or(&[]));
+    // Chunks of 4 (no index checks: the fully-connected fallback calls this on its own now).
+    let (mut ca, mut cb) = (a.chunks_exact(4), b.chunks_exact(4));
     let mut acc = 0i32;
-    let mut j = 0;
-    while j + 4 <= n {
-        acc = mac4(acc, load4(a, j), load4(b, j));
-        j += 4;
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        acc = mac4(acc, load4(x, 0), load4(y, 0));
     }
-    for k in j..n {
-        acc = acc.wrapping_add(a[k] as i32 * b[k] as i32);
+    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
+        acc = acc.wrapping_add(x as i32 * y as i32);
     }
     acc
 }
