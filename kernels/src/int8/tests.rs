@@ -275,7 +275,7 @@ fn fully_connected_matches_matvec_requantize() {
     let mut rng = Rng(7);
     let (mut x, mut w) = ([0i8; 137], [0i8; 136 * R + 1]);
     let mut doubled_cases = 0;
-    for d in [0usize, 1, 4, 7, 8, 9, 16, 24, 64, 72, 136] {
+    for d in [0usize, 1, 4, 7, 8, 9, 16, 24, 48, 64, 72, 136] {
         for rows in [1usize, 2, 3, 4, 7] {
             for case in 0..6 {
                 rng.fill(&mut x);

@@ -242,7 +242,8 @@ extern "C" {
 /// # Safety
 /// `D = x.len()` is a non-zero multiple of 8; `w` is 4-byte aligned and holds `n * D` bytes;
 /// `slots` holds the `n` doubled rows (`4 n` words) that `fc_double` wrote for these weights;
-/// `x2` holds `D / 2` words; `n >= 2`.
+/// `x2` holds `D / 2` words; `n >= 2`. `x` may be unaligned: it is read with `ldr`, which
+/// ARMv7-M and ARMv8-M Mainline allow unaligned (unless firmware sets `CCR.UNALIGN_TRP`).
 pub unsafe fn fully_connected_pairs(x: &[i8], w: &[i8], slots: &[i32], x2: &mut [i32], out: &mut [i8]) {
     let a = [
         x2.as_mut_ptr() as usize,
