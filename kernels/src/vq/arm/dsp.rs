@@ -130,3 +130,100 @@ pub fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
         *o = s;
     }
 }
+
+core::arch::global_asm!(
+    // u64 fvae_dsp_i8_nearest16(const u32 q[8], const i32 *packed, const i32 *end):
+    // scans a packed int8 codebook of 16-byte codewords (crate::vq::I8Packed: per codeword the
+    // squared norm, then 4 words of bytes; then a sentinel entry [i32::MIN, 0, 0, 0, 0]; `end` is
+    // just past the sentinel). q holds -2 x as halfword pairs: q[2k] = (-2 x[4k], -2 x[4k+2]),
+    // q[2k+1] = (-2 x[4k+1], -2 x[4k+3]), so one codeword's score is
+    // |c|^2 - 2 x.c = norm + sum smlad(sxtb16(word), q): 20 instructions per codeword (two `ldm`, 8
+    // `sxtb16`, 8 `smlad`, `cmp`, `bge`). Returns, in r0, the address just past the entry of the
+    // first smallest score and, in r1, that score.
+    //
+    // The loop has no counter (all 14 usable registers are taken): it leaves only through the
+    // new-best branch, which checks for the end. The sentinel's score is i32::MIN, below any real
+    // score (>= -|x|^2 > -2^19 for 16 values), so the scan always takes that branch there.
+    ".section .text.fvae_dsp_i8_nearest16,\"ax\",%progbits",
+    ".global fvae_dsp_i8_nearest16",
+    ".p2align 2",
+    ".type fvae_dsp_i8_nearest16,%function",
+    ".thumb_func",
+    "fvae_dsp_i8_nearest16:",
+    "    push {{r4-r11, lr}}",
+    // [sp] = just past the best entry so far, [sp + 4] = end
+    "    push {{r1, r2}}",
+    "    mov r8, r1",
+    "    ldm r0, {{r0-r7}}",
+    // best = i32::MAX: the first codeword always improves on it
+    "    mvn lr, #0x80000000",
+    "1:",
+    "    ldm r8!, {{r9, r10, r11}}",
+    "    sxtb16 r12, r10",
+    "    smlad r9, r12, r0, r9",
+    "    sxtb16 r10, r10, ror #8",
+    "    smlad r9, r10, r1, r9",
+    "    sxtb16 r12, r11",
+    "    smlad r9, r12, r2, r9",
+    "    sxtb16 r11, r11, ror #8",
+    "    smlad r9, r11, r3, r9",
+    "    ldm r8!, {{r10, r11}}",
+    "    sxtb16 r12, r10",
+    "    smlad r9, r12, r4, r9",
+    "    sxtb16 r10, r10, ror #8",
+    "    smlad r9, r10, r5, r9",
+    "    sxtb16 r12, r11",
+    "    smlad r9, r12, r6, r9",
+    "    sxtb16 r11, r11, ror #8",
+    "    smlad r9, r11, r7, r9",
+    "    cmp r9, lr",
+    "    bge 1b",
+    // A new best, or the sentinel.
+    "    ldr r12, [sp, #4]",
+    "    cmp r8, r12",
+    "    beq 2f",
+    "    mov lr, r9",
+    "    str r8, [sp]",
+    "    b 1b",
+    "2:",
+    "    ldr r0, [sp]",
+    "    mov r1, lr",
+    "    add sp, #8",
+    "    pop {{r4-r11, pc}}",
+    ".size fvae_dsp_i8_nearest16, . - fvae_dsp_i8_nearest16",
+);
+
+extern "C" {
+    fn fvae_dsp_i8_nearest16(q: *const [u32; 8], packed: *const i32, end: *const i32) -> u64;
+}
+
+/// See [`crate::vq::i8_nearest_packed`]; `x.len() == packed.d()` (the dispatch checks). Codewords of
+/// 13 to 16 values (4 words) take the assembly, others the reference.
+pub fn i8_nearest_packed(x: &[i8], packed: &crate::vq::I8Packed<'_>) -> Option<(usize, u32)> {
+    let (d, m, words) = (packed.d(), packed.m(), packed.words());
+    if d.div_ceil(4) != 4 || m == 0 || x.len() != d {
+        return crate::vq::scalar::i8_nearest_packed(x, packed);
+    }
+    let mut xs = [0i32; 16];
+    for (v, &b) in xs.iter_mut().zip(x) {
+        *v = b as i32;
+    }
+    let pair = |a: i32, b: i32| ((-2 * a) as u16 as u32) | (((-2 * b) as u16 as u32) << 16);
+    let mut q = [0u32; 8];
+    for k in 0..4 {
+        q[2 * k] = pair(xs[4 * k], xs[4 * k + 2]);
+        q[2 * k + 1] = pair(xs[4 * k + 1], xs[4 * k + 3]);
+    }
+    let nx: u32 = xs.iter().map(|&v| (v * v) as u32).sum();
+    let base = words.as_ptr();
+    // SAFETY: I8Packed guarantees `words` is (m + 1) entries of 5 words written by `i8_pack` (it keeps
+    // the storage borrowed, so nothing changed them): m codewords with their true norms, then the
+    // sentinel [i32::MIN, 0, 0, 0, 0]. Real scores are >= -|x|^2 > i32::MIN and the first is below
+    // i32::MAX, so the routine stops at the sentinel, reading only [base, base + 5 (m + 1)) with
+    // word-aligned `ldm` (&[i32] is 4-aligned). It saves what it uses and writes only its own stack.
+    let r = unsafe { fvae_dsp_i8_nearest16(&q, base, base.add(5 * (m + 1))) };
+    let (past, score) = (r as u32 as usize, (r >> 32) as u32);
+    let j = (past - base as usize) / 20 - 1;
+    // |x - c|^2 = |x|^2 + (|c|^2 - 2 x.c), exact: the true value is below 2^32 (module notes).
+    Some((j, nx.wrapping_add(score)))
+}
