@@ -131,31 +131,40 @@ pub fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
     }
 }
 
-core::arch::global_asm!(
-    // u64 fvae_dsp_i8_nearest16(const u32 q[8], const i32 *packed, const i32 *end):
-    // scans a packed int8 codebook of 16-byte codewords (crate::vq::I8Packed: per codeword the
-    // squared norm, then 4 words of bytes; then a sentinel entry [i32::MIN, 0, 0, 0, 0]; `end` is
-    // just past the sentinel). q holds -2 x as halfword pairs: q[2k] = (-2 x[4k], -2 x[4k+2]),
-    // q[2k+1] = (-2 x[4k+1], -2 x[4k+3]), so one codeword's score is
-    // |c|^2 - 2 x.c = norm + sum smlad(sxtb16(word), q): 20 instructions per codeword (two `ldm`, 8
-    // `sxtb16`, 8 `smlad`, `cmp`, `bge`). Returns, in r0, the address just past the entry of the
-    // first smallest score and, in r1, that score.
-    //
-    // The loop has no counter (all 14 usable registers are taken): it leaves only through the
-    // new-best branch, which checks for the end. The sentinel's score is i32::MIN, below any real
-    // score (>= -|x|^2 > -2^19 for 16 values), so the scan always takes that branch there.
-    ".section .text.fvae_dsp_i8_nearest16,\"ax\",%progbits",
-    ".global fvae_dsp_i8_nearest16",
-    ".p2align 2",
-    ".type fvae_dsp_i8_nearest16,%function",
-    ".thumb_func",
-    "fvae_dsp_i8_nearest16:",
+/// Scans a packed int8 codebook of 16-byte codewords ([`crate::vq::I8Packed`]: per codeword the
+/// squared norm, then 4 words of bytes; then a sentinel entry `[i32::MIN, 0, 0, 0, 0]`; `end` is just
+/// past the sentinel). `q` holds `-2 x` as halfword pairs: `q[2k] = (-2 x[4k], -2 x[4k+2])`,
+/// `q[2k+1] = (-2 x[4k+1], -2 x[4k+3])`, so one codeword's score is
+/// `|c|^2 - 2 x.c = norm + sum smlad(sxtb16(word), q)`: 20 instructions per codeword (two `ldm`, 8
+/// `sxtb16`, 8 `smlad`, `cmp`, `bge`). Returns the address just past the entry of the first smallest
+/// score, and that score.
+///
+/// The loop has no counter (all 14 usable registers are taken): it leaves only through the new-best
+/// branch, which checks for the end. The sentinel's score is `i32::MIN`, below any real score
+/// (`>= -|x|^2 > -2^19` for 16 values), so the scan always takes that branch there.
+///
+/// Inline `asm!` (not `global_asm!`) so that the assembler sees the function's target features:
+/// `-C target-cpu=cortex-m33` enables the DSP instructions for `asm!` but not for module-level
+/// assembly. The block saves and restores every register it uses beyond its operands (r6, r7 and
+/// the rest cannot be operands, so it pushes them itself).
+///
+/// # Safety
+/// `q` readable (8 words); `packed..end` a whole packed codebook as [`crate::vq::i8_pack`] writes
+/// it, word-aligned, with at least one codeword.
+#[inline(always)]
+unsafe fn nearest16(q: *const [u32; 8], packed: *const i32, end: *const i32) -> (usize, u32) {
+    let (past, score): (usize, u32);
+    // SAFETY: the caller's contract; the block reads only q and [packed, end), pushes and pops its
+    // own frame (so sp is restored), and restores r4-r11 and lr; r2, r3 and r12 are declared clobbered. The flags are clobbered (no
+    // `preserves_flags`).
+    unsafe {
+        asm!(
     "    push {{r4-r11, lr}}",
-    // [sp] = just past the best entry so far, [sp + 4] = end
+    // [sp] = just past the best entry so far, [sp + 4] = end.
     "    push {{r1, r2}}",
     "    mov r8, r1",
     "    ldm r0, {{r0-r7}}",
-    // best = i32::MAX: the first codeword always improves on it
+    // best = i32::MAX: the first codeword always improves on it.
     "    mvn lr, #0x80000000",
     "1:",
     "    ldm r8!, {{r9, r10, r11}}",
@@ -189,12 +198,15 @@ core::arch::global_asm!(
     "    ldr r0, [sp]",
     "    mov r1, lr",
     "    add sp, #8",
-    "    pop {{r4-r11, pc}}",
-    ".size fvae_dsp_i8_nearest16, . - fvae_dsp_i8_nearest16",
-);
-
-extern "C" {
-    fn fvae_dsp_i8_nearest16(q: *const [u32; 8], packed: *const i32, end: *const i32) -> u64;
+    "    pop {{r4-r11, lr}}",
+            inout("r0") q => past,
+            inout("r1") packed => score,
+            inout("r2") end => _,
+            out("r3") _,
+            out("r12") _,
+        )
+    };
+    (past, score)
 }
 
 /// See [`crate::vq::i8_nearest_packed`]; `x.len() == packed.d()` (the dispatch checks). Codewords of
@@ -221,8 +233,7 @@ pub fn i8_nearest_packed(x: &[i8], packed: &crate::vq::I8Packed<'_>) -> Option<(
     // sentinel [i32::MIN, 0, 0, 0, 0]. Real scores are >= -|x|^2 > i32::MIN and the first is below
     // i32::MAX, so the routine stops at the sentinel, reading only [base, base + 5 (m + 1)) with
     // word-aligned `ldm` (&[i32] is 4-aligned). It saves what it uses and writes only its own stack.
-    let r = unsafe { fvae_dsp_i8_nearest16(&q, base, base.add(5 * (m + 1))) };
-    let (past, score) = (r as u32 as usize, (r >> 32) as u32);
+    let (past, score) = unsafe { nearest16(&q, base, base.add(5 * (m + 1))) };
     let j = (past - base as usize) / 20 - 1;
     // |x - c|^2 = |x|^2 + (|c|^2 - 2 x.c), exact: the true value is below 2^32 (module notes).
     Some((j, nx.wrapping_add(score)))
