@@ -646,7 +646,11 @@ impl<'a> CodebookI8<'a> {
     pub fn pack(self, storage: &'a mut [i32]) -> Result<Self> {
         let need = Self::packed_len(self.m, self.d);
         if storage.len() < need {
-            return Err(Error::BufferTooSmall { what: "packed int8 codebook storage", needed: need, given: storage.len() });
+            return Err(Error::BufferTooSmall {
+                what: "packed int8 codebook storage",
+                needed: need,
+                given: storage.len(),
+            });
         }
         match k::i8_pack(self.data, self.d, storage) {
             Some(p) => Ok(CodebookI8 { packed: Some(p), ..self }),

@@ -226,7 +226,9 @@ fn direct_f32_scan(s: &mut Suite) {
                         let t = book.top_k(x, &mut idx, &mut dist).ok();
                         let mut dd = [0f32; MAXM];
                         kv::scalar::sq_distances(x, cb, &mut dd[..m]);
-                        let top_ok = t == Some(3.min(m)) && idx[0] as usize == j && dist[0].to_bits() == v.to_bits()
+                        let top_ok = t == Some(3.min(m))
+                            && idx[0] as usize == j
+                            && dist[0].to_bits() == v.to_bits()
                             && (1..3.min(m)).all(|r| dist[r] == dd[idx[r] as usize] && dist[r] >= dist[r - 1]);
                         api_differ += (n.map(|n| (n.index as usize, n.distance.to_bits())) != Some((j, v.to_bits()))
                             || !top_ok) as u32;
