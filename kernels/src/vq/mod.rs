@@ -148,7 +148,8 @@ pub fn i8_pack<'a>(codebook: &[i8], d: usize, storage: &'a mut [i32]) -> Option<
 /// equal distances) and exact squared distance, equal to what [`i8_sq_distances`] and
 /// [`argmin_u32`] give. `None` when `x.len() != packed.d()` or `M = 0`. On Cortex-M4/M7/M33 (cfg
 /// `fvae_arm_dsp`) with `ceil(D / 4) = 4` (D = 13..16) it runs an `smlad` assembly scan (20
-/// instructions per codeword); elsewhere the portable loop.
+/// instructions per codeword), up to D = 256 a Rust loop of `smlad` over the query expanded once;
+/// elsewhere the portable loop (the packed form is meant for those cores).
 ///
 /// ```
 /// use fvae_kernels::vq::{i8_nearest_packed, i8_pack, i8_packed_len};

@@ -209,31 +209,63 @@ unsafe fn nearest16(q: *const [u32; 8], packed: *const i32, end: *const i32) -> 
     (past, score)
 }
 
+/// Most words of a query [`i8_nearest_packed`] expands on the stack for its general loop (D <= 256).
+const MAX_WORDS: usize = 64;
+
+/// `-2 x` as halfword pairs per word of 4 values (zero-padded): `q[2k] = (-2 x[4k], -2 x[4k+2])`,
+/// `q[2k+1] = (-2 x[4k+1], -2 x[4k+3])`, the order `sxtb16` and `sxtb16 ror #8` give a codeword
+/// word in; and `|x|^2`.
+fn expand(x: &[i8], q: &mut [u32]) -> u32 {
+    let pair = |a: i8, b: i8| ((-2 * a as i32) as u16 as u32) | (((-2 * b as i32) as u16 as u32) << 16);
+    for (qs, xs) in q.chunks_exact_mut(2).zip(x.chunks(4)) {
+        let mut w = [0i8; 4];
+        w[..xs.len()].copy_from_slice(xs);
+        qs[0] = pair(w[0], w[2]);
+        qs[1] = pair(w[1], w[3]);
+    }
+    x.iter().map(|&v| (v as i32 * v as i32) as u32).sum()
+}
+
 /// See [`crate::vq::i8_nearest_packed`]; `x.len() == packed.d()` (the dispatch checks). Codewords of
-/// 13 to 16 values (4 words) take the assembly, others the reference.
+/// 13 to 16 values (4 words) take the assembly scan; up to 256 values a loop of `smlad` over the
+/// expanded query; longer ones the reference.
 pub fn i8_nearest_packed(x: &[i8], packed: &crate::vq::I8Packed<'_>) -> Option<(usize, u32)> {
     let (d, m, words) = (packed.d(), packed.m(), packed.words());
-    if d.div_ceil(4) != 4 || m == 0 || x.len() != d {
+    let nw = d.div_ceil(4);
+    if nw > MAX_WORDS || m == 0 || x.len() != d {
         return crate::vq::scalar::i8_nearest_packed(x, packed);
     }
-    let mut xs = [0i32; 16];
-    for (v, &b) in xs.iter_mut().zip(x) {
-        *v = b as i32;
+    let mut q = [0u32; 2 * MAX_WORDS];
+    let q = &mut q[..2 * nw];
+    let nx = expand(x, q);
+    if nw != 4 {
+        // Scores |c|^2 - 2 x.c are exact in i32 here: |c|^2 <= 2^14 D and |2 x.c| <= 2^15 D, D <= 256.
+        let mut best: Option<(usize, i32)> = None;
+        for (j, e) in words.chunks_exact(1 + nw).take(m).enumerate() {
+            let (norm, cw) = e.split_first().unwrap_or((&0, &[]));
+            let mut acc = *norm as u32;
+            for (&w, qs) in cw.iter().zip(q.chunks_exact(2)) {
+                let w = w as u32;
+                acc = smlad(sxtb16_ror8(w), qs[1], smlad(sxtb16(w), qs[0], acc));
+            }
+            let s = acc as i32;
+            if best.is_none_or(|(_, b)| s < b) {
+                best = Some((j, s));
+            }
+        }
+        return best.map(|(j, s)| (j, nx.wrapping_add(s as u32)));
     }
-    let pair = |a: i32, b: i32| ((-2 * a) as u16 as u32) | (((-2 * b) as u16 as u32) << 16);
-    let mut q = [0u32; 8];
-    for k in 0..4 {
-        q[2 * k] = pair(xs[4 * k], xs[4 * k + 2]);
-        q[2 * k + 1] = pair(xs[4 * k + 1], xs[4 * k + 3]);
-    }
-    let nx: u32 = xs.iter().map(|&v| (v * v) as u32).sum();
+    let q: &[u32; 8] = match (&*q).try_into() {
+        Ok(q) => q,
+        Err(_) => return None,
+    };
     let base = words.as_ptr();
     // SAFETY: I8Packed guarantees `words` is (m + 1) entries of 5 words written by `i8_pack` (it keeps
     // the storage borrowed, so nothing changed them): m codewords with their true norms, then the
     // sentinel [i32::MIN, 0, 0, 0, 0]. Real scores are >= -|x|^2 > i32::MIN and the first is below
     // i32::MAX, so the routine stops at the sentinel, reading only [base, base + 5 (m + 1)) with
     // word-aligned `ldm` (&[i32] is 4-aligned). It saves what it uses and writes only its own stack.
-    let (past, score) = unsafe { nearest16(&q, base, base.add(5 * (m + 1))) };
+    let (past, score) = unsafe { nearest16(q, base, base.add(5 * (m + 1))) };
     let j = (past - base as usize) / 20 - 1;
     // |x - c|^2 = |x|^2 + (|c|^2 - 2 x.c), exact: the true value is below 2^32 (module notes).
     Some((j, nx.wrapping_add(score)))
