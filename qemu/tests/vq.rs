@@ -8,7 +8,7 @@
 //!   -128/127 extremes), exact.
 //! - `residual_digits_4x16` (S=4, M=16): greedy codes exact, reconstructions within 1e-5; and the packed
 //!   (ranking) search of a stage agrees with the direct one, index and distance, on every query.
-//! - The fused f32 nearest scan (`nearest_direct`: assembly on FPU cores for D = 16) against the scalar
+//! - The fused f32 nearest scan (`nearest_direct`: assembly on FPU cores for D a multiple of 8) against the scalar
 //!   reference, bit for bit, on random rows, ties, huge values (infinite distances), NaN and rows offset
 //!   by one float; on FPU cores `Codebook::nearest`, `top_k` and the packed codebook agree with it.
 //! - The packed int8 nearest (`i8_nearest_packed`: `smlad` assembly for D = 13..16 on DSP cores) against
@@ -175,11 +175,11 @@ fn direct_f32_scan(s: &mut Suite) {
     const MAXM: usize = 24;
     let mut rng = Rng(0x1357_9bdf);
     let (mut differ, mut api_differ, mut cases) = (0, 0, 0);
-    for &d in &[16usize, 1, 3, 8, 15, 17] {
+    for &d in &[16usize, 1, 3, 8, 15, 17, 24, 32] {
         for &m in &[1usize, 2, 5, 16, MAXM] {
             for case in 0..6 {
-                let mut x = [0f32; 18];
-                let mut c = [0f32; 18 * MAXM + 1];
+                let mut x = [0f32; 32];
+                let mut c = [0f32; 32 * MAXM + 1];
                 x.iter_mut().for_each(|v| *v = rng.f32());
                 c.iter_mut().for_each(|v| *v = rng.f32() * 1.5);
                 match case {
