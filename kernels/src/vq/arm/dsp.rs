@@ -235,10 +235,10 @@ pub fn i8_nearest_packed(x: &[i8], packed: &crate::vq::I8Packed<'_>) -> Option<(
     if nw > MAX_WORDS || m == 0 || x.len() != d {
         return crate::vq::scalar::i8_nearest_packed(x, packed);
     }
-    let mut q = [0u32; 2 * MAX_WORDS];
-    let q = &mut q[..2 * nw];
-    let nx = expand(x, q);
     if nw != 4 {
+        let mut q = [0u32; 2 * MAX_WORDS];
+        let q = &mut q[..2 * nw];
+        let nx = expand(x, q);
         // Scores |c|^2 - 2 x.c are exact in i32 here: |c|^2 <= 2^14 D and |2 x.c| <= 2^15 D, D <= 256.
         let mut best: Option<(usize, i32)> = None;
         for (j, e) in words.chunks_exact(1 + nw).take(m).enumerate() {
@@ -255,17 +255,16 @@ pub fn i8_nearest_packed(x: &[i8], packed: &crate::vq::I8Packed<'_>) -> Option<(
         }
         return best.map(|(j, s)| (j, nx.wrapping_add(s as u32)));
     }
-    let q: &[u32; 8] = match (&*q).try_into() {
-        Ok(q) => q,
-        Err(_) => return None,
-    };
+    // Eight words, not the general loop's buffer: zeroing 512 bytes would cost ~70 instructions a query.
+    let mut q = [0u32; 8];
+    let nx = expand(x, &mut q);
     let base = words.as_ptr();
     // SAFETY: I8Packed guarantees `words` is (m + 1) entries of 5 words written by `i8_pack` (it keeps
     // the storage borrowed, so nothing changed them): m codewords with their true norms, then the
     // sentinel [i32::MIN, 0, 0, 0, 0]. Real scores are >= -|x|^2 > i32::MIN and the first is below
     // i32::MAX, so the routine stops at the sentinel, reading only [base, base + 5 (m + 1)) with
     // word-aligned `ldm` (&[i32] is 4-aligned). It saves what it uses and writes only its own stack.
-    let (past, score) = unsafe { nearest16(q, base, base.add(5 * (m + 1))) };
+    let (past, score) = unsafe { nearest16(&q, base, base.add(5 * (m + 1))) };
     let j = (past - base as usize) / 20 - 1;
     // |x - c|^2 = |x|^2 + (|c|^2 - 2 x.c), exact: the true value is below 2^32 (module notes).
     Some((j, nx.wrapping_add(score)))
