@@ -1,8 +1,9 @@
 //! The scalar reference for the int8 kernels: TFLite's integer arithmetic written plainly.
 //! Every SIMD path is tested against these functions.
 
-/// gemmlowp's `SaturatingRoundingDoublingHighMul`: `round(a * b / 2^31)` with ties away from
-/// zero, saturating the one overflowing case `a == b == i32::MIN` to `i32::MAX` (as ARM's
+/// gemmlowp's `SaturatingRoundingDoublingHighMul`: `round(a * b / 2^31)` with ties rounded up
+/// (away from zero for a positive product, toward zero for a negative one: gemmlowp's nudge),
+/// saturating the one overflowing case `a == b == i32::MIN` to `i32::MAX` (as ARM's
 /// `VQRDMULH`).
 ///
 /// ```
