@@ -154,11 +154,7 @@ fn model(
 }
 
 fn k_of(d: usize, means: &[f32]) -> usize {
-    if d == 0 {
-        3
-    } else {
-        means.len() / d
-    }
+    means.len().checked_div(d).unwrap_or(3)
 }
 
 /// Inverse sigmas: ordinary, tiny variances (large 1/σ), huge variances, subnormal, and 0.
@@ -204,9 +200,9 @@ proptest! {
         let means: Vec<f32> = (0..k * d).map(|i| pool[(i * 7 + 3) % 97]).collect();
         let inv_sigma: Vec<f32> = (0..k * d).map(|i| sig[i % 31]).collect();
         let (sx, sm, ss) = (Shifted::new(&xs, offset), Shifted::new(&means, offset), Shifted::new(&inv_sigma, offset));
-        // out holds N - spare/2 whole rows plus a part (short outputs), or N rows and a spare.
+        // out holds N - spare whole rows plus half a row (short outputs), or N rows and a spare value.
         let out_len = if spare == 0 { n * k + 1 } else { (n.saturating_sub(spare)) * k + k / 2 };
-        let rows = if k == 0 { 0 } else { (out_len / k).min(n) };
+        let rows = out_len.checked_div(k).unwrap_or(0).min(n);
         let mut want = vec![0.0f32; n * k];
         scalar::sq_mahalanobis_batch(&xs, d, &means, &inv_sigma, &mut want);
         let mut got = vec![-7.0f32; out_len];

@@ -133,7 +133,11 @@ fn paths_under_test() {
 // ---------------------------------------------------------------- f32 distances
 
 /// One query, a codebook of `m` rows, and the offset (0 or 1) every slice is shifted by.
-fn sq_case(max_d: usize, max_m: usize, value: BoxedStrategy<f32>) -> impl Strategy<Value = (Vec<f32>, Vec<f32>, usize)> {
+fn sq_case(
+    max_d: usize,
+    max_m: usize,
+    value: BoxedStrategy<f32>,
+) -> impl Strategy<Value = (Vec<f32>, Vec<f32>, usize)> {
     (0..=max_d, 0..=max_m, 0..2usize).prop_flat_map(move |(d, m, offset)| {
         (prop::collection::vec(value.clone(), d), prop::collection::vec(value.clone(), m * d), Just(offset))
     })
@@ -156,7 +160,7 @@ fn sq_close(got: f32, want: f32, d: usize) -> bool {
 
 fn check_sq(p: &Paths, x: &[f32], c: &[f32], offset: usize) -> Result<(), TestCaseError> {
     let d = x.len();
-    let m = if d == 0 { 3 } else { c.len() / d };
+    let m = c.len().checked_div(d).unwrap_or(3);
     let mut want = vec![0.0f32; m];
     scalar::sq_distances(x, &c[..m * d], &mut want);
     let (xs, cs) = (Shifted::new(x, offset), Shifted::new(c, offset));
@@ -168,7 +172,12 @@ fn check_sq(p: &Paths, x: &[f32], c: &[f32], offset: usize) -> Result<(), TestCa
         let got = got.get();
         prop_assert_eq!(got[m], -7.0, "{} wrote past M", name);
         for j in 0..m {
-            prop_assert!(sq_close(got[j], want[j], d), "{name}: sq D={d} M={m} offset={offset} j={j}: {} vs {}", got[j], want[j]);
+            prop_assert!(
+                sq_close(got[j], want[j], d),
+                "{name}: sq D={d} M={m} offset={offset} j={j}: {} vs {}",
+                got[j],
+                want[j]
+            );
         }
     }
     // The dispatcher, with an out longer than the codebook: the rest untouched.
@@ -308,7 +317,7 @@ fn select_value() -> impl Strategy<Value = f32> {
 
 fn check_i8(p: &Paths, x: &[i8], c: &[i8], offset: usize) -> Result<(), TestCaseError> {
     let d = x.len();
-    let m = if d == 0 { 2 } else { c.len() / d };
+    let m = c.len().checked_div(d).unwrap_or(2);
     let c = &c[..m * d];
     let (mut want_sq, mut want_dot) = (vec![0u32; m], vec![0i32; m]);
     scalar::i8_sq_distances(x, c, &mut want_sq);
