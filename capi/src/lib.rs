@@ -151,15 +151,9 @@ fn code(r: Status<()>) -> i32 {
     }
 }
 
-/// A slice from a C pointer and an element count, after checking null, alignment and size.
-///
-/// # Safety
-/// When non-null and aligned, `p` must point at `len` readable elements that stay valid and
-/// unmodified for `'a`.
-unsafe fn c_slice<'a, T>(p: *const T, len: usize) -> Status<&'a [T]> {
-    if len == 0 {
-        return Ok(&[]);
-    }
+/// Checks that a C array of `len` (> 0) elements can be a slice: non-null, aligned, at most
+/// `isize::MAX` bytes.
+fn check_array<T>(p: *const T, len: usize) -> Status<()> {
     if p.is_null() {
         return Err(FVAE_ERR_NULL);
     }
@@ -169,6 +163,19 @@ unsafe fn c_slice<'a, T>(p: *const T, len: usize) -> Status<&'a [T]> {
     if len.checked_mul(size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
         return Err(FVAE_ERR_SHAPE);
     }
+    Ok(())
+}
+
+/// A slice from a C pointer and an element count, after checking null, alignment and size.
+///
+/// # Safety
+/// When non-null and aligned, `p` must point at `len` readable elements that stay valid and
+/// unmodified for `'a`.
+unsafe fn c_slice<'a, T>(p: *const T, len: usize) -> Status<&'a [T]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    check_array(p, len)?;
     // SAFETY: non-null, aligned, size fits isize; validity for `len` elements is the caller's contract.
     Ok(unsafe { slice::from_raw_parts(p, len) })
 }
@@ -181,15 +188,7 @@ unsafe fn c_slice_mut<'a, T>(p: *mut T, len: usize) -> Status<&'a mut [T]> {
     if len == 0 {
         return Ok(&mut []);
     }
-    if p.is_null() {
-        return Err(FVAE_ERR_NULL);
-    }
-    if !p.is_aligned() {
-        return Err(FVAE_ERR_MISALIGNED);
-    }
-    if len.checked_mul(size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
-        return Err(FVAE_ERR_SHAPE);
-    }
+    check_array(p, len)?;
     // SAFETY: as in c_slice; exclusivity for `len` elements is the caller's contract.
     Ok(unsafe { slice::from_raw_parts_mut(p, len) })
 }
@@ -368,32 +367,33 @@ fn layout_of(layout: u32) -> Status<Layout> {
     }
 }
 
-/// Builds the GMM object in `storage` from parameter slices (copied in).
+/// Builds the GMM object in `storage` from parameter slices (copied in) and publishes its handle.
 ///
 /// # Safety
 /// `storage` passed [`check_storage`] for `gmm_size(k, d)` bytes and is the caller's to write
-/// and keep alive, unmoved, while the handle is used.
-unsafe fn build_gmm(storage: *mut u8, weights: &[f32], means: &[f32], variances: &[f32]) -> Status<*mut FvaeGmm> {
+/// and keep alive, unmoved, while the handle is used; `out` is non-null and writable.
+unsafe fn build_gmm(
+    storage: *mut u8,
+    weights: &[f32],
+    means: &[f32],
+    variances: &[f32],
+    out: *mut *mut FvaeGmm,
+) -> Status<()> {
     let k = weights.len();
     let d = means.len().checked_div(k).unwrap_or(0);
     if k == 0 || d == 0 || means.len() != k * d {
         return Err(FVAE_ERR_SHAPE);
     }
     let floats = gmm_floats(k, d).ok_or(FVAE_ERR_SHAPE)?;
-    // SAFETY: header_len(GmmObj) + 4 * floats bytes are in the checked storage; the float region
-    // starts FVAE_ALIGN-aligned, so it is 4-aligned.
-    let region: &'static mut [f32] =
-        unsafe { slice::from_raw_parts_mut(storage.add(header_len(size_of::<GmmObj>())).cast::<f32>(), floats) };
-    let (w, rest) = region.split_at_mut(k);
+    // SAFETY: header_len(GmmObj) + 4 * floats bytes are in the checked storage.
+    let (w, rest) = unsafe { region::<f32>(storage, size_of::<GmmObj>(), floats) }.split_at_mut(k);
     let (m, constants) = rest.split_at_mut(k * d);
     w.copy_from_slice(weights);
     m.copy_from_slice(means);
     let gmm = DiagGmm::new(w, m, variances, constants).map_err(status_of)?;
-    let obj = storage.cast::<GmmObj>();
-    // SAFETY: storage is FVAE_ALIGN-aligned (>= align of GmmObj) and large enough; the header
-    // bytes are disjoint from the float region the DiagGmm borrows.
-    unsafe { ptr::write(obj, GmmObj { magic: GMM_MAGIC, gmm }) };
-    Ok(obj.cast::<FvaeGmm>())
+    // SAFETY: checked storage; out is non-null and writable per the contract.
+    unsafe { publish(storage, GmmObj { magic: GMM_MAGIC, gmm }, out) };
+    Ok(())
 }
 
 /// A GMM from raw arrays: `weights` [k], `means` [k*d], `variances` [k*d] (diagonal, row-major),
@@ -416,14 +416,12 @@ pub unsafe extern "C" fn fvae_gmm_init(
         }
         let need = gmm_size(k, d).ok_or(FVAE_ERR_SHAPE)?;
         let storage = check_storage(storage, storage_len, need)?;
-        let kd = k * d; // cannot overflow: gmm_size checked it
-                        // SAFETY: the caller gives k, k*d and k*d readable floats; c_slice checks null/alignment.
+        // k * d cannot overflow: gmm_size checked it.
+        let kd = k * d;
+        // SAFETY: the caller gives k, k*d and k*d readable floats; c_slice checks null/alignment.
         let (w, m, v) = unsafe { (c_slice(weights, k)?, c_slice(means, kd)?, c_slice(variances, kd)?) };
-        // SAFETY: storage checked for `need` bytes above.
-        let h = unsafe { build_gmm(storage, w, m, v)? };
-        // SAFETY: out is non-null; the caller gives a writable, aligned pointer slot.
-        unsafe { out.write(h) };
-        Ok(())
+        // SAFETY: storage checked for `need` bytes above; out is non-null.
+        unsafe { build_gmm(storage, w, m, v, out) }
     })())
 }
 
@@ -464,11 +462,8 @@ pub unsafe extern "C" fn fvae_gmm_init_safetensors(
         let d = m.len().checked_div(k).unwrap_or(0);
         let need = gmm_size(k, d).ok_or(FVAE_ERR_SHAPE)?;
         let storage = check_storage(storage, storage_len, need)?;
-        // SAFETY: storage checked for gmm_size(k, d) bytes; build_gmm checks the shapes.
-        let h = unsafe { build_gmm(storage, w, m, v)? };
-        // SAFETY: out is non-null and writable per the caller's contract.
-        unsafe { out.write(h) };
-        Ok(())
+        // SAFETY: storage checked for gmm_size(k, d) bytes (build_gmm checks the shapes); out is non-null.
+        unsafe { build_gmm(storage, w, m, v, out) }
     })())
 }
 
@@ -576,18 +571,12 @@ pub unsafe extern "C" fn fvae_fisher_init(
         };
         let need = fisher_size(g.k(), g.d()).ok_or(FVAE_ERR_SHAPE)?;
         let storage = check_storage(storage, storage_len, need)?;
-        let header = header_len(size_of::<FisherObj>());
-        let floats = (need - header) / 4;
-        // SAFETY: `need` bytes are in the checked storage; the float region after the header is
-        // FVAE_ALIGN-aligned and disjoint from the header.
-        let region: &'static mut [f32] =
-            unsafe { slice::from_raw_parts_mut(storage.add(header).cast::<f32>(), floats) };
-        let acc = FisherAccumulator::new(g, options, region).map_err(status_of)?;
-        let obj = storage.cast::<FisherObj>();
-        // SAFETY: aligned (FVAE_ALIGN >= align of FisherObj), in bounds, disjoint from `region`.
-        unsafe { ptr::write(obj, FisherObj { magic: FISHER_MAGIC, acc }) };
-        // SAFETY: out is non-null and writable per the caller's contract.
-        unsafe { out.write(obj.cast::<FvaeFisher>()) };
+        let floats = (need - header_len(size_of::<FisherObj>())) / 4;
+        // SAFETY: `need` bytes (the header and `floats` floats) are in the checked storage.
+        let sums = unsafe { region::<f32>(storage, size_of::<FisherObj>(), floats) };
+        let acc = FisherAccumulator::new(g, options, sums).map_err(status_of)?;
+        // SAFETY: checked storage; out is non-null and writable per the caller's contract.
+        unsafe { publish(storage, FisherObj { magic: FISHER_MAGIC, acc }, out) };
         Ok(())
     })())
 }
@@ -1025,7 +1014,7 @@ unsafe fn vq_top_k<V: Search>(
 ///
 /// # Safety
 /// The handle and array contracts of the exported functions.
-#[allow(clippy::too_many_arguments)] // the C signature's
+#[allow(clippy::too_many_arguments)] // the arguments of the C signature, one for one
 unsafe fn vq_top_k_batch<V: Search>(
     h: *const V::Handle,
     xs: *const V::Elem,
