@@ -5,17 +5,20 @@
 #   M0   Cortex-M0   QEMU microbit    thumbv6m-none-eabi   (no FPU: soft float)
 #   M33  Cortex-M33  QEMU mps2-an505  thumbv8m.main-none-eabihf (target-cpu=cortex-m33: DSP int8 path; its
 #        own memory map, qemu/memory-an505.x)
-# and, in a plain run, tests/nn.rs once more as a --release build on the M4F.
 # prints what ran where and one summary line; exits non-zero if anything failed on any core.
 #
 # usage: scripts/qemu-tests.sh [cargo test args...]      e.g. --release, or --test gmm
-# env:   QEMU_TIMEOUT (seconds per program, default 120), CORES (default "M4F M7 M0 M33")
+# Without arguments it also runs the release build of the programs in RELEASE_TESTS (default "vq nn": their
+# assembly paths, and the stack painting that once broke in release builds), under a minute per core.
+# env:   QEMU_TIMEOUT (seconds per program, default 120), CORES (default "M4F M7 M0 M33"), RELEASE_TESTS
 # needs: qemu-system-arm, rustup targets thumbv7em-none-eabihf, thumbv6m-none-eabi, thumbv8m.main-none-eabihf (.ci/run installs them).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TIMEOUT=${QEMU_TIMEOUT:-120}
 CORES=${CORES:-M4F M7 M0 M33}
+RELEASE_TESTS=${RELEASE_TESTS-vq nn}
+[ $# -gt 0 ] && RELEASE_TESTS=""
 QEMU_OPTS="-nographic -monitor none -serial none -semihosting-config enable=on,target=native -kernel"
 
 if ! command -v qemu-system-arm >/dev/null; then
@@ -42,6 +45,11 @@ for core in $CORES; do
     echo "=== $core: $machine, $target"
     env "$var=$runner" cargo test --target "$target" "$@" 2>&1 | tee "$LOG/$core" | grep -v '^ *Compiling '
     status=${PIPESTATUS[0]}
+    for t in $RELEASE_TESTS; do
+        echo "=== $core: release build of $t"
+        env "$var=$runner" cargo test --target "$target" --release --test "$t" 2>&1 | tee -a "$LOG/$core" | grep -v '^ *Compiling '
+        [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+    done
     # One "<suite>: N passed, M failed" line per program that reached its end.
     programs=$(grep -E '^[A-Za-z0-9_-]+: [0-9]+ passed, [0-9]+ failed$' "$LOG/$core" | sed 's/ passed, 0 failed$/ ok/' | paste -sd ' ' -)
     if [ "$status" -eq 0 ]; then
@@ -53,29 +61,10 @@ for core in $CORES; do
     fi
 done
 
-# The int8 network program again as an optimised build (LTO, what firmware ships), on the M4F: release
-# builds once HardFaulted where debug ones passed (qemu/src/lib.rs stack::paint). ~1 min; only in a
-# plain run (no cargo arguments), RELEASE_NN=0 skips it.
-extra=0
-if [ $# -eq 0 ] && [ "${RELEASE_NN:-1}" != 0 ] && [[ " $CORES " == *" M4F "* ]]; then
-    extra=1
-    var=CARGO_TARGET_THUMBV7EM_NONE_EABIHF_RUNNER
-    echo "=== M4F release (nn): mps2-an386, thumbv7em-none-eabihf"
-    env "$var=timeout $TIMEOUT qemu-system-arm -machine mps2-an386 $QEMU_OPTS" \
-        cargo test --target thumbv7em-none-eabihf --release --test nn 2>&1 | tee "$LOG/release" | grep -v '^ *Compiling '
-    if [ "${PIPESTATUS[0]}" -eq 0 ]; then
-        passed+=("M4F-release-nn")
-        echo "--- M4F release (nn): PASS"
-    else
-        failed+=("M4F-release-nn")
-        echo "--- M4F release (nn): FAIL"
-    fi
-fi
-
-total=$(($(wc -w <<<"$CORES") + extra))
+total=$(wc -w <<<"$CORES")
 if [ ${#failed[@]} -eq 0 ]; then
-    echo "qemu-tests: PASS on $total of $total runs (${passed[*]})"
+    echo "qemu-tests: PASS on $total of $total cores (${passed[*]})"
 else
-    echo "qemu-tests: FAIL on ${#failed[@]} of $total runs (${failed[*]}); passed: ${passed[*]:-none}"
+    echo "qemu-tests: FAIL on ${#failed[@]} of $total cores (${failed[*]}); passed: ${passed[*]:-none}"
     exit 1
 fi

@@ -308,24 +308,27 @@ pub mod stack {
         )
     }
 
-    /// Bytes below the stack pointer read in [`paint`] that it leaves alone: its own frame. An
-    /// optimised build reads the stack pointer before pushing that frame (shrink-wrapping: the
-    /// push comes after the early-return test), so painting up to the value read overwrote the
-    /// saved return address, and `--release` programs returned to 0x5eedf00c (a HardFault).
-    const OWN_FRAME: usize = 128;
+    /// The stack pointer of the caller, read after the caller's prologue. Reading MSP directly in
+    /// [`paint`] is not enough: in release builds LLVM shrink-wraps `paint`, reading MSP *before* it
+    /// pushes `lr`, and the loop then painted over its own return address (a HardFault at 0x5eedf00c).
+    /// A call cannot come before the caller saves `lr`, so the value read here is below every slot
+    /// the caller has stored.
+    #[inline(never)]
+    fn stack_pointer() -> usize {
+        cortex_m::register::msp::read() as usize
+    }
 
     /// Fills the free RAM between the statics and the live stack with the pattern.
     #[inline(never)]
     pub fn paint() {
         let (_, end, _) = bounds();
-        let sp = (cortex_m::register::msp::read() as usize).saturating_sub(OWN_FRAME);
+        let sp = stack_pointer();
         let mut p = end;
         while p < sp {
             // SAFETY: [_stack_end, sp) is RAM that nothing owns: no heap exists, the statics end at
-            // _stack_end, the live stack is above the stack pointer read, this function's own frame
-            // (pushed after that read, in an optimised build) within OWN_FRAME bytes below it, and
-            // no interrupt is enabled to push below meanwhile. The address is 4-aligned (link.x
-            // asserts it).
+            // _stack_end, the live stack (this function's frame, where any spill goes, included) is at
+            // and above sp, and no interrupt is enabled to push below sp meanwhile. The address is
+            // 4-aligned (link.x asserts it).
             unsafe { core::ptr::write_volatile(p as *mut u32, PAINT) };
             p += 4;
         }
