@@ -194,15 +194,14 @@ impl<'a> DiagGmm<'a> {
         self.inv_sigma
     }
 
-    // `v - v` is deliberate: 0 for finite values, NaN for infinities and NaN.
-    #[allow(clippy::eq_op)]
     pub(crate) fn check_descriptor(&self, x: &[f32], row: usize) -> Result<()> {
         if x.len() != self.d {
             return Err(Error::Shape { what: "descriptor", expected: self.d, found: x.len() });
         }
-        // v - v is 0 for a finite v and NaN for an infinity or NaN: one pass of subtractions and adds
-        // (no compare and branch per value) decides, and the position is looked for only on failure.
-        if x.iter().fold(0.0f32, |acc, &v| acc + (v - v)) != 0.0 {
+        // A value is finite iff its magnitude bits are below the exponent's all-ones pattern. An
+        // integer maximum over them has no branch per value and, unlike a chain of float adds,
+        // vectorises (integer max is associative); the position is looked for only on failure.
+        if x.iter().fold(0u32, |m, &v| m.max(v.to_bits() & 0x7fff_ffff)) >= 0x7f80_0000 {
             let i = x.iter().position(|v| !v.is_finite()).unwrap_or(0);
             return Err(Error::Value { what: "descriptor", index: row * self.d + i, reason: "not finite" });
         }
@@ -280,8 +279,14 @@ impl<'a> DiagGmm<'a> {
         out: &mut [f32],
         row: usize,
     ) -> Result<f32> {
-        // log w_k + log N(x | k) = (log_norm_k - dist_k / 2) + log w_k, in that order, in one pass.
         gaussian::sq_mahalanobis(x, self.means, self.inv_sigma, out);
+        self.posteriors_from_distances(out, assignment, row)
+    }
+
+    /// Posteriors in place of the squared Mahalanobis distances `out` [K] of one descriptor (as
+    /// [`gaussian::sq_mahalanobis`] or its batch form writes them); `row` only labels errors.
+    pub(crate) fn posteriors_from_distances(&self, out: &mut [f32], assignment: Assignment, row: usize) -> Result<f32> {
+        // log w_k + log N(x | k) = (log_norm_k - dist_k / 2) + log w_k, in that order, in one pass.
         for ((o, &c), &lw) in out.iter_mut().zip(self.log_norm).zip(self.log_weights) {
             *o = (c - 0.5 * *o) + lw;
         }
@@ -363,9 +368,14 @@ impl<'a> DiagGmm<'a> {
                 return Err(Error::Shape { what: "log-likelihood output", expected: n, found: ll.len() });
             }
         }
-        for (row, (x, o)) in xs.chunks_exact(self.d).zip(out.chunks_exact_mut(self.k)).enumerate() {
+        for (row, x) in xs.chunks_exact(self.d).enumerate() {
             self.check_descriptor(x, row)?;
-            let lse = self.posteriors_unchecked(x, assignment, o, row)?;
+        }
+        // All distances first, with the model read once per several descriptors (bit for bit
+        // the one-descriptor kernel's values), then each row's posteriors in place.
+        gaussian::sq_mahalanobis_batch(xs, self.d, self.means, self.inv_sigma, out);
+        for (row, o) in out.chunks_exact_mut(self.k).enumerate() {
+            let lse = self.posteriors_from_distances(o, assignment, row)?;
             if let Some(ll) = log_likelihoods.as_deref_mut() {
                 ll[row] = lse;
             }

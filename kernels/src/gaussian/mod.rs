@@ -99,6 +99,12 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
     scalar::sq_mahalanobis(x, means, inv_sigma, out)
 }
 
+/// Descriptors [`sq_mahalanobis_batch`] reads the model once for on this build's batched paths:
+/// 8 on x86_64 (AVX2, AVX-512; SSE2 runs row by row), 1 elsewhere, where the batch form is
+/// the one-descriptor kernel row by row. Callers size a batch scratch by it, so targets without
+/// a batched path (Cortex-M, with its small stacks) need none.
+pub const BATCH_ROWS: usize = if cfg!(target_arch = "x86_64") { 8 } else { 1 };
+
 /// [`sq_mahalanobis`] for N descriptors at once: `out[n * K + k]` is the squared Mahalanobis
 /// distance of row `n` of `xs` ([N, D] row-major, D = `d`) to component `k`, with
 /// K = `means.len() / d` (reduced to what `inv_sigma` holds) and N = `xs.len() / d` reduced to
