@@ -611,7 +611,7 @@ fn accumulate_every_d_with_skipped_components() {
     let mut rng = Rng(13);
     for p in &paths() {
         for d in 1..=130 {
-            for k in [1, 3, 4, 5, 9, 17] {
+            for k in [1, 3, 4, 5, 9, 17, 40] {
                 let x = rng.vec(d, -3.0, 3.0);
                 let means = rng.vec(k * d, -3.0, 3.0);
                 let inv_sigma = rng.vec(k * d, 0.1, 4.0);

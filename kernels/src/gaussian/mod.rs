@@ -44,6 +44,25 @@ pub(crate) fn rows_available(rows: usize, d: usize, lens: &[usize]) -> usize {
     lens.iter().fold(rows, |k, &len| k.min(len / d))
 }
 
+/// Calls `f(k, q[k])` for every `q[k]` that is not ±0 (NaN included, as `q[k] != 0.0`), in
+/// order. Zero runs are skipped 16 at a time by one mask test, not a compare and branch per
+/// value: with sharply peaked posteriors (one nonzero in 64 is common) that scan, mispredicted
+/// once per descriptor, was a quarter of the statistics update.
+#[inline(always)]
+pub(crate) fn for_nonzero(q: &[f32], mut f: impl FnMut(usize, f32)) {
+    for (b, chunk) in q.chunks(16).enumerate() {
+        // Bit j is set iff chunk[j] has a nonzero magnitude (the sign bit shifted out).
+        let mut bits = chunk.iter().enumerate().fold(0u32, |m, (j, v)| m | (((v.to_bits() << 1) != 0) as u32) << j);
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize;
+            if let Some(&v) = chunk.get(j) {
+                f(b * 16 + j, v);
+            }
+            bits &= bits - 1;
+        }
+    }
+}
+
 /// Squared Mahalanobis distance of `x` to each of K diagonal Gaussians:
 /// `out[k] = sum_d ((x[d] - means[k][d]) * inv_sigma[k][d])^2`, with `D = x.len()`,
 /// `means` and `inv_sigma` row-major `[K, D]` and `inv_sigma = 1 / sqrt(variance)`.

@@ -9,7 +9,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::gaussian::rows_available;
+use crate::gaussian::{for_nonzero, rows_available};
 use crate::math::{EXP_MAX, EXP_MIN, EXP_POLY, LN2_HI, LN2_LO, LOG2E};
 
 /// Lanes per vector.
@@ -351,10 +351,7 @@ pub unsafe fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32],
     let (p1, p2) = (s1.as_mut_ptr(), s2.as_mut_ptr());
     let full = d - d % L;
     let one = _mm512_set1_ps(1.0);
-    for (c, &qc) in q[..k].iter().enumerate() {
-        if qc == 0.0 {
-            continue;
-        }
+    for_nonzero(&q[..k], |c, qc| {
         let qv = _mm512_set1_ps(qc);
         let row = c * d;
         let mut i = 0;
@@ -374,7 +371,7 @@ pub unsafe fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32],
             }
             i += L;
         }
-    }
+    });
 }
 
 /// `s += v` Kahan-compensated (`c` holds what `s` lost), on the lanes in `m`: the scalar
@@ -420,10 +417,7 @@ pub unsafe fn accumulate_compensated(
     let (p1, pc1, p2, pc2) = (s1.as_mut_ptr(), c1.as_mut_ptr(), s2.as_mut_ptr(), c2.as_mut_ptr());
     let full = d - d % L;
     let one = _mm512_set1_ps(1.0);
-    for (c, &qc) in q[..k].iter().enumerate() {
-        if qc == 0.0 {
-            continue;
-        }
+    for_nonzero(&q[..k], |c, qc| {
         let (qv, row) = (_mm512_set1_ps(qc), c * d);
         let mut i = 0;
         while i < d {
@@ -438,5 +432,5 @@ pub unsafe fn accumulate_compensated(
             }
             i += L;
         }
-    }
+    });
 }
