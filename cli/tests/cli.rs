@@ -168,16 +168,21 @@ fn single_thread_streamed_fv_equals_whole_file_path() {
     }
     assert_eq!(outs[0], outs[1]);
 
-    // A NaN in the last block, and a file cut short: one line, no output.
+    // A NaN in the first block (the reader, still ahead, must stop rather than hang) and in the
+    // last, and a file cut short: one line, no output.
     let d = shape[1];
-    let row = shape[0] - 3;
-    let mut bad = f32_bytes.clone();
-    bad[(row * d + 5) * 4..(row * d + 6) * 4].copy_from_slice(&f32::NAN.to_le_bytes());
-    let nan_in = tmp("stream_nan.npy");
-    std::fs::write(&nan_in, npy_bytes("<f4", &shape, &bad)).unwrap();
+    let mut cases = Vec::new();
+    for row in [2, shape[0] - 3] {
+        let mut bad = f32_bytes.clone();
+        bad[(row * d + 5) * 4..(row * d + 6) * 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        let nan_in = tmp(&format!("stream_nan{row}.npy"));
+        std::fs::write(&nan_in, npy_bytes("<f4", &shape, &bad)).unwrap();
+        cases.push((nan_in, format!("row {row}, column 5")));
+    }
     let short_in = tmp("stream_short.npy");
     std::fs::write(&short_in, &npy_bytes("<f4", &shape, &f32_bytes)[..200_000]).unwrap();
-    for (input, expect) in [(&nan_in, format!("row {row}, column 5")), (&short_in, "data length".to_string())] {
+    cases.push((short_in, "data length".to_string()));
+    for (input, expect) in &cases {
         let out = tmp("stream_never.npy");
         let o = fvae(&[
             "fv",
@@ -193,7 +198,7 @@ fn single_thread_streamed_fv_equals_whole_file_path() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success());
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-        assert!(err.contains(&expect), "{err}");
+        assert!(err.contains(expect.as_str()), "{err}");
         assert!(!out.exists(), "a failed run left {}", out.display());
     }
 }
