@@ -294,7 +294,7 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
         }
         for (b, block) in xs.chunks(rows * d).enumerate() {
             let g = self.gmm;
-            gaussian::sq_mahalanobis_batch(block, d, g.means(), g.inv_sigma(), &mut scratch);
+            g.distances_for_posteriors(block, &mut scratch);
             for (i, (x, q)) in block.chunks_exact(d).zip(scratch.chunks_exact_mut(k)).enumerate() {
                 g.posteriors_from_distances(q, self.options.assignment, b * rows + i)?;
                 let sums = [&mut *self.s0, &mut *self.s1, &mut *self.s2, &mut *self.c0, &mut *self.c1, &mut *self.c2];

@@ -259,24 +259,38 @@ fn fisher_vector_stays_within_1e4_of_float64_for_100k_descriptors() {
     assert!(e_raw < 1e-4 && e_imp < 1e-4, "raw {e_raw:e}, improved {e_imp:e}");
 }
 
-/// A random K x D mixture and N descriptors near it (some far, so posteriors are exactly 0).
-fn random_case(k: usize, d: usize, n: usize, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+/// A random K x D mixture (means spread by `spread`) and N descriptors near its components:
+/// with a large spread most posteriors are exactly 0, with a small one none are.
+fn random_case(k: usize, d: usize, n: usize, spread: f64, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
     let mut rng = Rng(seed);
     let mut w: Vec<f32> = (0..k).map(|_| 0.5 + rng.uniform() as f32).collect();
     let total: f32 = w.iter().sum();
     w.iter_mut().for_each(|v| *v /= total);
-    let means: Vec<f32> = (0..k * d).map(|_| (3.0 * rng.normal()) as f32).collect();
+    let means: Vec<f32> = (0..k * d).map(|_| (spread * rng.normal()) as f32).collect();
     let vars: Vec<f32> = (0..k * d).map(|_| (0.5 + 1.5 * rng.uniform()) as f32).collect();
     let x: Vec<f32> = (0..n * d).map(|i| means[(i / d % k) * d + i % d] + rng.normal() as f32).collect();
     (w, means, vars, x)
 }
 
-/// The batched paths (several rows' distances per pass over the model, blocks plus a tail, and
-/// the row-by-row fallback for large K) give the one-descriptor results bit for bit.
+/// The batched paths (several rows' distances per pass over the model, blocks plus a tail, the
+/// row-by-row fallback for large K, and for D >= 64 the pruning of components whose posterior
+/// is certainly 0: sharply peaked, some components left open, and dense, where whole blocks
+/// fall back) give the one-descriptor results bit for bit.
 #[test]
 fn batched_paths_equal_one_descriptor_at_a_time_bit_for_bit() {
-    for (k, d, n) in [(3, 5, 21), (64, 128, 19), (7, 33, 8), (300, 4, 11), (1, 1, 9)] {
-        let (w, means, vars, x) = random_case(k, d, n, 0x5EED ^ (k * 1000 + d) as u64);
+    let cases = [
+        (3, 5, 21, 3.0),
+        (64, 128, 19, 3.0),
+        (64, 128, 40, 0.7),
+        (16, 96, 33, 0.5),
+        (32, 64, 17, 0.1),
+        (9, 100, 25, 2.0),
+        (7, 33, 8, 3.0),
+        (300, 4, 11, 3.0),
+        (1, 1, 9, 3.0),
+    ];
+    for (k, d, n, spread) in cases {
+        let (w, means, vars, x) = random_case(k, d, n, spread, 0x5EED ^ (k * 1000 + d) as u64);
         let mut consts = vec![0.0; DiagGmm::constants_len(k, d)];
         let gmm = DiagGmm::new(&w, &means, &vars, &mut consts).unwrap();
         for assignment in [Assignment::default(), Assignment::Soft { threshold: 1e-6 }, Assignment::Hard] {
@@ -311,7 +325,7 @@ fn batched_paths_equal_one_descriptor_at_a_time_bit_for_bit() {
 #[test]
 fn batched_push_takes_exactly_the_rows_before_a_row_too_far() {
     let (k, d, n) = (4, 3, 20);
-    let (w, means, vars, mut x) = random_case(k, d, n, 77);
+    let (w, means, vars, mut x) = random_case(k, d, n, 3.0, 77);
     let mut consts = vec![0.0; DiagGmm::constants_len(k, d)];
     let gmm = DiagGmm::new(&w, &means, &vars, &mut consts).unwrap();
     x[11 * d..12 * d].iter_mut().for_each(|v| *v = 3e38);

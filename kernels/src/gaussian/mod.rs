@@ -165,6 +165,51 @@ pub fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigma: &[f3
     }
 }
 
+/// Cheap lower bounds of [`sq_mahalanobis_batch`]'s values, laid out as it lays them out:
+/// `out[n * K + k]` is at most, bit for bit in f32, the distance [`sq_mahalanobis_batch`] and
+/// [`sq_mahalanobis`] give for row `n` and component `k` on this build. On AVX-512 and AVX2 it
+/// is the partial sum over the first `p` columns (`p` rounded down to a multiple of 16, at
+/// most `d`): the same lanes in the same order and the same reduction the full sum goes
+/// through, which only adds non-negative terms after them (rounding is monotone). Elsewhere it
+/// is 0. Lengths as [`sq_mahalanobis_batch`].
+///
+/// A caller can tell from the bound alone that a component's posterior is exactly 0 in f32
+/// (its log-density is far below the best one's), and skip the rest of that distance.
+///
+/// ```
+/// use fvae_kernels::gaussian::{sq_mahalanobis_batch, sq_mahalanobis_batch_prefix};
+/// let xs = [1.0f32; 64];
+/// let (means, inv_sigma) = ([0.0f32; 32], [1.0f32; 32]); // one component, D = 32
+/// let (mut low, mut full) = ([0.0; 2], [0.0; 2]);
+/// sq_mahalanobis_batch_prefix(&xs, 32, 16, &means, &inv_sigma, &mut low);
+/// sq_mahalanobis_batch(&xs, 32, &means, &inv_sigma, &mut full);
+/// assert!(low[0] <= full[0] && full == [32.0, 32.0]);
+/// ```
+pub fn sq_mahalanobis_batch_prefix(xs: &[f32], d: usize, p: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    match cpu::x86_level() {
+        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
+        // (without) has its features; every path is sound for any slice lengths.
+        X86Level::Avx512F => {
+            return unsafe { x86_64::avx512::sq_mahalanobis_batch_prefix(xs, d, p, means, inv_sigma, out) }
+        }
+        // SAFETY: as above.
+        X86Level::Avx2Fma => {
+            return unsafe { x86_64::avx2::sq_mahalanobis_batch_prefix(xs, d, p, means, inv_sigma, out) }
+        }
+        X86Level::Sse2 => {}
+    }
+    let _ = p;
+    if d == 0 {
+        return;
+    }
+    let k = means.len().min(inv_sigma.len()) / d;
+    let n = xs.len() / d;
+    if let Some(o) = out.get_mut(..n.saturating_mul(k).min(out.len() / k.max(1) * k)) {
+        o.iter_mut().for_each(|v| *v = 0.0);
+    }
+}
+
 /// Replaces `v` by `softmax(v)`, subtracting the maximum first so that no exponential
 /// overflows and a vector whose every entry is very negative still gets exact weights, and
 /// returns `log sum_k exp v[k]`. Exponentials of arguments below -87 are exactly 0.

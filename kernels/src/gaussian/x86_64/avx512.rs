@@ -192,19 +192,27 @@ pub unsafe fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &
 /// component row read once per 8 descriptors.
 const BLOCK: usize = 8;
 
-/// Distances of `B` descriptors (rows of `xs` from `xp`, `d` apart) to component row `row`.
+/// Distances of `B` descriptors (rows of `xs` from `xp`, `d` apart) to component row `row`,
+/// over the first `cols <= d` columns.
 ///
 /// # Safety
 /// AVX-512F; `B` rows of `d` values from `xp`, and `d` values of `means` and `inv_sigma` at
 /// `row`, are readable.
 #[inline]
 #[target_feature(enable = "avx512f")]
-unsafe fn block<const B: usize>(xp: *const f32, mp: *const f32, sp: *const f32, d: usize, row: usize) -> [__m512; B] {
-    let full = d - d % L;
+unsafe fn block<const B: usize>(
+    xp: *const f32,
+    mp: *const f32,
+    sp: *const f32,
+    d: usize,
+    cols: usize,
+    row: usize,
+) -> [__m512; B] {
+    let full = cols - cols % L;
     let mut acc = [_mm512_setzero_ps(); B];
     let mut i = 0;
-    while i < d {
-        let m = if i < full { !0 } else { tail_mask(d - i) };
+    while i < cols {
+        let m = if i < full { !0 } else { tail_mask(cols - i) };
         // SAFETY: the lanes in m cover columns i .. min(i + 16, d) of the component row and of
         // each of the B descriptors (caller).
         unsafe {
@@ -248,6 +256,37 @@ fn scatter<const B: usize>(acc: &[__m512; B], out: &mut [f32], k: usize, c: usiz
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
+    // SAFETY: forwarded from the caller.
+    unsafe { batch_cols(xs, d, d, means, inv_sigma, out) }
+}
+
+/// See [`crate::gaussian::sq_mahalanobis_batch_prefix`]: [`sq_mahalanobis_batch`] over the
+/// first `p` columns (rounded down to a multiple of 16, at most `d`): the same lanes, in the
+/// same order, and the same reduction as the full sums, which only add non-negative terms
+/// after them, so every value is at most the full one bit for bit.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn sq_mahalanobis_batch_prefix(
+    xs: &[f32],
+    d: usize,
+    p: usize,
+    means: &[f32],
+    inv_sigma: &[f32],
+    out: &mut [f32],
+) {
+    let cols = p.min(d) / 16 * 16;
+    // SAFETY: forwarded from the caller.
+    unsafe { batch_cols(xs, d, cols, means, inv_sigma, out) }
+}
+
+/// [`sq_mahalanobis_batch`] summing the first `cols <= d` columns of each row.
+///
+/// # Safety
+/// As [`sq_mahalanobis_batch`].
+#[target_feature(enable = "avx512f")]
+unsafe fn batch_cols(xs: &[f32], d: usize, cols: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
     if d == 0 {
         return;
     }
@@ -262,7 +301,7 @@ pub unsafe fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigm
         let (xp, o) = (xs[r * d..].as_ptr(), &mut out[r * k..]);
         for c in 0..k {
             // SAFETY: rows r .. r + 8 <= n of xs, and row c < k of means and inv_sigma.
-            let acc = unsafe { block::<BLOCK>(xp, mp, sp, d, c * d) };
+            let acc = unsafe { block::<BLOCK>(xp, mp, sp, d, cols, c * d) };
             scatter(&acc, o, k, c);
         }
         r += BLOCK;
@@ -271,7 +310,7 @@ pub unsafe fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigm
         let (xp, o) = (xs[r * d..].as_ptr(), &mut out[r * k..]);
         for c in 0..k {
             // SAFETY: row r < n of xs, and row c < k of means and inv_sigma.
-            let acc = unsafe { block::<1>(xp, mp, sp, d, c * d) };
+            let acc = unsafe { block::<1>(xp, mp, sp, d, cols, c * d) };
             scatter(&acc, o, k, c);
         }
         r += 1;
