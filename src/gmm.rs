@@ -302,9 +302,10 @@ impl<'a> DiagGmm<'a> {
         let (d, k) = (self.d, self.k);
         // The bound covers the first PREFIX columns. On the benchmark data (D = 128) that leaves
         // 1.0 component per row to finish, against 2.2 with 32 columns; below D = 96 the bound
-        // would cost more than half the work, and the plain batch kernel is used.
+        // would cost more than half the work, and the plain batch kernel is used. So it is where
+        // there is no bound to compute (no batched path: the bound would be 0).
         const PREFIX: usize = 48;
-        if d < 2 * PREFIX || k < 4 {
+        if d < 2 * PREFIX || k < 4 || gaussian::BATCH_ROWS < 2 {
             return gaussian::sq_mahalanobis_batch(xs, d, self.means, self.inv_sigma, out);
         }
         gaussian::sq_mahalanobis_batch_prefix(xs, d, PREFIX, self.means, self.inv_sigma, out);
@@ -400,7 +401,9 @@ impl<'a> DiagGmm<'a> {
         match (assignment, best) {
             (_, Some(b)) => {
                 out.iter_mut().for_each(|q| *q = 0.0);
-                out[b] = 1.0;
+                if let Some(q) = out.get_mut(b) {
+                    *q = 1.0;
+                }
             }
             (Assignment::Soft { threshold }, None) if threshold > 0.0 => {
                 out.iter_mut().filter(|q| **q < threshold).for_each(|q| *q = 0.0);
@@ -495,10 +498,10 @@ impl<'a> DiagGmm<'a> {
 
 /// Index of the largest value, ties to the lowest index.
 fn argmax(v: &[f32]) -> usize {
-    let mut best = 0;
+    let (mut best, mut best_v) = (0, v.first().copied().unwrap_or(0.0));
     for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
+        if x > best_v {
+            (best, best_v) = (i, x);
         }
     }
     best

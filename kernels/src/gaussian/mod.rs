@@ -49,6 +49,7 @@ pub(crate) fn rows_available(rows: usize, d: usize, lens: &[usize]) -> usize {
 /// value: with sharply peaked posteriors (one nonzero in 64 is common) that scan, mispredicted
 /// once per descriptor, was a quarter of the statistics update.
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // used by the AVX2 and AVX-512 paths
 pub(crate) fn for_nonzero(q: &[f32], mut f: impl FnMut(usize, f32)) {
     for (b, chunk) in q.chunks(16).enumerate() {
         // Bit j is set iff chunk[j] has a nonzero magnitude (the sign bit shifted out).
