@@ -195,14 +195,31 @@ impl<'a> DiagGmm<'a> {
         self.inv_sigma
     }
 
+    // `v - v` is deliberate: 0 for finite values, NaN for infinities and NaN.
+    #[allow(clippy::eq_op)]
     pub(crate) fn check_descriptor(&self, x: &[f32], row: usize) -> Result<()> {
         if x.len() != self.d {
             return Err(Error::Shape { what: "descriptor", expected: self.d, found: x.len() });
         }
-        // A value is finite iff its magnitude bits are below the exponent's all-ones pattern. An
-        // integer maximum over them has no branch per value and, unlike a chain of float adds,
-        // vectorises (integer max is associative); the position is looked for only on failure.
-        if x.iter().fold(0u32, |m, &v| m.max(v.to_bits() & 0x7fff_ffff)) >= 0x7f80_0000 {
+        // v - v is 0 for a finite v and NaN for an infinity or NaN, and a NaN survives every add:
+        // one subtraction and one add per value decide, with no compare and branch; the position
+        // is looked for only on failure. On vector hardware, eight independent sums: one chain
+        // of float adds can be neither reordered nor vectorised (its latency per value showed on
+        // x86). On a Cortex-M4F the one chain takes fewer instructions (7 926 against 8 189 per
+        // descriptor for fv_k16_d32), so it stays there.
+        let sum = if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+            let (chunks, tail) = x.as_chunks::<8>();
+            let mut lanes = [0.0f32; 8];
+            for c in chunks {
+                for (l, &v) in lanes.iter_mut().zip(c) {
+                    *l += v - v;
+                }
+            }
+            tail.iter().fold(lanes.iter().sum::<f32>(), |acc, &v| acc + (v - v))
+        } else {
+            x.iter().fold(0.0f32, |acc, &v| acc + (v - v))
+        };
+        if sum != 0.0 {
             let i = x.iter().position(|v| !v.is_finite()).unwrap_or(0);
             return Err(Error::Value { what: "descriptor", index: row * self.d + i, reason: "not finite" });
         }
