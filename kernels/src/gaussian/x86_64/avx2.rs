@@ -360,7 +360,11 @@ pub unsafe fn softmax(v: &mut [f32]) -> f32 {
         };
         // SAFETY: the lanes in m are inside v (load and store). Lanes past the end are
         // zeroed: they must not add to the sum.
-        let e = _mm256_and_ps(keep, exp8(_mm256_sub_ps(unsafe { load(m, p.add(i)) }, mv)));
+        let x = _mm256_sub_ps(unsafe { load(m, p.add(i)) }, mv);
+        // A chunk whose every argument is below EXP_MIN is exactly 0 (as exp8 gives it): with
+        // sharply peaked posteriors most chunks are, and their exp is skipped.
+        let below = _mm256_or_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(EXP_MIN)), _mm256_xor_ps(keep, all));
+        let e = if _mm256_movemask_ps(below) == 0xff { _mm256_setzero_ps() } else { _mm256_and_ps(keep, exp8(x)) };
         // SAFETY: as the load.
         unsafe { store(m, p.add(i), e) };
         // Two sums so that the adds of neighbouring chunks overlap.
@@ -374,7 +378,8 @@ pub unsafe fn softmax(v: &mut [f32]) -> f32 {
     // sum >= 1: the maximum contributes exp(0) = 1.
     let sum = reduce1(_mm256_add_ps(sum0, sum1));
     let inv = _mm256_set1_ps(1.0 / sum);
-    let mut i = 0;
+    // A sum of exactly 1 (one component takes everything) scales by 1: nothing to do.
+    let mut i = if sum == 1.0 { n } else { 0 };
     while i < n {
         let m = chunk_mask(i, n);
         // SAFETY: the lanes in m are inside v.

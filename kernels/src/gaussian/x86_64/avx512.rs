@@ -354,7 +354,11 @@ pub unsafe fn softmax(v: &mut [f32]) -> f32 {
         let k = mask(i);
         // SAFETY: the lanes in k are inside v. Lanes past the end are zeroed: they must not
         // add to the sum.
-        let e = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(unsafe { load(k, p.add(i)) }, m)));
+        let x = _mm512_sub_ps(unsafe { load(k, p.add(i)) }, m);
+        // A chunk whose every argument is below EXP_MIN is exactly 0 (as exp16 gives it): with
+        // sharply peaked posteriors most chunks are, and their exp is skipped.
+        let flushed = (_mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(EXP_MIN)) & k) == k;
+        let e = if flushed { _mm512_setzero_ps() } else { _mm512_maskz_mov_ps(k, exp16(x)) };
         // SAFETY: as the load.
         unsafe { store(k, p.add(i), e) };
         // Two sums so that the adds of neighbouring chunks overlap.
@@ -368,7 +372,8 @@ pub unsafe fn softmax(v: &mut [f32]) -> f32 {
     // sum >= 1: the maximum contributes exp(0) = 1.
     let sum = _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
     let inv = _mm512_set1_ps(1.0 / sum);
-    let mut i = 0;
+    // A sum of exactly 1 (one component takes everything) scales by 1: nothing to do.
+    let mut i = if sum == 1.0 { n } else { 0 };
     while i < n {
         let m = mask(i);
         // SAFETY: the lanes in m are inside v.
