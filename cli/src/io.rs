@@ -76,51 +76,23 @@ pub fn stream_f32_rows(
         return Ok(Some((rows, cols)));
     }
     let block_rows = (block_bytes / row_bytes).max(1);
+    // f32 words, so the bytes read into them are aligned for f32 by construction.
+    let mut words = vec![0.0f32; block_rows * cols];
     // What the header read took beyond the header is data: it starts the first block.
     let mut pending = head.get(h.data_offset..).unwrap_or(&[]).to_vec();
-    // A reader thread fills blocks while this one hands the previous block to `f`, so the
-    // copy out of the page cache overlaps the work. Three f32 buffers (aligned for f32 by
-    // construction) circulate: one being read, one waiting, one with `f`.
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<std::io::Result<(Vec<f32>, usize)>>(1);
-    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(3);
-    for _ in 0..3 {
-        let _ = empty_tx.send(vec![0.0f32; block_rows * cols]);
+    let mut row = 0;
+    while row < rows {
+        let n = block_rows.min(rows - row);
+        let block = &mut words[..n * cols];
+        let bytes = f32_bytes_mut(block);
+        let take = pending.len().min(bytes.len());
+        bytes[..take].copy_from_slice(&pending[..take]);
+        pending.drain(..take);
+        file.read_exact(&mut bytes[take..]).map_err(ctx(path))?;
+        f(block, row)?;
+        row += n;
     }
-    // `move`: the channel ends this side holds drop when the closure returns, even early, so a
-    // reader blocked on them wakes up and ends before the scope joins it.
-    std::thread::scope(move |scope| {
-        scope.spawn(move || {
-            let mut row = 0;
-            while row < rows {
-                // No buffer back means the consumer stopped (an error): stop too.
-                let Ok(mut words) = empty_rx.recv() else { return };
-                let n = block_rows.min(rows - row);
-                let bytes = f32_bytes_mut(&mut words[..n * cols]);
-                let take = pending.len().min(bytes.len());
-                bytes[..take].copy_from_slice(&pending[..take]);
-                pending.drain(..take);
-                let read = file.read_exact(&mut bytes[take..]).map(|()| (words, n));
-                let failed = read.is_err();
-                if full_tx.send(read).is_err() || failed {
-                    return;
-                }
-                row += n;
-            }
-        });
-        let mut row = 0;
-        while row < rows {
-            let (words, n) = match full_rx.recv() {
-                Ok(Ok(block)) => block,
-                Ok(Err(e)) => return Err(ctx(path)(e)),
-                Err(_) => return Err(format!("{}: the reader stopped early", path.display())),
-            };
-            // On an error the receivers drop when this closure returns, which stops the reader.
-            f(&words[..n * cols], row)?;
-            row += n;
-            let _ = empty_tx.send(words);
-        }
-        Ok(Some((rows, cols)))
-    })
+    Ok(Some((rows, cols)))
 }
 
 /// `[rows, cols]` of a shape as [`Npy::rows_cols`] counts them.
