@@ -11,8 +11,8 @@
 //! (64, 256) and (128, 64) through the dispatch, whose path is cached once per process: run it
 //! once per level with `FVAE_X86_LEVEL=sse2|avx2|avx512` (the bench name says which ran).
 //!
-//! `fv_push_batched` composes the same kernels with `sq_mahalanobis_batch`, 8 descriptors at a
-//! time: what the push would cost if the model batched (a projection; the model does not yet).
+//! `fv_push_batch` times `FisherAccumulator::push_batch` on blocks of 64 descriptors (distances
+//! 8 rows per pass over the model, certainly-zero posteriors pruned exactly at D >= 96).
 //!
 //! Data: a random diagonal mixture and descriptors sampled from it, as
 //! `benches/fv_vs_skimage.py` makes them (weights U(0.5, 1.5) normalised, means N(0, 3^2),
@@ -316,45 +316,24 @@ fn fv_push(c: &mut Criterion) {
     }
 }
 
-/// What `fv_push` would cost if the accumulator took descriptors 8 at a time through
-/// `sq_mahalanobis_batch` (the model does not yet): the same kernels the push runs, composed
-/// here, without the descriptor checks. A projection for deciding whether to batch the model.
-fn fv_push_batched(c: &mut Criterion) {
-    use fvae_kernels::gaussian;
+/// `FisherAccumulator::push_batch` over blocks of 64 descriptors: distances 8 rows per pass over
+/// the model (with the exact pruning of certainly-zero posteriors at D >= 96), softmax and
+/// statistics, checks included.
+fn fv_push_batch(c: &mut Criterion) {
     let path = fvae_kernels::cpu::float_path_name();
-    const B: usize = 8;
+    const B: usize = 64;
     for (d, k) in [(64, 256), (128, 64)] {
         for (regime, sd) in [("separated", 3.0), ("overlapping", 0.05)] {
             let case = Case::new(d, k, sd, 0x5eed ^ (d * 1000 + k) as u64);
-            let log_w: Vec<f32> = case.weights.iter().map(|w| w.ln()).collect();
-            let log_norm: Vec<f32> = case
-                .variances
-                .chunks_exact(d)
-                .map(|v| -0.5 * (d as f32 * (2.0 * core::f32::consts::PI).ln() + v.iter().map(|s| s.ln()).sum::<f32>()))
-                .collect();
-            let mut dist = vec![0.0; B * k];
-            let mut stats: Vec<Vec<f32>> = (0..4).map(|_| vec![0.0; k * d]).collect();
-            let (mut s0, mut c0) = (vec![0.0f32; k], vec![0.0f32; k]);
-            let blocks: Vec<&[f32]> = case.xs.chunks_exact(B * d).collect();
-            let mut next = blocks.iter().cycle();
-            let mut g = c.benchmark_group(format!("fv_push_batched/{}/{regime}", case.label()));
+            let mut consts = vec![0.0; DiagGmm::constants_len(k, d)];
+            let gmm = DiagGmm::new(&case.weights, &case.means, &case.variances, &mut consts).expect("valid mixture");
+            let mut storage = vec![0.0; FisherAccumulator::storage_len(k, d)];
+            let mut acc = FisherAccumulator::new(gmm, FisherOptions::default(), &mut storage).expect("storage");
+            let mut blocks = case.xs.chunks_exact(B * d).cycle();
+            let mut g = c.benchmark_group(format!("fv_push_batch/{}/{regime}", case.label()));
             g.throughput(Throughput::Elements(B as u64));
             g.bench_function(BenchmarkId::new("compensated", path), |b| {
-                b.iter(|| {
-                    let xs = next.next().map_or(&[][..], |v| v);
-                    gaussian::sq_mahalanobis_batch(black_box(xs), d, &case.means, &case.inv_sigma, &mut dist);
-                    for (x, q) in xs.chunks_exact(d).zip(dist.chunks_exact_mut(k)) {
-                        for ((v, &n), &w) in q.iter_mut().zip(&log_norm).zip(&log_w) {
-                            *v = n - 0.5 * *v + w;
-                        }
-                        black_box(gaussian::softmax(q));
-                        for ((s, c), &p) in s0.iter_mut().zip(c0.iter_mut()).zip(q.iter()) {
-                            scalar::kahan_add(s, c, p);
-                        }
-                        let [s1, c1, s2, c2] = &mut stats[..] else { return };
-                        gaussian::accumulate_compensated(x, &case.means, &case.inv_sigma, q, s1, c1, s2, c2);
-                    }
-                })
+                b.iter(|| black_box(acc.push_batch(black_box(blocks.next().unwrap_or(&[])))))
             });
             g.finish();
         }
@@ -364,6 +343,6 @@ fn fv_push_batched(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = kernels, fv_push, fv_push_batched
+    targets = kernels, fv_push, fv_push_batch
 }
 criterion_main!(benches);

@@ -107,6 +107,11 @@ impl Default for FisherOptions {
     }
 }
 
+/// f32 values of the stack scratch [`FisherAccumulator::push_batch`] computes several rows'
+/// distances in: `BATCH_ROWS` rows of up to K = 256 where the kernels have a batched path
+/// (8 KiB on x86_64), none elsewhere.
+const BATCH_SCRATCH: usize = if gaussian::BATCH_ROWS > 1 { gaussian::BATCH_ROWS * 256 } else { 0 };
+
 /// A streaming Fisher-vector accumulator over caller memory.
 ///
 /// ```
@@ -239,19 +244,30 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     }
 
     fn push_checked(&mut self, x: &[f32], row: usize) -> Result<f32> {
-        let g = &self.gmm;
-        let lse = g.posteriors_unchecked(x, self.options.assignment, self.q, row)?;
-        if self.options.compensated {
-            for ((s, c), &q) in self.s0.iter_mut().zip(self.c0.iter_mut()).zip(self.q.iter()) {
-                gaussian::scalar::kahan_add(s, c, q);
-            }
-            gaussian::accumulate_compensated(x, g.means(), g.inv_sigma(), self.q, self.s1, self.c1, self.s2, self.c2);
-        } else {
-            self.s0.iter_mut().zip(self.q.iter()).for_each(|(s, &q)| *s += q);
-            gaussian::accumulate(x, g.means(), g.inv_sigma(), self.q, self.s1, self.s2);
-        }
+        let lse = self.gmm.posteriors_unchecked(x, self.options.assignment, self.q, row)?;
+        Self::add_posteriors(
+            &self.gmm,
+            self.options,
+            [&mut *self.s0, &mut *self.s1, &mut *self.s2, &mut *self.c0, &mut *self.c1, &mut *self.c2],
+            x,
+            self.q,
+        );
         self.n += 1;
         Ok(lse)
+    }
+
+    /// Adds descriptor `x` with posteriors `q` [K] to the sums `[s0, s1, s2, c0, c1, c2]`.
+    fn add_posteriors(gmm: &DiagGmm<'_>, options: FisherOptions, sums: [&mut [f32]; 6], x: &[f32], q: &[f32]) {
+        let [s0, s1, s2, c0, c1, c2] = sums;
+        if options.compensated {
+            for ((s, c), &q) in s0.iter_mut().zip(c0.iter_mut()).zip(q) {
+                gaussian::scalar::kahan_add(s, c, q);
+            }
+            gaussian::accumulate_compensated(x, gmm.means(), gmm.inv_sigma(), q, s1, c1, s2, c2);
+        } else {
+            s0.iter_mut().zip(q).for_each(|(s, &q)| *s += q);
+            gaussian::accumulate(x, gmm.means(), gmm.inv_sigma(), q, s1, s2);
+        }
     }
 
     /// Adds N descriptors `xs` [N, D] (row-major). Every row's length and values are checked
@@ -264,8 +280,27 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
         for (row, x) in xs.chunks_exact(d).enumerate() {
             self.gmm.check_descriptor(x, row)?;
         }
-        for (row, x) in xs.chunks_exact(d).enumerate() {
-            self.push_checked(x, row)?;
+        let k = self.gmm.k();
+        // Distances for several rows at a time (the model read once per block, bit for bit the
+        // one-row values) on a stack scratch sized at compile time: none on targets whose batch
+        // kernel is row by row anyway (Cortex-M stacks are small), and row by row for large K.
+        let mut scratch = [0.0f32; BATCH_SCRATCH];
+        let rows = (BATCH_SCRATCH / k.max(1)).min(gaussian::BATCH_ROWS);
+        if rows < 2 {
+            for (row, x) in xs.chunks_exact(d).enumerate() {
+                self.push_checked(x, row)?;
+            }
+            return Ok(());
+        }
+        for (b, block) in xs.chunks(rows * d).enumerate() {
+            let g = self.gmm;
+            g.distances_for_posteriors(block, &mut scratch);
+            for (i, (x, q)) in block.chunks_exact(d).zip(scratch.chunks_exact_mut(k)).enumerate() {
+                g.posteriors_from_distances(q, self.options.assignment, b * rows + i)?;
+                let sums = [&mut *self.s0, &mut *self.s1, &mut *self.s2, &mut *self.c0, &mut *self.c1, &mut *self.c2];
+                Self::add_posteriors(&g, self.options, sums, x, q);
+                self.n += 1;
+            }
         }
         Ok(())
     }

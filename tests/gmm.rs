@@ -258,3 +258,89 @@ fn fisher_vector_stays_within_1e4_of_float64_for_100k_descriptors() {
     let (e_raw, e_imp) = (rel_l2(&raw, &reference), rel_l2(&imp, &improved));
     assert!(e_raw < 1e-4 && e_imp < 1e-4, "raw {e_raw:e}, improved {e_imp:e}");
 }
+
+/// A random K x D mixture (means spread by `spread`) and N descriptors near its components:
+/// with a large spread most posteriors are exactly 0, with a small one none are.
+fn random_case(k: usize, d: usize, n: usize, spread: f64, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut rng = Rng(seed);
+    let mut w: Vec<f32> = (0..k).map(|_| 0.5 + rng.uniform() as f32).collect();
+    let total: f32 = w.iter().sum();
+    w.iter_mut().for_each(|v| *v /= total);
+    let means: Vec<f32> = (0..k * d).map(|_| (spread * rng.normal()) as f32).collect();
+    let vars: Vec<f32> = (0..k * d).map(|_| (0.5 + 1.5 * rng.uniform()) as f32).collect();
+    let x: Vec<f32> = (0..n * d).map(|i| means[(i / d % k) * d + i % d] + rng.normal() as f32).collect();
+    (w, means, vars, x)
+}
+
+/// The batched paths (several rows' distances per pass over the model, blocks plus a tail, the
+/// row-by-row fallback for large K, and for D >= 64 the pruning of components whose posterior
+/// is certainly 0: sharply peaked, some components left open, and dense, where whole blocks
+/// fall back) give the one-descriptor results bit for bit.
+#[test]
+fn batched_paths_equal_one_descriptor_at_a_time_bit_for_bit() {
+    let cases = [
+        (3, 5, 21, 3.0),
+        (64, 128, 19, 3.0),
+        (64, 128, 40, 0.7),
+        (16, 96, 33, 0.5),
+        (32, 64, 17, 0.1),
+        (9, 100, 25, 2.0),
+        (7, 33, 8, 3.0),
+        (300, 4, 11, 3.0),
+        (1, 1, 9, 3.0),
+    ];
+    for (k, d, n, spread) in cases {
+        let (w, means, vars, x) = random_case(k, d, n, spread, 0x5EED ^ (k * 1000 + d) as u64);
+        let mut consts = vec![0.0; DiagGmm::constants_len(k, d)];
+        let gmm = DiagGmm::new(&w, &means, &vars, &mut consts).unwrap();
+        for assignment in [Assignment::default(), Assignment::Soft { threshold: 1e-6 }, Assignment::Hard] {
+            let (mut q_batch, mut ll_batch) = (vec![0.0; n * k], vec![0.0; n]);
+            gmm.posteriors_batch(&x, assignment, &mut q_batch, Some(&mut ll_batch)).unwrap();
+            for (i, row) in x.chunks(d).enumerate() {
+                let mut q = vec![0.0; k];
+                let ll = gmm.posteriors_with(row, assignment, &mut q).unwrap();
+                assert_eq!((&q[..], ll), (&q_batch[i * k..(i + 1) * k], ll_batch[i]), "K {k} D {d} row {i}");
+            }
+            for compensated in [true, false] {
+                let options = FisherOptions { assignment, compensated };
+                let len = FisherAccumulator::storage_len_with(k, d, options);
+                let (mut sa, mut sb) = (vec![0.0; len], vec![0.0; len]);
+                let mut a = FisherAccumulator::new(gmm, options, &mut sa).unwrap();
+                let mut b = FisherAccumulator::new(gmm, options, &mut sb).unwrap();
+                a.push_batch(&x).unwrap();
+                for row in x.chunks(d) {
+                    b.push(row).unwrap();
+                }
+                let (mut fa, mut fb) = (vec![0.0; 2 * k * d + k], vec![0.0; 2 * k * d + k]);
+                a.finish(Layout::SkImage, Normalization::NONE, &mut fa).unwrap();
+                b.finish(Layout::SkImage, Normalization::NONE, &mut fb).unwrap();
+                assert_eq!(fa, fb, "K {k} D {d} {assignment:?} compensated {compensated}");
+            }
+        }
+    }
+}
+
+/// A row too far from every component for f32, in the middle of a block: exactly the rows
+/// before it are taken, and the error names it.
+#[test]
+fn batched_push_takes_exactly_the_rows_before_a_row_too_far() {
+    let (k, d, n) = (4, 3, 20);
+    let (w, means, vars, mut x) = random_case(k, d, n, 3.0, 77);
+    let mut consts = vec![0.0; DiagGmm::constants_len(k, d)];
+    let gmm = DiagGmm::new(&w, &means, &vars, &mut consts).unwrap();
+    x[11 * d..12 * d].iter_mut().for_each(|v| *v = 3e38);
+    let len = FisherAccumulator::storage_len(k, d);
+    let (mut sa, mut sb) = (vec![0.0; len], vec![0.0; len]);
+    let mut a = FisherAccumulator::new(gmm, FisherOptions::default(), &mut sa).unwrap();
+    match a.push_batch(&x) {
+        Err(fvae::Error::Value { index, .. }) => assert_eq!(index, 11 * d),
+        other => panic!("expected a Value error at row 11, got {other:?}"),
+    }
+    let mut b = FisherAccumulator::new(gmm, FisherOptions::default(), &mut sb).unwrap();
+    b.push_batch(&x[..11 * d]).unwrap();
+    assert_eq!(a.count(), 11);
+    let (mut fa, mut fb) = (vec![0.0; 2 * k * d], vec![0.0; 2 * k * d]);
+    a.finish(Layout::VlFeat, Normalization::NONE, &mut fa).unwrap();
+    b.finish(Layout::VlFeat, Normalization::NONE, &mut fb).unwrap();
+    assert_eq!(fa, fb);
+}

@@ -186,6 +186,11 @@ pub fn normalization(improved: bool, power: Option<f32>, l2: bool) -> CliResult<
 
 /// `fvae fv`: one Fisher vector over all rows, or one per group of rows.
 pub fn fv(args: FvArgs) -> CliResult<()> {
+    if args.encoder.is_none() && args.per_row_groups.is_none() && io::threads(args.io.threads) == 1 {
+        if let Some(done) = fv_streamed(&args)? {
+            return Ok(done);
+        }
+    }
     let (mut g, x) = load(&args.io)?;
     let x = match &args.encoder {
         Some(e) => crate::fvvae::encode_rows(e, x, &args.io.input, io::threads(args.io.threads))?,
@@ -265,4 +270,58 @@ pub fn fv(args: FvArgs) -> CliResult<()> {
         eprintln!("fv: encoded {} rows in {:.6} s", x.rows, start.elapsed().as_secs_f64());
     }
     io::write_f32(&args.io.out, &shape, &out)
+}
+
+/// `fvae fv` on one thread over a plain f32 `.npy`: the descriptors are encoded block by block
+/// as they are read (see [`io::stream_f32_rows`]), never whole in memory. `None` if the input
+/// needs the whole-file path (another dtype, or a file it should report on).
+fn fv_streamed(args: &FvArgs) -> CliResult<Option<()>> {
+    let mut g = LoadedGmm::read(&args.io.gmm)?;
+    let gmm = g.view(&args.io.gmm)?;
+    let options = FisherOptions { assignment: assignment(args.hard, args.threshold)?, ..Default::default() };
+    let norm = normalization(args.improved, args.power, args.l2)?;
+    let layout = match args.layout {
+        LayoutArg::Vlfeat => Layout::VlFeat,
+        LayoutArg::Skimage => Layout::SkImage,
+    };
+    let (d, k) = (gmm.d(), gmm.k());
+    let input = &args.io.input;
+    let mut storage = vec![0.0; FisherAccumulator::storage_len(k, d)];
+    let mut acc = FisherAccumulator::new(gmm, options, &mut storage).map_err(|e| e.to_string())?;
+    let bar = io::progress(0, "fv");
+    let mut encoding = std::time::Duration::ZERO;
+    // 256 KiB blocks stay in L2 between the read and the encoding.
+    let streamed = io::stream_f32_rows(
+        input,
+        256 << 10,
+        |rows, cols| {
+            if cols != d {
+                return Err(format!("{}: descriptors have {cols} columns, the GMM has D = {d}", input.display()));
+            }
+            if rows == 0 {
+                return Err(format!("{}: no descriptors", input.display()));
+            }
+            bar.set_length(rows as u64);
+            Ok(())
+        },
+        |block, first_row| {
+            let start = std::time::Instant::now();
+            acc.push_batch(block).map_err(at_row(input, first_row, d))?;
+            encoding += start.elapsed();
+            bar.inc((block.len() / d) as u64);
+            Ok(())
+        },
+    )?;
+    let Some((rows, _)) = streamed else { return Ok(None) };
+    let start = std::time::Instant::now();
+    // Folding the compensation first gives the bits the threaded path's merge gives.
+    acc.statistics();
+    let mut fv = vec![0.0; layout.len(k, d)];
+    acc.finish(layout, norm, &mut fv).map_err(|e| e.to_string())?;
+    encoding += start.elapsed();
+    bar.finish_and_clear();
+    if args.timing {
+        eprintln!("fv: encoded {rows} rows in {:.6} s", encoding.as_secs_f64());
+    }
+    io::write_f32(&args.io.out, &[fv.len()], &fv).map(Some)
 }

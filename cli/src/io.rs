@@ -2,7 +2,7 @@
 //! progress, and one-line errors.
 
 use fvae::formats::npy::{self, Npy};
-use fvae::formats::AlignedBuf;
+use fvae::formats::{AlignedBuf, DType};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::File;
 use std::io::BufWriter;
@@ -39,6 +39,77 @@ pub fn read_f32_matrix(path: &Path) -> CliResult<Matrix<f32>> {
         Err(_) => a.to_f32_vec("input").map_err(ctx(path))?,
     };
     Ok(Matrix { data, rows, cols })
+}
+
+/// Reads a little-endian f32 `.npy` block by block into one reused buffer: `shape(rows, cols)`
+/// first (it may refuse), then each block of whole rows (`f(block, first_row)`, at most
+/// `block_bytes` bytes) as it arrives:
+/// the array is never whole in memory, so there is no large allocation to fault in and no
+/// second copy, and each block is still in cache when `f` reads it. Returns `[rows, cols]`, or
+/// `None` before handing over any block if the file is not a plain f32 array whose length
+/// agrees with its header (the caller then reads it whole, converting or reporting).
+pub fn stream_f32_rows(
+    path: &Path,
+    block_bytes: usize,
+    shape: impl FnOnce(usize, usize) -> CliResult<()>,
+    mut f: impl FnMut(&[f32], usize) -> CliResult<()>,
+) -> CliResult<Option<(usize, usize)>> {
+    use std::io::Read;
+    let mut file = File::open(path).map_err(ctx(path))?;
+    let file_len = file.metadata().map_err(ctx(path))?.len();
+    // The header is at most a few kilobytes; numpy pads it to a multiple of 64 bytes.
+    let mut head = vec![0u8; 4096.min(file_len as usize)];
+    file.read_exact(&mut head).map_err(ctx(path))?;
+    // Anything unusual (another dtype, a damaged or very long header, a length that disagrees)
+    // goes to the whole-file reader, which converts or names the problem as it always has.
+    let h = match npy::Header::parse(&head) {
+        Ok(h) if h.dtype == DType::F32 && cfg!(target_endian = "little") => h,
+        _ => return Ok(None),
+    };
+    if file_len != h.data_offset as u64 + h.data_len as u64 {
+        return Ok(None);
+    }
+    let (rows, cols) = rows_cols(h.shape.dims());
+    shape(rows, cols)?;
+    let row_bytes = cols * 4;
+    if rows == 0 || row_bytes == 0 {
+        return Ok(Some((rows, cols)));
+    }
+    let block_rows = (block_bytes / row_bytes).max(1);
+    // f32 words, so the bytes read into them are aligned for f32 by construction.
+    let mut words = vec![0.0f32; block_rows * cols];
+    // What the header read took beyond the header is data: it starts the first block.
+    let mut pending = head.get(h.data_offset..).unwrap_or(&[]).to_vec();
+    let mut row = 0;
+    while row < rows {
+        let n = block_rows.min(rows - row);
+        let block = &mut words[..n * cols];
+        let bytes = f32_bytes_mut(block);
+        let take = pending.len().min(bytes.len());
+        bytes[..take].copy_from_slice(&pending[..take]);
+        pending.drain(..take);
+        file.read_exact(&mut bytes[take..]).map_err(ctx(path))?;
+        f(block, row)?;
+        row += n;
+    }
+    Ok(Some((rows, cols)))
+}
+
+/// `[rows, cols]` of a shape as [`Npy::rows_cols`] counts them.
+fn rows_cols(dims: &[usize]) -> (usize, usize) {
+    match dims {
+        [] => (1, 1),
+        [n] => (1, *n),
+        [n, rest @ ..] => (*n, rest.iter().product()),
+    }
+}
+
+/// The bytes of an f32 slice, to read little-endian file data straight into (the caller has
+/// checked the host is little-endian).
+fn f32_bytes_mut(v: &mut [f32]) -> &mut [u8] {
+    // SAFETY: the u8 view covers exactly the slice's bytes, u8 has alignment 1, every byte
+    // pattern is a valid f32, and the view borrows `v` mutably, so nothing aliases it.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
 }
 
 /// Reads an int8 `.npy` as `[rows, cols]`.

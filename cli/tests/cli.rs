@@ -116,3 +116,89 @@ fn errors_are_one_line_and_leave_no_output() {
         assert!(!out.exists(), "a failed run left {}", out.display());
     }
 }
+
+/// A C-order `.npy` of `descr` with `data` already in bytes.
+fn npy_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({},), }}", dims.join(", "));
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    out.extend_from_slice(h.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// `fv --threads 1` encodes an f32 file block by block as it reads it; an f64 file takes the
+/// whole-file path. Same values, so the same bits; and errors in a later block still leave no
+/// output and name the row.
+#[test]
+fn single_thread_streamed_fv_equals_whole_file_path() {
+    let g = data("gmm/digits_k16/gmm.safetensors");
+    let (x, shape) = read(&data("gmm/digits_k16/x.npy"));
+    assert!(x.len() * 4 > 256 << 10, "the fixture must span several 256 KiB blocks");
+    let f32_in = tmp("stream_f32.npy");
+    let f64_in = tmp("stream_f64.npy");
+    let f32_bytes: Vec<u8> = x.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect();
+    let f64_bytes: Vec<u8> = x.iter().flat_map(|&v| ((v as f32) as f64).to_le_bytes()).collect();
+    std::fs::write(&f32_in, npy_bytes("<f4", &shape, &f32_bytes)).unwrap();
+    std::fs::write(&f64_in, npy_bytes("<f8", &shape, &f64_bytes)).unwrap();
+    let mut outs = Vec::new();
+    for (input, name) in [(&f32_in, "stream_a.npy"), (&f64_in, "stream_b.npy")] {
+        let out = tmp(name);
+        let o = fvae(&[
+            "fv",
+            "--gmm",
+            g.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--improved",
+            "--layout",
+            "skimage",
+            "--threads",
+            "1",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        outs.push(std::fs::read(&out).unwrap());
+    }
+    assert_eq!(outs[0], outs[1]);
+
+    // A NaN in the first block (the reader, still ahead, must stop rather than hang) and in the
+    // last, and a file cut short: one line, no output.
+    let d = shape[1];
+    let mut cases = Vec::new();
+    for row in [2, shape[0] - 3] {
+        let mut bad = f32_bytes.clone();
+        bad[(row * d + 5) * 4..(row * d + 6) * 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        let nan_in = tmp(&format!("stream_nan{row}.npy"));
+        std::fs::write(&nan_in, npy_bytes("<f4", &shape, &bad)).unwrap();
+        cases.push((nan_in, format!("row {row}, column 5")));
+    }
+    let short_in = tmp("stream_short.npy");
+    std::fs::write(&short_in, &npy_bytes("<f4", &shape, &f32_bytes)[..200_000]).unwrap();
+    cases.push((short_in, "data length".to_string()));
+    for (input, expect) in &cases {
+        let out = tmp("stream_never.npy");
+        let o = fvae(&[
+            "fv",
+            "--gmm",
+            g.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--threads",
+            "1",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success());
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(expect.as_str()), "{err}");
+        assert!(!out.exists(), "a failed run left {}", out.display());
+    }
+}

@@ -26,13 +26,33 @@ pub struct Npy<'a> {
     data: &'a [u8],
 }
 
-fn err(offset: usize, reason: &'static str) -> Error {
-    Error::Format { format: FORMAT, offset, reason }
+/// A `.npy` header alone, for reading a large array in pieces: what [`Npy::parse`] checks
+/// except the data length, which the reader compares with the file's.
+///
+/// ```
+/// use fvae::formats::npy::Header;
+/// let mut file = Vec::new();
+/// fvae::formats::npy::write_f32(&mut file, &[3, 2], &[0.0; 6])?;
+/// let h = Header::parse(&file[..128]).unwrap(); // the header only
+/// assert_eq!((h.shape.dims(), h.data_offset, h.data_len), (&[3, 2][..], 128, 24));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Header {
+    /// The element type.
+    pub dtype: DType,
+    /// The shape.
+    pub shape: Shape,
+    /// Where the data starts in the file.
+    pub data_offset: usize,
+    /// The data's length in bytes, from dtype and shape.
+    pub data_len: usize,
 }
 
-impl<'a> Npy<'a> {
-    /// Parses the header and checks the data length against dtype and shape.
-    pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+impl Header {
+    /// Parses the header at the start of `bytes` (which may stop where the data starts).
+    /// Fortran-order arrays are refused.
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
         if bytes.get(..6) != Some(b"\x93NUMPY".as_slice()) {
             return Err(err(0, "missing the \\x93NUMPY magic"));
         }
@@ -56,17 +76,29 @@ impl<'a> Npy<'a> {
         if fortran {
             return Err(Error::Unsupported { what: "Fortran-order .npy", index: 0 });
         }
-        let data = &bytes[hstart + hlen..];
-        let need =
+        let data_len =
             shape.numel().and_then(|n| n.checked_mul(dtype.size())).ok_or(err(hstart, "array size overflows"))?;
-        if data.len() != need {
+        Ok(Header { dtype, shape, data_offset: hstart + hlen, data_len })
+    }
+}
+
+fn err(offset: usize, reason: &'static str) -> Error {
+    Error::Format { format: FORMAT, offset, reason }
+}
+
+impl<'a> Npy<'a> {
+    /// Parses the header and checks the data length against dtype and shape.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        let h = Header::parse(bytes)?;
+        let data = bytes.get(h.data_offset..).unwrap_or(&[]);
+        if data.len() != h.data_len {
             return Err(Error::Format {
                 format: FORMAT,
-                offset: hstart + hlen,
+                offset: h.data_offset,
                 reason: "data length disagrees with dtype and shape (truncated or trailing bytes)",
             });
         }
-        Ok(Npy { dtype, shape, data })
+        Ok(Npy { dtype: h.dtype, shape: h.shape, data })
     }
 
     /// The element type.

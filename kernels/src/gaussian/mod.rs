@@ -44,6 +44,26 @@ pub(crate) fn rows_available(rows: usize, d: usize, lens: &[usize]) -> usize {
     lens.iter().fold(rows, |k, &len| k.min(len / d))
 }
 
+/// Calls `f(k, q[k])` for every `q[k]` that is not ±0 (NaN included, as `q[k] != 0.0`), in
+/// order. Zero runs are skipped 16 at a time by one mask test, not a compare and branch per
+/// value: with sharply peaked posteriors (one nonzero in 64 is common) that scan, mispredicted
+/// once per descriptor, was a quarter of the statistics update.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // used by the AVX2 and AVX-512 paths
+pub(crate) fn for_nonzero(q: &[f32], mut f: impl FnMut(usize, f32)) {
+    for (b, chunk) in q.chunks(16).enumerate() {
+        // Bit j is set iff chunk[j] has a nonzero magnitude (the sign bit shifted out).
+        let mut bits = chunk.iter().enumerate().fold(0u32, |m, (j, v)| m | (((v.to_bits() << 1) != 0) as u32) << j);
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize;
+            if let Some(&v) = chunk.get(j) {
+                f(b * 16 + j, v);
+            }
+            bits &= bits - 1;
+        }
+    }
+}
+
 /// Squared Mahalanobis distance of `x` to each of K diagonal Gaussians:
 /// `out[k] = sum_d ((x[d] - means[k][d]) * inv_sigma[k][d])^2`, with `D = x.len()`,
 /// `means` and `inv_sigma` row-major `[K, D]` and `inv_sigma = 1 / sqrt(variance)`.
@@ -99,6 +119,12 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
     scalar::sq_mahalanobis(x, means, inv_sigma, out)
 }
 
+/// Descriptors [`sq_mahalanobis_batch`] reads the model once for on this build's batched paths:
+/// 8 on x86_64 (AVX2, AVX-512; SSE2 runs row by row), 1 elsewhere, where the batch form is
+/// the one-descriptor kernel row by row. Callers size a batch scratch by it, so targets without
+/// a batched path (Cortex-M, with its small stacks) need none.
+pub const BATCH_ROWS: usize = if cfg!(target_arch = "x86_64") { 8 } else { 1 };
+
 /// [`sq_mahalanobis`] for N descriptors at once: `out[n * K + k]` is the squared Mahalanobis
 /// distance of row `n` of `xs` ([N, D] row-major, D = `d`) to component `k`, with
 /// K = `means.len() / d` (reduced to what `inv_sigma` holds) and N = `xs.len() / d` reduced to
@@ -137,6 +163,51 @@ pub fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigma: &[f3
     }
     for (x, o) in xs.chunks_exact(d).zip(out.chunks_exact_mut(k)) {
         sq_mahalanobis(x, &means[..k * d], &inv_sigma[..k * d], o);
+    }
+}
+
+/// Cheap lower bounds of [`sq_mahalanobis_batch`]'s values, laid out as it lays them out:
+/// `out[n * K + k]` is at most, bit for bit in f32, the distance [`sq_mahalanobis_batch`] and
+/// [`sq_mahalanobis`] give for row `n` and component `k` on this build. On AVX-512 and AVX2 it
+/// is the partial sum over the first `p` columns (`p` rounded down to a multiple of 16, at
+/// most `d`): the same lanes in the same order and the same reduction the full sum goes
+/// through, which only adds non-negative terms after them (rounding is monotone). Elsewhere it
+/// is 0. Lengths as [`sq_mahalanobis_batch`].
+///
+/// A caller can tell from the bound alone that a component's posterior is exactly 0 in f32
+/// (its log-density is far below the best one's), and skip the rest of that distance.
+///
+/// ```
+/// use fvae_kernels::gaussian::{sq_mahalanobis_batch, sq_mahalanobis_batch_prefix};
+/// let xs = [1.0f32; 64];
+/// let (means, inv_sigma) = ([0.0f32; 32], [1.0f32; 32]); // one component, D = 32
+/// let (mut low, mut full) = ([0.0; 2], [0.0; 2]);
+/// sq_mahalanobis_batch_prefix(&xs, 32, 16, &means, &inv_sigma, &mut low);
+/// sq_mahalanobis_batch(&xs, 32, &means, &inv_sigma, &mut full);
+/// assert!(low[0] <= full[0] && full == [32.0, 32.0]);
+/// ```
+pub fn sq_mahalanobis_batch_prefix(xs: &[f32], d: usize, p: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    match cpu::x86_level() {
+        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
+        // (without) has its features; every path is sound for any slice lengths.
+        X86Level::Avx512F => {
+            return unsafe { x86_64::avx512::sq_mahalanobis_batch_prefix(xs, d, p, means, inv_sigma, out) }
+        }
+        // SAFETY: as above.
+        X86Level::Avx2Fma => {
+            return unsafe { x86_64::avx2::sq_mahalanobis_batch_prefix(xs, d, p, means, inv_sigma, out) }
+        }
+        X86Level::Sse2 => {}
+    }
+    let _ = p;
+    if d == 0 {
+        return;
+    }
+    let k = means.len().min(inv_sigma.len()) / d;
+    let n = xs.len() / d;
+    if let Some(o) = out.get_mut(..n.saturating_mul(k).min(out.len() / k.max(1) * k)) {
+        o.iter_mut().for_each(|v| *v = 0.0);
     }
 }
 

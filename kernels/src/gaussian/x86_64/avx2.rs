@@ -6,7 +6,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::gaussian::rows_available;
+use crate::gaussian::{for_nonzero, rows_available};
 use crate::math::{EXP_MAX, EXP_MIN, EXP_POLY, LN2_HI, LN2_LO, LOG2E};
 
 /// Lanes per vector.
@@ -196,18 +196,26 @@ pub unsafe fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &
 /// registers), and each component row read once per 8 descriptors.
 const BLOCK: usize = 8;
 
-/// Distances of `B` descriptors (rows of `xs` from `xp`, `d` apart) to component row `row`.
+/// Distances of `B` descriptors (rows of `xs` from `xp`, `d` apart) to component row `row`,
+/// over the first `cols <= d` columns.
 ///
 /// # Safety
 /// AVX2 and FMA; `B` rows of `d` values from `xp`, and `d` values of `means` and `inv_sigma`
 /// at `row`, are readable.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn block<const B: usize>(xp: *const f32, mp: *const f32, sp: *const f32, d: usize, row: usize) -> [__m256; B] {
+unsafe fn block<const B: usize>(
+    xp: *const f32,
+    mp: *const f32,
+    sp: *const f32,
+    d: usize,
+    cols: usize,
+    row: usize,
+) -> [__m256; B] {
     let mut acc = [_mm256_setzero_ps(); B];
     let mut i = 0;
-    while i < d {
-        let m = chunk_mask(i, d);
+    while i < cols {
+        let m = chunk_mask(i, cols);
         // SAFETY: the lanes in m cover columns i .. min(i + 8, d) of the component row and of
         // each of the B descriptors (caller).
         unsafe {
@@ -248,6 +256,37 @@ fn scatter<const B: usize>(acc: &[__m256; B], out: &mut [f32], k: usize, c: usiz
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
+    // SAFETY: forwarded from the caller.
+    unsafe { batch_cols(xs, d, d, means, inv_sigma, out) }
+}
+
+/// See [`crate::gaussian::sq_mahalanobis_batch_prefix`]: [`sq_mahalanobis_batch`] over the
+/// first `p` columns (rounded down to a multiple of 16, at most `d`): the same lanes, in the
+/// same order, and the same reduction as the full sums, which only add non-negative terms
+/// after them, so every value is at most the full one bit for bit.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn sq_mahalanobis_batch_prefix(
+    xs: &[f32],
+    d: usize,
+    p: usize,
+    means: &[f32],
+    inv_sigma: &[f32],
+    out: &mut [f32],
+) {
+    let cols = p.min(d) / 16 * 16;
+    // SAFETY: forwarded from the caller.
+    unsafe { batch_cols(xs, d, cols, means, inv_sigma, out) }
+}
+
+/// [`sq_mahalanobis_batch`] summing the first `cols <= d` columns of each row.
+///
+/// # Safety
+/// As [`sq_mahalanobis_batch`].
+#[target_feature(enable = "avx2,fma")]
+unsafe fn batch_cols(xs: &[f32], d: usize, cols: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
     if d == 0 {
         return;
     }
@@ -262,7 +301,7 @@ pub unsafe fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigm
         let (xp, o) = (xs[r * d..].as_ptr(), &mut out[r * k..]);
         for c in 0..k {
             // SAFETY: rows r .. r + 8 <= n of xs, and row c < k of means and inv_sigma.
-            let acc = unsafe { block::<BLOCK>(xp, mp, sp, d, c * d) };
+            let acc = unsafe { block::<BLOCK>(xp, mp, sp, d, cols, c * d) };
             scatter(&acc, o, k, c);
         }
         r += BLOCK;
@@ -271,7 +310,7 @@ pub unsafe fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigm
         let (xp, o) = (xs[r * d..].as_ptr(), &mut out[r * k..]);
         for c in 0..k {
             // SAFETY: row r < n of xs, and row c < k of means and inv_sigma.
-            let acc = unsafe { block::<1>(xp, mp, sp, d, c * d) };
+            let acc = unsafe { block::<1>(xp, mp, sp, d, cols, c * d) };
             scatter(&acc, o, k, c);
         }
         r += 1;
@@ -321,7 +360,11 @@ pub unsafe fn softmax(v: &mut [f32]) -> f32 {
         };
         // SAFETY: the lanes in m are inside v (load and store). Lanes past the end are
         // zeroed: they must not add to the sum.
-        let e = _mm256_and_ps(keep, exp8(_mm256_sub_ps(unsafe { load(m, p.add(i)) }, mv)));
+        let x = _mm256_sub_ps(unsafe { load(m, p.add(i)) }, mv);
+        // A chunk whose every argument is below EXP_MIN is exactly 0 (as exp8 gives it): with
+        // sharply peaked posteriors most chunks are, and their exp is skipped.
+        let below = _mm256_or_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(EXP_MIN)), _mm256_xor_ps(keep, all));
+        let e = if _mm256_movemask_ps(below) == 0xff { _mm256_setzero_ps() } else { _mm256_and_ps(keep, exp8(x)) };
         // SAFETY: as the load.
         unsafe { store(m, p.add(i), e) };
         // Two sums so that the adds of neighbouring chunks overlap.
@@ -335,7 +378,8 @@ pub unsafe fn softmax(v: &mut [f32]) -> f32 {
     // sum >= 1: the maximum contributes exp(0) = 1.
     let sum = reduce1(_mm256_add_ps(sum0, sum1));
     let inv = _mm256_set1_ps(1.0 / sum);
-    let mut i = 0;
+    // A sum of exactly 1 (one component takes everything) scales by 1: nothing to do.
+    let mut i = if sum == 1.0 { n } else { 0 };
     while i < n {
         let m = chunk_mask(i, n);
         // SAFETY: the lanes in m are inside v.
@@ -356,10 +400,7 @@ pub unsafe fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32],
     let (xp, mp, sp) = (x.as_ptr(), means.as_ptr(), inv_sigma.as_ptr());
     let (p1, p2) = (s1.as_mut_ptr(), s2.as_mut_ptr());
     let one = _mm256_set1_ps(1.0);
-    for (c, &qc) in q[..k].iter().enumerate() {
-        if qc == 0.0 {
-            continue;
-        }
+    for_nonzero(&q[..k], |c, qc| {
         let (qv, row) = (_mm256_set1_ps(qc), c * d);
         let mut i = 0;
         while i < d {
@@ -378,7 +419,7 @@ pub unsafe fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32],
             }
             i += L;
         }
-    }
+    });
 }
 
 /// `s += v` Kahan-compensated (`c` holds what `s` lost), on the lanes in `m`: the scalar
@@ -423,10 +464,7 @@ pub unsafe fn accumulate_compensated(
     let (xp, mp, sp) = (x.as_ptr(), means.as_ptr(), inv_sigma.as_ptr());
     let (p1, pc1, p2, pc2) = (s1.as_mut_ptr(), c1.as_mut_ptr(), s2.as_mut_ptr(), c2.as_mut_ptr());
     let one = _mm256_set1_ps(1.0);
-    for (c, &qc) in q[..k].iter().enumerate() {
-        if qc == 0.0 {
-            continue;
-        }
+    for_nonzero(&q[..k], |c, qc| {
         let (qv, row) = (_mm256_set1_ps(qc), c * d);
         let mut i = 0;
         while i < d {
@@ -441,5 +479,5 @@ pub unsafe fn accumulate_compensated(
             }
             i += L;
         }
-    }
+    });
 }

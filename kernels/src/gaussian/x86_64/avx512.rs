@@ -9,7 +9,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::gaussian::rows_available;
+use crate::gaussian::{for_nonzero, rows_available};
 use crate::math::{EXP_MAX, EXP_MIN, EXP_POLY, LN2_HI, LN2_LO, LOG2E};
 
 /// Lanes per vector.
@@ -192,19 +192,27 @@ pub unsafe fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &
 /// component row read once per 8 descriptors.
 const BLOCK: usize = 8;
 
-/// Distances of `B` descriptors (rows of `xs` from `xp`, `d` apart) to component row `row`.
+/// Distances of `B` descriptors (rows of `xs` from `xp`, `d` apart) to component row `row`,
+/// over the first `cols <= d` columns.
 ///
 /// # Safety
 /// AVX-512F; `B` rows of `d` values from `xp`, and `d` values of `means` and `inv_sigma` at
 /// `row`, are readable.
 #[inline]
 #[target_feature(enable = "avx512f")]
-unsafe fn block<const B: usize>(xp: *const f32, mp: *const f32, sp: *const f32, d: usize, row: usize) -> [__m512; B] {
-    let full = d - d % L;
+unsafe fn block<const B: usize>(
+    xp: *const f32,
+    mp: *const f32,
+    sp: *const f32,
+    d: usize,
+    cols: usize,
+    row: usize,
+) -> [__m512; B] {
+    let full = cols - cols % L;
     let mut acc = [_mm512_setzero_ps(); B];
     let mut i = 0;
-    while i < d {
-        let m = if i < full { !0 } else { tail_mask(d - i) };
+    while i < cols {
+        let m = if i < full { !0 } else { tail_mask(cols - i) };
         // SAFETY: the lanes in m cover columns i .. min(i + 16, d) of the component row and of
         // each of the B descriptors (caller).
         unsafe {
@@ -248,6 +256,37 @@ fn scatter<const B: usize>(acc: &[__m512; B], out: &mut [f32], k: usize, c: usiz
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
+    // SAFETY: forwarded from the caller.
+    unsafe { batch_cols(xs, d, d, means, inv_sigma, out) }
+}
+
+/// See [`crate::gaussian::sq_mahalanobis_batch_prefix`]: [`sq_mahalanobis_batch`] over the
+/// first `p` columns (rounded down to a multiple of 16, at most `d`): the same lanes, in the
+/// same order, and the same reduction as the full sums, which only add non-negative terms
+/// after them, so every value is at most the full one bit for bit.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn sq_mahalanobis_batch_prefix(
+    xs: &[f32],
+    d: usize,
+    p: usize,
+    means: &[f32],
+    inv_sigma: &[f32],
+    out: &mut [f32],
+) {
+    let cols = p.min(d) / 16 * 16;
+    // SAFETY: forwarded from the caller.
+    unsafe { batch_cols(xs, d, cols, means, inv_sigma, out) }
+}
+
+/// [`sq_mahalanobis_batch`] summing the first `cols <= d` columns of each row.
+///
+/// # Safety
+/// As [`sq_mahalanobis_batch`].
+#[target_feature(enable = "avx512f")]
+unsafe fn batch_cols(xs: &[f32], d: usize, cols: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
     if d == 0 {
         return;
     }
@@ -262,7 +301,7 @@ pub unsafe fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigm
         let (xp, o) = (xs[r * d..].as_ptr(), &mut out[r * k..]);
         for c in 0..k {
             // SAFETY: rows r .. r + 8 <= n of xs, and row c < k of means and inv_sigma.
-            let acc = unsafe { block::<BLOCK>(xp, mp, sp, d, c * d) };
+            let acc = unsafe { block::<BLOCK>(xp, mp, sp, d, cols, c * d) };
             scatter(&acc, o, k, c);
         }
         r += BLOCK;
@@ -271,7 +310,7 @@ pub unsafe fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigm
         let (xp, o) = (xs[r * d..].as_ptr(), &mut out[r * k..]);
         for c in 0..k {
             // SAFETY: row r < n of xs, and row c < k of means and inv_sigma.
-            let acc = unsafe { block::<1>(xp, mp, sp, d, c * d) };
+            let acc = unsafe { block::<1>(xp, mp, sp, d, cols, c * d) };
             scatter(&acc, o, k, c);
         }
         r += 1;
@@ -315,7 +354,11 @@ pub unsafe fn softmax(v: &mut [f32]) -> f32 {
         let k = mask(i);
         // SAFETY: the lanes in k are inside v. Lanes past the end are zeroed: they must not
         // add to the sum.
-        let e = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(unsafe { load(k, p.add(i)) }, m)));
+        let x = _mm512_sub_ps(unsafe { load(k, p.add(i)) }, m);
+        // A chunk whose every argument is below EXP_MIN is exactly 0 (as exp16 gives it): with
+        // sharply peaked posteriors most chunks are, and their exp is skipped.
+        let flushed = (_mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(EXP_MIN)) & k) == k;
+        let e = if flushed { _mm512_setzero_ps() } else { _mm512_maskz_mov_ps(k, exp16(x)) };
         // SAFETY: as the load.
         unsafe { store(k, p.add(i), e) };
         // Two sums so that the adds of neighbouring chunks overlap.
@@ -329,7 +372,8 @@ pub unsafe fn softmax(v: &mut [f32]) -> f32 {
     // sum >= 1: the maximum contributes exp(0) = 1.
     let sum = _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
     let inv = _mm512_set1_ps(1.0 / sum);
-    let mut i = 0;
+    // A sum of exactly 1 (one component takes everything) scales by 1: nothing to do.
+    let mut i = if sum == 1.0 { n } else { 0 };
     while i < n {
         let m = mask(i);
         // SAFETY: the lanes in m are inside v.
@@ -351,10 +395,7 @@ pub unsafe fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32],
     let (p1, p2) = (s1.as_mut_ptr(), s2.as_mut_ptr());
     let full = d - d % L;
     let one = _mm512_set1_ps(1.0);
-    for (c, &qc) in q[..k].iter().enumerate() {
-        if qc == 0.0 {
-            continue;
-        }
+    for_nonzero(&q[..k], |c, qc| {
         let qv = _mm512_set1_ps(qc);
         let row = c * d;
         let mut i = 0;
@@ -374,7 +415,7 @@ pub unsafe fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32],
             }
             i += L;
         }
-    }
+    });
 }
 
 /// `s += v` Kahan-compensated (`c` holds what `s` lost), on the lanes in `m`: the scalar
@@ -420,10 +461,7 @@ pub unsafe fn accumulate_compensated(
     let (p1, pc1, p2, pc2) = (s1.as_mut_ptr(), c1.as_mut_ptr(), s2.as_mut_ptr(), c2.as_mut_ptr());
     let full = d - d % L;
     let one = _mm512_set1_ps(1.0);
-    for (c, &qc) in q[..k].iter().enumerate() {
-        if qc == 0.0 {
-            continue;
-        }
+    for_nonzero(&q[..k], |c, qc| {
         let (qv, row) = (_mm512_set1_ps(qc), c * d);
         let mut i = 0;
         while i < d {
@@ -438,5 +476,5 @@ pub unsafe fn accumulate_compensated(
             }
             i += L;
         }
-    }
+    });
 }
