@@ -2,10 +2,20 @@
 //!
 //! Definitions (DESIGN.md): squared Euclidean distance; ties go to the lowest index (as faiss
 //! and numpy's `argmin`); the distance returned is the true one. Precisely: a result's distance
-//! is `sum_d (x_d - c_d)^2` computed in f64 from the f32 values and rounded to f32, and results
-//! are ordered by (that distance, index). Every SIMD path and the scalar reference give the same
-//! indices and distances, because fast float arithmetic only *ranks*: codewords whose fast score
-//! is within a proven error bound of the best are re-checked with the exact distance.
+//! is `sum_d (x_d - c_d)^2` computed in f64 from the f32 values (in the fixed order of
+//! [`fvae_kernels::vq::sq_distance_exact`]) and rounded to f32, and results are ordered by
+//! (that f32 distance, index). **Ties are on the returned f32 value**: two codewords whose f64
+//! distances differ but round to the same f32 (this happens at |x| ~ 1e8) tie, and the lower
+//! index wins, on every path. Every SIMD path and the scalar reference give the same indices and
+//! distances, because fast arithmetic only *ranks*: codewords whose fast score is within a
+//! proven error bound of the best, widened by the f32 rounding margin of the distance, are
+//! re-checked with the exact distance.
+//!
+//! On x86_64 CPUs with AVX-512 VNNI a packed codebook also carries an int8 copy, and
+//! [`Codebook::nearest`] / [`Codebook::nearest_batch`] rank with int8 dot products first
+//! (`vpdpbusd`, a quarter of the instructions of f32): the bound is `||x - x^|| ||c|| +
+//! ||x^|| ||c - c^||` plus float slack, per query, and a query whose window holds too many
+//! codewords falls back to the f32 scores. Results are the same as every other path's.
 //!
 //! - [`Codebook`]: an f32 codebook `[M, D]` borrowed from slices or a `.safetensors` buffer
 //!   (tensor `codebook`), searched in the direct form `sum (x - c)^2`. [`Codebook::pack`] adds
