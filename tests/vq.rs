@@ -817,3 +817,24 @@ mod screen_properties {
         }
     }
 }
+
+/// The exact distance is part of the result's definition: every path returns the same bits.
+#[test]
+fn sq_distance_exact_paths_give_the_same_bits() {
+    let mut rng = Rng(99);
+    for d in (0..40).chain([63, 64, 65, 130, 1000]) {
+        for &scale in &[1.0f32, 1e8, 1e-8, 1e-20, 1e19] {
+            let x = rng.vec(d + 1, scale);
+            let c = rng.vec(d + 3, scale);
+            let (x, c) = (&x[1..], &c[..d]);
+            let want = scalar::sq_distance_exact(x, c);
+            assert_eq!(kv::sq_distance_exact(x, c).to_bits(), want.to_bits(), "dispatch d={d}");
+            #[cfg(target_arch = "x86_64")]
+            if is_x86_feature_detected!("avx512f") {
+                // SAFETY: the feature is detected.
+                let got = unsafe { fvae::kernels::vq::x86_64::avx512::sq_distance_exact(x, c) };
+                assert_eq!(got.to_bits(), want.to_bits(), "avx512 d={d} scale={scale}");
+            }
+        }
+    }
+}

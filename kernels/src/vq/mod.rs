@@ -284,6 +284,13 @@ pub fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -> usize
 /// assert_eq!(fvae_kernels::vq::sq_distance_exact(&[1.0, 1.0], &[0.0, 3.0]), 5.0);
 /// ```
 pub fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::cpu::has_avx512f() {
+            // SAFETY: the CPU (or build) has AVX-512F; the path reads the shorter length.
+            return unsafe { x86_64::avx512::sq_distance_exact(x, c) };
+        }
+    }
     scalar::sq_distance_exact(x, c)
 }
 

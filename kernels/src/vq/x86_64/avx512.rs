@@ -596,3 +596,40 @@ fn up_sqrt(s: f64, d: usize) -> f64 {
     let v = s * (1.0 + (d as f64 + 4.0) * scalar::EPS52);
     _mm_cvtsd_f64(_mm_sqrt_pd(_mm_set_sd(v))) * (1.0 + scalar::EPS50)
 }
+
+/// See [`crate::vq::sq_distance_exact`]: the same bits as [`scalar::sq_distance_exact`], whose
+/// eight partial sums (`d mod 8`) are exactly the eight f64 lanes here (multiplies and adds
+/// rounded separately, no FMA), reduced in its fixed tree.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
+    let n = x.len().min(c.len());
+    let (xp, cp) = (x.as_ptr(), c.as_ptr());
+    let mut acc = _mm512_setzero_pd();
+    let mut i = 0;
+    // SAFETY: loads read [i, i+8) with i + 8 <= n, or a masked tail inside [i, n).
+    unsafe {
+        while i + 8 <= n {
+            let t =
+                _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(xp.add(i))), _mm512_cvtps_pd(_mm256_loadu_ps(cp.add(i))));
+            acc = _mm512_add_pd(acc, _mm512_mul_pd(t, t));
+            i += 8;
+        }
+        if i < n {
+            let m = tail16(n - i);
+            let t = _mm512_sub_pd(
+                _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(m, xp.add(i)))),
+                _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(m, cp.add(i)))),
+            );
+            // Lanes past the tail add +0.0, which leaves every partial sum's bits unchanged
+            // (the sums are >= +0.0).
+            acc = _mm512_add_pd(acc, _mm512_mul_pd(t, t));
+        }
+    }
+    // s4[l] = acc[l] + acc[l+4]; then (s4[0] + s4[2]) + (s4[1] + s4[3]).
+    let s4 = _mm256_add_pd(_mm512_castpd512_pd256(acc), _mm512_extractf64x4_pd::<1>(acc));
+    let s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd::<1>(s4));
+    _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)))
+}
