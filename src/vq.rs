@@ -421,7 +421,8 @@ impl<'a> Codebook<'a> {
     /// results per query; `buf` holds fast values. Returns how many results each query has.
     fn search(&self, xs: &[f32], kk: usize, idx: &mut [u32], dist: &mut [f32], buf: &mut [f32]) -> usize {
         match self.screen {
-            Some(screen) if kk == 1 && buf.len() >= k::padded_m(self.m) => {
+            // `cfg!`: elsewhere the screen is never built, and the path compiles away.
+            Some(screen) if cfg!(target_arch = "x86_64") && kk == 1 && buf.len() >= k::padded_m(self.m) => {
                 self.search_screened(screen, xs, idx, dist, buf);
                 1
             }
@@ -442,7 +443,7 @@ impl<'a> Codebook<'a> {
             return;
         };
         let d = self.d;
-        let n = xs.len() / d;
+        let n = xs.len().checked_div(d).unwrap_or(0);
         let mp = k::padded_m(self.m);
         let rows_per = (buf.len() / mp).clamp(1, MAX_ROWS);
         // ||c|| and ||c^|| <= ||c|| + ||c - c^||, rounded up; the codebook-wide part of E.
@@ -508,7 +509,7 @@ impl<'a> Codebook<'a> {
     /// [`search`](Self::search) through the f32 scores (or direct distances when unpacked).
     fn search_f32(&self, xs: &[f32], kk: usize, idx: &mut [u32], dist: &mut [f32], buf: &mut [f32]) -> usize {
         let d = self.d;
-        let n = xs.len() / d;
+        let n = xs.len().checked_div(d).unwrap_or(0);
         let kk_eff = kk.min(self.m);
         let mp = k::padded_m(self.m);
         let cols = (buf.len() / k::PANEL * k::PANEL).clamp(k::PANEL, mp.max(k::PANEL));
@@ -625,11 +626,11 @@ impl<'a> Codebook<'a> {
         if !xs.len().is_multiple_of(self.d) {
             return Err(Error::Shape {
                 what: "queries",
-                expected: xs.len() / self.d * self.d + self.d,
+                expected: xs.len().checked_div(self.d).unwrap_or(0) * self.d + self.d,
                 found: xs.len(),
             });
         }
-        let n = xs.len() / self.d;
+        let n = xs.len().checked_div(self.d).unwrap_or(0);
         if idx.len() != n * k {
             return Err(Error::Shape { what: "indices", expected: n * k, found: idx.len() });
         }

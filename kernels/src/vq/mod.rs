@@ -506,9 +506,16 @@ pub fn screen(
         return false;
     }
     let n = (queries.len() / d).min(out.len() / mp).min(row_min.len()).min(info.len());
-    let (queries, words, scales, colsums, half_norms) =
-        (&queries[..n * d], &words[..mp * g], &scales[..mp], &colsums[..mp], &half_norms[..mp]);
-    let (out, row_min, info) = (&mut out[..n * mp], &mut row_min[..n], &mut info[..n]);
+    // `get`: every range is within its slice by the cuts above (never `None`).
+    let (Some(queries), Some(words), Some(scales), Some(colsums), Some(half_norms)) =
+        (queries.get(..n * d), words.get(..mp * g), scales.get(..mp), colsums.get(..mp), half_norms.get(..mp))
+    else {
+        return false;
+    };
+    let (Some(out), Some(row_min), Some(info)) = (out.get_mut(..n * mp), row_min.get_mut(..n), info.get_mut(..n))
+    else {
+        return false;
+    };
     #[cfg(target_arch = "x86_64")]
     {
         if crate::cpu::has_avx512_vnni() {

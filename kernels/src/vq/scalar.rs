@@ -119,9 +119,9 @@ pub fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
             acc[l] += t * t;
         }
     }
-    for (l, i) in (whole..n).enumerate() {
-        let t = x[i] as f64 - c[i] as f64;
-        acc[l] += t * t;
+    for (a, (&xi, &ci)) in acc.iter_mut().zip(x[whole..n].iter().zip(&c[whole..n])) {
+        let t = xi as f64 - ci as f64;
+        *a += t * t;
     }
     let s4 = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
     (s4[0] + s4[2]) + (s4[1] + s4[3])
@@ -136,8 +136,9 @@ pub fn sq_norm_exact(x: &[f32]) -> f64 {
             acc[l] += xs[l] as f64 * xs[l] as f64;
         }
     }
-    for (l, &v) in x[whole..].iter().enumerate() {
-        acc[l] += v as f64 * v as f64;
+    // `zip`: the tail has fewer than 8 values, and no index check is left to panic.
+    for (a, &v) in acc.iter_mut().zip(&x[whole..]) {
+        *a += v as f64 * v as f64;
     }
     let s4 = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
     (s4[0] + s4[2]) + (s4[1] + s4[3])
