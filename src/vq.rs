@@ -70,6 +70,9 @@ const STACK_CHUNK: usize = 256;
 const SCREEN_STACK: usize = if cfg!(target_arch = "x86_64") { 2048 } else { STACK_CHUNK };
 /// Most queries scored together in one batch block.
 const MAX_ROWS: usize = 48;
+/// Queries per int8 screening block: their scores (12 rows of M) stay in L1 for the candidate
+/// scan that follows (measured: 48 rows, 48 KB at M = 256, cost 10% more at D = 16).
+const SCREEN_ROWS: usize = 12;
 /// Candidates collected with SIMD before falling back to a plain scan.
 const MAX_CANDIDATES: usize = 32;
 /// Above this, `||x||^2` or `||c||^2` could overflow the f32 fast paths: search exactly.
@@ -445,7 +448,7 @@ impl<'a> Codebook<'a> {
         let d = self.d;
         let n = xs.len().checked_div(d).unwrap_or(0);
         let mp = k::padded_m(self.m);
-        let rows_per = (buf.len() / mp).clamp(1, MAX_ROWS);
+        let rows_per = (buf.len() / mp).clamp(1, SCREEN_ROWS);
         // ||c|| and ||c^|| <= ||c|| + ||c - c^||, rounded up; the codebook-wide part of E.
         let cn = self.max_norm * (1.0 + 1e-12);
         let chat = cn + sc.err;
