@@ -317,7 +317,8 @@ impl<'a> Codebook<'a> {
         }
         k::pack_panels(self.data, self.d, panels);
         let mut screen = None;
-        if screen_len(self.m, self.d) > 0 {
+        // Codewords too large for f32 scores are searched exactly anyway: no screen then.
+        if screen_len(self.m, self.d) > 0 && self.max_norm * self.max_norm <= HUGE {
             let (scales, rest) = rest.split_at_mut(mp);
             let (colsums, words) = rest.split_at_mut(mp);
             let words = &mut words[..mp * k::screen_words(self.d)];
