@@ -8,13 +8,17 @@
 # prints what ran where and one summary line; exits non-zero if anything failed on any core.
 #
 # usage: scripts/qemu-tests.sh [cargo test args...]      e.g. --release, or --test gmm
-# env:   QEMU_TIMEOUT (seconds per program, default 120), CORES (default "M4F M7 M0 M33")
+# Without arguments it also runs the release build of the programs in RELEASE_TESTS (default "vq": its
+# assembly paths, and the stack painting that once broke in release builds), a few seconds per core.
+# env:   QEMU_TIMEOUT (seconds per program, default 120), CORES (default "M4F M7 M0 M33"), RELEASE_TESTS
 # needs: qemu-system-arm, rustup targets thumbv7em-none-eabihf, thumbv6m-none-eabi, thumbv8m.main-none-eabihf (.ci/run installs them).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TIMEOUT=${QEMU_TIMEOUT:-120}
 CORES=${CORES:-M4F M7 M0 M33}
+RELEASE_TESTS=${RELEASE_TESTS-vq}
+[ $# -gt 0 ] && RELEASE_TESTS=""
 QEMU_OPTS="-nographic -monitor none -serial none -semihosting-config enable=on,target=native -kernel"
 
 if ! command -v qemu-system-arm >/dev/null; then
@@ -41,6 +45,11 @@ for core in $CORES; do
     echo "=== $core: $machine, $target"
     env "$var=$runner" cargo test --target "$target" "$@" 2>&1 | tee "$LOG/$core" | grep -v '^ *Compiling '
     status=${PIPESTATUS[0]}
+    for t in $RELEASE_TESTS; do
+        echo "=== $core: release build of $t"
+        env "$var=$runner" cargo test --target "$target" --release --test "$t" 2>&1 | tee -a "$LOG/$core" | grep -v '^ *Compiling '
+        [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+    done
     # One "<suite>: N passed, M failed" line per program that reached its end.
     programs=$(grep -E '^[A-Za-z0-9_-]+: [0-9]+ passed, [0-9]+ failed$' "$LOG/$core" | sed 's/ passed, 0 failed$/ ok/' | paste -sd ' ' -)
     if [ "$status" -eq 0 ]; then

@@ -840,3 +840,36 @@ fn sq_distance_exact_paths_give_the_same_bits() {
         }
     }
 }
+
+#[test]
+fn packed_int8_codebook_matches_unpacked() {
+    for case in CASES {
+        let file = AlignedFile::read(&format!("{DIR}/{case}/codebook_int8.safetensors"));
+        let cb = CodebookI8::from_safetensors(&SafeTensors::parse(file.bytes()).unwrap()).unwrap();
+        let xq: Vec<i8> = npy(case, "x_int8.npy").f64s.iter().map(|&v| v as i8).collect();
+        let mut storage = vec![0i32; CodebookI8::packed_len(cb.m(), cb.d())];
+        let short = CodebookI8::packed_len(cb.m(), cb.d()) - 1;
+        assert!(matches!(cb.pack(&mut storage[..short]), Err(Error::BufferTooSmall { .. })));
+        let packed = cb.pack(&mut storage).unwrap();
+        for x in xq.chunks_exact(cb.d()) {
+            assert_eq!(packed.nearest(x).unwrap(), cb.nearest(x).unwrap(), "{case}");
+        }
+        assert!(matches!(packed.nearest(&xq[..cb.d() - 1]), Err(Error::Shape { .. })));
+    }
+    // D = 16, the size of the Cortex-M assembly path, with extremes and ties.
+    let mut data = [0i8; 40 * 16];
+    for (i, v) in data.iter_mut().enumerate() {
+        *v = match i / 16 {
+            0 | 1 => 127,
+            2 => -128,
+            _ => ((i * 37 + 11) % 256) as u8 as i8,
+        };
+    }
+    let cb = CodebookI8::new(&data, 16, 1.0).unwrap();
+    let mut storage = [0i32; CodebookI8::packed_len(40, 16)];
+    let packed = cb.pack(&mut storage).unwrap();
+    for x in [[127i8; 16], [-128; 16], [0; 16], [5; 16]] {
+        assert_eq!(packed.nearest(&x).unwrap(), cb.nearest(&x).unwrap());
+    }
+    assert_eq!(packed.nearest(&[127; 16]).unwrap().index, 0);
+}

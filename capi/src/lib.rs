@@ -151,15 +151,9 @@ fn code(r: Status<()>) -> i32 {
     }
 }
 
-/// A slice from a C pointer and an element count, after checking null, alignment and size.
-///
-/// # Safety
-/// When non-null and aligned, `p` must point at `len` readable elements that stay valid and
-/// unmodified for `'a`.
-unsafe fn c_slice<'a, T>(p: *const T, len: usize) -> Status<&'a [T]> {
-    if len == 0 {
-        return Ok(&[]);
-    }
+/// Checks that a C array of `len` (> 0) elements can be a slice: non-null, aligned, at most
+/// `isize::MAX` bytes.
+fn check_array<T>(p: *const T, len: usize) -> Status<()> {
     if p.is_null() {
         return Err(FVAE_ERR_NULL);
     }
@@ -169,6 +163,19 @@ unsafe fn c_slice<'a, T>(p: *const T, len: usize) -> Status<&'a [T]> {
     if len.checked_mul(size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
         return Err(FVAE_ERR_SHAPE);
     }
+    Ok(())
+}
+
+/// A slice from a C pointer and an element count, after checking null, alignment and size.
+///
+/// # Safety
+/// When non-null and aligned, `p` must point at `len` readable elements that stay valid and
+/// unmodified for `'a`.
+unsafe fn c_slice<'a, T>(p: *const T, len: usize) -> Status<&'a [T]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    check_array(p, len)?;
     // SAFETY: non-null, aligned, size fits isize; validity for `len` elements is the caller's contract.
     Ok(unsafe { slice::from_raw_parts(p, len) })
 }
@@ -181,15 +188,7 @@ unsafe fn c_slice_mut<'a, T>(p: *mut T, len: usize) -> Status<&'a mut [T]> {
     if len == 0 {
         return Ok(&mut []);
     }
-    if p.is_null() {
-        return Err(FVAE_ERR_NULL);
-    }
-    if !p.is_aligned() {
-        return Err(FVAE_ERR_MISALIGNED);
-    }
-    if len.checked_mul(size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
-        return Err(FVAE_ERR_SHAPE);
-    }
+    check_array(p, len)?;
     // SAFETY: as in c_slice; exclusivity for `len` elements is the caller's contract.
     Ok(unsafe { slice::from_raw_parts_mut(p, len) })
 }
@@ -213,6 +212,100 @@ fn check_storage(storage: *mut c_void, storage_len: usize, need: usize) -> Statu
     // SAFETY: non-null, aligned, and `need` (> 4, a whole header) writable bytes per the caller.
     unsafe { storage.cast::<u32>().write(0) };
     Ok(storage.cast::<u8>())
+}
+
+/// Checks a handle (non-null, aligned, the right magic) and returns it as a raw object pointer
+/// (no reference is made, so the caller may still write through it).
+///
+/// # Safety
+/// A non-null, aligned `h` points at least at a `u32` of storage the caller owns.
+unsafe fn checked<T>(h: *const c_void, magic: u32) -> Status<*mut T> {
+    if h.is_null() {
+        return Err(FVAE_ERR_NULL);
+    }
+    if !(h as usize).is_multiple_of(FVAE_ALIGN) {
+        return Err(FVAE_ERR_MISALIGNED);
+    }
+    // SAFETY: aligned and non-null; the magic (a plain u32 at offset 0 of every repr(C) object)
+    // is read before the rest is trusted.
+    if unsafe { h.cast::<u32>().read() } != magic {
+        return Err(FVAE_ERR_INVALID_HANDLE);
+    }
+    Ok(h.cast::<T>().cast_mut())
+}
+
+/// Checks a handle as [`checked`] and returns the object behind it.
+///
+/// # Safety
+/// As [`checked`]; when the magic matches, an object of type `T` (whose first field is that
+/// `u32`) was written there.
+unsafe fn object<'a, T>(h: *const c_void, magic: u32) -> Status<&'a T> {
+    // SAFETY: the magic says the matching init wrote a T here.
+    Ok(unsafe { &*checked::<T>(h, magic)? })
+}
+
+/// Writes `value` at the start of `storage` and the handle to `out`.
+///
+/// # Safety
+/// `storage` passed [`check_storage`] for at least `size_of::<T>()` bytes, and `out` is non-null
+/// and writable.
+unsafe fn publish<T, H>(storage: *mut u8, value: T, out: *mut *mut H) {
+    // SAFETY: storage is FVAE_ALIGN-aligned (>= align of T, asserted above) and large enough; the
+    // header bytes are disjoint from the data region the object borrows.
+    unsafe {
+        ptr::write(storage.cast::<T>(), value);
+        out.write(storage.cast::<H>());
+    }
+}
+
+/// The data region after the header of an object in `storage`, as `len` elements of `E`.
+///
+/// # Safety
+/// `storage` passed [`check_storage`] for `header_len(header) + len * size_of::<E>()` bytes;
+/// `E` needs at most `FVAE_ALIGN` alignment.
+unsafe fn region<E>(storage: *mut u8, header: usize, len: usize) -> &'static mut [E] {
+    // SAFETY: in bounds per the contract; the region starts FVAE_ALIGN-aligned.
+    unsafe { slice::from_raw_parts_mut(storage.add(header_len(header)).cast::<E>(), len) }
+}
+
+/// Writes optional out-parameters (each skipped when NULL).
+///
+/// # Safety
+/// Every non-null pointer is a writable, aligned slot.
+unsafe fn put<T: Copy>(p: *mut T, v: T) {
+    if !p.is_null() {
+        // SAFETY: per the contract.
+        unsafe { p.write(v) };
+    }
+}
+
+/// The shape of a rank-`N` tensor, else a status (missing tensor, other rank: shape).
+fn tensor_dims<const N: usize>(file: &SafeTensors<'_>, name: &'static str) -> Status<[usize; N]> {
+    file.tensor(name).map_err(status_of)?.shape().dims().try_into().map_err(|_| FVAE_ERR_SHAPE)
+}
+
+/// `*_safetensors_dims`: the shape of tensor `name` (rank N) of a `.safetensors` buffer into `out`.
+///
+/// # Safety
+/// The caller gives `bytes_len` readable bytes at `bytes`, and writable slots in `out`.
+unsafe fn file_dims<const N: usize>(
+    bytes: *const u8,
+    bytes_len: usize,
+    name: &'static str,
+    out: [*mut usize; N],
+) -> i32 {
+    code((|| {
+        if out.iter().any(|p| p.is_null()) {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives bytes_len readable bytes at `bytes`.
+        let file = SafeTensors::parse(unsafe { c_slice(bytes, bytes_len)? }).map_err(status_of)?;
+        for (p, v) in out.into_iter().zip(tensor_dims::<N>(&file, name)?) {
+            // SAFETY: non-null (checked above); the caller gives writable size_t slots.
+            unsafe { p.write(v) };
+        }
+        Ok(())
+    })())
 }
 
 fn gmm_floats(k: usize, d: usize) -> Option<usize> {
@@ -274,32 +367,33 @@ fn layout_of(layout: u32) -> Status<Layout> {
     }
 }
 
-/// Builds the GMM object in `storage` from parameter slices (copied in).
+/// Builds the GMM object in `storage` from parameter slices (copied in) and publishes its handle.
 ///
 /// # Safety
 /// `storage` passed [`check_storage`] for `gmm_size(k, d)` bytes and is the caller's to write
-/// and keep alive, unmoved, while the handle is used.
-unsafe fn build_gmm(storage: *mut u8, weights: &[f32], means: &[f32], variances: &[f32]) -> Status<*mut FvaeGmm> {
+/// and keep alive, unmoved, while the handle is used; `out` is non-null and writable.
+unsafe fn build_gmm(
+    storage: *mut u8,
+    weights: &[f32],
+    means: &[f32],
+    variances: &[f32],
+    out: *mut *mut FvaeGmm,
+) -> Status<()> {
     let k = weights.len();
     let d = means.len().checked_div(k).unwrap_or(0);
     if k == 0 || d == 0 || means.len() != k * d {
         return Err(FVAE_ERR_SHAPE);
     }
     let floats = gmm_floats(k, d).ok_or(FVAE_ERR_SHAPE)?;
-    // SAFETY: header_len(GmmObj) + 4 * floats bytes are in the checked storage; the float region
-    // starts FVAE_ALIGN-aligned, so it is 4-aligned.
-    let region: &'static mut [f32] =
-        unsafe { slice::from_raw_parts_mut(storage.add(header_len(size_of::<GmmObj>())).cast::<f32>(), floats) };
-    let (w, rest) = region.split_at_mut(k);
+    // SAFETY: header_len(GmmObj) + 4 * floats bytes are in the checked storage.
+    let (w, rest) = unsafe { region::<f32>(storage, size_of::<GmmObj>(), floats) }.split_at_mut(k);
     let (m, constants) = rest.split_at_mut(k * d);
     w.copy_from_slice(weights);
     m.copy_from_slice(means);
     let gmm = DiagGmm::new(w, m, variances, constants).map_err(status_of)?;
-    let obj = storage.cast::<GmmObj>();
-    // SAFETY: storage is FVAE_ALIGN-aligned (>= align of GmmObj) and large enough; the header
-    // bytes are disjoint from the float region the DiagGmm borrows.
-    unsafe { ptr::write(obj, GmmObj { magic: GMM_MAGIC, gmm }) };
-    Ok(obj.cast::<FvaeGmm>())
+    // SAFETY: checked storage; out is non-null and writable per the contract.
+    unsafe { publish(storage, GmmObj { magic: GMM_MAGIC, gmm }, out) };
+    Ok(())
 }
 
 /// A GMM from raw arrays: `weights` [k], `means` [k*d], `variances` [k*d] (diagonal, row-major),
@@ -322,14 +416,12 @@ pub unsafe extern "C" fn fvae_gmm_init(
         }
         let need = gmm_size(k, d).ok_or(FVAE_ERR_SHAPE)?;
         let storage = check_storage(storage, storage_len, need)?;
-        let kd = k * d; // cannot overflow: gmm_size checked it
-                        // SAFETY: the caller gives k, k*d and k*d readable floats; c_slice checks null/alignment.
+        // k * d cannot overflow: gmm_size checked it.
+        let kd = k * d;
+        // SAFETY: the caller gives k, k*d and k*d readable floats; c_slice checks null/alignment.
         let (w, m, v) = unsafe { (c_slice(weights, k)?, c_slice(means, kd)?, c_slice(variances, kd)?) };
-        // SAFETY: storage checked for `need` bytes above.
-        let h = unsafe { build_gmm(storage, w, m, v)? };
-        // SAFETY: out is non-null; the caller gives a writable, aligned pointer slot.
-        unsafe { out.write(h) };
-        Ok(())
+        // SAFETY: storage checked for `need` bytes above; out is non-null.
+        unsafe { build_gmm(storage, w, m, v, out) }
     })())
 }
 
@@ -342,25 +434,8 @@ pub unsafe extern "C" fn fvae_gmm_safetensors_dims(
     k: *mut usize,
     d: *mut usize,
 ) -> i32 {
-    code((|| {
-        if k.is_null() || d.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        // SAFETY: the caller gives bytes_len readable bytes at `bytes`.
-        let bytes = unsafe { c_slice(bytes, bytes_len)? };
-        let file = SafeTensors::parse(bytes).map_err(status_of)?;
-        let means = file.tensor("means").map_err(status_of)?;
-        let (kk, dd) = match means.shape().dims() {
-            [kk, dd] => (*kk, *dd),
-            _ => return Err(FVAE_ERR_SHAPE),
-        };
-        // SAFETY: both non-null; the caller gives writable size_t slots.
-        unsafe {
-            k.write(kk);
-            d.write(dd);
-        }
-        Ok(())
-    })())
+    // SAFETY: forwarded contract.
+    unsafe { file_dims(bytes, bytes_len, "means", [k, d]) }
 }
 
 /// A GMM from a `.safetensors` buffer (4-aligned; tensors `weights`, `means`, `covariances`, f32),
@@ -387,11 +462,8 @@ pub unsafe extern "C" fn fvae_gmm_init_safetensors(
         let d = m.len().checked_div(k).unwrap_or(0);
         let need = gmm_size(k, d).ok_or(FVAE_ERR_SHAPE)?;
         let storage = check_storage(storage, storage_len, need)?;
-        // SAFETY: storage checked for gmm_size(k, d) bytes; build_gmm checks the shapes.
-        let h = unsafe { build_gmm(storage, w, m, v)? };
-        // SAFETY: out is non-null and writable per the caller's contract.
-        unsafe { out.write(h) };
-        Ok(())
+        // SAFETY: storage checked for gmm_size(k, d) bytes (build_gmm checks the shapes); out is non-null.
+        unsafe { build_gmm(storage, w, m, v, out) }
     })())
 }
 
@@ -400,20 +472,8 @@ pub unsafe extern "C" fn fvae_gmm_init_safetensors(
 /// # Safety
 /// A non-null, aligned `h` points at least at the header of storage the caller owns.
 unsafe fn gmm_ref<'a>(h: *const FvaeGmm) -> Status<&'a DiagGmm<'static>> {
-    let obj = h.cast::<GmmObj>();
-    if obj.is_null() {
-        return Err(FVAE_ERR_NULL);
-    }
-    if !(obj as usize).is_multiple_of(FVAE_ALIGN) {
-        return Err(FVAE_ERR_MISALIGNED);
-    }
-    // SAFETY: aligned and non-null; reading the magic first (a plain u32) tells an initialised
-    // object from other memory before the rest of the header is trusted.
-    if unsafe { ptr::addr_of!((*obj).magic).read() } != GMM_MAGIC {
-        return Err(FVAE_ERR_INVALID_HANDLE);
-    }
-    // SAFETY: the magic says fvae_gmm_init* wrote a GmmObj here.
-    Ok(unsafe { &(*obj).gmm })
+    // SAFETY: forwarded contract; the magic says fvae_gmm_init* wrote a GmmObj there.
+    Ok(&unsafe { object::<GmmObj>(h.cast(), GMM_MAGIC)? }.gmm)
 }
 
 /// Number of components and dimensions of a GMM.
@@ -511,18 +571,12 @@ pub unsafe extern "C" fn fvae_fisher_init(
         };
         let need = fisher_size(g.k(), g.d()).ok_or(FVAE_ERR_SHAPE)?;
         let storage = check_storage(storage, storage_len, need)?;
-        let header = header_len(size_of::<FisherObj>());
-        let floats = (need - header) / 4;
-        // SAFETY: `need` bytes are in the checked storage; the float region after the header is
-        // FVAE_ALIGN-aligned and disjoint from the header.
-        let region: &'static mut [f32] =
-            unsafe { slice::from_raw_parts_mut(storage.add(header).cast::<f32>(), floats) };
-        let acc = FisherAccumulator::new(g, options, region).map_err(status_of)?;
-        let obj = storage.cast::<FisherObj>();
-        // SAFETY: aligned (FVAE_ALIGN >= align of FisherObj), in bounds, disjoint from `region`.
-        unsafe { ptr::write(obj, FisherObj { magic: FISHER_MAGIC, acc }) };
-        // SAFETY: out is non-null and writable per the caller's contract.
-        unsafe { out.write(obj.cast::<FvaeFisher>()) };
+        let floats = (need - header_len(size_of::<FisherObj>())) / 4;
+        // SAFETY: `need` bytes (the header and `floats` floats) are in the checked storage.
+        let sums = unsafe { region::<f32>(storage, size_of::<FisherObj>(), floats) };
+        let acc = FisherAccumulator::new(g, options, sums).map_err(status_of)?;
+        // SAFETY: checked storage; out is non-null and writable per the caller's contract.
+        unsafe { publish(storage, FisherObj { magic: FISHER_MAGIC, acc }, out) };
         Ok(())
     })())
 }
@@ -533,19 +587,8 @@ pub unsafe extern "C" fn fvae_fisher_init(
 /// A non-null, aligned `h` points at least at the header of storage the caller owns, and no
 /// other reference to that object is live during the call.
 unsafe fn fisher_mut<'a>(h: *mut FvaeFisher) -> Status<&'a mut FisherAccumulator<'static, 'static>> {
-    let obj = h.cast::<FisherObj>();
-    if obj.is_null() {
-        return Err(FVAE_ERR_NULL);
-    }
-    if !(obj as usize).is_multiple_of(FVAE_ALIGN) {
-        return Err(FVAE_ERR_MISALIGNED);
-    }
-    // SAFETY: aligned and non-null; the magic is checked before the header is trusted.
-    if unsafe { ptr::addr_of!((*obj).magic).read() } != FISHER_MAGIC {
-        return Err(FVAE_ERR_INVALID_HANDLE);
-    }
-    // SAFETY: the magic says fvae_fisher_init wrote a FisherObj here; exclusivity per the contract.
-    Ok(unsafe { &mut (*obj).acc })
+    // SAFETY: the magic says fvae_fisher_init wrote a FisherObj there; exclusivity per the contract.
+    Ok(unsafe { &mut (*checked::<FisherObj>(h.cast::<c_void>(), FISHER_MAGIC)?).acc })
 }
 
 /// Adds one descriptor `x` [d]; its log-likelihood goes to `*log_likelihood` unless NULL. A
@@ -652,7 +695,8 @@ pub unsafe extern "C" fn fvae_fisher_finish(
 
 // ---------------------------------------------------------------------------------------------
 // Vector quantisation: f32 and int8 codebooks, residual VQ. Codewords are copied into the
-// storage, as a GMM's parameters are.
+// storage, as a GMM's parameters are. The three objects differ only in what `VqKind` and `Search`
+// name, so each operation below is one generic function and every exported symbol forwards to it.
 
 /// An f32 codebook `[M, D]` living in caller storage (opaque).
 pub struct FvaeCodebook {
@@ -669,33 +713,139 @@ pub struct FvaeRvq {
     _opaque: [u8; 0],
 }
 
+type Cb = Codebook<'static>;
+type CbI8 = CodebookI8<'static>;
+type Rvq = ResidualVq<'static>;
+
+/// The header at the start of a VQ object's storage; copied codewords follow it.
+#[repr(C)]
+struct VqObj<V> {
+    magic: u32,
+    vq: V,
+}
+
+const _: () = assert!(
+    align_of::<VqObj<Cb>>() <= FVAE_ALIGN
+        && align_of::<VqObj<CbI8>>() <= FVAE_ALIGN
+        && align_of::<VqObj<Rvq>>() <= FVAE_ALIGN
+);
+
+/// What the f32 codebook, the int8 codebook and the residual VQ differ in when they are stored.
+trait VqKind: Sized + 'static {
+    /// The opaque C handle.
+    type Handle;
+    /// Element of the codewords (and of the queries).
+    type Elem: Copy + 'static;
+    /// What the constructor takes besides the codewords: D, (D, scale) or (S, D).
+    type Params: Copy;
+    /// Tells an initialised object of this kind from other memory (first field of [`VqObj`]).
+    const MAGIC: u32;
+    /// Elements per row of `[M, row]` data: D, or S*D (0 when that overflows).
+    fn row(p: Self::Params) -> usize;
+    fn new(data: &'static [Self::Elem], p: Self::Params) -> fvae::Result<Self>;
+    /// The codewords and parameters of a `.safetensors` file, checked as far as the statuses of
+    /// `*_init_safetensors` need before the storage is looked at.
+    fn from_file(file: &SafeTensors<'static>) -> Status<(&'static [Self::Elem], Self::Params)>;
+}
+
 const CODEBOOK_MAGIC: u32 = 0x6676_7131; // "fvq1"
 const CODEBOOK_I8_MAGIC: u32 = 0x6676_6931; // "fvi1"
 const RVQ_MAGIC: u32 = 0x6676_7231; // "fvr1"
 
-#[repr(C)]
-struct CodebookObj {
-    magic: u32,
-    cb: Codebook<'static>,
+impl VqKind for Cb {
+    type Handle = FvaeCodebook;
+    type Elem = f32;
+    type Params = usize;
+    const MAGIC: u32 = CODEBOOK_MAGIC;
+    fn row(d: usize) -> usize {
+        d
+    }
+    fn new(data: &'static [f32], d: usize) -> fvae::Result<Self> {
+        Codebook::new(data, d)
+    }
+    fn from_file(file: &SafeTensors<'static>) -> Status<(&'static [f32], usize)> {
+        let [_, d] = tensor_dims(file, "codebook")?;
+        let data = file.tensor("codebook").and_then(|t| t.as_f32("codebook")).map_err(status_of)?;
+        Ok((data, d))
+    }
 }
 
-#[repr(C)]
-struct CodebookI8Obj {
-    magic: u32,
-    cb: CodebookI8<'static>,
+impl VqKind for CbI8 {
+    type Handle = FvaeCodebookI8;
+    type Elem = i8;
+    type Params = (usize, f32);
+    const MAGIC: u32 = CODEBOOK_I8_MAGIC;
+    fn row((d, _): (usize, f32)) -> usize {
+        d
+    }
+    fn new(data: &'static [i8], (d, scale): (usize, f32)) -> fvae::Result<Self> {
+        CodebookI8::new(data, d, scale)
+    }
+    fn from_file(file: &SafeTensors<'static>) -> Status<(&'static [i8], (usize, f32))> {
+        // Validated (scale included) in place first, then copied.
+        let cb = CodebookI8::from_safetensors(file).map_err(status_of)?;
+        Ok((cb.data(), (cb.d(), cb.scale())))
+    }
 }
 
-#[repr(C)]
-struct RvqObj {
-    magic: u32,
-    rvq: ResidualVq<'static>,
+impl VqKind for Rvq {
+    type Handle = FvaeRvq;
+    type Elem = f32;
+    type Params = (usize, usize);
+    const MAGIC: u32 = RVQ_MAGIC;
+    fn row((s, d): (usize, usize)) -> usize {
+        s.checked_mul(d).unwrap_or(0)
+    }
+    fn new(data: &'static [f32], (s, d): (usize, usize)) -> fvae::Result<Self> {
+        ResidualVq::new(data, s, d)
+    }
+    fn from_file(file: &SafeTensors<'static>) -> Status<(&'static [f32], (usize, usize))> {
+        let rvq = ResidualVq::from_safetensors(file).map_err(status_of)?;
+        let data = file.tensor("codebooks").and_then(|t| t.as_f32("codebooks")).map_err(status_of)?;
+        Ok((data, (rvq.stages(), rvq.d())))
+    }
 }
 
-const _: () = assert!(
-    align_of::<CodebookObj>() <= FVAE_ALIGN
-        && align_of::<CodebookI8Obj>() <= FVAE_ALIGN
-        && align_of::<RvqObj>() <= FVAE_ALIGN
-);
+/// The searches the f32 and the int8 codebook share (their distances are f32 and u32).
+trait Search: VqKind {
+    type Dist: Copy;
+    fn find_nearest(&self, x: &[Self::Elem]) -> fvae::Result<(u32, Self::Dist)>;
+    fn find_top_k(&self, x: &[Self::Elem], idx: &mut [u32], dist: &mut [Self::Dist]) -> fvae::Result<usize>;
+    fn find_top_k_batch(
+        &self,
+        xs: &[Self::Elem],
+        k: usize,
+        idx: &mut [u32],
+        dist: &mut [Self::Dist],
+    ) -> fvae::Result<usize>;
+}
+
+impl Search for Cb {
+    type Dist = f32;
+    fn find_nearest(&self, x: &[f32]) -> fvae::Result<(u32, f32)> {
+        self.nearest(x).map(|n| (n.index, n.distance))
+    }
+    fn find_top_k(&self, x: &[f32], idx: &mut [u32], dist: &mut [f32]) -> fvae::Result<usize> {
+        self.top_k(x, idx, dist)
+    }
+    fn find_top_k_batch(&self, xs: &[f32], k: usize, idx: &mut [u32], dist: &mut [f32]) -> fvae::Result<usize> {
+        // No scratch: the search scores 256 codewords at a time in a 1 KiB stack buffer.
+        self.top_k_batch(xs, k, idx, dist, &mut [])
+    }
+}
+
+impl Search for CbI8 {
+    type Dist = u32;
+    fn find_nearest(&self, x: &[i8]) -> fvae::Result<(u32, u32)> {
+        self.nearest(x).map(|n| (n.index, n.distance))
+    }
+    fn find_top_k(&self, x: &[i8], idx: &mut [u32], dist: &mut [u32]) -> fvae::Result<usize> {
+        self.top_k(x, idx, dist)
+    }
+    fn find_top_k_batch(&self, xs: &[i8], k: usize, idx: &mut [u32], dist: &mut [u32]) -> fvae::Result<usize> {
+        self.top_k_batch(xs, k, idx, dist)
+    }
+}
 
 /// Bytes of a header followed by `elems` elements of `elem` bytes; `None` for empty or overflowing shapes.
 fn object_size(header: usize, dims: &[usize], elem: usize) -> Option<usize> {
@@ -713,98 +863,198 @@ fn object_size(header: usize, dims: &[usize], elem: usize) -> Option<usize> {
     (bytes <= isize::MAX as usize).then_some(bytes)
 }
 
-/// Checks a handle (non-null, aligned, the right magic) and returns it as a raw object pointer
-/// (no reference is made, so the caller may still write through it).
-///
-/// # Safety
-/// A non-null, aligned `h` points at least at a `u32` of storage the caller owns.
-unsafe fn checked<T>(h: *const c_void, magic: u32) -> Status<*mut T> {
-    if h.is_null() {
-        return Err(FVAE_ERR_NULL);
-    }
-    if !(h as usize).is_multiple_of(FVAE_ALIGN) {
-        return Err(FVAE_ERR_MISALIGNED);
-    }
-    // SAFETY: aligned and non-null; the magic (a plain u32 at offset 0 of every repr(C) object)
-    // is read before the rest is trusted.
-    if unsafe { h.cast::<u32>().read() } != magic {
-        return Err(FVAE_ERR_INVALID_HANDLE);
-    }
-    Ok(h.cast::<T>().cast_mut())
+/// Storage bytes of a `V` holding `dims` elements (`&[]`: a view); 0 for empty or overflowing shapes.
+fn vq_size<V: VqKind>(dims: &[usize]) -> usize {
+    object_size(size_of::<VqObj<V>>(), dims, size_of::<V::Elem>()).unwrap_or(0)
 }
 
-/// Checks a handle as [`checked`] and returns the object behind it.
+/// The model behind a VQ handle, after the checks of [`object`].
 ///
 /// # Safety
-/// As [`checked`]; when the magic matches, an object of type `T` (whose first field is that
-/// `u32`) was written there.
-unsafe fn object<'a, T>(h: *const c_void, magic: u32) -> Status<&'a T> {
-    // SAFETY: the magic says the matching init wrote a T here.
-    Ok(unsafe { &*checked::<T>(h, magic)? })
+/// As [`object`].
+unsafe fn vq_ref<'a, V: VqKind>(h: *const V::Handle) -> Status<&'a V> {
+    // SAFETY: forwarded contract; the magic says the init of this kind wrote a VqObj<V> there.
+    Ok(&unsafe { object::<VqObj<V>>(h.cast(), V::MAGIC)? }.vq)
 }
 
-/// Writes `value` at the start of `storage` and the handle to `out`.
+/// Stores a VQ object (codewords copied, or borrowed when `copy` is false) and publishes its handle.
 ///
 /// # Safety
-/// `storage` passed [`check_storage`] for at least `size_of::<T>()` bytes, and `out` is non-null
-/// and writable.
-unsafe fn publish<T, H>(storage: *mut u8, value: T, out: *mut *mut H) {
-    // SAFETY: storage is FVAE_ALIGN-aligned (>= align of T, asserted above) and large enough; the
-    // header bytes are disjoint from the data region the object borrows.
-    unsafe {
-        ptr::write(storage.cast::<T>(), value);
-        out.write(storage.cast::<H>());
+/// `out` non-null and writable; `storage`/`storage_len` as given by the caller; when borrowed,
+/// `data` stays valid and unmodified while the handle is used.
+unsafe fn vq_build<V: VqKind>(
+    storage: *mut c_void,
+    storage_len: usize,
+    data: &'static [V::Elem],
+    p: V::Params,
+    copy: bool,
+    out: *mut *mut V::Handle,
+) -> Status<()> {
+    let row = V::row(p);
+    let m = data.len().checked_div(row).unwrap_or(0);
+    if m * row != data.len() {
+        return Err(FVAE_ERR_SHAPE);
     }
+    let dims: &[usize] = if copy { &[m, row] } else { &[] };
+    let need = object_size(size_of::<VqObj<V>>(), dims, size_of::<V::Elem>()).ok_or(FVAE_ERR_SHAPE)?;
+    let storage = check_storage(storage, storage_len, need)?;
+    let data: &'static [V::Elem] = if copy {
+        // SAFETY: storage checked for the header and m * row elements (f32 or i8: aligned enough).
+        let c = unsafe { region::<V::Elem>(storage, size_of::<VqObj<V>>(), data.len()) };
+        c.copy_from_slice(data);
+        c
+    } else {
+        data
+    };
+    let vq = V::new(data, p).map_err(status_of)?;
+    // SAFETY: checked storage, non-null out.
+    unsafe { publish(storage, VqObj { magic: V::MAGIC, vq }, out) };
+    Ok(())
 }
 
-/// The data region after the header of an object in `storage`, as `len` elements of `E`.
+/// `*_init` (`copy`) and `*_view` from a raw array of `dims` (multiplied) elements.
 ///
 /// # Safety
-/// `storage` passed [`check_storage`] for `header_len(header) + len * size_of::<E>()` bytes;
-/// `E` needs at most `FVAE_ALIGN` alignment.
-unsafe fn region<E>(storage: *mut u8, header: usize, len: usize) -> &'static mut [E] {
-    // SAFETY: in bounds per the contract; the region starts FVAE_ALIGN-aligned.
-    unsafe { slice::from_raw_parts_mut(storage.add(header_len(header)).cast::<E>(), len) }
+/// The caller gives that many readable elements at `data` (which outlive the handle when `copy`
+/// is false) and a writable `out`; `storage`/`storage_len` as given by the caller.
+unsafe fn vq_init_raw<V: VqKind>(
+    storage: *mut c_void,
+    storage_len: usize,
+    dims: &[usize],
+    data: *const V::Elem,
+    p: V::Params,
+    copy: bool,
+    out: *mut *mut V::Handle,
+) -> i32 {
+    code((|| {
+        if out.is_null() || data.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        object_size(0, dims, size_of::<V::Elem>()).ok_or(FVAE_ERR_SHAPE)?;
+        // SAFETY: the caller gives that many readable elements (the product checked not to
+        // overflow above), which outlive the handle when borrowed.
+        let data: &'static [V::Elem] = unsafe { c_slice(data, dims.iter().product())? };
+        // SAFETY: out is non-null; when borrowed, `data` outlives the handle by contract.
+        unsafe { vq_build::<V>(storage, storage_len, data, p, copy, out) }
+    })())
 }
 
-/// Rank-2 `[M, D]` of a tensor, else a shape status.
-fn dims2(file: &SafeTensors<'_>, name: &'static str) -> Status<(usize, usize)> {
-    match file.tensor(name).map_err(status_of)?.shape().dims() {
-        [m, d] => Ok((*m, *d)),
-        _ => Err(FVAE_ERR_SHAPE),
-    }
-}
-
-/// Writes optional out-parameters (each skipped when NULL).
+/// `*_init_safetensors` (`copy`) and `*_view_safetensors`.
 ///
 /// # Safety
-/// Every non-null pointer is a writable, aligned slot.
-unsafe fn put<T: Copy>(p: *mut T, v: T) {
-    if !p.is_null() {
-        // SAFETY: per the contract.
-        unsafe { p.write(v) };
-    }
+/// The caller gives `bytes_len` readable bytes at `bytes` (which outlive the handle when `copy`
+/// is false) and a writable `out`; `storage`/`storage_len` as given by the caller.
+unsafe fn vq_init_file<V: VqKind>(
+    storage: *mut c_void,
+    storage_len: usize,
+    bytes: *const u8,
+    bytes_len: usize,
+    copy: bool,
+    out: *mut *mut V::Handle,
+) -> i32 {
+    code((|| {
+        if out.is_null() {
+            return Err(FVAE_ERR_NULL);
+        }
+        // SAFETY: the caller gives bytes_len readable bytes, which outlive the handle when borrowed.
+        let bytes: &'static [u8] = unsafe { c_slice(bytes, bytes_len)? };
+        let file = SafeTensors::parse(bytes).map_err(status_of)?;
+        let (data, p) = V::from_file(&file)?;
+        // SAFETY: out is non-null; when borrowed, the file outlives the handle by contract.
+        unsafe { vq_build::<V>(storage, storage_len, data, p, copy, out) }
+    })())
+}
+
+/// `*_nearest`: index and distance of the nearest codeword to optional out-pointers.
+///
+/// # Safety
+/// The handle and array contracts of the exported functions.
+unsafe fn vq_nearest<V: Search>(
+    h: *const V::Handle,
+    x: *const V::Elem,
+    x_len: usize,
+    index: *mut u32,
+    distance: *mut V::Dist,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (cb, x) = unsafe { (vq_ref::<V>(h)?, c_slice(x, x_len)?) };
+        let (i, dist) = cb.find_nearest(x).map_err(status_of)?;
+        // SAFETY: optional writable slots.
+        unsafe { (put(index, i), put(distance, dist)) };
+        Ok(())
+    })())
+}
+
+/// `*_top_k`: `k` indices and distances, their count to the optional `found`.
+///
+/// # Safety
+/// The handle and array contracts of the exported functions.
+unsafe fn vq_top_k<V: Search>(
+    h: *const V::Handle,
+    x: *const V::Elem,
+    x_len: usize,
+    k: usize,
+    idx: *mut u32,
+    dist: *mut V::Dist,
+    found: *mut usize,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (cb, x, idx, dist) =
+            unsafe { (vq_ref::<V>(h)?, c_slice(x, x_len)?, c_slice_mut(idx, k)?, c_slice_mut(dist, k)?) };
+        let n = cb.find_top_k(x, idx, dist).map_err(status_of)?;
+        // SAFETY: optional writable slot.
+        unsafe { put(found, n) };
+        Ok(())
+    })())
+}
+
+/// `*_top_k_batch` (and with k = 1 and no `found`, `*_nearest_batch`).
+///
+/// # Safety
+/// The handle and array contracts of the exported functions.
+#[allow(clippy::too_many_arguments)] // the arguments of the C signature, one for one
+unsafe fn vq_top_k_batch<V: Search>(
+    h: *const V::Handle,
+    xs: *const V::Elem,
+    xs_len: usize,
+    k: usize,
+    idx: *mut u32,
+    dist: *mut V::Dist,
+    out_len: usize,
+    found: *mut usize,
+) -> i32 {
+    code((|| {
+        // SAFETY: handle and array contracts documented above.
+        let (cb, xs, idx, dist) =
+            unsafe { (vq_ref::<V>(h)?, c_slice(xs, xs_len)?, c_slice_mut(idx, out_len)?, c_slice_mut(dist, out_len)?) };
+        let n = cb.find_top_k_batch(xs, k, idx, dist).map_err(status_of)?;
+        // SAFETY: optional writable slot.
+        unsafe { put(found, n) };
+        Ok(())
+    })())
 }
 
 /// Bytes of storage an f32 codebook of `m` codewords of dimension `d` needs; 0 if either is 0 or
 /// the size overflows.
 #[no_mangle]
 pub extern "C" fn fvae_codebook_size(m: usize, d: usize) -> usize {
-    object_size(size_of::<CodebookObj>(), &[m, d], 4).unwrap_or(0)
+    vq_size::<Cb>(&[m, d])
 }
 
 /// Bytes of storage an int8 codebook of `m` codewords of dimension `d` needs; 0 if either is 0 or
 /// the size overflows.
 #[no_mangle]
 pub extern "C" fn fvae_codebook_i8_size(m: usize, d: usize) -> usize {
-    object_size(size_of::<CodebookI8Obj>(), &[m, d], 1).unwrap_or(0)
+    vq_size::<CbI8>(&[m, d])
 }
 
 /// Bytes of storage a residual VQ of `s` stages of `m` codewords of dimension `d` needs; 0 if any
 /// is 0 or the size overflows.
 #[no_mangle]
 pub extern "C" fn fvae_rvq_size(s: usize, m: usize, d: usize) -> usize {
-    object_size(size_of::<RvqObj>(), &[s, m, d], 4).unwrap_or(0)
+    vq_size::<Rvq>(&[s, m, d])
 }
 
 /// Reads `m` and `d` of the `codebook` tensor (`[M, D]`, f32 or i8) in a `.safetensors` buffer,
@@ -816,51 +1066,8 @@ pub unsafe extern "C" fn fvae_codebook_safetensors_dims(
     m: *mut usize,
     d: *mut usize,
 ) -> i32 {
-    code((|| {
-        if m.is_null() || d.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        // SAFETY: the caller gives bytes_len readable bytes at `bytes`.
-        let file = SafeTensors::parse(unsafe { c_slice(bytes, bytes_len)? }).map_err(status_of)?;
-        let (mm, dd) = dims2(&file, "codebook")?;
-        // SAFETY: both non-null; the caller gives writable size_t slots.
-        unsafe { (put(m, mm), put(d, dd)) };
-        Ok(())
-    })())
-}
-
-/// Stores an f32 codebook (copied, or borrowed when `copy` is false) and publishes its handle.
-///
-/// # Safety
-/// `out` non-null and writable; `storage`/`storage_len` as given by the caller; when borrowed,
-/// `data` stays valid and unmodified while the handle is used.
-unsafe fn build_codebook(
-    storage: *mut c_void,
-    storage_len: usize,
-    data: &'static [f32],
-    d: usize,
-    copy: bool,
-    out: *mut *mut FvaeCodebook,
-) -> Status<()> {
-    let m = data.len().checked_div(d).unwrap_or(0);
-    if m * d != data.len() {
-        return Err(FVAE_ERR_SHAPE);
-    }
-    let dims: &[usize] = if copy { &[m, d] } else { &[] };
-    let need = object_size(size_of::<CodebookObj>(), dims, 4).ok_or(FVAE_ERR_SHAPE)?;
-    let storage = check_storage(storage, storage_len, need)?;
-    let data: &'static [f32] = if copy {
-        // SAFETY: storage checked for the header and m * d floats.
-        let c = unsafe { region::<f32>(storage, size_of::<CodebookObj>(), data.len()) };
-        c.copy_from_slice(data);
-        c
-    } else {
-        data
-    };
-    let cb = Codebook::new(data, d).map_err(status_of)?;
-    // SAFETY: checked storage, non-null out.
-    unsafe { publish(storage, CodebookObj { magic: CODEBOOK_MAGIC, cb }, out) };
-    Ok(())
+    // SAFETY: forwarded contract.
+    unsafe { file_dims(bytes, bytes_len, "codebook", [m, d]) }
 }
 
 /// An f32 codebook from `data` [m*d] (row-major), copied into `storage`
@@ -875,16 +1082,8 @@ pub unsafe extern "C" fn fvae_codebook_init(
     data: *const f32,
     out: *mut *mut FvaeCodebook,
 ) -> i32 {
-    code((|| {
-        if out.is_null() || data.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        object_size(0, &[m, d], 4).ok_or(FVAE_ERR_SHAPE)?;
-        // SAFETY: the caller gives m*d readable floats (m*d checked above).
-        let data = unsafe { c_slice(data, m * d)? };
-        // SAFETY: out is non-null.
-        unsafe { build_codebook(storage, storage_len, data, d, true, out) }
-    })())
+    // SAFETY: forwarded contract (the array is copied).
+    unsafe { vq_init_raw::<Cb>(storage, storage_len, &[m, d], data, d, true, out) }
 }
 
 /// An f32 codebook from the `codebook` tensor (f32 `[M, D]`) of a 4-aligned `.safetensors`
@@ -898,17 +1097,8 @@ pub unsafe extern "C" fn fvae_codebook_init_safetensors(
     bytes_len: usize,
     out: *mut *mut FvaeCodebook,
 ) -> i32 {
-    code((|| {
-        if out.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        // SAFETY: the caller gives bytes_len readable bytes at `bytes`.
-        let file = SafeTensors::parse(unsafe { c_slice(bytes, bytes_len)? }).map_err(status_of)?;
-        let (_, d) = dims2(&file, "codebook")?;
-        let data = file.tensor("codebook").and_then(|t| t.as_f32("codebook")).map_err(status_of)?;
-        // SAFETY: out is non-null.
-        unsafe { build_codebook(storage, storage_len, data, d, true, out) }
-    })())
+    // SAFETY: forwarded contract (the codewords are copied).
+    unsafe { vq_init_file::<Cb>(storage, storage_len, bytes, bytes_len, true, out) }
 }
 
 /// Number of codewords and their dimension.
@@ -916,12 +1106,12 @@ pub unsafe extern "C" fn fvae_codebook_init_safetensors(
 pub unsafe extern "C" fn fvae_codebook_dims(cb: *const FvaeCodebook, m: *mut usize, d: *mut usize) -> i32 {
     code((|| {
         // SAFETY: handle contract of `object`.
-        let o = unsafe { object::<CodebookObj>(cb.cast(), CODEBOOK_MAGIC)? };
+        let cb = unsafe { vq_ref::<Cb>(cb)? };
         if m.is_null() || d.is_null() {
             return Err(FVAE_ERR_NULL);
         }
         // SAFETY: non-null writable slots per the caller's contract.
-        unsafe { (put(m, o.cb.m()), put(d, o.cb.d())) };
+        unsafe { (put(m, cb.m()), put(d, cb.d())) };
         Ok(())
     })())
 }
@@ -936,14 +1126,8 @@ pub unsafe extern "C" fn fvae_codebook_nearest(
     index: *mut u32,
     distance: *mut f32,
 ) -> i32 {
-    code((|| {
-        // SAFETY: handle and array contracts documented above.
-        let (o, x) = unsafe { (object::<CodebookObj>(cb.cast(), CODEBOOK_MAGIC)?, c_slice(x, x_len)?) };
-        let n = o.cb.nearest(x).map_err(status_of)?;
-        // SAFETY: optional writable slots.
-        unsafe { (put(index, n.index), put(distance, n.distance)) };
-        Ok(())
-    })())
+    // SAFETY: forwarded contract.
+    unsafe { vq_nearest::<Cb>(cb, x, x_len, index, distance) }
 }
 
 /// The `k` nearest codewords of `x` [d], ascending distance, ties by index: indices to `idx` [k]
@@ -959,21 +1143,8 @@ pub unsafe extern "C" fn fvae_codebook_top_k(
     dist: *mut f32,
     found: *mut usize,
 ) -> i32 {
-    code((|| {
-        // SAFETY: handle and array contracts documented above.
-        let (o, x, idx, dist) = unsafe {
-            (
-                object::<CodebookObj>(cb.cast(), CODEBOOK_MAGIC)?,
-                c_slice(x, x_len)?,
-                c_slice_mut(idx, k)?,
-                c_slice_mut(dist, k)?,
-            )
-        };
-        let n = o.cb.top_k(x, idx, dist).map_err(status_of)?;
-        // SAFETY: optional writable slot.
-        unsafe { put(found, n) };
-        Ok(())
-    })())
+    // SAFETY: forwarded contract.
+    unsafe { vq_top_k::<Cb>(cb, x, x_len, k, idx, dist, found) }
 }
 
 /// The `k` nearest codewords of each of the `n` queries in `xs` [xs_len = n*d], row-major:
@@ -990,22 +1161,8 @@ pub unsafe extern "C" fn fvae_codebook_top_k_batch(
     out_len: usize,
     found: *mut usize,
 ) -> i32 {
-    code((|| {
-        // SAFETY: handle and array contracts documented above.
-        let (o, xs, idx, dist) = unsafe {
-            (
-                object::<CodebookObj>(cb.cast(), CODEBOOK_MAGIC)?,
-                c_slice(xs, xs_len)?,
-                c_slice_mut(idx, out_len)?,
-                c_slice_mut(dist, out_len)?,
-            )
-        };
-        // No scratch: the search scores 256 codewords at a time in a 1 KiB stack buffer.
-        let n = o.cb.top_k_batch(xs, k, idx, dist, &mut []).map_err(status_of)?;
-        // SAFETY: optional writable slot.
-        unsafe { put(found, n) };
-        Ok(())
-    })())
+    // SAFETY: forwarded contract.
+    unsafe { vq_top_k_batch::<Cb>(cb, xs, xs_len, k, idx, dist, out_len, found) }
 }
 
 /// Nearest codewords of the `n` queries in `xs` [n*d]: `idx` [n], `dist` [n] (`n` elements each).
@@ -1019,7 +1176,7 @@ pub unsafe extern "C" fn fvae_codebook_nearest_batch(
     n: usize,
 ) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { fvae_codebook_top_k_batch(cb, xs, xs_len, 1, idx, dist, n, ptr::null_mut()) }
+    unsafe { vq_top_k_batch::<Cb>(cb, xs, xs_len, 1, idx, dist, n, ptr::null_mut()) }
 }
 
 /// Quantises `x` [len] to int8 with `scale` (`q = round(x / scale)`, half away from zero,
@@ -1031,40 +1188,6 @@ pub unsafe extern "C" fn fvae_quantize_i8(x: *const f32, len: usize, scale: f32,
         let (x, out) = unsafe { (c_slice(x, len)?, c_slice_mut(out, out_len)?) };
         fvae::vq::quantize_i8(x, scale, out).map_err(status_of)
     })())
-}
-
-/// Stores an int8 codebook (copied, or borrowed when `copy` is false) and publishes its handle.
-///
-/// # Safety
-/// As [`build_codebook`].
-unsafe fn build_codebook_i8(
-    storage: *mut c_void,
-    storage_len: usize,
-    data: &'static [i8],
-    d: usize,
-    scale: f32,
-    copy: bool,
-    out: *mut *mut FvaeCodebookI8,
-) -> Status<()> {
-    let m = data.len().checked_div(d).unwrap_or(0);
-    if m * d != data.len() {
-        return Err(FVAE_ERR_SHAPE);
-    }
-    let dims: &[usize] = if copy { &[m, d] } else { &[] };
-    let need = object_size(size_of::<CodebookI8Obj>(), dims, 1).ok_or(FVAE_ERR_SHAPE)?;
-    let storage = check_storage(storage, storage_len, need)?;
-    let data: &'static [i8] = if copy {
-        // SAFETY: storage checked for the header and m * d bytes.
-        let c = unsafe { region::<i8>(storage, size_of::<CodebookI8Obj>(), data.len()) };
-        c.copy_from_slice(data);
-        c
-    } else {
-        data
-    };
-    let cb = CodebookI8::new(data, d, scale).map_err(status_of)?;
-    // SAFETY: checked storage, non-null out.
-    unsafe { publish(storage, CodebookI8Obj { magic: CODEBOOK_I8_MAGIC, cb }, out) };
-    Ok(())
 }
 
 /// An int8 codebook from `data` [m*d] (row-major) and its `scale` (`real = scale * q`, finite
@@ -1079,16 +1202,8 @@ pub unsafe extern "C" fn fvae_codebook_i8_init(
     scale: f32,
     out: *mut *mut FvaeCodebookI8,
 ) -> i32 {
-    code((|| {
-        if out.is_null() || data.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        object_size(0, &[m, d], 1).ok_or(FVAE_ERR_SHAPE)?;
-        // SAFETY: the caller gives m*d readable bytes (m*d checked above).
-        let data = unsafe { c_slice(data, m * d)? };
-        // SAFETY: out is non-null.
-        unsafe { build_codebook_i8(storage, storage_len, data, d, scale, true, out) }
-    })())
+    // SAFETY: forwarded contract (the array is copied).
+    unsafe { vq_init_raw::<CbI8>(storage, storage_len, &[m, d], data, (d, scale), true, out) }
 }
 
 /// An int8 codebook from the `codebook` (i8 `[M, D]`) and `scale` (f32, one value) tensors of a
@@ -1101,17 +1216,8 @@ pub unsafe extern "C" fn fvae_codebook_i8_init_safetensors(
     bytes_len: usize,
     out: *mut *mut FvaeCodebookI8,
 ) -> i32 {
-    code((|| {
-        if out.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        // SAFETY: the caller gives bytes_len readable bytes at `bytes`.
-        let file = SafeTensors::parse(unsafe { c_slice(bytes, bytes_len)? }).map_err(status_of)?;
-        // Validated (scale included) in place first, then copied.
-        let cb = CodebookI8::from_safetensors(&file).map_err(status_of)?;
-        // SAFETY: out is non-null.
-        unsafe { build_codebook_i8(storage, storage_len, cb.data(), cb.d(), cb.scale(), true, out) }
-    })())
+    // SAFETY: forwarded contract (the codewords are copied).
+    unsafe { vq_init_file::<CbI8>(storage, storage_len, bytes, bytes_len, true, out) }
 }
 
 /// Number of codewords, their dimension and the scale (any out-pointer may be NULL).
@@ -1124,9 +1230,9 @@ pub unsafe extern "C" fn fvae_codebook_i8_dims(
 ) -> i32 {
     code((|| {
         // SAFETY: handle contract of `object`.
-        let o = unsafe { object::<CodebookI8Obj>(cb.cast(), CODEBOOK_I8_MAGIC)? };
+        let cb = unsafe { vq_ref::<CbI8>(cb)? };
         // SAFETY: optional writable slots.
-        unsafe { (put(m, o.cb.m()), put(d, o.cb.d()), put(scale, o.cb.scale())) };
+        unsafe { (put(m, cb.m()), put(d, cb.d()), put(scale, cb.scale())) };
         Ok(())
     })())
 }
@@ -1142,10 +1248,8 @@ pub unsafe extern "C" fn fvae_codebook_i8_quantize(
 ) -> i32 {
     code((|| {
         // SAFETY: handle and array contracts documented above.
-        let (o, x, out) = unsafe {
-            (object::<CodebookI8Obj>(cb.cast(), CODEBOOK_I8_MAGIC)?, c_slice(x, x_len)?, c_slice_mut(out, out_len)?)
-        };
-        o.cb.quantize(x, out).map_err(status_of)
+        let (cb, x, out) = unsafe { (vq_ref::<CbI8>(cb)?, c_slice(x, x_len)?, c_slice_mut(out, out_len)?) };
+        cb.quantize(x, out).map_err(status_of)
     })())
 }
 
@@ -1159,14 +1263,8 @@ pub unsafe extern "C" fn fvae_codebook_i8_nearest(
     index: *mut u32,
     distance: *mut u32,
 ) -> i32 {
-    code((|| {
-        // SAFETY: handle and array contracts documented above.
-        let (o, x) = unsafe { (object::<CodebookI8Obj>(cb.cast(), CODEBOOK_I8_MAGIC)?, c_slice(x, x_len)?) };
-        let n = o.cb.nearest(x).map_err(status_of)?;
-        // SAFETY: optional writable slots.
-        unsafe { (put(index, n.index), put(distance, n.distance)) };
-        Ok(())
-    })())
+    // SAFETY: forwarded contract.
+    unsafe { vq_nearest::<CbI8>(cb, x, x_len, index, distance) }
 }
 
 /// The `k` nearest codewords of the int8 query `x` [d] into `idx` [k] and `dist` [k];
@@ -1181,21 +1279,8 @@ pub unsafe extern "C" fn fvae_codebook_i8_top_k(
     dist: *mut u32,
     found: *mut usize,
 ) -> i32 {
-    code((|| {
-        // SAFETY: handle and array contracts documented above.
-        let (o, x, idx, dist) = unsafe {
-            (
-                object::<CodebookI8Obj>(cb.cast(), CODEBOOK_I8_MAGIC)?,
-                c_slice(x, x_len)?,
-                c_slice_mut(idx, k)?,
-                c_slice_mut(dist, k)?,
-            )
-        };
-        let n = o.cb.top_k(x, idx, dist).map_err(status_of)?;
-        // SAFETY: optional writable slot.
-        unsafe { put(found, n) };
-        Ok(())
-    })())
+    // SAFETY: forwarded contract.
+    unsafe { vq_top_k::<CbI8>(cb, x, x_len, k, idx, dist, found) }
 }
 
 /// The `k` nearest codewords of each of the `n` int8 queries in `xs` [n*d]: `idx`, `dist`
@@ -1211,21 +1296,8 @@ pub unsafe extern "C" fn fvae_codebook_i8_top_k_batch(
     out_len: usize,
     found: *mut usize,
 ) -> i32 {
-    code((|| {
-        // SAFETY: handle and array contracts documented above.
-        let (o, xs, idx, dist) = unsafe {
-            (
-                object::<CodebookI8Obj>(cb.cast(), CODEBOOK_I8_MAGIC)?,
-                c_slice(xs, xs_len)?,
-                c_slice_mut(idx, out_len)?,
-                c_slice_mut(dist, out_len)?,
-            )
-        };
-        let n = o.cb.top_k_batch(xs, k, idx, dist).map_err(status_of)?;
-        // SAFETY: optional writable slot.
-        unsafe { put(found, n) };
-        Ok(())
-    })())
+    // SAFETY: forwarded contract.
+    unsafe { vq_top_k_batch::<CbI8>(cb, xs, xs_len, k, idx, dist, out_len, found) }
 }
 
 /// Nearest codewords of the `n` int8 queries in `xs` [n*d]: `idx` [n], `dist` [n].
@@ -1239,14 +1311,14 @@ pub unsafe extern "C" fn fvae_codebook_i8_nearest_batch(
     n: usize,
 ) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { fvae_codebook_i8_top_k_batch(cb, xs, xs_len, 1, idx, dist, n, ptr::null_mut()) }
+    unsafe { vq_top_k_batch::<CbI8>(cb, xs, xs_len, 1, idx, dist, n, ptr::null_mut()) }
 }
 
 /// Bytes of storage a codebook **view** needs (`fvae_codebook_view*`, `fvae_codebook_i8_view*`,
 /// `fvae_rvq_view*`): the handle only, the same for every size.
 #[no_mangle]
 pub extern "C" fn fvae_vq_view_size() -> usize {
-    header_len(size_of::<CodebookObj>().max(size_of::<CodebookI8Obj>()).max(size_of::<RvqObj>()))
+    vq_size::<Cb>(&[]).max(vq_size::<CbI8>(&[])).max(vq_size::<Rvq>(&[]))
 }
 
 /// As `fvae_codebook_init`, but the codewords are read in place (a codebook in flash costs no RAM):
@@ -1261,16 +1333,8 @@ pub unsafe extern "C" fn fvae_codebook_view(
     data: *const f32,
     out: *mut *mut FvaeCodebook,
 ) -> i32 {
-    code((|| {
-        if out.is_null() || data.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        object_size(0, &[m, d], 4).ok_or(FVAE_ERR_SHAPE)?;
-        // SAFETY: the caller gives m*d readable floats that outlive the handle.
-        let data: &'static [f32] = unsafe { c_slice(data, m * d)? };
-        // SAFETY: out is non-null; `data` outlives the handle by contract.
-        unsafe { build_codebook(storage, storage_len, data, d, false, out) }
-    })())
+    // SAFETY: forwarded contract; `data` outlives the handle.
+    unsafe { vq_init_raw::<Cb>(storage, storage_len, &[m, d], data, d, false, out) }
 }
 
 /// As `fvae_codebook_init_safetensors`, but the codewords are read in place from the 4-aligned
@@ -1284,18 +1348,8 @@ pub unsafe extern "C" fn fvae_codebook_view_safetensors(
     bytes_len: usize,
     out: *mut *mut FvaeCodebook,
 ) -> i32 {
-    code((|| {
-        if out.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        // SAFETY: the caller gives bytes_len readable bytes that outlive the handle.
-        let bytes: &'static [u8] = unsafe { c_slice(bytes, bytes_len)? };
-        let file = SafeTensors::parse(bytes).map_err(status_of)?;
-        let (_, d) = dims2(&file, "codebook")?;
-        let data = file.tensor("codebook").and_then(|t| t.as_f32("codebook")).map_err(status_of)?;
-        // SAFETY: out is non-null; the file outlives the handle by contract.
-        unsafe { build_codebook(storage, storage_len, data, d, false, out) }
-    })())
+    // SAFETY: forwarded contract; the buffer outlives the handle.
+    unsafe { vq_init_file::<Cb>(storage, storage_len, bytes, bytes_len, false, out) }
 }
 
 /// As `fvae_codebook_i8_init`, but the codewords are read in place (see `fvae_codebook_view`).
@@ -1309,16 +1363,8 @@ pub unsafe extern "C" fn fvae_codebook_i8_view(
     scale: f32,
     out: *mut *mut FvaeCodebookI8,
 ) -> i32 {
-    code((|| {
-        if out.is_null() || data.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        object_size(0, &[m, d], 1).ok_or(FVAE_ERR_SHAPE)?;
-        // SAFETY: the caller gives m*d readable bytes that outlive the handle.
-        let data: &'static [i8] = unsafe { c_slice(data, m * d)? };
-        // SAFETY: out is non-null; `data` outlives the handle by contract.
-        unsafe { build_codebook_i8(storage, storage_len, data, d, scale, false, out) }
-    })())
+    // SAFETY: forwarded contract; `data` outlives the handle.
+    unsafe { vq_init_raw::<CbI8>(storage, storage_len, &[m, d], data, (d, scale), false, out) }
 }
 
 /// As `fvae_codebook_i8_init_safetensors`, but the codewords are read in place from the buffer
@@ -1331,17 +1377,8 @@ pub unsafe extern "C" fn fvae_codebook_i8_view_safetensors(
     bytes_len: usize,
     out: *mut *mut FvaeCodebookI8,
 ) -> i32 {
-    code((|| {
-        if out.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        // SAFETY: the caller gives bytes_len readable bytes that outlive the handle.
-        let bytes: &'static [u8] = unsafe { c_slice(bytes, bytes_len)? };
-        let file = SafeTensors::parse(bytes).map_err(status_of)?;
-        let cb = CodebookI8::from_safetensors(&file).map_err(status_of)?;
-        // SAFETY: out is non-null; the file outlives the handle by contract.
-        unsafe { build_codebook_i8(storage, storage_len, cb.data(), cb.d(), cb.scale(), false, out) }
-    })())
+    // SAFETY: forwarded contract; the buffer outlives the handle.
+    unsafe { vq_init_file::<CbI8>(storage, storage_len, bytes, bytes_len, false, out) }
 }
 
 /// Reads `s`, `m` and `d` of the `codebooks` tensor (f32 `[S, M, D]`) in a `.safetensors` buffer.
@@ -1353,54 +1390,8 @@ pub unsafe extern "C" fn fvae_rvq_safetensors_dims(
     m: *mut usize,
     d: *mut usize,
 ) -> i32 {
-    code((|| {
-        if s.is_null() || m.is_null() || d.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        // SAFETY: the caller gives bytes_len readable bytes at `bytes`.
-        let file = SafeTensors::parse(unsafe { c_slice(bytes, bytes_len)? }).map_err(status_of)?;
-        let (ss, mm, dd) = match file.tensor("codebooks").map_err(status_of)?.shape().dims() {
-            [ss, mm, dd] => (*ss, *mm, *dd),
-            _ => return Err(FVAE_ERR_SHAPE),
-        };
-        // SAFETY: non-null writable slots.
-        unsafe { (put(s, ss), put(m, mm), put(d, dd)) };
-        Ok(())
-    })())
-}
-
-/// Stores a residual VQ (copied, or borrowed when `copy` is false) and publishes its handle.
-///
-/// # Safety
-/// As [`build_codebook`].
-unsafe fn build_rvq(
-    storage: *mut c_void,
-    storage_len: usize,
-    data: &'static [f32],
-    s: usize,
-    d: usize,
-    copy: bool,
-    out: *mut *mut FvaeRvq,
-) -> Status<()> {
-    let m = data.len().checked_div(s.checked_mul(d).unwrap_or(0)).unwrap_or(0);
-    if m * s * d != data.len() {
-        return Err(FVAE_ERR_SHAPE);
-    }
-    let dims: &[usize] = if copy { &[s, m, d] } else { &[] };
-    let need = object_size(size_of::<RvqObj>(), dims, 4).ok_or(FVAE_ERR_SHAPE)?;
-    let storage = check_storage(storage, storage_len, need)?;
-    let data: &'static [f32] = if copy {
-        // SAFETY: storage checked for the header and s * m * d floats.
-        let c = unsafe { region::<f32>(storage, size_of::<RvqObj>(), data.len()) };
-        c.copy_from_slice(data);
-        c
-    } else {
-        data
-    };
-    let rvq = ResidualVq::new(data, s, d).map_err(status_of)?;
-    // SAFETY: checked storage, non-null out.
-    unsafe { publish(storage, RvqObj { magic: RVQ_MAGIC, rvq }, out) };
-    Ok(())
+    // SAFETY: forwarded contract.
+    unsafe { file_dims(bytes, bytes_len, "codebooks", [s, m, d]) }
 }
 
 /// A residual VQ from `data` [s*m*d] (S stages of `[M, D]`, row-major), copied into `storage`
@@ -1415,16 +1406,8 @@ pub unsafe extern "C" fn fvae_rvq_init(
     data: *const f32,
     out: *mut *mut FvaeRvq,
 ) -> i32 {
-    code((|| {
-        if out.is_null() || data.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        object_size(0, &[s, m, d], 4).ok_or(FVAE_ERR_SHAPE)?;
-        // SAFETY: the caller gives s*m*d readable floats (checked not to overflow above).
-        let data = unsafe { c_slice(data, s * m * d)? };
-        // SAFETY: out is non-null.
-        unsafe { build_rvq(storage, storage_len, data, s, d, true, out) }
-    })())
+    // SAFETY: forwarded contract (the array is copied).
+    unsafe { vq_init_raw::<Rvq>(storage, storage_len, &[s, m, d], data, (s, d), true, out) }
 }
 
 /// A residual VQ from the `codebooks` tensor (f32 `[S, M, D]`) of a 4-aligned `.safetensors`
@@ -1437,17 +1420,8 @@ pub unsafe extern "C" fn fvae_rvq_init_safetensors(
     bytes_len: usize,
     out: *mut *mut FvaeRvq,
 ) -> i32 {
-    code((|| {
-        if out.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        // SAFETY: the caller gives bytes_len readable bytes at `bytes`.
-        let file = SafeTensors::parse(unsafe { c_slice(bytes, bytes_len)? }).map_err(status_of)?;
-        let rvq = ResidualVq::from_safetensors(&file).map_err(status_of)?;
-        let data = file.tensor("codebooks").and_then(|t| t.as_f32("codebooks")).map_err(status_of)?;
-        // SAFETY: out is non-null.
-        unsafe { build_rvq(storage, storage_len, data, rvq.stages(), rvq.d(), true, out) }
-    })())
+    // SAFETY: forwarded contract (the codebooks are copied).
+    unsafe { vq_init_file::<Rvq>(storage, storage_len, bytes, bytes_len, true, out) }
 }
 
 /// As `fvae_rvq_init`, but the codebooks are read in place (see `fvae_codebook_view`).
@@ -1461,16 +1435,8 @@ pub unsafe extern "C" fn fvae_rvq_view(
     data: *const f32,
     out: *mut *mut FvaeRvq,
 ) -> i32 {
-    code((|| {
-        if out.is_null() || data.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        object_size(0, &[s, m, d], 4).ok_or(FVAE_ERR_SHAPE)?;
-        // SAFETY: the caller gives s*m*d readable floats that outlive the handle.
-        let data: &'static [f32] = unsafe { c_slice(data, s * m * d)? };
-        // SAFETY: out is non-null; `data` outlives the handle by contract.
-        unsafe { build_rvq(storage, storage_len, data, s, d, false, out) }
-    })())
+    // SAFETY: forwarded contract; `data` outlives the handle.
+    unsafe { vq_init_raw::<Rvq>(storage, storage_len, &[s, m, d], data, (s, d), false, out) }
 }
 
 /// As `fvae_rvq_init_safetensors`, but the codebooks are read in place from the 4-aligned buffer
@@ -1483,18 +1449,8 @@ pub unsafe extern "C" fn fvae_rvq_view_safetensors(
     bytes_len: usize,
     out: *mut *mut FvaeRvq,
 ) -> i32 {
-    code((|| {
-        if out.is_null() {
-            return Err(FVAE_ERR_NULL);
-        }
-        // SAFETY: the caller gives bytes_len readable bytes that outlive the handle.
-        let bytes: &'static [u8] = unsafe { c_slice(bytes, bytes_len)? };
-        let file = SafeTensors::parse(bytes).map_err(status_of)?;
-        let rvq = ResidualVq::from_safetensors(&file).map_err(status_of)?;
-        let data = file.tensor("codebooks").and_then(|t| t.as_f32("codebooks")).map_err(status_of)?;
-        // SAFETY: out is non-null; the file outlives the handle by contract.
-        unsafe { build_rvq(storage, storage_len, data, rvq.stages(), rvq.d(), false, out) }
-    })())
+    // SAFETY: forwarded contract; the buffer outlives the handle.
+    unsafe { vq_init_file::<Rvq>(storage, storage_len, bytes, bytes_len, false, out) }
 }
 
 /// Stages, codewords per stage and dimension (any out-pointer may be NULL).
@@ -1502,9 +1458,9 @@ pub unsafe extern "C" fn fvae_rvq_view_safetensors(
 pub unsafe extern "C" fn fvae_rvq_dims(rvq: *const FvaeRvq, s: *mut usize, m: *mut usize, d: *mut usize) -> i32 {
     code((|| {
         // SAFETY: handle contract of `object`.
-        let o = unsafe { object::<RvqObj>(rvq.cast(), RVQ_MAGIC)? };
+        let rvq = unsafe { vq_ref::<Rvq>(rvq)? };
         // SAFETY: optional writable slots.
-        unsafe { (put(s, o.rvq.stages()), put(m, o.rvq.m()), put(d, o.rvq.d())) };
+        unsafe { (put(s, rvq.stages()), put(m, rvq.m()), put(d, rvq.d())) };
         Ok(())
     })())
 }
@@ -1524,18 +1480,18 @@ pub unsafe extern "C" fn fvae_rvq_encode(
 ) -> i32 {
     code((|| {
         // SAFETY: handle and array contracts documented above.
-        let (o, xs, codes, residual) = unsafe {
+        let (rvq, xs, codes, residual) = unsafe {
             (
-                object::<RvqObj>(rvq.cast(), RVQ_MAGIC)?,
+                vq_ref::<Rvq>(rvq)?,
                 c_slice(xs, xs_len)?,
                 c_slice_mut(codes, codes_len)?,
                 c_slice_mut(residual, residual_len)?,
             )
         };
-        if xs.is_empty() || residual.len() != o.rvq.d() {
+        if xs.is_empty() || residual.len() != rvq.d() {
             return Err(FVAE_ERR_SHAPE);
         }
-        o.rvq.encode_batch(xs, codes, residual).map_err(status_of)
+        rvq.encode_batch(xs, codes, residual).map_err(status_of)
     })())
 }
 
@@ -1551,13 +1507,12 @@ pub unsafe extern "C" fn fvae_rvq_decode(
 ) -> i32 {
     code((|| {
         // SAFETY: handle and array contracts documented above.
-        let (o, codes, out) = unsafe {
-            (object::<RvqObj>(rvq.cast(), RVQ_MAGIC)?, c_slice(codes, codes_len)?, c_slice_mut(out, out_len)?)
-        };
+        let (rvq, codes, out) =
+            unsafe { (vq_ref::<Rvq>(rvq)?, c_slice(codes, codes_len)?, c_slice_mut(out, out_len)?) };
         if codes.is_empty() {
             return Err(FVAE_ERR_SHAPE);
         }
-        o.rvq.decode_batch(codes, out).map_err(status_of)
+        rvq.decode_batch(codes, out).map_err(status_of)
     })())
 }
 

@@ -1,4 +1,4 @@
-/* Tiny check macros shared by test_vq.c and test_nn.c: count passes, print failures. */
+/* Tiny check macros shared by the C tests (test_*.c): count passes, print failures. */
 #ifndef CHECK_H
 #define CHECK_H
 #include <stdio.h>

@@ -5,29 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "edge_k4.h"
 #include "fvae.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-        }                                                                                                              \
-    } while (0)
-
-#define CHECK_STATUS(expr, want)                                                                                       \
-    do {                                                                                                               \
-        int32_t got_ = (expr);                                                                                         \
-        CHECK(got_ == (want), "%s returned %d (%s), expected %d", #expr, (int)got_, fvae_status_message(got_),        \
-              (int)(want));                                                                                            \
-    } while (0)
 
 /* Storage: uint64_t arrays are 8-aligned (FVAE_ALIGN) in C99 without _Alignas. */
 #define WORDS 256

@@ -308,11 +308,21 @@ pub mod stack {
         )
     }
 
+    /// The stack pointer of the caller, read after the caller's prologue. Reading MSP directly in
+    /// [`paint`] is not enough: in release builds LLVM shrink-wraps `paint`, reading MSP *before* it
+    /// pushes `lr`, and the loop then painted over its own return address (a HardFault at 0x5eedf00c).
+    /// A call cannot come before the caller saves `lr`, so the value read here is below every slot
+    /// the caller has stored.
+    #[inline(never)]
+    fn stack_pointer() -> usize {
+        cortex_m::register::msp::read() as usize
+    }
+
     /// Fills the free RAM between the statics and the live stack with the pattern.
     #[inline(never)]
     pub fn paint() {
         let (_, end, _) = bounds();
-        let sp = cortex_m::register::msp::read() as usize;
+        let sp = stack_pointer();
         let mut p = end;
         while p < sp {
             // SAFETY: [_stack_end, sp) is RAM that nothing owns: no heap exists, the statics end at

@@ -8,6 +8,12 @@
 //!   -128/127 extremes), exact.
 //! - `residual_digits_4x16` (S=4, M=16): greedy codes exact, reconstructions within 1e-5; and the packed
 //!   (ranking) search of a stage agrees with the direct one, index and distance, on every query.
+//! - The fused f32 nearest scan (`nearest_direct`: assembly on FPU cores for D a multiple of 8) against the scalar
+//!   reference, bit for bit, on random rows, ties, huge values (infinite distances), NaN and rows offset
+//!   by one float; on FPU cores `Codebook::nearest`, `top_k` and the packed codebook agree with it.
+//! - The packed int8 nearest (`i8_nearest_packed`: `smlad` assembly for D = 13..16 on DSP cores) against
+//!   `i8_sq_distances` + `argmin_u32`, exact, on random rows, -128/127 extremes, ties and odd lengths;
+//!   and `CodebookI8::pack` against the unpacked codebook on the fixture.
 //!
 //! RAM: the codebooks are read in place from flash; a packed 16 x 64 stage needs 16 x 65 floats (4 KiB).
 #![no_std]
@@ -73,6 +79,19 @@ fn main() -> ! {
         }
         check!(s, wrong_q == 0, "{} of {} quantised queries differ from x_int8.npy", wrong_q, N);
         check!(s, wrong == 0, "{} of {} int8 results (index, distance) differ", wrong, N);
+        // The same searches on the first 16 codewords, packed (D = 64: the portable packed loop; 1 KiB).
+        static mut PACKED_I8: [i32; CodebookI8::packed_len(16, 64)] = [0; CodebookI8::packed_len(16, 64)];
+        // SAFETY: main runs once, single-threaded, and this is the only reference to the static.
+        let storage = unsafe { &mut *core::ptr::addr_of_mut!(PACKED_I8) };
+        let small = CodebookI8::new(&cb.data()[..16 * D], D, cb.scale());
+        if let (Some(cb), Some(p)) = (small.ok(), s.ok("int8 pack", small.and_then(|c| c.pack(storage)))) {
+            let mut differ = 0;
+            for i in 0..N {
+                let x = &fx::X_I8[i * D..(i + 1) * D];
+                differ += (p.nearest(x).ok() != cb.nearest(x).ok()) as u32;
+            }
+            check!(s, differ == 0, "{} of {} packed int8 results differ", differ, N);
+        }
     }
 
     // The dispatched int8 kernels (DSP on thumbv7em) against the scalar reference, bit for bit.
@@ -101,6 +120,9 @@ fn main() -> ! {
     }
     check!(s, mismatches == 0, "{} int8 kernel results differ from the scalar reference", mismatches);
 
+    direct_f32_scan(&mut s);
+    packed_i8(&mut s);
+
     // Residual VQ, and the packed search of one stage against the direct one.
     if let Some(rvq) =
         s.ok("codebooks", SafeTensors::parse(&fx::CODEBOOKS.0).and_then(|f| ResidualVq::from_safetensors(&f)))
@@ -127,4 +149,147 @@ fn main() -> ! {
         check!(s, packed_wrong == 0, "{} packed results differ from direct ones", packed_wrong);
     }
     s.finish()
+}
+
+/// xorshift32: the tests' pseudo-random numbers.
+struct Rng(u32);
+
+impl Rng {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0
+    }
+
+    /// Uniform in [-1, 1).
+    fn f32(&mut self) -> f32 {
+        (self.next() >> 8) as f32 / 8_388_608.0 - 1.0
+    }
+}
+
+/// `nearest_direct` (dispatched) against the scalar reference, and the searches of `Codebook` against it
+/// on FPU cores (where it is the contract).
+#[inline(never)]
+fn direct_f32_scan(s: &mut Suite) {
+    const MAXM: usize = 24;
+    let mut rng = Rng(0x1357_9bdf);
+    let (mut differ, mut api_differ, mut cases) = (0, 0, 0);
+    for &d in &[16usize, 1, 3, 8, 15, 17, 24, 32] {
+        for &m in &[1usize, 2, 5, 16, MAXM] {
+            for case in 0..6 {
+                let mut x = [0f32; 32];
+                let mut c = [0f32; 32 * MAXM + 1];
+                x.iter_mut().for_each(|v| *v = rng.f32());
+                c.iter_mut().for_each(|v| *v = rng.f32() * 1.5);
+                match case {
+                    // Ties: every codeword equal to one of a few, the query equal to the last.
+                    1 => {
+                        for j in 0..m {
+                            let src = (j % 3) * d;
+                            for i in 0..d {
+                                c[1 + j * d + i] = c[1 + src + i];
+                            }
+                        }
+                    }
+                    // Huge values: some or all distances overflow to +inf (the first +inf wins if all do).
+                    2 => c.iter_mut().step_by(3).for_each(|v| *v *= 3e19),
+                    3 => {
+                        x.iter_mut().for_each(|v| *v = 3e19);
+                        c.iter_mut().for_each(|v| *v = -3e19);
+                    }
+                    // NaN in some codewords (skipped), and exact zeros.
+                    4 => {
+                        c[1 + d / 2] = f32::NAN;
+                        c[1 + (m - 1) * d] = f32::NAN;
+                    }
+                    5 => {
+                        c[1..1 + d].copy_from_slice(&x[..d]);
+                    }
+                    _ => {}
+                }
+                // Offset by one float: rows that are not 8-byte aligned.
+                let (x, cb) = (&x[..d], &c[1..1 + m * d]);
+                let want = kv::scalar::nearest_direct(x, cb);
+                let got = kv::nearest_direct(x, cb);
+                let same = match (got, want) {
+                    (Some((a, u)), Some((b, v))) => a == b && u.to_bits() == v.to_bits(),
+                    (None, None) => true,
+                    _ => false,
+                };
+                differ += !same as u32;
+                cases += 1;
+                if kv::F32_DIRECT && case != 4 {
+                    if let (Ok(book), Some((j, v))) = (Codebook::new(cb, d), want) {
+                        let n = book.nearest(x).ok();
+                        let (mut idx, mut dist) = ([0u32; 3], [0f32; 3]);
+                        let t = book.top_k(x, &mut idx, &mut dist).ok();
+                        let mut dd = [0f32; MAXM];
+                        kv::scalar::sq_distances(x, cb, &mut dd[..m]);
+                        let top_ok = t == Some(3.min(m))
+                            && idx[0] as usize == j
+                            && dist[0].to_bits() == v.to_bits()
+                            && (1..3.min(m)).all(|r| dist[r] == dd[idx[r] as usize] && dist[r] >= dist[r - 1]);
+                        api_differ += (n.map(|n| (n.index as usize, n.distance.to_bits())) != Some((j, v.to_bits()))
+                            || !top_ok) as u32;
+                    }
+                }
+            }
+        }
+    }
+    check!(s, differ == 0, "{} of {} nearest_direct results differ from the scalar reference", differ, cases);
+    check!(s, api_differ == 0, "{} Codebook nearest/top-k results differ from the direct f32 contract", api_differ);
+}
+
+/// `i8_nearest_packed` (dispatched) against `i8_sq_distances` + `argmin_u32`, exact.
+#[inline(never)]
+fn packed_i8(s: &mut Suite) {
+    const MAXM: usize = 24;
+    let mut rng = Rng(0x2468_ace1);
+    let (mut differ, mut cases) = (0, 0);
+    for &d in &[16usize, 13, 14, 15, 1, 4, 5, 12, 17, 33] {
+        for &m in &[1usize, 2, 3, 17, MAXM] {
+            for case in 0..5 {
+                let mut x = [0i8; 34];
+                let mut c = [0i8; 33 * MAXM + 1];
+                x.iter_mut().for_each(|v| *v = rng.next() as i8);
+                c.iter_mut().for_each(|v| *v = rng.next() as i8);
+                match case {
+                    // Extremes: the largest distances (-128 against 127) and the largest dot products.
+                    1 => {
+                        x.iter_mut().for_each(|v| *v = -128);
+                        c.iter_mut().enumerate().for_each(|(i, v)| *v = if i % 2 == 0 { 127 } else { -128 });
+                    }
+                    2 => {
+                        x.iter_mut().for_each(|v| *v = 127);
+                        c.iter_mut().enumerate().for_each(|(i, v)| *v = if (i / 3) % 2 == 0 { -128 } else { 127 });
+                    }
+                    // Ties: codewords repeating, so several share the smallest distance.
+                    3 => {
+                        for j in 1..m {
+                            for i in 0..d {
+                                c[1 + j * d + i] = c[1 + (j % 2) * d + i];
+                            }
+                        }
+                    }
+                    // The query equal to the last codeword: distance 0 there.
+                    4 => {
+                        let last = 1 + (m - 1) * d;
+                        x[..d].copy_from_slice(&c[last..last + d]);
+                    }
+                    _ => {}
+                }
+                // Offset by one byte: the codebook is copied into the packed storage, the query read as bytes.
+                let (x, cb) = (&x[..d], &c[1..1 + m * d]);
+                let mut dist = [0u32; MAXM];
+                kv::scalar::i8_sq_distances(x, cb, &mut dist[..m]);
+                let want = kv::argmin_u32(&dist[..m]);
+                let mut storage = [0i32; kv::i8_packed_len(MAXM, 33)];
+                let got = kv::i8_pack(cb, d, &mut storage).and_then(|p| kv::i8_nearest_packed(x, &p));
+                differ += (got != want) as u32;
+                cases += 1;
+            }
+        }
+    }
+    check!(s, differ == 0, "{} of {} packed int8 nearest results differ from the exact scan", differ, cases);
 }

@@ -61,6 +61,13 @@ pub fn end() {
     fp_end();
 }
 
+/// The caller's stack pointer, read after its prologue: a direct MSP read may be scheduled before the
+/// caller pushes its return address (shrink-wrapping), and painting up to it would overwrite that address.
+#[inline(never)]
+fn stack_pointer() -> usize {
+    cortex_m::register::msp::read() as usize
+}
+
 /// Runs `f` and returns how many bytes of stack it used below this function's frame: the free RAM is
 /// painted with a pattern first, and the deepest word that no longer holds it marks the peak.
 #[inline(never)]
@@ -71,7 +78,7 @@ pub fn stack_of<R>(f: impl FnOnce() -> R) -> (R, usize) {
         static _stack_end: u32;
     }
     let bottom = core::ptr::addr_of!(_stack_end) as usize;
-    let sp = cortex_m::register::msp::read() as usize;
+    let sp = stack_pointer();
     let mut p = bottom;
     while p < sp {
         // SAFETY: [_stack_end, sp) is RAM that nothing owns: no heap, the statics end at _stack_end, this

@@ -73,9 +73,11 @@ pub fn matmul_packed(u: &[u8], d: usize, packed: &[i8], bias: &[i32], out: &mut 
     }
     let p = (out.len() / r).min(u.len().checked_div(d).unwrap_or(usize::MAX));
     let (u, out) = (&u[..p * d], &mut out[..p * r]);
+    // Rows by output chunk: with D = 0 every row is empty (and gets its bias), which
+    // `u.chunks_exact` would not yield at all.
     let mut rows = |f: &dyn Fn(&[u8], &mut [i32])| {
-        for (x, o) in u.chunks_exact(d.max(1)).zip(out.chunks_exact_mut(r)) {
-            f(if d == 0 { &[] } else { x }, o)
+        for (i, o) in out.chunks_exact_mut(r).enumerate() {
+            f(u.get(i * d..(i + 1) * d).unwrap_or(&[]), o)
         }
     };
     #[cfg(target_arch = "x86_64")]

@@ -1,8 +1,9 @@
 //! The scalar reference for the int8 kernels: TFLite's integer arithmetic written plainly.
 //! Every SIMD path is tested against these functions.
 
-/// gemmlowp's `SaturatingRoundingDoublingHighMul`: `round(a * b / 2^31)` with ties away from
-/// zero, saturating the one overflowing case `a == b == i32::MIN` to `i32::MAX` (as ARM's
+/// gemmlowp's `SaturatingRoundingDoublingHighMul`: `round(a * b / 2^31)` with ties rounded up
+/// (away from zero for a positive product, toward zero for a negative one: gemmlowp's nudge),
+/// saturating the one overflowing case `a == b == i32::MIN` to `i32::MAX` (as ARM's
 /// `VQRDMULH`).
 ///
 /// ```
@@ -52,7 +53,8 @@ pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
 #[inline]
 pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
     let left = if shift > 0 { shift } else { 0 };
-    let right = if shift > 0 { 0 } else { -shift };
+    // Wrapping: `-i32::MIN` overflowed (a debug-build panic); every shift is taken modulo 32 below.
+    let right = if shift > 0 { 0 } else { shift.wrapping_neg() };
     let x = x.wrapping_mul(1i32.wrapping_shl(left as u32));
     rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, multiplier), right)
 }

@@ -30,8 +30,146 @@ pub mod aarch64;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod wasm32;
 
-#[cfg(fvae_arm_dsp)]
+#[cfg(any(fvae_arm_dsp, fvae_arm_fpu))]
 pub mod arm;
+
+/// Whether this build defines f32 search results by the *direct f32 form*: a codeword's distance is
+/// `sum_d (x[d] - c[d])^2` evaluated in f32, element by element in index order, each subtraction,
+/// square and sum rounded (exactly [`scalar::sq_distances`]), and the nearest is the first smallest
+/// of those values. `true` on Cortex-M cores with a single-precision FPU (cfg `fvae_arm_fpu`: M4F,
+/// M7, M33F), which have no double-precision hardware: the f64 re-check of near ties that the
+/// other targets use (see [`sq_distance_exact`]) would cost more than the whole scan there. The
+/// direct form has no cancellation (every term is a square), so its relative error against the
+/// real-number distance is at most `(D + 1) 2^-24` (about 1e-6 for D = 16); it is the same value
+/// on every path of such a build. `false` elsewhere (f64-rounded distances).
+///
+/// ```
+/// let direct = fvae_kernels::vq::F32_DIRECT;
+/// # let _ = direct;
+/// ```
+pub const F32_DIRECT: bool = cfg!(fvae_arm_fpu);
+
+/// The nearest codeword in the direct f32 form (see [`F32_DIRECT`]): the index of the first
+/// smallest `sum_d (x[d] - c_j[d])^2` computed as [`scalar::sq_distances`] does, and that value; NaN
+/// distances are skipped. `M = codebook.len() / x.len()` (a partial last row is ignored); `None`
+/// when `M = 0`, `x` is empty or every distance is NaN. Every path gives the same bits. On Cortex-M
+/// FPU cores, D a multiple of 8 runs a fused assembly scan (39 instructions per codeword at D = 16,
+/// about 2.5 per value otherwise; nothing stored).
+///
+/// ```
+/// use fvae_kernels::vq::nearest_direct;
+/// assert_eq!(nearest_direct(&[1.0, 2.0], &[0.0, 0.0, 1.0, 3.0, 1.0, 1.0]), Some((1, 1.0)));
+/// ```
+pub fn nearest_direct(x: &[f32], codebook: &[f32]) -> Option<(usize, f32)> {
+    #[cfg(fvae_arm_fpu)]
+    {
+        return arm::m4f::nearest_direct(x, codebook);
+    }
+    #[allow(unreachable_code)]
+    scalar::nearest_direct(x, codebook)
+}
+
+/// An int8 codebook packed for a fast exact nearest search: per codeword its squared norm `|c|^2`
+/// (one i32) then its `ceil(D / 4)` words of bytes (little-endian, zero-padded), and after the
+/// last codeword a sentinel entry `[i32::MIN, 0, ...]`. Made only by [`i8_pack`], which keeps the
+/// storage borrowed, so its contents are always what `i8_pack` wrote.
+///
+/// The search ranks by `|c|^2 - 2 x.c` (`|x|^2` is common to all codewords) and returns
+/// `|x|^2 + |c|^2 - 2 x.c`: the exact integer distance, the same as [`i8_sq_distances`] gives.
+/// Memory: `(M + 1) (4 + 4 ceil(D / 4))` bytes, 5 140 for M = 256, D = 16 (the codebook itself is
+/// 4 096): a norm per codeword, and a copy of the codewords placed next to it so that one `ldm`
+/// loads both.
+#[derive(Debug, Clone, Copy)]
+pub struct I8Packed<'a> {
+    words: &'a [i32],
+    m: usize,
+    d: usize,
+}
+
+impl<'a> I8Packed<'a> {
+    /// Number of codewords M.
+    pub fn m(&self) -> usize {
+        self.m
+    }
+
+    /// Codeword dimension D.
+    pub fn d(&self) -> usize {
+        self.d
+    }
+
+    /// The packed words: `M + 1` entries of `1 + ceil(D / 4)` words (see the type's notes).
+    pub fn words(&self) -> &'a [i32] {
+        self.words
+    }
+}
+
+/// Words of storage [`i8_pack`] needs for M codewords of dimension D:
+/// `(M + 1) (1 + ceil(D / 4))`.
+///
+/// ```
+/// assert_eq!(fvae_kernels::vq::i8_packed_len(256, 16), 257 * 5);
+/// ```
+pub const fn i8_packed_len(m: usize, d: usize) -> usize {
+    (m + 1) * (1 + d.div_ceil(4))
+}
+
+/// Packs the int8 codebook `[M, D]` (row-major, `M = codebook.len() / d`, a partial last row
+/// ignored) into `storage` for [`i8_nearest_packed`]. `None` when `d == 0`, `d > 32 768` (the
+/// ranking score `|c|^2 - 2 x.c` must fit an i32 on every path) or `storage` is shorter than
+/// [`i8_packed_len`]`(M, d)`.
+///
+/// ```
+/// use fvae_kernels::vq::{i8_nearest_packed, i8_pack, i8_packed_len};
+/// let codebook = [0i8, 0, 10, -10, 3, 4];
+/// let mut storage = [0i32; i8_packed_len(3, 2)];
+/// let packed = i8_pack(&codebook, 2, &mut storage).unwrap();
+/// assert_eq!(i8_nearest_packed(&[2, 5], &packed), Some((2, 1 + 1)));
+/// ```
+pub fn i8_pack<'a>(codebook: &[i8], d: usize, storage: &'a mut [i32]) -> Option<I8Packed<'a>> {
+    if d == 0 || d > 32_768 {
+        return None;
+    }
+    let m = codebook.len() / d;
+    let stride = 1 + d.div_ceil(4);
+    let storage = storage.get_mut(..i8_packed_len(m, d))?;
+    for (e, c) in storage.chunks_exact_mut(stride).zip(codebook.chunks_exact(d).chain([&[][..]])) {
+        // The sentinel (the last entry, no codeword): i32::MIN then zeros.
+        let norm = if c.is_empty() { i32::MIN } else { c.iter().map(|&v| v as i32 * v as i32).sum() };
+        if let Some((first, words)) = e.split_first_mut() {
+            *first = norm;
+            for (w, bytes) in words.iter_mut().zip(c.chunks(4).chain(core::iter::repeat(&[][..]))) {
+                *w = bytes.iter().rev().fold(0u32, |acc, &b| (acc << 8) | b as u8 as u32) as i32;
+            }
+        }
+    }
+    Some(I8Packed { words: storage, m, d })
+}
+
+/// The nearest codeword of the int8 query `x` in a packed codebook: its index (the first among
+/// equal distances) and exact squared distance, equal to what [`i8_sq_distances`] and
+/// [`argmin_u32`] give. `None` when `x.len() != packed.d()` or `M = 0`. On Cortex-M4/M7/M33 (cfg
+/// `fvae_arm_dsp`) with `ceil(D / 4) = 4` (D = 13..16) it runs an `smlad` assembly scan (20
+/// instructions per codeword), up to D = 256 a Rust loop of `smlad` over the query expanded once;
+/// elsewhere the portable loop (the packed form is meant for those cores).
+///
+/// ```
+/// use fvae_kernels::vq::{i8_nearest_packed, i8_pack, i8_packed_len};
+/// let mut storage = [0i32; i8_packed_len(2, 1)];
+/// let packed = i8_pack(&[-128, 127], 1, &mut storage).unwrap();
+/// assert_eq!(i8_nearest_packed(&[127], &packed), Some((1, 0)));
+/// assert_eq!(i8_nearest_packed(&[0, 0], &packed), None);
+/// ```
+pub fn i8_nearest_packed(x: &[i8], packed: &I8Packed<'_>) -> Option<(usize, u32)> {
+    if x.len() != packed.d || packed.m == 0 {
+        return None;
+    }
+    #[cfg(fvae_arm_dsp)]
+    {
+        return arm::dsp::i8_nearest_packed(x, packed);
+    }
+    #[allow(unreachable_code)]
+    scalar::i8_nearest_packed(x, packed)
+}
 
 /// Codewords per panel in the packed layout of [`scores`]: the panel of codewords
 /// `16p..16p+16` is `D` rows of 16 values (`panels[p*16*D + d*16 + j] = c_{16p+j}[d]`), so a

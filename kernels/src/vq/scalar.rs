@@ -320,3 +320,51 @@ impl MulAddExact for f32 {
 pub const EPS52: f64 = 1.0 / 4_503_599_627_370_496.0;
 /// See [`EPS52`].
 pub const EPS50: f64 = 4.0 * EPS52;
+
+/// The first smallest `sum_d (x[d] - c_j[d])^2` over the codewords of `codebook` (`M =
+/// codebook.len() / x.len()`), each computed as [`sq_distances`] does (f32, element order), NaN
+/// skipped as in [`argmin`]; `None` when there is no codeword or every distance is NaN.
+pub fn nearest_direct(x: &[f32], codebook: &[f32]) -> Option<(usize, f32)> {
+    let d = x.len();
+    if d == 0 {
+        return None;
+    }
+    let mut best: Option<(usize, f32)> = None;
+    for (j, c) in codebook.chunks_exact(d).enumerate() {
+        let mut acc = 0.0f32;
+        for i in 0..d {
+            let t = x[i] - c[i];
+            acc += t * t;
+        }
+        match best {
+            _ if acc.is_nan() => {}
+            Some((_, b)) if acc >= b => {}
+            _ => best = Some((j, acc)),
+        }
+    }
+    best
+}
+
+/// The nearest codeword of a packed int8 codebook (see [`super::I8Packed`]): the first smallest
+/// `|c|^2 - 2 x.c` (in i64, so any D is exact), and its distance `|x|^2 + |c|^2 - 2 x.c` (exact in
+/// u32 for D <= 66 051). `None` when `x.len() != packed.d()` or there is no codeword.
+pub fn i8_nearest_packed(x: &[i8], packed: &super::I8Packed<'_>) -> Option<(usize, u32)> {
+    let (d, m) = (packed.d(), packed.m());
+    if x.len() != d || m == 0 {
+        return None;
+    }
+    let stride = 1 + d.div_ceil(4);
+    let mut best: Option<(usize, i64)> = None;
+    for (j, e) in packed.words().chunks_exact(stride).take(m).enumerate() {
+        let mut s = e[0] as i64;
+        for (i, &xi) in x.iter().enumerate() {
+            let c = (e[1 + i / 4] as u32 >> (8 * (i % 4))) as u8 as i8;
+            s -= 2 * xi as i64 * c as i64;
+        }
+        if best.is_none_or(|(_, b)| s < b) {
+            best = Some((j, s));
+        }
+    }
+    let nx: i64 = x.iter().map(|&v| v as i64 * v as i64).sum();
+    best.map(|(j, s)| (j, (nx + s) as u32))
+}
