@@ -1,7 +1,7 @@
 //! VQ kernels and searches per size: `cargo bench --features std --bench vq`.
 //!
-//! Kernels on one query (f32 direct distances, packed scores, argmin, int8 distances and dots),
-//! single-query latency of `Codebook::nearest` (packed and not) and of the int8 search, and
+//! Kernels on one query (f32 direct distances, packed scores, the int8 screen, exact distances,
+//! argmin, int8 distances and dots), packing a codebook, single-query latency of `Codebook::nearest` (packed and not) and of the int8 search, and
 //! batch throughput of `nearest_batch` at the sizes benches/faiss_vq.sh compares with faiss.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -45,6 +45,19 @@ fn kernels(c: &mut Criterion) {
             b.iter(|| kv::scores(black_box(&x), d, &panels, &hn, &mut s, &mut mins))
         });
         g.bench_function(BenchmarkId::new("argmin", &id), |b| b.iter(|| kv::argmin(black_box(&out))));
+        // The int8 screen of one query (AVX-512 VNNI only; elsewhere it declines at once).
+        let mut hnp = vec![f32::INFINITY; mp];
+        hnp[..m].copy_from_slice(&hn);
+        let mut words = vec![0f32; mp * kv::screen_words(d)];
+        let (mut sc, mut cs) = (vec![0f32; mp], vec![0f32; mp]);
+        kv::pack_screen(&cb, d, &mut sc, &mut cs, &mut words);
+        let mut info = [kv::ScreenQuery::default()];
+        g.bench_function(BenchmarkId::new("screen_1_query", &id), |b| {
+            b.iter(|| kv::screen(black_box(&x), d, &words, &sc, &cs, &hnp, &mut s, &mut mins, &mut info))
+        });
+        g.bench_function(BenchmarkId::new("sq_distance_exact_x_m", &id), |b| {
+            b.iter(|| cb.chunks_exact(d).map(|c| kv::sq_distance_exact(black_box(&x), c)).sum::<f64>())
+        });
         let cq: Vec<i8> = cb.iter().map(|v| (v * 127.0) as i8).collect();
         let xq: Vec<i8> = x.iter().map(|v| (v * 127.0) as i8).collect();
         let mut o8 = vec![0u32; m];
@@ -68,8 +81,13 @@ fn searches(c: &mut Criterion) {
         let id = format!("d{d}_m{m}");
         let plain = Codebook::new(&data, d).unwrap();
         let mut storage = vec![0.0; Codebook::packed_len(m, d)];
-        let packed = plain.pack(&mut storage).unwrap();
         let x = &queries[..d];
+        // Packing (half norms, f32 panels, the int8 copy): part of `fvae vq --timing`.
+        g.throughput(Throughput::Elements(m as u64));
+        g.bench_function(BenchmarkId::new("pack", &id), |b| {
+            b.iter(|| plain.pack(black_box(&mut storage[..])).map(|p| p.m()).unwrap())
+        });
+        let packed = plain.pack(&mut storage).unwrap();
         g.throughput(Throughput::Elements(1));
         g.bench_function(BenchmarkId::new("nearest_single_packed", &id), |b| {
             b.iter(|| packed.nearest(black_box(x)).unwrap())

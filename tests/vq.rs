@@ -628,6 +628,219 @@ fn i8_distance_is_exact_at_the_stated_bound() {
     assert_eq!(kv::i8_dot(&x, &x), 1 << 30);
 }
 
+// ---------------------------------------------------------------- int8 screening (nearest)
+
+/// The screening kernel's own contract, for scalar and (where the CPU has it) AVX-512 VNNI:
+/// the same quantised query (scale, bounds), and every score within the stated error of the
+/// f32-free score `h_j - q . c_j`: `||q - q^|| ||c_j|| + ||q^|| ||c_j - c^_j||` plus the float
+/// error `2^-22 (h_j + ||q^|| ||c^_j||) + 2^-100`, with every bound computed here in f64.
+#[test]
+fn screen_paths_meet_their_error_bound() {
+    let mut rng = Rng(777);
+    // The dispatch runs the VNNI path exactly where the CPU level (FVAE_X86_LEVEL may cap it)
+    // has it, and declines elsewhere.
+    #[cfg(target_arch = "x86_64")]
+    let have_simd = fvae::kernels::cpu::has_avx512_vnni();
+    #[cfg(not(target_arch = "x86_64"))]
+    let have_simd = false;
+    #[cfg(target_arch = "x86_64")]
+    if std::env::var("FVAE_REQUIRE_AVX512").is_ok() {
+        assert!(have_simd, "AVX-512 VNNI screening path required but not present");
+    }
+    for &d in &[1usize, 2, 3, 5, 15, 16, 17, 33, 64, 65, 130, 1024] {
+        for &m in &[1usize, 15, 16, 17, 40, 70] {
+            for &scale in &[1.0f32, 1e8, 1e-8, 3e-20] {
+                let mp = kv::padded_m(m);
+                let g = kv::screen_words(d);
+                let mut data = rng.vec(m * d, scale);
+                // A zero codeword, a constant one and one with a single large value.
+                data[..d].fill(0.0);
+                if m > 2 {
+                    data[d..2 * d].fill(scale * 0.5);
+                    data[2 * d] = scale * 1e3;
+                }
+                let (mut sc, mut cs, mut w) = (vec![0.0; mp], vec![0.0; mp], vec![0.0; mp * g]);
+                let cerr = kv::pack_screen(&data, d, &mut sc, &mut cs, &mut w);
+                let mut h = vec![f32::INFINITY; mp];
+                for (j, hj) in h.iter_mut().take(m).enumerate() {
+                    *hj = (0.5 * kv::sq_norm_exact(&data[j * d..(j + 1) * d])) as f32;
+                }
+                let n = 7;
+                let mut q = rng.vec(n * d + 1, scale);
+                q[1..=d].fill(0.0); // a zero query
+                let qs = &q[1..]; // unaligned
+                let mut want = (vec![0.0; n * mp], vec![0.0; n], vec![kv::ScreenQuery::default(); n]);
+                scalar::screen(qs, d, &w, &sc, &cs, &h, &mut want.0, &mut want.1, &mut want.2);
+                let mut got = (vec![0.0; n * mp], vec![0.0; n], vec![kv::ScreenQuery::default(); n]);
+                let ran = kv::screen(qs, d, &w, &sc, &cs, &h, &mut got.0, &mut got.1, &mut got.2);
+                assert_eq!(ran, have_simd, "screen dispatch d={d}");
+                let paths: Vec<_> = if ran { vec![("scalar", &want), ("simd", &got)] } else { vec![("scalar", &want)] };
+                for (name, (out, mins, info)) in paths {
+                    for r in 0..n {
+                        let x = &qs[r * d..(r + 1) * d];
+                        assert_eq!(info[r].scale, want.2[r].scale, "{name} scale d={d}");
+                        let row = &out[r * mp..(r + 1) * mp];
+                        assert_eq!(mins[r], row.iter().copied().fold(f32::INFINITY, f32::min), "{name} min");
+                        assert!(row[m..].iter().all(|v| *v == f32::INFINITY), "{name} padding");
+                        for j in 0..m {
+                            let c = &data[j * d..(j + 1) * d];
+                            let dot: f64 = x.iter().zip(c).map(|(&a, &b)| a as f64 * b as f64).sum();
+                            let cn = kv::sq_norm_exact(c).sqrt();
+                            let chat = cn + cerr;
+                            let bound = info[r].err * cn
+                                + info[r].norm * cerr
+                                + 2f64.powi(-22) * (h[j] as f64 + info[r].norm * chat)
+                                + 2f64.powi(-100);
+                            let exact = h[j] as f64 - dot;
+                            let diff = (row[j] as f64 - exact).abs();
+                            assert!(diff <= bound, "{name} d={d} m={m} scale={scale} q={r} j={j}: {diff} > {bound}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every search form against the definition (f64 distances rounded to f32, ties on that f32 to
+/// the lowest index): plain, packed (int8 screen where the CPU has it), batch and top-k.
+fn check_all_forms(data: &[f32], d: usize, queries: &[f32], what: &str) {
+    let m = data.len() / d;
+    let cb = Codebook::new(data, d).unwrap();
+    let mut storage = vec![0.0; Codebook::packed_len(m, d)];
+    let packed = cb.pack(&mut storage).unwrap();
+    let n = queries.len() / d;
+    let want: Vec<(u32, f32)> = queries.chunks_exact(d).map(|x| brute_top_k(x, data, d, 1)[0]).collect();
+    for (name, c) in [("plain", cb), ("packed", packed)] {
+        for (i, x) in queries.chunks_exact(d).enumerate() {
+            let r = c.nearest(x).unwrap();
+            assert_eq!((r.index, r.distance), want[i], "{what}: {name} nearest, query {i}");
+            let (mut idx, mut dist) = ([0u32; 2], [0f32; 2]);
+            c.top_k(x, &mut idx[..1], &mut dist[..1]).unwrap();
+            assert_eq!((idx[0], dist[0]), want[i], "{what}: {name} top-1, query {i}");
+        }
+        for scratch_len in [0, c.batch_scratch_len()] {
+            let (mut idx, mut dist) = (vec![0u32; n], vec![0f32; n]);
+            let mut scratch = vec![0.0; scratch_len];
+            c.nearest_batch(queries, &mut idx, &mut dist, &mut scratch).unwrap();
+            let got: Vec<(u32, f32)> = idx.into_iter().zip(dist).collect();
+            assert_eq!(got, want, "{what}: {name} batch, scratch {scratch_len}");
+        }
+    }
+}
+
+/// The fuzz finding of session 1: at |x| ~ 1e8 two f64 distances (1e16 and 1e16 + 2e5) round
+/// to the same f32, so the lower index wins although its f64 distance is larger. Every path
+/// agrees on it now (the packed path's window includes the f32 tie margin).
+#[test]
+fn f32_ties_at_huge_magnitudes_go_to_the_lowest_index() {
+    for d in [1usize, 2, 7, 16, 64] {
+        // Codeword j at -1e-3 j on the first axis (codeword 0 at -1e-3): 1e16 + 2e5 j from the
+        // query, all rounding to the f32 1e16, and codeword 1 (zero) the f64 nearest. Small norms keep every fast
+        // window far narrower than the 2e5 gap, so only the tie margin admits codeword 0.
+        let mut data = vec![0.0f32; 20 * d];
+        for (j, c) in data.chunks_exact_mut(d).enumerate() {
+            c[0] = if j == 1 { 0.0 } else { -1e-3 * j.max(1) as f32 };
+        }
+        let mut x = vec![0.0f32; d];
+        x[0] = 1e8;
+        let want = brute_top_k(&x, &data, d, 1)[0];
+        assert_eq!(want.0, 0, "the definition picks the lower index on an f32 tie");
+        check_all_forms(&data, d, &x, &format!("tie at 1e8, d={d}"));
+    }
+}
+
+fn adversarial_case(seed: u64, m: usize, d: usize, scale: f32, offset: f32, n: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = Rng(seed | 1);
+    let mut data = rng.vec(m * d, scale);
+    data.iter_mut().for_each(|v| *v += offset);
+    if m > 5 {
+        // Duplicates (exact ties), a one-ulp neighbour and a codeword of mixed magnitudes.
+        let c0 = data[..d].to_vec();
+        data[3 * d..4 * d].copy_from_slice(&c0);
+        data[(m - 1) * d..].copy_from_slice(&c0);
+        data[2 * d..3 * d].copy_from_slice(&c0);
+        data[2 * d] = f32::from_bits(c0[0].to_bits() + 1);
+        data[4 * d] = offset + scale * 1e4;
+    }
+    let mut q = rng.vec(n * d, scale);
+    q.iter_mut().for_each(|v| *v += offset);
+    // A query at codeword 0 (a four-way near tie), one midway between codewords 0 and 1, one
+    // with a single dominant value, and one ulp off codeword 0.
+    q[..d].copy_from_slice(&data[..d]);
+    if m > 1 && n > 3 {
+        for i in 0..d {
+            q[d + i] = 0.5 * (data[i] + data[d + i]);
+            q[3 * d + i] = f32::from_bits(data[i].to_bits() ^ 1);
+        }
+        q[2 * d] = offset + scale * 1e3;
+    }
+    (data, q)
+}
+
+#[test]
+fn screened_search_matches_definition_on_adversarial_data() {
+    for &(m, d, scale, offset) in &[
+        (1usize, 1usize, 1.0f32, 0.0f32),
+        (17, 3, 1.0, 0.0),
+        (256, 16, 1.0, 0.0),
+        (512, 64, 1.0, 0.0),
+        (100, 65, 1e8, 0.0),
+        (100, 9, 1e-8, 0.0),
+        (70, 33, 1.0, 1e4),
+        (40, 130, 1e-3, -2.0),
+        (33, 7, 3e-20, 0.0),
+        (48, 16, 1e14, 0.0),
+    ] {
+        let (data, q) = adversarial_case((m * 1000 + d) as u64, m, d, scale, offset, 50);
+        check_all_forms(&data, d, &q, &format!("m={m} d={d} scale={scale} offset={offset}"));
+    }
+}
+
+mod screen_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Random shapes (odd D, M off the 16-lane panels), magnitudes from 1e-8 to 1e8 and
+        /// near-duplicate codewords: every search form returns the definition's answer.
+        #[test]
+        fn nearest_is_exact_for_any_shape_and_magnitude(
+            seed in any::<u64>(),
+            m in 1usize..90,
+            d in 1usize..80,
+            exp in -8i32..=8,
+            offset in prop_oneof![Just(0.0f32), -100.0f32..100.0],
+        ) {
+            let scale = 10f32.powi(exp);
+            let (data, q) = adversarial_case(seed, m, d, scale, offset, 9);
+            check_all_forms(&data, d, &q, &format!("seed={seed} m={m} d={d} scale={scale} offset={offset}"));
+        }
+    }
+}
+
+/// The exact distance is part of the result's definition: every path returns the same bits.
+#[test]
+fn sq_distance_exact_paths_give_the_same_bits() {
+    let mut rng = Rng(99);
+    for d in (0..40).chain([63, 64, 65, 130, 1000]) {
+        for &scale in &[1.0f32, 1e8, 1e-8, 1e-20, 1e19] {
+            let x = rng.vec(d + 1, scale);
+            let c = rng.vec(d + 3, scale);
+            let (x, c) = (&x[1..], &c[..d]);
+            let want = scalar::sq_distance_exact(x, c);
+            assert_eq!(kv::sq_distance_exact(x, c).to_bits(), want.to_bits(), "dispatch d={d}");
+            #[cfg(target_arch = "x86_64")]
+            if is_x86_feature_detected!("avx512f") {
+                // SAFETY: the feature is detected.
+                let got = unsafe { fvae::kernels::vq::x86_64::avx512::sq_distance_exact(x, c) };
+                assert_eq!(got.to_bits(), want.to_bits(), "avx512 d={d} scale={scale}");
+            }
+        }
+    }
+}
+
 #[test]
 fn packed_int8_codebook_matches_unpacked() {
     for case in CASES {

@@ -422,6 +422,13 @@ pub fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -> usize
 /// assert_eq!(fvae_kernels::vq::sq_distance_exact(&[1.0, 1.0], &[0.0, 3.0]), 5.0);
 /// ```
 pub fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::cpu::has_avx512f() {
+            // SAFETY: the CPU (or build) has AVX-512F; the path reads the shorter length.
+            return unsafe { x86_64::avx512::sq_distance_exact(x, c) };
+        }
+    }
     scalar::sq_distance_exact(x, c)
 }
 
@@ -530,4 +537,132 @@ pub fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
     }
     #[allow(unreachable_code)]
     scalar::i8_dots(x, codebook, out)
+}
+
+/// Largest codeword dimension the int8 screening kernels take (their query buffer is on the
+/// stack).
+pub const SCREEN_MAX_D: usize = 1024;
+
+/// 32-bit words per codeword (and per query) in the int8 screening layout: 4 dimensions per
+/// word, the four bytes a `vpdpbusd` lane multiplies, zero past D.
+///
+/// ```
+/// assert_eq!(fvae_kernels::vq::screen_words(9), 3);
+/// ```
+pub const fn screen_words(d: usize) -> usize {
+    d.div_ceil(4)
+}
+
+/// What [`screen`] reports per query, for the caller's error bound. The query `q` is quantised
+/// as `q^ = scale * qi` with integer `qi` in [-127, 127].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ScreenQuery {
+    /// `t = max |q_d| / 127` (0 for a zero query).
+    pub scale: f32,
+    /// An upper bound on `||q - q^||`.
+    pub err: f64,
+    /// An upper bound on `||q^||`.
+    pub norm: f64,
+}
+
+/// Quantises a codebook `[M, D]` for the int8 screening pass of [`screen`]: codeword `j`
+/// becomes `c^_j = scales[j] * ci_j` with `scales[j] = max |c_j| / 127` and integer `ci_j` in
+/// [-127, 127] (round half to even), `colsums[j] = sum ci_j`, and the bytes of `ci_j` go into
+/// `words` in panels of [`PANEL`] codewords: `words[(p * G + k) * 16 + l]` holds dimensions
+/// `4k..4k+4` of codeword `16p + l` (`G = screen_words(D)`), as f32 bit patterns (so the
+/// layout can live in the same f32 storage as the rest of a packed codebook; it is never read
+/// as floats). Codewords past M (up to `scales.len()`) are zero.
+///
+/// `MP = scales.len()`, reduced to what `colsums` holds and to whole panels that `words` holds.
+/// Returns an upper bound on `max_j ||c_j - c^_j||` (0 when nothing was written).
+///
+/// ```
+/// use fvae_kernels::vq::{pack_screen, PANEL};
+/// let (mut s, mut cs, mut w) = ([0.0; PANEL], [0.0; PANEL], [0.0; PANEL]);
+/// let err = pack_screen(&[254.0, -1.0], 2, &mut s, &mut cs, &mut w);
+/// assert_eq!((s[0], cs[0], w[0].to_bits()), (2.0, 127.0, 0x0000_007f));
+/// assert!(err >= 1.0 && err < 1.0001);
+/// ```
+pub fn pack_screen(codebook: &[f32], d: usize, scales: &mut [f32], colsums: &mut [f32], words: &mut [f32]) -> f64 {
+    let g = screen_words(d);
+    if d == 0 {
+        return 0.0;
+    }
+    let mp = scales.len().min(colsums.len()).min(words.len() / (g * PANEL) * PANEL) / PANEL * PANEL;
+    scalar::pack_screen(codebook, d, &mut scales[..mp], &mut colsums[..mp], &mut words[..mp * g])
+}
+
+/// The int8 screening pass of a batch of queries against a codebook packed by
+/// [`pack_screen`] (and half norms as for [`scores`]): each query `x_q` (rows of `d` values)
+/// is quantised as [`ScreenQuery`] states (`info[q]`), and
+/// `out[q*MP + j] = half_norms[j] - (t_q scales[j]) (qi_q . ci_j)`, with the integer dot
+/// product exact (`vpdpbusd`, 64 multiply-adds per instruction). `row_min[q]` is the row's
+/// smallest value.
+///
+/// Error: with `h_j = half_norms[j]`, `|out_j - (h_j - q^ . c^_j)| <= 2^-22 (|h_j| +
+/// ||q^|| ||c^_j||) + 2^-100` (the conversion of the dot product, one product and one fused
+/// multiply-add, each rounded once; underflow). The caller adds `||q - q^|| ||c|| + ||q^||
+/// ||c - c^||` for the distance to the f32 scores `||c||^2 / 2 - q . c`.
+///
+/// `MP` is `half_norms.len()` reduced to `scales`, `colsums` and the whole panels of `words`,
+/// rounded down to whole panels; the number of queries is `queries.len() / d` reduced to what
+/// `out`, `row_min` and `info` hold. Returns `false`, writing nothing, where no SIMD path
+/// exists (the f32 [`scores`] are faster then) or `d` is 0 or above [`SCREEN_MAX_D`]; the
+/// scalar reference is [`scalar::screen`].
+///
+/// ```
+/// use fvae_kernels::vq::{pack_screen, screen, ScreenQuery, PANEL};
+/// let (mut s, mut cs, mut w) = ([0.0; PANEL], [0.0; PANEL], [0.0; PANEL]);
+/// pack_screen(&[127.0, 0.0, 0.0, 127.0], 2, &mut s, &mut cs, &mut w);
+/// let mut h = [f32::INFINITY; PANEL];
+/// h[..2].copy_from_slice(&[8064.5, 8064.5]);
+/// let (mut out, mut mn, mut info) = ([0.0; PANEL], [0.0], [ScreenQuery::default()]);
+/// if screen(&[127.0, 0.0], 2, &w, &s, &cs, &h, &mut out, &mut mn, &mut info) {
+///     assert_eq!((out[0], out[1], out[2], mn[0]), (-8064.5, 8064.5, f32::INFINITY, -8064.5));
+///     assert_eq!((info[0].scale, info[0].err), (1.0, 0.0));
+/// }
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn screen(
+    queries: &[f32],
+    d: usize,
+    words: &[f32],
+    scales: &[f32],
+    colsums: &[f32],
+    half_norms: &[f32],
+    out: &mut [f32],
+    row_min: &mut [f32],
+    info: &mut [ScreenQuery],
+) -> bool {
+    if d == 0 || d > SCREEN_MAX_D {
+        return false;
+    }
+    let g = screen_words(d);
+    let mp =
+        half_norms.len().min(scales.len()).min(colsums.len()).min(words.len() / (g * PANEL) * PANEL) / PANEL * PANEL;
+    if mp == 0 {
+        return false;
+    }
+    let n = (queries.len() / d).min(out.len() / mp).min(row_min.len()).min(info.len());
+    // `get`: every range is within its slice by the cuts above (never `None`).
+    let (Some(queries), Some(words), Some(scales), Some(colsums), Some(half_norms)) =
+        (queries.get(..n * d), words.get(..mp * g), scales.get(..mp), colsums.get(..mp), half_norms.get(..mp))
+    else {
+        return false;
+    };
+    let (Some(out), Some(row_min), Some(info)) = (out.get_mut(..n * mp), row_min.get_mut(..n), info.get_mut(..n))
+    else {
+        return false;
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::cpu::has_avx512_vnni() {
+            // SAFETY: the CPU (or build) has AVX-512F/BW/VL/VNNI; 0 < d <= SCREEN_MAX_D, n
+            // queries of d, mp whole panels with mp * g words, out = n * mp, row_min = info = n.
+            unsafe { x86_64::avx512::screen(queries, d, words, scales, colsums, half_norms, out, row_min, info) };
+            return true;
+        }
+    }
+    let _ = (queries, words, scales, colsums, half_norms, out, row_min, info);
+    false
 }

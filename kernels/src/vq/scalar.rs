@@ -119,9 +119,9 @@ pub fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
             acc[l] += t * t;
         }
     }
-    for (l, i) in (whole..n).enumerate() {
-        let t = x[i] as f64 - c[i] as f64;
-        acc[l] += t * t;
+    for (a, (&xi, &ci)) in acc.iter_mut().zip(x[whole..n].iter().zip(&c[whole..n])) {
+        let t = xi as f64 - ci as f64;
+        *a += t * t;
     }
     let s4 = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
     (s4[0] + s4[2]) + (s4[1] + s4[3])
@@ -136,8 +136,9 @@ pub fn sq_norm_exact(x: &[f32]) -> f64 {
             acc[l] += xs[l] as f64 * xs[l] as f64;
         }
     }
-    for (l, &v) in x[whole..].iter().enumerate() {
-        acc[l] += v as f64 * v as f64;
+    // `zip`: the tail has fewer than 8 values, and no index check is left to panic.
+    for (a, &v) in acc.iter_mut().zip(&x[whole..]) {
+        *a += v as f64 * v as f64;
     }
     let s4 = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
     (s4[0] + s4[2]) + (s4[1] + s4[3])
@@ -170,6 +171,155 @@ pub fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
         *o = i8_dot(x, &codebook[j * d..(j + 1) * d]);
     }
 }
+
+/// Round half to even for `|v| <= 2^22` (the magic-number trick; what `cvtps2dq` does under
+/// the default rounding mode), as an integer.
+#[inline]
+fn round_even(v: f32) -> i32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
+    ((v + MAGIC) - MAGIC) as i32
+}
+
+/// The int8 scale of a vector with largest magnitude `max_abs`: `(t, 1 / t)` with
+/// `t = max_abs / 127`, or `(0, 0)` when that is zero or its inverse is not finite (then every
+/// quantised value is 0 and the whole vector is the quantisation error, still a valid bound).
+#[inline]
+pub fn screen_scale(max_abs: f32) -> (f32, f32) {
+    let inv = 127.0 / max_abs;
+    let t = max_abs / 127.0;
+    if max_abs > 0.0 && inv.is_finite() && t > 0.0 {
+        (t, inv)
+    } else {
+        (0.0, 0.0)
+    }
+}
+
+/// `round(v * inv)` clamped to [-127, 127].
+#[inline]
+pub fn screen_q(v: f32, inv: f32) -> i32 {
+    round_even((v * inv).clamp(-127.5, 127.5)).clamp(-127, 127)
+}
+
+/// See [`super::pack_screen`].
+pub fn pack_screen(codebook: &[f32], d: usize, scales: &mut [f32], colsums: &mut [f32], words: &mut [f32]) -> f64 {
+    let g = super::screen_words(d);
+    let mut max_err2 = 0.0f64;
+    for (j, (s, cs)) in scales.iter_mut().zip(colsums.iter_mut()).enumerate() {
+        let (p, lane) = (j / PANEL, j % PANEL);
+        let c = codebook.get(j * d..(j + 1) * d).unwrap_or(&[]);
+        let (t, inv) = screen_scale(c.iter().fold(0.0f32, |m, v| m.max(v.abs())));
+        let (mut sum, mut err2) = (0i32, 0.0f64);
+        for k in 0..g {
+            let mut bytes = [0u8; 4];
+            for (b, byte) in bytes.iter_mut().enumerate() {
+                if let Some(&v) = c.get(4 * k + b) {
+                    let q = screen_q(v, inv);
+                    sum += q;
+                    // Exact in f64: q * t has at most 31 significant bits and lies within a
+                    // factor 2^8 of v (or v is rounded to 0 and stays itself).
+                    let r = v as f64 - q as f64 * t as f64;
+                    err2 += r * r;
+                    *byte = q as i8 as u8;
+                }
+            }
+            words[(p * g + k) * PANEL + lane] = f32::from_bits(u32::from_le_bytes(bytes));
+        }
+        *s = t;
+        *cs = sum as f32;
+        max_err2 = max_err2.max(err2);
+    }
+    up_sqrt(max_err2, d)
+}
+
+/// An upper bound on `sqrt(s)` for a sum `s` of `d` squares accumulated in f64 (relative error
+/// at most `d 2^-53`), with margin.
+#[inline]
+pub fn up_sqrt(s: f64, d: usize) -> f64 {
+    libm::sqrt(s * (1.0 + (d as f64 + 4.0) * EPS52)) * (1.0 + EPS50)
+}
+
+/// Quantises one query for [`screen`]: writes its bytes `q + 128` (4 per word, `128` past `D`)
+/// into `qwords` (`ceil(D / 4)` words) and returns its scale and bounds.
+pub fn screen_quantize(x: &[f32], qwords: &mut [u32]) -> super::ScreenQuery {
+    let (t, inv) = screen_scale(x.iter().fold(0.0f32, |m, v| m.max(v.abs())));
+    let (mut n2, mut err2) = (0i64, 0.0f64);
+    for (k, w) in qwords.iter_mut().enumerate() {
+        let mut bytes = [128u8; 4];
+        for (b, byte) in bytes.iter_mut().enumerate() {
+            if let Some(&v) = x.get(4 * k + b) {
+                let q = screen_q(v, inv);
+                n2 += (q * q) as i64;
+                let r = v as f64 - q as f64 * t as f64;
+                err2 += r * r;
+                *byte = (q + 128) as u8;
+            }
+        }
+        *w = u32::from_le_bytes(bytes);
+    }
+    super::ScreenQuery { scale: t, err: up_sqrt(err2, x.len()), norm: up_sqrt(n2 as f64, 1) * t as f64 * (1.0 + EPS50) }
+}
+
+/// See [`super::screen`]: integer dot products of the quantised query with every quantised
+/// codeword, then `half_norms[j] - (t * scales[j]) * dot` (one fused rounding, as the SIMD path).
+#[allow(clippy::too_many_arguments)]
+pub fn screen(
+    queries: &[f32],
+    d: usize,
+    words: &[f32],
+    scales: &[f32],
+    colsums: &[f32],
+    half_norms: &[f32],
+    out: &mut [f32],
+    row_min: &mut [f32],
+    info: &mut [super::ScreenQuery],
+) {
+    let mp = half_norms.len();
+    let g = super::screen_words(d);
+    let mut qw = [0u32; super::SCREEN_MAX_D / 4];
+    for (q, (rm, inf)) in row_min.iter_mut().zip(info.iter_mut()).enumerate() {
+        let x = &queries[q * d..(q + 1) * d];
+        *inf = screen_quantize(x, &mut qw[..g]);
+        let mut mn = f32::INFINITY;
+        for j in 0..mp {
+            let (p, lane) = (j / PANEL, j % PANEL);
+            let mut acc = 0i32;
+            for (k, &w) in qw[..g].iter().enumerate() {
+                let qb = w.to_le_bytes();
+                let cb = words[(p * g + k) * PANEL + lane].to_bits().to_le_bytes();
+                for b in 0..4 {
+                    acc += qb[b] as i32 * cb[b] as i8 as i32;
+                }
+            }
+            let dot = acc - 128 * colsums[j] as i32;
+            let ts = inf.scale * scales[j];
+            let s = (-ts).mul_add_exact(dot as f32, half_norms[j]);
+            out[q * mp + j] = s;
+            if s < mn {
+                mn = s;
+            }
+        }
+        *rm = mn;
+    }
+}
+
+/// A fused multiply-add without `std` (`a * b + c` rounded once): the product of two f32 is
+/// exact in f64, and the f64 sum rounded to f32 differs from the correctly rounded result only
+/// in double-rounding cases, which the screening bound's margin covers.
+trait MulAddExact {
+    fn mul_add_exact(self, b: f32, c: f32) -> f32;
+}
+
+impl MulAddExact for f32 {
+    #[inline]
+    fn mul_add_exact(self, b: f32, c: f32) -> f32 {
+        (self as f64 * b as f64 + c as f64) as f32
+    }
+}
+
+/// `2^-52` and `2^-50`: relative margins of the screening bounds.
+pub const EPS52: f64 = 1.0 / 4_503_599_627_370_496.0;
+/// See [`EPS52`].
+pub const EPS50: f64 = 4.0 * EPS52;
 
 /// The first smallest `sum_d (x[d] - c_j[d])^2` over the codewords of `codebook` (`M =
 /// codebook.len() / x.len()`), each computed as [`sq_distances`] does (f32, element order), NaN

@@ -375,3 +375,261 @@ pub unsafe fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
         }
     }
 }
+
+/// Query words the int8 screen keeps on the stack per block (16 KB).
+const SCREEN_BUF: usize = 4096;
+
+/// See [`crate::vq::screen`]: blocks of queries are quantised into a stack buffer, then scored
+/// against every panel group by register tiles of `vpdpbusd` (6 queries x 4 panels of 16
+/// codewords = 24 accumulators, 8 panels for a lone query to keep 8 chains in flight).
+///
+/// # Safety
+/// The CPU must support AVX-512F, BW, VL and VNNI; `0 < d <= SCREEN_MAX_D`; with
+/// `mp = half_norms.len()` (a multiple of [`PANEL`]) and `g = screen_words(d)`: `words.len() >=
+/// mp * g`, `scales.len() >= mp`, `colsums.len() >= mp`, `out.len() >= n * mp` for
+/// `n = queries.len() / d`, and `row_min.len() >= n`, `info.len() >= n`.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+pub unsafe fn screen(
+    queries: &[f32],
+    d: usize,
+    words: &[f32],
+    scales: &[f32],
+    colsums: &[f32],
+    half_norms: &[f32],
+    out: &mut [f32],
+    row_min: &mut [f32],
+    info: &mut [crate::vq::ScreenQuery],
+) {
+    let g = crate::vq::screen_words(d);
+    let mp = half_norms.len();
+    let np = mp / PANEL;
+    let n = queries.len() / d;
+    // Not zeroed (16 KB would cost as much as a small search): `quantize` writes every word of
+    // a row before the tiles read it.
+    let mut qw = core::mem::MaybeUninit::<[u32; SCREEN_BUF]>::uninit();
+    let qw = qw.as_mut_ptr() as *mut u32;
+    // Whole 6-query tiles per block where the buffer allows (g <= 256, so at least 12 rows).
+    let rows_per = (SCREEN_BUF / g).min(BLOCK) / 6 * 6;
+    let cw = words.as_ptr() as *const i32;
+    let mut q0 = 0;
+    while q0 < n {
+        let nb = rows_per.min(n - q0);
+        let mut ts = [0f32; BLOCK];
+        for r in 0..nb {
+            // SAFETY: query q0 + r < n has d values; the buffer has room for nb * g words.
+            let inf = unsafe { quantize(queries.as_ptr().add((q0 + r) * d), d, qw.add(r * g), g) };
+            ts[r] = inf.scale;
+            info[q0 + r] = inf;
+        }
+        let mut mins = [_mm512_set1_ps(f32::INFINITY); BLOCK];
+        let mut p = 0;
+        while p < np {
+            let step = if nb < 6 && p + 8 <= np {
+                8
+            } else if p + 4 <= np {
+                4
+            } else {
+                1
+            };
+            let mut t = 0;
+            while t < nb {
+                let q = q0 + t;
+                let rows = if t + 6 <= nb { 6 } else { 1 };
+                // SAFETY: query words of rows t..t+rows are in the buffer; panels p..p+step
+                // exist (p + step <= np) with their words, scales, colsums and norms; out rows
+                // q..q+rows, columns p*16..(p+step)*16 are inside n * mp; mins and ts hold BLOCK.
+                unsafe {
+                    let a = Screen {
+                        qw: qw.add(t * g),
+                        g,
+                        words: cw.add(p * g * PANEL),
+                        scales: scales.as_ptr().add(p * PANEL),
+                        colsums: colsums.as_ptr().add(p * PANEL),
+                        hn: half_norms.as_ptr().add(p * PANEL),
+                        out: out.as_mut_ptr().add(q * mp + p * PANEL),
+                        mp,
+                    };
+                    let (m, tq) = (&mut mins[t..t + rows], &ts[t..t + rows]);
+                    match (rows, step) {
+                        (6, 4) => screen_tile::<6, 4>(&a, tq, m),
+                        (6, _) => screen_tile::<6, 1>(&a, tq, m),
+                        (_, 8) => screen_tile::<1, 8>(&a, tq, m),
+                        (_, 4) => screen_tile::<1, 4>(&a, tq, m),
+                        _ => screen_tile::<1, 1>(&a, tq, m),
+                    }
+                }
+                t += rows;
+            }
+            p += step;
+        }
+        for (r, m) in row_min[q0..q0 + nb].iter_mut().zip(&mins) {
+            *r = _mm512_reduce_min_ps(*m);
+        }
+        q0 += nb;
+    }
+}
+
+/// Pointers of one screening tile (see [`screen_tile`]).
+struct Screen {
+    qw: *const u32,
+    g: usize,
+    words: *const i32,
+    scales: *const f32,
+    colsums: *const f32,
+    hn: *const f32,
+    out: *mut f32,
+    mp: usize,
+}
+
+/// `Q` queries (their words at `qw`, rows of `g`) times `P` panels (words at `words`, panel
+/// stride `g * 16`): integer dot products, then the scores and the lane-wise minima.
+///
+/// # Safety
+/// AVX-512F/BW/VNNI; the pointers cover `Q` query rows, `P` panels of words, `P * 16` scales,
+/// colsums and norms, and `Q` output rows (stride `mp`) of `P * 16` values; `t` and `mins` hold
+/// `Q` entries.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn screen_tile<const Q: usize, const P: usize>(a: &Screen, t: &[f32], mins: &mut [__m512]) {
+    let g = a.g;
+    let mut acc = [[_mm512_setzero_si512(); P]; Q];
+    // SAFETY: every offset is within the extents in the precondition (k < g, p < P, q < Q).
+    unsafe {
+        for k in 0..g {
+            let mut c = [_mm512_setzero_si512(); P];
+            for (p, cp) in c.iter_mut().enumerate() {
+                *cp = _mm512_loadu_si512(a.words.add((p * g + k) * PANEL).cast());
+            }
+            for (q, row) in acc.iter_mut().enumerate() {
+                let xb = _mm512_set1_epi32(*a.qw.add(q * g + k) as i32);
+                for (s, &cp) in row.iter_mut().zip(&c) {
+                    *s = _mm512_dpbusd_epi32(*s, xb, cp);
+                }
+            }
+        }
+        for p in 0..P {
+            let h = _mm512_loadu_ps(a.hn.add(p * PANEL));
+            let sc = _mm512_loadu_ps(a.scales.add(p * PANEL));
+            // (q + 128) . c - 128 sum c = q . c, exact in i32 (|sum c| <= 127 D is exact in f32).
+            let bias = _mm512_slli_epi32::<7>(_mm512_cvttps_epi32(_mm512_loadu_ps(a.colsums.add(p * PANEL))));
+            for (q, row) in acc.iter().enumerate() {
+                let dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(row[p], bias));
+                let ts = _mm512_mul_ps(_mm512_set1_ps(t[q]), sc);
+                let s = _mm512_fnmadd_ps(ts, dot, h);
+                _mm512_storeu_ps(a.out.add(q * a.mp + p * PANEL), s);
+                mins[q] = _mm512_min_ps(s, mins[q]);
+            }
+        }
+    }
+}
+
+/// Quantises one query of `d` values at `x` into `g` words at `qw` (bytes `qi + 128`, 128 past
+/// `d`), as [`scalar::screen_quantize`] (the same integers; the bounds summed in another order).
+///
+/// # Safety
+/// AVX-512F/BW/VL; `x` has `d` readable values, `qw` has `g = ceil(d / 4)` writable words.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+unsafe fn quantize(x: *const f32, d: usize, qw: *mut u32, g: usize) -> crate::vq::ScreenQuery {
+    // SAFETY: loads read x[i..i+16] with a mask of the lanes below d; stores write bytes below
+    // 4 g of qw.
+    unsafe {
+        let mut mx = _mm512_setzero_ps();
+        let mut i = 0;
+        while i < d {
+            let m = if i + 16 <= d { 0xffff } else { tail16(d - i) };
+            mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, x.add(i))));
+            i += 16;
+        }
+        let (t, inv) = scalar::screen_scale(_mm512_reduce_max_ps(mx));
+        let (vinv, td) = (_mm512_set1_ps(inv), _mm512_set1_pd(t as f64));
+        let (lo, hi) = (_mm512_set1_ps(-127.5), _mm512_set1_ps(127.5));
+        let (qlo, qhi) = (_mm512_set1_epi32(-127), _mm512_set1_epi32(127));
+        let bytes = qw as *mut u8;
+        // The pad bytes past d (query value 0 -> 128).
+        for b in d..4 * g {
+            *bytes.add(b) = 128;
+        }
+        let (mut e0, mut e1, mut n2) = (_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_si512());
+        let mut i = 0;
+        while i < d {
+            let m = if i + 16 <= d { 0xffff } else { tail16(d - i) };
+            let v = _mm512_maskz_loadu_ps(m, x.add(i));
+            let s = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, vinv), lo), hi);
+            let q = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(s), qlo), qhi);
+            _mm_mask_storeu_epi8(
+                bytes.add(i).cast(),
+                m,
+                _mm512_cvtepi32_epi8(_mm512_add_epi32(q, _mm512_set1_epi32(128))),
+            );
+            n2 = _mm512_add_epi32(n2, _mm512_mullo_epi32(q, q));
+            // Residuals v - q t, exact in f64 (see scalar::pack_screen).
+            let r0 = _mm512_fnmadd_pd(
+                _mm512_cvtepi32_pd(_mm512_castsi512_si256(q)),
+                td,
+                _mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+            );
+            let qh = _mm512_extracti64x4_epi64::<1>(q);
+            let vh = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
+            let r1 = _mm512_fnmadd_pd(_mm512_cvtepi32_pd(qh), td, _mm512_cvtps_pd(vh));
+            e0 = _mm512_fmadd_pd(r0, r0, e0);
+            e1 = _mm512_fmadd_pd(r1, r1, e1);
+            i += 16;
+        }
+        let err2 = _mm512_reduce_add_pd(_mm512_add_pd(e0, e1));
+        let n2 = _mm512_reduce_add_epi32(n2) as f64;
+        crate::vq::ScreenQuery {
+            scale: t,
+            err: up_sqrt(err2, d),
+            norm: up_sqrt(n2, 1) * t as f64 * (1.0 + scalar::EPS50),
+        }
+    }
+}
+
+/// [`scalar::up_sqrt`] with a VEX-encoded `vsqrtsd`: libm's `sqrtsd` is a legacy-SSE
+/// instruction, which after 512-bit code costs a state transition (measured: most of the time
+/// of a D = 16 query).
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn up_sqrt(s: f64, d: usize) -> f64 {
+    let v = s * (1.0 + (d as f64 + 4.0) * scalar::EPS52);
+    _mm_cvtsd_f64(_mm_sqrt_pd(_mm_set_sd(v))) * (1.0 + scalar::EPS50)
+}
+
+/// See [`crate::vq::sq_distance_exact`]: the same bits as [`scalar::sq_distance_exact`], whose
+/// eight partial sums (`d mod 8`) are exactly the eight f64 lanes here (multiplies and adds
+/// rounded separately, no FMA), reduced in its fixed tree.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
+    let n = x.len().min(c.len());
+    let (xp, cp) = (x.as_ptr(), c.as_ptr());
+    let mut acc = _mm512_setzero_pd();
+    let mut i = 0;
+    // SAFETY: loads read [i, i+8) with i + 8 <= n, or a masked tail inside [i, n).
+    unsafe {
+        while i + 8 <= n {
+            let t =
+                _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(xp.add(i))), _mm512_cvtps_pd(_mm256_loadu_ps(cp.add(i))));
+            acc = _mm512_add_pd(acc, _mm512_mul_pd(t, t));
+            i += 8;
+        }
+        if i < n {
+            let m = tail16(n - i);
+            let t = _mm512_sub_pd(
+                _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(m, xp.add(i)))),
+                _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(m, cp.add(i)))),
+            );
+            // Lanes past the tail add +0.0, which leaves every partial sum's bits unchanged
+            // (the sums are >= +0.0).
+            acc = _mm512_add_pd(acc, _mm512_mul_pd(t, t));
+        }
+    }
+    // s4[l] = acc[l] + acc[l+4]; then (s4[0] + s4[2]) + (s4[1] + s4[3]).
+    let s4 = _mm256_add_pd(_mm512_castpd512_pd256(acc), _mm512_extractf64x4_pd::<1>(acc));
+    let s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd::<1>(s4));
+    _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)))
+}
