@@ -72,7 +72,8 @@ pub fn matmul_packed(u: &[u8], d: usize, packed: &[i8], bias: &[i32], out: &mut 
         return;
     }
     let p = (out.len() / r).min(u.len().checked_div(d).unwrap_or(usize::MAX));
-    let (u, out) = (&u[..p * d], &mut out[..p * r]);
+    // `get`: `p` fits both, which the optimiser cannot see through the divisions (never `None`).
+    let (Some(u), Some(out)) = (u.get(..p * d), out.get_mut(..p * r)) else { return };
     let mut rows = |f: &dyn Fn(&[u8], &mut [i32])| {
         for (x, o) in u.chunks_exact(d.max(1)).zip(out.chunks_exact_mut(r)) {
             f(if d == 0 { &[] } else { x }, o)
@@ -120,7 +121,7 @@ pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
     while rows > 0 && packed_len(rows, d) > packed.len() {
         rows -= 1;
     }
-    let (bias, out) = (&bias[..rows], &mut out[..rows]);
+    let (Some(bias), Some(out)) = (bias.get(..rows), out.get_mut(..rows)) else { return };
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu;
@@ -266,7 +267,8 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
 pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = x.len();
     let rows = out.len().min(bias.len()).min(w.len().checked_div(d).unwrap_or(usize::MAX));
-    let (w, bias, out) = (&w[..rows * d], &bias[..rows], &mut out[..rows]);
+    // `get`: `rows` fits every slice, which the optimiser cannot see through the division (never `None`).
+    let (Some(w), Some(bias), Some(out)) = (w.get(..rows * d), bias.get(..rows), out.get_mut(..rows)) else { return };
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu;
