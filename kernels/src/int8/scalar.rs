@@ -66,8 +66,10 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
 /// guarantee `w.len() >= out.len() * D` and `bias.len() >= out.len()`.
 pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = x.len();
-    for (r, o) in out.iter_mut().enumerate() {
-        *o = bias[r].wrapping_add(dot(x, &w[r * d..r * d + d]));
+    for (r, (o, &b)) in out.iter_mut().zip(bias).enumerate() {
+        // `get`: the callers' guarantee makes it `Some`, which the optimiser cannot see.
+        let Some(row) = w.get(r * d..r * d + d) else { return };
+        *o = b.wrapping_add(dot(x, row));
     }
 }
 
