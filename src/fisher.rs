@@ -174,17 +174,19 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
         let (rows, cols) = if options.compensated { (4, 3) } else { (2, 2) };
         let need = d.checked_mul(rows).and_then(|v| v.checked_add(cols)).and_then(|v| v.checked_mul(k));
         let given = storage.len();
-        let too_small =
-            Error::BufferTooSmall { what: "Fisher accumulator storage", needed: need.unwrap_or(usize::MAX), given };
-        let storage = need.and_then(|need| storage.get_mut(..need)).ok_or(too_small)?;
+        let Some(storage) = need.and_then(|need| storage.get_mut(..need)) else {
+            let needed = need.unwrap_or(usize::MAX);
+            return Err(Error::BufferTooSmall { what: "Fisher accumulator storage", needed, given });
+        };
         let (ck, cd) = if options.compensated { (k, k * d) } else { (0, 0) };
-        // `_checked`: the parts fit (`need` is their sum), which the optimiser cannot see.
-        let (s1, rest) = storage.split_at_mut_checked(k * d).ok_or(too_small)?;
-        let (s2, rest) = rest.split_at_mut_checked(k * d).ok_or(too_small)?;
-        let (c1, rest) = rest.split_at_mut_checked(cd).ok_or(too_small)?;
-        let (c2, rest) = rest.split_at_mut_checked(cd).ok_or(too_small)?;
-        let (s0, rest) = rest.split_at_mut_checked(k).ok_or(too_small)?;
-        let (c0, q) = rest.split_at_mut_checked(ck).ok_or(too_small)?;
+        // `_checked`: the parts fit (`need` is their sum), which the optimiser cannot see; the
+        // empty default is never taken (and would only make the accumulator reject every push).
+        let (s1, rest) = storage.split_at_mut_checked(k * d).unwrap_or_default();
+        let (s2, rest) = rest.split_at_mut_checked(k * d).unwrap_or_default();
+        let (c1, rest) = rest.split_at_mut_checked(cd).unwrap_or_default();
+        let (c2, rest) = rest.split_at_mut_checked(cd).unwrap_or_default();
+        let (s0, rest) = rest.split_at_mut_checked(k).unwrap_or_default();
+        let (c0, q) = rest.split_at_mut_checked(ck).unwrap_or_default();
         Self::from_parts(gmm, options, [s0, s1, s2, c0, c1, c2, q])
     }
 

@@ -396,8 +396,12 @@ pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &m
             unsafe { fvae_m4f_acc4(&p, blocks, qk) };
         }
         let h = blocks * 4;
-        let sums = a1.iter_mut().skip(h).zip(a2.iter_mut().skip(h));
-        for (((&xi, &m), &si), (a1, a2)) in x.iter().zip(mu).zip(s).skip(h).zip(sums) {
+        if h == d {
+            continue;
+        }
+        let (Some(xt), Some(mt), Some(st)) = (x.get(h..), mu.get(h..), s.get(h..)) else { return };
+        let (Some(t1), Some(t2)) = (a1.get_mut(h..), a2.get_mut(h..)) else { return };
+        for (((&xi, &m), &si), (a1, a2)) in xt.iter().zip(mt).zip(st).zip(t1.iter_mut().zip(t2.iter_mut())) {
             let t = (xi - m) * si;
             *a1 += qk * t;
             *a2 += qk * (t * t - 1.0);

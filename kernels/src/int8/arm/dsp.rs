@@ -8,11 +8,15 @@
 
 use core::arch::asm;
 
-/// The four i8 of a 4-element chunk as one word (callers pass `chunks_exact(4)` items, so the
-/// indexes are proven and no panic path is left).
+/// The four i8 at `s[j..j + 4]` as one word. Callers loop while `j + 4 <= len`; the `get` keeps
+/// the one range check the optimiser cannot drop (it cannot rule out `j + 4` wrapping) without
+/// a panic path: the `_` arm is never taken.
 #[inline(always)]
-fn load4(s: &[i8]) -> u32 {
-    u32::from_le_bytes([s[0] as u8, s[1] as u8, s[2] as u8, s[3] as u8])
+fn load4(s: &[i8], j: usize) -> u32 {
+    match s.get(j..j.wrapping_add(4)) {
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]),
+        _ => 0,
+    }
 }
 
 /// `acc + a0*b0 + a1*b1 + a2*b2 + a3*b3` for four packed i8 in `a` and `b`.
@@ -46,15 +50,16 @@ fn mac4(acc: i32, a: u32, b: u32) -> i32 {
 /// `sum a[j] * b[j]` over the common length.
 pub fn dot(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
-    let (a, b) = (a.get(..n).unwrap_or(&[]), b.get(..n).unwrap_or(&[]));
+    // `get` (never `None`): both then have length exactly `n`, so every index below is proven.
+    let (Some(a), Some(b)) = (a.get(..n), b.get(..n)) else { return 0 };
     let mut acc = 0i32;
-    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
-    let (at, bt) = (a4.remainder(), b4.remainder());
-    for (a4, b4) in a4.zip(b4) {
-        acc = mac4(acc, load4(a4), load4(b4));
+    let mut j = 0;
+    while j + 4 <= n {
+        acc = mac4(acc, load4(a, j), load4(b, j));
+        j += 4;
     }
-    for (&x, &y) in at.iter().zip(bt) {
-        acc = acc.wrapping_add(x as i32 * y as i32);
+    for k in j..n {
+        acc = acc.wrapping_add(a[k] as i32 * b[k] as i32);
     }
     acc
 }
@@ -65,27 +70,30 @@ pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = x.len();
     let rows = out.len().min(bias.len()).min(w.len().checked_div(d).unwrap_or(usize::MAX));
     let mut r = 0;
-    // `get`, chunks and `zip`: `rows` fits every slice, which the optimiser cannot see (never `None`).
     while r + 2 <= rows {
-        let (Some(w0), Some(w1)) = (w.get(r * d..(r + 1) * d), w.get((r + 1) * d..(r + 2) * d)) else { return };
-        let (Some(&[b0, b1]), Some([o0, o1])) = (bias.get(r..r + 2), out.get_mut(r..r + 2)) else { return };
+        // `get` (never `None`: `rows` fits every slice): the rows then have length exactly `d`, so
+        // every index below is proven and no panic path is left.
+        let row = |i: usize| w.get(i * d..).and_then(|s| s.get(..d));
+        let (Some(w0), Some(w1), Some(&[b0, b1])) = (row(r), row(r + 1), bias.get(r..r + 2)) else { return };
         let (mut a0, mut a1) = (b0, b1);
-        let (x4, w04, w14) = (x.chunks_exact(4), w0.chunks_exact(4), w1.chunks_exact(4));
-        let (xt, w0t, w1t) = (x4.remainder(), w04.remainder(), w14.remainder());
-        for (xs, (c0, c1)) in x4.zip(w04.zip(w14)) {
-            let vx = load4(xs);
-            a0 = mac4(a0, vx, load4(c0));
-            a1 = mac4(a1, vx, load4(c1));
+        let mut j = 0;
+        while j + 4 <= d {
+            let vx = load4(x, j);
+            a0 = mac4(a0, vx, load4(w0, j));
+            a1 = mac4(a1, vx, load4(w1, j));
+            j += 4;
         }
-        for (&xv, (&v0, &v1)) in xt.iter().zip(w0t.iter().zip(w1t)) {
-            a0 = a0.wrapping_add(xv as i32 * v0 as i32);
-            a1 = a1.wrapping_add(xv as i32 * v1 as i32);
+        for t in j..d {
+            a0 = a0.wrapping_add(x[t] as i32 * w0[t] as i32);
+            a1 = a1.wrapping_add(x[t] as i32 * w1[t] as i32);
         }
-        (*o0, *o1) = (a0, a1);
+        if let Some([o0, o1]) = out.get_mut(r..r + 2) {
+            (*o0, *o1) = (a0, a1);
+        }
         r += 2;
     }
     if r < rows {
-        if let (Some(wr), Some(&br), Some(o)) = (w.get(r * d..(r + 1) * d), bias.get(r), out.get_mut(r)) {
+        if let (Some(wr), Some(&br), Some(o)) = (w.get(r * d..).and_then(|s| s.get(..d)), bias.get(r), out.get_mut(r)) {
             *o = br.wrapping_add(dot(x, wr));
         }
     }
