@@ -59,7 +59,7 @@ fn word(b: &[i8]) -> u32 {
 }
 
 /// See [`crate::vq::i8_sq_distances`]. Needs `codebook.len() >= out.len() * x.len()` (the
-/// dispatch guarantees it; a shorter codebook panics in the slice index, never reads past it).
+/// dispatch guarantees it; with a shorter one the rows past it are left unfinished, never read past).
 ///
 /// The query is the same for every codeword, so it is sign-extended once per 16-byte group
 /// (eight halfword pairs held in registers across the codewords) instead of once per codeword;
