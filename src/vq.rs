@@ -377,7 +377,7 @@ impl<'a> Codebook<'a> {
         let mut r0 = 0;
         while r0 < n {
             let rows = rows_per.min(n - r0);
-            lens.iter_mut().for_each(|l| *l = 0);
+            lens.iter_mut().take(rows).for_each(|l| *l = 0);
             let Some(block) = xs.get(r0 * d..(r0 + rows) * d) else { break };
             let mut bounds = [Bound::Exhaustive; MAX_ROWS];
             for (b, x) in bounds.iter_mut().zip(block.chunks_exact(d)) {

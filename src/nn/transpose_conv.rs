@@ -197,8 +197,8 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
     let y = as_i8_mut(output)?;
     for b in 0..n {
         for px in acc.chunks_exact_mut(oc.max(1)) {
-            for (a, &v) in px.iter_mut().zip(bias) {
-                *a = v; // (`bias` holds `oc` values: `prepare` wrote them)
+            if px.len() == bias.len() {
+                px.copy_from_slice(bias); // (always: `bias` holds `oc` values)
             }
         }
         for iy in 0..h {
