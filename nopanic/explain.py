@@ -14,7 +14,14 @@ call_re = re.compile(r"\t(bl|b\.w|b|blx)\s+[0-9a-f]+ <([^>+]+)(\+0x[0-9a-f]+)?>"
 callers = defaultdict(set)
 sites = defaultdict(list)
 current = None
+# Conditional branches into a panic call (`bcs.w <panic stub>`): the stub's own line is often
+# unattributed, the branch's is the check that fails.
+branch_re = re.compile(r"^\s*([0-9a-f]+):.*\tb[a-z]*(\.w|\.n)?\s+([0-9a-f]+) <")
+into = defaultdict(list)
 for line in sys.stdin:
+    bm = branch_re.match(line)
+    if bm:
+        into[bm.group(3)].append(bm.group(1))
     line = line.rstrip("\n")
     m = func_re.match(line)
     if m:
@@ -35,7 +42,7 @@ while todo:
             reach.add(c)
             todo.append(c)
 
-ours = lambda name: name.startswith(("fvae::", "fvae_kernels::", "<fvae", "fvae_nopanic::"))
+ours = lambda name: name == "_start" or name.startswith(("fvae::", "fvae_kernels::", "<fvae", "fvae_nopanic::"))
 image = sys.argv[1] if len(sys.argv) > 1 else None
 
 
@@ -46,7 +53,7 @@ def where(addr):
     out = subprocess.run(["arm-none-eabi-addr2line", "-e", image, "-i", addr], capture_output=True, text=True)
     # The first frames inside the project (core's slice/index.rs says nothing about the cause).
     frames = [f for f in out.stdout.split() if "/rustc/" not in f and "/.cargo/" not in f]
-    lines = [f.split("/src/", 1)[-1] for f in frames[:2]]
+    lines = [f.split("/src/", 1)[-1] for f in frames[:3]]
     return " <- ".join(lines)
 
 
@@ -60,4 +67,6 @@ for callee in sorted(reach):
             print(f"{caller} -> {callee}")
             for addr in sites[(caller, callee)][:4]:
                 print(f"    0x{addr}: {where(addr)}")
+                for src in into.get(addr, [])[:4]:
+                    print(f"        from 0x{src}: {where(src)}")
 print(f"{found} call sites from project code into panicking functions")

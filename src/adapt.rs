@@ -127,28 +127,39 @@ pub fn map_adapt(
     let r = options.relevance as f64;
     let t = count as f64;
     let mut total = 0.0f64;
-    for c in 0..k {
-        let n = (s0[c] as f64).max(0.0);
+    // `zip` and `get`: the lengths were checked above, which the optimiser cannot see.
+    let short = Error::Shape { what: "adapted model", expected: k * d, found: means.len() };
+    for (c, ((&s0c, &w), wc)) in s0.iter().zip(gmm.weights()).zip(weights.iter_mut()).enumerate() {
+        let n = (s0c as f64).max(0.0);
         let denom = n + r;
-        let w = gmm.weights()[c] as f64;
-        weights[c] = if options.weights && t > 0.0 && denom > 0.0 {
+        let w = w as f64;
+        *wc = if options.weights && t > 0.0 && denom > 0.0 {
             let alpha = n / denom;
             (alpha * n / t + (1.0 - alpha) * w).max(options.weight_floor as f64) as f32
         } else {
             w as f32
         };
-        total += weights[c] as f64;
-        for i in c * d..(c + 1) * d {
-            let sigma = 1.0 / gmm.inv_sigma()[i] as f64;
-            let mu = gmm.means()[i] as f64;
-            let (e1, e2) = if denom > 0.0 { (s1[i] as f64 / denom, s2[i] as f64 / denom) } else { (0.0, 0.0) };
-            means[i] = if options.means { (mu + sigma * e1) as f32 } else { mu as f32 };
+        total += *wc as f64;
+        let row = c * d..(c + 1) * d;
+        let (Some(inv_sigma), Some(mus), Some(s1), Some(s2)) =
+            (gmm.inv_sigma().get(row.clone()), gmm.means().get(row.clone()), s1.get(row.clone()), s2.get(row.clone()))
+        else {
+            return Err(short);
+        };
+        let (Some(means), Some(variances)) = (means.get_mut(row.clone()), variances.get_mut(row)) else {
+            return Err(short);
+        };
+        let inputs = inv_sigma.iter().zip(mus).zip(s1.iter().zip(s2));
+        for (((&is, &mu), (&s1, &s2)), (mean, variance)) in inputs.zip(means.iter_mut().zip(variances.iter_mut())) {
+            let sigma = 1.0 / is as f64;
+            let mu = mu as f64;
+            let (e1, e2) = if denom > 0.0 { (s1 as f64 / denom, s2 as f64 / denom) } else { (0.0, 0.0) };
+            *mean = if options.means { (mu + sigma * e1) as f32 } else { mu as f32 };
             // With the means fixed, the variance about the old mean: var (1 + S2 / (S0 + r)).
             let ratio = if options.means { 1.0 + e2 - e1 * e1 } else { 1.0 + e2 };
             let var = sigma * sigma;
-            variances[i] =
-                if options.variances { ((var * ratio) as f32).max(options.variance_floor) } else { var as f32 };
-            variances[i] = variances[i].max(f32::MIN_POSITIVE);
+            *variance = if options.variances { ((var * ratio) as f32).max(options.variance_floor) } else { var as f32 };
+            *variance = variance.max(f32::MIN_POSITIVE);
         }
     }
     if options.weights {

@@ -109,23 +109,27 @@ impl<'c, 's> BowAccumulator<'c, 's> {
         match self.assignment {
             BowAssignment::Hard => {
                 let near = self.codebook.nearest(x)?;
-                self.hist[near.index as usize] += 1.0;
+                if let Some(h) = self.hist.get_mut(near.index as usize) {
+                    *h += 1.0; // always: the histogram holds M bins
+                }
             }
             BowAssignment::Soft { neighbours, beta } => {
                 let mut idx = [0u32; MAX_NEIGHBOURS];
                 let mut dist = [0f32; MAX_NEIGHBOURS];
                 let kk = neighbours.min(MAX_NEIGHBOURS);
-                let got = self.codebook.top_k(x, &mut idx[..kk], &mut dist[..kk])?;
+                let got = self.codebook.top_k(x, &mut idx[..kk], &mut dist[..kk])?.min(kk);
                 // Shifted by the nearest distance so the largest weight is exp(0) = 1.
                 let d0 = dist[0];
                 let mut w = [0f32; MAX_NEIGHBOURS];
                 let mut total = 0.0;
-                for (w, &d) in w.iter_mut().zip(&dist[..got]) {
+                for (w, &d) in w.iter_mut().zip(dist.iter().take(got)) {
                     *w = fvae_kernels::math::exp(-beta * (d - d0));
                     total += *w;
                 }
-                for (&j, &w) in idx[..got].iter().zip(&w[..got]) {
-                    self.hist[j as usize] += w / total;
+                for (&j, &w) in idx.iter().zip(&w).take(got) {
+                    if let Some(h) = self.hist.get_mut(j as usize) {
+                        *h += w / total; // always: indices are < M
+                    }
                 }
             }
         }
@@ -135,7 +139,7 @@ impl<'c, 's> BowAccumulator<'c, 's> {
 
     /// Adds N descriptors `xs` [N, D]; every row is checked before any is taken.
     pub fn push_batch(&mut self, xs: &[f32]) -> Result<()> {
-        let d = self.codebook.d();
+        let d = self.codebook.d().max(1); // (D >= 1 by construction; `max` lets the optimiser see it)
         if !xs.len().is_multiple_of(d) {
             return Err(Error::Shape { what: "descriptor batch", expected: xs.len() / d * d, found: xs.len() });
         }

@@ -175,21 +175,23 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     /// [`storage_len_with(K, D, options)`](Self::storage_len_with) values, zeroed here).
     pub fn new(gmm: DiagGmm<'g>, options: FisherOptions, storage: &'s mut [f32]) -> Result<Self> {
         let (k, d) = (gmm.k(), gmm.d());
-        let need = Self::storage_len_with(k, d, options);
-        if storage.len() < need {
-            return Err(Error::BufferTooSmall {
-                what: "Fisher accumulator storage",
-                needed: need,
-                given: storage.len(),
-            });
-        }
+        // Checked: a size that overflows is storage no caller can give (the wrapped one could pass).
+        let (rows, cols) = if options.compensated { (4, 3) } else { (2, 2) };
+        let need = d.checked_mul(rows).and_then(|v| v.checked_add(cols)).and_then(|v| v.checked_mul(k));
+        let given = storage.len();
+        let Some(storage) = need.and_then(|need| storage.get_mut(..need)) else {
+            let needed = need.unwrap_or(usize::MAX);
+            return Err(Error::BufferTooSmall { what: "Fisher accumulator storage", needed, given });
+        };
         let (ck, cd) = if options.compensated { (k, k * d) } else { (0, 0) };
-        let (s1, rest) = storage[..need].split_at_mut(k * d);
-        let (s2, rest) = rest.split_at_mut(k * d);
-        let (c1, rest) = rest.split_at_mut(cd);
-        let (c2, rest) = rest.split_at_mut(cd);
-        let (s0, rest) = rest.split_at_mut(k);
-        let (c0, q) = rest.split_at_mut(ck);
+        // `_checked`: the parts fit (`need` is their sum), which the optimiser cannot see; the
+        // empty default is never taken (and would only make the accumulator reject every push).
+        let (s1, rest) = storage.split_at_mut_checked(k * d).unwrap_or_default();
+        let (s2, rest) = rest.split_at_mut_checked(k * d).unwrap_or_default();
+        let (c1, rest) = rest.split_at_mut_checked(cd).unwrap_or_default();
+        let (c2, rest) = rest.split_at_mut_checked(cd).unwrap_or_default();
+        let (s0, rest) = rest.split_at_mut_checked(k).unwrap_or_default();
+        let (c0, q) = rest.split_at_mut_checked(ck).unwrap_or_default();
         Self::from_parts(gmm, options, [s0, s1, s2, c0, c1, c2, q])
     }
 
@@ -275,7 +277,7 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     /// possible after that is a row too far from every component for f32: its flat index is in
     /// the error, and exactly the rows before it were taken.
     pub fn push_batch(&mut self, xs: &[f32]) -> Result<()> {
-        let d = self.gmm.d();
+        let d = self.gmm.d().max(1); // D >= 1 by construction, which the optimiser cannot see
         self.gmm.rows(xs)?;
         for (row, x) in xs.chunks_exact(d).enumerate() {
             self.gmm.check_descriptor(x, row)?;
@@ -316,13 +318,13 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
         self.add_sums(other.s0, other.s1, other.s2);
         if other.options.compensated {
             // Subtracting the other's compensation adds what its sums lost.
-            let neg = |c: &[f32], i: usize| -c[i];
-            for i in 0..k {
-                self.add_one(0, i, neg(other.c0, i));
+            // (c0 holds K values, c1 and c2 K * D, as checked above.)
+            for (i, &c) in other.c0.iter().enumerate() {
+                self.add_one(0, i, -c);
             }
-            for i in 0..k * d {
-                self.add_one(1, i, neg(other.c1, i));
-                self.add_one(2, i, neg(other.c2, i));
+            for (i, (&c1, &c2)) in other.c1.iter().zip(other.c2.iter()).enumerate() {
+                self.add_one(1, i, -c1);
+                self.add_one(2, i, -c2);
             }
         }
         self.n += other.n;
@@ -364,15 +366,17 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             1 => (&mut *self.s1, &mut *self.c1),
             _ => (&mut *self.s2, &mut *self.c2),
         };
-        match c.get_mut(i) {
-            Some(c) => gaussian::scalar::kahan_add(&mut s[i], c, v),
-            None => s[i] += v,
+        // `get_mut`: callers pass `i` within the sums (never `None`).
+        match (s.get_mut(i), c.get_mut(i)) {
+            (Some(s), Some(c)) => gaussian::scalar::kahan_add(s, c, v),
+            (Some(s), None) => *s += v,
+            (None, _) => {}
         }
     }
 
     /// The sum `s[i] - c[i]` (compensation applied).
     fn sum(s: &[f32], c: &[f32], i: usize) -> f32 {
-        s[i] - c.get(i).copied().unwrap_or(0.0)
+        s.get(i).copied().unwrap_or(0.0) - c.get(i).copied().unwrap_or(0.0)
     }
 
     /// Writes the Fisher vector of everything pushed so far into `out`
@@ -397,17 +401,21 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             }
         }
         let inv_n = 1.0 / self.n as f32;
+        // `_checked` and `get_mut`: `out` holds `len` values (checked above), which the optimiser cannot see.
+        let shape = Error::Shape { what: "Fisher vector output", expected: len, found: out.len() };
         let (gw, rest) = match layout {
             Layout::VlFeat => out.split_at_mut(0),
-            Layout::SkImage => out.split_at_mut(k),
+            Layout::SkImage => out.split_at_mut_checked(k).ok_or(shape)?,
         };
-        let (gmu, gsigma) = rest.split_at_mut(k * d);
+        let (gmu, gsigma) = rest.split_at_mut_checked(k * d).ok_or(shape)?;
         let sigma_sign = if layout == Layout::SkImage { -1.0 } else { 1.0 };
-        for c in 0..k {
-            let w = self.gmm.weights()[c];
+        for (c, &w) in self.gmm.weights().iter().enumerate() {
             let r = c * d..(c + 1) * d;
+            let (Some(gmu), Some(gsigma)) = (gmu.get_mut(r.clone()), gsigma.get_mut(r.clone())) else {
+                return Err(shape);
+            };
             if w <= 0.0 {
-                gmu[r.clone()].iter_mut().chain(gsigma[r].iter_mut()).for_each(|v| *v = 0.0);
+                gmu.iter_mut().chain(gsigma.iter_mut()).for_each(|v| *v = 0.0);
                 if let Some(g) = gw.get_mut(c) {
                     *g = 0.0;
                 }
@@ -416,15 +424,15 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             let sqrt_w = math::sqrt(w);
             let a = inv_n / sqrt_w;
             let b = sigma_sign * inv_n / (core::f32::consts::SQRT_2 * sqrt_w);
-            for (i, o) in r.clone().zip(gmu[r.clone()].iter_mut()) {
+            for (i, o) in r.clone().zip(gmu.iter_mut()) {
                 *o = Self::sum(self.s1, self.c1, i) * a;
             }
-            for (i, o) in r.clone().zip(gsigma[r].iter_mut()) {
+            for (i, o) in r.zip(gsigma.iter_mut()) {
                 *o = Self::sum(self.s2, self.c2, i) * b;
             }
             if let Some(g) = gw.get_mut(c) {
                 // s0 / N and w nearly cancel at a fitted model: subtract in f64.
-                let s0 = self.s0[c] as f64 - self.c0.get(c).copied().unwrap_or(0.0) as f64;
+                let s0 = self.s0.get(c).copied().unwrap_or(0.0) as f64 - self.c0.get(c).copied().unwrap_or(0.0) as f64;
                 *g = ((s0 / self.n as f64 - w as f64) / sqrt_w as f64) as f32;
             }
         }

@@ -265,7 +265,7 @@ impl<'a> DecoderLayer<'a> {
     /// The gradient factor `g = ((x - u) / var) * [u > 0]` with `u = W z + b`, into `g` `[P]`.
     /// Lengths are the caller's to check.
     fn gradient(&self, x: &[f32], z: &[f32], g: &mut [f32]) {
-        let rows = self.weight.chunks_exact(self.l);
+        let rows = self.weight.chunks_exact(self.l.max(1)); // (L >= 1, checked by `new`)
         for ((((g, w), &b), &var), &x) in g.iter_mut().zip(rows).zip(self.bias).zip(self.variance).zip(x) {
             let u = w.iter().zip(z).fold(b, |acc, (&w, &z)| acc + w * z);
             *g = if u > 0.0 { (x - u) / var } else { 0.0 };
@@ -359,8 +359,12 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
                 given: storage.len(),
             });
         }
-        let (sums, rest) = storage[..need].split_at_mut(len);
-        let (comp, g) = rest.split_at_mut(if options.compensated { len } else { 0 });
+        // `get_mut` and `_checked`: the parts fit (`need` is their sum), which the optimiser cannot see.
+        let too_small =
+            Error::BufferTooSmall { what: "FV-VAE accumulator storage", needed: need, given: storage.len() };
+        let storage = storage.get_mut(..need).ok_or(too_small)?;
+        let (sums, rest) = storage.split_at_mut_checked(len).ok_or(too_small)?;
+        let (comp, g) = rest.split_at_mut_checked(if options.compensated { len } else { 0 }).ok_or(too_small)?;
         let mut acc = FvVaeAccumulator { layer, options, n: 0, sums, comp, g };
         acc.reset();
         Ok(acc)
@@ -456,16 +460,23 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
             if g == 0.0 {
                 continue;
             }
-            let s = &mut self.sums[p * width..(p + 1) * width];
+            // `get_mut` and `split_last_mut`: the sums hold P rows of `width` (sized by `new`),
+            // which the optimiser cannot see (never `None`).
+            let Some((sb, s)) = self.sums.get_mut(p * width..(p + 1) * width).and_then(|s| s.split_last_mut()) else {
+                continue;
+            };
             if self.options.compensated {
-                let c = &mut self.comp[p * width..(p + 1) * width];
+                let Some((cb, c)) = self.comp.get_mut(p * width..(p + 1) * width).and_then(|c| c.split_last_mut())
+                else {
+                    continue;
+                };
                 for ((s, c), &z) in s.iter_mut().zip(c.iter_mut()).zip(z) {
                     kahan_add(s, c, g * z);
                 }
-                kahan_add(&mut s[width - 1], &mut c[width - 1], g);
+                kahan_add(sb, cb, g);
             } else {
                 s.iter_mut().zip(z).for_each(|(s, &z)| *s += g * z);
-                s[width - 1] += g;
+                *sb += g;
             }
         }
         self.n += 1;
@@ -526,9 +537,11 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
     }
 
     fn add_one(&mut self, i: usize, v: f32) {
-        match self.comp.get_mut(i) {
-            Some(c) => kahan_add(&mut self.sums[i], c, v),
-            None => self.sums[i] += v,
+        // `get_mut`: callers pass `i` within the sums (never `None`).
+        match (self.sums.get_mut(i), self.comp.get_mut(i)) {
+            (Some(s), Some(c)) => kahan_add(s, c, v),
+            (Some(s), None) => *s += v,
+            (None, _) => {}
         }
     }
 
@@ -553,9 +566,9 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
             }
         }
         let n = self.n as f64;
-        for (i, o) in out.iter_mut().enumerate() {
+        for (i, (o, &s)) in out.iter_mut().zip(self.sums.iter()).enumerate() {
             let c = self.comp.get(i).copied().unwrap_or(0.0);
-            *o = ((self.sums[i] as f64 - c as f64) / n) as f32;
+            *o = ((s as f64 - c as f64) / n) as f32;
         }
         normalization.apply(out);
         Ok(())

@@ -105,19 +105,24 @@ fn prepare(
     if let Some(i) = variances.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
         return Err(Error::Value { what: "covariances", index: i, reason: "must be finite and > 0" });
     }
-    for c in 0..k {
+    let outs = log_norm.iter_mut().zip(log_norm_lo.iter_mut()).zip(log_weights.iter_mut());
+    for (c, (&w, ((hi, lo), lw))) in weights.iter().zip(outs).enumerate() {
         // -1/2 (D ln 2pi + sum ln var) to about 48 bits as an f32 pair (f64 would be software on a
         // single-precision FPU): hi is the f32 rounding, lo what it lost.
         let mut log_det = F32x2::ZERO;
-        for i in c * d..(c + 1) * d {
-            let v = variances[i];
-            inv_sigma[i] = 1.0 / math::sqrt(v);
+        // `get`: the rows exist (lengths checked above), which the optimiser cannot see.
+        let r = c * d..(c + 1) * d;
+        let (Some(vars), Some(inv)) = (variances.get(r.clone()), inv_sigma.get_mut(r)) else {
+            return Err(Error::Shape { what: "covariances", expected: k * d, found: variances.len() });
+        };
+        for (&v, s) in vars.iter().zip(inv) {
+            *s = 1.0 / math::sqrt(v);
             log_det = log_det.add_f32(math::ln(v));
         }
         let exact = LN_2PI.mul_f32(d as f32).add(log_det).mul_f32(-0.5);
-        log_norm[c] = exact.hi;
-        log_norm_lo[c] = exact.lo;
-        log_weights[c] = if weights[c] > 0.0 { math::ln(weights[c]) } else { f32::NEG_INFINITY };
+        *hi = exact.hi;
+        *lo = exact.lo;
+        *lw = if w > 0.0 { math::ln(w) } else { f32::NEG_INFINITY };
     }
     Ok((k, d))
 }
@@ -138,14 +143,17 @@ impl<'a> DiagGmm<'a> {
     pub fn new(weights: &'a [f32], means: &'a [f32], variances: &[f32], constants: &'a mut [f32]) -> Result<Self> {
         let k = weights.len();
         let d = means.len().checked_div(k).unwrap_or(0);
-        let need = Self::constants_len(k, d);
+        // Checked: a K * D that overflows is a buffer no caller can give (the wrapped sum could pass).
+        let need = d.checked_add(3).and_then(|d3| k.checked_mul(d3)).unwrap_or(usize::MAX);
         if constants.len() < need {
             return Err(Error::BufferTooSmall { what: "GMM constants", needed: need, given: constants.len() });
         }
-        let (inv_sigma, rest) = constants.split_at_mut(k * d);
-        let (log_norm, rest) = rest.split_at_mut(k);
-        let (log_norm_lo, rest) = rest.split_at_mut(k);
-        let log_weights = &mut rest[..k];
+        // `_checked`: the parts fit (`need` is their sum), which the optimiser cannot see.
+        let too_small = Error::BufferTooSmall { what: "GMM constants", needed: need, given: constants.len() };
+        let (inv_sigma, rest) = constants.split_at_mut_checked(k * d).ok_or(too_small)?;
+        let (log_norm, rest) = rest.split_at_mut_checked(k).ok_or(too_small)?;
+        let (log_norm_lo, rest) = rest.split_at_mut_checked(k).ok_or(too_small)?;
+        let log_weights = rest.get_mut(..k).ok_or(too_small)?;
         prepare(weights, means, variances, inv_sigma, log_norm, log_norm_lo, log_weights)?;
         Ok(DiagGmm { k, d, weights, means, inv_sigma, log_norm, log_norm_lo, log_weights })
     }
@@ -261,8 +269,14 @@ impl<'a> DiagGmm<'a> {
         for (c, o) in out.iter_mut().enumerate() {
             let mut dist = [0.0f64];
             let r = c * d..(c + 1) * d;
-            gaussian::sq_mahalanobis_f64(x, &self.means[r.clone()], &self.inv_sigma[r], &mut dist);
-            *o = (self.log_norm[c] as f64 + self.log_norm_lo[c] as f64 - 0.5 * dist[0]) as f32;
+            // `get`: `out` holds K values (checked by the callers), which the optimiser cannot see.
+            let (Some(mu), Some(s), Some(&hi), Some(&lo)) =
+                (self.means.get(r.clone()), self.inv_sigma.get(r), self.log_norm.get(c), self.log_norm_lo.get(c))
+            else {
+                return;
+            };
+            gaussian::sq_mahalanobis_f64(x, mu, s, &mut dist);
+            *o = (hi as f64 + lo as f64 - 0.5 * dist[0]) as f32;
         }
     }
 
@@ -419,7 +433,7 @@ impl<'a> DiagGmm<'a> {
             (_, Some(b)) => {
                 out.iter_mut().for_each(|q| *q = 0.0);
                 if let Some(q) = out.get_mut(b) {
-                    *q = 1.0;
+                    *q = 1.0; // always: the arg max of `out`
                 }
             }
             (Assignment::Soft { threshold }, None) if threshold > 0.0 => {
@@ -460,7 +474,8 @@ impl<'a> DiagGmm<'a> {
     pub fn log_densities_batch(&self, xs: &[f32], out: &mut [f32]) -> Result<()> {
         let n = self.rows(xs)?;
         self.check_out("log-density output", out, n)?;
-        for (row, (x, o)) in xs.chunks_exact(self.d).zip(out.chunks_exact_mut(self.k)).enumerate() {
+        // `max(1)`: K and D are >= 1 by construction, which the optimiser cannot see.
+        for (row, (x, o)) in xs.chunks_exact(self.d.max(1)).zip(out.chunks_exact_mut(self.k.max(1))).enumerate() {
             self.check_descriptor(x, row)?;
             self.log_densities_accurate(x, o);
         }
@@ -483,18 +498,20 @@ impl<'a> DiagGmm<'a> {
                 return Err(Error::Shape { what: "log-likelihood output", expected: n, found: ll.len() });
             }
         }
-        for (row, x) in xs.chunks_exact(self.d).enumerate() {
+        // `max(1)`: K and D are >= 1 by construction, which the optimiser cannot see.
+        let (d, k) = (self.d.max(1), self.k.max(1));
+        for (row, x) in xs.chunks_exact(d).enumerate() {
             self.check_descriptor(x, row)?;
         }
         // All distances first, with the model read once per several descriptors, then each
         // row's posteriors in place (bit for bit the one-descriptor results).
-        for (xb, ob) in xs.chunks(gaussian::BATCH_ROWS * self.d).zip(out.chunks_mut(gaussian::BATCH_ROWS * self.k)) {
+        for (xb, ob) in xs.chunks(gaussian::BATCH_ROWS * d).zip(out.chunks_mut(gaussian::BATCH_ROWS * k)) {
             self.distances_for_posteriors(xb, ob);
         }
-        for (row, o) in out.chunks_exact_mut(self.k).enumerate() {
+        for (row, o) in out.chunks_exact_mut(k).enumerate() {
             let lse = self.posteriors_from_distances(o, assignment, row)?;
-            if let Some(ll) = log_likelihoods.as_deref_mut() {
-                ll[row] = lse;
+            if let Some(l) = log_likelihoods.as_deref_mut().and_then(|ll| ll.get_mut(row)) {
+                *l = lse; // always `Some`: `ll` holds N values
             }
         }
         Ok(())
@@ -502,14 +519,11 @@ impl<'a> DiagGmm<'a> {
 
     /// Number of descriptors in a flat [N, D] batch.
     pub(crate) fn rows(&self, xs: &[f32]) -> Result<usize> {
-        if !xs.len().is_multiple_of(self.d) {
-            return Err(Error::Shape {
-                what: "descriptor batch",
-                expected: xs.len() / self.d * self.d,
-                found: xs.len(),
-            });
+        let d = self.d.max(1); // D >= 1 by construction, which the optimiser cannot see
+        if !xs.len().is_multiple_of(d) {
+            return Err(Error::Shape { what: "descriptor batch", expected: xs.len() / d * d, found: xs.len() });
         }
-        Ok(xs.len() / self.d)
+        Ok(xs.len() / d)
     }
 }
 

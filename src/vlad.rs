@@ -83,7 +83,9 @@ impl<'c, 's> VladAccumulator<'c, 's> {
         if storage.len() < need {
             return Err(Error::BufferTooSmall { what: "VLAD storage", needed: need, given: storage.len() });
         }
-        let (sums, rest) = storage[..need].split_at_mut(m * d);
+        // `get_mut` and `_checked`: the parts fit (`need` is their sum), which the optimiser cannot see.
+        let too_small = Error::BufferTooSmall { what: "VLAD storage", needed: need, given: storage.len() };
+        let (sums, rest) = storage.get_mut(..need).and_then(|s| s.split_at_mut_checked(m * d)).ok_or(too_small)?;
         let mut acc = VladAccumulator { codebook, n: 0, sums, mass: rest };
         acc.reset();
         Ok(acc)
@@ -133,12 +135,15 @@ impl<'c, 's> VladAccumulator<'c, 's> {
     pub fn push(&mut self, x: &[f32]) -> Result<Nearest> {
         let near = self.codebook.nearest(x)?;
         let j = near.index as usize;
-        let d = self.codebook.d();
-        if let Some(c) = self.codebook.codeword(j) {
-            for ((s, &x), &c) in self.sums[j * d..(j + 1) * d].iter_mut().zip(x).zip(c) {
+        let d = self.codebook.d().max(1); // (D >= 1 by construction; `max` lets the optimiser see it)
+                                          // (`get_mut`: the storage holds M rows, which the optimiser cannot see; always `Some`.)
+        if let (Some(c), Some(sums), Some(mass)) =
+            (self.codebook.codeword(j), self.sums.get_mut(j * d..(j + 1) * d), self.mass.get_mut(j))
+        {
+            for ((s, &x), &c) in sums.iter_mut().zip(x).zip(c) {
                 *s += x - c;
             }
-            self.mass[j] += 1.0;
+            *mass += 1.0;
         }
         self.n += 1;
         Ok(near)
@@ -146,7 +151,7 @@ impl<'c, 's> VladAccumulator<'c, 's> {
 
     /// Adds N descriptors `xs` [N, D]; every row is checked before any is taken.
     pub fn push_batch(&mut self, xs: &[f32]) -> Result<()> {
-        let d = self.codebook.d();
+        let d = self.codebook.d().max(1); // (D >= 1 by construction; `max` lets the optimiser see it)
         if !xs.len().is_multiple_of(d) {
             return Err(Error::Shape { what: "descriptor batch", expected: xs.len() / d * d, found: xs.len() });
         }
@@ -174,8 +179,8 @@ impl<'c, 's> VladAccumulator<'c, 's> {
         if self.n == 0 {
             return Err(Error::Empty { what: "VLAD accumulator (no descriptor pushed)" });
         }
-        out.copy_from_slice(self.sums);
-        for (block, &mass) in out.chunks_exact_mut(d).zip(self.mass.iter()) {
+        out.iter_mut().zip(self.sums.iter()).for_each(|(o, &s)| *o = s); // (same length, M * D)
+        for (block, &mass) in out.chunks_exact_mut(d.max(1)).zip(self.mass.iter()) {
             if normalization.mass && mass > 0.0 {
                 let inv = 1.0 / mass;
                 block.iter_mut().for_each(|v| *v *= inv);

@@ -199,25 +199,32 @@ impl Best<'_> {
     fn offer(&mut self, j: usize, e: f32) {
         let k = self.idx.len();
         // `e` may be NaN only if it is +inf - +inf, which never happens (exact distances are >= 0).
-        if self.len == k && e.partial_cmp(&self.dist[k - 1]) != Some(core::cmp::Ordering::Less) {
+        // (`get`: `idx` and `dist` hold k >= 1 values and `p < k`, which the optimiser cannot see.)
+        let last = self.dist.get(k.wrapping_sub(1));
+        if self.len == k && last.is_none_or(|l| e.partial_cmp(l) != Some(core::cmp::Ordering::Less)) {
             return;
         }
         let mut p = if self.len == k { k - 1 } else { self.len };
-        while p > 0 && self.dist[p - 1] > e {
-            self.dist[p] = self.dist[p - 1];
-            self.idx[p] = self.idx[p - 1];
+        while p > 0 {
+            let (Some(&dp), Some(&ip)) = (self.dist.get(p - 1), self.idx.get(p - 1)) else { break };
+            if dp.partial_cmp(&e) != Some(core::cmp::Ordering::Greater) {
+                break; // (as `!(dp > e)`: NaN never moves)
+            }
+            if let (Some(d), Some(i)) = (self.dist.get_mut(p), self.idx.get_mut(p)) {
+                (*d, *i) = (dp, ip);
+            }
             p -= 1;
         }
-        self.dist[p] = e;
-        self.idx[p] = j as u32;
+        if let (Some(d), Some(i)) = (self.dist.get_mut(p), self.idx.get_mut(p)) {
+            (*d, *i) = (e, j as u32);
+        }
         self.len = (self.len + 1).min(k);
     }
 
     fn threshold(&self, bound: Bound) -> f64 {
-        if self.len == self.idx.len() {
-            bound.below(self.dist[self.len - 1])
-        } else {
-            f64::INFINITY
+        match self.dist.get(self.len.wrapping_sub(1)) {
+            Some(&last) if self.len == self.idx.len() => bound.below(last),
+            _ => f64::INFINITY,
         }
     }
 }
@@ -313,13 +320,21 @@ impl<'a> Codebook<'a> {
     /// through the register-tiled ranking kernel: several times faster for many codewords.
     /// Results are identical to the unpacked codebook's.
     pub fn pack(self, storage: &'a mut [f32]) -> Result<Self> {
-        let need = Self::packed_len(self.m, self.d);
-        if storage.len() < need {
-            return Err(Error::BufferTooSmall { what: "packed codebook storage", needed: need, given: storage.len() });
-        }
         let mp = k::padded_m(self.m);
-        let (norms, rest) = storage.split_at_mut(mp);
-        let (panels, rest) = rest.split_at_mut(mp * self.d);
+        // Checked: a size that overflows is storage no caller can give (the wrapped one could pass).
+        let need = self
+            .d
+            .checked_add(1)
+            .and_then(|d1| mp.checked_mul(d1))
+            .and_then(|n| n.checked_add(screen_len(self.m, self.d)))
+            .unwrap_or(usize::MAX);
+        let given = storage.len();
+        let too_small = Error::BufferTooSmall { what: "packed codebook storage", needed: need, given };
+        if given < need {
+            return Err(too_small);
+        }
+        let (norms, rest) = storage.split_at_mut_checked(mp).ok_or(too_small)?;
+        let (panels, rest) = rest.split_at_mut_checked(mp * self.d).ok_or(too_small)?;
         for (j, h) in norms.iter_mut().enumerate() {
             *h = match self.codeword(j) {
                 Some(c) => (0.5 * c.iter().map(|&v| v as f64 * v as f64).sum::<f64>()) as f32,
@@ -330,9 +345,9 @@ impl<'a> Codebook<'a> {
         let mut screen = None;
         // Codewords too large for f32 scores are searched exactly anyway: no screen then.
         if screen_len(self.m, self.d) > 0 && self.max_norm * self.max_norm <= HUGE {
-            let (scales, rest) = rest.split_at_mut(mp);
-            let (colsums, words) = rest.split_at_mut(mp);
-            let words = &mut words[..mp * k::screen_words(self.d)];
+            let (scales, rest) = rest.split_at_mut_checked(mp).ok_or(too_small)?;
+            let (colsums, words) = rest.split_at_mut_checked(mp).ok_or(too_small)?;
+            let words = words.get_mut(..mp * k::screen_words(self.d)).ok_or(too_small)?;
             let err = k::pack_screen(self.data, self.d, scales, colsums, words);
             screen = Some(Screen { scales, colsums, words, err });
         }
@@ -426,7 +441,7 @@ impl<'a> Codebook<'a> {
         if count <= MAX_CANDIDATES {
             for &c in &cand[..count] {
                 let j = j0 + c as usize;
-                if (fast[c as usize] as f64) <= best.threshold(bound) {
+                if fast.get(c as usize).is_some_and(|&f| f as f64 <= best.threshold(bound)) {
                     best.offer(j, exact(j));
                 }
             }
@@ -466,8 +481,10 @@ impl<'a> Codebook<'a> {
             self.search_f32(xs, 1, idx, dist, buf);
             return;
         };
-        let d = self.d;
-        let n = xs.len().checked_div(d).unwrap_or(0);
+        // Every slice below is taken with `get` (or `chunks_exact`): the callers validated the
+        // shapes, so none is ever `None`, but the optimiser cannot see that; D >= 1 likewise.
+        let d = self.d.max(1);
+        let n = xs.len() / d;
         let mp = k::padded_m(self.m);
         let rows_per = (buf.len() / mp).clamp(1, SCREEN_ROWS);
         // ||c|| and ||c^|| <= ||c|| + ||c - c^||, rounded up; the codebook-wide part of E.
@@ -532,8 +549,10 @@ impl<'a> Codebook<'a> {
 
     /// [`search`](Self::search) through the f32 scores (or direct distances when unpacked).
     fn search_f32(&self, xs: &[f32], kk: usize, idx: &mut [u32], dist: &mut [f32], buf: &mut [f32]) -> usize {
-        let d = self.d;
-        let n = xs.len().checked_div(d).unwrap_or(0);
+        // Every slice below is taken with `get` (or `chunks_exact`): the callers validated the
+        // shapes, so none is ever `None`, but the optimiser cannot see that; D >= 1 likewise.
+        let d = self.d.max(1);
+        let n = xs.len() / d;
         let kk_eff = kk.min(self.m);
         let mp = k::padded_m(self.m);
         let cols = (buf.len() / k::PANEL * k::PANEL).clamp(k::PANEL, mp.max(k::PANEL));
@@ -543,40 +562,49 @@ impl<'a> Codebook<'a> {
         let mut r0 = 0;
         while r0 < n {
             let rows = rows_per.min(n - r0);
-            lens[..rows].fill(0);
-            let block = &xs[r0 * d..(r0 + rows) * d];
+            lens.iter_mut().take(rows).for_each(|l| *l = 0);
+            let Some(block) = xs.get(r0 * d..(r0 + rows) * d) else { break };
             let mut bounds = [Bound::Exhaustive; MAX_ROWS];
-            for (r, b) in bounds[..rows].iter_mut().enumerate() {
-                *b = self.bound(&block[r * d..(r + 1) * d]);
+            for (b, x) in bounds.iter_mut().zip(block.chunks_exact(d)) {
+                *b = self.bound(x);
             }
             let mut c0 = 0;
             while c0 < self.m {
                 let c1 = (c0 + cols).min(mp);
                 let real = c1.min(self.m) - c0;
+                let width = c1 - c0;
                 // The direct f32 contract ranks by the direct distances: the panels are not used.
                 match self.packed.filter(|_| !k::F32_DIRECT) {
                     Some((norms, panels)) => {
-                        let out = &mut buf[..rows * (c1 - c0)];
-                        k::scores(block, d, &panels[c0 * d..c1 * d], &norms[c0..c1], out, &mut mins[..rows]);
+                        let (Some(out), Some(p), Some(h)) =
+                            (buf.get_mut(..rows * width), panels.get(c0 * d..c1 * d), norms.get(c0..c1))
+                        else {
+                            break;
+                        };
+                        k::scores(block, d, p, h, out, &mut mins);
                     }
                     None => {
-                        for r in 0..rows {
-                            let out = &mut buf[r * (c1 - c0)..r * (c1 - c0) + real];
-                            k::sq_distances(&block[r * d..(r + 1) * d], &self.data[c0 * d..(c0 + real) * d], out);
-                            mins[r] = k::argmin(out).map_or(f32::INFINITY, |m| m.1);
+                        let Some(cw) = self.data.get(c0 * d..(c0 + real) * d) else { break };
+                        for ((x, m), r) in block.chunks_exact(d).zip(mins.iter_mut()).zip(0..) {
+                            let Some(out) = buf.get_mut(r * width..r * width + real) else { break };
+                            k::sq_distances(x, cw, out);
+                            *m = k::argmin(out).map_or(f32::INFINITY, |m| m.1);
                         }
                     }
                 }
-                for r in 0..rows {
+                for (r, ((x, l), (&b, &m))) in
+                    block.chunks_exact(d).zip(lens.iter_mut()).zip(bounds.iter().zip(&mins)).enumerate()
+                {
                     let q = r0 + r;
-                    let mut best = Best {
-                        idx: &mut idx[q * kk..q * kk + kk_eff],
-                        dist: &mut dist[q * kk..q * kk + kk_eff],
-                        len: lens[r],
+                    let (Some(idx), Some(dist)) =
+                        (idx.get_mut(q * kk..q * kk + kk_eff), dist.get_mut(q * kk..q * kk + kk_eff))
+                    else {
+                        break;
                     };
-                    let fast = &buf[r * (c1 - c0)..r * (c1 - c0) + real];
-                    self.refine(&block[r * d..(r + 1) * d], bounds[r], fast, mins[r], c0, &mut best);
-                    lens[r] = best.len;
+                    let mut best = Best { idx, dist, len: *l };
+                    let Some(fast) = buf.get(r * width..r * width + real) else { break };
+                    self.refine(x, b, fast, m, c0, &mut best);
+                    *l = best.len;
                 }
                 c0 = c1;
             }
@@ -655,14 +683,11 @@ impl<'a> Codebook<'a> {
         dist: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<usize> {
-        if !xs.len().is_multiple_of(self.d) {
-            return Err(Error::Shape {
-                what: "queries",
-                expected: xs.len().checked_div(self.d).unwrap_or(0) * self.d + self.d,
-                found: xs.len(),
-            });
+        let d = self.d.max(1); // D >= 1 by construction, which the optimiser cannot see
+        if !xs.len().is_multiple_of(d) {
+            return Err(Error::Shape { what: "queries", expected: xs.len() / d * d + d, found: xs.len() });
         }
-        let n = xs.len().checked_div(self.d).unwrap_or(0);
+        let n = xs.len() / d;
         if idx.len() != n * k {
             return Err(Error::Shape { what: "indices", expected: n * k, found: idx.len() });
         }
@@ -889,8 +914,11 @@ impl<'a> CodebookI8<'a> {
         let (idx, dist) = (&mut idx[..kk], &mut dist[..kk]);
         let mut len = 0;
         let mut buf = [0u32; 64];
-        for (chunk_no, chunk) in self.data.chunks(64 * self.d).enumerate() {
-            let out = &mut buf[..chunk.len() / self.d];
+        // `max(1)` and `get`: D >= 1 and a chunk's rows <= 64, which the optimiser cannot see.
+        let d = self.d.max(1);
+        // (Saturating: a chunk larger than the data is the whole data, fewer than 64 rows.)
+        for (chunk_no, chunk) in self.data.chunks(d.saturating_mul(64)).enumerate() {
+            let Some(out) = buf.get_mut(..chunk.len() / d) else { break };
             k::i8_sq_distances(x, chunk, out);
             if kk == 1 {
                 if let Some((j, v)) = k::argmin_u32(out) {
@@ -901,16 +929,24 @@ impl<'a> CodebookI8<'a> {
                 continue;
             }
             for (j, &v) in out.iter().enumerate() {
-                if len == kk && v >= dist[kk - 1] {
+                if len == kk && dist.last().is_some_and(|&last| v >= last) {
                     continue;
                 }
+                // Insertion with `get`: `p < kk` throughout, which the optimiser cannot see.
                 let mut p = if len == kk { kk - 1 } else { len };
-                while p > 0 && dist[p - 1] > v {
-                    dist[p] = dist[p - 1];
-                    idx[p] = idx[p - 1];
+                while p > 0 {
+                    let (Some(&dp), Some(&ip)) = (dist.get(p - 1), idx.get(p - 1)) else { break };
+                    if dp <= v {
+                        break;
+                    }
+                    if let (Some(d), Some(i)) = (dist.get_mut(p), idx.get_mut(p)) {
+                        (*d, *i) = (dp, ip);
+                    }
                     p -= 1;
                 }
-                (dist[p], idx[p]) = (v, (chunk_no * 64 + j) as u32);
+                if let (Some(d), Some(i)) = (dist.get_mut(p), idx.get_mut(p)) {
+                    (*d, *i) = (v, (chunk_no * 64 + j) as u32);
+                }
                 len = (len + 1).min(kk);
             }
         }
@@ -924,21 +960,18 @@ impl<'a> CodebookI8<'a> {
 
     /// The `k` nearest codewords of each of N int8 queries: `idx`, `dist` are `[N, k]`.
     pub fn top_k_batch(&self, xs: &[i8], k: usize, idx: &mut [u32], dist: &mut [u32]) -> Result<usize> {
-        if !xs.len().is_multiple_of(self.d) {
-            return Err(Error::Shape {
-                what: "queries",
-                expected: xs.len() / self.d * self.d + self.d,
-                found: xs.len(),
-            });
+        let d = self.d.max(1); // D >= 1 by construction, which the optimiser cannot see
+        if !xs.len().is_multiple_of(d) {
+            return Err(Error::Shape { what: "queries", expected: xs.len() / d * d + d, found: xs.len() });
         }
-        let n = xs.len() / self.d;
+        let n = xs.len() / d;
         if idx.len() != n * k || dist.len() != n * k {
             return Err(Error::Shape { what: "indices/distances", expected: n * k, found: idx.len().min(dist.len()) });
         }
         if k == 0 {
             return Ok(0);
         }
-        for ((x, i), dd) in xs.chunks_exact(self.d).zip(idx.chunks_exact_mut(k)).zip(dist.chunks_exact_mut(k)) {
+        for ((x, i), dd) in xs.chunks_exact(d).zip(idx.chunks_exact_mut(k)).zip(dist.chunks_exact_mut(k)) {
             self.top_k(x, i, dd)?;
         }
         Ok(k.min(self.m))
@@ -1117,11 +1150,13 @@ impl<'a> ResidualVq<'a> {
     /// [`encode`](Self::encode) for N queries `[N, D]` into `codes` `[N, S]`; `residual` is
     /// scratch of length D.
     pub fn encode_batch(&self, xs: &[f32], codes: &mut [u32], residual: &mut [f32]) -> Result<()> {
-        let n = xs.len() / self.d;
-        if xs.len() != n * self.d || codes.len() != n * self.s {
-            return Err(Error::Shape { what: "codes", expected: n * self.s, found: codes.len() });
+        // `max(1)`: D, S >= 1 by construction, which the optimiser cannot see.
+        let (d, s) = (self.d.max(1), self.s.max(1));
+        let n = xs.len() / d;
+        if xs.len() != n * d || codes.len() != n * s {
+            return Err(Error::Shape { what: "codes", expected: n * s, found: codes.len() });
         }
-        for (x, c) in xs.chunks_exact(self.d).zip(codes.chunks_exact_mut(self.s)) {
+        for (x, c) in xs.chunks_exact(d).zip(codes.chunks_exact_mut(s)) {
             self.encode(x, c, residual)?;
         }
         Ok(())
@@ -1129,11 +1164,12 @@ impl<'a> ResidualVq<'a> {
 
     /// [`decode`](Self::decode) for N code rows `[N, S]` into `out` `[N, D]`.
     pub fn decode_batch(&self, codes: &[u32], out: &mut [f32]) -> Result<()> {
-        let n = codes.len() / self.s;
-        if codes.len() != n * self.s || out.len() != n * self.d {
-            return Err(Error::Shape { what: "reconstruction", expected: n * self.d, found: out.len() });
+        let (d, s) = (self.d.max(1), self.s.max(1)); // >= 1 by construction
+        let n = codes.len() / s;
+        if codes.len() != n * s || out.len() != n * d {
+            return Err(Error::Shape { what: "reconstruction", expected: n * d, found: out.len() });
         }
-        for (c, o) in codes.chunks_exact(self.s).zip(out.chunks_exact_mut(self.d)) {
+        for (c, o) in codes.chunks_exact(s).zip(out.chunks_exact_mut(d)) {
             self.decode(c, o)?;
         }
         Ok(())

@@ -11,11 +11,16 @@
 #![no_main]
 
 use core::hint::black_box as bb;
+use fvae::adapt::{map_adapt, AdaptiveGmm, MapOptions, OnlineKMeans};
+use fvae::bow::{BowAccumulator, BowAssignment, BowNormalization};
 use fvae::fisher::{FisherAccumulator, FisherOptions, Layout, Normalization};
 use fvae::formats::npy::Npy;
 use fvae::formats::safetensors::SafeTensors;
+use fvae::fvvae::{push_latent_gmm, push_latent_gmm_batch, DecoderLayer, Encoder, FvVaeAccumulator, FvVaeOptions};
 use fvae::gmm::{Assignment, DiagGmm};
 use fvae::nn::Network;
+use fvae::vae::Decoder;
+use fvae::vlad::{VladAccumulator, VladNormalization};
 use fvae::vq::{Codebook, CodebookI8, ResidualVq};
 
 #[cfg(not(nopanic_explain))]
@@ -157,6 +162,97 @@ fn tflite() {
     let _ = bb(it.output_f32(bb(0), bb(&mut out[..])));
 }
 
+#[inline(never)]
+fn fv_vae() {
+    let Ok(net) = Network::new(bytes()) else { return };
+    let mut arena = [0u8; 8192];
+    let mut z = [0.0f32; 64];
+    let Ok(mut enc) = Encoder::new(&net, bb(&mut arena[..]), bb(&mut z[..])) else { return };
+    let _ = bb(enc.encode(floats()).map(|z| z.len()));
+    let _ = bb(enc.encode_quantized(int8s()).map(|z| z.len()));
+    let Ok(file) = SafeTensors::parse(bytes()) else { return };
+    let Ok(layer) = DecoderLayer::from_safetensors(&file) else { return };
+    let _ = bb(DecoderLayer::new(floats(), floats(), floats(), bb(4), bb(2)).map(|l| l.fv_len()));
+    let mut storage = [0.0f32; 2048];
+    let options = FvVaeOptions { compensated: bb(true) };
+    let Ok(mut acc) = FvVaeAccumulator::new(layer, options, bb(&mut storage[..])) else { return };
+    let _ = bb(acc.push(&mut enc, floats()));
+    let _ = bb(acc.push_batch(&mut enc, floats()));
+    let _ = bb(acc.push_latent(floats(), floats()));
+    let _ = bb(acc.merge_statistics(bb(2), floats()));
+    let mut out = [0.0f32; 1024];
+    let norm = Normalization { power: bb(Some(0.5)), l2: bb(true) };
+    let _ = bb(acc.finish(norm, bb(&mut out[..])));
+    bb(acc.statistics().len());
+
+    // The latent-GMM form: a GMM Fisher vector of the encoder's latents.
+    let mut constants = [0.0f32; 1024];
+    let Ok(gmm) = DiagGmm::from_safetensors(&file, bb(&mut constants[..])) else { return };
+    let mut fs = [0.0f32; 2048];
+    let Ok(mut fisher) = FisherAccumulator::new(gmm, FisherOptions::default(), bb(&mut fs[..])) else { return };
+    let _ = bb(push_latent_gmm(&mut enc, &mut fisher, floats()));
+    let _ = bb(push_latent_gmm_batch(&mut enc, &mut fisher, floats()));
+}
+
+#[inline(never)]
+fn vae_decoder() {
+    let Ok(net) = Network::new(bytes()) else { return };
+    let mut arena = [0u8; 8192];
+    let Ok(mut dec) = Decoder::new(&net, bb(&mut arena[..])) else { return };
+    let mut out = [0.0f32; 256];
+    let _ = bb(dec.decode(floats(), bb(&mut out[..])));
+    let _ = bb(dec.decode_i8(floats()).map(|o| o.len()));
+    let _ = bb(dec.interpolate(floats(), floats(), bb(0.5), bb(&mut out[..])));
+    let Ok(file) = SafeTensors::parse(bytes()) else { return };
+    let Ok(cb) = Codebook::from_safetensors(&file) else { return };
+    let _ = bb(dec.decode_codes(&cb, bb(&[1u32, 2][..]), bb(&mut out[..])));
+    let mut q = [0i8; 64];
+    let _ = bb(fvae::vae::quantize(floats(), bb(0.1), bb(3), bb(&mut q[..])));
+}
+
+#[inline(never)]
+fn vlad_bow() {
+    let Ok(file) = SafeTensors::parse(bytes()) else { return };
+    let Ok(cb) = Codebook::from_safetensors(&file) else { return };
+    let mut storage = [0.0f32; 2048];
+    let mut out = [0.0f32; 2048];
+    if let Ok(mut v) = VladAccumulator::new(cb, bb(&mut storage[..])) {
+        let _ = bb(v.push(floats()));
+        let _ = bb(v.push_batch(floats()));
+        let _ = bb(v.merge_parts(bb(3), floats(), floats()));
+        let norm = VladNormalization { mass: bb(true), square_root: bb(true), intra: bb(true), l2: bb(true) };
+        let _ = bb(v.finish(norm, bb(&mut out[..])));
+    }
+    let assignment =
+        if bb(true) { BowAssignment::Soft { neighbours: bb(3), beta: bb(0.5) } } else { BowAssignment::Hard };
+    if let Ok(mut h) = BowAccumulator::new(cb, assignment, bb(&mut storage[..])) {
+        let _ = bb(h.push(floats()));
+        let _ = bb(h.push_batch(floats()));
+        let _ = bb(h.merge_histogram(bb(3), floats()));
+        let norm = if bb(true) { BowNormalization::Hellinger } else { BowNormalization::L2 };
+        let _ = bb(h.finish(norm, bb(&mut out[..])));
+    }
+}
+
+#[inline(never)]
+fn adapt() {
+    let Ok(file) = SafeTensors::parse(bytes()) else { return };
+    let mut constants = [0.0f32; 1024];
+    let Ok(gmm) = DiagGmm::from_safetensors(&file, bb(&mut constants[..])) else { return };
+    let options = MapOptions { relevance: bb(16.0), ..MapOptions::default() };
+    let (mut w, mut m, mut v) = ([0.0f32; 64], [0.0f32; 512], [0.0f32; 512]);
+    let _ = bb(map_adapt(&gmm, bb(9), floats(), floats(), floats(), &options, &mut w, &mut m, &mut v));
+    let prior = bb(([0.5f32; 2], [[0.0f32; 4]; 2], [[1.0f32; 4]; 2]));
+    if let Ok(mut a) = AdaptiveGmm::<2, 4>::new(prior.0, prior.1, prior.2, bb(8), options) {
+        let _ = bb(a.push(floats()));
+        let _ = bb(a.adapt());
+    }
+    if let Ok(mut k) = OnlineKMeans::<8, 4>::new(bb([[0.0f32; 4]; 8]), bb(16)) {
+        let _ = bb(k.push(floats()));
+        let _ = bb(k.codebook().map(|c| c.m()));
+    }
+}
+
 /// The entry: every family once. Never run, only linked.
 #[no_mangle]
 pub extern "C" fn _start() -> ! {
@@ -166,6 +262,10 @@ pub extern "C" fn _start() -> ! {
     rvq();
     npy();
     tflite();
+    fv_vae();
+    vae_decoder();
+    vlad_bow();
+    adapt();
     loop {
         bb(());
     }

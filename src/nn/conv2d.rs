@@ -103,26 +103,26 @@ pub(crate) fn build_patch(d: &OpDesc, image: &[u8], oy: isize, ox: isize, patch:
     let [sh, sw, dh, dw, ph, pw] = [d.stride_h, d.stride_w, d.dil_h, d.dil_w, d.pad_h, d.pad_w].map(|v| v as isize);
     let ix0 = ox * sw - pw;
     let row_len = kw * c;
+    // `get`: `eval` sized `patch` and `image`, which the optimiser cannot see (never `None`).
     for ky in 0..kh {
         let iy = oy * sh - ph + ky as isize * dh;
-        let dst = &mut patch[ky * row_len..(ky + 1) * row_len];
+        let Some(dst) = patch.get_mut(ky * row_len..(ky + 1) * row_len) else { return };
         if iy < 0 || iy as usize >= h {
             fill(dst, pad);
             continue;
         }
-        let row = &image[iy as usize * wd * c..(iy as usize + 1) * wd * c];
+        let Some(row) = image.get(iy as usize * wd * c..(iy as usize + 1) * wd * c) else { return };
         if dw == 1 && ix0 >= 0 && ix0 as usize + kw <= wd {
             // All kw taps inside the row, contiguous: one copy.
-            copy_in(d, dst, &row[ix0 as usize * c..(ix0 as usize + kw) * c]);
+            let Some(src) = row.get(ix0 as usize * c..(ix0 as usize + kw) * c) else { return };
+            copy_in(d, dst, src);
             continue;
         }
-        for kx in 0..kw {
+        for (kx, tap) in dst.chunks_exact_mut(c.max(1)).enumerate() {
             let ix = ix0 + kx as isize * dw;
-            let tap = &mut dst[kx * c..(kx + 1) * c];
-            if ix >= 0 && (ix as usize) < wd {
-                copy_in(d, tap, &row[ix as usize * c..(ix as usize + 1) * c]);
-            } else {
-                fill(tap, pad);
+            match row.get((ix as usize).wrapping_mul(c)..(ix as usize).wrapping_add(1).wrapping_mul(c)) {
+                Some(src) if ix >= 0 && (ix as usize) < wd => copy_in(d, tap, src),
+                _ => fill(tap, pad),
             }
         }
     }
@@ -135,28 +135,36 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
     let y = as_i8_mut(output)?;
     let pad = patch_byte(d, d.in_zp as i8);
     let weights = if d.flags & PACKED != 0 { &[][..] } else { run.weights(d)? };
-    let (bias, rest) = run.params.split_at(oc);
-    let (mult, shift) = rest.split_at(oc);
+    let (bias, rest) = super::split(run.params, oc)?;
+    let (mult, shift) = super::split(rest, oc)?;
     let pixels = oh * ow;
+    let ow1 = ow.max(1); // (`pixels` is 0 when `ow` is)
     for b in 0..n {
-        let image = &input[b * h * wd * c..(b + 1) * h * wd * c];
+        let image = super::sub(input, b * h * wd * c..(b + 1) * h * wd * c)?;
         let mut p0 = 0;
         while p0 < pixels {
             let count = tile.min(pixels - p0);
             for t in 0..count {
-                let (oy, ox) = ((p0 + t) / ow, (p0 + t) % ow);
-                build_patch(d, image, oy as isize, ox as isize, &mut run.patch[t * depth..(t + 1) * depth], pad);
+                let (oy, ox) = ((p0 + t) / ow1, (p0 + t) % ow1);
+                build_patch(
+                    d,
+                    image,
+                    oy as isize,
+                    ox as isize,
+                    super::sub_mut(run.patch, t * depth..(t + 1) * depth)?,
+                    pad,
+                );
             }
-            let acc = &mut run.acc[..count * oc];
+            let acc = super::sub_mut(run.acc, 0..count * oc)?;
             if d.flags & PACKED != 0 {
-                int8::matmul_packed(&run.patch[..count * depth], depth, as_i8(run.lut)?, bias, acc);
+                int8::matmul_packed(super::sub(run.patch, 0..count * depth)?, depth, as_i8(run.lut)?, bias, acc);
             } else {
-                let patches = as_i8(&run.patch[..count * depth])?;
-                for (x, a) in patches.chunks_exact(depth).zip(acc.chunks_exact_mut(oc)) {
+                let patches = as_i8(super::sub(run.patch, 0..count * depth)?)?;
+                for (x, a) in patches.chunks_exact(depth.max(1)).zip(acc.chunks_exact_mut(oc.max(1))) {
                     int8::matvec(x, weights, bias, a);
                 }
             }
-            let out = &mut y[(b * pixels + p0) * oc..(b * pixels + p0 + count) * oc];
+            let out = super::sub_mut(y, (b * pixels + p0) * oc..(b * pixels + p0 + count) * oc)?;
             int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
             p0 += count;
         }

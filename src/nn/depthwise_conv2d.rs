@@ -76,14 +76,14 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32]) -> Result
     let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
     let bias = s.input(2)?;
     let oc = d.out_c as usize;
-    let (b, rest) = pers.split_at_mut(oc);
-    let (m, sh) = rest.split_at_mut(oc);
-    for o in 0..oc {
-        b[o] = match &bias {
+    let (b, rest) = super::split_mut(pers, oc)?;
+    let (m, sh) = super::split_mut(rest, oc)?;
+    for (o, ((b, m), sh)) in b.iter_mut().zip(m.iter_mut()).zip(sh.iter_mut()).enumerate() {
+        *b = match &bias {
             Some(t) => s.i32_at(t, o)?,
             None => 0,
         };
-        (m[o], sh[o]) = quantize_multiplier(x.scale as f64 * s.channel_scale(&w, o)? as f64 / y.scale as f64);
+        (*m, *sh) = quantize_multiplier(x.scale as f64 * s.channel_scale(&w, o)? as f64 / y.scale as f64);
     }
     Ok(())
 }
@@ -93,9 +93,11 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
         [d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.depth_mult].map(|v| v as usize);
     let [sh, sw, dh, dw, ph, pw] = [d.stride_h, d.stride_w, d.dil_h, d.dil_w, d.pad_h, d.pad_w].map(|v| v as isize);
     let w = run.weights(d)?;
-    let (bias, rest) = run.params.split_at(oc);
-    let (mult, shift) = rest.split_at(oc);
+    let (bias, rest) = super::split(run.params, oc)?;
+    let (mult, shift) = super::split(rest, oc)?;
     let (x, y) = (as_i8(input)?, as_i8_mut(output)?);
+    // `get`: `describe` sized every buffer, which the optimiser cannot see (never this error).
+    let short = crate::Error::Shape { what: "DEPTHWISE_CONV_2D buffers", expected: n * oh * ow * oc, found: y.len() };
     let mut k = 0;
     for b in 0..n {
         for oy in 0..oh as isize {
@@ -103,7 +105,10 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
                 for ic in 0..c {
                     for m in 0..dm {
                         let o = ic * dm + m;
-                        let mut acc = bias[o];
+                        let (Some(&bo), Some(&mo), Some(&so)) = (bias.get(o), mult.get(o), shift.get(o)) else {
+                            return Err(short);
+                        };
+                        let mut acc = bo;
                         for ky in 0..kh {
                             let iy = oy * sh - ph + ky as isize * dh;
                             if iy < 0 || iy as usize >= h {
@@ -114,12 +119,16 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
                                 if ix < 0 || ix as usize >= wd {
                                     continue;
                                 }
-                                let v = x[((b * h + iy as usize) * wd + ix as usize) * c + ic] as i32 - d.in_zp;
-                                acc = acc.wrapping_add(v * w[(ky * kw + kx) * oc + o] as i32);
+                                let at = ((b * h + iy as usize) * wd + ix as usize) * c + ic;
+                                let (Some(&xv), Some(&wv)) = (x.get(at), w.get((ky * kw + kx) * oc + o)) else {
+                                    return Err(short);
+                                };
+                                let v = xv as i32 - d.in_zp;
+                                acc = acc.wrapping_add(v * wv as i32);
                             }
                         }
-                        let r = mbqm(acc, mult[o], shift[o]).wrapping_add(d.out_zp);
-                        y[k] = r.max(d.act_min).min(d.act_max) as i8;
+                        let r = mbqm(acc, mo, so).wrapping_add(d.out_zp);
+                        *y.get_mut(k).ok_or(short)? = r.max(d.act_min).min(d.act_max) as i8;
                         k += 1;
                     }
                 }

@@ -151,13 +151,13 @@ pub(crate) fn fill(dst: &mut [u8], v: u8) {
 pub(crate) fn project(d: &OpDesc, run: &mut Run<'_>, depth: usize, out: &mut [i8]) -> Result<()> {
     let rows = d.out_c as usize;
     let weights = if d.flags & PACKED != 0 { &[][..] } else { run.weights(d)? };
-    let (bias, rest) = run.params.split_at(rows);
-    let (mult, shift) = rest.split_at(rows);
-    let acc = &mut run.acc[..rows];
+    let (bias, rest) = super::split(run.params, rows)?;
+    let (mult, shift) = super::split(rest, rows)?;
+    let acc = super::sub_mut(run.acc, 0..rows)?;
     if d.flags & PACKED != 0 {
-        int8::matvec_packed(&run.patch[..depth], as_i8(run.lut)?, bias, acc);
+        int8::matvec_packed(super::sub(run.patch, 0..depth)?, as_i8(run.lut)?, bias, acc);
     } else {
-        int8::matvec(as_i8(&run.patch[..depth])?, weights, bias, acc);
+        int8::matvec(as_i8(super::sub(run.patch, 0..depth)?)?, weights, bias, acc);
     }
     int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
     Ok(())
@@ -185,10 +185,11 @@ pub(crate) fn fill_channel_params(
     } else {
         x.zero_point
     };
-    let (b, rest) = pers.split_at_mut(channels);
-    let (m, sh) = rest.split_at_mut(channels);
-    for o in 0..channels {
-        (b[o], m[o], sh[o]) = channel_param(s, x, w, y, bias, weights, channels, o, offset)?;
+    let (b, rest) = super::split_mut(pers, channels)?;
+    let (m, sh) = super::split_mut(rest, channels)?;
+    // (`zip` over the channels: `pers` was sized for them, which the optimiser cannot see.)
+    for (o, ((b, m), sh)) in b.iter_mut().zip(m.iter_mut()).zip(sh.iter_mut()).enumerate() {
+        (*b, *m, *sh) = channel_param(s, x, w, y, bias, weights, channels, o, offset)?;
     }
     Ok(())
 }
@@ -223,8 +224,9 @@ fn channel_param(
 pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
     let (rows, depth) = (d.out_c as usize, d.in_c as usize);
     let y = as_i8_mut(output)?;
-    for (xb, yb) in input.chunks_exact(depth).zip(y.chunks_exact_mut(rows)) {
-        copy_in(d, &mut run.patch[..depth], xb);
+    // `max(1)`: a zero size was rejected by `prepare`, which the optimiser cannot see.
+    for (xb, yb) in input.chunks_exact(depth.max(1)).zip(y.chunks_exact_mut(rows.max(1))) {
+        copy_in(d, super::sub_mut(run.patch, 0..depth)?, xb);
         project(d, run, depth, yb)?;
     }
     Ok(())

@@ -266,7 +266,7 @@ impl<'m> Setup<'_, 'm> {
     /// Constant bytes of `t`.
     pub fn const_bytes(&self, t: &TensorRef<'_>) -> Result<&'m [u8]> {
         let (off, len) = self.expect_constant(t)?;
-        Ok(&self.model.bytes()[off..off + len])
+        sub(self.model.bytes(), off..off + len)
     }
     /// The per-channel scale `c` of `t` (per-tensor: the single scale).
     pub fn channel_scale(&self, t: &TensorRef<'_>, c: usize) -> Result<f32> {
@@ -355,7 +355,9 @@ pub(crate) fn tensor_ref<'m>(model: &Model<'m>, graph: &SubGraph<'m>, index: i32
         if d < 0 {
             return Err(Error::Unsupported { what: "dynamic (negative) tensor dimension", index: index as usize });
         }
-        dims[i] = d as usize;
+        if let Some(v) = dims.get_mut(i) {
+            *v = d as usize; // always: the rank was checked above
+        }
         numel = numel.checked_mul(d as usize).ok_or(Error::Value {
             what: "tensor shape",
             index: index as usize,
@@ -535,16 +537,20 @@ impl<'m> Network<'m> {
                 return Ok(());
             }
             let i = t as usize;
-            size[i] = r.bytes() as u32;
+            // `get_mut`: `tensor_ref` checked the index, which the optimiser cannot see.
+            let (Some(size), Some(first), Some(last)) = (size.get_mut(i), first.get_mut(i), last.get_mut(i)) else {
+                return Err(Error::Unsupported { what: "tensor index", index: i });
+            };
+            *size = r.bytes() as u32;
             if write {
-                if first[i] != u16::MAX {
+                if *first != u16::MAX {
                     return Err(Error::Unsupported { what: "tensor written twice", index: i });
                 }
-                first[i] = at;
-            } else if first[i] == u16::MAX || first[i] > at {
+                *first = at;
+            } else if *first == u16::MAX || *first > at {
                 return Err(Error::Value { what: "tflite tensor", index: i, reason: "read before it is written" });
             }
-            last[i] = last[i].max(at);
+            *last = (*last).max(at);
             Ok(())
         };
         for t in graph.inputs()?.iter() {
@@ -638,11 +644,13 @@ impl<'m> Network<'m> {
             return Err(Error::BufferTooSmall { what: "nn arena", needed, given: arena.len() });
         }
         let skip = arena.as_ptr().align_offset(4).min(3);
-        let arena = &mut arena[skip..];
+        // `_checked` and `get_mut`: `required_arena` covers these (never an error).
+        let too_small = Error::BufferTooSmall { what: "nn arena", needed, given: arena.len() };
+        let arena = arena.get_mut(skip..).ok_or(too_small)?;
         let word_bytes = 4 * (self.persistent_words + self.scratch_words);
-        let (words, bytes) = arena.split_at_mut(word_bytes);
+        let (words, bytes) = arena.split_at_mut_checked(word_bytes).ok_or(too_small)?;
         let words: &mut [i32] = cast_slice_mut("nn arena", words)?;
-        let bytes = &mut bytes[..self.scratch_bytes + self.lut_bytes + self.activation_bytes];
+        let bytes = bytes.get_mut(..self.scratch_bytes + self.lut_bytes + self.activation_bytes).ok_or(too_small)?;
         let mut it = Interpreter { net: self, words, bytes };
         it.prepare()?;
         Ok(it)
@@ -652,7 +660,8 @@ impl<'m> Network<'m> {
 /// Greedy placement by decreasing size (ties by index): each tensor goes at the lowest offset
 /// (4-aligned) free of every already placed tensor whose lifetime overlaps. Returns the total.
 fn plan(first: &[u16], last: &[u16], size: &[u32], offsets: &mut [u32]) -> usize {
-    let n = offsets.len();
+    // (The min: every index below is then provably in range; the four have the same length anyway.)
+    let n = offsets.len().min(first.len()).min(last.len()).min(size.len());
     let live = |i: usize| first[i] != u16::MAX;
     let overlaps = |a: usize, b: usize| first[a] <= last[b] && first[b] <= last[a];
     let align = |x: u64| (x + 3) & !3;
@@ -665,7 +674,7 @@ fn plan(first: &[u16], last: &[u16], size: &[u32], offsets: &mut [u32]) -> usize
                 pick = Some(i);
             }
         }
-        let Some(t) = pick else { break };
+        let Some(t) = pick.filter(|&t| t < n) else { break }; // (always `< n`; the optimiser needs it said)
         let sz = align(size[t] as u64);
         let fits = |at: u64| {
             (0..n).all(|p| {
@@ -684,10 +693,37 @@ fn plan(first: &[u16], last: &[u16], size: &[u32], offsets: &mut [u32]) -> usize
                 }
             }
         }
-        offsets[t] = best as u32;
+        if let Some(o) = offsets.get_mut(t) {
+            *o = best as u32; // always: `t < n`
+        }
         total = total.max(best + sz);
     }
     total as usize
+}
+
+/// `&v[r]` as an error instead of a panic. The planner sized every buffer and `prepare` checked
+/// every shape, so this never fails, but the optimiser cannot prove that, and the no-panic link
+/// check (nopanic/) wants no panic path at all.
+pub(crate) fn sub<T>(v: &[T], r: core::ops::Range<usize>) -> Result<&[T]> {
+    let found = v.len();
+    v.get(r.start..r.end).ok_or(Error::Shape { what: "nn buffer", expected: r.end, found })
+}
+
+/// [`sub`] for `&mut v[r]`.
+pub(crate) fn sub_mut<T>(v: &mut [T], r: core::ops::Range<usize>) -> Result<&mut [T]> {
+    let found = v.len();
+    v.get_mut(r.start..r.end).ok_or(Error::Shape { what: "nn buffer", expected: r.end, found })
+}
+
+/// [`sub`] for `v.split_at_mut(at)`.
+pub(crate) fn split_mut<T>(v: &mut [T], at: usize) -> Result<(&mut [T], &mut [T])> {
+    let found = v.len();
+    v.split_at_mut_checked(at).ok_or(Error::Shape { what: "nn buffer", expected: at, found })
+}
+
+/// [`sub`] for `v.split_at(at)`.
+pub(crate) fn split<T>(v: &[T], at: usize) -> Result<(&[T], &[T])> {
+    v.split_at_checked(at).ok_or(Error::Shape { what: "nn buffer", expected: at, found: v.len() })
 }
 
 /// Run-time context handed to an operator's `eval`.
@@ -734,12 +770,12 @@ impl<'a, 'm> Interpreter<'a, 'm> {
         let lut_base = net.scratch_bytes;
         for i in 0..net.ops {
             let d = describe(&net.model, &net.graph, i)?;
-            let desc: &mut [i32; DESC_WORDS] = (&mut self.words[w..w + DESC_WORDS])
+            let desc: &mut [i32; DESC_WORDS] = sub_mut(self.words, w..w + DESC_WORDS)?
                 .try_into()
                 .map_err(|_| Error::BufferTooSmall { what: "nn arena", needed: w + DESC_WORDS, given: 0 })?;
             d.write(desc);
-            let pers = &mut self.words[w + DESC_WORDS..w + DESC_WORDS + d.pers_words as usize];
-            let lut = &mut self.bytes[lut_base + l..lut_base + l + d.lut_bytes as usize];
+            let pers = sub_mut(self.words, w + DESC_WORDS..w + DESC_WORDS + d.pers_words as usize)?;
+            let lut = sub_mut(self.bytes, lut_base + l..lut_base + l + d.lut_bytes as usize)?;
             let op = net.graph.operator(i)?;
             let s = Setup { model: net.model, graph: &net.graph, op, index: i, name: "" };
             match Kind::from_i32(d.kind) {
@@ -782,7 +818,7 @@ impl<'a, 'm> Interpreter<'a, 'm> {
         if dtype != TensorType::Int8 {
             return Err(Error::DType { what: "graph input", expected: "i8", found: dtype.name() });
         }
-        cast_slice_mut("graph input", &mut self.bytes[off..off + len])
+        cast_slice_mut("graph input", sub_mut(self.bytes, off..off + len)?)
     }
 
     /// Writes a float graph input `i` (for models that start with QUANTIZE).
@@ -794,7 +830,7 @@ impl<'a, 'm> Interpreter<'a, 'm> {
         if values.len() * 4 != len {
             return Err(Error::Shape { what: "graph input", expected: len / 4, found: values.len() });
         }
-        for (chunk, v) in self.bytes[off..off + len].chunks_exact_mut(4).zip(values) {
+        for (chunk, v) in sub_mut(self.bytes, off..off + len)?.chunks_exact_mut(4).zip(values) {
             chunk.copy_from_slice(&v.to_le_bytes());
         }
         Ok(())
@@ -806,7 +842,7 @@ impl<'a, 'm> Interpreter<'a, 'm> {
         if dtype != TensorType::Int8 {
             return Err(Error::DType { what: "graph output", expected: "i8", found: dtype.name() });
         }
-        cast_slice("graph output", &self.bytes[off..off + len])
+        cast_slice("graph output", sub(self.bytes, off..off + len)?)
     }
 
     /// Copies a float graph output `i` (for models that end with DEQUANTIZE) into `out`.
@@ -818,7 +854,7 @@ impl<'a, 'm> Interpreter<'a, 'm> {
         if out.len() * 4 != len {
             return Err(Error::Shape { what: "graph output", expected: len / 4, found: out.len() });
         }
-        for (chunk, v) in self.bytes[off..off + len].chunks_exact(4).zip(out) {
+        for (chunk, v) in sub(self.bytes, off..off + len)?.chunks_exact(4).zip(out) {
             *v = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
         }
         Ok(())
@@ -829,9 +865,9 @@ impl<'a, 'm> Interpreter<'a, 'm> {
     pub fn invoke(&mut self) -> Result<()> {
         let net = self.net;
         let model = net.model.bytes();
-        let (descs, acc) = self.words.split_at_mut(net.persistent_words);
-        let (scratch, rest) = self.bytes.split_at_mut(net.scratch_bytes);
-        let (luts, act) = rest.split_at_mut(net.lut_bytes);
+        let (descs, acc) = split_mut(self.words, net.persistent_words)?;
+        let (scratch, rest) = split_mut(self.bytes, net.scratch_bytes)?;
+        let (luts, act) = split_mut(rest, net.lut_bytes)?;
         let patch = scratch;
         let (mut w, mut l) = (0usize, 0usize);
         for _ in 0..net.ops {
@@ -841,13 +877,13 @@ impl<'a, 'm> Interpreter<'a, 'm> {
                 .ok_or(Error::BufferTooSmall { what: "nn arena", needed: w + DESC_WORDS, given: descs.len() })?;
             let pw = head[at::PERS_WORDS] as usize;
             let lut_bytes = head[at::LUT_BYTES] as usize;
-            let params = &descs[w + DESC_WORDS..w + DESC_WORDS + pw];
-            let lut = &luts[l..l + lut_bytes];
+            let params = sub(descs, w + DESC_WORDS..w + DESC_WORDS + pw)?;
+            let lut = sub(luts, l..l + lut_bytes)?;
             w += DESC_WORDS + pw;
             l += lut_bytes;
             let out_off = plan_offset(net, head[at::OUTPUT])?;
-            let (before, rest) = act.split_at_mut(out_off);
-            let (out, after) = rest.split_at_mut(head[at::OUT_LEN] as usize);
+            let (before, rest) = split_mut(act, out_off)?;
+            let (out, after) = split_mut(rest, head[at::OUT_LEN] as usize)?;
             let (before, after): (&[u8], &[u8]) = (before, after);
             let in1 = pick(net, before, after, out_off, out.len(), head[at::INPUT], head[at::IN_LEN])?;
             let in2 = pick(net, before, after, out_off, out.len(), head[at::INPUT2], head[at::IN2_LEN])?;

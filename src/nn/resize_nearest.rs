@@ -69,7 +69,7 @@ pub(crate) fn eval(d: &OpDesc, input: &[u8], output: &mut [u8]) -> Result<()> {
                 let ix = nearest(ox, w, ow, ac, hp);
                 let at = ((b * h + iy) * w + ix) * c;
                 match (px.next(), input.get(at..at + c)) {
-                    (Some(dst), Some(src)) => dst.copy_from_slice(src),
+                    (Some(dst), Some(src)) if dst.len() == src.len() => dst.copy_from_slice(src),
                     _ => {
                         return Err(Error::Shape {
                             what: "RESIZE_NEAREST_NEIGHBOR",

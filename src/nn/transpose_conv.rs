@@ -98,23 +98,24 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &
     let taps = (d.k_h * d.k_w) as usize;
     // Packed rows are tap-major (row tap * oc + o), so that each tap's outputs are contiguous
     // for the scatter.
-    let src_row = |r: usize| (r % oc) * taps + r / oc;
+    // `checked_`: `oc >= 1` was checked when described, which the optimiser cannot see.
+    let src_row = |r: usize| r.checked_rem(oc).unwrap_or(0) * taps + r.checked_div(oc).unwrap_or(0);
     int8::pack_rows_by(weights, rows, c, src_row, as_i8_mut(packed)?);
     let offset = x.zero_point + 128;
-    let (row_bias, rest) = pers.split_at_mut(rows);
-    let (b, rest) = rest.split_at_mut(oc);
-    let (m, sh) = rest.split_at_mut(oc);
+    let (row_bias, rest) = super::split_mut(pers, rows)?;
+    let (b, rest) = super::split_mut(rest, oc)?;
+    let (m, sh) = super::split_mut(rest, oc)?;
     for (r, rb) in row_bias.iter_mut().enumerate() {
         let src = src_row(r);
-        let sum = weights[src * c..(src + 1) * c].iter().fold(0i32, |a, &v| a.wrapping_add(v as i32));
+        let sum = super::sub(weights, src * c..(src + 1) * c)?.iter().fold(0i32, |a, &v| a.wrapping_add(v as i32));
         *rb = offset.wrapping_mul(sum).wrapping_neg();
     }
-    for o in 0..oc {
-        b[o] = match &bias {
+    for (o, ((b, m), sh)) in b.iter_mut().zip(m.iter_mut()).zip(sh.iter_mut()).enumerate() {
+        *b = match &bias {
             Some(t) => s.i32_at(t, o)?,
             None => 0,
         };
-        (m[o], sh[o]) = quantize_multiplier(x.scale as f64 * s.channel_scale(&w, o)? as f64 / y.scale as f64);
+        (*m, *sh) = quantize_multiplier(x.scale as f64 * s.channel_scale(&w, o)? as f64 / y.scale as f64);
     }
     Ok(())
 }
@@ -123,7 +124,8 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &
 #[inline]
 fn source(o: usize, k: usize, pad: usize, stride: usize, size: usize) -> Option<usize> {
     let t = (o + pad).checked_sub(k)?;
-    (t % stride == 0 && t / stride < size).then_some(t / stride)
+    let q = t.checked_div(stride)?; // (stride >= 1, checked when described)
+    (q * stride == t && q < size).then_some(q)
 }
 
 /// The gather form, for the row-major (Cortex-M) path, whose RAM it spares: per output pixel,
@@ -139,17 +141,19 @@ fn eval_gather(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -
     let depth = kh * kw * c;
     let y = as_i8_mut(output)?;
     let pad = super::fully_connected::patch_byte(d, d.in_zp as i8);
-    let mut px = y.chunks_exact_mut(oc);
+    let mut px = y.chunks_exact_mut(oc.max(1)); // (`oc >= 1`, checked when described)
     for b in 0..n {
-        let image = &input[b * h * wd * c..(b + 1) * h * wd * c];
+        let image = super::sub(input, b * h * wd * c..(b + 1) * h * wd * c)?;
         for oy in 0..oh {
             for ox in 0..ow {
                 for ky in 0..kh {
                     let iy = source(oy, ky, ph, sh, h);
                     for kx in 0..kw {
-                        let dst = &mut run.patch[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
+                        let dst = super::sub_mut(run.patch, (ky * kw + kx) * c..(ky * kw + kx + 1) * c)?;
                         match (iy, source(ox, kx, pw, sw, wd)) {
-                            (Some(iy), Some(ix)) => copy_in(d, dst, &image[(iy * wd + ix) * c..(iy * wd + ix + 1) * c]),
+                            (Some(iy), Some(ix)) => {
+                                copy_in(d, dst, super::sub(image, (iy * wd + ix) * c..(iy * wd + ix + 1) * c)?)
+                            }
                             _ => super::fully_connected::fill(dst, pad),
                         }
                     }
@@ -174,35 +178,37 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
     .map(|v| v as usize);
     let taps = kh * kw;
     let rows = oc * taps;
-    let (row_bias, rest) = run.params.split_at(rows);
-    let (bias, rest) = rest.split_at(oc);
-    let (mult, shift) = rest.split_at(oc);
-    let (acc, v) = run.acc.split_at_mut(oh * ow * oc);
-    let v = &mut v[..rows];
+    let (row_bias, rest) = super::split(run.params, rows)?;
+    let (bias, rest) = super::split(rest, oc)?;
+    let (mult, shift) = super::split(rest, oc)?;
+    let (acc, v) = super::split_mut(run.acc, oh * ow * oc)?;
+    let v = super::sub_mut(v, 0..rows)?;
     let y = as_i8_mut(output)?;
     for b in 0..n {
-        for px in acc.chunks_exact_mut(oc) {
-            px.copy_from_slice(bias);
+        for px in acc.chunks_exact_mut(oc.max(1)) {
+            if px.len() == bias.len() {
+                px.copy_from_slice(bias); // (always: `bias` holds `oc` values)
+            }
         }
         for iy in 0..h {
             for ix in 0..wd {
                 let at = ((b * h + iy) * wd + ix) * c;
-                copy_in(d, &mut run.patch[..c], &input[at..at + c]);
-                int8::matvec_packed(&run.patch[..c], as_i8(run.lut)?, row_bias, v);
+                copy_in(d, super::sub_mut(run.patch, 0..c)?, super::sub(input, at..at + c)?);
+                int8::matvec_packed(super::sub(run.patch, 0..c)?, as_i8(run.lut)?, row_bias, v);
                 for ky in 0..kh {
                     let Some(oy) = (iy * sh + ky).checked_sub(ph).filter(|&o| o < oh) else { continue };
                     for kx in 0..kw {
                         let Some(ox) = (ix * sw + kx).checked_sub(pw).filter(|&o| o < ow) else { continue };
-                        let dst = &mut acc[(oy * ow + ox) * oc..(oy * ow + ox + 1) * oc];
+                        let dst = super::sub_mut(acc, (oy * ow + ox) * oc..(oy * ow + ox + 1) * oc)?;
                         let tap = ky * kw + kx;
-                        for (a, &t) in dst.iter_mut().zip(&v[tap * oc..(tap + 1) * oc]) {
+                        for (a, &t) in dst.iter_mut().zip(super::sub(v, tap * oc..(tap + 1) * oc)?) {
                             *a = a.wrapping_add(t);
                         }
                     }
                 }
             }
         }
-        let out = &mut y[b * oh * ow * oc..(b + 1) * oh * ow * oc];
+        let out = super::sub_mut(y, b * oh * ow * oc..(b + 1) * oh * ow * oc)?;
         int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
     }
     Ok(())

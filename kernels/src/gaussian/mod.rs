@@ -85,7 +85,11 @@ pub(crate) fn for_nonzero(q: &[f32], mut f: impl FnMut(usize, f32)) {
 pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
     let d = x.len();
     let k = rows_available(out.len(), d, &[means.len(), inv_sigma.len()]);
-    let (means, inv_sigma, out) = (&means[..k * d], &inv_sigma[..k * d], &mut out[..k]);
+    // `get`: `k` fits every slice, which the optimiser cannot see through the division (never `None`).
+    let (Some(means), Some(inv_sigma), Some(out)) = (means.get(..k * d), inv_sigma.get(..k * d), out.get_mut(..k))
+    else {
+        return;
+    };
     #[cfg(target_arch = "x86_64")]
     match cpu::x86_level() {
         // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
@@ -158,11 +162,12 @@ pub fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigma: &[f3
         return;
     }
     let k = means.len().min(inv_sigma.len()) / d;
+    let (Some(means), Some(inv_sigma)) = (means.get(..k * d), inv_sigma.get(..k * d)) else { return };
     if k == 0 {
         return;
     }
     for (x, o) in xs.chunks_exact(d).zip(out.chunks_exact_mut(k)) {
-        sq_mahalanobis(x, &means[..k * d], &inv_sigma[..k * d], o);
+        sq_mahalanobis(x, means, inv_sigma, o);
     }
 }
 
@@ -279,8 +284,10 @@ pub fn softmax(v: &mut [f32]) -> f32 {
 pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &mut [f32], s2: &mut [f32]) {
     let d = x.len();
     let k = rows_available(q.len(), d, &[means.len(), inv_sigma.len(), s1.len(), s2.len()]);
-    let (means, inv_sigma, q) = (&means[..k * d], &inv_sigma[..k * d], &q[..k]);
-    let (s1, s2) = (&mut s1[..k * d], &mut s2[..k * d]);
+    let (Some(means), Some(inv_sigma), Some(q)) = (means.get(..k * d), inv_sigma.get(..k * d), q.get(..k)) else {
+        return;
+    };
+    let (Some(s1), Some(s2)) = (s1.get_mut(..k * d), s2.get_mut(..k * d)) else { return };
     #[cfg(target_arch = "x86_64")]
     match cpu::x86_level() {
         // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
@@ -341,8 +348,11 @@ pub fn accumulate_compensated(
     let d = x.len();
     let lens = [means.len(), inv_sigma.len(), s1.len(), c1.len(), s2.len(), c2.len()];
     let k = rows_available(q.len(), d, &lens);
-    let (means, inv_sigma, q) = (&means[..k * d], &inv_sigma[..k * d], &q[..k]);
-    let (s1, c1, s2, c2) = (&mut s1[..k * d], &mut c1[..k * d], &mut s2[..k * d], &mut c2[..k * d]);
+    let (Some(means), Some(inv_sigma), Some(q)) = (means.get(..k * d), inv_sigma.get(..k * d), q.get(..k)) else {
+        return;
+    };
+    let (Some(s1), Some(c1)) = (s1.get_mut(..k * d), c1.get_mut(..k * d)) else { return };
+    let (Some(s2), Some(c2)) = (s2.get_mut(..k * d), c2.get_mut(..k * d)) else { return };
     #[cfg(target_arch = "x86_64")]
     match cpu::x86_level() {
         // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
@@ -388,5 +398,9 @@ pub fn accumulate_compensated(
 pub fn sq_mahalanobis_f64(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f64]) {
     let d = x.len();
     let k = rows_available(out.len(), d, &[means.len(), inv_sigma.len()]);
-    scalar::sq_mahalanobis_f64(x, &means[..k * d], &inv_sigma[..k * d], &mut out[..k])
+    let (Some(means), Some(inv_sigma), Some(out)) = (means.get(..k * d), inv_sigma.get(..k * d), out.get_mut(..k))
+    else {
+        return;
+    };
+    scalar::sq_mahalanobis_f64(x, means, inv_sigma, out)
 }

@@ -9,11 +9,13 @@ use crate::math;
 pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
     let d = x.len();
     for (k, o) in out.iter_mut().enumerate() {
-        let mu = &means[k * d..(k + 1) * d];
-        let s = &inv_sigma[k * d..(k + 1) * d];
+        // `get` and `zip`: no index the optimiser could not prove (the contract makes both `Some`).
+        let (Some(mu), Some(s)) = (means.get(k * d..(k + 1) * d), inv_sigma.get(k * d..(k + 1) * d)) else {
+            return;
+        };
         let mut acc = 0.0f32;
-        for i in 0..d {
-            let t = (x[i] - mu[i]) * s[i];
+        for ((&xi, &m), &si) in x.iter().zip(mu).zip(s) {
+            let t = (xi - m) * si;
             acc += t * t;
         }
         *o = acc;
@@ -28,11 +30,12 @@ pub fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigma: &[f3
         return;
     }
     let k = means.len().min(inv_sigma.len()) / d;
+    let (Some(means), Some(inv_sigma)) = (means.get(..k * d), inv_sigma.get(..k * d)) else { return };
     if k == 0 {
         return;
     }
     for (x, o) in xs.chunks_exact(d).zip(out.chunks_exact_mut(k)) {
-        sq_mahalanobis(x, &means[..k * d], &inv_sigma[..k * d], o);
+        sq_mahalanobis(x, means, inv_sigma, o);
     }
 }
 
@@ -75,12 +78,15 @@ pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &m
             continue;
         }
         let r = k * d..(k + 1) * d;
-        let (mu, s) = (&means[r.clone()], &inv_sigma[r.clone()]);
-        let (a1, a2) = (&mut s1[r.clone()], &mut s2[r]);
-        for i in 0..d {
-            let t = (x[i] - mu[i]) * s[i];
-            a1[i] += qk * t;
-            a2[i] += qk * (t * t - 1.0);
+        let (Some(mu), Some(s), Some(a1), Some(a2)) =
+            (means.get(r.clone()), inv_sigma.get(r.clone()), s1.get_mut(r.clone()), s2.get_mut(r))
+        else {
+            return;
+        };
+        for ((((&xi, &m), &si), a1), a2) in x.iter().zip(mu).zip(s).zip(a1).zip(a2) {
+            let t = (xi - m) * si;
+            *a1 += qk * t;
+            *a2 += qk * (t * t - 1.0);
         }
     }
 }
@@ -107,12 +113,19 @@ pub fn accumulate_compensated(
             continue;
         }
         let r = k * d..(k + 1) * d;
-        let (mu, s) = (&means[r.clone()], &inv_sigma[r.clone()]);
-        let (a1, e1, a2, e2) = (&mut s1[r.clone()], &mut c1[r.clone()], &mut s2[r.clone()], &mut c2[r]);
-        for i in 0..d {
-            let t = (x[i] - mu[i]) * s[i];
-            kahan_add(&mut a1[i], &mut e1[i], qk * t);
-            kahan_add(&mut a2[i], &mut e2[i], qk * (t * t - 1.0));
+        let (Some(mu), Some(s)) = (means.get(r.clone()), inv_sigma.get(r.clone())) else {
+            return;
+        };
+        let (Some(a1), Some(e1), Some(a2), Some(e2)) =
+            (s1.get_mut(r.clone()), c1.get_mut(r.clone()), s2.get_mut(r.clone()), c2.get_mut(r))
+        else {
+            return;
+        };
+        let sums = a1.iter_mut().zip(e1.iter_mut()).zip(a2.iter_mut().zip(e2.iter_mut()));
+        for (((&xi, &m), &si), ((a1, e1), (a2, e2))) in x.iter().zip(mu).zip(s).zip(sums) {
+            let t = (xi - m) * si;
+            kahan_add(a1, e1, qk * t);
+            kahan_add(a2, e2, qk * (t * t - 1.0));
         }
     }
 }
@@ -132,11 +145,12 @@ pub fn kahan_add(s: &mut f32, c: &mut f32, v: f32) {
 pub fn sq_mahalanobis_f64(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f64]) {
     let d = x.len();
     for (k, o) in out.iter_mut().enumerate() {
-        let mu = &means[k * d..(k + 1) * d];
-        let s = &inv_sigma[k * d..(k + 1) * d];
+        let (Some(mu), Some(s)) = (means.get(k * d..(k + 1) * d), inv_sigma.get(k * d..(k + 1) * d)) else {
+            return;
+        };
         let mut acc = 0.0f64;
-        for i in 0..d {
-            let t = (x[i] as f64 - mu[i] as f64) * s[i] as f64;
+        for ((&xi, &m), &si) in x.iter().zip(mu).zip(s) {
+            let t = (xi as f64 - m as f64) * si as f64;
             acc += t * t;
         }
         *o = acc;

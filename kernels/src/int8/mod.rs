@@ -73,9 +73,10 @@ pub fn matmul_packed(u: &[u8], d: usize, packed: &[i8], bias: &[i32], out: &mut 
         return;
     }
     let p = (out.len() / r).min(u.len().checked_div(d).unwrap_or(usize::MAX));
-    let (u, out) = (&u[..p * d], &mut out[..p * r]);
     // Rows by output chunk: with D = 0 every row is empty (and gets its bias), which
     // `u.chunks_exact` would not yield at all.
+    // `get`: `p` fits both, which the optimiser cannot see through the divisions (never `None`).
+    let (Some(u), Some(out)) = (u.get(..p * d), out.get_mut(..p * r)) else { return };
     let mut rows = |f: &dyn Fn(&[u8], &mut [i32])| {
         for (i, o) in out.chunks_exact_mut(r).enumerate() {
             f(u.get(i * d..(i + 1) * d).unwrap_or(&[]), o)
@@ -123,7 +124,7 @@ pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
     while rows > 0 && packed_len(rows, d) > packed.len() {
         rows -= 1;
     }
-    let (bias, out) = (&bias[..rows], &mut out[..rows]);
+    let (Some(bias), Some(out)) = (bias.get(..rows), out.get_mut(..rows)) else { return };
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu;
@@ -269,7 +270,8 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
 pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = x.len();
     let rows = out.len().min(bias.len()).min(w.len().checked_div(d).unwrap_or(usize::MAX));
-    let (w, bias, out) = (&w[..rows * d], &bias[..rows], &mut out[..rows]);
+    // `get`: `rows` fits every slice, which the optimiser cannot see through the division (never `None`).
+    let (Some(w), Some(bias), Some(out)) = (w.get(..rows * d), bias.get(..rows), out.get_mut(..rows)) else { return };
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu;
@@ -391,29 +393,33 @@ pub fn fully_connected(x: &[i8], w: &[i8], params: &[i32], min: i32, max: i32, s
     if lo > hi || rows == 0 {
         return;
     }
-    let (w, out) = (&w[..rows * d], &mut out[..rows]);
+    // `get` (never `None`: `rows` fits both), so no index below is left to panic.
+    let (Some(w), Some(out)) = (w.get(..rows * d), out.get_mut(..rows)) else { return };
     #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
-    if params[0] as usize == rows
-        && rows >= 2
-        && d.is_multiple_of(8)
-        && d > 0
-        && (w.as_ptr() as usize).is_multiple_of(4)
-        && scratch.len() >= d / 2
+    if let (Some(&doubled), Some(rows_params), Some(widened)) =
+        (params.first(), params.get(FC_HEADER_WORDS..), scratch.get_mut(..d / 2))
     {
-        let even = rows & !1;
-        // SAFETY: D is a non-zero multiple of 8, `w` is 4-byte aligned and holds `rows` rows,
-        // `params` holds `rows` doubled rows in fc_slot order, `scratch` D / 2 words (checked).
-        unsafe { arm::dsp::fully_connected_pairs(x, w, &params[FC_HEADER_WORDS..], &mut scratch[..d / 2], out) };
-        if even < rows {
-            scalar::fully_connected_from(even, x, w, params, lo, hi, &mut out[even..]);
-        }
-        // The assembly saturates to i8; a fused activation narrows that further.
-        if (lo, hi) != (-128, 127) {
-            for o in out[..even].iter_mut() {
-                *o = (*o as i32).clamp(lo, hi) as i8;
+        if doubled as usize == rows
+            && rows >= 2
+            && d.is_multiple_of(8)
+            && d > 0
+            && (w.as_ptr() as usize).is_multiple_of(4)
+        {
+            let even = rows & !1;
+            // SAFETY: D is a non-zero multiple of 8, `w` is 4-byte aligned and holds `rows` rows,
+            // `params` holds `rows` doubled rows in fc_slot order, `widened` D / 2 words (checked).
+            unsafe { arm::dsp::fully_connected_pairs(x, w, rows_params, widened, out) };
+            if let Some(odd) = out.get_mut(even..).filter(|o| !o.is_empty()) {
+                scalar::fully_connected_from(even, x, w, params, lo, hi, odd);
             }
+            // The assembly saturates to i8; a fused activation narrows that further.
+            if (lo, hi) != (-128, 127) {
+                for o in out.iter_mut().take(even) {
+                    *o = (*o as i32).clamp(lo, hi) as i8;
+                }
+            }
+            return;
         }
-        return;
     }
     let _ = scratch;
     fully_connected_rows(x, w, params, lo, hi, out)

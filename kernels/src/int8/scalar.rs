@@ -68,8 +68,10 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
 /// guarantee `w.len() >= out.len() * D` and `bias.len() >= out.len()`.
 pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = x.len();
-    for (r, o) in out.iter_mut().enumerate() {
-        *o = bias[r].wrapping_add(dot(x, &w[r * d..r * d + d]));
+    for (r, (o, &b)) in out.iter_mut().zip(bias).enumerate() {
+        // `get`: the callers' guarantee makes it `Some`, which the optimiser cannot see.
+        let Some(row) = w.get(r * d..r * d + d) else { return };
+        *o = b.wrapping_add(dot(x, row));
     }
 }
 
@@ -108,8 +110,9 @@ pub fn pack(w: &[i8], rows: usize, d: usize, out: &mut [i8]) {
 pub fn pack_rows_by(w: &[i8], rows: usize, d: usize, src_row: impl Fn(usize) -> usize, out: &mut [i8]) {
     let groups = d.div_ceil(PACK_DEPTH);
     for (i, o) in out.iter_mut().enumerate() {
-        let block = i / (groups * PACK_ROWS * PACK_DEPTH);
-        let rem = i % (groups * PACK_ROWS * PACK_DEPTH);
+        // `checked_`: with `d == 0` there is no block (and every value below is 0, as `k < d` fails).
+        let block = i.checked_div(groups * PACK_ROWS * PACK_DEPTH).unwrap_or(0);
+        let rem = i.checked_rem(groups * PACK_ROWS * PACK_DEPTH).unwrap_or(0);
         let (g, rem) = (rem / (PACK_ROWS * PACK_DEPTH), rem % (PACK_ROWS * PACK_DEPTH));
         let (r, k) = (block * PACK_ROWS + rem / PACK_DEPTH, g * PACK_DEPTH + rem % PACK_DEPTH);
         *o = if r < rows && k < d { w.get(src_row(r) * d + k).copied().unwrap_or(0) } else { 0 };
@@ -122,12 +125,18 @@ pub fn pack_rows_by(w: &[i8], rows: usize, d: usize, src_row: impl Fn(usize) -> 
 pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = u.len();
     let groups = d.div_ceil(PACK_DEPTH);
-    for (r, o) in out.iter_mut().enumerate() {
-        let base = (r / PACK_ROWS) * groups * PACK_ROWS * PACK_DEPTH + (r % PACK_ROWS) * PACK_DEPTH;
-        let mut acc = bias[r];
-        for (j, &x) in u.iter().enumerate() {
-            let w = packed[base + (j / PACK_DEPTH) * PACK_ROWS * PACK_DEPTH + j % PACK_DEPTH];
-            acc = acc.wrapping_add(x as i32 * w as i32);
+    let block = groups * PACK_ROWS * PACK_DEPTH;
+    for (r, (o, &b)) in out.iter_mut().zip(bias).enumerate() {
+        // `get`, chunks and `zip`: the caller's guarantee makes `rows` `Some`, which the
+        // optimiser cannot see; the row's 4 weights per group are then proven in range.
+        let Some(rows) = packed.get((r / PACK_ROWS) * block..(r / PACK_ROWS + 1) * block) else { return };
+        let lane = (r % PACK_ROWS) * PACK_DEPTH;
+        let mut acc = b;
+        for (g, xs) in rows.chunks_exact(PACK_ROWS * PACK_DEPTH).zip(u.chunks(PACK_DEPTH)) {
+            let Some(ws) = g.get(lane..lane + PACK_DEPTH) else { return };
+            for (&x, &w) in xs.iter().zip(ws) {
+                acc = acc.wrapping_add(x as i32 * w as i32);
+            }
         }
         *o = acc;
     }

@@ -208,7 +208,8 @@ fn rows_available(rows: usize, d: usize, lens: &[usize]) -> usize {
 pub fn sq_distances(x: &[f32], codebook: &[f32], out: &mut [f32]) {
     let d = x.len();
     let m = rows_available(out.len(), d, &[codebook.len()]);
-    let (codebook, out) = (&codebook[..m * d], &mut out[..m]);
+    // `get`: `m` fits both slices, which the optimiser cannot see through the division (never `None`).
+    let (Some(codebook), Some(out)) = (codebook.get(..m * d), out.get_mut(..m)) else { return };
     #[cfg(target_arch = "x86_64")]
     {
         if crate::cpu::has_avx512f() {
@@ -248,12 +249,13 @@ pub fn pack_panels(codebook: &[f32], d: usize, panels: &mut [f32]) -> usize {
     if d == 0 {
         return 0;
     }
-    let mp = (padded_m(codebook.len() / d)).min(panels.len() / (PANEL * d) * PANEL);
-    for p in 0..mp / PANEL {
-        for i in 0..d {
-            for j in 0..PANEL {
+    // `checked_div`: PANEL * d may wrap to 0 (no real codebook is that wide).
+    let mp = (padded_m(codebook.len() / d)).min(panels.len().checked_div(PANEL * d).unwrap_or(0) * PANEL);
+    for (p, panel) in panels.chunks_exact_mut((PANEL * d).max(1)).take(mp / PANEL).enumerate() {
+        for (i, lanes) in panel.chunks_exact_mut(PANEL).enumerate() {
+            for (j, v) in lanes.iter_mut().enumerate() {
                 let row = p * PANEL + j;
-                panels[p * PANEL * d + i * PANEL + j] = codebook.get(row * d + i).copied().unwrap_or(0.0);
+                *v = codebook.get(row * d + i).copied().unwrap_or(0.0);
             }
         }
     }
@@ -293,9 +295,13 @@ pub fn scores(queries: &[f32], d: usize, panels: &[f32], half_norms: &[f32], out
         return;
     }
     let n = (queries.len() / d).min(out.len() / mp).min(row_min.len());
-    let (queries, panels, half_norms, out) =
-        (&queries[..n * d], &panels[..mp * d], &half_norms[..mp], &mut out[..n * mp]);
-    let row_min = &mut row_min[..n];
+    // `get`: the sizes fit (computed above), which the optimiser cannot see (never `None`).
+    let (Some(queries), Some(panels), Some(half_norms)) =
+        (queries.get(..n * d), panels.get(..mp * d), half_norms.get(..mp))
+    else {
+        return;
+    };
+    let (Some(out), Some(row_min)) = (out.get_mut(..n * mp), row_min.get_mut(..n)) else { return };
     #[cfg(target_arch = "x86_64")]
     {
         if crate::cpu::has_avx512f() {
@@ -455,7 +461,8 @@ pub fn sq_norm_exact(x: &[f32]) -> f64 {
 pub fn i8_sq_distances(x: &[i8], codebook: &[i8], out: &mut [u32]) {
     let d = x.len();
     let m = rows_available(out.len(), d, &[codebook.len()]);
-    let (codebook, out) = (&codebook[..m * d], &mut out[..m]);
+    // `get`: `m` fits both slices, which the optimiser cannot see through the division (never `None`).
+    let (Some(codebook), Some(out)) = (codebook.get(..m * d), out.get_mut(..m)) else { return };
     #[cfg(target_arch = "x86_64")]
     {
         if crate::cpu::has_avx512_vnni() {
@@ -494,7 +501,7 @@ pub fn i8_sq_distances(x: &[i8], codebook: &[i8], out: &mut [u32]) {
 pub fn i8_dot(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
     let mut out = [0i32];
-    i8_dots(&a[..n], &b[..n], &mut out);
+    i8_dots(a.get(..n).unwrap_or(&[]), b.get(..n).unwrap_or(&[]), &mut out);
     out[0]
 }
 
@@ -509,7 +516,7 @@ pub fn i8_dot(a: &[i8], b: &[i8]) -> i32 {
 pub fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
     let d = x.len();
     let m = rows_available(out.len(), d, &[codebook.len()]);
-    let (codebook, out) = (&codebook[..m * d], &mut out[..m]);
+    let (Some(codebook), Some(out)) = (codebook.get(..m * d), out.get_mut(..m)) else { return };
     #[cfg(target_arch = "x86_64")]
     {
         if crate::cpu::has_avx512_vnni() {

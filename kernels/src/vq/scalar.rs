@@ -7,10 +7,11 @@ use super::PANEL;
 pub fn sq_distances(x: &[f32], codebook: &[f32], out: &mut [f32]) {
     let d = x.len();
     for (j, o) in out.iter_mut().enumerate() {
-        let c = &codebook[j * d..(j + 1) * d];
+        // `get` and `zip`: no index the optimiser could not prove (the contract makes it `Some`).
+        let Some(c) = codebook.get(j * d..(j + 1) * d) else { return };
         let mut acc = 0.0f32;
-        for i in 0..d {
-            let t = x[i] - c[i];
+        for (&xi, &ci) in x.iter().zip(c) {
+            let t = xi - ci;
             acc += t * t;
         }
         *o = acc;
@@ -24,16 +25,21 @@ pub fn scores(queries: &[f32], d: usize, panels: &[f32], half_norms: &[f32], out
     let mp = half_norms.len();
     let n = queries.len().checked_div(d).unwrap_or(0);
     for q in 0..n {
-        let x = &queries[q * d..(q + 1) * d];
-        for j in 0..mp {
-            let panel = &panels[(j / PANEL) * PANEL * d..];
+        // `get`: the contract makes every range `Some`; the optimiser cannot see it.
+        let (Some(x), Some(o), Some(m)) =
+            (queries.get(q * d..(q + 1) * d), out.get_mut(q * mp..(q + 1) * mp), row_min.get_mut(q))
+        else {
+            return;
+        };
+        for (j, (o, &h)) in o.iter_mut().zip(half_norms).enumerate() {
+            let Some(panel) = panels.get((j / PANEL) * PANEL * d..(j / PANEL + 1) * PANEL * d) else { return };
             let mut dot = 0.0f32;
-            for (i, &xi) in x.iter().enumerate() {
-                dot += xi * panel[i * PANEL + j % PANEL];
+            for (&xi, lanes) in x.iter().zip(panel.chunks_exact(PANEL)) {
+                dot += xi * lanes[j % PANEL];
             }
-            out[q * mp + j] = half_norms[j] - dot;
+            *o = h - dot;
         }
-        row_min[q] = row_minimum(&out[q * mp..(q + 1) * mp]);
+        *m = row_minimum(o);
     }
 }
 
@@ -113,13 +119,15 @@ pub fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
     let n = x.len().min(c.len());
     let mut acc = [0.0f64; 8];
     let whole = n / 8 * 8;
-    for (xs, cs) in x[..whole].chunks_exact(8).zip(c[..whole].chunks_exact(8)) {
+    // (The zipped chunks are the `n / 8` whole ones; `get` and `zip` leave no index to check.)
+    for (xs, cs) in x.chunks_exact(8).zip(c.chunks_exact(8)) {
         for l in 0..8 {
             let t = xs[l] as f64 - cs[l] as f64;
             acc[l] += t * t;
         }
     }
-    for (a, (&xi, &ci)) in acc.iter_mut().zip(x[whole..n].iter().zip(&c[whole..n])) {
+    let (xt, ct) = (x.get(whole..n).unwrap_or(&[]), c.get(whole..n).unwrap_or(&[]));
+    for (a, (&xi, &ci)) in acc.iter_mut().zip(xt.iter().zip(ct)) {
         let t = xi as f64 - ci as f64;
         *a += t * t;
     }
@@ -130,14 +138,14 @@ pub fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
 /// `sum_d x[d]^2` in f64, in the order of [`sq_distance_exact`] (against zero).
 pub fn sq_norm_exact(x: &[f32]) -> f64 {
     let mut acc = [0.0f64; 8];
-    let whole = x.len() / 8 * 8;
-    for xs in x[..whole].chunks_exact(8) {
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder();
+    for xs in chunks {
         for l in 0..8 {
             acc[l] += xs[l] as f64 * xs[l] as f64;
         }
     }
-    // `zip`: the tail has fewer than 8 values, and no index check is left to panic.
-    for (a, &v) in acc.iter_mut().zip(&x[whole..]) {
+    for (a, &v) in acc.iter_mut().zip(tail) {
         *a += v as f64 * v as f64;
     }
     let s4 = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
@@ -149,10 +157,10 @@ pub fn sq_norm_exact(x: &[f32]) -> f64 {
 pub fn i8_sq_distances(x: &[i8], codebook: &[i8], out: &mut [u32]) {
     let d = x.len();
     for (j, o) in out.iter_mut().enumerate() {
-        let c = &codebook[j * d..(j + 1) * d];
+        let Some(c) = codebook.get(j * d..(j + 1) * d) else { return };
         let mut acc = 0u32;
-        for i in 0..d {
-            let t = x[i] as i32 - c[i] as i32;
+        for (&xi, &ci) in x.iter().zip(c) {
+            let t = xi as i32 - ci as i32;
             acc = acc.wrapping_add((t * t) as u32);
         }
         *o = acc;
@@ -168,7 +176,8 @@ pub fn i8_dot(a: &[i8], b: &[i8]) -> i32 {
 pub fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
     let d = x.len();
     for (j, o) in out.iter_mut().enumerate() {
-        *o = i8_dot(x, &codebook[j * d..(j + 1) * d]);
+        let Some(c) = codebook.get(j * d..(j + 1) * d) else { return };
+        *o = i8_dot(x, c);
     }
 }
 

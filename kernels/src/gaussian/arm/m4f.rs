@@ -315,11 +315,16 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
         return;
     }
     // The rest of each row, continuing each sum in element order (as the reference does).
+    let head = blocks * 8;
     for (k, o) in out.iter_mut().enumerate() {
-        let (mu, s) = (&means[k * d..(k + 1) * d], &inv_sigma[k * d..(k + 1) * d]);
+        // `get` and `zip`: no index the optimiser could not prove (the contract makes both `Some`).
+        let (Some(mu), Some(s)) = (means.get(k * d + head..(k + 1) * d), inv_sigma.get(k * d + head..(k + 1) * d))
+        else {
+            return;
+        };
         let mut acc = *o;
-        for i in blocks * 8..d {
-            let t = (x[i] - mu[i]) * s[i];
+        for ((&xi, &m), &si) in x[head..].iter().zip(mu).zip(s) {
+            let t = (xi - m) * si;
             acc += t * t;
         }
         *o = acc;
@@ -372,8 +377,11 @@ pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &m
             continue;
         }
         let r = k * d..(k + 1) * d;
-        let (mu, s) = (&means[r.clone()], &inv_sigma[r.clone()]);
-        let (a1, a2) = (&mut s1[r.clone()], &mut s2[r]);
+        let (Some(mu), Some(s), Some(a1), Some(a2)) =
+            (means.get(r.clone()), inv_sigma.get(r.clone()), s1.get_mut(r.clone()), s2.get_mut(r))
+        else {
+            return;
+        };
         if blocks > 0 {
             let p = [
                 x.as_ptr() as *mut f32,
@@ -387,10 +395,16 @@ pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &m
             // are exclusively borrowed and overlap nothing; it restores what AAPCS-VFP requires.
             unsafe { fvae_m4f_acc4(&p, blocks, qk) };
         }
-        for i in blocks * 4..d {
-            let t = (x[i] - mu[i]) * s[i];
-            a1[i] += qk * t;
-            a2[i] += qk * (t * t - 1.0);
+        let h = blocks * 4;
+        if h == d {
+            continue;
+        }
+        let (Some(xt), Some(mt), Some(st)) = (x.get(h..), mu.get(h..), s.get(h..)) else { return };
+        let (Some(t1), Some(t2)) = (a1.get_mut(h..), a2.get_mut(h..)) else { return };
+        for (((&xi, &m), &si), (a1, a2)) in xt.iter().zip(mt).zip(st).zip(t1.iter_mut().zip(t2.iter_mut())) {
+            let t = (xi - m) * si;
+            *a1 += qk * t;
+            *a2 += qk * (t * t - 1.0);
         }
     }
 }
@@ -441,13 +455,20 @@ pub fn accumulate_compensated(
         if qk == 0.0 {
             continue;
         }
-        let r = k * d..(k + 1) * d;
-        let (mu, s) = (&means[r.clone()], &inv_sigma[r.clone()]);
-        let (a1, e1, a2, e2) = (&mut s1[r.clone()], &mut c1[r.clone()], &mut s2[r.clone()], &mut c2[r]);
-        for i in blocks * 8..d {
-            let t = (x[i] - mu[i]) * s[i];
-            kahan_add(&mut a1[i], &mut e1[i], qk * t);
-            kahan_add(&mut a2[i], &mut e2[i], qk * (t * t - 1.0));
+        let r = k * d + blocks * 8..(k + 1) * d;
+        let (Some(mu), Some(s)) = (means.get(r.clone()), inv_sigma.get(r.clone())) else {
+            return;
+        };
+        let (Some(a1), Some(e1), Some(a2), Some(e2)) =
+            (s1.get_mut(r.clone()), c1.get_mut(r.clone()), s2.get_mut(r.clone()), c2.get_mut(r))
+        else {
+            return;
+        };
+        let sums = a1.iter_mut().zip(e1.iter_mut()).zip(a2.iter_mut().zip(e2.iter_mut()));
+        for (((&xi, &m), &si), ((a1, e1), (a2, e2))) in x.iter().skip(blocks * 8).zip(mu).zip(s).zip(sums) {
+            let t = (xi - m) * si;
+            kahan_add(a1, e1, qk * t);
+            kahan_add(a2, e2, qk * (t * t - 1.0));
         }
     }
 }

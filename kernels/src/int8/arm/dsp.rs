@@ -27,9 +27,15 @@
 
 use core::arch::asm;
 
+/// The four i8 at `s[j..j + 4]` as one word. Callers loop while `j + 4 <= len`; the `get` keeps
+/// the one range check the optimiser cannot drop (it cannot rule out `j + 4` wrapping) without
+/// a panic path: the `_` arm is never taken.
 #[inline(always)]
 fn load4(s: &[i8], j: usize) -> u32 {
-    u32::from_le_bytes([s[j] as u8, s[j + 1] as u8, s[j + 2] as u8, s[j + 3] as u8])
+    match s.get(j..j.wrapping_add(4)) {
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]),
+        _ => 0,
+    }
 }
 
 /// `acc + a0*b0 + a1*b1 + a2*b2 + a3*b3` for four packed i8 in `a` and `b`.
@@ -83,8 +89,11 @@ pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let rows = out.len().min(bias.len()).min(w.len().checked_div(d).unwrap_or(usize::MAX));
     let mut r = 0;
     while r + 2 <= rows {
-        let (w0, w1) = (&w[r * d..(r + 1) * d], &w[(r + 1) * d..(r + 2) * d]);
-        let (mut a0, mut a1) = (bias[r], bias[r + 1]);
+        // `get` (never `None`: `rows` fits every slice): the rows then have length exactly `d`, so
+        // every index below is proven and no panic path is left.
+        let row = |i: usize| w.get(i * d..).and_then(|s| s.get(..d));
+        let (Some(w0), Some(w1), Some(&[b0, b1])) = (row(r), row(r + 1), bias.get(r..r + 2)) else { return };
+        let (mut a0, mut a1) = (b0, b1);
         let mut j = 0;
         while j + 4 <= d {
             let vx = load4(x, j);
@@ -96,12 +105,15 @@ pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
             a0 = a0.wrapping_add(x[t] as i32 * w0[t] as i32);
             a1 = a1.wrapping_add(x[t] as i32 * w1[t] as i32);
         }
-        out[r] = a0;
-        out[r + 1] = a1;
+        if let Some([o0, o1]) = out.get_mut(r..r + 2) {
+            (*o0, *o1) = (a0, a1);
+        }
         r += 2;
     }
     if r < rows {
-        out[r] = bias[r].wrapping_add(dot(x, &w[r * d..(r + 1) * d]));
+        if let (Some(wr), Some(&br), Some(o)) = (w.get(r * d..).and_then(|s| s.get(..d)), bias.get(r), out.get_mut(r)) {
+            *o = br.wrapping_add(dot(x, wr));
+        }
     }
 }
 

@@ -59,7 +59,7 @@ fn word(b: &[i8]) -> u32 {
 }
 
 /// See [`crate::vq::i8_sq_distances`]. Needs `codebook.len() >= out.len() * x.len()` (the
-/// dispatch guarantees it; a shorter codebook panics in the slice index, never reads past it).
+/// dispatch guarantees it; with a shorter one the rows past it are left unfinished, never read past).
 ///
 /// The query is the same for every codeword, so it is sign-extended once per 16-byte group
 /// (eight halfword pairs held in registers across the codewords) instead of once per codeword;
@@ -94,18 +94,21 @@ pub fn i8_sq_distances(x: &[i8], codebook: &[i8], out: &mut [u32]) {
     if 16 * groups == d {
         return;
     }
-    let whole = d / 4 * 4;
+    let xm = x.get(16 * groups..).unwrap_or(&[]);
     for (j, o) in out.iter_mut().enumerate() {
-        let c = &codebook[j * d..(j + 1) * d];
+        // `get`, chunks and `zip`: no index the optimiser could not prove (the contract makes it `Some`).
+        let Some(cm) = codebook.get(j * d + 16 * groups..(j + 1) * d) else { return };
         let mut acc = *o;
-        for (xs, cs) in x[16 * groups..whole].chunks_exact(4).zip(c[16 * groups..whole].chunks_exact(4)) {
+        let (xw, cw) = (xm.chunks_exact(4), cm.chunks_exact(4));
+        let (xt, ct) = (xw.remainder(), cw.remainder());
+        for (xs, cs) in xw.zip(cw) {
             let (wx, wc) = (word(xs), word(cs));
             let de = ssub16(sxtb16(wx), sxtb16(wc));
             let dd = ssub16(sxtb16_ror8(wx), sxtb16_ror8(wc));
             acc = smlad(dd, dd, smlad(de, de, acc));
         }
-        for k in whole..d {
-            let t = x[k] as i32 - c[k] as i32;
+        for (&xk, &ck) in xt.iter().zip(ct) {
+            let t = xk as i32 - ck as i32;
             acc = acc.wrapping_add((t * t) as u32);
         }
         *o = acc;
