@@ -263,28 +263,47 @@ pub unsafe fn argmin(values: &[f32]) -> Option<(usize, f32)> {
     Some((j as usize, mn))
 }
 
-/// See [`crate::vq::indices_at_most`].
+/// See [`crate::vq::indices_at_most`]. Blocks of 64 values are compared into one 64-bit mask
+/// and skipped with one branch when it is empty (the common case: a candidate window holds 1-2
+/// of M values), which took the scan from a fifth of a D = 16 search to a small part.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -> usize {
     let n = values.len();
+    let p = values.as_ptr();
     let t = _mm512_set1_ps(threshold);
     let mut count = 0;
-    let mut i = 0;
-    while i < n {
-        let m = if n - i >= 16 { 0xffff } else { tail16(n - i) };
-        // SAFETY: the masked load touches only values[i..min(i+16, n)].
-        let v = unsafe { _mm512_maskz_loadu_ps(m, values.as_ptr().add(i)) };
-        let mut hit = (_mm512_cmp_ps_mask::<_CMP_LE_OQ>(v, t) & m) as u32;
+    let mut emit = |base: usize, mut hit: u64| {
         while hit != 0 {
             if let Some(o) = out.get_mut(count) {
-                *o = (i + hit.trailing_zeros() as usize) as u32;
+                *o = (base + hit.trailing_zeros() as usize) as u32;
             }
             count += 1;
             hit &= hit - 1;
         }
+    };
+    let mut i = 0;
+    while i + 64 <= n {
+        // SAFETY: the loads read values[i..i+64], inside the slice (i + 64 <= n).
+        let hit = unsafe {
+            let m0 = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(_mm512_loadu_ps(p.add(i)), t) as u64;
+            let m1 = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(_mm512_loadu_ps(p.add(i + 16)), t) as u64;
+            let m2 = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(_mm512_loadu_ps(p.add(i + 32)), t) as u64;
+            let m3 = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(_mm512_loadu_ps(p.add(i + 48)), t) as u64;
+            m0 | (m1 << 16) | (m2 << 32) | (m3 << 48)
+        };
+        if hit != 0 {
+            emit(i, hit);
+        }
+        i += 64;
+    }
+    while i < n {
+        let m = if n - i >= 16 { 0xffff } else { tail16(n - i) };
+        // SAFETY: the masked load touches only values[i..min(i+16, n)].
+        let v = unsafe { _mm512_maskz_loadu_ps(m, p.add(i)) };
+        emit(i, (_mm512_cmp_ps_mask::<_CMP_LE_OQ>(v, t) & m) as u64);
         i += 16;
     }
     count
