@@ -512,9 +512,19 @@ struct Screen {
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 unsafe fn screen_tile<const Q: usize, const P: usize>(a: &Screen, t: &[f32], mins: &mut [__m512]) {
     let g = a.g;
-    let mut acc = [[_mm512_setzero_si512(); P]; Q];
     // SAFETY: every offset is within the extents in the precondition (k < g, p < P, q < Q).
     unsafe {
+        // (q + 128) . c - 128 sum c = q . c: the accumulators start at -128 sum c (exact in i32,
+        // |sum c| <= 127 D is exact in f32; wrapping adds are associative), which saves a
+        // subtraction per tile row in the epilogue.
+        let mut acc = [[_mm512_setzero_si512(); P]; Q];
+        for p in 0..P {
+            let bias = _mm512_slli_epi32::<7>(_mm512_cvttps_epi32(_mm512_loadu_ps(a.colsums.add(p * PANEL))));
+            let neg = _mm512_sub_epi32(_mm512_setzero_si512(), bias);
+            for row in acc.iter_mut() {
+                row[p] = neg;
+            }
+        }
         for k in 0..g {
             let mut c = [_mm512_setzero_si512(); P];
             for (p, cp) in c.iter_mut().enumerate() {
@@ -530,10 +540,8 @@ unsafe fn screen_tile<const Q: usize, const P: usize>(a: &Screen, t: &[f32], min
         for p in 0..P {
             let h = _mm512_loadu_ps(a.hn.add(p * PANEL));
             let sc = _mm512_loadu_ps(a.scales.add(p * PANEL));
-            // (q + 128) . c - 128 sum c = q . c, exact in i32 (|sum c| <= 127 D is exact in f32).
-            let bias = _mm512_slli_epi32::<7>(_mm512_cvttps_epi32(_mm512_loadu_ps(a.colsums.add(p * PANEL))));
             for (q, row) in acc.iter().enumerate() {
-                let dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(row[p], bias));
+                let dot = _mm512_cvtepi32_ps(row[p]);
                 let ts = _mm512_mul_ps(_mm512_set1_ps(t[q]), sc);
                 let s = _mm512_fnmadd_ps(ts, dot, h);
                 _mm512_storeu_ps(a.out.add(q * a.mp + p * PANEL), s);
