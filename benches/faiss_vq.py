@@ -6,8 +6,8 @@ queries), and single-query latency (faiss `index.search` on one row from Python 
 API `Codebook::nearest`, measured by examples/vq_latency.rs).
 
 fvae is timed twice: the search alone (what `--timing` prints: packing the codebook, threads and
-search, no file input/output; comparable with faiss's `search`) and the whole process (reading
-the .npy, writing the output). Each time is the best of REPEATS runs.
+search, with --threads 1 summed over the streamed blocks; no file input/output; comparable with
+faiss's `search`) and the whole process (reading the .npy, writing the output). Each time is the best of REPEATS runs.
 """
 
 import json

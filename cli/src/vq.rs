@@ -111,6 +111,11 @@ fn report(args: &VqArgs, rows: usize, start: Instant) {
 }
 
 fn vq_f32(args: &VqArgs, cb: Codebook<'_>, threads: usize) -> CliResult<()> {
+    if threads == 1 {
+        if let Some(()) = vq_f32_streamed(args, cb)? {
+            return Ok(());
+        }
+    }
     // An f32 .npy is searched in place (its bytes are 16-aligned in the buffer, the header
     // permitting); other dtypes are converted.
     let buf = io::read_file(&args.input)?;
@@ -146,6 +151,65 @@ fn vq_f32(args: &VqArgs, cb: Codebook<'_>, threads: usize) -> CliResult<()> {
         io::write_f32(path, &shape, &dist)?;
     }
     io::write_i64(&args.out, &shape, &idx)
+}
+
+/// `fvae vq` on one thread over a plain f32 `.npy`: the queries are searched block by block as
+/// they are read (see [`io::stream_f32_rows`]), never whole in memory, and the indices go
+/// straight into the output array. `None` if the input needs the whole-file path (another
+/// dtype, or a file it should report on). Measured at D = 16, 1M queries (64 MB): the whole
+/// process went from 0.65x to 0.89x of faiss's search alone.
+fn vq_f32_streamed(args: &VqArgs, cb: Codebook<'_>) -> CliResult<Option<()>> {
+    let input = &args.input;
+    let d = cb.d();
+    // The output arrays, sized once the header gives the rows (both closures need them).
+    let out = std::cell::RefCell::new((1usize, Vec::new(), Vec::<i64>::new(), Vec::<f32>::new()));
+    let start = Instant::now();
+    let mut storage = vec![0.0; Codebook::packed_len(cb.m(), cb.d())];
+    let cb = cb.pack(&mut storage).map_err(ctx(&args.codebook))?;
+    let mut searching = start.elapsed();
+    let mut scratch = vec![0.0; cb.batch_scratch_len()];
+    let (mut bi, mut bd) = (Vec::<u32>::new(), Vec::<f32>::new());
+    // 256 KiB blocks stay in L2 between the read, the finite check and the search.
+    let streamed = io::stream_f32_rows(
+        input,
+        256 << 10,
+        |rows, cols| {
+            check_cols(input, cols, d, "D")?;
+            let (k, shape) = top(args, cb.m(), rows)?;
+            let mut o = out.borrow_mut();
+            o.2.reserve_exact(rows * k);
+            if args.distances.is_some() {
+                o.3.reserve_exact(rows * k);
+            }
+            (o.0, o.1) = (k, shape);
+            Ok(())
+        },
+        |block, first_row| {
+            let mut o = out.borrow_mut();
+            let k = o.0;
+            let t = Instant::now();
+            let n = block.len() / d.max(1) * k;
+            bi.resize(n, 0);
+            bd.resize(n, 0.0);
+            cb.top_k_batch(block, k, &mut bi, &mut bd, &mut scratch).map_err(at_row(input, first_row, d))?;
+            searching += t.elapsed();
+            o.2.extend(bi.iter().map(|&i| i as i64));
+            if args.distances.is_some() {
+                o.3.extend_from_slice(&bd);
+            }
+            Ok(())
+        },
+    )?;
+    let Some((rows, _)) = streamed else { return Ok(None) };
+    if args.timing {
+        let s = searching.as_secs_f64();
+        eprintln!("fvae vq: {rows} queries in {s:.6} s ({:.0} queries/s)", rows as f64 / s);
+    }
+    let (_, shape, idx, dist) = out.into_inner();
+    if let Some(path) = &args.distances {
+        io::write_f32(path, &shape, &dist)?;
+    }
+    io::write_i64(&args.out, &shape, &idx).map(Some)
 }
 
 fn vq_i8(args: &VqArgs, cb: CodebookI8<'_>, threads: usize) -> CliResult<()> {

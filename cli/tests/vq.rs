@@ -145,3 +145,54 @@ fn bad_inputs_fail_with_one_line_and_no_output() {
         assert!(!out.exists(), "case {i} left an output file");
     }
 }
+
+/// `--threads 1` streams the queries in 256 KiB blocks (1 024 rows at D = 64): across several
+/// blocks and a partial last one, its indices and distances (also with --top) equal the
+/// whole-file threaded path's, and a NaN in a late block is reported at its row and column.
+#[test]
+fn vq_streamed_blocks_match_threaded_and_name_bad_rows() {
+    let (x, dims) = read(data("digits_m64/x.npy"));
+    let d = dims[1];
+    let rows = 3000;
+    let q: Vec<f32> = (0..rows * d).map(|i| x[i % x.len()] as f32 + (i % 7) as f32 * 0.25).collect();
+    let input = tmp("stream_x.npy");
+    fvae::formats::npy::write_f32(&mut std::fs::File::create(&input).unwrap(), &[rows, d], &q).unwrap();
+    let (cb, inp) = (data("digits_m64/codebook.safetensors"), input.to_str().unwrap().to_string());
+    for top in [None, Some("3")] {
+        let mut got = Vec::new();
+        for threads in ["1", "2"] {
+            let (o, dd) = (tmp(&format!("stream_i{threads}.npy")), tmp(&format!("stream_d{threads}.npy")));
+            let (o, dd) = (o.to_str().unwrap(), dd.to_str().unwrap());
+            let mut args = vec!["vq", "--codebook", &cb, "--input", &inp, "--out", o, "--distances", dd];
+            args.extend(["--threads", threads]);
+            if let Some(k) = top {
+                args.extend(["--top", k]);
+            }
+            ok(&fvae(&args));
+            got.push((std::fs::read(o).unwrap(), std::fs::read(dd).unwrap()));
+        }
+        assert_eq!(got[0], got[1], "--top {top:?}");
+        assert_eq!(read(tmp("stream_i1.npy")).1, top.map_or(vec![rows], |_| vec![rows, 3]));
+    }
+    let mut bad = q.clone();
+    bad[2500 * d + 5] = f32::NAN;
+    let bad_input = tmp("stream_bad.npy");
+    fvae::formats::npy::write_f32(&mut std::fs::File::create(&bad_input).unwrap(), &[rows, d], &bad).unwrap();
+    let out = tmp("stream_never.npy");
+    for threads in ["1", "2"] {
+        let r = fvae(&[
+            "vq",
+            "--codebook",
+            &cb,
+            "--input",
+            bad_input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--threads",
+            threads,
+        ]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success() && err.contains("row 2500, column 5: not finite"), "{threads}: {err}");
+        assert!(!out.exists());
+    }
+}

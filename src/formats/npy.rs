@@ -253,7 +253,12 @@ fn parse_header(h: &[u8], base: usize) -> Result<(DType, bool, Shape)> {
 }
 
 #[cfg(feature = "std")]
-fn write_raw(out: &mut impl std::io::Write, descr: &str, shape: &[usize], data: &[u8]) -> std::io::Result<()> {
+fn write_raw<W: std::io::Write>(
+    out: &mut W,
+    descr: &str,
+    shape: &[usize],
+    data: impl FnOnce(&mut W) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dims: std::vec::Vec<std::string::String> = shape.iter().map(|d| std::format!("{d}")).collect();
     let tuple = match dims.len() {
         1 => std::format!("({},)", dims[0]),
@@ -271,14 +276,32 @@ fn write_raw(out: &mut impl std::io::Write, descr: &str, shape: &[usize], data: 
     out.write_all(b"\x93NUMPY\x01\x00")?;
     out.write_all(&(header.len() as u16).to_le_bytes())?;
     out.write_all(header.as_bytes())?;
-    out.write_all(data)
+    data(out)
+}
+
+/// Writes values little-endian through a 64 KiB stack buffer: no copy of the whole array (the
+/// outputs can be tens of megabytes), and a loop the compiler vectorises.
+#[cfg(feature = "std")]
+fn write_le<T: Copy, const N: usize>(
+    out: &mut impl std::io::Write,
+    data: &[T],
+    le: impl Fn(T) -> [u8; N],
+) -> std::io::Result<()> {
+    let mut buf = [0u8; 65536];
+    for chunk in data.chunks((65536 / N).max(1)) {
+        let bytes = &mut buf[..chunk.len() * N];
+        for (b, &v) in bytes.chunks_exact_mut(N).zip(chunk) {
+            b.copy_from_slice(&le(v));
+        }
+        out.write_all(bytes)?;
+    }
+    Ok(())
 }
 
 /// Writes an f32 array (std only).
 #[cfg(feature = "std")]
 pub fn write_f32(out: &mut impl std::io::Write, shape: &[usize], data: &[f32]) -> std::io::Result<()> {
-    let bytes: std::vec::Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    write_raw(out, "<f4", shape, &bytes)
+    write_raw(out, "<f4", shape, |out| write_le(out, data, f32::to_le_bytes))
 }
 
 /// Writes an i64 array (std only).
@@ -292,13 +315,11 @@ pub fn write_f32(out: &mut impl std::io::Write, shape: &[usize], data: &[f32]) -
 /// ```
 #[cfg(feature = "std")]
 pub fn write_i64(out: &mut impl std::io::Write, shape: &[usize], data: &[i64]) -> std::io::Result<()> {
-    let bytes: std::vec::Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    write_raw(out, "<i8", shape, &bytes)
+    write_raw(out, "<i8", shape, |out| write_le(out, data, i64::to_le_bytes))
 }
 
 /// Writes an i8 array (std only).
 #[cfg(feature = "std")]
 pub fn write_i8(out: &mut impl std::io::Write, shape: &[usize], data: &[i8]) -> std::io::Result<()> {
-    let bytes: std::vec::Vec<u8> = data.iter().map(|&v| v as u8).collect();
-    write_raw(out, "|i1", shape, &bytes)
+    write_raw(out, "|i1", shape, |out| write_le(out, data, |v: i8| v.to_le_bytes()))
 }
