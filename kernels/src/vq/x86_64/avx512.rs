@@ -585,11 +585,14 @@ unsafe fn quantize(x: *const f32, d: usize, qw: *mut u32, g: usize) -> crate::vq
             let v = _mm512_maskz_loadu_ps(m, x.add(i));
             let s = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, vinv), lo), hi);
             let q = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(s), qlo), qhi);
-            _mm_mask_storeu_epi8(
-                bytes.add(i).cast(),
-                m,
-                _mm512_cvtepi32_epi8(_mm512_add_epi32(q, _mm512_set1_epi32(128))),
-            );
+            let qb = _mm512_cvtepi32_epi8(_mm512_add_epi32(q, _mm512_set1_epi32(128)));
+            if m == 0xffff {
+                // A plain store: the tiles' word loads right after can take their bytes from
+                // it (store forwarding), which a masked store does not allow.
+                _mm_storeu_si128(bytes.add(i).cast(), qb);
+            } else {
+                _mm_mask_storeu_epi8(bytes.add(i).cast(), m, qb);
+            }
             n2 = _mm512_add_epi32(n2, _mm512_mullo_epi32(q, q));
             // Residuals v - q t, exact in f64 (see scalar::pack_screen).
             let r0 = _mm512_fnmadd_pd(
