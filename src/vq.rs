@@ -487,11 +487,8 @@ impl<'a> Codebook<'a> {
         let n = xs.len() / d;
         let mp = k::padded_m(self.m);
         let rows_per = (buf.len() / mp).clamp(1, SCREEN_ROWS);
-        // ||c|| and ||c^|| <= ||c|| + ||c - c^||, rounded up; the codebook-wide part of E.
-        let cn = self.max_norm * (1.0 + 1e-12);
-        let chat = cn + sc.err;
-        let mut mins = [0f32; MAX_ROWS];
-        let mut info = [k::ScreenQuery::default(); MAX_ROWS];
+        let mut mins = [0f32; SCREEN_ROWS];
+        let mut info = [k::ScreenQuery::default(); SCREEN_ROWS];
         let mut r0 = 0;
         while r0 < n {
             let rows = rows_per.min(n - r0);
@@ -504,47 +501,68 @@ impl<'a> Codebook<'a> {
             for r in 0..rows {
                 let q = r0 + r;
                 let x = &block[r * d..(r + 1) * d];
-                let inf = info[r];
-                // ||x|| <= ||q^|| + ||x - q^||: an upper bound on ||x||^2 is all the guard and
-                // the tie margin need.
-                let nx = (inf.norm + inf.err) * (inf.norm + inf.err) * (1.0 + 1e-12);
-                let mut found = None;
-                if nx <= HUGE && cn * cn <= HUGE {
-                    // |int8 score - f32-free score| <= ||q - q^|| ||c|| + ||q^|| ||c - c^|| plus
-                    // the kernel's float error 2^-22 (h + ||q^|| ||c^||) + 2^-100.
-                    let e = (inf.err * cn + inf.norm * sc.err) * (1.0 + 1e-12)
-                        + (0.5 * cn * cn + inf.norm * chat) * (1.0 / 4_194_304.0)
-                        + 1e-30;
-                    let smin = mins[r] as f64;
-                    let t = smin + 2.0 * e + tie_slack(nx + 2.0 * (smin + e));
-                    let mut cand = [0u32; MAX_CANDIDATES];
-                    let row = &out[r * mp..r * mp + self.m];
-                    let count = k::indices_at_most(row, up32(t), &mut cand);
-                    if count > 0 && count <= MAX_CANDIDATES {
-                        let mut best = (0u32, f32::INFINITY);
-                        for &j in &cand[..count] {
-                            let e =
-                                self.codeword(j as usize).map_or(f32::INFINITY, |c| k::sq_distance_exact(x, c) as f32);
-                            // Ascending indices: only a strictly smaller distance replaces.
-                            if e < best.1 {
-                                best = (j, e);
-                            }
-                        }
-                        found = Some(best);
-                    }
-                }
-                match found {
-                    Some((j, e)) => {
-                        idx[q] = j;
-                        dist[q] = e;
-                    }
-                    None => {
-                        self.search_f32(x, 1, &mut idx[q..q + 1], &mut dist[q..q + 1], &mut [0f32; 256]);
-                    }
+                let t = self.screen_window(sc, mins[r], &info[r]);
+                let mut cand = [0u32; MAX_CANDIDATES];
+                let row = &out[r * mp..r * mp + self.m];
+                let count = k::indices_at_most(row, t, &mut cand);
+                if count > 0 && count <= MAX_CANDIDATES {
+                    (idx[q], dist[q]) = self.best_candidate(x, &cand[..count]);
+                } else {
+                    self.search_f32(x, 1, &mut idx[q..q + 1], &mut dist[q..q + 1], &mut [0f32; 256]);
                 }
             }
             r0 += rows;
         }
+    }
+
+    /// The candidate window of a screened query: every codeword whose int8 score is at most the
+    /// returned value may be the nearest (`row_min` is the query's smallest score, `inf` its
+    /// quantisation). NaN (no candidate, so the f32 path) where the values are too large for
+    /// the bound.
+    fn screen_window(&self, sc: Screen<'_>, row_min: f32, inf: &k::ScreenQuery) -> f32 {
+        // ||c|| and ||c^|| <= ||c|| + ||c - c^||, rounded up; the codebook-wide part of E.
+        let cn = self.max_norm * (1.0 + 1e-12);
+        let chat = cn + sc.err;
+        // ||x|| <= ||q^|| + ||x - q^||: an upper bound on ||x||^2 is all the guard and the tie
+        // margin need.
+        let nx = (inf.norm + inf.err) * (inf.norm + inf.err) * (1.0 + 1e-12);
+        if !(nx <= HUGE && cn * cn <= HUGE) {
+            return f32::NAN;
+        }
+        // |int8 score - f32-free score| <= ||q - q^|| ||c|| + ||q^|| ||c - c^|| plus the
+        // kernel's float error 2^-22 (h + ||q^|| ||c^||) + 2^-100.
+        let e = (inf.err * cn + inf.norm * sc.err) * (1.0 + 1e-12)
+            + (0.5 * cn * cn + inf.norm * chat) * (1.0 / 4_194_304.0)
+            + 1e-30;
+        let smin = row_min as f64;
+        up32(smin + 2.0 * e + tie_slack(nx + 2.0 * (smin + e)))
+    }
+
+    /// The candidate (ascending indices) with the smallest exact distance, the lowest on ties.
+    fn best_candidate(&self, x: &[f32], cand: &[u32]) -> (u32, f32) {
+        let mut best = (0u32, f32::INFINITY);
+        for &j in cand {
+            let e = self.codeword(j as usize).map_or(f32::INFINITY, |c| k::sq_distance_exact(x, c) as f32);
+            // Ascending indices: only a strictly smaller distance replaces.
+            if e < best.1 {
+                best = (j, e);
+            }
+        }
+        best
+    }
+
+    /// [`nearest`](Self::nearest) through the fused single-query screen ([`k::screen_nearest`]:
+    /// no score buffer to zero, no block arrays); `None` where it does not apply (no screen,
+    /// a large codebook, a window of no or too many candidates), and the general path decides.
+    fn nearest_screened(&self, x: &[f32]) -> Option<(u32, f32)> {
+        let (Some(sc), Some((norms, _))) = (self.screen, self.packed) else { return None };
+        if !cfg!(target_arch = "x86_64") {
+            return None;
+        }
+        let mut cand = [0u32; MAX_CANDIDATES];
+        let window = |mn: f32, inf: &k::ScreenQuery| self.screen_window(sc, mn, inf);
+        let (count, _) = k::screen_nearest(x, sc.words, sc.scales, sc.colsums, norms, self.m, window, &mut cand)?;
+        (count > 0 && count <= MAX_CANDIDATES).then(|| self.best_candidate(x, &cand[..count]))
     }
 
     /// [`search`](Self::search) through the f32 scores (or direct distances when unpacked).
@@ -625,6 +643,9 @@ impl<'a> Codebook<'a> {
             if let Some((j, v)) = k::nearest_direct(x, self.data) {
                 return Ok(Nearest { index: j as u32, distance: v });
             }
+        }
+        if let Some((index, distance)) = self.nearest_screened(x) {
+            return Ok(Nearest { index, distance });
         }
         let (mut idx, mut dist) = ([0u32], [0f32]);
         let mp = k::padded_m(self.m);

@@ -702,6 +702,76 @@ fn screen_paths_meet_their_error_bound() {
     }
 }
 
+/// The fused single-query screen (`screen_nearest`, what `Codebook::nearest` uses) against its
+/// scalar reference and against `screen` + `indices_at_most` on the same path: the same
+/// candidates (ascending, as many as fit, the full count), the same quantised query, the same
+/// minimum handed to the window; odd D, M off the panels, ties, a zero query, extremes, a
+/// NaN window (no candidate), and `None` past `SCREEN_ONE_MAX_M`.
+#[test]
+fn screen_nearest_matches_screen_and_scan() {
+    let mut rng = Rng(4242);
+    #[cfg(target_arch = "x86_64")]
+    let have_simd = fvae::kernels::cpu::has_avx512_vnni();
+    #[cfg(not(target_arch = "x86_64"))]
+    let have_simd = false;
+    for &d in &[1usize, 3, 5, 16, 17, 64, 65, 130, 1024] {
+        for &m in &[1usize, 15, 16, 17, 70, 512, 2048] {
+            for &scale in &[1.0f32, 1e8, 3e-20] {
+                let mp = kv::padded_m(m);
+                let g = kv::screen_words(d);
+                let mut data = rng.vec(m * d, scale);
+                if m > 3 {
+                    // Duplicate codewords: tied scores.
+                    let (a, b) = data.split_at_mut(d);
+                    b[..d].copy_from_slice(a);
+                    b[2 * d..3 * d].copy_from_slice(a);
+                }
+                let (mut sc, mut cs, mut w) = (vec![0.0; mp], vec![0.0; mp], vec![0.0; mp * g]);
+                kv::pack_screen(&data, d, &mut sc, &mut cs, &mut w);
+                let mut h = vec![f32::INFINITY; mp];
+                for (j, hj) in h.iter_mut().take(m).enumerate() {
+                    *hj = (0.5 * kv::sq_norm_exact(&data[j * d..(j + 1) * d])) as f32;
+                }
+                let mut qs = rng.vec(3 * d + 1, scale);
+                qs[1..=d].copy_from_slice(&data[..d]); // a codeword (tied with its duplicates)
+                qs[d + 1..=2 * d].fill(0.0); // a zero query
+                for (r, x) in qs[1..].chunks_exact(d).enumerate() {
+                    // unaligned rows
+                    for &(widen, cap) in &[(0.0f32, 32usize), (0.25, 4), (f32::NAN, 8), (f32::INFINITY, 3)] {
+                        let what = format!("d={d} m={m} scale={scale} r={r} widen={widen} cap={cap}");
+                        let window = |mn: f32, _: &kv::ScreenQuery| mn + widen * mn.abs();
+                        let mut want_cand = vec![u32::MAX; cap];
+                        let (want_count, want_info) =
+                            scalar::screen_nearest(x, &w, &sc, &cs, &h, m, window, &mut want_cand);
+                        let mut got_cand = vec![u32::MAX; cap];
+                        let got = kv::screen_nearest(x, &w, &sc, &cs, &h, m, window, &mut got_cand);
+                        assert_eq!(got.is_some(), have_simd, "dispatch {what}");
+                        let Some((count, info)) = got else { continue };
+                        assert_eq!(info.scale, want_info.scale, "scale {what}");
+                        assert_eq!((count, &got_cand), (want_count, &want_cand), "candidates {what}");
+                        // The batch screen on the same path gives the same numbers.
+                        let (mut out, mut mn, mut inf) = (vec![0.0; mp], [0f32], [kv::ScreenQuery::default()]);
+                        assert!(kv::screen(x, d, &w, &sc, &cs, &h, &mut out, &mut mn, &mut inf));
+                        assert_eq!(info, inf[0], "info {what}");
+                        let mut scan = vec![u32::MAX; cap];
+                        let n = kv::indices_at_most(&out[..m], window(mn[0], &inf[0]), &mut scan);
+                        assert_eq!((count, &got_cand), (n, &scan), "scan {what}");
+                        if widen.is_nan() {
+                            assert_eq!(count, 0, "NaN window {what}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Past SCREEN_ONE_MAX_M: declined, nothing written (Codebook::nearest takes its batch path).
+    let mp = kv::SCREEN_ONE_MAX_M + kv::PANEL;
+    let (w, sc, cs, h) = (vec![0.0; mp], vec![1.0; mp], vec![0.0; mp], vec![0.0; mp]);
+    let mut cand = [7u32; 2];
+    assert_eq!(kv::screen_nearest(&[1.0], &w, &sc, &cs, &h, mp, |m, _| m, &mut cand), None);
+    assert_eq!(cand, [7, 7]);
+}
+
 /// Every search form against the definition (f64 distances rounded to f32, ties on that f32 to
 /// the lowest index): plain, packed (int8 screen where the CPU has it), batch and top-k.
 fn check_all_forms(data: &[f32], d: usize, queries: &[f32], what: &str) {

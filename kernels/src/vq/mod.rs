@@ -673,3 +673,69 @@ pub fn screen(
     let _ = (queries, words, scales, colsums, half_norms, out, row_min, info);
     false
 }
+
+/// Largest padded codebook size [`screen_nearest`] takes (its scores live on the stack: 8 KB).
+pub const SCREEN_ONE_MAX_M: usize = 2048;
+
+/// [`screen`] of one query fused with the candidate scan, for single-query latency: the
+/// query's scores (as [`screen`] gives them) go to a stack buffer, `threshold(row_min, &info)`
+/// turns their minimum and the query's [`ScreenQuery`] into a window, and the indices `j < m`
+/// of the scores at most that window are written as [`indices_at_most`] does (ascending, as
+/// many as fit in `cand`). Returns `Some((count, info))`, `count` being how many there are in
+/// all; `None`, writing nothing and not calling `threshold`, where [`screen`] would return
+/// `false` or `MP` exceeds [`SCREEN_ONE_MAX_M`]. `MP` is as for [`screen`]; `m` is reduced to
+/// it. The reference is [`scalar::screen_nearest`].
+///
+/// ```
+/// use fvae_kernels::vq::{pack_screen, screen_nearest, PANEL};
+/// let (mut s, mut cs, mut w) = ([0.0; PANEL], [0.0; PANEL], [0.0; PANEL]);
+/// pack_screen(&[127.0, 0.0, 0.0, 127.0], 2, &mut s, &mut cs, &mut w);
+/// let mut h = [f32::INFINITY; PANEL];
+/// h[..2].copy_from_slice(&[8064.5, 8064.5]);
+/// let mut cand = [0u32; 4];
+/// if let Some((count, info)) = screen_nearest(&[127.0, 0.0], &w, &s, &cs, &h, 2, |mn, _| mn, &mut cand) {
+///     assert_eq!((count, cand[0], info.scale), (1, 0, 1.0));
+/// }
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn screen_nearest(
+    query: &[f32],
+    words: &[f32],
+    scales: &[f32],
+    colsums: &[f32],
+    half_norms: &[f32],
+    m: usize,
+    threshold: impl FnOnce(f32, &ScreenQuery) -> f32,
+    cand: &mut [u32],
+) -> Option<(usize, ScreenQuery)> {
+    let d = query.len();
+    if d == 0 || d > SCREEN_MAX_D {
+        return None;
+    }
+    let g = screen_words(d);
+    let mp =
+        half_norms.len().min(scales.len()).min(colsums.len()).min(words.len() / (g * PANEL) * PANEL) / PANEL * PANEL;
+    if mp == 0 || mp > SCREEN_ONE_MAX_M {
+        return None;
+    }
+    let m = m.min(mp);
+    // `get`: every range is within its slice by the cuts above (never `None`).
+    let (Some(words), Some(scales), Some(colsums), Some(half_norms)) =
+        (words.get(..mp * g), scales.get(..mp), colsums.get(..mp), half_norms.get(..mp))
+    else {
+        return None;
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::cpu::has_avx512_vnni() {
+            // SAFETY: the CPU (or build) has AVX-512F/BW/VL/VNNI; 0 < d <= SCREEN_MAX_D; mp
+            // whole panels (<= SCREEN_ONE_MAX_M) with mp * g words, mp scales, colsums and
+            // norms; m <= mp.
+            return Some(unsafe {
+                x86_64::avx512::screen_nearest(query, words, scales, colsums, half_norms, m, threshold, cand)
+            });
+        }
+    }
+    let _ = (words, scales, colsums, half_norms, m, threshold, cand);
+    None
+}

@@ -311,6 +311,28 @@ pub fn screen(
     }
 }
 
+/// The reference of [`super::screen_nearest`]: [`screen`] of the one query, then
+/// [`indices_at_most`] over its first `m` scores with `threshold(row_min, &info)`. `MP` (the
+/// whole panels of every input) at most [`super::SCREEN_ONE_MAX_M`].
+#[allow(clippy::too_many_arguments)]
+pub fn screen_nearest(
+    query: &[f32],
+    words: &[f32],
+    scales: &[f32],
+    colsums: &[f32],
+    half_norms: &[f32],
+    m: usize,
+    threshold: impl FnOnce(f32, &super::ScreenQuery) -> f32,
+    cand: &mut [u32],
+) -> (usize, super::ScreenQuery) {
+    let mp = half_norms.len();
+    let mut out = [0f32; super::SCREEN_ONE_MAX_M];
+    let (mut mn, mut info) = ([0f32], [super::ScreenQuery::default()]);
+    screen(query, query.len(), words, scales, colsums, half_norms, &mut out[..mp], &mut mn, &mut info);
+    let t = threshold(mn[0], &info[0]);
+    (indices_at_most(&out[..m.min(mp)], t, cand), info[0])
+}
+
 /// A fused multiply-add without `std` (`a * b + c` rounded once): the product of two f32 is
 /// exact in f64, and the f64 sum rounded to f32 differs from the correctly rounded result only
 /// in double-rounding cases, which the screening bound's margin covers.

@@ -585,11 +585,14 @@ unsafe fn quantize(x: *const f32, d: usize, qw: *mut u32, g: usize) -> crate::vq
             let v = _mm512_maskz_loadu_ps(m, x.add(i));
             let s = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, vinv), lo), hi);
             let q = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(s), qlo), qhi);
-            _mm_mask_storeu_epi8(
-                bytes.add(i).cast(),
-                m,
-                _mm512_cvtepi32_epi8(_mm512_add_epi32(q, _mm512_set1_epi32(128))),
-            );
+            let qb = _mm512_cvtepi32_epi8(_mm512_add_epi32(q, _mm512_set1_epi32(128)));
+            if m == 0xffff {
+                // A plain store: the tiles' word loads right after can take their bytes from
+                // it (store forwarding), which a masked store does not allow.
+                _mm_storeu_si128(bytes.add(i).cast(), qb);
+            } else {
+                _mm_mask_storeu_epi8(bytes.add(i).cast(), m, qb);
+            }
             n2 = _mm512_add_epi32(n2, _mm512_mullo_epi32(q, q));
             // Residuals v - q t, exact in f64 (see scalar::pack_screen).
             let r0 = _mm512_fnmadd_pd(
@@ -659,4 +662,77 @@ pub unsafe fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
     let s4 = _mm256_add_pd(_mm512_castpd512_pd256(acc), _mm512_extractf64x4_pd::<1>(acc));
     let s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd::<1>(s4));
     _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)))
+}
+
+/// See [`crate::vq::screen_nearest`]: one query quantised into a stack buffer, its scores
+/// against every panel written to another (uninitialised, fully written before it is read: 8 KB
+/// of zeroing would cost a tenth of a D = 64 query), the minimum kept in a register, then the
+/// candidate scan. No block arrays: a lone query pays for nothing it does not use.
+///
+/// # Safety
+/// The CPU must support AVX-512F, BW, VL and VNNI; `0 < query.len() <= SCREEN_MAX_D`; with
+/// `mp = half_norms.len()` (a multiple of [`PANEL`], at most [`crate::vq::SCREEN_ONE_MAX_M`]) and
+/// `g = screen_words(query.len())`: `words.len() >= mp * g`, `scales.len() >= mp`,
+/// `colsums.len() >= mp`; `m <= mp`.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+pub unsafe fn screen_nearest(
+    query: &[f32],
+    words: &[f32],
+    scales: &[f32],
+    colsums: &[f32],
+    half_norms: &[f32],
+    m: usize,
+    threshold: impl FnOnce(f32, &crate::vq::ScreenQuery) -> f32,
+    cand: &mut [u32],
+) -> (usize, crate::vq::ScreenQuery) {
+    let d = query.len();
+    let g = crate::vq::screen_words(d);
+    let mp = half_norms.len();
+    let np = mp / PANEL;
+    let mut qw = core::mem::MaybeUninit::<[u32; crate::vq::SCREEN_MAX_D / 4]>::uninit();
+    let qw = qw.as_mut_ptr() as *mut u32;
+    let mut out = core::mem::MaybeUninit::<[f32; crate::vq::SCREEN_ONE_MAX_M]>::uninit();
+    let op = out.as_mut_ptr() as *mut f32;
+    // SAFETY: the query has d values and the buffer room for g <= SCREEN_MAX_D / 4 words.
+    let info = unsafe { quantize(query.as_ptr(), d, qw, g) };
+    let ts = [info.scale];
+    let mut mins = [_mm512_set1_ps(f32::INFINITY)];
+    let cw = words.as_ptr() as *const i32;
+    let mut p = 0;
+    while p < np {
+        let step = if p + 8 <= np {
+            8
+        } else if p + 4 <= np {
+            4
+        } else {
+            1
+        };
+        // SAFETY: the query words are written; panels p..p+step exist (p + step <= np) with
+        // their words, scales, colsums and norms; out columns p*16..(p+step)*16 are below
+        // mp <= SCREEN_ONE_MAX_M.
+        unsafe {
+            let a = Screen {
+                qw,
+                g,
+                words: cw.add(p * g * PANEL),
+                scales: scales.as_ptr().add(p * PANEL),
+                colsums: colsums.as_ptr().add(p * PANEL),
+                hn: half_norms.as_ptr().add(p * PANEL),
+                out: op.add(p * PANEL),
+                mp,
+            };
+            match step {
+                8 => screen_tile::<1, 8>(&a, &ts, &mut mins),
+                4 => screen_tile::<1, 4>(&a, &ts, &mut mins),
+                _ => screen_tile::<1, 1>(&a, &ts, &mut mins),
+            }
+        }
+        p += step;
+    }
+    let t = threshold(_mm512_reduce_min_ps(mins[0]), &info);
+    // SAFETY: the panel loop wrote all np * 16 = mp >= m values.
+    let values = unsafe { core::slice::from_raw_parts(op as *const f32, m) };
+    // SAFETY: the CPU has AVX-512F.
+    (unsafe { indices_at_most(values, t, cand) }, info)
 }
