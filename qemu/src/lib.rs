@@ -54,6 +54,34 @@ macro_rules! check {
     };
 }
 
+/// xorshift32: reproducible pseudo-random inputs for the test programs, without a dependency.
+pub struct Rng(pub u32);
+
+impl Rng {
+    /// The next 32 random bits.
+    pub fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0
+    }
+
+    /// Uniform-ish in [-scale, scale) (24 random bits).
+    pub fn f(&mut self, scale: f32) -> f32 {
+        ((self.next() >> 8) as f32 / (1u32 << 23) as f32 - 1.0) * scale
+    }
+
+    /// Uniform in [0, 1) (24 random bits).
+    pub fn uniform(&mut self) -> f32 {
+        (self.next() >> 8) as f32 / (1u32 << 24) as f32
+    }
+
+    /// Approximately standard normal: Irwin-Hall, the sum of 12 uniforms minus 6 (no libm needed).
+    pub fn normal(&mut self) -> f32 {
+        (0..12).map(|_| self.uniform()).sum::<f32>() - 6.0
+    }
+}
+
 /// Pass and fail counts of one test program.
 pub struct Suite {
     name: &'static str,

@@ -13,39 +13,22 @@ use fvae::adapt::{map_adapt, AdaptiveGmm, MapOptions, OnlineKMeans};
 use fvae::fisher::{FisherAccumulator, FisherOptions};
 use fvae::gmm::{DiagGmm, DiagGmmOwned};
 use fvae::vq::Codebook;
-use fvae_qemu::{check, entry, hprintln, Suite};
+use fvae_qemu::{check, entry, hprintln, Rng, Suite};
 
 const D: usize = 4;
 const STEPS: u32 = 6_000;
 const HELD_OUT: u32 = 500;
 const CENTRES: [[f32; D]; 3] = [[0.0; D], [6.0, 0.0, 6.0, 0.0], [0.0, 6.0, 0.0, 6.0]];
 
-/// xorshift32: reproducible inputs without a dependency.
-struct Rng(u32);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 17;
-        self.0 ^= self.0 << 5;
-        self.0
+/// One descriptor at step `t`: even dimensions drift by +4 over the stream, odd ones by -2.
+fn sample(rng: &mut Rng, t: u32) -> [f32; D] {
+    let c = CENTRES[(rng.next() % 3) as usize];
+    let shift = 4.0 * t as f32 / STEPS as f32;
+    let mut x = [0.0; D];
+    for (i, v) in x.iter_mut().enumerate() {
+        *v = c[i] + if i % 2 == 0 { shift } else { -0.5 * shift } + rng.normal();
     }
-    fn uniform(&mut self) -> f32 {
-        (self.next() >> 8) as f32 / (1u32 << 24) as f32
-    }
-    fn normal(&mut self) -> f32 {
-        (0..12).map(|_| self.uniform()).sum::<f32>() - 6.0
-    }
-    /// One descriptor at step `t`: even dimensions drift by +4 over the stream, odd ones by -2.
-    fn sample(&mut self, t: u32) -> [f32; D] {
-        let c = CENTRES[(self.next() % 3) as usize];
-        let shift = 4.0 * t as f32 / STEPS as f32;
-        let mut x = [0.0; D];
-        for (i, v) in x.iter_mut().enumerate() {
-            *v = c[i] + if i % 2 == 0 { shift } else { -0.5 * shift } + self.normal();
-        }
-        x
-    }
+    x
 }
 
 #[entry]
@@ -69,7 +52,7 @@ fn drift(s: &mut Suite) {
     let mut rng = Rng(0x2545_f491);
     let mut pushed = true;
     for t in 0..STEPS {
-        let x = rng.sample(t);
+        let x = sample(&mut rng, t);
         pushed &= adaptive.push(&x).is_ok() & km.push(&x).is_ok();
     }
     check!(s, pushed, "every descriptor of the stream was taken");
@@ -87,7 +70,7 @@ fn drift(s: &mut Suite) {
     let (mut ll_fixed, mut ll_adapted, mut e_fixed, mut e_online) = (0f64, 0f64, 0f64, 0f64);
     let mut scratch = [0f32; 3];
     for _ in 0..HELD_OUT {
-        let x = rng.sample(STEPS);
+        let x = sample(&mut rng, STEPS);
         ll_fixed += fixed.view().log_likelihood(&x, &mut scratch).unwrap_or(f32::NAN) as f64;
         ll_adapted += adaptive.gmm().log_likelihood(&x, &mut scratch).unwrap_or(f32::NAN) as f64;
         e_fixed += fixed_cb.nearest(&x).map_or(f32::NAN, |n| n.distance) as f64;

@@ -12,26 +12,10 @@
 
 use fvae::kernels::gaussian::{self as g, scalar};
 use fvae::kernels::math;
-use fvae_qemu::{check, entry, Suite};
+use fvae_qemu::{check, entry, Rng, Suite};
 
 const KMAX: usize = 3;
 const DMAX: usize = 34;
-
-/// xorshift32: reproducible inputs without a dependency.
-struct Rng(u32);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 17;
-        self.0 ^= self.0 << 5;
-        self.0
-    }
-    /// Uniform-ish in [-scale, scale).
-    fn f(&mut self, scale: f32) -> f32 {
-        ((self.next() >> 8) as f32 / (1u32 << 23) as f32 - 1.0) * scale
-    }
-}
 
 fn same(a: &[f32], b: &[f32]) -> bool {
     a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())

@@ -22,7 +22,7 @@
 use fvae::formats::safetensors::SafeTensors;
 use fvae::kernels::vq as kv;
 use fvae::vq::{Codebook, CodebookI8, ResidualVq};
-use fvae_qemu::{check, entry, Errors, Suite};
+use fvae_qemu::{check, entry, Errors, Rng, Suite};
 
 mod fx {
     fvae_qemu::fixtures!("vq");
@@ -151,23 +151,6 @@ fn main() -> ! {
     s.finish()
 }
 
-/// xorshift32: the tests' pseudo-random numbers.
-struct Rng(u32);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 17;
-        self.0 ^= self.0 << 5;
-        self.0
-    }
-
-    /// Uniform in [-1, 1).
-    fn f32(&mut self) -> f32 {
-        (self.next() >> 8) as f32 / 8_388_608.0 - 1.0
-    }
-}
-
 /// `nearest_direct` (dispatched) against the scalar reference, and the searches of `Codebook` against it
 /// on FPU cores (where it is the contract).
 #[inline(never)]
@@ -180,8 +163,8 @@ fn direct_f32_scan(s: &mut Suite) {
             for case in 0..6 {
                 let mut x = [0f32; 32];
                 let mut c = [0f32; 32 * MAXM + 1];
-                x.iter_mut().for_each(|v| *v = rng.f32());
-                c.iter_mut().for_each(|v| *v = rng.f32() * 1.5);
+                x.iter_mut().for_each(|v| *v = rng.f(1.0));
+                c.iter_mut().for_each(|v| *v = rng.f(1.0) * 1.5);
                 match case {
                     // Ties: every codeword equal to one of a few, the query equal to the last.
                     1 => {
