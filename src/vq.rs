@@ -75,10 +75,6 @@ pub struct NearestI8 {
 
 /// Codewords scored per chunk when the caller gives no scratch (a 1 KB stack buffer).
 const STACK_CHUNK: usize = 256;
-/// The largest stack row of scores a single query uses for the int8 screen (x86_64 hosts only,
-/// where the screen wants a whole row; the buffer is sized to the codebook, since zeroing it
-/// costs as much as a small search).
-const SCREEN_STACK: usize = if cfg!(target_arch = "x86_64") { 2048 } else { STACK_CHUNK };
 /// Most queries scored together in one batch block.
 const MAX_ROWS: usize = 48;
 /// Queries per int8 screening block: their scores (12 rows of M) stay in L1 for the candidate
@@ -508,7 +504,7 @@ impl<'a> Codebook<'a> {
                 if count > 0 && count <= MAX_CANDIDATES {
                     (idx[q], dist[q]) = self.best_candidate(x, &cand[..count]);
                 } else {
-                    self.search_f32(x, 1, &mut idx[q..q + 1], &mut dist[q..q + 1], &mut [0f32; 256]);
+                    self.search_f32(x, 1, &mut idx[q..q + 1], &mut dist[q..q + 1], &mut [0f32; STACK_CHUNK]);
                 }
             }
             r0 += rows;
@@ -534,8 +530,7 @@ impl<'a> Codebook<'a> {
         let e = (inf.err * cn + inf.norm * sc.err) * (1.0 + 1e-12)
             + (0.5 * cn * cn + inf.norm * chat) * (1.0 / 4_194_304.0)
             + 1e-30;
-        let smin = row_min as f64;
-        up32(smin + 2.0 * e + tie_slack(nx + 2.0 * (smin + e)))
+        up32(Bound::Score { nx, e }.chunk(row_min))
     }
 
     /// The candidate (ascending indices) with the smallest exact distance, the lowest on ties.
@@ -647,17 +642,10 @@ impl<'a> Codebook<'a> {
         if let Some((index, distance)) = self.nearest_screened(x) {
             return Ok(Nearest { index, distance });
         }
+        // Where the fused screen declined, the batch screen would decline too (same scores, same
+        // window) and only repeat its work: the f32 path decides.
         let (mut idx, mut dist) = ([0u32], [0f32]);
-        let mp = k::padded_m(self.m);
-        if self.screen.is_none() || mp <= STACK_CHUNK {
-            self.search(x, 1, &mut idx, &mut dist, &mut [0f32; STACK_CHUNK]);
-        } else if mp <= 512 {
-            self.search(x, 1, &mut idx, &mut dist, &mut [0f32; 512]);
-        } else if mp <= 1024 {
-            self.search(x, 1, &mut idx, &mut dist, &mut [0f32; 1024]);
-        } else {
-            self.search(x, 1, &mut idx, &mut dist, &mut [0f32; SCREEN_STACK]);
-        }
+        self.search_f32(x, 1, &mut idx, &mut dist, &mut [0f32; STACK_CHUNK]);
         Ok(Nearest { index: idx[0], distance: dist[0] })
     }
 
