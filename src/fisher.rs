@@ -286,7 +286,6 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
         // Distances for several rows at a time (the model read once per block, bit for bit the
         // one-row values) on a stack scratch sized at compile time: none on targets whose batch
         // kernel is row by row anyway (Cortex-M stacks are small), and row by row for large K.
-        let mut scratch = [0.0f32; BATCH_SCRATCH];
         let rows = (BATCH_SCRATCH / k.max(1)).min(gaussian::BATCH_ROWS);
         if rows < 2 {
             for (row, x) in xs.chunks_exact(d).enumerate() {
@@ -294,6 +293,7 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             }
             return Ok(());
         }
+        let mut scratch = [0.0f32; BATCH_SCRATCH];
         for (b, block) in xs.chunks(rows * d).enumerate() {
             let g = self.gmm;
             g.distances_for_posteriors(block, &mut scratch);

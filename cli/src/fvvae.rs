@@ -1,7 +1,7 @@
 //! `fvae fv-vae`: Fisher vectors from a VAE (an int8 `.tflite` encoder and one float decoder
 //! layer), and the encoder step of `fvae fv --encoder` (latent GMM Fisher vectors).
 
-use crate::gmm::normalization;
+use crate::gmm::{at_row, normalization};
 use crate::io::{self, ctx, CliResult};
 use clap::Args;
 use fvae::formats::safetensors::SafeTensors;
@@ -44,15 +44,6 @@ pub struct FvVaeArgs {
 }
 
 /// Which row a batch error is about, for the message.
-fn at_row(path: &Path, first_row: usize, d: usize) -> impl Fn(fvae::Error) -> String + '_ {
-    move |e| match e {
-        fvae::Error::Value { what: "descriptor", index, reason } => {
-            format!("{}: row {}, column {}: {reason}", path.display(), first_row + index / d, index % d)
-        }
-        e => format!("{}: {e}", path.display()),
-    }
-}
-
 /// A loaded encoder network (validated once, then one interpreter per thread).
 fn load_encoder(path: &Path) -> CliResult<(fvae::formats::AlignedBuf, usize, usize)> {
     let buf = io::read_file(path)?;

@@ -124,7 +124,7 @@ fn check_dim(gmm: &DiagGmm, x: &io::Matrix<f32>, path: &Path) -> CliResult<()> {
 }
 
 /// Which row a batch error is about, for the message.
-fn at_row(path: &Path, first_row: usize, d: usize) -> impl Fn(fvae::Error) -> String + '_ {
+pub(crate) fn at_row(path: &Path, first_row: usize, d: usize) -> impl Fn(fvae::Error) -> String + '_ {
     move |e| match e {
         fvae::Error::Value { what: "descriptor", index, reason } => {
             format!("{}: row {}, column {}: {reason}", path.display(), first_row + index / d, index % d)

@@ -69,7 +69,7 @@ pub fn stream_f32_rows(
     if file_len != h.data_offset as u64 + h.data_len as u64 {
         return Ok(None);
     }
-    let (rows, cols) = rows_cols(h.shape.dims());
+    let (rows, cols) = h.rows_cols();
     shape(rows, cols)?;
     let row_bytes = cols * 4;
     if rows == 0 || row_bytes == 0 {
@@ -93,15 +93,6 @@ pub fn stream_f32_rows(
         row += n;
     }
     Ok(Some((rows, cols)))
-}
-
-/// `[rows, cols]` of a shape as [`Npy::rows_cols`] counts them.
-fn rows_cols(dims: &[usize]) -> (usize, usize) {
-    match dims {
-        [] => (1, 1),
-        [n] => (1, *n),
-        [n, rest @ ..] => (*n, rest.iter().product()),
-    }
 }
 
 /// The bytes of an f32 slice, to read little-endian file data straight into (the caller has

@@ -50,6 +50,18 @@ pub struct Header {
 }
 
 impl Header {
+    /// The shape as `[rows, cols]`, counted as [`Npy::rows_cols`] counts it.
+    ///
+    /// ```
+    /// # let mut file = b"\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2, 2), }".to_vec();
+    /// # file.resize(127, b' '); file.push(b'\n');
+    /// let h = fvae::formats::npy::Header::parse(&file).unwrap();
+    /// assert_eq!(h.rows_cols(), (3, 4));
+    /// ```
+    pub fn rows_cols(&self) -> (usize, usize) {
+        rows_cols(&self.shape)
+    }
+
     /// Parses the header at the start of `bytes` (which may stop where the data starts).
     /// Fortran-order arrays are refused.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
@@ -119,11 +131,7 @@ impl<'a> Npy<'a> {
     /// The shape as `[rows, cols]`: a 1-D array is one row, a 0-D array one value, and more
     /// than two dimensions flatten the trailing ones into columns.
     pub fn rows_cols(&self) -> (usize, usize) {
-        match self.shape.dims() {
-            [] => (1, 1),
-            [n] => (1, *n),
-            [n, rest @ ..] => (*n, rest.iter().product()),
-        }
+        rows_cols(&self.shape)
     }
 
     /// The values as `f32` in place (needs an f32 array in a 4-aligned buffer).
@@ -187,6 +195,16 @@ impl<'a> Npy<'a> {
 }
 
 /// Parses `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }` (keys in any order).
+/// `[rows, cols]` of a shape: a 1-D array is one row, a 0-D array one value, and more than two
+/// dimensions flatten the trailing ones into columns.
+fn rows_cols(shape: &Shape) -> (usize, usize) {
+    match shape.dims() {
+        [] => (1, 1),
+        [n] => (1, *n),
+        [n, rest @ ..] => (*n, rest.iter().product()),
+    }
+}
+
 fn parse_header(h: &[u8], base: usize) -> Result<(DType, bool, Shape)> {
     let find = |key: &[u8]| -> Result<usize> {
         h.windows(key.len())
