@@ -410,7 +410,7 @@ pub fn fully_connected(x: &[i8], w: &[i8], params: &[i32], min: i32, max: i32, s
             // `params` holds `rows` doubled rows in fc_slot order, `widened` D / 2 words (checked).
             unsafe { arm::dsp::fully_connected_pairs(x, w, rows_params, widened, out) };
             if let Some(odd) = out.get_mut(even..).filter(|o| !o.is_empty()) {
-                scalar::fully_connected_from(even, x, w, params, lo, hi, odd);
+                scalar::fully_connected_from(even, x, w, params, lo, hi, odd, scalar::dot);
             }
             // The assembly saturates to i8; a fused activation narrows that further.
             if (lo, hi) != (-128, 127) {
@@ -429,14 +429,7 @@ pub fn fully_connected(x: &[i8], w: &[i8], params: &[i32], min: i32, max: i32, s
 /// is one). Out of line, so that the DSP path's caller stays small.
 #[inline(never)]
 fn fully_connected_rows(x: &[i8], w: &[i8], params: &[i32], lo: i32, hi: i32, out: &mut [i8]) {
-    let (d, zp) = (x.len(), params.get(1).copied().unwrap_or(0));
-    for (r, o) in out.iter_mut().enumerate() {
-        let (Some((bias, mult, shift)), Some(row)) = (scalar::fc_decode(params, r), w.get(r * d..r * d + d)) else {
-            return;
-        };
-        let v = multiply_by_quantized_multiplier(bias.wrapping_add(dot(x, row)), mult, shift).wrapping_add(zp);
-        *o = v.max(lo).min(hi) as i8;
-    }
+    scalar::fully_connected_from(0, x, w, params, lo, hi, out, dot)
 }
 
 #[cfg(test)]

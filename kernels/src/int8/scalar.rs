@@ -268,10 +268,13 @@ pub(crate) fn fc_decode(params: &[i32], r: usize) -> Option<(i32, i32, i32)> {
 /// `params` (header, then rows). Callers guarantee `w.len() >= out.len() * D`,
 /// `params.len() >= FC_HEADER_WORDS + out.len() * FC_ROW_WORDS` and `-128 <= min <= max <= 127`.
 pub fn fully_connected(x: &[i8], w: &[i8], params: &[i32], min: i32, max: i32, out: &mut [i8]) {
-    fully_connected_from(0, x, w, params, min, max, out)
+    fully_connected_from(0, x, w, params, min, max, out, dot)
 }
 
-/// [`fully_connected`] for rows `first..first + out.len()` (`out[0]` is row `first`).
+/// [`fully_connected`] for rows `first..first + out.len()` (`out[0]` is row `first`), with the
+/// dot product `dot` (the reference's, or the dispatched one: both exact, so the same bits).
+#[allow(clippy::too_many_arguments)]
+#[inline]
 pub(crate) fn fully_connected_from(
     first: usize,
     x: &[i8],
@@ -280,6 +283,7 @@ pub(crate) fn fully_connected_from(
     min: i32,
     max: i32,
     out: &mut [i8],
+    dot: impl Fn(&[i8], &[i8]) -> i32,
 ) {
     let (d, zp) = (x.len(), params.get(1).copied().unwrap_or(0));
     for (r, o) in (first..).zip(out.iter_mut()) {
