@@ -334,9 +334,9 @@ impl<'a> DiagGmm<'a> {
         // The bound covers the first PREFIX columns. On the benchmark data (D = 128) that leaves
         // 1.0 component per row to finish, against 2.2 with 32 columns; below D = 96 the bound
         // would cost more than half the work, and the plain batch kernel is used. So it is where
-        // there is no bound to compute (no batched path: the bound would be 0).
+        // the kernels have no bound to compute (it would be 0, pruning nothing).
         const PREFIX: usize = 48;
-        if d < 2 * PREFIX || k < 4 || gaussian::BATCH_ROWS < 2 {
+        if d < 2 * PREFIX || k < 4 || !gaussian::has_prefix_bounds() {
             return gaussian::sq_mahalanobis_batch(xs, d, self.means, self.inv_sigma, out);
         }
         gaussian::sq_mahalanobis_batch_prefix(xs, d, PREFIX, self.means, self.inv_sigma, out);

@@ -171,6 +171,20 @@ pub fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigma: &[f3
     }
 }
 
+/// Whether [`sq_mahalanobis_batch_prefix`] computes real bounds here (AVX2 or AVX-512) rather
+/// than zeros, which prune nothing and only add a pass.
+///
+/// ```
+/// // Without a bounding path the bounds are all 0.
+/// let _ = fvae_kernels::gaussian::has_prefix_bounds();
+/// ```
+pub fn has_prefix_bounds() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return !matches!(cpu::x86_level(), X86Level::Sse2);
+    #[allow(unreachable_code)]
+    false
+}
+
 /// Cheap lower bounds of [`sq_mahalanobis_batch`]'s values, laid out as it lays them out:
 /// `out[n * K + k]` is at most, bit for bit in f32, the distance [`sq_mahalanobis_batch`] and
 /// [`sq_mahalanobis`] give for row `n` and component `k` on this build. On AVX-512 and AVX2 it
