@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks for the full test suite: Rust targets, QEMU (Cortex-M
-# system emulation and aarch64 user mode), and the Arm/aarch64 cross toolchains. Idempotent:
+# system emulation and aarch64 user mode), the Arm/aarch64 cross toolchains, and the
+# Python packages the tests call (in ./.venv). Idempotent:
 # it only installs what is missing, so scripts/test.sh calls it every time.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)
@@ -38,3 +40,23 @@ command -v defmt-print >/dev/null || cargo install -q --locked defmt-print
 # (cargo-fuzz: a ~2 minute build, once).
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install -q --locked cargo-fuzz
+
+# Python packages the tests call go into a venv of the project's own (./.venv), never the system's
+# python3; scripts/test.sh puts .venv/bin first on PATH. Reinstalled only when the list changes.
+venv=.venv
+req=scripts/requirements-ci.txt
+if [ ! -x "$venv/bin/python3" ]; then
+    python3 -m venv "$venv" 2>/dev/null || {
+        sudo_cmd=""
+        [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+        $sudo_cmd apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+    }
+fi
+if ! cmp -s "$req" "$venv/.installed-requirements"; then
+    echo "install-deps: pip install -r $req into $venv"
+    "$venv/bin/python3" -m pip install -q --disable-pip-version-check -r "$req"
+    cp "$req" "$venv/.installed-requirements"
+fi

@@ -11,6 +11,8 @@ step() { printf '\n=== %s\n' "$*"; }
 
 step "install what is missing"
 bash scripts/install-deps.sh
+# The tests' Python (tools/, fixtures) is the project's venv, not the system's python3.
+export PATH="$PWD/.venv/bin:$PATH"
 
 step "rustfmt (workspace and the Cortex-M crates outside it)"
 cargo fmt --all --check

@@ -10,6 +10,16 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The project's venv (made by scripts/install-deps.sh) if it exists, else the `python3` on PATH.
+fn python() -> PathBuf {
+    let venv = root().join(".venv/bin/python3");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
 fn fvae(args: &[&str]) -> Vec<u8> {
     let o = Command::new(env!("CARGO_BIN_EXE_fvae")).args(args).output().expect("run fvae");
     assert!(o.status.success(), "fvae {args:?}: {}", String::from_utf8_lossy(&o.stderr));
@@ -56,10 +66,10 @@ fn exported_models_read_back() {
     let dir = std::env::temp_dir().join(format!("fvae-tools-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let d = dir.to_str().unwrap();
-    let py = Command::new("python3").arg("-c").arg(SCRIPT).arg(root()).arg(d).output();
+    let py = Command::new(python()).arg("-c").arg(SCRIPT).arg(root()).arg(d).output();
     let py = match py {
         Ok(o) => o,
-        Err(e) => panic!("python3 (with NumPy) is needed for this test: {e}"),
+        Err(e) => panic!("python3 with NumPy is needed (bash scripts/install-deps.sh makes .venv): {e}"),
     };
     assert!(py.status.success(), "fvae_export.py: {}", String::from_utf8_lossy(&py.stderr));
     let p = |name: &str| format!("{d}/{name}");
