@@ -120,7 +120,11 @@ impl<'a> SafeTensors<'a> {
                 b"dtype" => dtype = Some(parse_dtype(p.string()?).ok_or(p.err("unknown dtype"))?),
                 b"shape" => {
                     let mut s = Shape::default();
-                    p.uint_array(|d| s.push(d as usize).ok_or("more than 8 dimensions"))?;
+                    p.uint_array(|d| {
+                        // A dimension past usize (2^32 on a 32-bit target) is refused, not truncated.
+                        s.push(usize::try_from(d).map_err(|_| "dimension overflows usize")?)
+                            .ok_or("more than 8 dimensions")
+                    })?;
                     shape = Some(s);
                 }
                 b"data_offsets" => {
@@ -148,7 +152,7 @@ impl<'a> SafeTensors<'a> {
             (Some(d), Some(s), Some(o)) => (d, s, o),
             _ => return Err(at("tensor entry lacks dtype, shape or data_offsets")),
         };
-        let bytes = shape.numel().and_then(|n| n.checked_mul(dtype.size())).ok_or(at("tensor size overflows"))?;
+        let bytes = shape.bytes(dtype.size()).ok_or(at("tensor size overflows"))?;
         if begin > end || end > self.data.len() as u64 {
             return Err(at("data_offsets outside the data section"));
         }
