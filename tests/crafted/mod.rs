@@ -35,7 +35,7 @@ impl Flatbuffer {
         for v in vt {
             self.buf.extend_from_slice(&v.to_le_bytes());
         }
-        while self.buf.len() % 4 != 0 {
+        while !self.buf.len().is_multiple_of(4) {
             self.buf.push(0);
         }
         let table = self.buf.len();
@@ -146,7 +146,7 @@ pub fn tflite_chain(depth: usize) -> Vec<u8> {
 /// A version-1 `.npy` with this Python-literal `shape` tuple, f32, and `data` after the header.
 pub fn npy(shape: &str, data: &[u8]) -> Vec<u8> {
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
