@@ -64,8 +64,27 @@ impl<'a> SafeTensors<'a> {
         Ok(st)
     }
 
-    /// The tensor named `name`.
+    /// The tensor named `name`; its absence is [`Error::Missing`] naming it. For a name made at
+    /// run time, see [`SafeTensors::get`].
     pub fn tensor(&self, name: &'static str) -> Result<TensorView<'a>> {
+        self.get(name)?.ok_or(Error::Missing { format: FORMAT, name })
+    }
+
+    /// The tensor named `name`, or `None` if the file has none: any `&str`, such as a name
+    /// formatted into a stack buffer (`layer{i}.weight`), with no allocation. The first entry of
+    /// that name wins.
+    ///
+    /// ```
+    /// use fvae::formats::{safetensors::{self, SafeTensors}, DType};
+    /// let mut bytes = Vec::new();
+    /// safetensors::write(&mut bytes, &[("layer1.weight", DType::I8, &[2], &[1, 2])]).unwrap();
+    /// let st = SafeTensors::parse(&bytes)?;
+    /// let name = format!("layer{}.weight", 1);
+    /// assert_eq!(st.get(&name)?.map(|t| t.bytes()), Some(&[1u8, 2][..]));
+    /// assert!(st.get("layer2.weight")?.is_none());
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn get(&self, name: &str) -> Result<Option<TensorView<'a>>> {
         let mut found = None;
         self.for_each_entry(|key, view| {
             if key == name.as_bytes() && found.is_none() {
@@ -73,7 +92,7 @@ impl<'a> SafeTensors<'a> {
             }
             Ok(())
         })?;
-        found.ok_or(Error::Missing { format: FORMAT, name })
+        Ok(found)
     }
 
     /// Calls `f(name, tensor)` for every tensor, in file order (`__metadata__` is skipped).
