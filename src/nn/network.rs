@@ -9,6 +9,7 @@ use super::setup::tensor_ref;
 use crate::formats::cast_slice_mut;
 use crate::formats::tflite::{Model, SubGraph, TensorType};
 use crate::{Error, Result};
+
 /// Most tensors (constants included) a subgraph may have: the memory plan keeps one offset per
 /// tensor inline in [`Network`].
 pub const MAX_TENSORS: usize = 128;

@@ -31,13 +31,14 @@ macro_rules! operators {
             $($kind = $number,)*
         }
 
-        const ALL_KINDS: &[Kind] = &[$(Kind::$kind),*];
+        const ALL_KINDS: [Kind; [$(Kind::$kind),*].len()] = [$(Kind::$kind),*];
 
-        /// The operator's [`OpDesc`], from its `describe` (`None`: fvae has no such operator).
-        fn describe_builtin(builtin: i32, s: &Setup<'_, '_>) -> Option<Result<OpDesc>> {
+        /// The operator's [`OpDesc`], from its `describe` (an operator fvae does not have is
+        /// unsupported).
+        fn describe_builtin(builtin: i32, s: &Setup<'_, '_>) -> Result<OpDesc> {
             match builtin {
-                $($builtin => Some($module::describe(s)),)*
-                _ => None,
+                $($builtin => $module::describe(s),)*
+                _ => Err(Error::Unsupported { what: s.name, index: s.index }),
             }
         }
     };
@@ -87,10 +88,7 @@ pub(crate) fn describe(model: &Model<'_>, graph: &SubGraph<'_>, index: usize) ->
         return Err(Error::Unsupported { what: name, index });
     }
     let s = Setup { model: *model, graph, op, index, name };
-    let mut d = match describe_builtin(code.builtin, &s) {
-        Some(d) => d?,
-        None => return Err(Error::Unsupported { what: name, index }),
-    };
+    let mut d = describe_builtin(code.builtin, &s)?;
     d.index = index as i32;
     Ok(d)
 }
@@ -98,6 +96,7 @@ pub(crate) fn describe(model: &Model<'_>, graph: &SubGraph<'_>, index: usize) ->
 /// Precomputes the operator's constants: `pers` (i32 words after its description) and `lut`
 /// (bytes: a lookup table or packed weights), sized by its [`OpDesc::pers_words`] and
 /// [`OpDesc::lut_bytes`]. Operators without constants have no arm.
+#[inline] // once per operator at set-up, from `Interpreter::prepare` only
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut [u8]) -> Result<()> {
     match Kind::from_i32(d.kind) {
         Some(Kind::FullyConnected) => fully_connected::prepare(s, d, pers, lut),
@@ -112,7 +111,7 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut
 
 /// Runs one operator from its stored description `head`: inputs `in1`, `in2` (empty if absent),
 /// output `out`.
-#[inline(always)] // once per operator per inference, from `Interpreter::invoke` only
+#[inline] // once per operator per inference, from `Interpreter::invoke` only
 pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2: &[u8], out: &mut [u8]) -> Result<()> {
     let kind = Kind::from_i32(head[at::KIND]);
     // The common cases read their few fields in place; the rest get a decoded copy.
