@@ -73,6 +73,11 @@ fn counts_past_the_limits_are_refused_before_the_walk() {
         Err(Error::Unsupported { what, index: 200 }) => assert!(what.contains("tensors"), "{what}"),
         r => panic!("not the tensor limit: {r:?}"),
     }
+    // Network::new asks for MAX_TENSORS: the same file is refused by its count.
+    match timed("Network::new", || Network::new(&file)) {
+        Err(Error::Unsupported { what, index: 200 }) => assert!(what.contains("tensors"), "{what}"),
+        r => panic!("Network::new: not the tensor limit: {:?}", r.err()),
+    }
     let file = tflite_shared(Shared { subgraphs: 3, tensors: 1, operators: 2, inputs: 1 });
     assert!(matches!(
         Model::parse_with(&file, &Limits::NONE.with_subgraphs(2)),
