@@ -10,7 +10,9 @@
 //!
 //! Operators (one file each, the quantisation formulas documented at each): FULLY_CONNECTED,
 //! CONV_2D, TRANSPOSE_CONV, DEPTHWISE_CONV_2D, RESHAPE, LOGISTIC, TANH, RELU, RELU6, ADD,
-//! RESIZE_NEAREST_NEIGHBOR, QUANTIZE and DEQUANTIZE. Requantisation is TFLite's:
+//! RESIZE_NEAREST_NEIGHBOR, QUANTIZE, DEQUANTIZE, LEAKY_RELU, PRELU, HARD_SWISH, ELU (int8 and
+//! f32), MUL, SUB, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE (these and ADD broadcasting up to rank
+//! 6) and GELU (int8, as LiteRT's reference kernel). Requantisation is TFLite's:
 //! `SaturatingRoundingDoublingHighMul` then `RoundingDivideByPOT`
 //! ([`crate::kernels::int8::multiply_by_quantized_multiplier`]).
 //!
@@ -27,17 +29,27 @@
 //! ```
 
 mod add;
+mod broadcast;
 mod conv2d;
 mod depthwise_conv2d;
 mod dequantize;
+mod elu;
 mod fully_connected;
+mod gelu;
+mod hard_swish;
+mod leaky_relu;
 mod logistic;
+mod maximum_minimum;
+mod mul;
+mod prelu;
 pub mod quant;
 mod quantize;
 mod relu;
 mod relu6;
 mod reshape;
 mod resize_nearest;
+mod squared_difference;
+mod sub;
 mod tanh;
 mod transpose_conv;
 
@@ -407,13 +419,23 @@ pub(crate) enum Kind {
     ResizeNearest,
     Quantize,
     Dequantize,
+    LeakyRelu,
+    Mul,
+    Sub,
+    Prelu,
+    HardSwish,
+    Elu,
+    Maximum,
+    Minimum,
+    SquaredDifference,
+    Gelu,
 }
 
 impl Kind {
     fn from_i32(k: i32) -> Option<Kind> {
         use Kind::*;
         // A table lookup (once per operator per inference), not a search.
-        const ALL: [Kind; 13] = [
+        const ALL: [Kind; 23] = [
             FullyConnected,
             Conv2d,
             TransposeConv,
@@ -427,6 +449,16 @@ impl Kind {
             ResizeNearest,
             Quantize,
             Dequantize,
+            LeakyRelu,
+            Mul,
+            Sub,
+            Prelu,
+            HardSwish,
+            Elu,
+            Maximum,
+            Minimum,
+            SquaredDifference,
+            Gelu,
         ];
         ALL.get((k as usize).wrapping_sub(1)).copied()
     }
@@ -457,6 +489,16 @@ fn describe(model: &Model<'_>, graph: &SubGraph<'_>, index: usize) -> Result<OpD
         op::RESIZE_NEAREST_NEIGHBOR => resize_nearest::describe(&s)?,
         op::QUANTIZE => quantize::describe(&s)?,
         op::DEQUANTIZE => dequantize::describe(&s)?,
+        op::LEAKY_RELU => leaky_relu::describe(&s)?,
+        op::MUL => mul::describe(&s)?,
+        op::SUB => sub::describe(&s)?,
+        op::PRELU => prelu::describe(&s)?,
+        op::HARD_SWISH => hard_swish::describe(&s)?,
+        op::ELU => elu::describe(&s)?,
+        op::MAXIMUM => maximum_minimum::describe(&s, Kind::Maximum)?,
+        op::MINIMUM => maximum_minimum::describe(&s, Kind::Minimum)?,
+        op::SQUARED_DIFFERENCE => squared_difference::describe(&s)?,
+        op::GELU => gelu::describe(&s)?,
         _ => return Err(Error::Unsupported { what: name, index }),
     };
     d.index = index as i32;
@@ -785,6 +827,19 @@ impl<'a, 'm> Interpreter<'a, 'm> {
                 Some(Kind::DepthwiseConv2d) => depthwise_conv2d::prepare(&s, &d, pers)?,
                 Some(Kind::Logistic) => logistic::prepare(&s, &d, lut)?,
                 Some(Kind::Tanh) => tanh::prepare(&s, &d, lut)?,
+                Some(Kind::LeakyRelu) => leaky_relu::prepare(&s, &d, lut)?,
+                Some(Kind::HardSwish) => hard_swish::prepare(&s, &d, lut)?,
+                Some(Kind::Elu) => elu::prepare(&s, &d, lut)?,
+                Some(Kind::Gelu) => gelu::prepare(&s, &d, lut)?,
+                Some(
+                    Kind::Add
+                    | Kind::Mul
+                    | Kind::Sub
+                    | Kind::Prelu
+                    | Kind::Maximum
+                    | Kind::Minimum
+                    | Kind::SquaredDifference,
+                ) => broadcast::prepare(&s, &d, pers)?,
                 _ => {}
             }
             w += DESC_WORDS + d.pers_words as usize;
@@ -895,7 +950,7 @@ impl<'a, 'm> Interpreter<'a, 'm> {
                     fully_connected::eval_fused(head, &mut run, in1, out)?;
                     continue;
                 }
-                Some(Kind::Logistic) | Some(Kind::Tanh) => {
+                Some(Kind::Logistic | Kind::Tanh | Kind::LeakyRelu | Kind::HardSwish | Kind::Gelu) => {
                     logistic::eval_lut(&run, in1, out)?;
                     continue;
                 }
@@ -908,13 +963,21 @@ impl<'a, 'm> Interpreter<'a, 'm> {
                 Some(Kind::TransposeConv) => transpose_conv::eval(&d, &mut run, in1, out)?,
                 Some(Kind::DepthwiseConv2d) => depthwise_conv2d::eval(&d, &mut run, in1, out)?,
                 Some(Kind::Reshape) => reshape::eval(&d, in1, out)?,
-                Some(Kind::Logistic) | Some(Kind::Tanh) => logistic::eval_lut(&run, in1, out)?,
+                Some(Kind::Logistic | Kind::Tanh | Kind::LeakyRelu | Kind::HardSwish | Kind::Gelu) => {
+                    logistic::eval_lut(&run, in1, out)?
+                }
                 Some(Kind::Relu) => relu::eval(&d, in1, out)?,
                 Some(Kind::Relu6) => relu6::eval(&d, in1, out)?,
                 Some(Kind::Add) => add::eval(&d, &run, in1, in2, out)?,
                 Some(Kind::ResizeNearest) => resize_nearest::eval(&d, in1, out)?,
                 Some(Kind::Quantize) => quantize::eval(&d, in1, out)?,
                 Some(Kind::Dequantize) => dequantize::eval(&d, in1, out)?,
+                Some(Kind::Mul) => mul::eval(&d, &run, in1, in2, out)?,
+                Some(Kind::Sub) => sub::eval(&d, &run, in1, in2, out)?,
+                Some(Kind::Prelu) => prelu::eval(&d, &run, in1, in2, out)?,
+                Some(Kind::Elu) => elu::eval(&d, &run, in1, out)?,
+                Some(Kind::Maximum | Kind::Minimum) => maximum_minimum::eval(&d, &run, in1, in2, out)?,
+                Some(Kind::SquaredDifference) => squared_difference::eval(&d, &run, in1, in2, out)?,
                 None => return Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
             }
         }

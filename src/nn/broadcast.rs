@@ -1,0 +1,184 @@
+//! What the two-input elementwise operators share (ADD, SUB, MUL, MAXIMUM, MINIMUM,
+//! SQUARED_DIFFERENCE, PRELU): the operand checks, one constant operand read from the model in
+//! place, and NumPy-style broadcasting up to rank 6 as TFLite's `BroadcastBinaryOpSimple`
+//! (shapes aligned at the last dimension; a dimension of 1 repeats).
+//!
+//! An element's value does not depend on the order the reference visits the output in, so the
+//! loop here is a plain row-major walk: output dimensions and the two inputs' strides (0 along a
+//! repeated dimension) are kept as [`BROADCAST_WORDS`] persistent words when the shapes differ.
+
+use super::{w32, Kind, OpDesc, Run, Setup, TensorRef, MAX_RANK};
+use crate::formats::tflite::TensorType;
+use crate::{Error, Result};
+
+/// `flags` bit: input 0 is a constant (`w_off`, `w_len`).
+pub(crate) const CONST_A: i32 = 1;
+/// `flags` bit: input 1 is a constant.
+pub(crate) const CONST_B: i32 = 2;
+/// `flags` bit: the shapes differ; the broadcast strides follow the description.
+pub(crate) const BROADCAST: i32 = 4;
+/// Persistent words of a broadcasting operator: output dimensions, then each input's strides.
+pub(crate) const BROADCAST_WORDS: usize = 3 * MAX_RANK;
+
+/// The two inputs and the output of a binary operator.
+pub(crate) struct Operands<'m> {
+    pub a: TensorRef<'m>,
+    pub b: TensorRef<'m>,
+    pub y: TensorRef<'m>,
+}
+
+/// `t`'s dimensions right-aligned to rank 6 (leading 1s).
+fn dims6(t: &TensorRef<'_>) -> [usize; MAX_RANK] {
+    let mut d = [1usize; MAX_RANK];
+    for (k, &v) in t.dims.iter().take(t.rank).enumerate() {
+        if let Some(slot) = d.get_mut(MAX_RANK - t.rank + k) {
+            *slot = v;
+        }
+    }
+    d
+}
+
+/// Reads and checks the operands of a binary operator whose inputs and output all have element
+/// type `dtype`: at most one constant input, the output shape the broadcast of the inputs'.
+/// Fills the tensor fields, the zero points, `flags` and the constant's place; the operator adds
+/// its multipliers.
+pub(crate) fn describe<'m>(s: &Setup<'_, 'm>, kind: Kind, dtype: TensorType) -> Result<(OpDesc, Operands<'m>)> {
+    let (a, b, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
+    if s.op.inputs().len() != 2 {
+        return Err(s.unsupported("a binary operator without exactly two inputs"));
+    }
+    for t in [&a, &b, &y] {
+        if dtype == TensorType::Int8 {
+            s.check_i8(t)?;
+        } else {
+            s.expect_type(t, dtype)?;
+        }
+    }
+    let (da, db, dy) = (dims6(&a), dims6(&b), dims6(&y));
+    for k in 0..MAX_RANK {
+        let want = if da[k] == 1 { db[k] } else { da[k] };
+        if (da[k] != 1 && db[k] != 1 && da[k] != db[k]) || dy[k] != want {
+            return Err(s.shape(want, dy[k]));
+        }
+    }
+    let mut d = OpDesc {
+        kind: kind as i32,
+        input: a.index,
+        input2: b.index,
+        output: y.index,
+        in_len: w32(s, a.bytes())?,
+        in2_len: w32(s, b.bytes())?,
+        out_len: w32(s, y.bytes())?,
+        in_zp: a.zero_point,
+        in2_zp: b.zero_point,
+        out_zp: y.zero_point,
+        ..OpDesc::default()
+    };
+    match (a.data, b.data) {
+        (Some(_), Some(_)) => return Err(s.unsupported("elementwise operator of two constants")),
+        (Some((off, len)), None) => {
+            d.flags |= CONST_A;
+            d.input = -1;
+            (d.w_off, d.w_len) = (w32(s, off)?, w32(s, len)?);
+        }
+        (None, Some((off, len))) => {
+            d.flags |= CONST_B;
+            d.input2 = -1;
+            (d.w_off, d.w_len) = (w32(s, off)?, w32(s, len)?);
+        }
+        (None, None) => {}
+    }
+    if a.numel != y.numel || b.numel != y.numel {
+        d.flags |= BROADCAST;
+        d.pers_words = BROADCAST_WORDS as i32;
+    }
+    Ok((d, Operands { a, b, y }))
+}
+
+/// Writes the broadcast words (output dimensions, row-major strides of each input with 0 along
+/// its repeated dimensions) if the operator broadcasts.
+pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32]) -> Result<()> {
+    if d.flags & BROADCAST == 0 {
+        return Ok(());
+    }
+    let (a, b, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
+    let (da, db, dy) = (dims6(&a), dims6(&b), dims6(&y));
+    let strides = |dims: [usize; MAX_RANK]| -> Result<[i32; MAX_RANK]> {
+        let mut st = [0i32; MAX_RANK];
+        let mut acc = 1usize;
+        for k in (0..MAX_RANK).rev() {
+            st[k] = if dims[k] == 1 { 0 } else { w32(s, acc)? };
+            acc *= dims[k]; // at most the tensor's element count, checked when it was read
+        }
+        Ok(st)
+    };
+    let words = [dy.map(|v| v as i32), strides(da)?, strides(db)?];
+    for (slot, v) in pers.iter_mut().zip(words.iter().flatten()) {
+        *slot = *v;
+    }
+    Ok(())
+}
+
+/// The two operands' bytes: the activations, or the constant from the model.
+pub(crate) fn operands<'x>(d: &OpDesc, run: &Run<'x>, in1: &'x [u8], in2: &'x [u8]) -> Result<(&'x [u8], &'x [u8])> {
+    let constant = || {
+        let (off, len) = (d.w_off as usize, d.w_len as usize);
+        run.model.get(off..off + len).ok_or(Error::Missing { format: "tflite", name: "elementwise constant operand" })
+    };
+    let a = if d.flags & CONST_A != 0 { constant()? } else { in1 };
+    let b = if d.flags & CONST_B != 0 { constant()? } else { in2 };
+    Ok((a, b))
+}
+
+/// `y[i] = f(a[ia], b[ib])` over the output, `ia` and `ib` the broadcast positions.
+#[inline(always)]
+pub(crate) fn apply<T: Copy, U: Copy, V>(
+    d: &OpDesc,
+    params: &[i32],
+    a: &[T],
+    b: &[U],
+    y: &mut [V],
+    f: impl Fn(T, U) -> V,
+) -> Result<()> {
+    let expected = y.len();
+    let short = |found| Error::Shape { what: "elementwise operand", expected, found };
+    if d.flags & BROADCAST == 0 {
+        if a.len() != y.len() || b.len() != y.len() {
+            return Err(short(a.len().min(b.len())));
+        }
+        for ((o, &x), &z) in y.iter_mut().zip(a).zip(b) {
+            *o = f(x, z);
+        }
+        return Ok(());
+    }
+    let word = |k: usize| params.get(k).map_or(0, |&v| v as usize);
+    let dims: [usize; MAX_RANK] = core::array::from_fn(word);
+    let sa: [usize; MAX_RANK] = core::array::from_fn(|k| word(MAX_RANK + k));
+    let sb: [usize; MAX_RANK] = core::array::from_fn(|k| word(2 * MAX_RANK + k));
+    let inner = dims[MAX_RANK - 1];
+    let outer: usize = dims[..MAX_RANK - 1].iter().product();
+    if outer * inner != y.len() {
+        return Err(short(outer * inner));
+    }
+    let (ia_step, ib_step) = (sa[MAX_RANK - 1], sb[MAX_RANK - 1]);
+    let mut index = [0usize; MAX_RANK - 1];
+    for row in y.chunks_exact_mut(inner.max(1)) {
+        let ia: usize = (0..MAX_RANK - 1).map(|k| index[k] * sa[k]).sum();
+        let ib: usize = (0..MAX_RANK - 1).map(|k| index[k] * sb[k]).sum();
+        for (i, o) in row.iter_mut().enumerate() {
+            match (a.get(ia + i * ia_step), b.get(ib + i * ib_step)) {
+                (Some(&x), Some(&z)) => *o = f(x, z),
+                _ => return Err(short(a.len().min(b.len()))),
+            }
+        }
+        // Next outer index, last dimension fastest.
+        for k in (0..MAX_RANK - 1).rev() {
+            index[k] += 1;
+            if index[k] < dims[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+    Ok(())
+}

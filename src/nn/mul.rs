@@ -1,0 +1,31 @@
+//! MUL, int8 with broadcasting up to rank 6 (TFLite Micro's `reference_integer_ops::Mul` and
+//! `BroadcastMul6DSlow`).
+//!
+//! With `M * 2^shift = (f64)s_a * (f64)s_b / (f64)s_y` (`QuantizeMultiplier`):
+//! `y = clamp(zp_y + MultiplyByQuantizedMultiplier((a - zp_a) * (b - zp_b), M, shift), act_min, act_max)`.
+//!
+//! One input may be a constant tensor (read from the model in place).
+
+use super::broadcast::{self, Operands};
+use super::quant::{activation_range, quantize_multiplier};
+use super::{as_i8, as_i8_mut, Kind, OpDesc, Run, Setup};
+use crate::formats::tflite::TensorType;
+use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
+use crate::Result;
+
+pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
+    let act = s.op.mul_activation()?;
+    let (mut d, Operands { a, b, y }) = broadcast::describe(s, Kind::Mul, TensorType::Int8)?;
+    (d.mult, d.shift) = quantize_multiplier(a.scale as f64 * b.scale as f64 / y.scale as f64);
+    (d.act_min, d.act_max) = activation_range(act, y.scale, y.zero_point, s.index)?;
+    Ok(d)
+}
+
+pub(crate) fn eval(d: &OpDesc, run: &Run<'_>, in1: &[u8], in2: &[u8], output: &mut [u8]) -> Result<()> {
+    let (a, b) = broadcast::operands(d, run, in1, in2)?;
+    broadcast::apply(d, run.params, as_i8(a)?, as_i8(b)?, as_i8_mut(output)?, |x: i8, z: i8| {
+        let product = (x as i32 - d.in_zp) * (z as i32 - d.in2_zp); // at most 255 * 255
+        let r = d.out_zp.wrapping_add(mbqm(product, d.mult, d.shift));
+        r.max(d.act_min).min(d.act_max) as i8
+    })
+}

@@ -1,0 +1,41 @@
+//! SQUARED_DIFFERENCE, int8 with broadcasting up to rank 6 (TFLite Micro's quantised
+//! `SquaredDifference`).
+//!
+//! With `left_shift = 7`, `twice_max = 2 * max(s_a, s_b)` (f64), `M_a = s_a / twice_max`,
+//! `M_b = s_b / twice_max` (`QuantizeMultiplierSmallerThanOneExp`) and
+//! `M_y = twice_max^2 / (f64)((f32)2^14 * s_y)` (`QuantizeMultiplier`; TFLite Micro forms that
+//! denominator in f32):
+//!
+//! `a' = MultiplyByQuantizedMultiplier((a - zp_a) * 2^7, M_a)`, likewise `b'`,
+//! `y = clamp(zp_y + MultiplyByQuantizedMultiplier((a' - b')^2, M_y), -128, 127)`.
+
+use super::add::rescaled;
+use super::broadcast::{self, Operands};
+use super::quant::{quantize_multiplier, quantize_multiplier_below_one};
+use super::{as_i8, as_i8_mut, Kind, OpDesc, Run, Setup};
+use crate::formats::tflite::TensorType;
+use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
+use crate::Result;
+
+const LEFT_SHIFT: i32 = 7;
+
+pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
+    let (mut d, Operands { a, b, y }) = broadcast::describe(s, Kind::SquaredDifference, TensorType::Int8)?;
+    let twice_max = 2.0 * a.scale.max(b.scale) as f64;
+    d.left_shift = LEFT_SHIFT;
+    (d.mult, d.shift) = quantize_multiplier_below_one(s, a.scale as f64 / twice_max)?;
+    (d.mult2, d.shift2) = quantize_multiplier_below_one(s, b.scale as f64 / twice_max)?;
+    let denominator = ((1u32 << (2 * LEFT_SHIFT)) as f32 * y.scale) as f64;
+    (d.mult3, d.shift3) = quantize_multiplier(twice_max * twice_max / denominator);
+    Ok(d)
+}
+
+pub(crate) fn eval(d: &OpDesc, run: &Run<'_>, in1: &[u8], in2: &[u8], output: &mut [u8]) -> Result<()> {
+    let (a, b) = broadcast::operands(d, run, in1, in2)?;
+    broadcast::apply(d, run.params, as_i8(a)?, as_i8(b)?, as_i8_mut(output)?, |x: i8, z: i8| {
+        let diff =
+            rescaled(x, d.in_zp, LEFT_SHIFT, d.mult, d.shift) - rescaled(z, d.in2_zp, LEFT_SHIFT, d.mult2, d.shift2);
+        let r = mbqm(diff.wrapping_mul(diff), d.mult3, d.shift3).wrapping_add(d.out_zp);
+        r.clamp(-128, 127) as i8
+    })
+}
