@@ -435,6 +435,25 @@ def models():
         yield name, g, [x], [y], LITERT
 
 
+def bad_models():
+    def graph(op, shapes, scales, opt=None, fields=(), const=(), dtype=INT8):
+        g = Graph()
+        ts = []
+        for k, (shape, sc) in enumerate(zip(shapes, scales)):
+            data = np.zeros(shape, dtype=np.int8) if k in const else None
+            ts.append(g.tensor(shape, dtype, scale=sc, zp=[0] * len(sc), data=data, qdim=len(shape) - 1))
+        g.op(op, ts[:-1], ts[-1:], opt, fields)
+        g.io = ([t for k, t in enumerate(ts[:-1]) if k not in const], ts[-1:])
+        return g
+    yield "mul_shapes", graph("MUL", [[2, 3], [4, 3], [2, 3]], [[0.1]] * 3)
+    yield "sub_output_scale", graph("SUB", [[4], [4], [4]], [[1.0], [1.0], [1e-7]])
+    yield "hard_swish_output_scale", graph("HARD_SWISH", [[8], [8]], [[1.0], [1e-3]])
+    yield "prelu_per_channel_alpha", graph("PRELU", [[2, 3], [3], [2, 3]], [[0.1], [0.1, 0.2, 0.3], [0.1]],
+                                           const=(1,))
+    yield "mul_two_constants", graph("MUL", [[3], [3], [3]], [[0.1]] * 3, const=(0, 1))
+    yield "mul_int16", graph("MUL", [[3], [3], [3]], [[0.1]] * 3, dtype=7)
+
+
 def set_edge_rows(v, k):
     """Rows 0-4 of input k: all -128, all 127, the two mixed (input 0 low, input 1 high and
     the reverse), every value in order (rotated per input); f32 rows 0-1: special values."""
@@ -521,6 +540,13 @@ def main():
     g.op("FLOOR", [h], [y])
     with open(os.path.join(OUT, "unsupported_op.tflite"), "wb") as f:
         f.write(g.build([x], [y]))
+    # Models fvae must refuse at set-up, each naming the operator (tests/nn.rs): shapes that do
+    # not broadcast to the output, a SUB output scale giving a multiplier of 1 or more (TFLite
+    # Micro aborts), a HARD_SWISH output scale below input scale / 128, a per-channel PRELU
+    # alpha, a MUL of two constants, an int16 MUL.
+    for name, build in bad_models():
+        with open(os.path.join(OUT, f"bad_{name}.tflite"), "wb") as f:
+            f.write(build.build(*build.io))
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
 

@@ -165,6 +165,26 @@ fn errors_name_what_and_where() {
     assert!(net.activation_bytes() < 8 + 128 + 128 + 1024 + 64 + 64 + 64);
 }
 
+/// Set-up refuses what the new operators cannot run, naming the operator (models written by
+/// scripts/make_op_models.py).
+#[test]
+fn elementwise_refusals_name_the_operator() {
+    use fvae::Error;
+    let err = |name: &str| Network::new(&load(&format!("tests/data/tflite_ops/bad_{name}.tflite"))).unwrap_err();
+    assert_eq!(err("mul_shapes"), Error::Shape { what: "MUL", expected: 2, found: 4 });
+    assert!(matches!(err("sub_output_scale"), Error::Value { what: "SUB", index: 0, .. }));
+    assert!(matches!(err("hard_swish_output_scale"), Error::Value { what: "HARD_SWISH", index: 0, .. }));
+    assert_eq!(
+        err("prelu_per_channel_alpha"),
+        Error::Unsupported { what: "PRELU alpha with per-channel quantization", index: 0 }
+    );
+    assert_eq!(
+        err("mul_two_constants"),
+        Error::Unsupported { what: "elementwise operator of two constants", index: 0 }
+    );
+    assert_eq!(err("mul_int16"), Error::DType { what: "MUL", expected: "i8", found: "i16" });
+}
+
 /// Corrupted models never panic: every single-byte change (random positions and values) and
 /// truncation of each model either fails with an `Error` or builds a network that then runs
 /// (invoke on a zero input) without panicking. A cheap deterministic fuzz of the whole path.
@@ -174,7 +194,19 @@ fn corrupted_models_never_panic() {
         .iter()
         .map(|n| load(&format!("tests/data/tflite/{n}.tflite")))
         .collect();
-    for n in ["depthwise_same_s2_relu6", "add_broadcast_relu", "resize_half_pixel", "quantize_fc_dequantize", "tanh"] {
+    for n in [
+        "depthwise_same_s2_relu6",
+        "add_broadcast_relu",
+        "resize_half_pixel",
+        "quantize_fc_dequantize",
+        "tanh",
+        "mul_broadcast_6d",
+        "sub_constant_first",
+        "prelu_shared_axes",
+        "dequantize_elu_quantize",
+        "leaky_relu",
+        "gelu_approximate",
+    ] {
         models.push(load(&format!("tests/data/tflite_ops/{n}.tflite")));
     }
     let mut state = 0x2545_f491_4f6c_dd1du64;

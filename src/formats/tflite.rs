@@ -1050,6 +1050,7 @@ mod tests {
                     let _ = o.transpose_conv_options();
                     let _ = o.fully_connected_options();
                     let _ = o.reshape_new_shape();
+                    let _ = (o.mul_activation(), o.sub_activation(), o.leaky_relu_alpha(), o.gelu_approximate());
                 }
             }
         }

@@ -56,8 +56,11 @@ pub(crate) fn describe<'m>(s: &Setup<'_, 'm>, kind: Kind, dtype: TensorType) -> 
     }
     let (da, db, dy) = (dims6(&a), dims6(&b), dims6(&y));
     for k in 0..MAX_RANK {
+        if da[k] != 1 && db[k] != 1 && da[k] != db[k] {
+            return Err(s.shape(da[k], db[k])); // the inputs do not broadcast
+        }
         let want = if da[k] == 1 { db[k] } else { da[k] };
-        if (da[k] != 1 && db[k] != 1 && da[k] != db[k]) || dy[k] != want {
+        if dy[k] != want {
             return Err(s.shape(want, dy[k]));
         }
     }
