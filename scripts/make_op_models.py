@@ -5,12 +5,16 @@ The fixtures in tests/data/tflite only use FULLY_CONNECTED, CONV_2D, TRANSPOSE_C
 LOGISTIC. This script writes small .tflite flatbuffers by hand for the other operators and
 options (DEPTHWISE_CONV_2D, TANH, RELU, RELU6, ADD with broadcasting and a constant operand,
 RESIZE_NEAREST_NEIGHBOR, QUANTIZE f32->int8 and int8->int8, DEQUANTIZE, CONV_2D with VALID
-padding/stride/dilation/per-tensor weights, TRANSPOSE_CONV with VALID padding and no bias), feeds
-each random int8 (or f32) inputs, and records what the TFLite Micro reference interpreter (pip
-`tflite-micro`, its Python `runtime.Interpreter`) outputs. The Rust test tests/nn.rs then
-requires fvae's outputs to be identical.
+padding/stride/dilation/per-tensor weights, TRANSPOSE_CONV with VALID padding and no bias,
+LEAKY_RELU, MUL, SUB, ADD beyond rank 4, PRELU, HARD_SWISH, ELU int8 and f32, MAXIMUM, MINIMUM,
+SQUARED_DIFFERENCE, GELU), feeds each random int8 (or f32) inputs (the newer operators get edge
+rows first), and records what the TFLite Micro reference interpreter (pip `tflite-micro`, its
+Python `runtime.Interpreter`) outputs; for GELU, which TFLite Micro has only in float, LiteRT's
+interpreter (pip `ai-edge-litert`) with its reference kernels (`OpResolverType.BUILTIN_REF`).
+The Rust test tests/nn.rs then requires fvae's outputs to be identical. It also writes models
+fvae must refuse (`bad_*.tflite`, `unsupported_op.tflite`).
 
-Run (from the repository root, in a venv with `pip install tflite-micro flatbuffers numpy`):
+Run (from the repository root, in a venv with `pip install tflite-micro ai-edge-litert flatbuffers numpy`):
     bench-venv/bin/python scripts/make_op_models.py
 It writes tests/data/tflite_ops/NAME.tflite, NAME_in0.npy (, NAME_in1.npy), NAME_out0.npy and
 a manifest.json. The flatbuffers are written with the `flatbuffers` Builder directly, field by
