@@ -33,8 +33,8 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
 pub(crate) fn eval(d: &OpDesc, run: &Run<'_>, in1: &[u8], in2: &[u8], output: &mut [u8]) -> Result<()> {
     let (a, b) = broadcast::operands(d, run, in1, in2)?;
     broadcast::apply(d, run.params, as_i8(a)?, as_i8(b)?, as_i8_mut(output)?, |x: i8, z: i8| {
-        let diff =
-            rescaled(x, d.in_zp, LEFT_SHIFT, d.mult, d.shift) - rescaled(z, d.in2_zp, LEFT_SHIFT, d.mult2, d.shift2);
+        let a_scaled = rescaled(x, d.in_zp, LEFT_SHIFT, d.mult, d.shift);
+        let diff = a_scaled.wrapping_sub(rescaled(z, d.in2_zp, LEFT_SHIFT, d.mult2, d.shift2));
         let r = mbqm(diff.wrapping_mul(diff), d.mult3, d.shift3).wrapping_add(d.out_zp);
         r.clamp(-128, 127) as i8
     })
