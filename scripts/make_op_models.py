@@ -324,6 +324,11 @@ def models():
     y = g.tensor([2, 3, 5], scale=[0.01], zp=[3])
     g.op("MUL", [a, c], [y])
     yield "mul_scalar", g, [a, c], [y], EDGES
+    g = Graph()
+    a = g.tensor([2, 9], scale=[0.06], zp=[-9])
+    y = g.tensor([2, 9], scale=[0.05], zp=[-128])
+    g.op("MUL", [a, a], [y])
+    yield "mul_square", g, [a], [y], EDGES
 
     # SUB: rank-3 against rank-2 broadcast with fused RELU; constant minus activation; rank 5.
     g = Graph()

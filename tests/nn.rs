@@ -85,6 +85,7 @@ fn operators_bit_exact_with_tflite_micro() {
         "mul_constant_first",
         "mul_broadcast_6d",
         "mul_scalar",
+        "mul_square",
         "sub_broadcast_relu",
         "sub_constant_first",
         "sub_broadcast_5d",
@@ -183,6 +184,11 @@ fn elementwise_refusals_name_the_operator() {
         Error::Unsupported { what: "elementwise operator of two constants", index: 0 }
     );
     assert_eq!(err("mul_int16"), Error::DType { what: "MUL", expected: "i8", found: "i16" });
+    // The broadcast strides are counted in the arena: one byte short is refused.
+    let model = load("tests/data/tflite_ops/mul_broadcast_6d.tflite");
+    let net = Network::new(&model).unwrap();
+    let mut arena = vec![0u8; net.required_arena() - 1];
+    assert!(matches!(net.interpreter(&mut arena), Err(Error::BufferTooSmall { .. })));
 }
 
 /// Corrupted models never panic: every single-byte change (random positions and values) and
