@@ -4,10 +4,13 @@
 
 use super::broadcast;
 use super::{as_i8, as_i8_mut, Kind, OpDesc, Run, Setup};
-use crate::formats::tflite::TensorType;
+use crate::formats::tflite::{op, TensorType};
 use crate::Result;
 
-pub(crate) fn describe(s: &Setup<'_, '_>, kind: Kind) -> Result<OpDesc> {
+/// MAXIMUM's or MINIMUM's description, by the operator's builtin code.
+pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
+    let builtin = s.model.operator_code(s.op.opcode_index())?.builtin;
+    let kind = if builtin == op::MAXIMUM { Kind::Maximum } else { Kind::Minimum };
     Ok(broadcast::describe(s, kind, TensorType::Int8)?.0)
 }
 
