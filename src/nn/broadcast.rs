@@ -168,11 +168,15 @@ pub(crate) fn apply<T: Copy, U: Copy, V>(
     for row in y.chunks_exact_mut(inner.max(1)) {
         let ia: usize = (0..MAX_RANK - 1).map(|k| index[k] * sa[k]).sum();
         let ib: usize = (0..MAX_RANK - 1).map(|k| index[k] * sb[k]).sum();
-        for (i, o) in row.iter_mut().enumerate() {
-            match (a.get(ia + i * ia_step), b.get(ib + i * ib_step)) {
-                (Some(&x), Some(&z)) => *o = f(x, z),
-                _ => return Err(short(a.len().min(b.len()))),
-            }
+        // Along the last dimension each input either repeats one value (step 0) or runs
+        // contiguously (step 1): three plain loops, as the reference's innermost one.
+        let span = |step: usize| if step == 0 { 1 } else { row.len() };
+        let ra = a.get(ia..ia + span(ia_step)).ok_or(short(a.len()))?;
+        let rb = b.get(ib..ib + span(ib_step)).ok_or(short(b.len()))?;
+        match (ra, rb) {
+            (&[x], _) if ia_step == 0 => row.iter_mut().zip(rb).for_each(|(o, &z)| *o = f(x, z)),
+            (_, &[z]) if ib_step == 0 => row.iter_mut().zip(ra).for_each(|(o, &x)| *o = f(x, z)),
+            _ => row.iter_mut().zip(ra).zip(rb).for_each(|((o, &x), &z)| *o = f(x, z)),
         }
         // Next outer index, last dimension fastest.
         for k in (0..MAX_RANK - 1).rev() {
