@@ -14,7 +14,7 @@
 use super::broadcast::{self, Operands};
 use super::quant::{activation_range, quantize_multiplier_below_one};
 use super::{as_i8, as_i8_mut, Kind, OpDesc, Run, Setup};
-use crate::formats::tflite::{Activation, TensorType};
+use crate::formats::tflite::Activation;
 use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
 use crate::Result;
 
@@ -26,7 +26,7 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
 
 /// ADD's or SUB's description (the same multipliers).
 pub(crate) fn describe_add_or_sub(s: &Setup<'_, '_>, kind: Kind, act: Activation) -> Result<OpDesc> {
-    let (mut d, Operands { a, b, y }) = broadcast::describe(s, kind, TensorType::Int8)?;
+    let (mut d, Operands { a, b, y }) = broadcast::describe(s, kind)?;
     let twice_max = 2.0 * (a.scale.max(b.scale) as f64);
     d.left_shift = LEFT_SHIFT;
     (d.mult, d.shift) = quantize_multiplier_below_one(s, a.scale as f64 / twice_max)?;

@@ -8,7 +8,6 @@
 //! repeated dimension) are kept as [`BROADCAST_WORDS`] persistent words when the shapes differ.
 
 use super::{w32, Kind, OpDesc, Run, Setup, TensorRef, MAX_RANK};
-use crate::formats::tflite::TensorType;
 use crate::{Error, Result};
 
 /// `flags` bit: input 0 is a constant (`w_off`, `w_len`).
@@ -38,21 +37,17 @@ fn dims6(t: &TensorRef<'_>) -> [usize; MAX_RANK] {
     d
 }
 
-/// Reads and checks the operands of a binary operator whose inputs and output all have element
-/// type `dtype`: at most one constant input, the output shape the broadcast of the inputs'.
+/// Reads and checks the operands of a binary operator, int8 inputs and output: at most one
+/// constant input, the output shape the broadcast of the inputs'.
 /// Fills the tensor fields, the zero points, `flags` and the constant's place; the operator adds
 /// its multipliers.
-pub(crate) fn describe<'m>(s: &Setup<'_, 'm>, kind: Kind, dtype: TensorType) -> Result<(OpDesc, Operands<'m>)> {
+pub(crate) fn describe<'m>(s: &Setup<'_, 'm>, kind: Kind) -> Result<(OpDesc, Operands<'m>)> {
     let (a, b, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
     if s.op.inputs().len() != 2 {
         return Err(s.unsupported("a binary operator without exactly two inputs"));
     }
     for t in [&a, &b, &y] {
-        if dtype == TensorType::Int8 {
-            s.check_i8(t)?;
-        } else {
-            s.expect_type(t, dtype)?;
-        }
+        s.check_i8(t)?;
     }
     let (da, db, dy) = (dims6(&a), dims6(&b), dims6(&y));
     for k in 0..MAX_RANK {

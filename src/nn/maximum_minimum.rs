@@ -4,14 +4,14 @@
 
 use super::broadcast;
 use super::{as_i8, as_i8_mut, Kind, OpDesc, Run, Setup};
-use crate::formats::tflite::{op, TensorType};
+use crate::formats::tflite::op;
 use crate::Result;
 
 /// MAXIMUM's or MINIMUM's description, by the operator's builtin code.
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     let builtin = s.model.operator_code(s.op.opcode_index())?.builtin;
     let kind = if builtin == op::MAXIMUM { Kind::Maximum } else { Kind::Minimum };
-    Ok(broadcast::describe(s, kind, TensorType::Int8)?.0)
+    Ok(broadcast::describe(s, kind)?.0)
 }
 
 pub(crate) fn eval(d: &OpDesc, run: &Run<'_>, in1: &[u8], in2: &[u8], output: &mut [u8]) -> Result<()> {

@@ -9,13 +9,12 @@
 use super::broadcast::{self, Operands};
 use super::quant::{activation_range, quantize_multiplier};
 use super::{as_i8, as_i8_mut, Kind, OpDesc, Run, Setup};
-use crate::formats::tflite::TensorType;
 use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
 use crate::Result;
 
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     let act = s.op.mul_activation()?;
-    let (mut d, Operands { a, b, y }) = broadcast::describe(s, Kind::Mul, TensorType::Int8)?;
+    let (mut d, Operands { a, b, y }) = broadcast::describe(s, Kind::Mul)?;
     (d.mult, d.shift) = quantize_multiplier(a.scale as f64 * b.scale as f64 / y.scale as f64);
     (d.act_min, d.act_max) = activation_range(act, y.scale, y.zero_point, s.index)?;
     Ok(d)

@@ -10,12 +10,11 @@
 use super::broadcast::{self, Operands};
 use super::quant::quantize_multiplier;
 use super::{as_i8, as_i8_mut, Kind, OpDesc, Run, Setup};
-use crate::formats::tflite::TensorType;
 use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
 use crate::Result;
 
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
-    let (mut d, Operands { a: x, b: alpha, y }) = broadcast::describe(s, Kind::Prelu, TensorType::Int8)?;
+    let (mut d, Operands { a: x, b: alpha, y }) = broadcast::describe(s, Kind::Prelu)?;
     if alpha.quant.is_some_and(|q| q.scale.len() != 1) {
         return Err(s.unsupported("PRELU alpha with per-channel quantization"));
     }

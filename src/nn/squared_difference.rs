@@ -13,14 +13,13 @@ use super::add::rescaled;
 use super::broadcast::{self, Operands};
 use super::quant::{quantize_multiplier, quantize_multiplier_below_one};
 use super::{as_i8, as_i8_mut, Kind, OpDesc, Run, Setup};
-use crate::formats::tflite::TensorType;
 use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
 use crate::Result;
 
 const LEFT_SHIFT: i32 = 7;
 
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
-    let (mut d, Operands { a, b, y }) = broadcast::describe(s, Kind::SquaredDifference, TensorType::Int8)?;
+    let (mut d, Operands { a, b, y }) = broadcast::describe(s, Kind::SquaredDifference)?;
     let twice_max = 2.0 * a.scale.max(b.scale) as f64;
     d.left_shift = LEFT_SHIFT;
     (d.mult, d.shift) = quantize_multiplier_below_one(s, a.scale as f64 / twice_max)?;
