@@ -278,7 +278,10 @@ def models():
     for name, alpha, (sx, zx), (sy, zy) in [("leaky_relu", 0.2, (0.05, 3), (0.03, -20)),
                                             ("leaky_relu_negative_alpha", -0.5, (0.04, -128), (0.05, 127)),
                                             ("leaky_relu_alpha_3", 3.0, (0.1, 127), (0.02, -128)),
-                                            ("leaky_relu_tiny_multiplier", 0.1, (1e-3, 0), (40.0, 0))]:
+                                            ("leaky_relu_tiny_multiplier", 0.1, (1e-3, 0), (40.0, 0)),
+                                            # f64 and f32 multipliers give different tables here.
+                                            ("leaky_relu_f64_multiplier", 1.9079780578613281,
+                                             (0.003043972421437502, -10), (0.0016427787486463785, 33))]:
         g = Graph()
         x = g.tensor([1, 256], scale=[sx], zp=[zx])
         y = g.tensor([1, 256], scale=[sy], zp=[zy])

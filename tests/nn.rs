@@ -79,6 +79,7 @@ fn operators_bit_exact_with_tflite_micro() {
         "leaky_relu_negative_alpha",
         "leaky_relu_alpha_3",
         "leaky_relu_tiny_multiplier",
+        "leaky_relu_f64_multiplier",
         "mul_broadcast_relu6",
         "mul_huge_multiplier",
         "mul_flushed_multiplier",

@@ -1,9 +1,9 @@
 //! HARD_SWISH, int8 (TFLite's `reference_ops::HardSwish`, quantised form), `x * relu6(x + 3) / 6`
 //! in 16-bit fixed point.
 //!
-//! Set-up, in f32 as TFLite Micro: `hires = s_x / 128`, the output multiplier `hires / s_y` and
-//! the "reluish" multiplier `hires / (3 / 32768)`, each through `QuantizeMultiplier` and rounded
-//! to 16 bits (`DownScaleInt32ToInt16Multiplier`); the output multiplier's exponent must be at
+//! Set-up as TFLite Micro: `hires = s_x / 128` (f32), the output multiplier `hires / s_y` and
+//! the "reluish" multiplier `hires / (3 / 32768)` (f64 quotients of the f32 values), each through
+//! `QuantizeMultiplier` and rounded to 16 bits (`DownScaleInt32ToInt16Multiplier`); the output multiplier's exponent must be at
 //! most 0. Per input, with `v = (x - zp_x) * 128` (i16): the output-scale value
 //! `p = SaturatingRoundingDoublingHighMul(v, m_out)`; the reluish value `r` is `v` scaled by the
 //! reluish multiplier (saturating shifts around a rounding doubling high multiply for a positive
@@ -37,7 +37,8 @@ fn multipliers(sx: f32, sy: f32) -> ((i16, i32), (i16, i32)) {
     let hires = (1.0f32 / 128.0) * sx;
     let reluish_scale = 3.0f32 / 32768.0;
     let down = |(m, e): (i32, i32)| (downscale_to_i16(m), e);
-    (down(quantize_multiplier((hires / sy) as f64)), down(quantize_multiplier((hires / reluish_scale) as f64)))
+    let (hires, sy, reluish_scale) = (hires as f64, sy as f64, reluish_scale as f64);
+    (down(quantize_multiplier(hires / sy)), down(quantize_multiplier(hires / reluish_scale)))
 }
 
 /// TFLite's `DownScaleInt32ToInt16Multiplier`: the top 16 bits, rounded (saturating).

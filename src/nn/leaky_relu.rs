@@ -1,8 +1,7 @@
 //! LEAKY_RELU, int8 (TFLite Micro's `QuantizeLeakyRelu`).
 //!
-//! With `M_id * 2^shift_id = (f64)(s_x / s_y)` and `M_a * 2^shift_a = (f64)(s_x * alpha / s_y)`
-//! (both products and quotients in f32, as TFLite Micro's prepare step; `QuantizeMultiplier`)
-//! and `v = x - zp_x`: `y = clamp(zp_y + MultiplyByQuantizedMultiplier(v, M_id, shift_id))` for
+//! With `M_id * 2^shift_id = s_x / s_y` and `M_a * 2^shift_a = s_x * alpha / s_y` (in f64,
+//! `QuantizeMultiplier`) and `v = x - zp_x`: `y = clamp(zp_y + MultiplyByQuantizedMultiplier(v, M_id, shift_id))` for
 //! `v >= 0`, else `zp_y + sign(alpha) * MultiplyByQuantizedMultiplier(v, |M_a|, shift_a)` (a
 //! negative `alpha` gives a negative `M_a`; the multiply takes its magnitude).
 //!
@@ -24,8 +23,8 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
 
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, lut: &mut [u8]) -> Result<()> {
     let (x, y, alpha) = (s.need_input(0)?, s.output()?, s.op.leaky_relu_alpha()?);
-    let (m_id, shift_id) = quantize_multiplier((x.scale / y.scale) as f64);
-    let (m_alpha, shift_alpha) = quantize_multiplier((x.scale * alpha / y.scale) as f64);
+    let (m_id, shift_id) = quantize_multiplier(x.scale as f64 / y.scale as f64);
+    let (m_alpha, shift_alpha) = quantize_multiplier(x.scale as f64 * alpha as f64 / y.scale as f64);
     let negative = m_alpha < 0;
     let m_alpha = m_alpha.wrapping_abs();
     for v in -128i32..=127 {

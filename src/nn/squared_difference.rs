@@ -3,8 +3,7 @@
 //!
 //! With `left_shift = 7`, `twice_max = 2 * max(s_a, s_b)` (f64), `M_a = s_a / twice_max`,
 //! `M_b = s_b / twice_max` (`QuantizeMultiplierSmallerThanOneExp`) and
-//! `M_y = twice_max^2 / (f64)((f32)2^14 * s_y)` (`QuantizeMultiplier`; TFLite Micro forms that
-//! denominator in f32):
+//! `M_y = twice_max^2 / (2^14 * s_y)` (`QuantizeMultiplier`), all in f64:
 //!
 //! `a' = MultiplyByQuantizedMultiplier((a - zp_a) * 2^7, M_a)`, likewise `b'`,
 //! `y = clamp(zp_y + MultiplyByQuantizedMultiplier((a' - b')^2, M_y), -128, 127)`.
@@ -24,7 +23,7 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     d.left_shift = LEFT_SHIFT;
     (d.mult, d.shift) = quantize_multiplier_below_one(s, a.scale as f64 / twice_max)?;
     (d.mult2, d.shift2) = quantize_multiplier_below_one(s, b.scale as f64 / twice_max)?;
-    let denominator = ((1u32 << (2 * LEFT_SHIFT)) as f32 * y.scale) as f64;
+    let denominator = (1u32 << (2 * LEFT_SHIFT)) as f64 * y.scale as f64;
     (d.mult3, d.shift3) = quantize_multiplier(twice_max * twice_max / denominator);
     Ok(d)
 }

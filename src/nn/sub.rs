@@ -1,8 +1,8 @@
 //! SUB, int8 with broadcasting up to rank 6 (TFLite Micro's `SubElementwise` /
 //! `BroadcastQuantSubSlow`): ADD's formula ([`super::add`]) with `a' - b'` for `a' + b'`, the
-//! same multipliers (computed in f64: that is what the TFLite Micro interpreter's outputs
-//! match; the same quotients formed in f32 differ by one in some outputs) and the same
-//! requirement that the output multiplier be below 1.
+//! same multipliers (in f64, as current TFLite Micro; older versions formed the quotients in f32,
+//! which changes some outputs by one) and the same requirement that the output multiplier
+//! be below 1.
 
 use super::add::{describe_add_or_sub, eval_add_or_sub};
 use super::{Kind, OpDesc, Run, Setup};
