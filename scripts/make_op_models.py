@@ -378,7 +378,10 @@ def models():
     # HARD_SWISH: reluish exponents positive (s_x 0.05), negative (s_x 0.002) and large (s_x 0.9).
     for name, (sx, zx), (sy, zy) in [("hard_swish", (0.05, -3), (0.03, -50)),
                                      ("hard_swish_small_scale", (0.002, 127), (0.001, -128)),
-                                     ("hard_swish_large_scale", (0.9, -128), (0.5, 100))]:
+                                     ("hard_swish_large_scale", (0.9, -128), (0.5, 100)),
+                                     # f64 and f32 multipliers give different tables here.
+                                     ("hard_swish_f64_multiplier", (0.0005415622727014124, -128),
+                                      (0.0002313376753591001, -128))]:
         g = Graph()
         x = g.tensor([1, 256], scale=[sx], zp=[zx])
         y = g.tensor([1, 256], scale=[sy], zp=[zy])

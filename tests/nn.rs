@@ -96,6 +96,7 @@ fn operators_bit_exact_with_tflite_micro() {
         "hard_swish",
         "hard_swish_small_scale",
         "hard_swish_large_scale",
+        "hard_swish_f64_multiplier",
         "elu",
         "elu_f32",
         "dequantize_elu_quantize",
