@@ -439,6 +439,23 @@ def models():
     g.op("SQUARED_DIFFERENCE", [a, c], [y])
     yield "squared_difference_small_output_scale", g, [a, c], [y], EDGES
 
+    # One-element constant operands (fvae turns these into tables): x + c, c * x (rank 0),
+    # c - x, max(x, c), (x - c)^2, PRELU with one alpha.
+    for name, op, opt, fields, first, cshape in [("add_constant_scalar", "ADD", "Add", [(0, "i8", 1)], False, [1]),
+                                                 ("mul_constant_scalar_first", "MUL", None, [], True, []),
+                                                 ("sub_constant_scalar_first", "SUB", None, [], True, [1, 1]),
+                                                 ("maximum_constant_scalar", "MAXIMUM", None, [], False, [1]),
+                                                 ("squared_difference_constant_scalar", "SQUARED_DIFFERENCE", None, [],
+                                                  False, [1]),
+                                                 ("prelu_constant_scalar", "PRELU", None, [], False, [1])]:
+        g = Graph()
+        same = op == "MAXIMUM"
+        a = g.tensor([3, 11], scale=[0.05], zp=[-7])
+        c = g.tensor(cshape, scale=[0.05 if same else 0.09], zp=[-7 if same else 100], data=i8(cshape))
+        y = g.tensor([3, 11], scale=[0.05 if same else 0.04], zp=[-7 if same else -30])
+        g.op(op, [c, a] if first else [a, c], [y], opt, fields)
+        yield name, g, [a], [y], EDGES
+
     # GELU (LiteRT's reference kernels; TFLite Micro has no int8 GELU): erf and tanh forms.
     for name, approximate, (sx, zx), (sy, zy) in [("gelu", 0, (0.042, 6), (0.0207, -120)),
                                                   ("gelu_approximate", 1, (0.03, -128), (0.02, -5)),

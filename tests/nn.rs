@@ -106,6 +106,12 @@ fn operators_bit_exact_with_tflite_micro() {
         "minimum_same_shape",
         "squared_difference_broadcast",
         "squared_difference_small_output_scale",
+        "add_constant_scalar",
+        "mul_constant_scalar_first",
+        "sub_constant_scalar_first",
+        "maximum_constant_scalar",
+        "squared_difference_constant_scalar",
+        "prelu_constant_scalar",
         // Expected outputs from LiteRT's reference kernels (TFLite Micro has no int8 GELU).
         "gelu",
         "gelu_approximate",

@@ -13,7 +13,7 @@
 
 use super::broadcast::{self, Operands};
 use super::quant::{activation_range, quantize_multiplier_below_one};
-use super::{as_i8, as_i8_mut, Kind, OpDesc, Run, Setup};
+use super::{Kind, OpDesc, Run, Setup};
 use crate::formats::tflite::Activation;
 use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
 use crate::Result;
@@ -43,24 +43,20 @@ pub(crate) fn rescaled(x: i8, zp: i32, left_shift: i32, m: i32, shift: i32) -> i
     mbqm((x as i32 - zp).wrapping_mul(1 << left_shift), m, shift)
 }
 
-pub(crate) fn eval(d: &OpDesc, run: &Run<'_>, in1: &[u8], in2: &[u8], output: &mut [u8]) -> Result<()> {
-    eval_add_or_sub::<false>(d, run, in1, in2, output)
+/// ADD's output, or SUB's (`a' - b'`) with `SUBTRACT` (the description holds the multipliers).
+#[inline(always)]
+pub(crate) fn element<const SUBTRACT: bool>(d: &OpDesc, x: i8, z: i8) -> i8 {
+    let sa = rescaled(x, d.in_zp, LEFT_SHIFT, d.mult, d.shift);
+    let sb = rescaled(z, d.in2_zp, LEFT_SHIFT, d.mult2, d.shift2);
+    let raw = if SUBTRACT { sa.wrapping_sub(sb) } else { sa.wrapping_add(sb) };
+    let r = mbqm(raw, d.mult3, d.shift3).wrapping_add(d.out_zp);
+    r.max(d.act_min).min(d.act_max) as i8
 }
 
-/// ADD, or SUB (`a' - b'`) with `SUBTRACT`: the same loop (the description holds the multipliers).
-pub(crate) fn eval_add_or_sub<const SUBTRACT: bool>(
-    d: &OpDesc,
-    run: &Run<'_>,
-    in1: &[u8],
-    in2: &[u8],
-    output: &mut [u8],
-) -> Result<()> {
-    let (a, b) = broadcast::operands(d, run, in1, in2)?;
-    broadcast::apply(d, run.params, as_i8(a)?, as_i8(b)?, as_i8_mut(output)?, |x: i8, z: i8| {
-        let sa = rescaled(x, d.in_zp, LEFT_SHIFT, d.mult, d.shift);
-        let sb = rescaled(z, d.in2_zp, LEFT_SHIFT, d.mult2, d.shift2);
-        let raw = if SUBTRACT { sa.wrapping_sub(sb) } else { sa.wrapping_add(sb) };
-        let r = mbqm(raw, d.mult3, d.shift3).wrapping_add(d.out_zp);
-        r.max(d.act_min).min(d.act_max) as i8
-    })
+pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut [u8]) -> Result<()> {
+    broadcast::prepare(s, d, pers, lut, |x, z| element::<false>(d, x, z))
+}
+
+pub(crate) fn eval(d: &OpDesc, run: &Run<'_>, in1: &[u8], in2: &[u8], output: &mut [u8]) -> Result<()> {
+    broadcast::eval(d, run, in1, in2, output, |x, z| element::<false>(d, x, z))
 }

@@ -6,8 +6,12 @@
 //! An element's value does not depend on the order the reference visits the output in, so the
 //! loop here is a plain row-major walk: output dimensions and the two inputs' strides (0 along a
 //! repeated dimension) are kept as [`BROADCAST_WORDS`] persistent words when the shapes differ.
+//! An activation combined with a one-element constant (`x * c`, `x + c`, ...) is a function of
+//! one int8 value: set-up evaluates the operator's arithmetic for all 256 and run time is a
+//! table lookup.
 
-use super::{w32, Kind, OpDesc, Run, Setup, TensorRef, MAX_RANK};
+use super::logistic::eval_lut;
+use super::{as_i8, as_i8_mut, w32, Kind, OpDesc, Run, Setup, TensorRef, MAX_RANK};
 use crate::{Error, Result};
 
 /// `flags` bit: input 0 is a constant (`w_off`, `w_len`).
@@ -16,6 +20,9 @@ pub(crate) const CONST_A: i32 = 1;
 pub(crate) const CONST_B: i32 = 2;
 /// `flags` bit: the shapes differ; the broadcast strides follow the description.
 pub(crate) const BROADCAST: i32 = 4;
+/// `flags` bit: one input is a one-element constant, the other has the output's size; a
+/// 256-entry table maps the activation's bytes.
+pub(crate) const TABLE: i32 = 8;
 /// Persistent words of a broadcasting operator: output dimensions, then each input's strides.
 pub(crate) const BROADCAST_WORDS: usize = 3 * MAX_RANK;
 
@@ -86,7 +93,12 @@ pub(crate) fn describe<'m>(s: &Setup<'_, 'm>, kind: Kind) -> Result<(OpDesc, Ope
         }
         (None, None) => {}
     }
-    if a.numel != y.numel || b.numel != y.numel {
+    let scalar_a = d.flags & CONST_A != 0 && a.numel == 1 && b.numel == y.numel;
+    let scalar_b = d.flags & CONST_B != 0 && b.numel == 1 && a.numel == y.numel;
+    if scalar_a || scalar_b {
+        d.flags |= TABLE;
+        d.lut_bytes = 256;
+    } else if a.numel != y.numel || b.numel != y.numel {
         d.flags |= BROADCAST;
         d.pers_words = BROADCAST_WORDS as i32;
     }
@@ -94,12 +106,30 @@ pub(crate) fn describe<'m>(s: &Setup<'_, 'm>, kind: Kind) -> Result<(OpDesc, Ope
 }
 
 /// Writes the broadcast words (output dimensions, row-major strides of each input with 0 along
-/// its repeated dimensions) if the operator broadcasts.
-pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32]) -> Result<()> {
+/// its repeated dimensions) if the operator broadcasts, or the table of `f` with the constant
+/// (entry `x as u8` for activation byte `x`) for a one-element constant operand.
+pub(crate) fn prepare(
+    s: &Setup<'_, '_>,
+    d: &OpDesc,
+    pers: &mut [i32],
+    lut: &mut [u8],
+    f: impl Fn(i8, i8) -> i8,
+) -> Result<()> {
+    let (a, b, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
+    if d.flags & TABLE != 0 {
+        let constant = s.const_bytes(if d.flags & CONST_A != 0 { &a } else { &b })?;
+        let c = *constant.first().ok_or(s.shape(1, 0))? as i8;
+        for x in -128i32..=127 {
+            if let Some(slot) = lut.get_mut(x as u8 as usize) {
+                let r = if d.flags & CONST_A != 0 { f(c, x as i8) } else { f(x as i8, c) };
+                *slot = r as u8;
+            }
+        }
+        return Ok(());
+    }
     if d.flags & BROADCAST == 0 {
         return Ok(());
     }
-    let (a, b, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
     let (da, db, dy) = (dims6(&a), dims6(&b), dims6(&y));
     let strides = |dims: [usize; MAX_RANK]| -> Result<[i32; MAX_RANK]> {
         let mut st = [0i32; MAX_RANK];
@@ -117,8 +147,26 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32]) -> Result
     Ok(())
 }
 
+/// Runs a binary int8 operator whose element function is `f`: the table lookup (see [`TABLE`]),
+/// or [`apply`] over the two operands.
+#[inline(always)]
+pub(crate) fn eval(
+    d: &OpDesc,
+    run: &Run<'_>,
+    in1: &[u8],
+    in2: &[u8],
+    output: &mut [u8],
+    f: impl Fn(i8, i8) -> i8,
+) -> Result<()> {
+    if d.flags & TABLE != 0 {
+        return eval_lut(run, if d.flags & CONST_A != 0 { in2 } else { in1 }, output);
+    }
+    let (a, b) = operands(d, run, in1, in2)?;
+    apply(d, run.params, as_i8(a)?, as_i8(b)?, as_i8_mut(output)?, f)
+}
+
 /// The two operands' bytes: the activations, or the constant from the model.
-pub(crate) fn operands<'x>(d: &OpDesc, run: &Run<'x>, in1: &'x [u8], in2: &'x [u8]) -> Result<(&'x [u8], &'x [u8])> {
+fn operands<'x>(d: &OpDesc, run: &Run<'x>, in1: &'x [u8], in2: &'x [u8]) -> Result<(&'x [u8], &'x [u8])> {
     let constant = || {
         let (off, len) = (d.w_off as usize, d.w_len as usize);
         run.model.get(off..off + len).ok_or(Error::Missing { format: "tflite", name: "elementwise constant operand" })
@@ -130,7 +178,7 @@ pub(crate) fn operands<'x>(d: &OpDesc, run: &Run<'x>, in1: &'x [u8], in2: &'x [u
 
 /// `y[i] = f(a[ia], b[ib])` over the output, `ia` and `ib` the broadcast positions.
 #[inline(always)]
-pub(crate) fn apply<T: Copy, U: Copy, V>(
+fn apply<T: Copy, U: Copy, V>(
     d: &OpDesc,
     params: &[i32],
     a: &[T],

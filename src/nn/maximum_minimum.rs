@@ -3,7 +3,7 @@
 //! Micro, no requantisation: the converter gives both inputs and the output one quantisation.
 
 use super::broadcast;
-use super::{as_i8, as_i8_mut, Kind, OpDesc, Run, Setup};
+use super::{Kind, OpDesc, Run, Setup};
 use crate::formats::tflite::op;
 use crate::Result;
 
@@ -14,12 +14,18 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     Ok(broadcast::describe(s, kind)?.0)
 }
 
-pub(crate) fn eval(d: &OpDesc, run: &Run<'_>, in1: &[u8], in2: &[u8], output: &mut [u8]) -> Result<()> {
-    let (a, b) = broadcast::operands(d, run, in1, in2)?;
-    let (a, b, y) = (as_i8(a)?, as_i8(b)?, as_i8_mut(output)?);
+pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut [u8]) -> Result<()> {
     if d.kind == Kind::Maximum as i32 {
-        broadcast::apply(d, run.params, a, b, y, |x: i8, z: i8| x.max(z))
+        broadcast::prepare(s, d, pers, lut, i8::max)
     } else {
-        broadcast::apply(d, run.params, a, b, y, |x: i8, z: i8| x.min(z))
+        broadcast::prepare(s, d, pers, lut, i8::min)
+    }
+}
+
+pub(crate) fn eval(d: &OpDesc, run: &Run<'_>, in1: &[u8], in2: &[u8], output: &mut [u8]) -> Result<()> {
+    if d.kind == Kind::Maximum as i32 {
+        broadcast::eval(d, run, in1, in2, output, i8::max)
+    } else {
+        broadcast::eval(d, run, in1, in2, output, i8::min)
     }
 }

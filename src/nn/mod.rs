@@ -831,15 +831,12 @@ impl<'a, 'm> Interpreter<'a, 'm> {
                 Some(Kind::HardSwish) => hard_swish::prepare(&s, &d, lut)?,
                 Some(Kind::Elu) => elu::prepare(&s, &d, lut)?,
                 Some(Kind::Gelu) => gelu::prepare(&s, &d, lut)?,
-                Some(
-                    Kind::Add
-                    | Kind::Mul
-                    | Kind::Sub
-                    | Kind::Prelu
-                    | Kind::Maximum
-                    | Kind::Minimum
-                    | Kind::SquaredDifference,
-                ) => broadcast::prepare(&s, &d, pers)?,
+                Some(Kind::Add) => add::prepare(&s, &d, pers, lut)?,
+                Some(Kind::Mul) => mul::prepare(&s, &d, pers, lut)?,
+                Some(Kind::Sub) => sub::prepare(&s, &d, pers, lut)?,
+                Some(Kind::Prelu) => prelu::prepare(&s, &d, pers, lut)?,
+                Some(Kind::Maximum | Kind::Minimum) => maximum_minimum::prepare(&s, &d, pers, lut)?,
+                Some(Kind::SquaredDifference) => squared_difference::prepare(&s, &d, pers, lut)?,
                 _ => {}
             }
             w += DESC_WORDS + d.pers_words as usize;

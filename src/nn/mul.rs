@@ -8,7 +8,7 @@
 
 use super::broadcast::{self, Operands};
 use super::quant::{activation_range, quantize_multiplier};
-use super::{as_i8, as_i8_mut, Kind, OpDesc, Run, Setup};
+use super::{Kind, OpDesc, Run, Setup};
 use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
 use crate::Result;
 
@@ -20,11 +20,17 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     Ok(d)
 }
 
+#[inline(always)]
+fn element(d: &OpDesc, x: i8, z: i8) -> i8 {
+    let product = (x as i32 - d.in_zp) * (z as i32 - d.in2_zp); // at most 255 * 255
+    let r = d.out_zp.wrapping_add(mbqm(product, d.mult, d.shift));
+    r.max(d.act_min).min(d.act_max) as i8
+}
+
+pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut [u8]) -> Result<()> {
+    broadcast::prepare(s, d, pers, lut, |x, z| element(d, x, z))
+}
+
 pub(crate) fn eval(d: &OpDesc, run: &Run<'_>, in1: &[u8], in2: &[u8], output: &mut [u8]) -> Result<()> {
-    let (a, b) = broadcast::operands(d, run, in1, in2)?;
-    broadcast::apply(d, run.params, as_i8(a)?, as_i8(b)?, as_i8_mut(output)?, |x: i8, z: i8| {
-        let product = (x as i32 - d.in_zp) * (z as i32 - d.in2_zp); // at most 255 * 255
-        let r = d.out_zp.wrapping_add(mbqm(product, d.mult, d.shift));
-        r.max(d.act_min).min(d.act_max) as i8
-    })
+    broadcast::eval(d, run, in1, in2, output, |x, z| element(d, x, z))
 }

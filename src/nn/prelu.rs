@@ -9,7 +9,7 @@
 
 use super::broadcast::{self, Operands};
 use super::quant::quantize_multiplier;
-use super::{as_i8, as_i8_mut, Kind, OpDesc, Run, Setup};
+use super::{Kind, OpDesc, Run, Setup};
 use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
 use crate::Result;
 
@@ -23,15 +23,22 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     Ok(d)
 }
 
+/// The output for input `v` and slope `a`.
+#[inline(always)]
+fn element(d: &OpDesc, v: i8, a: i8) -> i8 {
+    let v = v as i32 - d.in_zp;
+    let r = if v >= 0 {
+        mbqm(v, d.mult, d.shift)
+    } else {
+        mbqm(v * (a as i32 - d.in2_zp), d.mult2, d.shift2) // at most 255 * 255
+    };
+    r.wrapping_add(d.out_zp).clamp(-128, 127) as i8
+}
+
+pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut [u8]) -> Result<()> {
+    broadcast::prepare(s, d, pers, lut, |v, a| element(d, v, a))
+}
+
 pub(crate) fn eval(d: &OpDesc, run: &Run<'_>, in1: &[u8], in2: &[u8], output: &mut [u8]) -> Result<()> {
-    let (x, alpha) = broadcast::operands(d, run, in1, in2)?;
-    broadcast::apply(d, run.params, as_i8(x)?, as_i8(alpha)?, as_i8_mut(output)?, |v: i8, a: i8| {
-        let v = v as i32 - d.in_zp;
-        let r = if v >= 0 {
-            mbqm(v, d.mult, d.shift)
-        } else {
-            mbqm(v * (a as i32 - d.in2_zp), d.mult2, d.shift2) // at most 255 * 255
-        };
-        r.wrapping_add(d.out_zp).clamp(-128, 127) as i8
-    })
+    broadcast::eval(d, run, in1, in2, output, |v, a| element(d, v, a))
 }

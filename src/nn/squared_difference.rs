@@ -11,7 +11,7 @@
 use super::add::rescaled;
 use super::broadcast::{self, Operands};
 use super::quant::{quantize_multiplier, quantize_multiplier_below_one};
-use super::{as_i8, as_i8_mut, Kind, OpDesc, Run, Setup};
+use super::{Kind, OpDesc, Run, Setup};
 use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
 use crate::Result;
 
@@ -28,12 +28,18 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     Ok(d)
 }
 
+#[inline(always)]
+fn element(d: &OpDesc, x: i8, z: i8) -> i8 {
+    let a_scaled = rescaled(x, d.in_zp, LEFT_SHIFT, d.mult, d.shift);
+    let diff = a_scaled.wrapping_sub(rescaled(z, d.in2_zp, LEFT_SHIFT, d.mult2, d.shift2));
+    let r = mbqm(diff.wrapping_mul(diff), d.mult3, d.shift3).wrapping_add(d.out_zp);
+    r.clamp(-128, 127) as i8
+}
+
+pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut [u8]) -> Result<()> {
+    broadcast::prepare(s, d, pers, lut, |x, z| element(d, x, z))
+}
+
 pub(crate) fn eval(d: &OpDesc, run: &Run<'_>, in1: &[u8], in2: &[u8], output: &mut [u8]) -> Result<()> {
-    let (a, b) = broadcast::operands(d, run, in1, in2)?;
-    broadcast::apply(d, run.params, as_i8(a)?, as_i8(b)?, as_i8_mut(output)?, |x: i8, z: i8| {
-        let a_scaled = rescaled(x, d.in_zp, LEFT_SHIFT, d.mult, d.shift);
-        let diff = a_scaled.wrapping_sub(rescaled(z, d.in2_zp, LEFT_SHIFT, d.mult2, d.shift2));
-        let r = mbqm(diff.wrapping_mul(diff), d.mult3, d.shift3).wrapping_add(d.out_zp);
-        r.clamp(-128, 127) as i8
-    })
+    broadcast::eval(d, run, in1, in2, output, |x, z| element(d, x, z))
 }

@@ -4,7 +4,8 @@
 //! which changes some outputs by one) and the same requirement that the output multiplier
 //! be below 1.
 
-use super::add::{describe_add_or_sub, eval_add_or_sub};
+use super::add::{describe_add_or_sub, element};
+use super::broadcast;
 use super::{Kind, OpDesc, Run, Setup};
 use crate::Result;
 
@@ -12,6 +13,10 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     describe_add_or_sub(s, Kind::Sub, s.op.sub_activation()?)
 }
 
+pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut [u8]) -> Result<()> {
+    broadcast::prepare(s, d, pers, lut, |x, z| element::<true>(d, x, z))
+}
+
 pub(crate) fn eval(d: &OpDesc, run: &Run<'_>, in1: &[u8], in2: &[u8], output: &mut [u8]) -> Result<()> {
-    eval_add_or_sub::<true>(d, run, in1, in2, output)
+    broadcast::eval(d, run, in1, in2, output, |x, z| element::<true>(d, x, z))
 }
