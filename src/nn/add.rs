@@ -11,7 +11,7 @@
 //! `M_y` must be below 1 (an output scale at least `twice_max / 2^20`), as TFLite Micro
 //! requires. One input may be a constant tensor (read from the model in place).
 
-use super::broadcast::{self, Operands};
+use super::broadcast::{self, Scales};
 use super::quant::{activation_range, quantize_multiplier_below_one};
 use super::{Kind, OpDesc, Run, Setup};
 use crate::formats::tflite::Activation;
@@ -25,14 +25,15 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
 }
 
 /// ADD's or SUB's description (the same multipliers).
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn describe_add_or_sub(s: &Setup<'_, '_>, kind: Kind, act: Activation) -> Result<OpDesc> {
-    let (mut d, Operands { a, b, y }) = broadcast::describe(s, kind)?;
-    let twice_max = 2.0 * (a.scale.max(b.scale) as f64);
+    let (mut d, Scales { a, b, y, y_zero_point }) = broadcast::describe(s, kind)?;
+    let twice_max = 2.0 * (a.max(b) as f64);
     d.left_shift = LEFT_SHIFT;
-    (d.mult, d.shift) = quantize_multiplier_below_one(s, a.scale as f64 / twice_max)?;
-    (d.mult2, d.shift2) = quantize_multiplier_below_one(s, b.scale as f64 / twice_max)?;
-    (d.mult3, d.shift3) = quantize_multiplier_below_one(s, twice_max / ((1u32 << LEFT_SHIFT) as f64 * y.scale as f64))?;
-    (d.act_min, d.act_max) = activation_range(act, y.scale, y.zero_point, s.index)?;
+    (d.mult, d.shift) = quantize_multiplier_below_one(s, a as f64 / twice_max)?;
+    (d.mult2, d.shift2) = quantize_multiplier_below_one(s, b as f64 / twice_max)?;
+    (d.mult3, d.shift3) = quantize_multiplier_below_one(s, twice_max / ((1u32 << LEFT_SHIFT) as f64 * y as f64))?;
+    (d.act_min, d.act_max) = activation_range(act, y, y_zero_point, s.index)?;
     Ok(d)
 }
 
@@ -53,6 +54,7 @@ pub(crate) fn element<const SUBTRACT: bool>(d: &OpDesc, x: i8, z: i8) -> i8 {
     r.max(d.act_min).min(d.act_max) as i8
 }
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut [u8]) -> Result<()> {
     broadcast::prepare(s, d, pers, lut, |x, z| element::<false>(d, x, z))
 }

@@ -26,11 +26,13 @@ pub(crate) const TABLE: i32 = 8;
 /// Persistent words of a broadcasting operator: output dimensions, then each input's strides.
 pub(crate) const BROADCAST_WORDS: usize = 3 * MAX_RANK;
 
-/// The two inputs and the output of a binary operator.
-pub(crate) struct Operands<'m> {
-    pub a: TensorRef<'m>,
-    pub b: TensorRef<'m>,
-    pub y: TensorRef<'m>,
+/// The scales of a binary operator's two inputs and output, and the output's zero point (what
+/// the operators' multipliers and clamp ranges are computed from).
+pub(crate) struct Scales {
+    pub a: f32,
+    pub b: f32,
+    pub y: f32,
+    pub y_zero_point: i32,
 }
 
 /// `t`'s dimensions right-aligned to rank 6 (leading 1s).
@@ -48,7 +50,8 @@ fn dims6(t: &TensorRef<'_>) -> [usize; MAX_RANK] {
 /// constant input, the output shape the broadcast of the inputs'.
 /// Fills the tensor fields, the zero points, `flags` and the constant's place; the operator adds
 /// its multipliers.
-pub(crate) fn describe<'m>(s: &Setup<'_, 'm>, kind: Kind) -> Result<(OpDesc, Operands<'m>)> {
+#[inline(never)] // set-up only: its own stack frame, not one merged into every operator's
+pub(crate) fn describe(s: &Setup<'_, '_>, kind: Kind) -> Result<(OpDesc, Scales)> {
     let (a, b, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
     if s.op.inputs().len() != 2 {
         return Err(s.unsupported("a binary operator without exactly two inputs"));
@@ -102,7 +105,7 @@ pub(crate) fn describe<'m>(s: &Setup<'_, 'm>, kind: Kind) -> Result<(OpDesc, Ope
         d.flags |= BROADCAST;
         d.pers_words = BROADCAST_WORDS as i32;
     }
-    Ok((d, Operands { a, b, y }))
+    Ok((d, Scales { a: a.scale, b: b.scale, y: y.scale, y_zero_point: y.zero_point }))
 }
 
 /// Writes the broadcast words (output dimensions, row-major strides of each input with 0 along
@@ -115,21 +118,33 @@ pub(crate) fn prepare(
     lut: &mut [u8],
     f: impl Fn(i8, i8) -> i8,
 ) -> Result<()> {
-    let (a, b, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
-    if d.flags & TABLE != 0 {
-        let constant = s.const_bytes(if d.flags & CONST_A != 0 { &a } else { &b })?;
-        let c = *constant.first().ok_or(s.shape(1, 0))? as i8;
-        for x in -128i32..=127 {
-            if let Some(slot) = lut.get_mut(x as u8 as usize) {
-                let r = if d.flags & CONST_A != 0 { f(c, x as i8) } else { f(x as i8, c) };
-                *slot = r as u8;
-            }
-        }
-        return Ok(());
+    if d.flags & TABLE == 0 {
+        return write_strides(s, d, pers);
     }
+    let c = constant_value(s, d)?;
+    for x in -128i32..=127 {
+        if let Some(slot) = lut.get_mut(x as u8 as usize) {
+            let r = if d.flags & CONST_A != 0 { f(c, x as i8) } else { f(x as i8, c) };
+            *slot = r as u8;
+        }
+    }
+    Ok(())
+}
+
+/// The one-element constant operand's value.
+#[inline(never)] // set-up only; not repeated in every operator's `prepare`
+fn constant_value(s: &Setup<'_, '_>, d: &OpDesc) -> Result<i8> {
+    let t = s.need_input(if d.flags & CONST_A != 0 { 0 } else { 1 })?;
+    let constant = s.const_bytes(&t)?;
+    Ok(*constant.first().ok_or(s.shape(1, 0))? as i8)
+}
+
+#[inline(never)] // set-up only; not repeated in every operator's `prepare`
+fn write_strides(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32]) -> Result<()> {
     if d.flags & BROADCAST == 0 {
         return Ok(());
     }
+    let (a, b, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
     let (da, db, dy) = (dims6(&a), dims6(&b), dims6(&y));
     let strides = |dims: [usize; MAX_RANK]| -> Result<[i32; MAX_RANK]> {
         let mut st = [0i32; MAX_RANK];
@@ -188,16 +203,15 @@ fn apply<T: Copy, U: Copy, V>(
 ) -> Result<()> {
     let expected = y.len();
     let short = |found| Error::Shape { what: "elementwise operand", expected, found };
-    if d.flags & BROADCAST == 0 {
-        if a.len() != y.len() || b.len() != y.len() {
-            return Err(short(a.len().min(b.len())));
-        }
-        for ((o, &x), &z) in y.iter_mut().zip(a).zip(b) {
-            *o = f(x, z);
-        }
-        return Ok(());
-    }
-    let word = |k: usize| params.get(k).map_or(0, |&v| v as usize);
+    // Same shapes: one row of the output's length, both inputs contiguous (the loop below, once).
+    let flat = |k: usize| match k {
+        k if k == MAX_RANK - 1 => y.len(),
+        k if k == 2 * MAX_RANK - 1 || k == 3 * MAX_RANK - 1 => 1,
+        k if k < MAX_RANK => 1,
+        _ => 0,
+    };
+    let broadcast = d.flags & BROADCAST != 0;
+    let word = |k: usize| if broadcast { params.get(k).map_or(0, |&v| v as usize) } else { flat(k) };
     let dims: [usize; MAX_RANK] = core::array::from_fn(word);
     let sa: [usize; MAX_RANK] = core::array::from_fn(|k| word(MAX_RANK + k));
     let sb: [usize; MAX_RANK] = core::array::from_fn(|k| word(2 * MAX_RANK + k));

@@ -15,6 +15,7 @@ use crate::Result;
 /// `flags`: f32 input and output.
 const FLOAT: i32 = 1;
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     let (x, y) = (s.need_input(0)?, s.output()?);
     if x.dtype != TensorType::Float32 {
@@ -37,6 +38,7 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     })
 }
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, lut: &mut [u8]) -> Result<()> {
     if d.flags & FLOAT != 0 {
         return Ok(());

@@ -12,6 +12,7 @@ use super::quant::fill_float_lut;
 use super::{Kind, OpDesc, Setup};
 use crate::Result;
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     s.op.gelu_approximate()?;
     describe_lut(s, Kind::Gelu)
@@ -28,6 +29,7 @@ fn gelu_tanh(x: f32) -> f32 {
     0.5 * x * (1.0 + libm::tanhf(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
 }
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn prepare(s: &Setup<'_, '_>, _d: &OpDesc, lut: &mut [u8]) -> Result<()> {
     let (x, y) = (s.need_input(0)?, s.output()?);
     let f = if s.op.gelu_approximate()? { gelu_tanh } else { gelu_erfc };

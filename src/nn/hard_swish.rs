@@ -18,6 +18,7 @@ use super::quant::quantize_multiplier;
 use super::{Kind, OpDesc, Setup};
 use crate::{Error, Result};
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     let d = describe_lut(s, Kind::HardSwish)?;
     let (x, y) = (s.need_input(0)?, s.output()?);
@@ -84,6 +85,7 @@ fn saturating_shl16(x: i16, amount: i32) -> i16 {
     r.clamp(i16::MIN as i64, i16::MAX as i64) as i16
 }
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, lut: &mut [u8]) -> Result<()> {
     let (x, y) = (s.need_input(0)?, s.output()?);
     let ((m_out, e_out), (m_rel, e_rel)) = multipliers(x.scale, y.scale);

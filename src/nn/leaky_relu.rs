@@ -14,6 +14,7 @@ use super::{Kind, OpDesc, Setup};
 use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
 use crate::{Error, Result};
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     if !s.op.leaky_relu_alpha()?.is_finite() {
         return Err(Error::Value { what: "LEAKY_RELU alpha", index: s.index, reason: "not finite" });
@@ -21,6 +22,7 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     describe_lut(s, Kind::LeakyRelu)
 }
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, lut: &mut [u8]) -> Result<()> {
     let (x, y, alpha) = (s.need_input(0)?, s.output()?, s.op.leaky_relu_alpha()?);
     let (m_id, shift_id) = quantize_multiplier(x.scale as f64 / y.scale as f64);

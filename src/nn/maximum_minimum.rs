@@ -8,12 +8,14 @@ use crate::formats::tflite::op;
 use crate::Result;
 
 /// MAXIMUM's or MINIMUM's description, by the operator's builtin code.
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     let builtin = s.model.operator_code(s.op.opcode_index())?.builtin;
     let kind = if builtin == op::MAXIMUM { Kind::Maximum } else { Kind::Minimum };
     Ok(broadcast::describe(s, kind)?.0)
 }
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut [u8]) -> Result<()> {
     if d.kind == Kind::Maximum as i32 {
         broadcast::prepare(s, d, pers, lut, i8::max)

@@ -6,17 +6,18 @@
 //!
 //! One input may be a constant tensor (read from the model in place).
 
-use super::broadcast::{self, Operands};
+use super::broadcast::{self, Scales};
 use super::quant::{activation_range, quantize_multiplier};
 use super::{Kind, OpDesc, Run, Setup};
 use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
 use crate::Result;
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     let act = s.op.mul_activation()?;
-    let (mut d, Operands { a, b, y }) = broadcast::describe(s, Kind::Mul)?;
-    (d.mult, d.shift) = quantize_multiplier(a.scale as f64 * b.scale as f64 / y.scale as f64);
-    (d.act_min, d.act_max) = activation_range(act, y.scale, y.zero_point, s.index)?;
+    let (mut d, Scales { a, b, y, y_zero_point }) = broadcast::describe(s, Kind::Mul)?;
+    (d.mult, d.shift) = quantize_multiplier(a as f64 * b as f64 / y as f64);
+    (d.act_min, d.act_max) = activation_range(act, y, y_zero_point, s.index)?;
     Ok(d)
 }
 
@@ -27,6 +28,7 @@ fn element(d: &OpDesc, x: i8, z: i8) -> i8 {
     r.max(d.act_min).min(d.act_max) as i8
 }
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut [u8]) -> Result<()> {
     broadcast::prepare(s, d, pers, lut, |x, z| element(d, x, z))
 }

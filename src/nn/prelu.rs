@@ -7,19 +7,20 @@
 //! `y = clamp(zp_y + MultiplyByQuantizedMultiplier(v * (alpha - zp_alpha), M_2, shift_2), -128, 127)`
 //! otherwise. `alpha` (usually a constant) has one scale.
 
-use super::broadcast::{self, Operands};
+use super::broadcast::{self, Scales};
 use super::quant::quantize_multiplier;
 use super::{Kind, OpDesc, Run, Setup};
 use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
 use crate::Result;
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
-    let (mut d, Operands { a: x, b: alpha, y }) = broadcast::describe(s, Kind::Prelu)?;
-    if alpha.quant.is_some_and(|q| q.scale.len() != 1) {
+    let (mut d, Scales { a: x, b: alpha, y, .. }) = broadcast::describe(s, Kind::Prelu)?;
+    if s.need_input(1)?.quant.is_some_and(|q| q.scale.len() != 1) {
         return Err(s.unsupported("PRELU alpha with per-channel quantization"));
     }
-    (d.mult, d.shift) = quantize_multiplier(x.scale as f64 / y.scale as f64);
-    (d.mult2, d.shift2) = quantize_multiplier(x.scale as f64 * alpha.scale as f64 / y.scale as f64);
+    (d.mult, d.shift) = quantize_multiplier(x as f64 / y as f64);
+    (d.mult2, d.shift2) = quantize_multiplier(x as f64 * alpha as f64 / y as f64);
     Ok(d)
 }
 
@@ -35,6 +36,7 @@ fn element(d: &OpDesc, v: i8, a: i8) -> i8 {
     r.wrapping_add(d.out_zp).clamp(-128, 127) as i8
 }
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut [u8]) -> Result<()> {
     broadcast::prepare(s, d, pers, lut, |v, a| element(d, v, a))
 }

@@ -9,7 +9,7 @@
 //! `y = clamp(zp_y + MultiplyByQuantizedMultiplier((a' - b')^2, M_y), -128, 127)`.
 
 use super::add::rescaled;
-use super::broadcast::{self, Operands};
+use super::broadcast::{self, Scales};
 use super::quant::{quantize_multiplier, quantize_multiplier_below_one};
 use super::{Kind, OpDesc, Run, Setup};
 use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
@@ -17,13 +17,14 @@ use crate::Result;
 
 const LEFT_SHIFT: i32 = 7;
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
-    let (mut d, Operands { a, b, y }) = broadcast::describe(s, Kind::SquaredDifference)?;
-    let twice_max = 2.0 * a.scale.max(b.scale) as f64;
+    let (mut d, Scales { a, b, y, .. }) = broadcast::describe(s, Kind::SquaredDifference)?;
+    let twice_max = 2.0 * a.max(b) as f64;
     d.left_shift = LEFT_SHIFT;
-    (d.mult, d.shift) = quantize_multiplier_below_one(s, a.scale as f64 / twice_max)?;
-    (d.mult2, d.shift2) = quantize_multiplier_below_one(s, b.scale as f64 / twice_max)?;
-    let denominator = (1u32 << (2 * LEFT_SHIFT)) as f64 * y.scale as f64;
+    (d.mult, d.shift) = quantize_multiplier_below_one(s, a as f64 / twice_max)?;
+    (d.mult2, d.shift2) = quantize_multiplier_below_one(s, b as f64 / twice_max)?;
+    let denominator = (1u32 << (2 * LEFT_SHIFT)) as f64 * y as f64;
     (d.mult3, d.shift3) = quantize_multiplier(twice_max * twice_max / denominator);
     Ok(d)
 }
@@ -36,6 +37,7 @@ fn element(d: &OpDesc, x: i8, z: i8) -> i8 {
     r.clamp(-128, 127) as i8
 }
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut [u8]) -> Result<()> {
     broadcast::prepare(s, d, pers, lut, |x, z| element(d, x, z))
 }

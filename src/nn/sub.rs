@@ -13,6 +13,7 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     describe_add_or_sub(s, Kind::Sub, s.op.sub_activation()?)
 }
 
+#[inline(never)] // set-up only: its own stack frame
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut [u8]) -> Result<()> {
     broadcast::prepare(s, d, pers, lut, |x, z| element::<true>(d, x, z))
 }
