@@ -10,7 +10,9 @@
 //!
 //! Operators (one file each, the quantisation formulas documented at each): FULLY_CONNECTED,
 //! CONV_2D, TRANSPOSE_CONV, DEPTHWISE_CONV_2D, RESHAPE, LOGISTIC, TANH, RELU, RELU6, ADD,
-//! RESIZE_NEAREST_NEIGHBOR, QUANTIZE and DEQUANTIZE. Requantisation is TFLite's:
+//! RESIZE_NEAREST_NEIGHBOR, QUANTIZE, DEQUANTIZE, LEAKY_RELU, PRELU, HARD_SWISH, ELU (int8 and
+//! f32), MUL, SUB, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE (these and ADD broadcasting up to rank
+//! 6) and GELU (int8, as LiteRT's reference kernel). Requantisation is TFLite's:
 //! `SaturatingRoundingDoublingHighMul` then `RoundingDivideByPOT`
 //! ([`crate::kernels::int8::multiply_by_quantized_multiplier`]).
 //!
@@ -40,16 +42,27 @@ mod add;
 mod conv2d;
 mod depthwise_conv2d;
 mod dequantize;
+mod elu;
 mod fully_connected;
+mod gelu;
+mod hard_swish;
+mod leaky_relu;
 mod logistic;
+mod maximum_minimum;
+mod mul;
+mod prelu;
 pub mod quant;
 mod quantize;
 mod relu;
 mod relu6;
 mod reshape;
 mod resize_nearest;
+mod squared_difference;
+mod sub;
 mod tanh;
 mod transpose_conv;
+// Shared by the two-input elementwise operators (operands, broadcasting).
+mod broadcast;
 
 pub use interpreter::Interpreter;
 pub use network::{Network, TensorInfo, MAX_RANK, MAX_TENSORS};

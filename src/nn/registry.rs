@@ -14,8 +14,9 @@ use super::desc::{at, OpDesc, DESC_WORDS};
 use super::run::Run;
 use super::setup::Setup;
 use super::{
-    add, conv2d, depthwise_conv2d, dequantize, fully_connected, logistic, quantize, relu, relu6, reshape,
-    resize_nearest, tanh, transpose_conv,
+    add, conv2d, depthwise_conv2d, dequantize, elu, fully_connected, gelu, hard_swish, leaky_relu, logistic,
+    maximum_minimum, mul, prelu, quantize, relu, relu6, reshape, resize_nearest, squared_difference, sub, tanh,
+    transpose_conv,
 };
 use crate::formats::tflite::{op, Model, SubGraph};
 use crate::{Error, Result};
@@ -58,6 +59,16 @@ operators! {
     ResizeNearest = 11, op::RESIZE_NEAREST_NEIGHBOR => resize_nearest;
     Quantize = 12, op::QUANTIZE => quantize;
     Dequantize = 13, op::DEQUANTIZE => dequantize;
+    LeakyRelu = 14, op::LEAKY_RELU => leaky_relu;
+    Mul = 15, op::MUL => mul;
+    Sub = 16, op::SUB => sub;
+    Prelu = 17, op::PRELU => prelu;
+    HardSwish = 18, op::HARD_SWISH => hard_swish;
+    Elu = 19, op::ELU => elu;
+    Maximum = 20, op::MAXIMUM => maximum_minimum;
+    Minimum = 21, op::MINIMUM => maximum_minimum;
+    SquaredDifference = 22, op::SQUARED_DIFFERENCE => squared_difference;
+    Gelu = 23, op::GELU => gelu;
 }
 
 // `from_i32` indexes ALL_KINDS by `kind - 1`: the numbers must be 1, 2, 3, ... in list order.
@@ -105,6 +116,16 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut
         Some(Kind::DepthwiseConv2d) => depthwise_conv2d::prepare(s, d, pers),
         Some(Kind::Logistic) => logistic::prepare(s, d, lut),
         Some(Kind::Tanh) => tanh::prepare(s, d, lut),
+        Some(Kind::LeakyRelu) => leaky_relu::prepare(s, d, lut),
+        Some(Kind::HardSwish) => hard_swish::prepare(s, d, lut),
+        Some(Kind::Elu) => elu::prepare(s, d, lut),
+        Some(Kind::Gelu) => gelu::prepare(s, d, lut),
+        Some(Kind::Add) => add::prepare(s, d, pers, lut),
+        Some(Kind::Sub) => sub::prepare(s, d, pers, lut),
+        Some(Kind::Mul) => mul::prepare(s, d, pers, lut),
+        Some(Kind::Prelu) => prelu::prepare(s, d, pers, lut),
+        Some(Kind::Maximum | Kind::Minimum) => maximum_minimum::prepare(s, d, pers, lut),
+        Some(Kind::SquaredDifference) => squared_difference::prepare(s, d, pers, lut),
         _ => Ok(()),
     }
 }
@@ -119,7 +140,9 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::FullyConnected) if head[at::FLAGS] & fully_connected::PACKED == 0 => {
             return fully_connected::eval_fused(head, run, in1, out);
         }
-        Some(Kind::Logistic) | Some(Kind::Tanh) => return logistic::eval_lut(run, in1, out),
+        Some(Kind::Logistic | Kind::Tanh | Kind::LeakyRelu | Kind::HardSwish | Kind::Gelu) => {
+            return logistic::eval_lut(run, in1, out)
+        }
         _ => {}
     }
     let d = OpDesc::read(head);
@@ -129,13 +152,21 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::TransposeConv) => transpose_conv::eval(&d, run, in1, out),
         Some(Kind::DepthwiseConv2d) => depthwise_conv2d::eval(&d, run, in1, out),
         Some(Kind::Reshape) => reshape::eval(&d, in1, out),
-        Some(Kind::Logistic) | Some(Kind::Tanh) => logistic::eval_lut(run, in1, out),
+        Some(Kind::Logistic | Kind::Tanh | Kind::LeakyRelu | Kind::HardSwish | Kind::Gelu) => {
+            logistic::eval_lut(run, in1, out)
+        }
         Some(Kind::Relu) => relu::eval(&d, in1, out),
         Some(Kind::Relu6) => relu6::eval(&d, in1, out),
         Some(Kind::Add) => add::eval(&d, run, in1, in2, out),
         Some(Kind::ResizeNearest) => resize_nearest::eval(&d, in1, out),
         Some(Kind::Quantize) => quantize::eval(&d, in1, out),
         Some(Kind::Dequantize) => dequantize::eval(&d, in1, out),
+        Some(Kind::Elu) => elu::eval(&d, run, in1, out),
+        Some(Kind::Sub) => sub::eval(&d, run, in1, in2, out),
+        Some(Kind::Mul) => mul::eval(&d, run, in1, in2, out),
+        Some(Kind::Prelu) => prelu::eval(&d, run, in1, in2, out),
+        Some(Kind::Maximum | Kind::Minimum) => maximum_minimum::eval(&d, run, in1, in2, out),
+        Some(Kind::SquaredDifference) => squared_difference::eval(&d, run, in1, in2, out),
         None => Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
     }
 }
