@@ -236,8 +236,9 @@ struct Table<'a> {
     buf: &'a [u8],
     pos: usize,
     vtable: usize,
-    vt_len: usize,
-    tbl_len: usize,
+    // u16 (as stored) and u8: handles embed these views, so they are kept small.
+    vt_len: u16,
+    tbl_len: u16,
     /// 1 for the root, one more per table followed.
     depth: u8,
 }
@@ -253,12 +254,12 @@ impl<'a> Table<'a> {
             return Err(err(pos, "vtable offset points outside the buffer"));
         }
         let vtable = vtable as usize;
-        let vt_len = u16_at(buf, vtable)? as usize;
-        let tbl_len = u16_at(buf, vtable + 2)? as usize;
-        if vt_len < 4 || !vt_len.is_multiple_of(2) || vtable + vt_len > buf.len() {
+        let vt_len = u16_at(buf, vtable)?;
+        let tbl_len = u16_at(buf, vtable + 2)?;
+        if vt_len < 4 || !vt_len.is_multiple_of(2) || vtable + vt_len as usize > buf.len() {
             return Err(err(vtable, "vtable length is malformed"));
         }
-        if tbl_len < 4 || pos.checked_add(tbl_len).is_none_or(|e| e > buf.len()) {
+        if tbl_len < 4 || pos.checked_add(tbl_len as usize).is_none_or(|e| e > buf.len()) {
             return Err(err(vtable, "table length runs past the end of the buffer"));
         }
         Ok(Table { buf, pos, vtable, vt_len, tbl_len, depth })
@@ -267,14 +268,14 @@ impl<'a> Table<'a> {
     /// Absolute position of field `slot` holding `size` bytes, or `None` if absent.
     fn field(&self, slot: usize, size: usize) -> Result<Option<usize>> {
         let entry = 4 + 2 * slot;
-        if entry + 2 > self.vt_len {
+        if entry + 2 > self.vt_len as usize {
             return Ok(None);
         }
         let off = u16_at(self.buf, self.vtable + entry)? as usize;
         if off == 0 {
             return Ok(None);
         }
-        if off + size > self.tbl_len {
+        if off + size > self.tbl_len as usize {
             return Err(err(self.vtable + entry, "field lies outside its table"));
         }
         Ok(Some(self.pos + off))
@@ -315,7 +316,7 @@ impl<'a> Table<'a> {
         }
     }
 
-    fn vector(&self, slot: usize, elem: usize) -> Result<Option<Vector<'a>>> {
+    fn vector(&self, slot: usize, elem: u8) -> Result<Option<Vector<'a>>> {
         match self.field(slot, 4)? {
             Some(p) => Vector::at(self.buf, follow(self.buf, p)?, elem, self.depth).map(Some),
             None => Ok(None),
@@ -329,16 +330,17 @@ struct Vector<'a> {
     buf: &'a [u8],
     start: usize,
     len: usize,
-    elem: usize,
+    /// Bytes per element (1, 4 or 8).
+    elem: u8,
     /// The depth of the table holding the vector.
     depth: u8,
 }
 
 impl<'a> Vector<'a> {
-    fn at(buf: &'a [u8], pos: usize, elem: usize, depth: u8) -> Result<Self> {
+    fn at(buf: &'a [u8], pos: usize, elem: u8, depth: u8) -> Result<Self> {
         let len = u32_at(buf, pos)? as usize;
         let start = pos + 4;
-        let end = len.checked_mul(elem).and_then(|n| n.checked_add(start));
+        let end = len.checked_mul(elem as usize).and_then(|n| n.checked_add(start));
         if end.is_none_or(|e| e > buf.len()) {
             return Err(err(pos, "vector runs past the end of the buffer"));
         }
@@ -348,10 +350,10 @@ impl<'a> Vector<'a> {
 
     fn bytes(&self) -> &'a [u8] {
         // In bounds: checked in `at` (and empty for EMPTY).
-        self.buf.get(self.start..self.start + self.len * self.elem).unwrap_or(&[])
+        self.buf.get(self.start..self.start + self.len * self.elem as usize).unwrap_or(&[])
     }
     fn raw<const N: usize>(&self, i: usize) -> Option<[u8; N]> {
-        if i >= self.len || N != self.elem {
+        if i >= self.len || N != self.elem as usize {
             return None;
         }
         self.bytes().get(i * N..i * N + N).and_then(|s| s.try_into().ok())
