@@ -436,8 +436,9 @@ fn describe(model: &Model<'_>, graph: &SubGraph<'_>, index: usize) -> Result<OpD
     let op = graph.operator(index)?;
     let code = model.operator_code(op.opcode_index())?;
     let name = op::name(code.builtin);
+    let refuse = |name| Error::UnsupportedOperator { name, version: code.version, index, subgraph: 0 };
     if code.custom {
-        return Err(Error::Unsupported { what: "custom operator", index });
+        return Err(refuse("custom operator"));
     }
     if op.has_custom_options()? {
         return Err(Error::Unsupported { what: name, index });
@@ -457,7 +458,7 @@ fn describe(model: &Model<'_>, graph: &SubGraph<'_>, index: usize) -> Result<OpD
         op::RESIZE_NEAREST_NEIGHBOR => resize_nearest::describe(&s)?,
         op::QUANTIZE => quantize::describe(&s)?,
         op::DEQUANTIZE => dequantize::describe(&s)?,
-        _ => return Err(Error::Unsupported { what: name, index }),
+        _ => return Err(refuse(name)),
     };
     d.index = index as i32;
     Ok(d)
