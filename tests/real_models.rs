@@ -19,19 +19,27 @@ use fvae::Error;
 
 /// The models fvae runs today (bit-exact with TFLite Micro on every row).
 const RUNS: &[&str] = &[
-    "mlp_encoder_b1",
-    "mlp_encoder_bnone",
-    "mlp_decoder_relu_b1",
-    "mlp_decoder_relu_bnone",
-    "mlp_decoder_relu_b1_f32io",
+    "conv_decoder_b1",
+    "conv_decoder_bnone",
     "conv_encoder_b1",
     "conv_encoder_b1_f32io",
-    "conv_decoder_b1",
-    "vq_encoder_b1",
-    "vq_encoder_bnone",
+    "conv_encoder_bnone",
+    "cvae_decoder_b1",
+    "cvae_decoder_b1_f32io",
+    "cvae_decoder_bnone",
+    "mlp_decoder_relu_b1",
+    "mlp_decoder_relu_b1_f32io",
+    "mlp_decoder_relu_bnone",
+    "mlp_encoder_b1",
+    "mlp_encoder_bnone",
+    "torch_mlp_encoder_b1",
     "vq_decoder_residual_b1",
     "vq_decoder_residual_b1_f32io",
-    "torch_mlp_encoder_b1",
+    "vq_decoder_residual_bnone",
+    "vq_decoder_upsample_b1",
+    "vq_decoder_upsample_bnone",
+    "vq_encoder_b1",
+    "vq_encoder_bnone",
 ];
 
 /// Every model of tests/data/real (by its `.tflite`), sorted.

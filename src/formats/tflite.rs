@@ -59,6 +59,14 @@ pub mod op {
     pub const RESIZE_NEAREST_NEIGHBOR: i32 = 97;
     /// QUANTIZE.
     pub const QUANTIZE: i32 = 114;
+    /// CONCATENATION.
+    pub const CONCATENATION: i32 = 2;
+    /// STRIDED_SLICE.
+    pub const STRIDED_SLICE: i32 = 45;
+    /// SHAPE.
+    pub const SHAPE: i32 = 77;
+    /// PACK.
+    pub const PACK: i32 = 83;
 
     /// Every `BuiltinOperator` name of TFLite's `schema.fbs`, indexed by its code (0 ..= 209),
     /// so a refusal names the operator whether fvae implements it or not.
@@ -755,7 +763,38 @@ pub struct ResizeNearestNeighborOptions {
     pub half_pixel_centers: bool,
 }
 
+/// `StridedSliceOptions`: bit `i` of a mask applies to dimension `i`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StridedSliceOptions {
+    /// Ignore `begin[i]`: start at the first (last, for a negative stride) element.
+    pub begin_mask: i32,
+    /// Ignore `end[i]`: run to the end.
+    pub end_mask: i32,
+    /// An ellipsis stands for the unnamed dimensions.
+    pub ellipsis_mask: i32,
+    /// Insert a dimension of 1.
+    pub new_axis_mask: i32,
+    /// Take one element and drop the dimension.
+    pub shrink_axis_mask: i32,
+    /// `end` is relative to `begin`.
+    pub offset: bool,
+}
+
+/// `PackOptions` (and `UnpackOptions`: the count, then the axis).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PackOptions {
+    /// How many tensors are stacked.
+    pub values_count: i32,
+    /// The new dimension.
+    pub axis: i32,
+}
+
 // BuiltinOptions union type codes.
+const OPT_CONCATENATION: u8 = 10;
+const OPT_STRIDED_SLICE: u8 = 32;
+const OPT_PACK: u8 = 59;
 const OPT_CONV2D: u8 = 1;
 const OPT_DEPTHWISE: u8 = 2;
 const OPT_FULLY_CONNECTED: u8 = 8;
@@ -869,6 +908,37 @@ impl<'a> Model<'a> {
             outputs: t.vector(2, 4)?.unwrap_or(Vector::EMPTY),
             operators: t.vector(3, 4)?.unwrap_or(Vector::EMPTY),
         })
+    }
+
+    /// The signature's name for tensor `tensor` of subgraph `subgraph`, as an input (`input`)
+    /// or output: what the user called it (Keras layer names such as `z_mean`; the tensor's own
+    /// name is often the converter's `StatefulPartitionedCall:0`). `None` if no signature
+    /// lists it.
+    ///
+    /// ```
+    /// let model = include_bytes!("../../tests/data/tflite/mlp_encoder.tflite");
+    /// let m = fvae::formats::tflite::Model::parse(model)?;
+    /// let out = m.subgraph(0)?.outputs()?.get(0).unwrap();
+    /// let name = m.signature_name(0, out, false)?;
+    /// assert!(name.is_none() || !name.unwrap().is_empty());
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn signature_name(&self, subgraph: usize, tensor: i32, input: bool) -> Result<Option<&'a [u8]>> {
+        let Some(defs) = self.root.vector(7, 4)? else { return Ok(None) };
+        for i in 0..defs.len {
+            let def = defs.table(i)?;
+            if def.u32(4, 0)? as usize != subgraph {
+                continue;
+            }
+            let Some(maps) = def.vector(if input { 0 } else { 1 }, 4)? else { continue };
+            for k in 0..maps.len {
+                let map = maps.table(k)?;
+                if map.u32(1, 0)? as i64 == tensor as i64 {
+                    return Ok(Some(map.vector(0, 1)?.map_or(&[][..], |v| v.bytes())));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// How many buffers the model has (buffer 0 is the empty sentinel).
@@ -1120,6 +1190,31 @@ impl<'a> Operator<'a> {
             Some(t) => Ok(t.vector(0, 4)?.map(I32s)),
             None => Ok(None),
         }
+    }
+
+    /// `StridedSliceOptions` (all masks 0 if absent).
+    pub fn strided_slice_options(&self) -> Result<StridedSliceOptions> {
+        let Some(t) = self.options(OPT_STRIDED_SLICE)? else { return Ok(StridedSliceOptions::default()) };
+        Ok(StridedSliceOptions {
+            begin_mask: t.i32(0, 0)?,
+            end_mask: t.i32(1, 0)?,
+            ellipsis_mask: t.i32(2, 0)?,
+            new_axis_mask: t.i32(3, 0)?,
+            shrink_axis_mask: t.i32(4, 0)?,
+            offset: t.bool(5)?,
+        })
+    }
+
+    /// `PackOptions` (zeros if absent).
+    pub fn pack_options(&self) -> Result<PackOptions> {
+        let Some(t) = self.options(OPT_PACK)? else { return Ok(PackOptions::default()) };
+        Ok(PackOptions { values_count: t.i32(0, 0)?, axis: t.i32(1, 0)? })
+    }
+
+    /// `ConcatenationOptions`: the axis and the fused activation (axis 0, none if absent).
+    pub fn concatenation_options(&self) -> Result<(i32, Activation)> {
+        let Some(t) = self.options(OPT_CONCATENATION)? else { return Ok((0, Activation::None)) };
+        Ok((t.i32(0, 0)?, Activation::from_code(t.i8(1, 0)?)))
     }
 
     /// `ResizeNearestNeighborOptions` (defaults if absent).

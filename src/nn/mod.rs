@@ -27,17 +27,22 @@
 //! ```
 
 mod add;
+mod concatenation;
 mod conv2d;
 mod depthwise_conv2d;
 mod dequantize;
+mod fold;
 mod fully_connected;
 mod logistic;
+mod pack;
 pub mod quant;
 mod quantize;
 mod relu;
 mod relu6;
 mod reshape;
 mod resize_nearest;
+mod shape;
+mod strided_slice;
 mod tanh;
 mod transpose_conv;
 
@@ -407,13 +412,16 @@ pub(crate) enum Kind {
     ResizeNearest,
     Quantize,
     Dequantize,
+    Concatenation,
+    /// Runs nothing: its int32 output is known at plan time ([`fold`]); never stored.
+    Folded,
 }
 
 impl Kind {
     fn from_i32(k: i32) -> Option<Kind> {
         use Kind::*;
         // A table lookup (once per operator per inference), not a search.
-        const ALL: [Kind; 13] = [
+        const ALL: [Kind; 15] = [
             FullyConnected,
             Conv2d,
             TransposeConv,
@@ -427,6 +435,8 @@ impl Kind {
             ResizeNearest,
             Quantize,
             Dequantize,
+            Concatenation,
+            Folded,
         ];
         ALL.get((k as usize).wrapping_sub(1)).copied()
     }
@@ -458,6 +468,9 @@ fn describe(model: &Model<'_>, graph: &SubGraph<'_>, index: usize) -> Result<OpD
         op::RESIZE_NEAREST_NEIGHBOR => resize_nearest::describe(&s)?,
         op::QUANTIZE => quantize::describe(&s)?,
         op::DEQUANTIZE => dequantize::describe(&s)?,
+        op::CONCATENATION => concatenation::describe(&s)?,
+        // Shape arithmetic: folded at plan time (int32 outputs only; on activations, refused).
+        op::SHAPE | op::STRIDED_SLICE | op::PACK if s.output()?.dtype == TensorType::Int32 => fold::describe(&s)?,
         _ => return Err(refuse(name)),
     };
     d.index = index as i32;
@@ -470,6 +483,8 @@ pub struct Network<'m> {
     model: Model<'m>,
     graph: SubGraph<'m>,
     ops: usize,
+    /// The operators that run (the others are folded at plan time and stored nowhere).
+    runs: usize,
     /// Byte offset of each activation tensor inside the activation region.
     offsets: [u32; MAX_TENSORS],
     activation_bytes: usize,
@@ -531,6 +546,7 @@ impl<'m> Network<'m> {
         let mut last = [0u16; MAX_TENSORS];
         let mut size = [0u32; MAX_TENSORS];
         let mut persistent_words = 0usize;
+        let mut runs = 0usize;
         let (mut scratch_words, mut scratch_bytes, mut lut_bytes) = (0usize, 0usize, 0usize);
         let mut mark = |t: i32, at: u16, write: bool| -> Result<()> {
             let r = tensor_ref(&model, &graph, t)?;
@@ -559,6 +575,10 @@ impl<'m> Network<'m> {
         }
         for i in 0..ops {
             let d = describe(&model, &graph, i)?;
+            if d.kind == Kind::Folded as i32 {
+                continue;
+            }
+            runs += 1;
             persistent_words = persistent_words.saturating_add(DESC_WORDS + d.pers_words as usize);
             scratch_words = scratch_words.max(d.scratch_words as usize);
             scratch_bytes = scratch_bytes.max(d.scratch_bytes as usize);
@@ -579,6 +599,7 @@ impl<'m> Network<'m> {
             model,
             graph,
             ops,
+            runs,
             offsets,
             activation_bytes,
             persistent_words,
@@ -771,6 +792,9 @@ impl<'a, 'm> Interpreter<'a, 'm> {
         let lut_base = net.scratch_bytes;
         for i in 0..net.ops {
             let d = describe(&net.model, &net.graph, i)?;
+            if d.kind == Kind::Folded as i32 {
+                continue;
+            }
             let desc: &mut [i32; DESC_WORDS] = sub_mut(self.words, w..w + DESC_WORDS)?
                 .try_into()
                 .map_err(|_| Error::BufferTooSmall { what: "nn arena", needed: w + DESC_WORDS, given: 0 })?;
@@ -871,7 +895,7 @@ impl<'a, 'm> Interpreter<'a, 'm> {
         let (luts, act) = split_mut(rest, net.lut_bytes)?;
         let patch = scratch;
         let (mut w, mut l) = (0usize, 0usize);
-        for _ in 0..net.ops {
+        for _ in 0..net.runs {
             let head: &[i32; DESC_WORDS] = descs
                 .get(w..w + DESC_WORDS)
                 .and_then(|s| s.try_into().ok())
@@ -916,6 +940,8 @@ impl<'a, 'm> Interpreter<'a, 'm> {
                 Some(Kind::ResizeNearest) => resize_nearest::eval(&d, in1, out)?,
                 Some(Kind::Quantize) => quantize::eval(&d, in1, out)?,
                 Some(Kind::Dequantize) => dequantize::eval(&d, in1, out)?,
+                Some(Kind::Concatenation) => concatenation::eval(&d, in1, in2, out)?,
+                Some(Kind::Folded) => {}
                 None => return Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
             }
         }
