@@ -23,7 +23,9 @@ int8 inputs, already quantised; float32 for float inputs), NAME_out{k}.npy (what
 reference interpreter outputs for each row, one file per graph output, in graph order) and a
 row of manifest.json: family, converter, batch, I/O dtypes, the operators with their versions,
 TFLite Micro's arena use (bytes, from its recording allocator) and the graph's input and output
-names and shapes.
+names and shapes. `--torch` (in the litert-torch venv) makes the PyTorch models; then
+`--fvae-status target/release/fvae` records in each row whether `fvae decode` runs it bit-exact
+or how it refuses it.
 """
 import contextlib
 import json
@@ -118,7 +120,17 @@ def families(keras):
         h = L.Dense(32, activation="relu")(h)
         return keras.Model([z, y], L.Dense(64, activation="sigmoid")(h))
 
+    def plumbing_encoder(batch):  # padding, a permutation and a channel concatenation
+        x = keras.Input((8, 8, 1), batch_size=batch)
+        h = L.ZeroPadding2D(((1, 0), (0, 2)))(x)
+        h = L.Conv2D(4, 3, strides=2, activation="relu")(h)
+        t = L.Permute((2, 1, 3))(h)
+        h = L.Concatenate(axis=-1)([h, t])
+        h = L.Flatten()(h)
+        return keras.Model(x, [L.Dense(4, name="z_mean")(h), L.Dense(4, name="z_log_var")(h)])
+
     return {
+        "plumbing_encoder": ("encoder", plumbing_encoder),
         "mlp_encoder": ("encoder", mlp_encoder),
         "mlp_decoder_leaky": ("decoder", mlp_decoder(lambda: L.LeakyReLU(0.2))),
         "mlp_decoder_prelu": ("decoder", mlp_decoder(lambda: L.PReLU())),
@@ -516,8 +528,38 @@ def save(name, model, rows, expected):
         np.save(os.path.join(OUT, f"{name}_out{k}.npy"), e)
 
 
+def fvae_status(fvae):
+    """Runs `fvae decode` (the binary at `fvae`) on every model of the manifest and records in
+    its `fvae` field what happened: "bit-exact" (every output file equal to TFLite Micro's) or
+    the refusal, word for word."""
+    import subprocess
+    path = os.path.join(OUT, "manifest.json")
+    manifest = json.load(open(path))
+    with tempfile.TemporaryDirectory() as d:
+        for name, row in manifest.items():
+            args = [fvae, "decode", "--model", os.path.join(OUT, f"{name}.tflite")]
+            for k in range(len(row["inputs"])):
+                args += ["--input", os.path.join(OUT, f"{name}_in{k}.npy")]
+            outs = [os.path.join(d, f"{name}_{k}.npy") for k in range(len(row["outputs"]))]
+            for o in outs:
+                args += ["--out", o]
+            r = subprocess.run(args, capture_output=True, text=True)
+            if r.returncode != 0:
+                row["fvae"] = r.stderr.strip().split(".tflite: ", 1)[-1]
+            else:
+                same = all(np.array_equal(np.load(o), np.load(os.path.join(OUT, f"{name}_out{k}.npy")))
+                           for k, o in enumerate(outs))
+                row["fvae"] = "bit-exact" if same else "DIFFERS from TFLite Micro"
+            print(name, row["fvae"])
+    with open(path, "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
+
+
 if __name__ == "__main__":
-    if "--torch" in sys.argv:
+    if "--fvae-status" in sys.argv:
+        fvae_status(sys.argv[sys.argv.index("--fvae-status") + 1])
+    elif "--torch" in sys.argv:
         torch_main(set(a for a in sys.argv[1:] if a != "--torch"))
     else:
         main()

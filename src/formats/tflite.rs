@@ -67,6 +67,12 @@ pub mod op {
     pub const SHAPE: i32 = 77;
     /// PACK.
     pub const PACK: i32 = 83;
+    /// PAD.
+    pub const PAD: i32 = 34;
+    /// PADV2.
+    pub const PADV2: i32 = 60;
+    /// TRANSPOSE.
+    pub const TRANSPOSE: i32 = 39;
 
     /// Every `BuiltinOperator` name of TFLite's `schema.fbs`, indexed by its code (0 ..= 209),
     /// so a refusal names the operator whether fvae implements it or not.

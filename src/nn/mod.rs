@@ -35,6 +35,7 @@ mod fold;
 mod fully_connected;
 mod logistic;
 mod pack;
+mod pad;
 pub mod quant;
 mod quantize;
 mod relu;
@@ -44,6 +45,7 @@ mod resize_nearest;
 mod shape;
 mod strided_slice;
 mod tanh;
+mod transpose;
 mod transpose_conv;
 
 use crate::formats::tflite::{op, Model, SubGraph, TensorType};
@@ -413,6 +415,8 @@ pub(crate) enum Kind {
     Quantize,
     Dequantize,
     Concatenation,
+    Pad,
+    Transpose,
     /// Runs nothing: its int32 output is known at plan time ([`fold`]); never stored.
     Folded,
 }
@@ -421,7 +425,7 @@ impl Kind {
     fn from_i32(k: i32) -> Option<Kind> {
         use Kind::*;
         // A table lookup (once per operator per inference), not a search.
-        const ALL: [Kind; 15] = [
+        const ALL: [Kind; 17] = [
             FullyConnected,
             Conv2d,
             TransposeConv,
@@ -436,6 +440,8 @@ impl Kind {
             Quantize,
             Dequantize,
             Concatenation,
+            Pad,
+            Transpose,
             Folded,
         ];
         ALL.get((k as usize).wrapping_sub(1)).copied()
@@ -469,6 +475,9 @@ fn describe(model: &Model<'_>, graph: &SubGraph<'_>, index: usize) -> Result<OpD
         op::QUANTIZE => quantize::describe(&s)?,
         op::DEQUANTIZE => dequantize::describe(&s)?,
         op::CONCATENATION => concatenation::describe(&s)?,
+        op::PAD => pad::describe(&s, false)?,
+        op::PADV2 => pad::describe(&s, true)?,
+        op::TRANSPOSE => transpose::describe(&s)?,
         // Shape arithmetic: folded at plan time (int32 outputs only; on activations, refused).
         op::SHAPE | op::STRIDED_SLICE | op::PACK if s.output()?.dtype == TensorType::Int32 => fold::describe(&s)?,
         _ => return Err(refuse(name)),
@@ -941,6 +950,8 @@ impl<'a, 'm> Interpreter<'a, 'm> {
                 Some(Kind::Quantize) => quantize::eval(&d, in1, out)?,
                 Some(Kind::Dequantize) => dequantize::eval(&d, in1, out)?,
                 Some(Kind::Concatenation) => concatenation::eval(&d, in1, in2, out)?,
+                Some(Kind::Pad) => pad::eval(&d, in1, out)?,
+                Some(Kind::Transpose) => transpose::eval(&d, in1, out)?,
                 Some(Kind::Folded) => {}
                 None => return Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
             }
