@@ -10,12 +10,12 @@ use crate::formats::tflite::{Activation, TensorType};
 use crate::{Error, Result};
 
 /// Joins int32 values known at plan time (rank 1, axis 0).
-pub(crate) fn fold(s: &Setup<'_, '_>, depth: usize) -> Result<Known> {
+pub(crate) fn fold(s: &Setup<'_, '_>, steps: &mut usize) -> Result<Known> {
     let (axis, _) = s.op.concatenation_options()?;
     let mut vals = [0i32; fold::MAX_KNOWN];
     let mut len = 0usize;
     for k in 0..s.op.inputs().len() {
-        let v = fold::input(s, k, depth)?;
+        let v = fold::input(s, k, steps)?;
         if v.scalar || axis != 0 {
             return Err(s.unsupported("CONCATENATION of values known at plan time: only rank 1, axis 0"));
         }

@@ -11,9 +11,10 @@ use crate::{Error, Result};
 
 /// The most elements a folded int32 tensor may have (a shape or part of one).
 pub(crate) const MAX_KNOWN: usize = 2 * MAX_RANK;
-/// How many operators a chain of folded values may pass through (SHAPE, STRIDED_SLICE, PACK
-/// is three): bounds the work per tensor.
-const MAX_DEPTH: usize = 8;
+/// How many tensors one folded value may be computed from, all steps together (the Keras
+/// pattern SHAPE, STRIDED_SLICE, PACK takes about ten): bounds the work per operator, whatever
+/// the graph (a PACK of PACKs would otherwise fan out exponentially).
+const MAX_STEPS: usize = 64;
 
 /// A small int32 tensor whose value is known at plan time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +39,7 @@ impl Known {
 
 /// The value of int32 tensor `t`: constant data, or what the operator writing it computes from
 /// known values. An error if it is neither (a value that depends on activation data).
-pub(crate) fn known(model: &Model<'_>, graph: &SubGraph<'_>, t: i32, depth: usize) -> Result<Known> {
+pub(crate) fn known(model: &Model<'_>, graph: &SubGraph<'_>, t: i32, steps: &mut usize) -> Result<Known> {
     let r = tensor_ref(model, graph, t)?;
     let not_known =
         Error::Unsupported { what: "int32 tensor whose value is not known when planning", index: t as usize };
@@ -56,7 +57,8 @@ pub(crate) fn known(model: &Model<'_>, graph: &SubGraph<'_>, t: i32, depth: usiz
         }
         return Known::of(vals.get(..len / 4).ok_or(not_known)?, r.rank == 0).ok_or(not_known);
     }
-    if depth >= MAX_DEPTH {
+    *steps += 1;
+    if *steps > MAX_STEPS {
         return Err(not_known);
     }
     // The operator writing `t` (each tensor is written once; the planner checks that).
@@ -69,9 +71,9 @@ pub(crate) fn known(model: &Model<'_>, graph: &SubGraph<'_>, t: i32, depth: usiz
         let s = Setup { model: *model, graph, op: o, index, name: op::name(code.builtin) };
         let k = match code.builtin {
             op::SHAPE => super::shape::fold(&s)?,
-            op::STRIDED_SLICE => super::strided_slice::fold(&s, depth + 1)?,
-            op::PACK => super::pack::fold(&s, depth + 1)?,
-            op::CONCATENATION => super::concatenation::fold(&s, depth + 1)?,
+            op::STRIDED_SLICE => super::strided_slice::fold(&s, steps)?,
+            op::PACK => super::pack::fold(&s, steps)?,
+            op::CONCATENATION => super::concatenation::fold(&s, steps)?,
             _ => return Err(not_known),
         };
         if k.len != r.numel || k.scalar != (r.rank == 0) {
@@ -83,15 +85,15 @@ pub(crate) fn known(model: &Model<'_>, graph: &SubGraph<'_>, t: i32, depth: usiz
 }
 
 /// Operator input `k` of `s`, as a value known at plan time.
-pub(crate) fn input(s: &Setup<'_, '_>, k: usize, depth: usize) -> Result<Known> {
+pub(crate) fn input(s: &Setup<'_, '_>, k: usize, steps: &mut usize) -> Result<Known> {
     let t = s.need_input(k)?;
-    known(&s.model, s.graph, t.index, depth)
+    known(&s.model, s.graph, t.index, steps)
 }
 
 /// The description of an operator that runs nothing: its int32 output is known at plan time
 /// (checked here by computing it).
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<super::OpDesc> {
     let y = s.output()?;
-    known(&s.model, s.graph, y.index, 0)?;
+    known(&s.model, s.graph, y.index, &mut 0)?;
     Ok(super::OpDesc { kind: super::Kind::Folded as i32, input: -1, input2: -1, output: -1, ..Default::default() })
 }

@@ -10,7 +10,9 @@
 //!
 //! Operators (one file each, the quantisation formulas documented at each): FULLY_CONNECTED,
 //! CONV_2D, TRANSPOSE_CONV, DEPTHWISE_CONV_2D, RESHAPE, LOGISTIC, TANH, RELU, RELU6, ADD,
-//! RESIZE_NEAREST_NEIGHBOR, QUANTIZE and DEQUANTIZE. Requantisation is TFLite's:
+//! RESIZE_NEAREST_NEIGHBOR, QUANTIZE, DEQUANTIZE, CONCATENATION, PAD, PADV2 and TRANSPOSE;
+//! SHAPE, STRIDED_SLICE, PACK and int32 CONCATENATION (shape arithmetic) are folded at plan
+//! time and run nothing (`fold.rs`). Requantisation is TFLite's:
 //! `SaturatingRoundingDoublingHighMul` then `RoundingDivideByPOT`
 //! ([`crate::kernels::int8::multiply_by_quantized_multiplier`]).
 //!
@@ -544,6 +546,11 @@ impl<'m> Network<'m> {
         let ops = graph.operators_len();
         if ops == 0 {
             return Err(Error::Empty { what: "tflite subgraph (no operators)" });
+        }
+        // Every operator writes a tensor of its own, so a valid graph has no more operators than
+        // tensors; saying so first bounds the plan-time folding's searches ([`fold`]).
+        if ops > n_tensors {
+            return Err(Error::Unsupported { what: "more operators than tensors", index: ops });
         }
         // Lifetimes of activation tensors: [first op writing (0 for graph inputs), last op
         // reading (ops for graph outputs)].

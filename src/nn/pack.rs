@@ -5,7 +5,7 @@ use super::fold::{self, Known};
 use super::Setup;
 use crate::Result;
 
-pub(crate) fn fold(s: &Setup<'_, '_>, depth: usize) -> Result<Known> {
+pub(crate) fn fold(s: &Setup<'_, '_>, steps: &mut usize) -> Result<Known> {
     let o = s.op.pack_options()?;
     let n = s.op.inputs().len();
     if o.axis != 0 || o.values_count as usize != n {
@@ -13,7 +13,7 @@ pub(crate) fn fold(s: &Setup<'_, '_>, depth: usize) -> Result<Known> {
     }
     let mut vals = [0i32; fold::MAX_KNOWN];
     for k in 0..n {
-        let v = fold::input(s, k, depth)?;
+        let v = fold::input(s, k, steps)?;
         if !v.scalar {
             return Err(s.unsupported("PACK of values known at plan time: only scalars along axis 0"));
         }

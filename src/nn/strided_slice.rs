@@ -8,13 +8,13 @@ use super::fold::{self, Known};
 use super::Setup;
 use crate::Result;
 
-pub(crate) fn fold(s: &Setup<'_, '_>, depth: usize) -> Result<Known> {
+pub(crate) fn fold(s: &Setup<'_, '_>, steps: &mut usize) -> Result<Known> {
     let o = s.op.strided_slice_options()?;
     if o.ellipsis_mask != 0 || o.new_axis_mask != 0 || o.offset {
         return Err(s.unsupported("STRIDED_SLICE with ellipsis, new-axis or offset masks"));
     }
-    let x = fold::input(s, 0, depth)?;
-    let (begin, end, strides) = (fold::input(s, 1, depth)?, fold::input(s, 2, depth)?, fold::input(s, 3, depth)?);
+    let x = fold::input(s, 0, steps)?;
+    let (begin, end, strides) = (fold::input(s, 1, steps)?, fold::input(s, 2, steps)?, fold::input(s, 3, steps)?);
     if x.scalar || begin.len != 1 || end.len != 1 || strides.len != 1 {
         return Err(s.unsupported("STRIDED_SLICE of a value known at plan time: only rank 1"));
     }
