@@ -20,7 +20,9 @@ pub(crate) fn fold(s: &Setup<'_, '_>, steps: &mut usize) -> Result<Known> {
             return Err(s.unsupported("CONCATENATION of values known at plan time: only rank 1, axis 0"));
         }
         let dst = vals.get_mut(len..len + v.len).ok_or(s.shape(fold::MAX_KNOWN, len + v.len))?;
-        dst.copy_from_slice(v.values());
+        for (d, &x) in dst.iter_mut().zip(v.values()) {
+            *d = x;
+        }
         len += v.len;
     }
     Known::of(&vals[..len], false).ok_or(s.shape(fold::MAX_KNOWN, len))
@@ -56,14 +58,15 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     }
     let axis = axis as usize;
     // Every dimension but the axis agrees; the axis adds up.
-    for d in 0..y.rank {
-        let want = if d == axis { a.dims[d] + b.dims[d] } else { a.dims[d] };
-        if b.dims[d] != a.dims[d] && d != axis || y.dims[d] != want {
-            return Err(s.shape(want, y.dims[d]));
+    for (d, ((&da, &db), &dy)) in a.dims.iter().zip(&b.dims).zip(&y.dims).enumerate().take(y.rank) {
+        let want = if d == axis { da + db } else { da };
+        if db != da && d != axis || dy != want {
+            return Err(s.shape(want, dy));
         }
     }
-    let outer: usize = y.dims[..axis].iter().product();
-    let inner: usize = y.dims[axis + 1..y.rank].iter().product();
+    let outer: usize = y.dims.iter().take(axis).product();
+    let inner: usize = y.dims.iter().take(y.rank).skip(axis + 1).product();
+    let (a_axis, b_axis) = (a.dims.get(axis).copied().unwrap_or(0), b.dims.get(axis).copied().unwrap_or(0));
     Ok(OpDesc {
         kind: Kind::Concatenation as i32,
         input: a.index,
@@ -73,8 +76,8 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         in2_len: w32(s, b.bytes())?,
         out_len: w32(s, y.bytes())?,
         batches: w32(s, outer)?,
-        a0: w32(s, a.dims[axis] * inner)?,
-        a1: w32(s, b.dims[axis] * inner)?,
+        a0: w32(s, a_axis * inner)?,
+        a1: w32(s, b_axis * inner)?,
         ..OpDesc::default()
     })
 }
@@ -92,13 +95,18 @@ pub(crate) fn eval(d: &OpDesc, a: &[u8], b: &[u8], out: &mut [u8]) -> Result<()>
     }
     if na == 0 || nb == 0 {
         // One input is empty: the output is the other.
-        out.copy_from_slice(if na == 0 { b } else { a });
+        for (d, &v) in out.iter_mut().zip(if na == 0 { b } else { a }) {
+            *d = v;
+        }
         return Ok(());
     }
-    for (o, (ra, rb)) in out.chunks_exact_mut(na + nb).zip(a.chunks_exact(na).zip(b.chunks_exact(nb))) {
+    // (`max(1)`: both are non-zero here, which the optimiser does not carry over.)
+    let (ca, cb) = (a.chunks_exact(na.max(1)), b.chunks_exact(nb.max(1)));
+    for (o, (ra, rb)) in out.chunks_exact_mut((na + nb).max(1)).zip(ca.zip(cb)) {
         let (oa, ob) = super::split_mut(o, na)?;
-        oa.copy_from_slice(ra);
-        ob.copy_from_slice(rb);
+        for (d, &v) in oa.iter_mut().zip(ra).chain(ob.iter_mut().zip(rb)) {
+            *d = v;
+        }
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ pub(crate) fn fold(s: &Setup<'_, '_>, steps: &mut usize) -> Result<Known> {
         return Err(s.unsupported("STRIDED_SLICE stride 0"));
     }
     // TFLite's StartForAxis / StopForAxis for one axis.
-    let clamp = |v: i64| if st > 0 { v.clamp(0, n) } else { v.clamp(-1, n - 1) };
+    let clamp = |v: i64| if st > 0 { v.max(0).min(n) } else { v.max(-1).min(n - 1) };
     let wrap = |v: i64| if v < 0 { v + n } else { v };
     let start = if o.begin_mask & 1 != 0 {
         if st > 0 {
