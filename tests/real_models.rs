@@ -32,6 +32,8 @@ const RUNS: &[&str] = &[
     "mlp_decoder_relu_bnone",
     "mlp_encoder_b1",
     "mlp_encoder_bnone",
+    "plumbing_decoder_b1",
+    "plumbing_decoder_bnone",
     "plumbing_encoder_b1",
     "plumbing_encoder_bnone",
     "torch_mlp_encoder_b1",

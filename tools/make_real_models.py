@@ -129,8 +129,18 @@ def families(keras):
         h = L.Flatten()(h)
         return keras.Model(x, [L.Dense(4, name="z_mean")(h), L.Dense(4, name="z_log_var")(h)])
 
+    def plumbing_decoder(batch):  # another permutation, a spatial concatenation, side padding
+        z = keras.Input((4,), batch_size=batch)
+        h = L.Dense(32, activation="relu")(z)
+        h = L.Reshape((4, 4, 2))(h)
+        p = L.Reshape((4, 4, 2))(L.Permute((3, 1, 2))(h))
+        h = L.Concatenate(axis=1)([h, p])
+        h = L.ZeroPadding2D(((0, 0), (2, 2)))(h)
+        return keras.Model(z, L.Conv2D(1, 3, padding="same", activation="sigmoid")(h))
+
     return {
         "plumbing_encoder": ("encoder", plumbing_encoder),
+        "plumbing_decoder": ("decoder", plumbing_decoder),
         "mlp_encoder": ("encoder", mlp_encoder),
         "mlp_decoder_leaky": ("decoder", mlp_decoder(lambda: L.LeakyReLU(0.2))),
         "mlp_decoder_prelu": ("decoder", mlp_decoder(lambda: L.PReLU())),
