@@ -36,6 +36,8 @@ const RUNS: &[&str] = &[
     "plumbing_decoder_bnone",
     "plumbing_encoder_b1",
     "plumbing_encoder_bnone",
+    "squeeze_decoder_b1",
+    "squeeze_decoder_bnone",
     "torch_mlp_encoder_b1",
     "torch_vq_encoder_b1",
     "vq_decoder_residual_b1",

@@ -138,7 +138,15 @@ def families(keras):
         h = L.ZeroPadding2D(((0, 0), (2, 2)))(h)
         return keras.Model(z, L.Conv2D(1, 3, padding="same", activation="sigmoid")(h))
 
+    def squeeze_decoder(batch):  # expand_dims / squeeze around a 1x1 convolution
+        z = keras.Input((4,), batch_size=batch)
+        h = L.Dense(16, activation="relu")(z)
+        h = keras.ops.expand_dims(keras.ops.expand_dims(h, 1), 1)
+        h = L.Conv2D(64, 1, activation="sigmoid")(h)
+        return keras.Model(z, keras.ops.squeeze(h, axis=(1, 2)))
+
     return {
+        "squeeze_decoder": ("decoder", squeeze_decoder),
         "plumbing_encoder": ("encoder", plumbing_encoder),
         "plumbing_decoder": ("decoder", plumbing_decoder),
         "mlp_encoder": ("encoder", mlp_encoder),

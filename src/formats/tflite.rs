@@ -73,6 +73,10 @@ pub mod op {
     pub const PADV2: i32 = 60;
     /// TRANSPOSE.
     pub const TRANSPOSE: i32 = 39;
+    /// SQUEEZE.
+    pub const SQUEEZE: i32 = 43;
+    /// EXPAND_DIMS.
+    pub const EXPAND_DIMS: i32 = 70;
 
     /// Every `BuiltinOperator` name of TFLite's `schema.fbs`, indexed by its code (0 ..= 209),
     /// so a refusal names the operator whether fvae implements it or not.

@@ -10,7 +10,8 @@
 //!
 //! Operators (one file each, the quantisation formulas documented at each): FULLY_CONNECTED,
 //! CONV_2D, TRANSPOSE_CONV, DEPTHWISE_CONV_2D, RESHAPE, LOGISTIC, TANH, RELU, RELU6, ADD,
-//! RESIZE_NEAREST_NEIGHBOR, QUANTIZE, DEQUANTIZE, CONCATENATION, PAD, PADV2 and TRANSPOSE;
+//! RESIZE_NEAREST_NEIGHBOR, QUANTIZE, DEQUANTIZE, CONCATENATION, PAD, PADV2, TRANSPOSE,
+//! EXPAND_DIMS and SQUEEZE;
 //! SHAPE, STRIDED_SLICE, PACK and int32 CONCATENATION (shape arithmetic) are folded at plan
 //! time and run nothing (`fold.rs`). Requantisation is TFLite's:
 //! `SaturatingRoundingDoublingHighMul` then `RoundingDivideByPOT`
@@ -467,7 +468,8 @@ fn describe(model: &Model<'_>, graph: &SubGraph<'_>, index: usize) -> Result<OpD
         op::CONV_2D => conv2d::describe(&s)?,
         op::TRANSPOSE_CONV => transpose_conv::describe(&s)?,
         op::DEPTHWISE_CONV_2D => depthwise_conv2d::describe(&s)?,
-        op::RESHAPE => reshape::describe(&s)?,
+        // EXPAND_DIMS and SQUEEZE only change the shape, as RESHAPE does.
+        op::RESHAPE | op::EXPAND_DIMS | op::SQUEEZE => reshape::describe(&s)?,
         op::LOGISTIC => logistic::describe(&s)?,
         op::TANH => tanh::describe(&s)?,
         op::RELU => relu::describe(&s)?,
