@@ -110,7 +110,7 @@ fn count_error(model: &Path, what: &str, flag: &str, given: usize, ports: &[Port
     )
 }
 
-/// One graph input's rows, ready to copy into the interpreter.
+/// The rows of one graph input or output, in its element type.
 enum Rows {
     I8(Vec<i8>),
     F32(Vec<f32>),
@@ -152,12 +152,6 @@ fn read_input(path: &Path, port: &Port) -> CliResult<(usize, Rows)> {
     Ok((rows, data))
 }
 
-/// The rows of one graph output, as inference writes them.
-enum Outs {
-    I8(Vec<i8>),
-    F32(Vec<f32>),
-}
-
 pub fn decode(a: DecodeArgs) -> CliResult<()> {
     let model_buf = io::read_file(&a.model)?;
     let net = Network::new(model_buf.as_bytes()).map_err(ctx(&a.model))?;
@@ -197,11 +191,11 @@ pub fn decode(a: DecodeArgs) -> CliResult<()> {
     let parts = io::parallel(rows, threads, |range| {
         let mut arena = vec![0u8; arena_len];
         let mut it = net.interpreter(&mut arena).map_err(ctx(&a.model))?;
-        let mut got: Vec<Outs> = outs
+        let mut got: Vec<Rows> = outs
             .iter()
             .map(|p| match p.info.dtype {
-                TensorType::Float32 => Outs::F32(vec![0.0; range.len() * p.info.len]),
-                _ => Outs::I8(vec![0; range.len() * p.info.len]),
+                TensorType::Float32 => Rows::F32(vec![0.0; range.len() * p.info.len]),
+                _ => Rows::I8(vec![0; range.len() * p.info.len]),
             })
             .collect();
         for (k, r) in range.clone().enumerate() {
@@ -216,8 +210,8 @@ pub fn decode(a: DecodeArgs) -> CliResult<()> {
             for (i, (o, p)) in got.iter_mut().zip(&outs).enumerate() {
                 let n = p.info.len;
                 match o {
-                    Outs::I8(v) => v[k * n..(k + 1) * n].copy_from_slice(it.output_i8(i).map_err(ctx(&a.model))?),
-                    Outs::F32(v) => it.output_f32(i, &mut v[k * n..(k + 1) * n]).map_err(ctx(&a.model))?,
+                    Rows::I8(v) => v[k * n..(k + 1) * n].copy_from_slice(it.output_i8(i).map_err(ctx(&a.model))?),
+                    Rows::F32(v) => it.output_f32(i, &mut v[k * n..(k + 1) * n]).map_err(ctx(&a.model))?,
                 }
             }
         }
@@ -244,8 +238,8 @@ pub fn decode(a: DecodeArgs) -> CliResult<()> {
         let mut f32s = Vec::new();
         for part in &parts {
             match part.get(i) {
-                Some(Outs::I8(v)) => i8s.extend_from_slice(v),
-                Some(Outs::F32(v)) => f32s.extend_from_slice(v),
+                Some(Rows::I8(v)) => i8s.extend_from_slice(v),
+                Some(Rows::F32(v)) => f32s.extend_from_slice(v),
                 None => {}
             }
         }
