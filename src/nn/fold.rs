@@ -5,7 +5,8 @@
 //! those values are constants: [`known`] computes them at plan time, the operators that make
 //! them run nothing and get no memory, and their readers use their own static output shapes.
 
-use super::{tensor_ref, Setup, MAX_RANK};
+use super::setup::tensor_ref;
+use super::{Setup, MAX_RANK};
 use crate::formats::tflite::{op, Model, SubGraph, TensorType};
 use crate::{Error, Result};
 
@@ -90,10 +91,14 @@ pub(crate) fn input(s: &Setup<'_, '_>, k: usize, steps: &mut usize) -> Result<Kn
     known(&s.model, s.graph, t.index, steps)
 }
 
+/// The [`super::OpDesc::kind`] of an operator folded at plan time: no [`super::Kind`] (those
+/// start at 1), so it is never stored or run.
+pub(crate) const FOLDED: i32 = 0;
+
 /// The description of an operator that runs nothing: its int32 output is known at plan time
 /// (checked here by computing it).
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<super::OpDesc> {
     let y = s.output()?;
     known(&s.model, s.graph, y.index, &mut 0)?;
-    Ok(super::OpDesc { kind: super::Kind::Folded as i32, input: -1, input2: -1, output: -1, ..Default::default() })
+    Ok(super::OpDesc { kind: FOLDED, input: -1, input2: -1, output: -1, ..Default::default() })
 }

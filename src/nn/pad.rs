@@ -9,7 +9,17 @@ use crate::{Error, Result};
 
 const RANK: usize = 4;
 
-pub(crate) fn describe(s: &Setup<'_, '_>, v2: bool) -> Result<OpDesc> {
+/// PAD: padded with the output's zero point.
+pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
+    describe_pad(s, false)
+}
+
+/// PADV2: padded with its constant value input.
+pub(crate) fn describe_v2(s: &Setup<'_, '_>) -> Result<OpDesc> {
+    describe_pad(s, true)
+}
+
+fn describe_pad(s: &Setup<'_, '_>, v2: bool) -> Result<OpDesc> {
     let (x, pads, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
     s.check_i8(&x)?;
     s.check_i8(&y)?;
