@@ -4,7 +4,10 @@
 //! path (`sxtb16`/`smlad`), on thumbv6m on the scalar reference; the dispatched kernels are also
 //! checked against the scalar reference on adversarial rows (odd lengths, -128/127 extremes).
 //!
-//! RAM: one arena, reused by the three models (the largest needs `ARENA` bytes at most; checked).
+//! Then the three smallest real-converter models of tests/data/real (two of them with two graph
+//! outputs), 64 rows each, every output.
+//!
+//! RAM: one arena, reused by every model (the largest needs `ARENA` bytes at most; checked).
 #![no_std]
 #![no_main]
 
@@ -46,6 +49,33 @@ fn run(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], a
     check!(s, wrong == 0, "{}: {} of 128 rows differ from TFLite Micro", name, wrong);
 }
 
+/// A real-converter model (tests/data/real): 64 rows, every graph output against TFLite Micro's.
+fn run_real(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[&[i8]], arena: &mut [u8]) {
+    const ROWS: usize = 64;
+    let Some(net) = s.ok(name, Network::new(model)) else { return };
+    let need = net.required_arena();
+    if !check!(s, need <= arena.len(), "{}: arena needs {} bytes, have {}", name, need, arena.len()) {
+        return;
+    }
+    fvae_qemu::hprintln!("{}: {} operators, arena {} bytes", name, net.operators(), need);
+    let Some(mut it) = s.ok(name, net.interpreter(arena)) else { return };
+    let din = input.len() / ROWS;
+    let mut wrong = 0;
+    for r in 0..ROWS {
+        let Some(x) = s.ok("input", it.input_i8_mut(0)) else { return };
+        x.copy_from_slice(&input[r * din..(r + 1) * din]);
+        if s.ok("invoke", it.invoke()).is_none() {
+            return;
+        }
+        for (k, want) in expected.iter().enumerate() {
+            let dout = want.len() / ROWS;
+            let Some(y) = s.ok("output", it.output_i8(k)) else { return };
+            wrong += (y != &want[r * dout..(r + 1) * dout]) as u32;
+        }
+    }
+    check!(s, wrong == 0, "{}: {} row outputs of 64 rows differ from TFLite Micro", name, wrong);
+}
+
 #[entry]
 fn main() -> ! {
     static mut ARENA_BUF: [u8; ARENA] = [0; ARENA];
@@ -53,6 +83,20 @@ fn main() -> ! {
     run(&mut s, "mlp_decoder", &fx::MLP_DECODER.0, &fx::MLP_DECODER_IN, &fx::MLP_DECODER_OUT, ARENA_BUF);
     run(&mut s, "conv_decoder", &fx::CONV_DECODER.0, &fx::CONV_DECODER_IN, &fx::CONV_DECODER_OUT, ARENA_BUF);
     run(&mut s, "mlp_encoder", &fx::MLP_ENCODER.0, &fx::MLP_ENCODER_IN, &fx::MLP_ENCODER_OUT, ARENA_BUF);
+    let (enc, enc_in) = (&fx::REAL_MLP_ENCODER.0, &fx::REAL_MLP_ENCODER_IN);
+    run_real(
+        &mut s,
+        "real mlp_encoder_b1",
+        enc,
+        enc_in,
+        &[&fx::REAL_MLP_ENCODER_OUT0, &fx::REAL_MLP_ENCODER_OUT1],
+        ARENA_BUF,
+    );
+    let (enc, enc_in) = (&fx::REAL_TORCH_ENCODER.0, &fx::REAL_TORCH_ENCODER_IN);
+    let outs: [&[i8]; 2] = [&fx::REAL_TORCH_ENCODER_OUT0, &fx::REAL_TORCH_ENCODER_OUT1];
+    run_real(&mut s, "real torch_mlp_encoder_b1", enc, enc_in, &outs, ARENA_BUF);
+    let (vq, vq_in) = (&fx::REAL_VQ_ENCODER.0, &fx::REAL_VQ_ENCODER_IN);
+    run_real(&mut s, "real vq_encoder_b1", vq, vq_in, &[&fx::REAL_VQ_ENCODER_OUT0], ARENA_BUF);
 
     // The dispatched int8 kernels against the scalar reference, bit for bit.
     let mut seed = 0x9e37_79b9u32;
