@@ -37,15 +37,15 @@ fn assert_budget_error(what: &str, r: Result<impl Sized, Error>) {
 #[test]
 fn shared_tables_are_refused_by_the_visit_budget() {
     for n in [1000, 3000] {
-        let file = tflite_shared(Shared { subgraphs: n, tensors: 1, operators: n, inputs: n });
+        let file = tflite_shared(Shared { subgraphs: n, tensors: 1, operators: n, inputs: n, outputs: 1 });
         assert!(file.len() < 13 * n, "{n}: {} bytes", file.len());
         assert_budget_error("Model::parse", timed("Model::parse", || Model::parse(&file)));
         assert_budget_error("Network::new", timed("Network::new", || Network::new(&file)));
     }
     // Each level alone repeats entries too: operators sharing one table, inputs naming one tensor.
     for n in [
-        Shared { subgraphs: 1, tensors: 1, operators: 3000, inputs: 3000 },
-        Shared { subgraphs: 3000, tensors: 3000, operators: 1, inputs: 1 },
+        Shared { subgraphs: 1, tensors: 1, operators: 3000, inputs: 3000, outputs: 1 },
+        Shared { subgraphs: 3000, tensors: 3000, operators: 1, inputs: 1, outputs: 1 },
     ] {
         let file = tflite_shared(n);
         assert_budget_error("Model::parse", timed("Model::parse", || Model::parse(&file)));
@@ -55,7 +55,7 @@ fn shared_tables_are_refused_by_the_visit_budget() {
 #[test]
 fn long_vectors_without_sharing_are_read() {
     // One operator with 50 000 inputs: every entry is its own 4 bytes, within the budget.
-    let file = tflite_shared(Shared { subgraphs: 1, tensors: 1, operators: 1, inputs: 50_000 });
+    let file = tflite_shared(Shared { subgraphs: 1, tensors: 1, operators: 1, inputs: 50_000, outputs: 1 });
     let m = timed("Model::parse", || Model::parse(&file)).unwrap();
     assert_eq!(m.subgraph(0).unwrap().operator(0).unwrap().inputs().len(), 50_000);
     // The real models parse (their walk stays within the budget).
@@ -67,7 +67,7 @@ fn long_vectors_without_sharing_are_read() {
 
 #[test]
 fn counts_past_the_limits_are_refused_before_the_walk() {
-    let file = tflite_shared(Shared { subgraphs: 1, tensors: 200, operators: 1, inputs: 1 });
+    let file = tflite_shared(Shared { subgraphs: 1, tensors: 200, operators: 1, inputs: 1, outputs: 1 });
     let few = Limits::NONE.with_tensors(MAX_TENSORS);
     match timed("parse_with", || Model::parse_with(&file, &few)) {
         Err(Error::Unsupported { what, index: 200 }) => assert!(what.contains("tensors"), "{what}"),
@@ -78,7 +78,7 @@ fn counts_past_the_limits_are_refused_before_the_walk() {
         Err(Error::Unsupported { what, index: 200 }) => assert!(what.contains("tensors"), "{what}"),
         r => panic!("Network::new: not the tensor limit: {:?}", r.err()),
     }
-    let file = tflite_shared(Shared { subgraphs: 3, tensors: 1, operators: 2, inputs: 1 });
+    let file = tflite_shared(Shared { subgraphs: 3, tensors: 1, operators: 2, inputs: 1, outputs: 1 });
     assert!(matches!(
         Model::parse_with(&file, &Limits::NONE.with_subgraphs(2)),
         Err(Error::Unsupported { index: 3, .. })
@@ -87,8 +87,16 @@ fn counts_past_the_limits_are_refused_before_the_walk() {
         Model::parse_with(&file, &Limits::NONE.with_operators(1)),
         Err(Error::Unsupported { index: 2, .. })
     ));
+    // 5 000 graph outputs naming one tensor: each is its own 4 bytes, so the model parses, but
+    // a network refuses a list longer than its tensors before anything walks it per entry.
+    let file = tflite_shared(Shared { subgraphs: 1, tensors: 1, operators: 1, inputs: 1, outputs: 5000 });
+    assert!(Model::parse(&file).is_ok());
+    match timed("Network::new", || Network::new(&file)) {
+        Err(Error::Value { what: "graph outputs", index: 5000, .. }) => {}
+        r => panic!("Network::new: not the output count: {:?}", r.err()),
+    }
     // A vector whose count claims 2^32 - 1 entries: refused by the bytes it claims.
-    let mut file = tflite_shared(Shared { subgraphs: 1, tensors: 1, operators: 1, inputs: 1 });
+    let mut file = tflite_shared(Shared { subgraphs: 1, tensors: 1, operators: 1, inputs: 1, outputs: 1 });
     let at = file.len() - 8; // the operator's outputs vector: count, one entry
     file[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     match Model::parse(&file) {

@@ -174,7 +174,7 @@ fn crafted_files_are_refused_with_the_bound_they_break() {
     use crafted::*;
     let root = std::env::temp_dir().join(format!("fvae-cli-crafted-{}", std::process::id()));
     std::fs::create_dir_all(&root).unwrap();
-    let shared = |n| tflite_shared(Shared { subgraphs: n, tensors: 1, operators: n, inputs: n });
+    let shared = |n| tflite_shared(Shared { subgraphs: n, tensors: 1, operators: n, inputs: n, outputs: 1 });
     let overflowing = r#"{"weights":{"dtype":"F32","shape":[0,1099511627776,1099511627776],"data_offsets":[0,0]}}"#;
     // (file, command with {f} for it, text the error must contain)
     let cases: Vec<(Vec<u8>, Vec<&str>, &str)> = vec![

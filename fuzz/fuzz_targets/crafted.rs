@@ -59,6 +59,7 @@ fuzz_target!(|data: &[u8]| {
                 tensors: input.count().max(1),
                 operators: input.count(),
                 inputs: input.count(),
+                outputs: 1,
             };
             let mut file = tflite_shared(n);
             let changed = mutate(&mut file, &mut input);
@@ -68,8 +69,8 @@ fuzz_target!(|data: &[u8]| {
             if !changed {
                 // The entries the walk charges: operator code, buffer, the subgraph entries, and
                 // per subgraph its tensors, operators, their inputs and one output each, and
-                // the subgraph's one input and one output.
-                let per_subgraph = n.tensors + n.operators * (1 + n.inputs + 1) + 2;
+                // the subgraph's one input and its outputs.
+                let per_subgraph = n.tensors + n.operators * (1 + n.inputs + 1) + 1 + n.outputs;
                 let spend = 2 + n.subgraphs * (1 + per_subgraph);
                 match parsed {
                     Ok(_) => assert!(spend <= tflite::visit_budget(file.len()), "{n:?} accepted past the budget"),

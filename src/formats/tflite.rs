@@ -1019,6 +1019,20 @@ impl<'a> Model<'a> {
                 }
             }
         }
+        // Signature maps too: `signature_name` walks them, so a file may not share their entries.
+        if let Some(defs) = self.root.vector(7, 4)? {
+            budget.spend(defs.len, defs.start)?;
+            for i in 0..defs.len {
+                let def = defs.table(i)?;
+                for slot in [0, 1] {
+                    let Some(maps) = def.vector(slot, 4)? else { continue };
+                    budget.spend(maps.len, maps.start)?;
+                    for k in 0..maps.len {
+                        maps.table(k)?;
+                    }
+                }
+            }
+        }
         Ok(())
     }
 

@@ -74,6 +74,17 @@ impl<'m> Network<'m> {
         if n_tensors > MAX_TENSORS {
             return Err(Error::Unsupported { what: "more than MAX_TENSORS (128) tensors", index: n_tensors });
         }
+        // Graph inputs and outputs are distinct tensors: a longer list repeats entries (and would
+        // make whoever walks it per entry do more work than the file holds).
+        for (list, what) in [(graph.inputs()?, "graph inputs"), (graph.outputs()?, "graph outputs")] {
+            if list.len() > n_tensors {
+                return Err(Error::Value {
+                    what,
+                    index: list.len(),
+                    reason: "more entries than the subgraph has tensors",
+                });
+            }
+        }
         let ops = graph.operators_len();
         if ops == 0 {
             return Err(Error::Empty { what: "tflite subgraph (no operators)" });

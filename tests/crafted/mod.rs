@@ -80,11 +80,13 @@ pub struct Shared {
     pub tensors: usize,
     pub operators: usize,
     pub inputs: usize,
+    /// Entries of the subgraph's output list (each naming tensor 0).
+    pub outputs: usize,
 }
 
 /// A `.tflite` model of one RELU on one int8 `[1, 4]` tensor, whose vectors repeat entries:
 /// `subgraphs` entries for one subgraph, `tensors` for one tensor, `operators` for one operator,
-/// and `inputs` input indices 0. A few bytes per entry, but a reader that walks every entry of
+/// `inputs` input indices 0 and `outputs` graph outputs 0. A few bytes per entry, but a reader that walks every entry of
 /// every vector it reaches does `subgraphs * operators * inputs` look-ups.
 pub fn tflite_shared(n: Shared) -> Vec<u8> {
     let mut fb = Flatbuffer::new();
@@ -113,7 +115,7 @@ pub fn tflite_shared(n: Shared) -> Vec<u8> {
     fb.point(tf[0], shape);
     let (inputs, _) = fb.vector(&[0]);
     fb.point(sgf[1], inputs);
-    let (outputs, _) = fb.vector(&[0]);
+    let (outputs, _) = fb.vector(&vec![0; n.outputs]);
     fb.point(sgf[2], outputs);
     let (operators, op_entries) = fb.vector(&vec![0; n.operators]);
     fb.point(sgf[3], operators);
