@@ -94,7 +94,10 @@ fn downsample(x: &[f32], g: usize, bits: u32) -> Images {
 fn eigenvectors(mut a: Vec<f64>, n: usize) -> Vec<f64> {
     let mut v: Vec<f64> = (0..n * n).map(|i| if i / n == i % n { 1.0 } else { 0.0 }).collect();
     for _sweep in 0..50 {
-        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * n + j].powi(2)).sum();
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j].powi(2))
+            .sum();
         if off < 1e-22 {
             break;
         }
@@ -219,7 +222,8 @@ fn from_patches(patches: &[f32], p: usize) -> Images {
 /// reconstructions of `x`.
 fn residual_vq(fit_on: &[f32], x: &[f32], p: usize, stages: usize, m: usize) -> Res<Images> {
     let d = p * p;
-    let fitted = residual_kmeans(&to_patches(fit_on, p), d, stages, &KMeansOptions { max_iter: 100, ..KMeansOptions::new(m) })?;
+    let fitted =
+        residual_kmeans(&to_patches(fit_on, p), d, stages, &KMeansOptions { max_iter: 100, ..KMeansOptions::new(m) })?;
     let rvq = ResidualVq::new(&fitted.codebooks, stages, d)?;
     let patches = to_patches(x, p);
     let n = patches.len() / d;
@@ -292,7 +296,10 @@ fn main() -> Res<()> {
         let mut pc: Vec<Candidate> = Vec::new();
         for (k, b) in (1..=PIXELS).flat_map(|k| (1..=8u32).map(move |b| (k, b))) {
             if k * b as usize <= bits {
-                pc.push((format!("{k} coefficients x {b} bits"), Box::new(move |fit, x: &[f32]| Ok(pca(fit).reconstruct(x, k, b)))));
+                pc.push((
+                    format!("{k} coefficients x {b} bits"),
+                    Box::new(move |fit, x: &[f32]| Ok(pca(fit).reconstruct(x, k, b))),
+                ));
             }
         }
         let mut rvq: Vec<Candidate> = Vec::new();
@@ -304,9 +311,11 @@ fn main() -> Res<()> {
                 rvq.push((format!("{p}x{p} patches, {s} stages x M={m}"), Box::new(run)));
             }
         }
-        for (name, candidates) in
-            [("downsampling + uniform quantisation", down), ("PCA, quantised coefficients", pc), ("residual VQ of raw patches", rvq)]
-        {
+        for (name, candidates) in [
+            ("downsampling + uniform quantisation", down),
+            ("PCA, quantised coefficients", pc),
+            ("residual VQ of raw patches", rvq),
+        ] {
             let (setting, rec) = best(candidates, held_out, test)?;
             let e = mse(&rec, test);
             println!("| {bits} | {name}: {setting} | {e:.5} | {:.2} dB |", psnr(e));
