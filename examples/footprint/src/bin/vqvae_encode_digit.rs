@@ -14,7 +14,8 @@ use fvae::vq::CodebookI8;
 use fvae::vqvae::{pack_indices, packed_len, VqVaeEncoderI8};
 
 static MODEL: &Aligned<[u8]> = &Aligned(*include_bytes!("../../../../tests/data/vqvae/g4_m64/encoder.tflite"));
-static CODEBOOK: &Aligned<[u8]> = &Aligned(*include_bytes!("../../../../tests/data/vqvae/g4_m64/codebook_i8.safetensors"));
+static CODEBOOK: &Aligned<[u8]> =
+    &Aligned(*include_bytes!("../../../../tests/data/vqvae/g4_m64/codebook_i8.safetensors"));
 static IMAGES: &Aligned<[u8]> = &Aligned(*include_bytes!("../../../../tests/data/vqvae/test_x64.npy"));
 static EXPECTED: &Aligned<[u8]> = &Aligned(*include_bytes!("../../../../tests/data/vqvae/g4_m64/test_indices.npy"));
 
