@@ -54,11 +54,11 @@ use crate::{Error, Result};
 /// The latent grid of an encoder output for codewords of `d` values: `L`, the number of latent
 /// vectors. The output must be `[1, h, w, d]` (L = h w) or `[1, L d]`.
 fn positions(output: &TensorInfo, d: usize) -> Result<usize> {
-    let shape = output.shape();
+    let shape = output.dims.get(..output.rank).unwrap_or(&[]);
     let last = shape.last().copied().unwrap_or(0);
     let fits = match shape.len() {
         4 => last == d,
-        2 => d > 0 && last % d == 0,
+        2 => last.checked_rem(d) == Some(0),
         _ => {
             return Err(Error::Unsupported {
                 what: "encoder output rank (not [1,h,w,c] or [1,L*c])",
@@ -66,10 +66,10 @@ fn positions(output: &TensorInfo, d: usize) -> Result<usize> {
             })
         }
     };
-    if !fits || shape.first() != Some(&1) {
-        return Err(Error::Shape { what: "encoder output channels (codeword length)", expected: d, found: last });
+    match output.len.checked_div(d) {
+        Some(l) if fits && d > 0 && shape.first() == Some(&1) => Ok(l),
+        _ => Err(Error::Shape { what: "encoder output channels (codeword length)", expected: d, found: last }),
     }
-    Ok(output.len / d)
 }
 
 fn check_indices_len(indices: &[u32], positions: usize) -> Result<()> {
@@ -159,7 +159,7 @@ impl<'a, 'm, 'c> VqVaeEncoder<'a, 'm, 'c> {
     }
 
     fn search(&self, indices: &mut [u32]) -> Result<()> {
-        let d = self.codebook.d();
+        let d = self.codebook.d().max(1); // >= 1 by construction
         for (index, z) in indices.iter_mut().zip(self.encoder.latent().chunks_exact(d)) {
             *index = self.codebook.nearest(z)?.index;
         }
@@ -257,7 +257,7 @@ impl<'a, 'm, 'c> VqVaeEncoderI8<'a, 'm, 'c> {
     }
 
     fn search(&self, indices: &mut [u32]) -> Result<()> {
-        let d = self.codebook.d();
+        let d = self.codebook.d().max(1); // >= 1 by construction
         for (index, z) in indices.iter_mut().zip(self.encoder.latent_i8()?.chunks_exact(d)) {
             *index = self.codebook.nearest(z)?.index;
         }
