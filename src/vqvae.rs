@@ -8,10 +8,11 @@
 //!   `L = h w` latent vectors of `c` values (position order, row-major), each mapped to its nearest
 //!   codeword of an f32 [`Codebook`] `[M, c]` (fvae's VQ: squared Euclidean, ties to the lowest
 //!   index).
-//! - [`VqVaeEncoderI8`]: the same with an int8 [`CodebookI8`] whose scale is the encoder output's
-//!   scale and an output zero point of 0 (a TANH output, 1/128 and 0, is one): then codeword `j`
-//!   means the same real vector as int8 latent bytes equal to it, so the exact integer search on
-//!   the raw int8 output is the nearest codeword of the dequantised latent.
+//! - [`VqVaeEncoderI8`] (`VqVaeEncoder` over [`CodebookI8`]): the same with an int8 codebook whose
+//!   scale is the encoder output's scale and an output zero point of 0 (a TANH output, 1/128 and
+//!   0, is one): then codeword `j` means the same real vector as int8 latent bytes equal to it, so
+//!   the exact integer search on the raw int8 output is the nearest codeword of the dequantised
+//!   latent.
 //! - [`VqVaeDecoder`]: the codewords of the indices, in position order, are quantised with the
 //!   decoder input's scale and zero point (TFLite's QUANTIZE rounding) and decoded bit-exactly as
 //!   TFLite Micro ([`Decoder::decode_codes`]); int8 or dequantised f32 out.
@@ -79,8 +80,77 @@ fn check_indices_len(indices: &[u32], positions: usize) -> Result<()> {
     Ok(())
 }
 
-/// An int8 encoder [`Network`] and an f32 [`Codebook`]: a signal in, one codeword index per
-/// latent vector out.
+/// A codebook a [`VqVaeEncoder`] can search: the f32 [`Codebook`] (nearest codeword of the
+/// dequantised latent vectors) or the int8 [`CodebookI8`] (the exact integer search on the int8
+/// latent; its scale must be the encoder output's and the output's zero point 0, so that int8
+/// distances are the dequantised ones divided by `scale^2` and the indices are those of the f32
+/// search with the codewords `scale * c`). Implemented for those two only.
+pub trait LatentCodebook: Copy + sealed::Sealed {
+    /// The codeword length c.
+    fn codeword_len(&self) -> usize;
+    /// Whether this codebook can search the encoder output `output` (an error saying why not).
+    fn check_output(&self, output: &TensorInfo) -> Result<()>;
+    /// The nearest codeword of each of the latent vectors of `encoder`'s last encode, into `indices`.
+    fn search(&self, encoder: &Encoder<'_, '_>, indices: &mut [u32]) -> Result<()>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::vq::Codebook<'_> {}
+    impl Sealed for crate::vq::CodebookI8<'_> {}
+}
+
+impl LatentCodebook for Codebook<'_> {
+    fn codeword_len(&self) -> usize {
+        self.d()
+    }
+
+    fn check_output(&self, _: &TensorInfo) -> Result<()> {
+        Ok(())
+    }
+
+    fn search(&self, encoder: &Encoder<'_, '_>, indices: &mut [u32]) -> Result<()> {
+        let d = self.d().max(1); // >= 1 by construction
+        for (index, z) in indices.iter_mut().zip(encoder.latent().chunks_exact(d)) {
+            *index = self.nearest(z)?.index;
+        }
+        Ok(())
+    }
+}
+
+impl LatentCodebook for CodebookI8<'_> {
+    fn codeword_len(&self) -> usize {
+        self.d()
+    }
+
+    fn check_output(&self, output: &TensorInfo) -> Result<()> {
+        if output.zero_point != 0 {
+            return Err(Error::Unsupported {
+                what: "int8 codebook search with a nonzero encoder output zero point",
+                index: 0,
+            });
+        }
+        if self.scale().to_bits() != output.scale.to_bits() {
+            return Err(Error::Value {
+                what: "int8 codebook scale",
+                index: 0,
+                reason: "not the encoder output's scale",
+            });
+        }
+        Ok(())
+    }
+
+    fn search(&self, encoder: &Encoder<'_, '_>, indices: &mut [u32]) -> Result<()> {
+        let d = self.d().max(1); // >= 1 by construction
+        for (index, z) in indices.iter_mut().zip(encoder.latent_i8()?.chunks_exact(d)) {
+            *index = self.nearest(z)?.index;
+        }
+        Ok(())
+    }
+}
+
+/// An int8 encoder [`Network`] and a codebook ([`LatentCodebook`]: f32 by default, or int8 as
+/// [`VqVaeEncoderI8`]): a signal in, one codeword index per latent vector out.
 ///
 /// ```
 /// use fvae::{nn::Network, vq::Codebook, vqvae::VqVaeEncoder};
@@ -97,24 +167,41 @@ fn check_indices_len(indices: &[u32], positions: usize) -> Result<()> {
 /// # Ok::<(), fvae::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct VqVaeEncoder<'a, 'm, 'c> {
+pub struct VqVaeEncoder<'a, 'm, C: LatentCodebook = Codebook<'a>> {
     encoder: Encoder<'a, 'm>,
-    codebook: Codebook<'c>,
+    codebook: C,
     positions: usize,
 }
 
-impl<'a, 'm, 'c> VqVaeEncoder<'a, 'm, 'c> {
+/// The encoder with an int8 [`CodebookI8`] on the encoder output's own grid: the nearest codeword by
+/// the exact integer search on the network's int8 output (see [`LatentCodebook`]).
+///
+/// ```
+/// use fvae::{nn::Network, vq::CodebookI8, vqvae::VqVaeEncoderI8};
+/// let net = Network::new(include_bytes!("../tests/data/vqvae/g4_m16/encoder.tflite"))?;
+/// let mut arena = vec![0u8; net.required_arena()];
+/// let mut latent = [0f32; 64];
+/// let rows = [-64i8, 0, 0, 0, 64, 0, 0, 0];
+/// let codebook = CodebookI8::new(&rows, 4, 1.0 / 128.0)?; // the TANH output's scale
+/// let mut enc = VqVaeEncoderI8::new(&net, &mut arena, &mut latent, codebook)?;
+/// let mut indices = [9u32; 16];
+/// enc.encode(&[0.0; 64], &mut indices)?;
+/// assert!(indices.iter().all(|&i| i < 2));
+/// assert!(VqVaeEncoderI8::new(&net, &mut arena, &mut latent, CodebookI8::new(&rows, 4, 0.01)?).is_err());
+/// # Ok::<(), fvae::Error>(())
+/// ```
+pub type VqVaeEncoderI8<'a, 'm, 'c> = VqVaeEncoder<'a, 'm, CodebookI8<'c>>;
+
+impl<'a, 'm, C: LatentCodebook> VqVaeEncoder<'a, 'm, C> {
     /// Prepares `net` in `arena` (at least [`Network::required_arena`] bytes); `latent` (at least
     /// `L c` floats) receives each dequantised latent. The encoder's output must be
-    /// `[1, h, w, c]` or `[1, L c]` with `c` the codebook's codeword length.
-    pub fn new(
-        net: &'a Network<'m>,
-        arena: &'a mut [u8],
-        latent: &'a mut [f32],
-        codebook: Codebook<'c>,
-    ) -> Result<Self> {
+    /// `[1, h, w, c]` or `[1, L c]` with `c` the codebook's codeword length, and fit the codebook
+    /// ([`LatentCodebook::check_output`]).
+    pub fn new(net: &'a Network<'m>, arena: &'a mut [u8], latent: &'a mut [f32], codebook: C) -> Result<Self> {
         let encoder = Encoder::new(net, arena, latent)?;
-        let positions = positions(&encoder.output_info(), codebook.d())?;
+        let output = encoder.output_info();
+        codebook.check_output(&output)?;
+        let positions = positions(&output, codebook.codeword_len())?;
         Ok(VqVaeEncoder { encoder, codebook, positions })
     }
 
@@ -129,7 +216,7 @@ impl<'a, 'm, 'c> VqVaeEncoder<'a, 'm, 'c> {
     }
 
     /// The codebook.
-    pub fn codebook(&self) -> Codebook<'c> {
+    pub fn codebook(&self) -> C {
         self.codebook
     }
 
@@ -148,120 +235,14 @@ impl<'a, 'm, 'c> VqVaeEncoder<'a, 'm, 'c> {
     pub fn encode(&mut self, x: &[f32], indices: &mut [u32]) -> Result<()> {
         check_indices_len(indices, self.positions)?;
         self.encoder.encode(x)?;
-        self.search(indices)
+        self.codebook.search(&self.encoder, indices)
     }
 
     /// Encodes an input already quantised with the encoder input's scale and zero point.
     pub fn encode_quantized(&mut self, xq: &[i8], indices: &mut [u32]) -> Result<()> {
         check_indices_len(indices, self.positions)?;
         self.encoder.encode_quantized(xq)?;
-        self.search(indices)
-    }
-
-    fn search(&self, indices: &mut [u32]) -> Result<()> {
-        let d = self.codebook.d().max(1); // >= 1 by construction
-        for (index, z) in indices.iter_mut().zip(self.encoder.latent().chunks_exact(d)) {
-            *index = self.codebook.nearest(z)?.index;
-        }
-        Ok(())
-    }
-}
-
-/// An int8 encoder [`Network`] and an int8 [`CodebookI8`] on the encoder output's own grid: the
-/// nearest codeword by the exact integer search on the network's int8 output.
-///
-/// The codebook's scale must equal the encoder output's scale (bit for bit) and the output's zero
-/// point must be 0; then the integer distance is the dequantised distance divided by `scale^2`, so
-/// the indices are those of [`VqVaeEncoder`] with the dequantised codebook `scale * c`.
-///
-/// ```
-/// use fvae::{nn::Network, vq::CodebookI8, vqvae::VqVaeEncoderI8};
-/// let net = Network::new(include_bytes!("../tests/data/vqvae/g4_m16/encoder.tflite"))?;
-/// let mut arena = vec![0u8; net.required_arena()];
-/// let mut latent = [0f32; 64];
-/// let rows = [-64i8, 0, 0, 0, 64, 0, 0, 0];
-/// let codebook = CodebookI8::new(&rows, 4, 1.0 / 128.0)?; // the TANH output's scale
-/// let mut enc = VqVaeEncoderI8::new(&net, &mut arena, &mut latent, codebook)?;
-/// let mut indices = [9u32; 16];
-/// enc.encode(&[0.0; 64], &mut indices)?;
-/// assert!(indices.iter().all(|&i| i < 2));
-/// # Ok::<(), fvae::Error>(())
-/// ```
-#[derive(Debug)]
-pub struct VqVaeEncoderI8<'a, 'm, 'c> {
-    encoder: Encoder<'a, 'm>,
-    codebook: CodebookI8<'c>,
-    positions: usize,
-}
-
-impl<'a, 'm, 'c> VqVaeEncoderI8<'a, 'm, 'c> {
-    /// As [`VqVaeEncoder::new`]; also an error when the codebook's scale is not the encoder
-    /// output's or the output's zero point is not 0.
-    pub fn new(
-        net: &'a Network<'m>,
-        arena: &'a mut [u8],
-        latent: &'a mut [f32],
-        codebook: CodebookI8<'c>,
-    ) -> Result<Self> {
-        let encoder = Encoder::new(net, arena, latent)?;
-        let output = encoder.output_info();
-        if output.zero_point != 0 {
-            return Err(Error::Unsupported {
-                what: "int8 codebook search with a nonzero encoder output zero point",
-                index: 0,
-            });
-        }
-        if codebook.scale().to_bits() != output.scale.to_bits() {
-            return Err(Error::Value {
-                what: "int8 codebook scale",
-                index: 0,
-                reason: "not the encoder output's scale",
-            });
-        }
-        let positions = positions(&output, codebook.d())?;
-        Ok(VqVaeEncoderI8 { encoder, codebook, positions })
-    }
-
-    /// The input length.
-    pub fn input_len(&self) -> usize {
-        self.encoder.input_len()
-    }
-
-    /// L, the number of latent vectors (indices) per input.
-    pub fn positions(&self) -> usize {
-        self.positions
-    }
-
-    /// The codebook.
-    pub fn codebook(&self) -> CodebookI8<'c> {
-        self.codebook
-    }
-
-    /// The encoder network's input tensor.
-    pub fn input_info(&self) -> TensorInfo {
-        self.encoder.input_info()
-    }
-
-    /// Encodes an f32 input into `indices` (L values).
-    pub fn encode(&mut self, x: &[f32], indices: &mut [u32]) -> Result<()> {
-        check_indices_len(indices, self.positions)?;
-        self.encoder.encode(x)?;
-        self.search(indices)
-    }
-
-    /// Encodes an input already quantised with the encoder input's scale and zero point.
-    pub fn encode_quantized(&mut self, xq: &[i8], indices: &mut [u32]) -> Result<()> {
-        check_indices_len(indices, self.positions)?;
-        self.encoder.encode_quantized(xq)?;
-        self.search(indices)
-    }
-
-    fn search(&self, indices: &mut [u32]) -> Result<()> {
-        let d = self.codebook.d().max(1); // >= 1 by construction
-        for (index, z) in indices.iter_mut().zip(self.encoder.latent_i8()?.chunks_exact(d)) {
-            *index = self.codebook.nearest(z)?.index;
-        }
-        Ok(())
+        self.codebook.search(&self.encoder, indices)
     }
 }
 

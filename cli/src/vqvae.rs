@@ -89,7 +89,7 @@ fn read_codebook<'a>(path: &Path, st: &SafeTensors<'a>) -> CliResult<Codebooks<'
 
 /// One of the two encoders, each searching its own codebook kind.
 enum Encoders<'a, 'm, 'c> {
-    F32(VqVaeEncoder<'a, 'm, 'c>),
+    F32(VqVaeEncoder<'a, 'm, Codebook<'c>>),
     I8(VqVaeEncoderI8<'a, 'm, 'c>),
 }
 
