@@ -47,6 +47,20 @@ fn main() {
     if on {
         println!("cargo:rustc-cfg=fvae_arm_dsp");
     }
+    // The architecture the assembler starts global and naked assembly in for this target, which
+    // that assembly restores with `.arch` after it sets `.fpu` or another `.arch` (see
+    // `restore_asm_state!` in src/lib.rs).
+    let arch = [
+        ("thumbv6m", "armv6-m"),
+        ("thumbv7em", "armv7e-m"),
+        ("thumbv7m", "armv7-m"),
+        ("thumbv8m.base", "armv8-m.base"),
+        ("thumbv8m.main", "armv8-m.main"),
+    ]
+    .iter()
+    .find(|(prefix, _)| target.starts_with(prefix))
+    .map_or("", |(_, arch)| arch);
+    println!("cargo:rustc-env=FVAE_ASM_ARCH={arch}");
     println!("cargo:rustc-check-cfg=cfg(fvae_arm_fpu)");
     println!("cargo:rerun-if-env-changed=FVAE_ARM_FPU");
     let fpu = (target.starts_with("thumbv7em") || target.starts_with("thumbv8m.main")) && target.ends_with("eabihf");

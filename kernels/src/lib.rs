@@ -15,6 +15,19 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+/// The directive that ends every assembly block which sets `.fpu` or `.arch`: `.arch` back to the
+/// target's own architecture (from `build.rs`), which also resets the FPU and extensions to that
+/// architecture's defaults, the state the assembler starts in. Without it the setting would
+/// leak into assembly that follows in the same module (another crate's, under LTO).
+#[cfg(any(fvae_arm_fpu, fvae_arm_dsp))]
+macro_rules! restore_asm_state {
+    () => {
+        concat!(".arch ", env!("FVAE_ASM_ARCH"))
+    };
+}
+#[cfg(any(fvae_arm_fpu, fvae_arm_dsp))]
+pub(crate) use restore_asm_state;
+
 pub mod cpu;
 pub mod gaussian;
 pub mod int8;
