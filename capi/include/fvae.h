@@ -529,6 +529,16 @@ int32_t fvae_net_get_output_i8(const struct FvaeNet *net, size_t index, int8_t *
 // Copies float graph output `index` into `out` [len] (models that end with DEQUANTIZE).
 int32_t fvae_net_get_output_f32(const struct FvaeNet *net, size_t index, float *out, size_t len);
 
+// The path the float kernels (GMM, Fisher vectors, f32 VQ) take on this machine, as a static
+// NUL-terminated string: `"sse2"`, `"avx2+fma"` or `"avx512f"` on x86-64 (the CPU is asked once,
+// with `cpuid`, at the first call of any kernel), `"neon"`, `"simd128"` or `"scalar"` elsewhere.
+const char *fvae_float_path(void);
+
+// The path the int8 kernels (int8 VQ, networks) take on this machine, as a static NUL-terminated
+// string: `"scalar"`, `"avx2"`, `"avx512bw"` or `"avx512vnni"` on x86-64, `"neon"`, `"arm-dsp"`
+// (Cortex-M DSP) or `"simd128"` elsewhere.
+const char *fvae_int8_path(void);
+
 // A static NUL-terminated description of a status code.
 const char *fvae_status_message(int32_t status);
 

@@ -39,6 +39,9 @@ pub mod vq;
 // int8 `.tflite` networks.
 pub mod nn;
 
+// The kernels' instruction-set paths.
+pub mod cpu;
+
 // fvae_status_message.
 pub mod message;
 
