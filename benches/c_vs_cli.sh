@@ -4,7 +4,8 @@
 # encoded by `fvae fv --threads 1 --improved --timing` and by benches/c_fv.c linked with libfvae.a,
 # in turn (CLI, C, CLI, C, ...), RUNS times each. Both report the encoding time alone (reading the
 # file excluded). Checks that both write the same vector bit for bit, then prints the best time of
-# each and the C/CLI throughput ratio (CLI time / C time).
+# each, the C/CLI throughput ratio of those (CLI time / C time) and the median of the per-pair ratios
+# (robust when the machine is busy).
 #   bash benches/c_vs_cli.sh [RUNS] [REPEAT]     # default 9 runs, 64 repeats (115 008 rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,5 +49,7 @@ echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 echo "rows: $rows; best of $runs, encoding only"
 echo "cli (fvae fv --threads 1): $t_cli s ($(awk -v t="$t_cli" -v n="$rows" 'BEGIN { printf "%.0f", n / t }') rows/s)"
 echo "C (libfvae.a, c_fv):       $t_c s ($(awk -v t="$t_c" -v n="$rows" 'BEGIN { printf "%.0f", n / t }') rows/s)"
-echo "C/CLI throughput: $(awk -v a="$t_cli" -v b="$t_c" 'BEGIN { printf "%.3f", a / b }')"
+ratios=$(for i in "${!cli[@]}"; do awk -v a="${cli[$i]}" -v b="${c[$i]}" 'BEGIN { printf "%.4f\n", a / b }'; done | sort -g)
+median=$(printf '%s\n' "$ratios" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+echo "C/CLI throughput: $(awk -v a="$t_cli" -v b="$t_c" 'BEGIN { printf "%.3f", a / b }') (best times), $median (median of the $runs pairs)"
 echo "same vector: yes ($((len / 4)) floats, bit for bit)"
