@@ -10,7 +10,9 @@
 //!
 //! Operators (one file each, the quantisation formulas documented at each): FULLY_CONNECTED,
 //! CONV_2D, TRANSPOSE_CONV, DEPTHWISE_CONV_2D, RESHAPE, LOGISTIC, TANH, RELU, RELU6, ADD,
-//! RESIZE_NEAREST_NEIGHBOR, QUANTIZE, DEQUANTIZE, CONCATENATION, PAD, PADV2, TRANSPOSE,
+//! RESIZE_NEAREST_NEIGHBOR, QUANTIZE, DEQUANTIZE, LEAKY_RELU, PRELU, HARD_SWISH, ELU (int8 and
+//! f32), MUL, SUB, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE (these and ADD broadcasting up to rank
+//! 6), GELU (int8, as LiteRT's reference kernel), CONCATENATION, PAD, PADV2, TRANSPOSE,
 //! EXPAND_DIMS and SQUEEZE; SHAPE, STRIDED_SLICE, PACK and int32 CONCATENATION (shape
 //! arithmetic) are folded at plan time and run nothing (`fold.rs`). Requantisation is TFLite's:
 //! `SaturatingRoundingDoublingHighMul` then `RoundingDivideByPOT`
@@ -43,11 +45,18 @@ mod concatenation;
 mod conv2d;
 mod depthwise_conv2d;
 mod dequantize;
+mod elu;
 mod fold;
 mod fully_connected;
+mod gelu;
+mod hard_swish;
+mod leaky_relu;
 mod logistic;
+mod maximum_minimum;
+mod mul;
 mod pack;
 mod pad;
+mod prelu;
 pub mod quant;
 mod quantize;
 mod relu;
@@ -55,10 +64,14 @@ mod relu6;
 mod reshape;
 mod resize_nearest;
 mod shape;
+mod squared_difference;
 mod strided_slice;
+mod sub;
 mod tanh;
 mod transpose;
 mod transpose_conv;
+// Shared by the two-input elementwise operators (operands, broadcasting).
+mod broadcast;
 
 pub use interpreter::Interpreter;
 pub use network::{Network, TensorInfo, MAX_RANK, MAX_TENSORS};

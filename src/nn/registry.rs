@@ -19,8 +19,9 @@ use super::desc::{at, OpDesc, DESC_WORDS};
 use super::run::Run;
 use super::setup::Setup;
 use super::{
-    add, concatenation, conv2d, depthwise_conv2d, dequantize, fold, fully_connected, logistic, pad, quantize, relu,
-    relu6, reshape, resize_nearest, tanh, transpose, transpose_conv,
+    add, concatenation, conv2d, depthwise_conv2d, dequantize, elu, fold, fully_connected, gelu, hard_swish, leaky_relu,
+    logistic, maximum_minimum, mul, pad, prelu, quantize, relu, relu6, reshape, resize_nearest, squared_difference,
+    sub, tanh, transpose, transpose_conv,
 };
 use crate::formats::tflite::{op, Model, SubGraph, TensorType};
 use crate::{Error, Result};
@@ -63,9 +64,19 @@ operators! {
     ResizeNearest = 11, op::RESIZE_NEAREST_NEIGHBOR => resize_nearest;
     Quantize = 12, op::QUANTIZE => quantize;
     Dequantize = 13, op::DEQUANTIZE => dequantize;
-    Concatenation = 14, op::CONCATENATION => concatenation;
-    Pad = 15, op::PAD => pad;
-    Transpose = 16, op::TRANSPOSE => transpose;
+    LeakyRelu = 14, op::LEAKY_RELU => leaky_relu;
+    Mul = 15, op::MUL => mul;
+    Sub = 16, op::SUB => sub;
+    Prelu = 17, op::PRELU => prelu;
+    HardSwish = 18, op::HARD_SWISH => hard_swish;
+    Elu = 19, op::ELU => elu;
+    Maximum = 20, op::MAXIMUM => maximum_minimum;
+    Minimum = 21, op::MINIMUM => maximum_minimum;
+    SquaredDifference = 22, op::SQUARED_DIFFERENCE => squared_difference;
+    Gelu = 23, op::GELU => gelu;
+    Concatenation = 24, op::CONCATENATION => concatenation;
+    Pad = 25, op::PAD => pad;
+    Transpose = 26, op::TRANSPOSE => transpose;
 }
 
 /// The refusal of an operator fvae does not have (or not in this form): the schema's name, the
@@ -127,6 +138,16 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut
         Some(Kind::DepthwiseConv2d) => depthwise_conv2d::prepare(s, d, pers),
         Some(Kind::Logistic) => logistic::prepare(s, d, lut),
         Some(Kind::Tanh) => tanh::prepare(s, d, lut),
+        Some(Kind::LeakyRelu) => leaky_relu::prepare(s, d, lut),
+        Some(Kind::HardSwish) => hard_swish::prepare(s, d, lut),
+        Some(Kind::Elu) => elu::prepare(s, d, lut),
+        Some(Kind::Gelu) => gelu::prepare(s, d, lut),
+        Some(Kind::Add) => add::prepare(s, d, pers, lut),
+        Some(Kind::Sub) => sub::prepare(s, d, pers, lut),
+        Some(Kind::Mul) => mul::prepare(s, d, pers, lut),
+        Some(Kind::Prelu) => prelu::prepare(s, d, pers, lut),
+        Some(Kind::Maximum | Kind::Minimum) => maximum_minimum::prepare(s, d, pers, lut),
+        Some(Kind::SquaredDifference) => squared_difference::prepare(s, d, pers, lut),
         _ => Ok(()),
     }
 }
@@ -141,7 +162,9 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::FullyConnected) if head[at::FLAGS] & fully_connected::PACKED == 0 => {
             return fully_connected::eval_fused(head, run, in1, out);
         }
-        Some(Kind::Logistic) | Some(Kind::Tanh) => return logistic::eval_lut(run, in1, out),
+        Some(Kind::Logistic | Kind::Tanh | Kind::LeakyRelu | Kind::HardSwish | Kind::Gelu) => {
+            return logistic::eval_lut(run, in1, out)
+        }
         _ => {}
     }
     let d = OpDesc::read(head);
@@ -151,13 +174,21 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::TransposeConv) => transpose_conv::eval(&d, run, in1, out),
         Some(Kind::DepthwiseConv2d) => depthwise_conv2d::eval(&d, run, in1, out),
         Some(Kind::Reshape) => reshape::eval(&d, in1, out),
-        Some(Kind::Logistic) | Some(Kind::Tanh) => logistic::eval_lut(run, in1, out),
+        Some(Kind::Logistic | Kind::Tanh | Kind::LeakyRelu | Kind::HardSwish | Kind::Gelu) => {
+            logistic::eval_lut(run, in1, out)
+        }
         Some(Kind::Relu) => relu::eval(&d, in1, out),
         Some(Kind::Relu6) => relu6::eval(&d, in1, out),
         Some(Kind::Add) => add::eval(&d, run, in1, in2, out),
         Some(Kind::ResizeNearest) => resize_nearest::eval(&d, in1, out),
         Some(Kind::Quantize) => quantize::eval(&d, in1, out),
         Some(Kind::Dequantize) => dequantize::eval(&d, in1, out),
+        Some(Kind::Elu) => elu::eval(&d, run, in1, out),
+        Some(Kind::Sub) => sub::eval(&d, run, in1, in2, out),
+        Some(Kind::Mul) => mul::eval(&d, run, in1, in2, out),
+        Some(Kind::Prelu) => prelu::eval(&d, run, in1, in2, out),
+        Some(Kind::Maximum | Kind::Minimum) => maximum_minimum::eval(&d, run, in1, in2, out),
+        Some(Kind::SquaredDifference) => squared_difference::eval(&d, run, in1, in2, out),
         Some(Kind::Concatenation) => concatenation::eval(&d, in1, in2, out),
         Some(Kind::Pad) => pad::eval(&d, in1, out),
         Some(Kind::Transpose) => transpose::eval(&d, in1, out),
