@@ -59,24 +59,6 @@ pub mod op {
     pub const RESIZE_NEAREST_NEIGHBOR: i32 = 97;
     /// QUANTIZE.
     pub const QUANTIZE: i32 = 114;
-    /// CONCATENATION.
-    pub const CONCATENATION: i32 = 2;
-    /// STRIDED_SLICE.
-    pub const STRIDED_SLICE: i32 = 45;
-    /// SHAPE.
-    pub const SHAPE: i32 = 77;
-    /// PACK.
-    pub const PACK: i32 = 83;
-    /// PAD.
-    pub const PAD: i32 = 34;
-    /// PADV2.
-    pub const PADV2: i32 = 60;
-    /// TRANSPOSE.
-    pub const TRANSPOSE: i32 = 39;
-    /// SQUEEZE.
-    pub const SQUEEZE: i32 = 43;
-    /// EXPAND_DIMS.
-    pub const EXPAND_DIMS: i32 = 70;
     /// MUL.
     pub const MUL: i32 = 18;
     /// SUB.
@@ -97,6 +79,24 @@ pub mod op {
     pub const HARD_SWISH: i32 = 117;
     /// GELU.
     pub const GELU: i32 = 150;
+    /// CONCATENATION.
+    pub const CONCATENATION: i32 = 2;
+    /// STRIDED_SLICE.
+    pub const STRIDED_SLICE: i32 = 45;
+    /// SHAPE.
+    pub const SHAPE: i32 = 77;
+    /// PACK.
+    pub const PACK: i32 = 83;
+    /// PAD.
+    pub const PAD: i32 = 34;
+    /// PADV2.
+    pub const PADV2: i32 = 60;
+    /// TRANSPOSE.
+    pub const TRANSPOSE: i32 = 39;
+    /// SQUEEZE.
+    pub const SQUEEZE: i32 = 43;
+    /// EXPAND_DIMS.
+    pub const EXPAND_DIMS: i32 = 70;
 
     /// Every `BuiltinOperator` name of TFLite's `schema.fbs`, indexed by its code (0 ..= 209),
     /// so a refusal names the operator whether fvae implements it or not.
