@@ -6,7 +6,7 @@
 //! [`DiagGmmOwned`], a const-generic owned value for firmware that knows K and D at compile
 //! time. Every computation is on the view.
 //!
-//! Definitions (DESIGN.md): `log N(x | k) = -1/2 (D log 2pi + sum_d log var_kd +
+//! Definitions (docs/design.md): `log N(x | k) = -1/2 (D log 2pi + sum_d log var_kd +
 //! sum_d (x_d - mu_kd)^2 / var_kd)`, computed in this direct form; posteriors are the softmax
 //! over k of `log w_k + log N(x | k)` with the maximum subtracted first.
 
