@@ -55,6 +55,7 @@ mod search;
 pub use codebook::{Codebook, CodebookOwned};
 pub use codebook_i8::{quantize_i8, CodebookI8, CodebookI8Owned};
 pub use residual::ResidualVq;
+pub(crate) use search::{check_row, check_rows};
 
 /// The nearest codeword of an f32 search: its index and exact squared distance.
 #[derive(Debug, Clone, Copy, PartialEq)]
