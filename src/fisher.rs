@@ -183,7 +183,7 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     /// can give, where the wrapped value could pass).
     fn checked_storage_len_with(k: usize, d: usize, options: FisherOptions) -> Option<usize> {
         let (per_kd, per_k) = if options.compensated { (4, 3) } else { (2, 2) };
-        k.checked_mul(d)?.checked_mul(per_kd)?.checked_add(k.checked_mul(per_k)?)
+        d.checked_mul(per_kd)?.checked_add(per_k)?.checked_mul(k)
     }
 
     /// An empty accumulator for `gmm` in `storage` (at least

@@ -136,7 +136,7 @@ impl<'a> DiagGmm<'a> {
     /// [`constants_len`](Self::constants_len), `None` when it overflows (a buffer no caller can
     /// give, where the wrapped value could pass).
     fn checked_constants_len(k: usize, d: usize) -> Option<usize> {
-        k.checked_mul(d)?.checked_add(k.checked_mul(3)?)
+        d.checked_add(3)?.checked_mul(k)
     }
 
     /// A mixture from `weights` [K], `means` [K, D] and diagonal `variances` [K, D] (row-major),
