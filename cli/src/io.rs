@@ -17,11 +17,12 @@ pub fn ctx<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> String + '_ {
     move |e| format!("{}: {e}", path.display())
 }
 
-/// Which row and column a descriptor error of a GMM, Fisher or FV-VAE batch is about, for the
-/// message.
+/// Which row and column a bad value of a batch of `d`-column rows (read from `path`, starting at
+/// `first_row`) is about, for the message. The errors whose index is a flat index into the rows
+/// name them `descriptor`, `descriptor batch`, `query` or `queries`.
 pub fn at_row(path: &Path, first_row: usize, d: usize) -> impl Fn(fvae::Error) -> String + '_ {
     move |e| match e {
-        fvae::Error::Value { what: "descriptor", index, reason } => {
+        fvae::Error::Value { what: "descriptor" | "descriptor batch" | "query" | "queries", index, reason } => {
             format!("{}: row {}, column {}: {reason}", path.display(), first_row + index / d, index % d)
         }
         e => format!("{}: {e}", path.display()),

@@ -1,7 +1,7 @@
 //! `fvae vq` (nearest codewords, f32 or int8 codebook by its dtype) and `fvae rvq encode|decode`
 //! (residual VQ).
 
-use crate::io::{self, ctx, CliResult};
+use crate::io::{self, at_row, ctx, CliResult};
 use clap::{Args, Subcommand};
 use fvae::formats::npy::Npy;
 use fvae::formats::safetensors::SafeTensors;
@@ -63,16 +63,6 @@ pub struct RvqArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-}
-
-/// Which row and column a batch error is about, for the message.
-fn at_row(path: &Path, first_row: usize, d: usize) -> impl Fn(fvae::Error) -> String + '_ {
-    move |e| match e {
-        fvae::Error::Value { what: "queries" | "query", index, reason } => {
-            format!("{}: row {}, column {}: {reason}", path.display(), first_row + index / d, index % d)
-        }
-        e => format!("{}: {e}", path.display()),
-    }
 }
 
 fn check_cols(path: &Path, cols: usize, d: usize, what: &str) -> CliResult<()> {
