@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: scikit-learn GaussianMixture(covariance_type="diag") and KMeans vs `fvae fit-gmm` and
-# `fvae fit-kmeans` (--threads 1), same data, same run (issue 10). Creates ./bench-venv with numpy
+# `fvae fit-kmeans` (--threads 1), same data, same run. Creates ./bench-venv with numpy
 # and scikit-learn on first use. fvae's times include process start-up and file I/O.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,7 +1,7 @@
 """Times scikit-image's fisher_vector(improved=True) against `fvae fv --improved --threads 1` on the
 same data in the same run, and checks they agree. fvae is reported twice: the encoding alone
 (`--timing`, comparable to scikit-image's call on data already in memory) and the whole process
-(start-up, reading the .npy, writing the output). Sizes from issue 2: D=64 K=256 and D=128 K=64,
+(start-up, reading the .npy, writing the output). Sizes: D=64 K=256 and D=128 K=64,
 N=50 000 descriptors sampled from a random diagonal mixture (so posteriors are realistic: a few
 components per descriptor). Prints a markdown table; one thread everywhere (BLAS pinned to 1).
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: scikit-image fisher_vector(improved=True) vs `fvae fv --improved --threads 1`, same data,
-# same run (issue 2). Creates ./bench-venv with numpy, scikit-learn and scikit-image on first use.
+# same run. Creates ./bench-venv with numpy, scikit-learn and scikit-image on first use.
 # fvae is timed twice: encoding alone (--timing) and the whole process (start-up and .npy I/O included).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -47,6 +47,28 @@ fn main() {
     if on {
         println!("cargo:rustc-cfg=fvae_arm_dsp");
     }
+    // The architecture this target declares to the assembler, which assembly that sets `.fpu` or
+    // another `.arch` restores after it (see `restore_asm_state!` in src/lib.rs).
+    let arch = [
+        ("thumbv6m", "armv6-m"),
+        ("thumbv7em", "armv7e-m"),
+        ("thumbv7m", "armv7-m"),
+        ("thumbv8m.base", "armv8-m.base"),
+        ("thumbv8m.main", "armv8-m.main"),
+    ]
+    .iter()
+    .find(|(prefix, _)| target.starts_with(prefix))
+    .map_or("", |(_, arch)| arch);
+    println!("cargo:rustc-env=FVAE_ASM_ARCH={arch}");
+    // And its FPU (the hard-float targets' own; `.arch` above resets the FPU to none).
+    let fpu_line = if !target.ends_with("eabihf") {
+        ""
+    } else if target.starts_with("thumbv8m.main") {
+        ".fpu fpv5-sp-d16"
+    } else {
+        ".fpu fpv4-sp-d16"
+    };
+    println!("cargo:rustc-env=FVAE_ASM_FPU_LINE={fpu_line}");
     println!("cargo:rustc-check-cfg=cfg(fvae_arm_fpu)");
     println!("cargo:rerun-if-env-changed=FVAE_ARM_FPU");
     let fpu = (target.starts_with("thumbv7em") || target.starts_with("thumbv8m.main")) && target.ends_with("eabihf");

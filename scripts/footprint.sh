@@ -31,7 +31,7 @@ TOLERANCE=1.10
 UPDATE=0
 [ "${1:-}" = "--update" ] && UPDATE=1
 
-# Budgets from issue 6 (targets to reach: reported, not enforced). kernel figure limit
+# Budgets (targets to reach: reported, not enforced). kernel figure limit
 BUDGETS='
 fv_k16_d32 flash_bytes 8192
 fv_k16_d32 stack_bytes 1024

@@ -4,7 +4,7 @@ of the digits descriptors in flash.
 
 Writes tests/data/embedded/digits_first128_fv_raw.npy and digits_first128_fv_improved.npy: the Fisher vector
 (VLFeat layout, length 2KD = 2048) of the first 128 rows of tests/data/gmm/digits_k16/x.npy under that case's
-gmm.safetensors, computed in float64 exactly as tests/data/FIXTURES.md and DESIGN.md define it:
+gmm.safetensors, computed in float64 exactly as tests/data/FIXTURES.md and docs/design.md define it:
   log N(x|k) = -1/2 (D log 2pi + sum_d log var_kd + sum_d (x_d - mu_kd)^2 / var_kd)
   q_ik = softmax_k(log w_k + log N(x_i|k)), the maximum subtracted first (no threshold)
   t = (x - mu_k) / sigma_k

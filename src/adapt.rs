@@ -20,8 +20,9 @@
 //! `var_k' = var_k (1 + S2 / (S0 + r) - (S1 / (S0 + r))^2)` (expand `x = mu_k + sigma_k t`;
 //! `alpha S2 / S0 = S2 / (S0 + r)`). r = 0 is one EM step on the window; large r keeps the prior.
 
+use crate::error::check_finite;
 use crate::gmm::{DiagGmm, DiagGmmOwned};
-use crate::vq::Nearest;
+use crate::vq::{check_row, Nearest};
 use crate::{Error, Result};
 use fvae_kernels::{gaussian, vq as kv};
 
@@ -120,9 +121,7 @@ pub fn map_adapt(
         }
     }
     for (what, s) in [("s0", s0), ("s1", s1), ("s2", s2)] {
-        if let Some(i) = s.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Value { what, index: i, reason: "not finite" });
-        }
+        check_finite(what, s, 0)?;
     }
     let r = options.relevance as f64;
     let t = count as f64;
@@ -331,9 +330,7 @@ impl<const M: usize, const D: usize> OnlineKMeans<M, D> {
         if window == 0 {
             return Err(Error::Value { what: "online k-means window", index: 0, reason: "must be > 0" });
         }
-        if let Some(i) = centroids.as_flattened().iter().position(|v| !v.is_finite()) {
-            return Err(Error::Value { what: "codebook", index: i, reason: "not finite" });
-        }
+        check_finite("codebook", centroids.as_flattened(), 0)?;
         Ok(OnlineKMeans { centroids, counts: [0; M], window })
     }
 
@@ -358,12 +355,7 @@ impl<const M: usize, const D: usize> OnlineKMeans<M, D> {
     /// Assigns `x` to its nearest codeword (returned: index and squared distance before the
     /// move, ties to the lowest index) and moves that codeword toward it.
     pub fn push(&mut self, x: &[f32]) -> Result<Nearest> {
-        if x.len() != D {
-            return Err(Error::Shape { what: "descriptor", expected: D, found: x.len() });
-        }
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Value { what: "descriptor", index: i, reason: "not finite" });
-        }
+        check_row("descriptor", x, D, 0)?;
         let mut dist = [0f32; M];
         kv::sq_distances(x, self.centroids.as_flattened(), &mut dist);
         let (j, _) = kv::argmin(&dist).ok_or(Error::Empty { what: "online k-means codebook" })?;

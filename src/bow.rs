@@ -8,7 +8,7 @@
 //! A stream over caller storage (`M` floats), like the Fisher and VLAD accumulators.
 
 use crate::vlad::l2_normalise;
-use crate::vq::Codebook;
+use crate::vq::{check_rows, Codebook};
 use crate::{math, Error, Result};
 
 /// Most neighbours a soft assignment may share a descriptor among (stack storage).
@@ -140,12 +140,7 @@ impl<'c, 's> BowAccumulator<'c, 's> {
     /// Adds N descriptors `xs` [N, D]; every row is checked before any is taken.
     pub fn push_batch(&mut self, xs: &[f32]) -> Result<()> {
         let d = self.codebook.d().max(1); // (D >= 1 by construction; `max` lets the optimiser see it)
-        if !xs.len().is_multiple_of(d) {
-            return Err(Error::Shape { what: "descriptor batch", expected: xs.len() / d * d, found: xs.len() });
-        }
-        if let Some(i) = xs.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Value { what: "descriptor batch", index: i, reason: "not finite" });
-        }
+        check_rows("descriptor batch", xs, d)?;
         for x in xs.chunks_exact(d) {
             self.push(x)?;
         }

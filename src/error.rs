@@ -100,6 +100,21 @@ pub enum Error {
     },
 }
 
+/// `Ok` when every value of `v` is finite; else a value error naming `what` and the index of
+/// the first bad value (plus `offset`, its place in a larger array).
+pub(crate) fn check_finite(what: &'static str, v: &[f32], offset: usize) -> Result<()> {
+    // A branch-free pass first (it vectorises: the batch path checks every query value), the
+    // position only when something is wrong.
+    const EXP: u32 = 0x7f80_0000;
+    if v.chunks(64).all(|c| c.iter().fold(0u32, |a, x| a | u32::from(x.to_bits() & EXP == EXP)) == 0) {
+        return Ok(());
+    }
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(Error::Value { what, index: offset + i, reason: "not finite" }),
+        None => Ok(()),
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {

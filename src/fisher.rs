@@ -12,6 +12,8 @@
 //!
 //! A component of weight 0 contributes zeros (its gradient is undefined).
 
+use crate::compensated::CompensatedSums;
+use crate::error::check_finite;
 use crate::gmm::{Assignment, DiagGmm};
 use crate::{math, Error, Result};
 use fvae_kernels::gaussian;
@@ -63,6 +65,16 @@ impl Normalization {
     pub const L2: Self = Normalization { power: None, l2: true };
     /// The improved Fisher vector: signed square root, then L2.
     pub const IMPROVED: Self = Normalization { power: Some(0.5), l2: true };
+
+    /// A power exponent, when there is one, must be finite and > 0.
+    pub(crate) fn check(&self) -> Result<()> {
+        match self.power {
+            Some(alpha) if !(alpha.is_finite() && alpha > 0.0) => {
+                Err(Error::Value { what: "power normalisation exponent", index: 0, reason: "must be finite and > 0" })
+            }
+            _ => Ok(()),
+        }
+    }
 
     /// Applies the normalisation to `v` in place.
     ///
@@ -136,15 +148,11 @@ pub struct FisherAccumulator<'g, 's> {
     options: FisherOptions,
     n: u64,
     /// sum_i q_ik, [K].
-    s0: &'s mut [f32],
+    s0: CompensatedSums<'s>,
     /// sum_i q_ik t_i, [K, D].
-    s1: &'s mut [f32],
+    s1: CompensatedSums<'s>,
     /// sum_i q_ik (t_i^2 - 1), [K, D].
-    s2: &'s mut [f32],
-    /// Kahan compensations of s0, s1, s2 (the sums are `s - c`); empty when not compensated.
-    c0: &'s mut [f32],
-    c1: &'s mut [f32],
-    c2: &'s mut [f32],
+    s2: CompensatedSums<'s>,
     /// Posterior scratch, [K].
     q: &'s mut [f32],
 }
@@ -171,13 +179,18 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
         }
     }
 
+    /// [`storage_len_with`](Self::storage_len_with), `None` when it overflows (storage no caller
+    /// can give, where the wrapped value could pass).
+    fn checked_storage_len_with(k: usize, d: usize, options: FisherOptions) -> Option<usize> {
+        let (per_kd, per_k) = if options.compensated { (4, 3) } else { (2, 2) };
+        d.checked_mul(per_kd)?.checked_add(per_k)?.checked_mul(k)
+    }
+
     /// An empty accumulator for `gmm` in `storage` (at least
     /// [`storage_len_with(K, D, options)`](Self::storage_len_with) values, zeroed here).
     pub fn new(gmm: DiagGmm<'g>, options: FisherOptions, storage: &'s mut [f32]) -> Result<Self> {
         let (k, d) = (gmm.k(), gmm.d());
-        // Checked: a size that overflows is storage no caller can give (the wrapped one could pass).
-        let (rows, cols) = if options.compensated { (4, 3) } else { (2, 2) };
-        let need = d.checked_mul(rows).and_then(|v| v.checked_add(cols)).and_then(|v| v.checked_mul(k));
+        let need = Self::checked_storage_len_with(k, d, options);
         let given = storage.len();
         let Some(storage) = need.and_then(|need| storage.get_mut(..need)) else {
             let needed = need.unwrap_or(usize::MAX);
@@ -202,16 +215,18 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             }
         }
         let [s0, s1, s2, c0, c1, c2, q] = parts;
-        let mut acc = FisherAccumulator { gmm, options, n: 0, s0, s1, s2, c0, c1, c2, q };
-        acc.reset();
-        Ok(acc)
+        let mut sums = [CompensatedSums::new(s0, c0), CompensatedSums::new(s1, c1), CompensatedSums::new(s2, c2)];
+        sums.iter_mut().for_each(CompensatedSums::reset);
+        // Built in the return value (a moved 92-byte accumulator costs a linked memcpy on Cortex-M).
+        let [s0, s1, s2] = sums;
+        Ok(FisherAccumulator { gmm, options, n: 0, s0, s1, s2, q })
     }
 
     /// Forgets every descriptor pushed so far.
     pub fn reset(&mut self) {
         self.n = 0;
-        for s in [&mut *self.s0, &mut *self.s1, &mut *self.s2, &mut *self.c0, &mut *self.c1, &mut *self.c2] {
-            s.iter_mut().for_each(|v| *v = 0.0);
+        for s in [&mut self.s0, &mut self.s1, &mut self.s2] {
+            s.reset();
         }
     }
 
@@ -228,13 +243,7 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     /// The sums `(sum q [K], sum q t [K, D], sum q (t^2 - 1) [K, D])`, for EM updates or for
     /// sending to another device. Folds the compensation into the sums first (one rounding).
     pub fn statistics(&mut self) -> (&[f32], &[f32], &[f32]) {
-        for (s, c) in [(&mut *self.s0, &mut *self.c0), (&mut *self.s1, &mut *self.c1), (&mut *self.s2, &mut *self.c2)] {
-            s.iter_mut().zip(c.iter_mut()).for_each(|(s, c)| {
-                *s -= *c;
-                *c = 0.0;
-            });
-        }
-        (self.s0, self.s1, self.s2)
+        (self.s0.fold(), self.s1.fold(), self.s2.fold())
     }
 
     /// Adds one descriptor (length D) and returns its log-likelihood. A rejected descriptor
@@ -247,20 +256,21 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
 
     fn push_checked(&mut self, x: &[f32], row: usize) -> Result<f32> {
         let lse = self.gmm.posteriors_unchecked(x, self.options.assignment, self.q, row)?;
-        Self::add_posteriors(
-            &self.gmm,
-            self.options,
-            [&mut *self.s0, &mut *self.s1, &mut *self.s2, &mut *self.c0, &mut *self.c1, &mut *self.c2],
-            x,
-            self.q,
-        );
+        Self::add_posteriors(&self.gmm, self.options, [&mut self.s0, &mut self.s1, &mut self.s2], x, self.q);
         self.n += 1;
         Ok(lse)
     }
 
-    /// Adds descriptor `x` with posteriors `q` [K] to the sums `[s0, s1, s2, c0, c1, c2]`.
-    fn add_posteriors(gmm: &DiagGmm<'_>, options: FisherOptions, sums: [&mut [f32]; 6], x: &[f32], q: &[f32]) {
-        let [s0, s1, s2, c0, c1, c2] = sums;
+    /// Adds descriptor `x` with posteriors `q` [K] to the sums `[s0, s1, s2]`.
+    fn add_posteriors(
+        gmm: &DiagGmm<'_>,
+        options: FisherOptions,
+        sums: [&mut CompensatedSums<'_>; 3],
+        x: &[f32],
+        q: &[f32],
+    ) {
+        let [s0, s1, s2] = sums;
+        let ((s0, c0), (s1, c1), (s2, c2)) = (s0.parts_mut(), s1.parts_mut(), s2.parts_mut());
         if options.compensated {
             for ((s, c), &q) in s0.iter_mut().zip(c0.iter_mut()).zip(q) {
                 gaussian::scalar::kahan_add(s, c, q);
@@ -299,8 +309,7 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             g.distances_for_posteriors(block, &mut scratch);
             for (i, (x, q)) in block.chunks_exact(d).zip(scratch.chunks_exact_mut(k)).enumerate() {
                 g.posteriors_from_distances(q, self.options.assignment, b * rows + i)?;
-                let sums = [&mut *self.s0, &mut *self.s1, &mut *self.s2, &mut *self.c0, &mut *self.c1, &mut *self.c2];
-                Self::add_posteriors(&g, self.options, sums, x, q);
+                Self::add_posteriors(&g, self.options, [&mut self.s0, &mut self.s1, &mut self.s2], x, q);
                 self.n += 1;
             }
         }
@@ -318,18 +327,9 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
         if other.gmm.d() != d {
             return Err(Error::Shape { what: "merged accumulator D (dimensions)", expected: d, found: other.gmm.d() });
         }
-        self.add_sums(other.s0, other.s1, other.s2);
-        if other.options.compensated {
-            // Subtracting the other's compensation adds what its sums lost.
-            // (c0 holds K values, c1 and c2 K * D, as checked above.)
-            for (i, &c) in other.c0.iter().enumerate() {
-                self.add_one(0, i, -c);
-            }
-            for (i, (&c1, &c2)) in other.c1.iter().zip(other.c2.iter()).enumerate() {
-                self.add_one(1, i, -c1);
-                self.add_one(2, i, -c2);
-            }
-        }
+        self.s0.merge(&other.s0);
+        self.s1.merge(&other.s1);
+        self.s2.merge(&other.s2);
         self.n += other.n;
         Ok(())
     }
@@ -343,43 +343,13 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             if s.len() != len {
                 return Err(Error::Shape { what, expected: len, found: s.len() });
             }
-            if let Some(i) = s.iter().position(|v| !v.is_finite()) {
-                return Err(Error::Value { what, index: i, reason: "not finite" });
-            }
+            check_finite(what, s, 0)?;
         }
-        self.add_sums(s0, s1, s2);
+        self.s0.add_all(s0);
+        self.s1.add_all(s1);
+        self.s2.add_all(s2);
         self.n += count;
         Ok(())
-    }
-
-    fn add_sums(&mut self, s0: &[f32], s1: &[f32], s2: &[f32]) {
-        for (i, &v) in s0.iter().enumerate() {
-            self.add_one(0, i, v);
-        }
-        for (i, (&a, &b)) in s1.iter().zip(s2).enumerate() {
-            self.add_one(1, i, a);
-            self.add_one(2, i, b);
-        }
-    }
-
-    /// `sum[which][i] += v`, compensated when the accumulator is.
-    fn add_one(&mut self, which: usize, i: usize, v: f32) {
-        let (s, c) = match which {
-            0 => (&mut *self.s0, &mut *self.c0),
-            1 => (&mut *self.s1, &mut *self.c1),
-            _ => (&mut *self.s2, &mut *self.c2),
-        };
-        // `get_mut`: callers pass `i` within the sums (never `None`).
-        match (s.get_mut(i), c.get_mut(i)) {
-            (Some(s), Some(c)) => gaussian::scalar::kahan_add(s, c, v),
-            (Some(s), None) => *s += v,
-            (None, _) => {}
-        }
-    }
-
-    /// The sum `s[i] - c[i]` (compensation applied).
-    fn sum(s: &[f32], c: &[f32], i: usize) -> f32 {
-        s.get(i).copied().unwrap_or(0.0) - c.get(i).copied().unwrap_or(0.0)
     }
 
     /// Writes the Fisher vector of everything pushed so far into `out`
@@ -394,15 +364,7 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
         if self.n == 0 {
             return Err(Error::Empty { what: "Fisher accumulator (no descriptor pushed)" });
         }
-        if let Some(alpha) = normalization.power {
-            if !(alpha.is_finite() && alpha > 0.0) {
-                return Err(Error::Value {
-                    what: "power normalisation exponent",
-                    index: 0,
-                    reason: "must be finite and > 0",
-                });
-            }
-        }
+        normalization.check()?;
         let inv_n = 1.0 / self.n as f32;
         // `_checked` and `get_mut`: `out` holds `len` values (checked above), which the optimiser cannot see.
         let shape = Error::Shape { what: "Fisher vector output", expected: len, found: out.len() };
@@ -428,14 +390,14 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             let a = inv_n / sqrt_w;
             let b = sigma_sign * inv_n / (core::f32::consts::SQRT_2 * sqrt_w);
             for (i, o) in r.clone().zip(gmu.iter_mut()) {
-                *o = Self::sum(self.s1, self.c1, i) * a;
+                *o = self.s1.get(i) * a;
             }
             for (i, o) in r.zip(gsigma.iter_mut()) {
-                *o = Self::sum(self.s2, self.c2, i) * b;
+                *o = self.s2.get(i) * b;
             }
             if let Some(g) = gw.get_mut(c) {
                 // s0 / N and w nearly cancel at a fitted model: subtract in f64.
-                let s0 = self.s0.get(c).copied().unwrap_or(0.0) as f64 - self.c0.get(c).copied().unwrap_or(0.0) as f64;
+                let s0 = self.s0.get_f64(c);
                 *g = ((s0 / self.n as f64 - w as f64) / sqrt_w as f64) as f32;
             }
         }

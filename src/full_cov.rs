@@ -3,6 +3,7 @@
 //! log-density then costs one triangular solve:
 //! `log N(x) = -1/2 (D log 2pi + 2 sum_d log L_dd + |L^-1 (x - mu)|^2)`.
 
+use crate::error::check_finite;
 use crate::{Error, Result};
 use fvae_kernels::gaussian;
 use nalgebra::{Cholesky, Const, SMatrix, SVector};
@@ -30,9 +31,7 @@ impl<const D: usize> FullGaussian<D> {
     /// From a mean and a symmetric positive-definite covariance (row-major). A covariance that
     /// is not finite, not symmetric (to 1e-5 relative), or not positive definite is an error.
     pub fn new(mean: [f32; D], covariance: [[f32; D]; D]) -> Result<Self> {
-        if let Some(i) = mean.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Value { what: "mean", index: i, reason: "not finite" });
-        }
+        check_finite("mean", &mean, 0)?;
         for (r, row) in covariance.iter().enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 let t = covariance[c][r];
@@ -68,9 +67,7 @@ impl<const D: usize> FullGaussian<D> {
         if x.len() != D {
             return Err(Error::Shape { what: "descriptor", expected: D, found: x.len() });
         }
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Value { what: "descriptor", index: i, reason: "not finite" });
-        }
+        check_finite("descriptor", x, 0)?;
         let diff = SVector::<f32, D>::from_fn(|i, _| x[i] - self.mean[i]);
         let y = self.chol.l_dirty().solve_lower_triangular(&diff).ok_or(Error::Value {
             what: "covariance",

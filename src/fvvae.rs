@@ -43,6 +43,8 @@
 //! # Ok::<(), fvae::Error>(())
 //! ```
 
+use crate::compensated::CompensatedSums;
+use crate::error::check_finite;
 use crate::fisher::{FisherAccumulator, Normalization};
 use crate::formats::safetensors::SafeTensors;
 use crate::formats::tflite::TensorType;
@@ -176,9 +178,7 @@ fn check_row(x: &[f32], len: usize, row: usize) -> Result<()> {
     if x.len() != len {
         return Err(Error::Shape { what: "descriptor", expected: len, found: x.len() });
     }
-    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return Err(Error::Value { what: "descriptor", index: row * len + i, reason: "not finite" });
-    }
+    check_finite("descriptor", x, row * len)?;
     Ok(())
 }
 
@@ -335,10 +335,8 @@ pub struct FvVaeAccumulator<'l, 's> {
     layer: DecoderLayer<'l>,
     options: FvVaeOptions,
     n: u64,
-    /// `sum_t g_t [z_t; 1]^T`, `[P, L + 1]`.
-    sums: &'s mut [f32],
-    /// Kahan compensation of `sums` (the sum is `s - c`); empty when not compensated.
-    comp: &'s mut [f32],
+    /// `sum_t g_t [z_t; 1]^T`, `[P, L + 1]`, compensated unless the options say not.
+    sums: CompensatedSums<'s>,
     /// Gradient scratch, `[P]`.
     g: &'s mut [f32],
 }
@@ -383,7 +381,7 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
         let storage = storage.get_mut(..need).ok_or(too_small)?;
         let (sums, rest) = storage.split_at_mut_checked(len).ok_or(too_small)?;
         let (comp, g) = rest.split_at_mut_checked(if options.compensated { len } else { 0 }).ok_or(too_small)?;
-        let mut acc = FvVaeAccumulator { layer, options, n: 0, sums, comp, g };
+        let mut acc = FvVaeAccumulator { layer, options, n: 0, sums: CompensatedSums::new(sums, comp), g };
         acc.reset();
         Ok(acc)
     }
@@ -391,7 +389,7 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
     /// Forgets every descriptor pushed so far.
     pub fn reset(&mut self) {
         self.n = 0;
-        self.sums.iter_mut().chain(self.comp.iter_mut()).for_each(|v| *v = 0.0);
+        self.sums.reset();
     }
 
     /// The decoder layer.
@@ -441,9 +439,7 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
         if z.len() != self.layer.l {
             return Err(Error::Shape { what: "latent", expected: self.layer.l, found: z.len() });
         }
-        if let Some(i) = z.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Value { what: "latent", index: i, reason: "not finite" });
-        }
+        check_finite("latent", z, 0)?;
         self.push_checked(x, z, 0)
     }
 
@@ -473,6 +469,7 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
             });
         }
         let width = self.layer.l + 1;
+        let (sums, comp) = self.sums.parts_mut();
         for (p, &g) in self.g.iter().enumerate() {
             // Rows whose unit is off (u <= 0) contribute exact zeros.
             if g == 0.0 {
@@ -480,12 +477,11 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
             }
             // `get_mut` and `split_last_mut`: the sums hold P rows of `width` (sized by `new`),
             // which the optimiser cannot see (never `None`).
-            let Some((sb, s)) = self.sums.get_mut(p * width..(p + 1) * width).and_then(|s| s.split_last_mut()) else {
+            let Some((sb, s)) = sums.get_mut(p * width..(p + 1) * width).and_then(|s| s.split_last_mut()) else {
                 continue;
             };
             if self.options.compensated {
-                let Some((cb, c)) = self.comp.get_mut(p * width..(p + 1) * width).and_then(|c| c.split_last_mut())
-                else {
+                let Some((cb, c)) = comp.get_mut(p * width..(p + 1) * width).and_then(|c| c.split_last_mut()) else {
                     continue;
                 };
                 for ((s, c), &z) in s.iter_mut().zip(c.iter_mut()).zip(z) {
@@ -504,24 +500,14 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
     /// The sums `sum_t g_t [z_t; 1]^T` (`P x (L + 1)`), for sending to another device. Folds the
     /// compensation into the sums first (one rounding).
     pub fn statistics(&mut self) -> &[f32] {
-        for (s, c) in self.sums.iter_mut().zip(self.comp.iter_mut()) {
-            *s -= *c;
-            *c = 0.0;
-        }
-        self.sums
+        self.sums.fold()
     }
 
     /// Adds another accumulator's descriptors (same P and L; the same layer is the caller's
     /// responsibility, as on two devices each with its copy).
     pub fn merge(&mut self, other: &FvVaeAccumulator<'_, '_>) -> Result<()> {
         self.check_same(other.layer.p, other.layer.l)?;
-        for i in 0..self.sums.len() {
-            self.add_one(i, other.sums[i]);
-            if let Some(&c) = other.comp.get(i) {
-                // Subtracting the other's compensation adds what its sums lost.
-                self.add_one(i, -c);
-            }
-        }
+        self.sums.merge(&other.sums);
         self.n += other.n;
         Ok(())
     }
@@ -533,12 +519,8 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
         if sums.len() != self.sums.len() {
             return Err(Error::Shape { what: "FV-VAE statistics", expected: self.sums.len(), found: sums.len() });
         }
-        if let Some(i) = sums.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Value { what: "FV-VAE statistics", index: i, reason: "not finite" });
-        }
-        for (i, &v) in sums.iter().enumerate() {
-            self.add_one(i, v);
-        }
+        check_finite("FV-VAE statistics", sums, 0)?;
+        self.sums.add_all(sums);
         self.n += count;
         Ok(())
     }
@@ -554,15 +536,6 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
         Ok(())
     }
 
-    fn add_one(&mut self, i: usize, v: f32) {
-        // `get_mut`: callers pass `i` within the sums (never `None`).
-        match (self.sums.get_mut(i), self.comp.get_mut(i)) {
-            (Some(s), Some(c)) => kahan_add(s, c, v),
-            (Some(s), None) => *s += v,
-            (None, _) => {}
-        }
-    }
-
     /// Writes the Fisher vector of everything pushed so far into `out` (`P (L + 1)` values,
     /// row-major: row p is `[dW_p0 .. dW_p(L-1), db_p]`), normalised. The accumulator is
     /// unchanged, so the stream can go on. No descriptor yet is an [`Error::Empty`].
@@ -574,19 +547,10 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
         if self.n == 0 {
             return Err(Error::Empty { what: "FV-VAE accumulator (no descriptor pushed)" });
         }
-        if let Some(alpha) = normalization.power {
-            if !(alpha.is_finite() && alpha > 0.0) {
-                return Err(Error::Value {
-                    what: "power normalisation exponent",
-                    index: 0,
-                    reason: "must be finite and > 0",
-                });
-            }
-        }
+        normalization.check()?;
         let n = self.n as f64;
-        for (i, (o, &s)) in out.iter_mut().zip(self.sums.iter()).enumerate() {
-            let c = self.comp.get(i).copied().unwrap_or(0.0);
-            *o = ((s as f64 - c as f64) / n) as f32;
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = (self.sums.get_f64(i) / n) as f32;
         }
         normalization.apply(out);
         Ok(())

@@ -6,7 +6,7 @@
 //! [`DiagGmmOwned`], a const-generic owned value for firmware that knows K and D at compile
 //! time. Every computation is on the view.
 //!
-//! Definitions (DESIGN.md): `log N(x | k) = -1/2 (D log 2pi + sum_d log var_kd +
+//! Definitions (docs/design.md): `log N(x | k) = -1/2 (D log 2pi + sum_d log var_kd +
 //! sum_d (x_d - mu_kd)^2 / var_kd)`, computed in this direct form; posteriors are the softmax
 //! over k of `log w_k + log N(x | k)` with the maximum subtracted first.
 
@@ -133,6 +133,12 @@ impl<'a> DiagGmm<'a> {
         k * d + 3 * k
     }
 
+    /// [`constants_len`](Self::constants_len), `None` when it overflows (a buffer no caller can
+    /// give, where the wrapped value could pass).
+    fn checked_constants_len(k: usize, d: usize) -> Option<usize> {
+        d.checked_add(3)?.checked_mul(k)
+    }
+
     /// A mixture from `weights` [K], `means` [K, D] and diagonal `variances` [K, D] (row-major),
     /// with its precomputed constants written to `constants`
     /// (at least [`constants_len(K, D)`](Self::constants_len) values).
@@ -143,8 +149,7 @@ impl<'a> DiagGmm<'a> {
     pub fn new(weights: &'a [f32], means: &'a [f32], variances: &[f32], constants: &'a mut [f32]) -> Result<Self> {
         let k = weights.len();
         let d = means.len().checked_div(k).unwrap_or(0);
-        // Checked: a K * D that overflows is a buffer no caller can give (the wrapped sum could pass).
-        let need = d.checked_add(3).and_then(|d3| k.checked_mul(d3)).unwrap_or(usize::MAX);
+        let need = Self::checked_constants_len(k, d).unwrap_or(usize::MAX);
         if constants.len() < need {
             return Err(Error::BufferTooSmall { what: "GMM constants", needed: need, given: constants.len() });
         }

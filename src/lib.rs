@@ -38,6 +38,7 @@ extern crate std;
 
 pub mod adapt;
 pub mod bow;
+mod compensated;
 pub mod error;
 pub mod fisher;
 #[cfg(feature = "std")]

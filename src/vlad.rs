@@ -17,7 +17,8 @@
 //! The accumulator is a stream over caller storage, like the Fisher accumulator: push, merge,
 //! finish (any number of times).
 
-use crate::vq::{Codebook, Nearest};
+use crate::error::check_finite;
+use crate::vq::{check_rows, Codebook, Nearest};
 use crate::{math, Error, Result};
 
 /// VLAD normalisation steps (VLFeat's flags); see the module notes for the order.
@@ -120,9 +121,7 @@ impl<'c, 's> VladAccumulator<'c, 's> {
             if s.len() != len {
                 return Err(Error::Shape { what, expected: len, found: s.len() });
             }
-            if let Some(i) = s.iter().position(|v| !v.is_finite()) {
-                return Err(Error::Value { what, index: i, reason: "not finite" });
-            }
+            check_finite(what, s, 0)?;
         }
         self.sums.iter_mut().zip(sums).for_each(|(a, b)| *a += b);
         self.mass.iter_mut().zip(mass).for_each(|(a, b)| *a += b);
@@ -152,12 +151,7 @@ impl<'c, 's> VladAccumulator<'c, 's> {
     /// Adds N descriptors `xs` [N, D]; every row is checked before any is taken.
     pub fn push_batch(&mut self, xs: &[f32]) -> Result<()> {
         let d = self.codebook.d().max(1); // (D >= 1 by construction; `max` lets the optimiser see it)
-        if !xs.len().is_multiple_of(d) {
-            return Err(Error::Shape { what: "descriptor batch", expected: xs.len() / d * d, found: xs.len() });
-        }
-        if let Some(i) = xs.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Value { what: "descriptor batch", index: i, reason: "not finite" });
-        }
+        check_rows("descriptor batch", xs, d)?;
         for x in xs.chunks_exact(d) {
             self.push(x)?;
         }

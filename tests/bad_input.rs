@@ -1,4 +1,4 @@
-//! Every bad input of DESIGN.md's list is an `Error` naming what and where, never a panic, and
+//! Every bad input of the list in docs/design.md is an `Error` naming what and where, never a panic, and
 //! a rejected descriptor leaves an accumulator exactly as it was.
 
 mod common;

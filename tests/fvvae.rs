@@ -341,7 +341,7 @@ fn latent_gmm_fisher_vector() {
     b.finish(Layout::VlFeat, Normalization::IMPROVED, &mut fb).unwrap();
     assert_eq!(fa, fb);
 
-    // Float64 reference (DESIGN.md's formulas, VLFeat layout, improved).
+    // Float64 reference (docs/design.md's formulas, VLFeat layout, improved).
     let mut want = vec![0f64; 2 * K * L];
     for z in zs.chunks_exact(L) {
         let logp: Vec<f64> = (0..K)

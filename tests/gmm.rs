@@ -1,5 +1,5 @@
 //! The GMM and Fisher-vector contract on the fixtures (tests/data/gmm, made by a float64
-//! reference, scikit-image 0.26 and VLFeat 0.9), with the tolerances of DESIGN.md:
+//! reference, scikit-image 0.26 and VLFeat 0.9), with the tolerances of docs/design.md:
 //! log-densities within 1e-5 relative to max(1, |v|); posteriors and Fisher vectors within 1e-4
 //! relative L2 of the float64 reference.
 

@@ -799,9 +799,9 @@ fn check_all_forms(data: &[f32], d: usize, queries: &[f32], what: &str) {
     }
 }
 
-/// The fuzz finding of session 1: at |x| ~ 1e8 two f64 distances (1e16 and 1e16 + 2e5) round
-/// to the same f32, so the lower index wins although its f64 distance is larger. Every path
-/// agrees on it now (the packed path's window includes the f32 tie margin).
+/// At |x| ~ 1e8 two f64 distances (1e16 and 1e16 + 2e5) round to the same f32, so the lower
+/// index wins although its f64 distance is larger. Every path must agree (the packed path's
+/// window includes the f32 tie margin); a fuzzer found this case.
 #[test]
 fn f32_ties_at_huge_magnitudes_go_to_the_lowest_index() {
     for d in [1usize, 2, 7, 16, 64] {

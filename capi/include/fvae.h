@@ -552,6 +552,16 @@ int32_t fvae_vqvae_unpack_indices(const uint8_t *bytes,
                                   uint32_t *out,
                                   size_t n);
 
+// The path the float kernels (GMM, Fisher vectors, f32 VQ) take on this machine, as a static
+// NUL-terminated string: `"sse2"`, `"avx2+fma"` or `"avx512f"` on x86-64 (the CPU is asked once,
+// with `cpuid`, at the first call of any kernel), `"neon"`, `"simd128"` or `"scalar"` elsewhere.
+const char *fvae_float_path(void);
+
+// The path the int8 kernels (int8 VQ, networks) take on this machine, as a static NUL-terminated
+// string: `"scalar"`, `"avx2"`, `"avx512bw"` or `"avx512vnni"` on x86-64, `"neon"`, `"arm-dsp"`
+// (Cortex-M DSP) or `"simd128"` elsewhere.
+const char *fvae_int8_path(void);
+
 // A static NUL-terminated description of a status code.
 const char *fvae_status_message(int32_t status);
 

@@ -41,6 +41,8 @@ pub mod nn;
 
 // The VQ-VAE codec's packed indices.
 pub mod vqvae;
+// The kernels' instruction-set paths.
+pub mod cpu;
 
 // fvae_status_message.
 pub mod message;

@@ -1,7 +1,7 @@
 //! `fvae fit-gmm`, `fvae fit-kmeans` (fitting models from `.npy` descriptors), `fvae vlad` and
 //! `fvae bow` (VLAD vectors and bag-of-words histograms over a codebook).
 
-use crate::io::{self, ctx, CliResult};
+use crate::io::{self, at_row, ctx, CliResult};
 use clap::{Args, ValueEnum};
 use fvae::bow::{BowAccumulator, BowAssignment, BowNormalization};
 use fvae::fit::{fit_gmm_with, kmeans_with, residual_kmeans_with, GmmFitOptions, KMeansOptions};
@@ -301,14 +301,6 @@ pub fn vlad(args: VladArgs) -> CliResult<()> {
     }
     let norm = VladNormalization { mass: args.mass, square_root: args.sqrt, intra: args.intra, l2: !args.unnormalized };
     let input = &args.io.input;
-    let err_at = |first: usize| {
-        move |e: fvae::Error| match e {
-            fvae::Error::Value { index, reason, .. } => {
-                format!("{}: row {}, column {}: {reason}", input.display(), first + index / d, index % d)
-            }
-            e => format!("{}: {e}", input.display()),
-        }
-    };
     encode_rows(
         &x,
         &args.io,
@@ -317,7 +309,7 @@ pub fn vlad(args: VladArgs) -> CliResult<()> {
         |rows, first| {
             let mut storage = vec![0.0; VladAccumulator::storage_len(m, d)];
             let mut acc = VladAccumulator::new(cb, &mut storage).map_err(|e| e.to_string())?;
-            acc.push_batch(rows).map_err(err_at(first))?;
+            acc.push_batch(rows).map_err(at_row(input, first, d))?;
             Ok((acc.count(), acc.sums().to_vec(), acc.mass().to_vec()))
         },
         |parts, out| {
@@ -354,14 +346,6 @@ pub fn bow(args: BowArgs) -> CliResult<()> {
         BowNormArg::Hellinger => BowNormalization::Hellinger,
     };
     let input = &args.io.input;
-    let err_at = |first: usize| {
-        move |e: fvae::Error| match e {
-            fvae::Error::Value { index, reason, .. } => {
-                format!("{}: row {}, column {}: {reason}", input.display(), first + index / d, index % d)
-            }
-            e => format!("{}: {e}", input.display()),
-        }
-    };
     encode_rows(
         &x,
         &args.io,
@@ -370,7 +354,7 @@ pub fn bow(args: BowArgs) -> CliResult<()> {
         |rows, first| {
             let mut storage = vec![0.0; m];
             let mut acc = BowAccumulator::new(cb, assignment, &mut storage).map_err(|e| e.to_string())?;
-            acc.push_batch(rows).map_err(err_at(first))?;
+            acc.push_batch(rows).map_err(at_row(input, first, d))?;
             Ok((acc.count(), acc.histogram().to_vec()))
         },
         |parts, out| {

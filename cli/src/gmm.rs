@@ -284,7 +284,7 @@ fn fv_streamed(args: &FvArgs) -> CliResult<Option<()>> {
             bar.set_length(rows as u64);
             Ok(())
         },
-        |block, first_row| {
+        |(), block, first_row| {
             let start = std::time::Instant::now();
             acc.push_batch(block).map_err(at_row(input, first_row, d))?;
             encoding += start.elapsed();
@@ -292,7 +292,7 @@ fn fv_streamed(args: &FvArgs) -> CliResult<Option<()>> {
             Ok(())
         },
     )?;
-    let Some((rows, _)) = streamed else { return Ok(None) };
+    let Some(((rows, _), ())) = streamed else { return Ok(None) };
     let start = std::time::Instant::now();
     // Folding the compensation first gives the bits the threaded path's merge gives.
     acc.statistics();

@@ -17,11 +17,12 @@ pub fn ctx<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> String + '_ {
     move |e| format!("{}: {e}", path.display())
 }
 
-/// Which row and column a descriptor error of a GMM, Fisher or FV-VAE batch is about, for the
-/// message.
+/// Which row and column a bad value of a batch of `d`-column rows (read from `path`, starting at
+/// `first_row`) is about, for the message. The errors whose index is a flat index into the rows
+/// name them `descriptor`, `descriptor batch`, `query` or `queries`.
 pub fn at_row(path: &Path, first_row: usize, d: usize) -> impl Fn(fvae::Error) -> String + '_ {
     move |e| match e {
-        fvae::Error::Value { what: "descriptor", index, reason } => {
+        fvae::Error::Value { what: "descriptor" | "descriptor batch" | "query" | "queries", index, reason } => {
             format!("{}: row {}, column {}: {reason}", path.display(), first_row + index / d, index % d)
         }
         e => format!("{}: {e}", path.display()),
@@ -63,19 +64,19 @@ pub fn read_f32_matrix(path: &Path) -> CliResult<Matrix<f32>> {
     Ok(Matrix { data, rows, cols })
 }
 
-/// Reads a little-endian f32 `.npy` block by block into one reused buffer: `shape(rows, cols)`
-/// first (it may refuse), then each block of whole rows (`f(block, first_row)`, at most
-/// `block_bytes` bytes) as it arrives:
-/// the array is never whole in memory, so there is no large allocation to fault in and no
-/// second copy, and each block is still in cache when `f` reads it. Returns `[rows, cols]`, or
-/// `None` before handing over any block if the file is not a plain f32 array whose length
-/// agrees with its header (the caller then reads it whole, converting or reporting).
-pub fn stream_f32_rows(
+/// Reads a little-endian f32 `.npy` block by block into one reused buffer: `start(rows, cols)`
+/// first (it may refuse; it returns the state the blocks update), then each block of whole rows
+/// (`f(state, block, first_row)`, at most `block_bytes` bytes) as it arrives: the array is never
+/// whole in memory, so there is no large allocation to fault in and no second copy, and each
+/// block is still in cache when `f` reads it. Returns `[rows, cols]` and the state, or `None`
+/// before handing over any block if the file is not a plain f32 array whose length agrees with
+/// its header (the caller then reads it whole, converting or reporting).
+pub fn stream_f32_rows<S>(
     path: &Path,
     block_bytes: usize,
-    shape: impl FnOnce(usize, usize) -> CliResult<()>,
-    mut f: impl FnMut(&[f32], usize) -> CliResult<()>,
-) -> CliResult<Option<(usize, usize)>> {
+    start: impl FnOnce(usize, usize) -> CliResult<S>,
+    mut f: impl FnMut(&mut S, &[f32], usize) -> CliResult<()>,
+) -> CliResult<Option<((usize, usize), S)>> {
     use std::io::Read;
     let mut file = File::open(path).map_err(ctx(path))?;
     let file_len = file.metadata().map_err(ctx(path))?.len();
@@ -92,29 +93,25 @@ pub fn stream_f32_rows(
         return Ok(None);
     }
     let (rows, cols) = h.rows_cols();
-    shape(rows, cols)?;
+    let mut state = start(rows, cols)?;
     let row_bytes = cols * 4;
     if rows == 0 || row_bytes == 0 {
-        return Ok(Some((rows, cols)));
+        return Ok(Some(((rows, cols), state)));
     }
     let block_rows = (block_bytes / row_bytes).max(1);
     // f32 words, so the bytes read into them are aligned for f32 by construction.
     let mut words = vec![0.0f32; block_rows * cols];
     // What the header read took beyond the header is data: it starts the first block.
-    let mut pending = head.get(h.data_offset..).unwrap_or(&[]).to_vec();
+    let mut data = head.get(h.data_offset..).unwrap_or(&[]).chain(file);
     let mut row = 0;
     while row < rows {
         let n = block_rows.min(rows - row);
         let block = &mut words[..n * cols];
-        let bytes = f32_bytes_mut(block);
-        let take = pending.len().min(bytes.len());
-        bytes[..take].copy_from_slice(&pending[..take]);
-        pending.drain(..take);
-        file.read_exact(&mut bytes[take..]).map_err(ctx(path))?;
-        f(block, row)?;
+        data.read_exact(f32_bytes_mut(block)).map_err(ctx(path))?;
+        f(&mut state, block, row)?;
         row += n;
     }
-    Ok(Some((rows, cols)))
+    Ok(Some(((rows, cols), state)))
 }
 
 /// The bytes of an f32 slice, to read little-endian file data straight into (the caller has

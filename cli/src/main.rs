@@ -1,5 +1,5 @@
 //! `fvae`: Gaussian-mixture scoring, Fisher vectors, VQ and int8 decoding over `.npy` files.
-//! The command line is a contract (DESIGN.md): float outputs are f32 `.npy`, indices i64;
+//! The command line is a contract (docs/design.md): float outputs are f32 `.npy`, indices i64;
 //! errors are one line on stderr with a non-zero exit, and no output file is left half-written.
 
 mod fit;

@@ -1,7 +1,7 @@
 //! `fvae vq` (nearest codewords, f32 or int8 codebook by its dtype) and `fvae rvq encode|decode`
 //! (residual VQ).
 
-use crate::io::{self, ctx, CliResult};
+use crate::io::{self, at_row, ctx, CliResult};
 use clap::{Args, Subcommand};
 use fvae::formats::npy::Npy;
 use fvae::formats::safetensors::SafeTensors;
@@ -63,16 +63,6 @@ pub struct RvqArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-}
-
-/// Which row and column a batch error is about, for the message.
-fn at_row(path: &Path, first_row: usize, d: usize) -> impl Fn(fvae::Error) -> String + '_ {
-    move |e| match e {
-        fvae::Error::Value { what: "queries" | "query", index, reason } => {
-            format!("{}: row {}, column {}: {reason}", path.display(), first_row + index / d, index % d)
-        }
-        e => format!("{}: {e}", path.display()),
-    }
 }
 
 fn check_cols(path: &Path, cols: usize, d: usize, what: &str) -> CliResult<()> {
@@ -153,6 +143,15 @@ fn vq_f32(args: &VqArgs, cb: Codebook<'_>, threads: usize) -> CliResult<()> {
     io::write_i64(&args.out, &shape, &idx)
 }
 
+/// What the streamed search builds: K, the output shape, the indices and (with `--distances`)
+/// the distances.
+struct StreamedOut {
+    k: usize,
+    shape: Vec<usize>,
+    idx: Vec<i64>,
+    dist: Vec<f32>,
+}
+
 /// `fvae vq` on one thread over a plain f32 `.npy`: the queries are searched block by block as
 /// they are read (see [`io::stream_f32_rows`]), never whole in memory, and the indices go
 /// straight into the output array. `None` if the input needs the whole-file path (another
@@ -161,8 +160,6 @@ fn vq_f32(args: &VqArgs, cb: Codebook<'_>, threads: usize) -> CliResult<()> {
 fn vq_f32_streamed(args: &VqArgs, cb: Codebook<'_>) -> CliResult<Option<()>> {
     let input = &args.input;
     let d = cb.d();
-    // The output arrays, sized once the header gives the rows (both closures need them).
-    let out = std::cell::RefCell::new((1usize, Vec::new(), Vec::<i64>::new(), Vec::<f32>::new()));
     let start = Instant::now();
     let mut storage = vec![0.0; Codebook::packed_len(cb.m(), cb.d())];
     let cb = cb.pack(&mut storage).map_err(ctx(&args.codebook))?;
@@ -176,36 +173,30 @@ fn vq_f32_streamed(args: &VqArgs, cb: Codebook<'_>) -> CliResult<Option<()>> {
         |rows, cols| {
             check_cols(input, cols, d, "D")?;
             let (k, shape) = top(args, cb.m(), rows)?;
-            let mut o = out.borrow_mut();
-            o.2.reserve_exact(rows * k);
-            if args.distances.is_some() {
-                o.3.reserve_exact(rows * k);
-            }
-            (o.0, o.1) = (k, shape);
-            Ok(())
+            // The output arrays, sized once the header gives the rows.
+            let dist_len = if args.distances.is_some() { rows * k } else { 0 };
+            Ok(StreamedOut { k, shape, idx: Vec::with_capacity(rows * k), dist: Vec::with_capacity(dist_len) })
         },
-        |block, first_row| {
-            let mut o = out.borrow_mut();
-            let k = o.0;
+        |o, block, first_row| {
+            let k = o.k;
             let t = Instant::now();
             let n = block.len() / d.max(1) * k;
             bi.resize(n, 0);
             bd.resize(n, 0.0);
             cb.top_k_batch(block, k, &mut bi, &mut bd, &mut scratch).map_err(at_row(input, first_row, d))?;
             searching += t.elapsed();
-            o.2.extend(bi.iter().map(|&i| i as i64));
+            o.idx.extend(bi.iter().map(|&i| i as i64));
             if args.distances.is_some() {
-                o.3.extend_from_slice(&bd);
+                o.dist.extend_from_slice(&bd);
             }
             Ok(())
         },
     )?;
-    let Some((rows, _)) = streamed else { return Ok(None) };
+    let Some(((rows, _), StreamedOut { shape, idx, dist, .. })) = streamed else { return Ok(None) };
     if args.timing {
         let s = searching.as_secs_f64();
         eprintln!("fvae vq: {rows} queries in {s:.6} s ({:.0} queries/s)", rows as f64 / s);
     }
-    let (_, shape, idx, dist) = out.into_inner();
     if let Some(path) = &args.distances {
         io::write_f32(path, &shape, &dist)?;
     }

@@ -1,4 +1,4 @@
-//! The command line's contract (DESIGN.md): outputs as `.npy`, one-line errors with a non-zero
+//! The command line's contract (docs/design.md): outputs as `.npy`, one-line errors with a non-zero
 //! exit, and no output file left behind by a failure.
 
 use fvae::formats::npy::Npy;

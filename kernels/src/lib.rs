@@ -15,6 +15,20 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+/// The directives that end every assembly block which sets `.fpu` or `.arch`: `.arch` back to the
+/// target's own architecture (which resets the FPU and extensions) and `.fpu` back to the target's
+/// own FPU (from `build.rs`), what the target declares to the assembler. Without them the setting
+/// would leak into assembly that follows in the same module (another crate's, under LTO), where
+/// on a Cortex-M33 `.fpu fpv4-sp-d16` or `.arch armv7e-m` would reject FPv5 or v8-M instructions.
+#[cfg(any(fvae_arm_fpu, fvae_arm_dsp))]
+macro_rules! restore_asm_state {
+    () => {
+        concat!(".arch ", env!("FVAE_ASM_ARCH"), "\n", env!("FVAE_ASM_FPU_LINE"))
+    };
+}
+#[cfg(any(fvae_arm_fpu, fvae_arm_dsp))]
+pub(crate) use restore_asm_state;
+
 pub mod cpu;
 pub mod gaussian;
 pub mod int8;

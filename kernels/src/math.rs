@@ -90,24 +90,12 @@ pub fn sqrt(x: f32) -> f32 {
 }
 
 // An out-of-line `vsqrt.f32`: stable Rust has no inline-`asm!` register class for the S
-// registers on these targets, so the instruction is a two-instruction function.
+// registers on these targets, so the instruction is a two-instruction naked function. Naked
+// (like global) assembly is assembled without the target's FPU, hence `.fpu`, undone by
+// `restore_asm_state!` so that it cannot leak into assembly after it.
 #[cfg(fvae_arm_fpu)]
-core::arch::global_asm!(
-    // The FPU the build targets has at least these instructions (the assembler needs telling).
-    ".fpu fpv4-sp-d16",
-    ".section .text.fvae_vsqrtf,\"ax\",%progbits",
-    ".global fvae_vsqrtf",
-    ".p2align 1",
-    ".type fvae_vsqrtf,%function",
-    ".thumb_func",
-    "fvae_vsqrtf:",
-    "    vsqrt.f32 s0, s0",
-    "    bx lr",
-    ".size fvae_vsqrtf, . - fvae_vsqrtf",
-    ".text",
-);
-
-#[cfg(fvae_arm_fpu)]
-extern "C" {
-    fn fvae_vsqrtf(x: f32) -> f32;
+/// `sqrt(x)` by `vsqrt.f32` (AAPCS-VFP: x and the result in s0).
+#[unsafe(naked)]
+unsafe extern "C" fn fvae_vsqrtf(x: f32) -> f32 {
+    core::arch::naked_asm!(".fpu fpv4-sp-d16", "    vsqrt.f32 s0, s0", "    bx lr", crate::restore_asm_state!(),)
 }

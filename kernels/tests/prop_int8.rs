@@ -297,8 +297,8 @@ fn requant_case() -> impl Strategy<Value = (Vec<i32>, Vec<i32>, Vec<i32>, i32, i
             1 => any::<i32>(),
         ];
         // Realistic shifts (outputs land inside i8, where rounding shows), every shift in
-        // [-31, 31], and beyond: shifts are taken modulo 32 on every path (i32::MIN overflowed
-        // the reference's negation in debug builds: fixed).
+        // [-31, 31], and beyond: shifts are taken modulo 32 on every path (i32::MIN included,
+        // whose negation overflows).
         let shift = prop_oneof![
             4 => -12i32..=0,
             1 => Just(0),

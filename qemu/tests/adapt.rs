@@ -58,7 +58,7 @@ fn drift(s: &mut Suite) {
     check!(s, pushed, "every descriptor of the stream was taken");
     check!(s, adaptive.adaptations() == (STEPS / 256) as u64, "adaptations {}", adaptive.adaptations());
 
-    // A rejected descriptor changes nothing (issue 8: nothing lost).
+    // A rejected descriptor changes nothing.
     let before = (*adaptive.means(), *km.centroids());
     check!(s, adaptive.push(&[f32::NAN, 0.0, 0.0, 0.0]).is_err() && km.push(&[0.0, f32::INFINITY, 0.0, 0.0]).is_err());
     check!(s, adaptive.push(&[0.0; 3]).is_err() && km.push(&[0.0; 5]).is_err(), "wrong lengths rejected");

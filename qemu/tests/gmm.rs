@@ -18,7 +18,7 @@
 //! for `edge_k4`. A device this small sends the statistics (`FisherAccumulator::statistics`, merged on
 //! the receiver with `merge_statistics`) rather than the finished vector.
 //!
-//! Tolerances (DESIGN.md): posteriors and Fisher vectors 1e-4 relative L2; log-likelihoods and
+//! Tolerances (docs/design.md): posteriors and Fisher vectors 1e-4 relative L2; log-likelihoods and
 //! log-densities 1e-5 of max(1, |v|) per value. The arithmetic is IEEE single precision on every core (the
 //! Cortex-M0's soft float included, no fused multiply-add) and ln/sqrt come from the libm crate, not the
 //! platform, so each core computes what the host computes. Log-densities meet 1e-5 because

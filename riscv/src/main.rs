@@ -1,6 +1,6 @@
 //! fvae on a RISC-V core (QEMU `virt`), against the float64 references in tests/data:
 //! - `digits_k16` (K=16, D=64), the first 256 descriptors: log-densities (1e-5 of max(1, |v|) per
-//!   value) and posteriors (1e-4 relative L2), DESIGN.md's tolerances;
+//!   value) and posteriors (1e-4 relative L2), the tolerances of docs/design.md;
 //! - `digits_m64` VQ (M=64, D=64), the first 256 queries: f32 nearest codeword (index equal to the
 //!   reference) and int8 nearest (index and integer distance exact).
 //!

@@ -28,6 +28,7 @@ pub(crate) fn fold(s: &Setup<'_, '_>, steps: &mut usize) -> Result<Known> {
     Known::of(&vals[..len], false).ok_or(s.shape(fold::MAX_KNOWN, len))
 }
 
+#[inline(never)] // set-up only: keeps its frame off the common operators' set-up stack
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     let y = s.output()?;
     if y.dtype == TensorType::Int32 {

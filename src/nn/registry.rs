@@ -19,9 +19,9 @@ use super::desc::{at, OpDesc, DESC_WORDS};
 use super::run::Run;
 use super::setup::Setup;
 use super::{
-    add, concatenation, conv2d, depthwise_conv2d, dequantize, elu, fold, fully_connected, gelu, hard_swish,
-    leaky_relu, logistic, maximum_minimum, mul, pad, prelu, quantize, relu, relu6, reshape, resize_nearest,
-    squared_difference, sub, tanh, transpose, transpose_conv,
+    add, concatenation, conv2d, depthwise_conv2d, dequantize, elu, fold, fully_connected, gelu, hard_swish, leaky_relu,
+    logistic, maximum_minimum, mul, pad, prelu, quantize, relu, relu6, reshape, resize_nearest, squared_difference,
+    sub, tanh, transpose, transpose_conv,
 };
 use crate::formats::tflite::{op, Model, SubGraph, TensorType};
 use crate::{Error, Result};

@@ -1,8 +1,9 @@
 //! [`Codebook`]: the f32 codebook, borrowed or packed for the fast batch path, and
 //! [`CodebookOwned`], its owned form.
 
-use super::search::{check_codebook, check_finite, matrix_dims, max_norm, up32, Best, Bound};
+use super::search::{check_codebook, check_row, matrix_dims, max_norm, up32, whole_rows, Best, Bound};
 use super::Nearest;
+use crate::error::check_finite;
 use crate::formats::safetensors::SafeTensors;
 use crate::formats::DType;
 use crate::{Error, Result};
@@ -187,10 +188,7 @@ impl<'a> Codebook<'a> {
     }
 
     fn check_query(&self, x: &[f32], row: usize) -> Result<()> {
-        if x.len() != self.d {
-            return Err(Error::Shape { what: "query", expected: self.d, found: x.len() });
-        }
-        check_finite("query", x, row * self.d)
+        check_row("query", x, self.d, row)
     }
 
     fn bound(&self, x: &[f32]) -> Bound {
@@ -494,10 +492,7 @@ impl<'a> Codebook<'a> {
         scratch: &mut [f32],
     ) -> Result<usize> {
         let d = self.d.max(1); // D >= 1 by construction, which the optimiser cannot see
-        if !xs.len().is_multiple_of(d) {
-            return Err(Error::Shape { what: "queries", expected: xs.len() / d * d + d, found: xs.len() });
-        }
-        let n = xs.len() / d;
+        let n = whole_rows("queries", xs.len(), d)?;
         if idx.len() != n * k {
             return Err(Error::Shape { what: "indices", expected: n * k, found: idx.len() });
         }

@@ -1,8 +1,9 @@
 //! [`CodebookI8`]: the int8 codebook with its scale, exact integer distances; its owned form
 //! [`CodebookI8Owned`] and [`quantize_i8`].
 
-use super::search::{check_codebook, check_finite, matrix_dims};
+use super::search::{check_codebook, matrix_dims, whole_rows};
 use super::NearestI8;
+use crate::error::check_finite;
 use crate::formats::safetensors::SafeTensors;
 use crate::formats::DType;
 use crate::{Error, Result};
@@ -222,10 +223,7 @@ impl<'a> CodebookI8<'a> {
     /// The `k` nearest codewords of each of N int8 queries: `idx`, `dist` are `[N, k]`.
     pub fn top_k_batch(&self, xs: &[i8], k: usize, idx: &mut [u32], dist: &mut [u32]) -> Result<usize> {
         let d = self.d.max(1); // D >= 1 by construction, which the optimiser cannot see
-        if !xs.len().is_multiple_of(d) {
-            return Err(Error::Shape { what: "queries", expected: xs.len() / d * d + d, found: xs.len() });
-        }
-        let n = xs.len() / d;
+        let n = whole_rows("queries", xs.len(), d)?;
         if idx.len() != n * k || dist.len() != n * k {
             return Err(Error::Shape { what: "indices/distances", expected: n * k, found: idx.len().min(dist.len()) });
         }

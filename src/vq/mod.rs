@@ -1,6 +1,6 @@
 //! Vector quantisation: nearest codewords (f32 and int8 codebooks), top-k, and residual VQ.
 //!
-//! Definitions (DESIGN.md): squared Euclidean distance; ties go to the lowest index (as faiss
+//! Definitions (docs/design.md): squared Euclidean distance; ties go to the lowest index (as faiss
 //! and numpy's `argmin`); the distance returned is the true one. Precisely: a result's distance
 //! is `sum_d (x_d - c_d)^2` computed in f64 from the f32 values (in the fixed order of
 //! [`fvae_kernels::vq::sq_distance_exact`]) and rounded to f32, and results are ordered by
@@ -55,6 +55,7 @@ mod search;
 pub use codebook::{Codebook, CodebookOwned};
 pub use codebook_i8::{quantize_i8, CodebookI8, CodebookI8Owned};
 pub use residual::ResidualVq;
+pub(crate) use search::{check_row, check_rows};
 
 /// The nearest codeword of an f32 search: its index and exact squared distance.
 #[derive(Debug, Clone, Copy, PartialEq)]

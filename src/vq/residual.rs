@@ -1,7 +1,8 @@
 //! [`ResidualVq`]: S stages of f32 codebooks, greedy encoding and decoding by sums.
 
-use super::search::{check_codebook, check_finite, max_norm};
+use super::search::{check_codebook, max_norm};
 use super::Codebook;
+use crate::error::check_finite;
 use crate::formats::safetensors::SafeTensors;
 use crate::{Error, Result};
 

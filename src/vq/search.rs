@@ -1,6 +1,7 @@
 //! What the f32, int8 and residual searches share: input checks, the error bounds that decide
 //! which codewords a fast score must re-check exactly, and the running best-k list.
 
+use crate::error::check_finite;
 use crate::formats::safetensors::TensorView;
 use crate::{Error, Result};
 
@@ -18,17 +19,29 @@ pub(super) fn check_codebook(what: &'static str, len: usize, d: usize) -> Result
     Ok(len / d)
 }
 
-pub(super) fn check_finite(what: &'static str, v: &[f32], offset: usize) -> Result<()> {
-    // A branch-free pass first (it vectorises: the batch path checks every query value), the
-    // position only when something is wrong.
-    const EXP: u32 = 0x7f80_0000;
-    if v.chunks(64).all(|c| c.iter().fold(0u32, |a, x| a | u32::from(x.to_bits() & EXP == EXP)) == 0) {
-        return Ok(());
+/// The number of rows of `d` values (`d >= 1`) in `len` values; a shape error naming `what`
+/// when `len` is not whole rows.
+pub(crate) fn whole_rows(what: &'static str, len: usize, d: usize) -> Result<usize> {
+    let d = d.max(1);
+    if !len.is_multiple_of(d) {
+        return Err(Error::Shape { what, expected: len / d * d + d, found: len });
     }
-    match v.iter().position(|x| !x.is_finite()) {
-        Some(i) => Err(Error::Value { what, index: offset + i, reason: "not finite" }),
-        None => Ok(()),
+    Ok(len / d)
+}
+
+/// A batch `[N, d]` of whole rows of finite values; returns N.
+pub(crate) fn check_rows(what: &'static str, xs: &[f32], d: usize) -> Result<usize> {
+    let n = whole_rows(what, xs.len(), d)?;
+    check_finite(what, xs, 0)?;
+    Ok(n)
+}
+
+/// One row of `d` finite values (`row`: its place in a batch, for the error's index).
+pub(crate) fn check_row(what: &'static str, x: &[f32], d: usize, row: usize) -> Result<()> {
+    if x.len() != d {
+        return Err(Error::Shape { what, expected: d, found: x.len() });
     }
+    check_finite(what, x, row * d)
 }
 
 /// `[M, D]` of a rank-2 tensor.

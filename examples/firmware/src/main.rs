@@ -29,7 +29,7 @@ const K: usize = 16;
 const D: usize = 32;
 /// Descriptors between two progress lines.
 const WINDOW: usize = 128;
-/// Relative L2 error allowed against the float64 reference (DESIGN.md).
+/// Relative L2 error allowed against the float64 reference (docs/design.md).
 const TOLERANCE: f64 = 1e-4;
 
 static GMM: &Aligned<[u8]> = &Aligned(*include_bytes!("../../../tests/data/embedded/digits_top32_k16/gmm.safetensors"));

@@ -6,7 +6,7 @@
 //!
 //! The DSP intrinsics in `core::arch::arm` are unstable, hence `asm!`.
 //!
-//! [`fully_connected_pairs`] is a whole layer in assembly (`global_asm!`, for the 14 registers
+//! [`fully_connected_pairs`] is a whole layer in assembly (a naked function, for the 14 registers
 //! it needs): the input is widened once per call (`sxtb16` pairs, doubled); each pass reads the
 //! weights of two rows 8 bytes per `ldm` and the input 8 elements per `ldm`, 19 instructions
 //! per 16 multiply-accumulates, then requantises both rows in 4 instructions each. With
@@ -146,105 +146,99 @@ macro_rules! fc_chunk {
     };
 }
 
-core::arch::global_asm!(
-    // void fvae_dsp_fc_s8(const usize a[7] /* x2, w, d, slots, h, out, x */):
-    // rows p and p + h (p < h, h >= 1) of a fully-connected layer, requantised, one pass per p.
-    // x: d int8 inputs (d a non-zero multiple of 8); x2: d / 2 words of scratch, filled with the
-    // inputs doubled and widened to i16 pairs (x0, x2), (x1, x3), (x4, x6), ... (the halves
-    // `sxtb16` gives of a weight word and of it rotated by 8); w: 2h rows of d int8 weights,
-    // 4-byte aligned; slots: 2h groups [2 bias, mult, e - 1, (1 + 2 zp) << (e - 1)], rows p and
-    // p + h at 2p and 2p + 1; out: 2h int8.
-    // Each row's doubled sum A2 = 2 acc (bias included) is requantised as
-    //   ssat8((smmlar(A2, mult, K - [acc < 0]) >> (e - 1)) >> 1)
-    // which equals TFLite's clamp(zp + RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc,
-    // mult), e), -128, 127) while every partial sum of 2 acc fits in i32 (the module docs say why).
-    //
-    // global_asm! is assembled without the build's target-cpu, which is where a Cortex-M33 build
-    // names its DSP extension: ask for the ARMv7E-M instruction set (which v8-M Mainline with
-    // the DSP extension runs unchanged).
-    ".arch armv7e-m",
-    ".section .text.fvae_dsp_fc_s8,\"ax\",%progbits",
-    ".global fvae_dsp_fc_s8",
-    ".p2align 2",
-    ".type fvae_dsp_fc_s8,%function",
-    ".thumb_func",
-    "fvae_dsp_fc_s8:",
-    "    push {{r4, r5, r6, r7, r8, r9, r10, r11, lr}}",
-    "    sub sp, sp, #24",
-    "    ldm.w r0, {{r1, r2, r3, r4, r5, r6, r7}}",
-    // Widen and double the input: 4 bytes -> 2 words.
-    "    mov r8, r1",
-    "    add r10, r7, r3",
-    "1:",
-    "    ldr r11, [r7], #4",
-    "    sxtb16 r12, r11",
-    "    sxtb16 r11, r11, ror #8",
-    "    sadd16 r12, r12, r12",
-    "    sadd16 r11, r11, r11",
-    "    strd r12, r11, [r8], #8",
-    "    cmp r7, r10",
-    "    blo 1b",
-    // Frame: [x2, out, out + h, h, loop entry, x2 end]. The loop does 8 steps per turn; a pass
-    // enters it (-d / 8) mod 8 steps in, so that it ends after d / 8 steps.
-    "    add r8, r6, r5",
-    "    add r12, r1, r3, lsl #1",
-    "    lsrs r9, r3, #3",
-    "    negs r9, r9",
-    "    and r9, r9, #7",
-    "    movs r10, #76",
-    "    adr.w r11, 3f",
-    "    mla r9, r9, r10, r11",
-    "    orr r9, r9, #1",
-    "    strd r1, r6, [sp]",
-    "    strd r8, r5, [sp, #8]",
-    "    strd r9, r12, [sp, #16]",
-    // r0 -> x2, r1 -> row p, r2 -> row p + h, lr -> slots.
-    "    mov lr, r4",
-    "    mov r0, r1",
-    "    mov r1, r2",
-    "    mla r2, r5, r3, r2",
-    "    ldr r3, [lr]",
-    "    ldr r4, [lr, #16]",
-    "    bx r9",
-    ".p2align 2",
-    "3:",
-    fc_chunk!(),
-    fc_chunk!(),
-    fc_chunk!(),
-    fc_chunk!(),
-    fc_chunk!(),
-    fc_chunk!(),
-    fc_chunk!(),
-    fc_chunk!(),
-    "    cmp r0, r12",
-    "    blo 3b",
-    // Requantise both rows; the weight pointers already point at rows p + 1 and p + h + 1.
-    "    ldm.w lr!, {{r5, r6, r7, r8, r9, r10, r11, r12}}",
-    "    add r8, r8, r3, asr #31",
-    "    smmlar r3, r3, r6, r8",
-    "    asr r3, r3, r7",
-    "    ssat r3, #8, r3, asr #1",
-    "    add r12, r12, r4, asr #31",
-    "    smmlar r4, r4, r10, r12",
-    "    asr r4, r4, r11",
-    "    ssat r4, #8, r4, asr #1",
-    "    ldm.w sp, {{r0, r5, r6, r7, r9, r12}}",
-    "    strb r4, [r5, r7]",
-    "    strb r3, [r5], #1",
-    "    cmp r5, r6",
-    "    beq 9f",
-    "    str r5, [sp, #4]",
-    "    ldr r3, [lr]",
-    "    ldr r4, [lr, #16]",
-    "    bx r9",
-    "9:",
-    "    add sp, sp, #24",
-    "    pop {{r4, r5, r6, r7, r8, r9, r10, r11, pc}}",
-    ".size fvae_dsp_fc_s8, . - fvae_dsp_fc_s8",
-);
-
-extern "C" {
-    fn fvae_dsp_fc_s8(a: *const usize);
+/// void fvae_dsp_fc_s8(const usize a[7] /* x2, w, d, slots, h, out, x */):
+/// rows p and p + h (p < h, h >= 1) of a fully-connected layer, requantised, one pass per p.
+/// x: d int8 inputs (d a non-zero multiple of 8); x2: d / 2 words of scratch, filled with the
+/// inputs doubled and widened to i16 pairs (x0, x2), (x1, x3), (x4, x6), ... (the halves
+/// `sxtb16` gives of a weight word and of it rotated by 8); w: 2h rows of d int8 weights,
+/// 4-byte aligned; slots: 2h groups [2 bias, mult, e - 1, (1 + 2 zp) << (e - 1)], rows p and
+/// p + h at 2p and 2p + 1; out: 2h int8.
+///
+/// Each row's doubled sum A2 = 2 acc (bias included) is requantised as
+///   ssat8((smmlar(A2, mult, K - [acc < 0]) >> (e - 1)) >> 1)
+/// which equals TFLite's clamp(zp + RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc,
+/// mult), e), -128, 127) while every partial sum of 2 acc fits in i32 (the module docs say why).
+///
+/// Naked (like global) assembly is assembled without the build's target-cpu, which is where a
+/// Cortex-M33 build names its DSP extension: the body asks for the ARMv7E-M instruction set
+/// (which v8-M Mainline with the DSP extension runs unchanged) and restores the target's own
+/// at its end (`restore_asm_state!`), so that the setting cannot leak into assembly after it.
+#[unsafe(naked)]
+unsafe extern "C" fn fvae_dsp_fc_s8(a: *const usize) {
+    core::arch::naked_asm!(
+        ".arch armv7e-m",
+        "    push {{r4, r5, r6, r7, r8, r9, r10, r11, lr}}",
+        "    sub sp, sp, #24",
+        "    ldm.w r0, {{r1, r2, r3, r4, r5, r6, r7}}",
+        // Widen and double the input: 4 bytes -> 2 words.
+        "    mov r8, r1",
+        "    add r10, r7, r3",
+        "1:",
+        "    ldr r11, [r7], #4",
+        "    sxtb16 r12, r11",
+        "    sxtb16 r11, r11, ror #8",
+        "    sadd16 r12, r12, r12",
+        "    sadd16 r11, r11, r11",
+        "    strd r12, r11, [r8], #8",
+        "    cmp r7, r10",
+        "    blo 1b",
+        // Frame: [x2, out, out + h, h, loop entry, x2 end]. The loop does 8 steps per turn; a pass
+        // enters it (-d / 8) mod 8 steps in, so that it ends after d / 8 steps.
+        "    add r8, r6, r5",
+        "    add r12, r1, r3, lsl #1",
+        "    lsrs r9, r3, #3",
+        "    negs r9, r9",
+        "    and r9, r9, #7",
+        "    movs r10, #76",
+        "    adr.w r11, 3f",
+        "    mla r9, r9, r10, r11",
+        "    orr r9, r9, #1",
+        "    strd r1, r6, [sp]",
+        "    strd r8, r5, [sp, #8]",
+        "    strd r9, r12, [sp, #16]",
+        // r0 -> x2, r1 -> row p, r2 -> row p + h, lr -> slots.
+        "    mov lr, r4",
+        "    mov r0, r1",
+        "    mov r1, r2",
+        "    mla r2, r5, r3, r2",
+        "    ldr r3, [lr]",
+        "    ldr r4, [lr, #16]",
+        "    bx r9",
+        "3:",
+        fc_chunk!(),
+        fc_chunk!(),
+        fc_chunk!(),
+        fc_chunk!(),
+        fc_chunk!(),
+        fc_chunk!(),
+        fc_chunk!(),
+        fc_chunk!(),
+        "    cmp r0, r12",
+        "    blo 3b",
+        // Requantise both rows; the weight pointers already point at rows p + 1 and p + h + 1.
+        "    ldm.w lr!, {{r5, r6, r7, r8, r9, r10, r11, r12}}",
+        "    add r8, r8, r3, asr #31",
+        "    smmlar r3, r3, r6, r8",
+        "    asr r3, r3, r7",
+        "    ssat r3, #8, r3, asr #1",
+        "    add r12, r12, r4, asr #31",
+        "    smmlar r4, r4, r10, r12",
+        "    asr r4, r4, r11",
+        "    ssat r4, #8, r4, asr #1",
+        "    ldm.w sp, {{r0, r5, r6, r7, r9, r12}}",
+        "    strb r4, [r5, r7]",
+        "    strb r3, [r5], #1",
+        "    cmp r5, r6",
+        "    beq 9f",
+        "    str r5, [sp, #4]",
+        "    ldr r3, [lr]",
+        "    ldr r4, [lr, #16]",
+        "    bx r9",
+        "9:",
+        "    add sp, sp, #24",
+        "    pop {{r4, r5, r6, r7, r8, r9, r10, r11, pc}}",
+        crate::restore_asm_state!(),
+    )
 }
 
 /// The fused fully-connected layer ([`crate::int8::fully_connected`]) on its doubled
