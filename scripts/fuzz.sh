@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target (fuzz/fuzz_targets: safetensors, npy, tflite, fv_vq) for SECONDS
+# Runs every cargo-fuzz target (fuzz/fuzz_targets: safetensors, npy, tflite, fv_vq, crafted) for SECONDS
 # each (default 60) under libFuzzer + AddressSanitizer, starting from the committed seeds
-# (fuzz/seeds/<target>, copies of tests/data fixtures) plus the local working corpus
+# (fuzz/seeds/<target>: copies of tests/data fixtures; for crafted, the generator bytes of
+# shared-table, chain and overflowing-shape files) plus the local working corpus
 # (fuzz/corpus/<target>, gitignored, grows between runs). A crash leaves its input in
 # fuzz/artifacts/<target>/ and fails the script. Needs cargo-fuzz and the nightly toolchain.
 #   bash scripts/fuzz.sh [seconds] [target...]
@@ -11,7 +12,7 @@ export CARGO_TERM_COLOR=never
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors npy tflite fv_vq)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors npy tflite fv_vq crafted)
 
 cargo +nightly fuzz build -O 2>&1 | tail -1
 for t in "${targets[@]}"; do

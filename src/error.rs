@@ -144,8 +144,13 @@ impl fmt::Display for Error {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for Error {}
+/// Also without `std`: firmware can box it, or pass it to anything taking `core::error::Error`.
+///
+/// ```
+/// fn source_free(e: &dyn core::error::Error) -> bool { e.source().is_none() }
+/// assert!(source_free(&fvae::Error::Empty { what: "batch" }));
+/// ```
+impl core::error::Error for Error {}
 
 /// `Result<T, fvae::Error>`.
 pub type Result<T> = core::result::Result<T, Error>;

@@ -320,9 +320,12 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     /// responsibility, as on two devices each with its copy).
     pub fn merge(&mut self, other: &FisherAccumulator<'_, '_>) -> Result<()> {
         let (k, d) = (self.gmm.k(), self.gmm.d());
-        if other.gmm.k() != k || other.gmm.d() != d {
-            let found = other.gmm.k() * other.gmm.d();
-            return Err(Error::Shape { what: "merged accumulator (K * D)", expected: k * d, found });
+        // K and D each (their product would call 2 x 4 and 4 x 2 the same).
+        if other.gmm.k() != k {
+            return Err(Error::Shape { what: "merged accumulator K (components)", expected: k, found: other.gmm.k() });
+        }
+        if other.gmm.d() != d {
+            return Err(Error::Shape { what: "merged accumulator D (dimensions)", expected: d, found: other.gmm.d() });
         }
         self.s0.merge(&other.s0);
         self.s1.merge(&other.s1);

@@ -66,6 +66,16 @@ fn fisher_rejections_change_nothing() {
         other.push(&[0.0, 0.0, 0.0]).unwrap();
         assert!(acc.merge(&other).is_err());
         assert_eq!(raw(&acc), before);
+        // K = 3, D = 2 has as many values as K = 2, D = 3: the error names K, not K * D.
+        let mut c32 = [0.0; DiagGmm::constants_len(3, 2)];
+        let gmm32 = DiagGmm::new(&[0.25, 0.25, 0.5], &M, &V, &mut c32).unwrap();
+        let mut s32 = vec![0.0; FisherAccumulator::storage_len(3, 2)];
+        let other = FisherAccumulator::new(gmm32, FisherOptions::default(), &mut s32).unwrap();
+        match acc.merge(&other) {
+            Err(fvae::Error::Shape { what, expected: 2, found: 3 }) => assert!(what.contains("K"), "{what}"),
+            r => panic!("merging 3 x 2 into 2 x 3: {r:?}"),
+        }
+        assert_eq!(raw(&acc), before);
     }
 }
 

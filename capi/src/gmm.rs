@@ -357,6 +357,17 @@ unsafe fn fisher_mut<'a>(h: *mut FvaeFisher) -> Status<&'a mut FisherAccumulator
     Ok(unsafe { &mut (*checked::<FisherObj>(h.cast::<c_void>(), FISHER_MAGIC)?).acc })
 }
 
+/// The accumulator behind a handle, shared: for the functions that only read it, so a `const`
+/// handle never becomes a `&mut`.
+///
+/// # Safety
+/// A non-null, aligned `h` points at least at the header of storage the caller owns, and no
+/// exclusive reference to that object is live during the call.
+unsafe fn fisher_ref<'a>(h: *const FvaeFisher) -> Status<&'a FisherAccumulator<'static, 'static>> {
+    // SAFETY: the magic says fvae_fisher_init wrote a FisherObj there; sharing per the contract.
+    Ok(&unsafe { object::<FisherObj>(h.cast::<c_void>(), FISHER_MAGIC)? }.acc)
+}
+
 /// Adds one descriptor `x` [d]; its log-likelihood goes to `*log_likelihood` unless NULL. A
 /// rejected descriptor (wrong length, NaN/inf, too far from every component) leaves the
 /// accumulator unchanged.
@@ -399,7 +410,7 @@ pub unsafe extern "C" fn fvae_fisher_merge(dst: *mut FvaeFisher, src: *const Fva
         }
         // SAFETY: distinct handles (checked above) to distinct objects per the caller's contract,
         // so the exclusive and the shared reference do not alias.
-        let (d, s) = unsafe { (fisher_mut(dst)?, fisher_mut(src.cast_mut())?) };
+        let (d, s) = unsafe { (fisher_mut(dst)?, fisher_ref(src)?) };
         d.merge(s).map_err(status_of)
     })())
 }
@@ -418,8 +429,8 @@ pub unsafe extern "C" fn fvae_fisher_reset(fisher: *mut FvaeFisher) -> i32 {
 #[no_mangle]
 pub unsafe extern "C" fn fvae_fisher_count(fisher: *const FvaeFisher, count: *mut u64) -> i32 {
     code((|| {
-        // SAFETY: handle contract of fisher_mut (only read here).
-        let acc = unsafe { fisher_mut(fisher.cast_mut())? };
+        // SAFETY: handle contract of fisher_ref.
+        let acc = unsafe { fisher_ref(fisher)? };
         if count.is_null() {
             return Err(FVAE_ERR_NULL);
         }
@@ -454,7 +465,7 @@ pub unsafe extern "C" fn fvae_fisher_finish(
             Normalization { power: if n.power > 0.0 { Some(n.power) } else { None }, l2: n.l2 != 0 }
         };
         // SAFETY: handle and array contracts documented above.
-        let (acc, out) = unsafe { (fisher_mut(fisher.cast_mut())?, c_slice_mut(out, out_len)?) };
+        let (acc, out) = unsafe { (fisher_ref(fisher)?, c_slice_mut(out, out_len)?) };
         acc.finish(layout, norm, out).map_err(status_of)
     })())
 }

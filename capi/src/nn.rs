@@ -99,10 +99,20 @@ unsafe fn net_obj(h: *const FvaeNet) -> Status<*mut NetObj> {
 ///
 /// # Safety
 /// As [`object`]; no other reference to the interpreter is live during the call.
-unsafe fn interp<'a>(h: *const FvaeNet) -> Status<&'a mut Interpreter<'static, 'static>> {
+unsafe fn interp<'a>(h: *mut FvaeNet) -> Status<&'a mut Interpreter<'static, 'static>> {
     // SAFETY: the handle was checked; only the `interp` field is borrowed mutably, disjoint from
     // the `net` field the interpreter itself borrows.
     unsafe { (*ptr::addr_of_mut!((*net_obj(h)?).interp)).as_mut() }.ok_or(FVAE_ERR_STATE)
+}
+
+/// The prepared interpreter of a network handle, shared: for the functions that only read it,
+/// so a `const` handle never becomes a `&mut`.
+///
+/// # Safety
+/// As [`object`]; no exclusive reference to the interpreter is live during the call.
+unsafe fn interp_ref<'a>(h: *const FvaeNet) -> Status<&'a Interpreter<'static, 'static>> {
+    // SAFETY: the handle was checked; the `interp` field is only borrowed shared here.
+    unsafe { (*ptr::addr_of!((*net_obj(h)?).interp)).as_ref() }.ok_or(FVAE_ERR_STATE)
 }
 
 /// Bytes of arena `fvae_net_prepare` needs for this model (any alignment).
@@ -226,7 +236,7 @@ pub unsafe extern "C" fn fvae_net_invoke(net: *mut FvaeNet) -> i32 {
 pub unsafe extern "C" fn fvae_net_get_output_i8(net: *const FvaeNet, index: usize, out: *mut i8, len: usize) -> i32 {
     code((|| {
         // SAFETY: handle and array contracts documented above (the interpreter is only read).
-        let (it, out) = unsafe { (interp(net)?, c_slice_mut(out, len)?) };
+        let (it, out) = unsafe { (interp_ref(net)?, c_slice_mut(out, len)?) };
         let o = it.output_i8(index).map_err(status_of)?;
         if o.len() != out.len() {
             return Err(FVAE_ERR_SHAPE);
@@ -241,7 +251,7 @@ pub unsafe extern "C" fn fvae_net_get_output_i8(net: *const FvaeNet, index: usiz
 pub unsafe extern "C" fn fvae_net_get_output_f32(net: *const FvaeNet, index: usize, out: *mut f32, len: usize) -> i32 {
     code((|| {
         // SAFETY: handle and array contracts documented above (the interpreter is only read).
-        let (it, out) = unsafe { (interp(net)?, c_slice_mut(out, len)?) };
+        let (it, out) = unsafe { (interp_ref(net)?, c_slice_mut(out, len)?) };
         it.output_f32(index, out).map_err(status_of)
     })())
 }

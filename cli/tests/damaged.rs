@@ -177,3 +177,91 @@ fn every_command_survives_damaged_files() {
     // Some damage is harmless (a flipped data bit): both outcomes must have been exercised.
     assert!(successes > 0 && successes < runs);
 }
+
+#[path = "../../tests/crafted/mod.rs"]
+mod crafted;
+
+/// Crafted files that ask for more work than their size (shared flatbuffer tables, overflowing
+/// shapes, huge header lengths, deep nesting), given to the commands that read each kind: each
+/// run must be refused with one line naming the bound, well within the hang catcher's limit
+/// (the readers' work is linear in the file's size, so each is milliseconds).
+#[test]
+fn crafted_files_are_refused_with_the_bound_they_break() {
+    use crafted::*;
+    let root = std::env::temp_dir().join(format!("fvae-cli-crafted-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let shared = |n| tflite_shared(Shared { subgraphs: n, tensors: 1, operators: n, inputs: n, outputs: 1 });
+    let overflowing = r#"{"weights":{"dtype":"F32","shape":[0,1099511627776,1099511627776],"data_offsets":[0,0]}}"#;
+    // (file, command with {f} for it, text the error must contain)
+    let cases: Vec<(Vec<u8>, Vec<&str>, &str)> = vec![
+        (
+            shared(1000),
+            vec!["decode", "--model", "{f}", "--input", "{tflite/mlp_encoder_input.npy}"],
+            "more table visits",
+        ),
+        (
+            shared(3000),
+            vec!["decode", "--model", "{f}", "--input", "{tflite/mlp_encoder_input.npy}"],
+            "more table visits",
+        ),
+        (tflite_chain(10_000), vec!["decode", "--model", "{f}", "--input", "{tflite/mlp_encoder_input.npy}"], "tflite"),
+        (
+            npy("(0, 1099511627776, 1099511627776)", &[]),
+            vec!["logpdf", "--gmm", "{gmm/edge_k4/gmm.safetensors}", "--input", "{f}"],
+            "overflows",
+        ),
+        (
+            npy("(0, 1099511627776, 1099511627776)", &[]),
+            vec!["vq", "--codebook", "{vq/digits_m64/codebook.safetensors}", "--input", "{f}"],
+            "overflows",
+        ),
+        (
+            npy("(0, 1099511627776, 1099511627776)", &[]),
+            vec!["decode", "--model", "{tflite/mlp_encoder.tflite}", "--input", "{f}"],
+            "overflows",
+        ),
+        (
+            npy("(0, 1099511627776, 1099511627776)", &[]),
+            vec!["fit-gmm", "--components", "2", "--input", "{f}"],
+            "overflows",
+        ),
+        (
+            npy_long_header(u32::MAX, 4096),
+            vec!["fv", "--gmm", "{gmm/edge_k4/gmm.safetensors}", "--input", "{f}"],
+            "MAX_HEADER",
+        ),
+        (safetensors(overflowing, &[]), vec!["logpdf", "--gmm", "{f}", "--input", "{gmm/edge_k4/x.npy}"], "overflows"),
+        (
+            safetensors(overflowing, &[]),
+            vec!["rvq", "encode", "--codebooks", "{f}", "--input", "{gmm/edge_k4/x.npy}"],
+            "overflows",
+        ),
+        (
+            safetensors_nested(100_000),
+            vec!["vq", "--codebook", "{f}", "--input", "{vq/digits_m64/x.npy}"],
+            "nested too deeply",
+        ),
+    ];
+    for (i, (bytes, args, reason)) in cases.iter().enumerate() {
+        let file = root.join(format!("crafted-{i}"));
+        std::fs::write(&file, bytes).unwrap();
+        let out = root.join(format!("out-{i}"));
+        let mut argv: Vec<String> = args
+            .iter()
+            .map(|a| match a.strip_prefix('{').and_then(|a| a.strip_suffix('}')) {
+                Some("f") => file.to_string_lossy().into_owned(),
+                Some(rel) => data(rel).to_string_lossy().into_owned(),
+                None => a.to_string(),
+            })
+            .collect();
+        argv.extend(["--out".to_string(), out.to_string_lossy().into_owned()]);
+        let start = Instant::now();
+        let (ok, stderr) = run(&argv);
+        let what = format!("fvae {} with crafted file #{i}", args.join(" "));
+        assert!(!ok && stderr.lines().count() == 1, "{what}: {ok} {stderr:?}");
+        assert!(stderr.contains(reason), "{what}: error does not name {reason:?}: {stderr}");
+        assert!(!out.exists(), "{what}: left an output");
+        eprintln!("{what}: {:?}: {}", start.elapsed(), stderr.trim());
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -182,9 +182,35 @@ impl Shape {
         self.dims.get(..self.len).unwrap_or(&self.dims)
     }
 
-    /// The number of elements, or `None` if it overflows `usize`.
+    /// The number of elements, or `None` if the product of the non-zero dimensions overflows
+    /// `usize`: a zero dimension does not make `(0, 2^40, 2^40)` a valid shape, since whoever
+    /// reads it sizes buffers by the other dimensions (NumPy refuses it too).
+    ///
+    /// ```
+    /// use fvae::formats::Shape;
+    /// assert_eq!(Shape::new(&[0, 5])?.numel(), Some(0));
+    /// assert_eq!(Shape::new(&[0, 1 << 20, 1 << 20, 1 << 20, 1 << 20])?.numel(), None);
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
     pub fn numel(&self) -> Option<usize> {
-        self.dims().iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+        let nonzero = self.dims().iter().filter(|&&d| d != 0).try_fold(1usize, |n, &d| n.checked_mul(d))?;
+        Some(if self.dims().contains(&0) { 0 } else { nonzero })
+    }
+
+    /// The bytes of an array of this shape with `elem_size`-byte elements, or `None` if the
+    /// product of the non-zero dimensions and the element size exceeds `isize::MAX` (the most
+    /// one allocation or slice can hold, so any buffer sized from the shape fits).
+    ///
+    /// ```
+    /// use fvae::formats::Shape;
+    /// assert_eq!(Shape::new(&[3, 4])?.bytes(4), Some(48));
+    /// assert_eq!(Shape::new(&[0, 1 << 40, 1 << 40])?.bytes(4), None);
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn bytes(&self, elem_size: usize) -> Option<usize> {
+        let nonzero = self.dims().iter().filter(|&&d| d != 0).try_fold(elem_size, |n, &d| n.checked_mul(d));
+        let nonzero = nonzero.filter(|&b| b <= isize::MAX as usize)?;
+        Some(if self.dims().contains(&0) { 0 } else { nonzero })
     }
 }
 

@@ -18,6 +18,10 @@ use crate::{Error, Result};
 
 const FORMAT: &str = "npy";
 
+/// Longest header read, in bytes. NumPy writes a few dozen bytes padded to 64 (and by default
+/// reads at most 10 000); a longer one is refused before it is scanned.
+pub const MAX_HEADER: usize = 1 << 16;
+
 /// A parsed `.npy` buffer (little-endian or byte-sized C-order arrays only).
 #[derive(Debug, Clone, Copy)]
 pub struct Npy<'a> {
@@ -80,6 +84,9 @@ impl Header {
             }
             _ => return Err(err(6, "unknown .npy version")),
         };
+        if hlen > MAX_HEADER {
+            return Err(err(8, "header length above MAX_HEADER (64 KiB)"));
+        }
         let header = hstart
             .checked_add(hlen)
             .and_then(|end| bytes.get(hstart..end))
@@ -88,8 +95,7 @@ impl Header {
         if fortran {
             return Err(Error::Unsupported { what: "Fortran-order .npy", index: 0 });
         }
-        let data_len =
-            shape.numel().and_then(|n| n.checked_mul(dtype.size())).ok_or(err(hstart, "array size overflows"))?;
+        let data_len = shape.bytes(dtype.size()).ok_or(err(hstart, "array size overflows"))?;
         Ok(Header { dtype, shape, data_offset: hstart + hlen, data_len })
     }
 }
@@ -201,7 +207,8 @@ fn rows_cols(shape: &Shape) -> (usize, usize) {
     match shape.dims() {
         [] => (1, 1),
         [n] => (1, *n),
-        [n, rest @ ..] => (*n, rest.iter().product()),
+        // A parsed shape's product fits (Header::parse checks it); a hand-made one saturates.
+        [n, rest @ ..] => (*n, rest.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).unwrap_or(usize::MAX)),
     }
 }
 

@@ -64,8 +64,27 @@ impl<'a> SafeTensors<'a> {
         Ok(st)
     }
 
-    /// The tensor named `name`.
+    /// The tensor named `name`; its absence is [`Error::Missing`] naming it. For a name made at
+    /// run time, see [`SafeTensors::get`].
     pub fn tensor(&self, name: &'static str) -> Result<TensorView<'a>> {
+        self.get(name)?.ok_or(Error::Missing { format: FORMAT, name })
+    }
+
+    /// The tensor named `name`, or `None` if the file has none: any `&str`, such as a name
+    /// formatted into a stack buffer (`layer{i}.weight`), with no allocation. The first entry of
+    /// that name wins.
+    ///
+    /// ```
+    /// use fvae::formats::{safetensors::{self, SafeTensors}, DType};
+    /// let mut bytes = Vec::new();
+    /// safetensors::write(&mut bytes, &[("layer1.weight", DType::I8, &[2], &[1, 2])]).unwrap();
+    /// let st = SafeTensors::parse(&bytes)?;
+    /// let name = format!("layer{}.weight", 1);
+    /// assert_eq!(st.get(&name)?.map(|t| t.bytes()), Some(&[1u8, 2][..]));
+    /// assert!(st.get("layer2.weight")?.is_none());
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn get(&self, name: &str) -> Result<Option<TensorView<'a>>> {
         let mut found = None;
         self.for_each_entry(|key, view| {
             if key == name.as_bytes() && found.is_none() {
@@ -73,7 +92,7 @@ impl<'a> SafeTensors<'a> {
             }
             Ok(())
         })?;
-        found.ok_or(Error::Missing { format: FORMAT, name })
+        Ok(found)
     }
 
     /// Calls `f(name, tensor)` for every tensor, in file order (`__metadata__` is skipped).
@@ -120,7 +139,11 @@ impl<'a> SafeTensors<'a> {
                 b"dtype" => dtype = Some(parse_dtype(p.string()?).ok_or(p.err("unknown dtype"))?),
                 b"shape" => {
                     let mut s = Shape::default();
-                    p.uint_array(|d| s.push(d as usize).ok_or("more than 8 dimensions"))?;
+                    p.uint_array(|d| {
+                        // A dimension past usize (2^32 on a 32-bit target) is refused, not truncated.
+                        s.push(usize::try_from(d).map_err(|_| "dimension overflows usize")?)
+                            .ok_or("more than 8 dimensions")
+                    })?;
                     shape = Some(s);
                 }
                 b"data_offsets" => {
@@ -148,7 +171,7 @@ impl<'a> SafeTensors<'a> {
             (Some(d), Some(s), Some(o)) => (d, s, o),
             _ => return Err(at("tensor entry lacks dtype, shape or data_offsets")),
         };
-        let bytes = shape.numel().and_then(|n| n.checked_mul(dtype.size())).ok_or(at("tensor size overflows"))?;
+        let bytes = shape.bytes(dtype.size()).ok_or(at("tensor size overflows"))?;
         if begin > end || end > self.data.len() as u64 {
             return Err(at("data_offsets outside the data section"));
         }

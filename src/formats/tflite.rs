@@ -422,46 +422,68 @@ fn follow(buf: &[u8], pos: usize) -> Result<usize> {
     }
 }
 
+/// Deepest chain of tables the reader follows (the schema's deepest is Model, SubGraph, Tensor,
+/// QuantizationParameters: 4), as the flatbuffers verifier's `max_depth`. The reader follows
+/// the schema, never a file's own nesting, so this holds by construction; the check keeps it so
+/// if a table that nests itself (a subgraph inside an operator) is ever read.
+const MAX_DEPTH: u8 = 8;
+
+/// Vector entries one [`Model::parse`] may walk: one per 4 bytes of the file, plus a few for the
+/// root's fields. Each entry walked (a table offset, a tensor index) is 4 distinct bytes in a
+/// file whose vectors do not share entries, so a real model stays far below it; a file whose
+/// vectors point many entries at one table (S subgraphs x O operators x I inputs from a few
+/// kilobytes) reaches it after work linear in its size. The flatbuffers verifier bounds the same
+/// with `max_tables`.
+pub const fn visit_budget(file_len: usize) -> usize {
+    file_len / 4 + 64
+}
+
 /// A table: its position and its vtable, both checked to lie inside the buffer.
 #[derive(Debug, Clone, Copy)]
 struct Table<'a> {
     buf: &'a [u8],
     pos: usize,
     vtable: usize,
-    vt_len: usize,
-    tbl_len: usize,
+    // u16 (as stored) and u8: handles embed these views, so they are kept small.
+    vt_len: u16,
+    tbl_len: u16,
+    /// 1 for the root, one more per table followed.
+    depth: u8,
 }
 
 impl<'a> Table<'a> {
-    fn at(buf: &'a [u8], pos: usize) -> Result<Self> {
+    fn at(buf: &'a [u8], pos: usize, depth: u8) -> Result<Self> {
+        if depth > MAX_DEPTH {
+            return Err(err(pos, "tables nested deeper than the schema allows"));
+        }
         let soff = bytes_at::<4>(buf, pos).map(i32::from_le_bytes)? as i64;
         let vtable = pos as i64 - soff;
         if vtable < 0 || vtable as u64 > buf.len() as u64 {
             return Err(err(pos, "vtable offset points outside the buffer"));
         }
         let vtable = vtable as usize;
-        let vt_len = u16_at(buf, vtable)? as usize;
-        let tbl_len = u16_at(buf, vtable + 2)? as usize;
-        if vt_len < 4 || !vt_len.is_multiple_of(2) || vtable + vt_len > buf.len() {
+        let vt_len = u16_at(buf, vtable)?;
+        let tbl_len = u16_at(buf, vtable + 2)?;
+        if vt_len < 4 || !vt_len.is_multiple_of(2) || vtable + vt_len as usize > buf.len() {
             return Err(err(vtable, "vtable length is malformed"));
         }
-        if tbl_len < 4 || pos.checked_add(tbl_len).is_none_or(|e| e > buf.len()) {
+        if tbl_len < 4 || pos.checked_add(tbl_len as usize).is_none_or(|e| e > buf.len()) {
             return Err(err(vtable, "table length runs past the end of the buffer"));
         }
-        Ok(Table { buf, pos, vtable, vt_len, tbl_len })
+        Ok(Table { buf, pos, vtable, vt_len, tbl_len, depth })
     }
 
     /// Absolute position of field `slot` holding `size` bytes, or `None` if absent.
     fn field(&self, slot: usize, size: usize) -> Result<Option<usize>> {
         let entry = 4 + 2 * slot;
-        if entry + 2 > self.vt_len {
+        if entry + 2 > self.vt_len as usize {
             return Ok(None);
         }
         let off = u16_at(self.buf, self.vtable + entry)? as usize;
         if off == 0 {
             return Ok(None);
         }
-        if off + size > self.tbl_len {
+        if off + size > self.tbl_len as usize {
             return Err(err(self.vtable + entry, "field lies outside its table"));
         }
         Ok(Some(self.pos + off))
@@ -497,14 +519,14 @@ impl<'a> Table<'a> {
 
     fn table(&self, slot: usize) -> Result<Option<Table<'a>>> {
         match self.field(slot, 4)? {
-            Some(p) => Table::at(self.buf, follow(self.buf, p)?).map(Some),
+            Some(p) => Table::at(self.buf, follow(self.buf, p)?, self.depth + 1).map(Some),
             None => Ok(None),
         }
     }
 
-    fn vector(&self, slot: usize, elem: usize) -> Result<Option<Vector<'a>>> {
+    fn vector(&self, slot: usize, elem: u8) -> Result<Option<Vector<'a>>> {
         match self.field(slot, 4)? {
-            Some(p) => Vector::at(self.buf, follow(self.buf, p)?, elem).map(Some),
+            Some(p) => Vector::at(self.buf, follow(self.buf, p)?, elem, self.depth).map(Some),
             None => Ok(None),
         }
     }
@@ -516,27 +538,30 @@ struct Vector<'a> {
     buf: &'a [u8],
     start: usize,
     len: usize,
-    elem: usize,
+    /// Bytes per element (1, 4 or 8).
+    elem: u8,
+    /// The depth of the table holding the vector.
+    depth: u8,
 }
 
 impl<'a> Vector<'a> {
-    fn at(buf: &'a [u8], pos: usize, elem: usize) -> Result<Self> {
+    fn at(buf: &'a [u8], pos: usize, elem: u8, depth: u8) -> Result<Self> {
         let len = u32_at(buf, pos)? as usize;
         let start = pos + 4;
-        let end = len.checked_mul(elem).and_then(|n| n.checked_add(start));
+        let end = len.checked_mul(elem as usize).and_then(|n| n.checked_add(start));
         if end.is_none_or(|e| e > buf.len()) {
             return Err(err(pos, "vector runs past the end of the buffer"));
         }
-        Ok(Vector { buf, start, len, elem })
+        Ok(Vector { buf, start, len, elem, depth })
     }
-    const EMPTY: Vector<'static> = Vector { buf: &[], start: 0, len: 0, elem: 4 };
+    const EMPTY: Vector<'static> = Vector { buf: &[], start: 0, len: 0, elem: 4, depth: 0 };
 
     fn bytes(&self) -> &'a [u8] {
         // In bounds: checked in `at` (and empty for EMPTY).
-        self.buf.get(self.start..self.start + self.len * self.elem).unwrap_or(&[])
+        self.buf.get(self.start..self.start + self.len * self.elem as usize).unwrap_or(&[])
     }
     fn raw<const N: usize>(&self, i: usize) -> Option<[u8; N]> {
-        if i >= self.len || N != self.elem {
+        if i >= self.len || N != self.elem as usize {
             return None;
         }
         self.bytes().get(i * N..i * N + N).and_then(|s| s.try_into().ok())
@@ -545,7 +570,7 @@ impl<'a> Vector<'a> {
         if i >= self.len {
             return Err(err(self.start, "vector index out of range"));
         }
-        Table::at(self.buf, follow(self.buf, self.start + 4 * i)?)
+        Table::at(self.buf, follow(self.buf, self.start + 4 * i)?, self.depth + 1)
     }
 }
 
@@ -840,44 +865,145 @@ const OPT_SUB: u8 = 28;
 const OPT_LEAKY_RELU: u8 = 75;
 const OPT_GELU: u8 = 116;
 
+/// Counts a model may have, checked by [`Model::parse_with`] before it walks what they count,
+/// so a file claiming more is refused after reading only the counts. `usize::MAX` means no limit
+/// beyond the file's size.
+///
+/// ```
+/// use fvae::formats::tflite::{Limits, Model};
+/// let bytes = include_bytes!("../../tests/data/tflite/mlp_encoder.tflite");
+/// let few = Limits::NONE.with_operators(1);
+/// assert!(Model::parse_with(bytes, &few).is_err());
+/// assert!(Model::parse_with(bytes, &Limits::NONE).is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct Limits {
+    /// Most subgraphs.
+    pub subgraphs: usize,
+    /// Most tensors in any subgraph.
+    pub tensors: usize,
+    /// Most operators in any subgraph.
+    pub operators: usize,
+}
+
+impl Limits {
+    /// No limit but the file's size (what [`Model::parse`] uses).
+    pub const NONE: Limits = Limits { subgraphs: usize::MAX, tensors: usize::MAX, operators: usize::MAX };
+
+    /// These limits with at most `n` subgraphs.
+    ///
+    /// ```
+    /// let l = fvae::formats::tflite::Limits::NONE.with_subgraphs(1);
+    /// assert_eq!(l.subgraphs, 1);
+    /// ```
+    pub const fn with_subgraphs(mut self, n: usize) -> Self {
+        self.subgraphs = n;
+        self
+    }
+    /// These limits with at most `n` tensors per subgraph.
+    ///
+    /// ```
+    /// let l = fvae::formats::tflite::Limits::NONE.with_tensors(128);
+    /// assert_eq!(l.tensors, 128);
+    /// ```
+    pub const fn with_tensors(mut self, n: usize) -> Self {
+        self.tensors = n;
+        self
+    }
+    /// These limits with at most `n` operators per subgraph.
+    ///
+    /// ```
+    /// let l = fvae::formats::tflite::Limits::NONE.with_operators(64);
+    /// assert_eq!(l.operators, 64);
+    /// ```
+    pub const fn with_operators(mut self, n: usize) -> Self {
+        self.operators = n;
+        self
+    }
+}
+
+/// The vector entries a parse may still walk ([`visit_budget`]), charged in one place before
+/// each walk over a vector.
+struct Budget {
+    left: usize,
+}
+
+impl Budget {
+    /// Charges `n` entries of the vector at `pos`, or refuses the file.
+    fn spend(&mut self, n: usize, pos: usize) -> Result<()> {
+        self.left = self.left.checked_sub(n).ok_or(err(pos, BUDGET_EXCEEDED))?;
+        Ok(())
+    }
+}
+
+/// The reason of the error for a file that asks more visits than [`visit_budget`] allows.
+pub const BUDGET_EXCEEDED: &str = "more table visits than the file's size allows (vectors share their entries)";
+
+fn over_limit(what: &'static str, count: usize, limit: usize) -> Result<()> {
+    if count > limit {
+        return Err(Error::Unsupported { what, index: count });
+    }
+    Ok(())
+}
+
 impl<'a> Model<'a> {
     /// Reads the root table, checks the `TFL3` identifier and walks every subgraph, tensor,
-    /// operator, operator code and buffer once, checking every offset and length.
+    /// operator, operator code and buffer once, checking every offset and length. The walk does
+    /// work linear in the file's size whatever its offsets say ([`visit_budget`]).
     pub fn parse(buf: &'a [u8]) -> Result<Self> {
+        Self::parse_with(buf, &Limits::NONE)
+    }
+
+    /// [`Model::parse`], refusing a model with more subgraphs, tensors or operators than
+    /// `limits` before walking them ([`Error::Unsupported`] with the count).
+    pub fn parse_with(buf: &'a [u8], limits: &Limits) -> Result<Self> {
         if buf.len() < 8 {
             return Err(err(0, "shorter than a flatbuffer header"));
         }
-        if &buf[4..8] != b"TFL3" {
+        if buf.get(4..8) != Some(b"TFL3".as_slice()) {
             return Err(err(4, "file identifier is not TFL3"));
         }
-        let root = Table::at(buf, follow(buf, 0)?)?;
+        let root = Table::at(buf, follow(buf, 0)?, 1)?;
         let model = Model { buf, root };
-        model.validate()?;
+        model.validate(limits, &mut Budget { left: visit_budget(buf.len()) })?;
         Ok(model)
     }
 
-    fn validate(&self) -> Result<()> {
-        for i in 0..self.operator_codes_len()? {
+    fn validate(&self, limits: &Limits, budget: &mut Budget) -> Result<()> {
+        let codes = self.operator_codes()?;
+        budget.spend(codes.len, codes.start)?;
+        for i in 0..codes.len {
             self.operator_code(i)?;
         }
-        for i in 0..self.buffers_len()? {
+        let buffers = self.buffers()?;
+        budget.spend(buffers.len, buffers.start)?;
+        for i in 0..buffers.len {
             self.buffer(i)?;
         }
-        let n = self.subgraphs_len()?;
-        if n == 0 {
+        let subgraphs = self.subgraphs()?;
+        if subgraphs.len == 0 {
             return Err(err(self.root.pos, "model has no subgraph"));
         }
-        for g in 0..n {
+        over_limit("tflite model with more subgraphs than its limit", subgraphs.len, limits.subgraphs)?;
+        budget.spend(subgraphs.len, subgraphs.start)?;
+        for g in 0..subgraphs.len {
             let sg = self.subgraph(g)?;
-            for t in 0..sg.tensors_len() {
+            over_limit("tflite subgraph with more tensors than its limit", sg.tensors.len, limits.tensors)?;
+            over_limit("tflite subgraph with more operators than its limit", sg.operators.len, limits.operators)?;
+            budget.spend(sg.tensors.len, sg.tensors.start)?;
+            for t in 0..sg.tensors.len {
                 let tensor = sg.tensor(t as i32)?;
                 tensor.shape()?;
                 tensor.name()?;
                 tensor.quantization()?;
             }
-            for o in 0..sg.operators_len() {
+            budget.spend(sg.operators.len, sg.operators.start)?;
+            for o in 0..sg.operators.len {
                 let opr = sg.operator(o)?;
-                for &v in &[opr.inputs, opr.outputs] {
+                for v in [opr.inputs, opr.outputs] {
+                    budget.spend(v.len, v.start)?;
                     for k in 0..v.len {
                         let t = v.raw::<4>(k).map(i32::from_le_bytes).unwrap_or(-1);
                         if t >= 0 {
@@ -887,8 +1013,23 @@ impl<'a> Model<'a> {
                 }
             }
             for v in [sg.inputs, sg.outputs] {
+                budget.spend(v.len, v.start)?;
                 for k in 0..v.len {
                     sg.tensor(v.raw::<4>(k).map(i32::from_le_bytes).unwrap_or(-1))?;
+                }
+            }
+        }
+        // Signature maps too: `signature_name` walks them, so a file may not share their entries.
+        if let Some(defs) = self.root.vector(7, 4)? {
+            budget.spend(defs.len, defs.start)?;
+            for i in 0..defs.len {
+                let def = defs.table(i)?;
+                for slot in [0, 1] {
+                    let Some(maps) = def.vector(slot, 4)? else { continue };
+                    budget.spend(maps.len, maps.start)?;
+                    for k in 0..maps.len {
+                        maps.table(k)?;
+                    }
                 }
             }
         }
@@ -1334,6 +1475,19 @@ mod tests {
             buf[pos] = (state >> 8) as u8;
             let _ = Model::parse(&buf[..src.len()]).map(|m| walk(&m));
             buf[pos] = old;
+        }
+    }
+
+    /// The real models' walk spends at most a quarter of the budget: it is far from a limit a
+    /// converter's file could reach.
+    #[test]
+    fn real_models_stay_far_below_the_visit_budget() {
+        for bytes in [MLP, CONV] {
+            let m = Model::parse(bytes).unwrap();
+            let mut unlimited = Budget { left: usize::MAX };
+            m.validate(&Limits::NONE, &mut unlimited).unwrap();
+            let spent = usize::MAX - unlimited.left;
+            assert!(spent > 10 && spent * 4 <= visit_budget(bytes.len()), "{spent} of {}", visit_budget(bytes.len()));
         }
     }
 

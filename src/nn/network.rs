@@ -8,7 +8,7 @@ use super::plan::{plan, UNPLANNED};
 use super::registry::describe;
 use super::setup::tensor_ref;
 use crate::formats::cast_slice_mut;
-use crate::formats::tflite::{Model, SubGraph, TensorType};
+use crate::formats::tflite::{Limits, Model, SubGraph, TensorType};
 use crate::{Error, Result};
 
 /// Most tensors (constants included) a subgraph may have: the memory plan keeps one offset per
@@ -64,13 +64,26 @@ impl<'m> Network<'m> {
     ///
     /// Errors: a malformed buffer ([`Error::Format`]), an operator, element type or option
     /// fvae does not implement ([`Error::Unsupported`] with the operator index), inconsistent
-    /// shapes ([`Error::Shape`]), more than [`MAX_TENSORS`] tensors.
+    /// shapes ([`Error::Shape`]), more than [`MAX_TENSORS`] tensors or 65 534 operators in any
+    /// subgraph (refused from the counts, before the model is walked).
     pub fn new(bytes: &'m [u8]) -> Result<Self> {
-        let model = Model::parse(bytes)?;
+        let limits = Limits::NONE.with_tensors(MAX_TENSORS).with_operators(u16::MAX as usize - 1);
+        let model = Model::parse_with(bytes, &limits)?;
         let graph = model.subgraph(0)?;
         let n_tensors = graph.tensors_len();
         if n_tensors > MAX_TENSORS {
             return Err(Error::Unsupported { what: "more than MAX_TENSORS (128) tensors", index: n_tensors });
+        }
+        // Graph inputs and outputs are distinct tensors: a longer list repeats entries (and would
+        // make whoever walks it per entry do more work than the file holds).
+        for (list, what) in [(graph.inputs()?, "graph inputs"), (graph.outputs()?, "graph outputs")] {
+            if list.len() > n_tensors {
+                return Err(Error::Value {
+                    what,
+                    index: list.len(),
+                    reason: "more entries than the subgraph has tensors",
+                });
+            }
         }
         let ops = graph.operators_len();
         if ops == 0 {

@@ -79,6 +79,12 @@ impl<'a> Codebook<'a> {
         Ok(Codebook { m, d, data, max_norm: max_norm(data, d), packed: None, screen: None })
     }
 
+    /// A codebook over data already checked (finite, `m * d` values, `m <= u32::MAX`), with
+    /// `max_norm` at least its largest codeword norm: residual VQ's stages, validated once.
+    pub(super) fn prevalidated(data: &'a [f32], m: usize, d: usize, max_norm: f64) -> Self {
+        Codebook { m, d, data, max_norm, packed: None, screen: None }
+    }
+
     /// The `codebook` tensor (f32 `[M, D]`) of a `.safetensors` file, read in place (the
     /// buffer must be 4-aligned, see [`Aligned`](crate::formats::Aligned)).
     ///

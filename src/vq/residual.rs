@@ -1,6 +1,6 @@
 //! [`ResidualVq`]: S stages of f32 codebooks, greedy encoding and decoding by sums.
 
-use super::search::check_codebook;
+use super::search::{check_codebook, max_norm};
 use super::Codebook;
 use crate::error::check_finite;
 use crate::formats::safetensors::SafeTensors;
@@ -27,6 +27,8 @@ pub struct ResidualVq<'a> {
     m: usize,
     d: usize,
     data: &'a [f32],
+    /// The largest codeword norm of any stage: each stage's search bound, computed once.
+    max_norm: f64,
 }
 
 impl<'a> ResidualVq<'a> {
@@ -39,8 +41,12 @@ impl<'a> ResidualVq<'a> {
         if m % s != 0 {
             return Err(Error::Shape { what: "codebooks", expected: (m / s + 1) * s * d, found: data.len() });
         }
+        if m / s > u32::MAX as usize {
+            return Err(Error::Unsupported { what: "more than 2^32 codewords per stage", index: m / s });
+        }
+        // Validated here once: stages are then views that encode and decode do not re-check.
         check_finite("codebooks", data, 0)?;
-        Ok(ResidualVq { s, m: m / s, d, data })
+        Ok(ResidualVq { s, m: m / s, d, data, max_norm: max_norm(data, d) })
     }
 
     /// The `codebooks` tensor (f32 `[S, M, D]`) of a `.safetensors` file, read in place.
@@ -68,12 +74,21 @@ impl<'a> ResidualVq<'a> {
         self.d
     }
 
-    /// Stage `i`'s codebook.
+    /// Stage `i`'s codebook (a view: the data was checked by [`ResidualVq::new`]).
     pub fn stage(&self, i: usize) -> Result<Codebook<'a>> {
-        let md = self.m * self.d;
-        let data =
-            self.data.get(i * md..(i + 1) * md).ok_or(Error::Shape { what: "stage", expected: self.s, found: i })?;
-        Codebook::new(data, self.d)
+        let md = self.m * self.d; // <= data.len(): new checked it
+        let data = i.checked_mul(md).and_then(|at| self.data.get(at..at.checked_add(md)?)).ok_or(Error::Shape {
+            what: "stage",
+            expected: self.s,
+            found: i,
+        })?;
+        Ok(Codebook::prevalidated(data, self.m, self.d, self.max_norm))
+    }
+
+    /// Codeword `code` of stage `i`, if both are in range.
+    fn codeword(&self, i: usize, code: usize) -> Option<&'a [f32]> {
+        let at = i.checked_mul(self.m)?.checked_add(code).filter(|_| code < self.m)?.checked_mul(self.d)?;
+        self.data.get(at..at.checked_add(self.d)?)
     }
 
     /// Greedy encoding of `x` (length D) into `codes` (length S); `residual` (length D) is
@@ -114,7 +129,7 @@ impl<'a> ResidualVq<'a> {
         }
         out.fill(0.0);
         for (i, &code) in codes.iter().enumerate() {
-            let c = self.stage(i)?.codeword(code as usize).ok_or(Error::Value {
+            let c = self.codeword(i, code as usize).ok_or(Error::Value {
                 what: "codes",
                 index: i,
                 reason: "index not below M",

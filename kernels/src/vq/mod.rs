@@ -585,13 +585,17 @@ pub struct ScreenQuery {
 /// let err = pack_screen(&[254.0, -1.0], 2, &mut s, &mut cs, &mut w);
 /// assert_eq!((s[0], cs[0], w[0].to_bits()), (2.0, 127.0, 0x0000_007f));
 /// assert!(err >= 1.0 && err < 1.0001);
+/// // A dimension whose panels overflow `usize` writes nothing (as on a 32-bit target).
+/// assert_eq!(pack_screen(&[1.0], usize::MAX - 3, &mut s, &mut cs, &mut w), 0.0);
 /// ```
 pub fn pack_screen(codebook: &[f32], d: usize, scales: &mut [f32], colsums: &mut [f32], words: &mut [f32]) -> f64 {
     let g = screen_words(d);
-    if d == 0 {
+    // Checked: on a 32-bit target a large `d` makes a panel's words overflow `usize`.
+    let Some(panel_words) = g.checked_mul(PANEL).filter(|_| d != 0) else {
         return 0.0;
-    }
-    let mp = scales.len().min(colsums.len()).min(words.len() / (g * PANEL) * PANEL) / PANEL * PANEL;
+    };
+    // `mp * g <= words.len()` by construction, so the slice below cannot overflow.
+    let mp = scales.len().min(colsums.len()).min(words.len() / panel_words * PANEL) / PANEL * PANEL;
     scalar::pack_screen(codebook, d, &mut scales[..mp], &mut colsums[..mp], &mut words[..mp * g])
 }
 

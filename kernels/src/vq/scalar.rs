@@ -215,7 +215,8 @@ pub fn pack_screen(codebook: &[f32], d: usize, scales: &mut [f32], colsums: &mut
     let mut max_err2 = 0.0f64;
     for (j, (s, cs)) in scales.iter_mut().zip(colsums.iter_mut()).enumerate() {
         let (p, lane) = (j / PANEL, j % PANEL);
-        let c = codebook.get(j * d..(j + 1) * d).unwrap_or(&[]);
+        // Checked: `j * d` and the word index overflow `usize` on 32-bit for a large `d`.
+        let c = j.checked_mul(d).and_then(|at| codebook.get(at..at.checked_add(d)?)).unwrap_or(&[]);
         let (t, inv) = screen_scale(c.iter().fold(0.0f32, |m, v| m.max(v.abs())));
         let (mut sum, mut err2) = (0i32, 0.0f64);
         for k in 0..g {
@@ -231,7 +232,10 @@ pub fn pack_screen(codebook: &[f32], d: usize, scales: &mut [f32], colsums: &mut
                     *byte = q as i8 as u8;
                 }
             }
-            words[(p * g + k) * PANEL + lane] = f32::from_bits(u32::from_le_bytes(bytes));
+            let at = p.checked_mul(g).and_then(|w| w.checked_add(k)?.checked_mul(PANEL)?.checked_add(lane));
+            if let Some(w) = at.and_then(|at| words.get_mut(at)) {
+                *w = f32::from_bits(u32::from_le_bytes(bytes));
+            }
         }
         *s = t;
         *cs = sum as f32;
