@@ -108,6 +108,34 @@ pub(crate) const MIN_PACKED_ROWS: usize = 8;
 /// `flags` bit: weights packed in the arena, input offset to unsigned.
 pub(crate) const PACKED: i32 = 1;
 
+/// `flags` bit (CONV_2D, TRANSPOSE_CONV): the pairs form, where the small side (a transposed
+/// convolution's input, a convolution's filter) is widened once to i16 pairs
+/// ([`int8::pairs`]) and only the taps inside the image are computed.
+pub(crate) const PAIRS: i32 = 2;
+
+/// `[bias (oc), multiplier (oc), shift (oc)]` with the bias as stored (not folded: the callers
+/// skip the taps outside the image and subtract the input zero point themselves).
+pub(crate) fn raw_channel_params(
+    s: &Setup<'_, '_>,
+    x: &super::TensorRef<'_>,
+    w: &super::TensorRef<'_>,
+    y: &super::TensorRef<'_>,
+    bias: Option<&super::TensorRef<'_>>,
+    oc: usize,
+    pers: &mut [i32],
+) -> Result<()> {
+    let (b, rest) = super::split_mut(pers, oc)?;
+    let (m, sh) = super::split_mut(rest, oc)?;
+    for (o, ((b, m), sh)) in b.iter_mut().zip(m.iter_mut()).zip(sh.iter_mut()).enumerate() {
+        *b = match bias {
+            Some(t) => s.i32_at(t, o)?,
+            None => 0,
+        };
+        (*m, *sh) = quantize_multiplier(x.scale as f64 * s.channel_scale(w, o)? as f64 / y.scale as f64);
+    }
+    Ok(())
+}
+
 /// The byte the patch holds for an int8 value `v` (offset to unsigned when packed).
 #[inline]
 pub(crate) fn patch_byte(d: &OpDesc, v: i8) -> u8 {

@@ -15,6 +15,7 @@
 //! | `arm::dsp` | Cortex-M4/M7/M33 (`fvae_arm_dsp`) | `sxtb16` + `smlad`, two MACs per instruction; [`fully_connected`] in assembly |
 //! | `wasm32::simd128` | wasm32 built with `+simd128` | sign-extend to i16, `i32x4.dot_i16x8_s` |
 
+pub mod pairs;
 pub mod scalar;
 
 #[cfg(target_arch = "aarch64")]

@@ -270,3 +270,151 @@ pub unsafe fn fully_connected_pairs(x: &[i8], w: &[i8], slots: &[i32], x2: &mut 
     // (documented above it); it saves the callee-saved registers it uses.
     unsafe { fvae_dsp_fc_s8(a.as_ptr()) }
 }
+
+/// `acc + sum` of the 4 raw int8 in `raw` times the i16 pairs `even` (elements 0, 2) and `odd`
+/// (1, 3): two `sxtb16`, two `smlad`.
+#[inline(always)]
+fn mac4_pairs(acc: i32, raw: u32, even: i32, odd: i32) -> i32 {
+    let out: i32;
+    // SAFETY: register arithmetic only (see `mac4`).
+    unsafe {
+        asm!(
+            "sxtb16 {t}, {r}",
+            "smlad {acc}, {t}, {e}, {acc}",
+            "sxtb16 {t}, {r}, ror #8",
+            "smlad {acc}, {t}, {o}, {acc}",
+            r = in(reg) raw,
+            e = in(reg) even,
+            o = in(reg) odd,
+            t = out(reg) _,
+            acc = inout(reg) acc => out,
+            options(pure, nomem, nostack),
+        );
+    }
+    out
+}
+
+/// [`crate::int8::pairs::dot`]: one word load of `raw` (unaligned allowed on ARMv7-M and ARMv8-M
+/// Mainline), one of each pair word, two `sxtb16` and two `smlad` per 4 elements.
+#[inline(always)]
+pub fn dot_pairs(mut acc: i32, raw: &[i8], pairs: &[i32]) -> i32 {
+    for (r, p) in raw.chunks_exact(4).zip(pairs.chunks_exact(2)) {
+        // SAFETY: `r` is 4 bytes; an unaligned read of them.
+        let word = unsafe { core::ptr::read_unaligned(r.as_ptr() as *const u32) };
+        acc = mac4_pairs(acc, word, p[0], p[1]);
+    }
+    acc
+}
+
+/// `acc + sum_j x[j] v[j]` over `8 n` elements (`n >= 1`): `x` raw int8 (any alignment), `p`
+/// the pair words (4-byte aligned). One loop of 14 instructions per 8 multiply-accumulates.
+///
+/// # Safety
+/// `x` points to `8 n` readable bytes, `p` to `4 n` aligned words, `n >= 1`.
+#[inline(always)]
+unsafe fn dot8_pairs(acc: i32, x: *const i8, p: *const i32, n: usize) -> i32 {
+    let out: i32;
+    // SAFETY: reads only the ranges the caller guarantees; no stack use; flags are clobbered
+    // (`subs`), which asm! assumes unless `preserves_flags`.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {a}, [{x}], #4",
+            "ldr {b}, [{x}], #4",
+            "ldrd {e}, {o}, [{p}], #8",
+            "sxtb16 {t}, {a}",
+            "smlad {acc}, {t}, {e}, {acc}",
+            "sxtb16 {t}, {a}, ror #8",
+            "smlad {acc}, {t}, {o}, {acc}",
+            "ldrd {e}, {o}, [{p}], #8",
+            "sxtb16 {t}, {b}",
+            "smlad {acc}, {t}, {e}, {acc}",
+            "sxtb16 {t}, {b}, ror #8",
+            "smlad {acc}, {t}, {o}, {acc}",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            x = inout(reg) x => _,
+            p = inout(reg) p => _,
+            n = inout(reg) n => _,
+            a = out(reg) _,
+            b = out(reg) _,
+            e = out(reg) _,
+            o = out(reg) _,
+            t = out(reg) _,
+            acc = inout(reg) acc => out,
+            options(readonly, nostack),
+        );
+    }
+    out
+}
+
+/// [`crate::int8::pairs::dot_taps`] without range checks: per row and tap, [`dot8_pairs`] over
+/// the multiple of 8, then one 4-element step.
+///
+/// # Safety
+/// For every row `r < sums.len()` and tap `t`, `raw[r * raw_stride + t[0]..][..t[2]]` and
+/// `pairs[r * pairs_stride + t[1]..][..t[2] / 2]` are inside their buffers, `t[2] % 4 == 0`;
+/// `pairs` is 4-byte aligned (an `&[i32]`'s pointer).
+pub unsafe fn dot_taps(
+    sums: &mut [i32],
+    raw: *const i8,
+    raw_stride: usize,
+    pairs: *const i32,
+    pairs_stride: usize,
+    taps: &[[usize; 3]],
+) {
+    if pairs_stride == 0 && taps.iter().all(|t| t[2] == 8) {
+        // SAFETY: the caller's guarantee, as for the general loop below.
+        return unsafe { dot_taps_shared8(sums, raw, raw_stride, pairs, taps) };
+    }
+    let (mut raw_row, mut pairs_row) = (raw, pairs);
+    for s in sums.iter_mut() {
+        let mut acc = *s;
+        for t in taps {
+            // SAFETY (all pointer steps and reads): inside the ranges the caller guarantees.
+            unsafe {
+                let (x, p, eighths) = (raw_row.add(t[0]), pairs_row.add(t[1]), t[2] / 8);
+                if eighths > 0 {
+                    acc = dot8_pairs(acc, x, p, eighths);
+                }
+                if t[2] % 8 != 0 {
+                    let (x, p) = (x.add(8 * eighths), p.add(4 * eighths));
+                    acc = mac4_pairs(acc, core::ptr::read_unaligned(x as *const u32), *p, *p.add(1));
+                }
+            }
+        }
+        *s = acc;
+        // wrapping_add: the pointers are only dereferenced for rows the caller covers.
+        (raw_row, pairs_row) = (raw_row.wrapping_add(raw_stride), pairs_row.wrapping_add(pairs_stride));
+    }
+}
+
+/// [`dot_taps`] where every row shares the pairs (`pairs_stride == 0`) and each tap is 8
+/// elements long (a transposed convolution with 8 input channels: the tap's input pixel against
+/// each output channel's filter tap): taps outer, the tap's 4 pair words held in registers over
+/// the rows, each row's sum updated in place.
+///
+/// # Safety
+/// As [`dot_taps`], with `pairs_stride == 0` and every `t[2] == 8`.
+unsafe fn dot_taps_shared8(
+    sums: &mut [i32],
+    raw: *const i8,
+    raw_stride: usize,
+    pairs: *const i32,
+    taps: &[[usize; 3]],
+) {
+    for t in taps {
+        // SAFETY (all pointer steps and reads): inside the ranges the caller guarantees.
+        unsafe {
+            let p = pairs.add(t[1]);
+            let (p0, p1, p2, p3) = (*p, *p.add(1), *p.add(2), *p.add(3));
+            let mut x = raw.add(t[0]);
+            for s in sums.iter_mut() {
+                let (a, b) =
+                    (core::ptr::read_unaligned(x as *const u32), core::ptr::read_unaligned(x.add(4) as *const u32));
+                *s = mac4_pairs(mac4_pairs(*s, a, p0, p1), b, p2, p3);
+                x = x.wrapping_add(raw_stride);
+            }
+        }
+    }
+}
