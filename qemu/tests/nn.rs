@@ -101,7 +101,8 @@ fn main() -> ! {
     s.finish()
 }
 
-/// The convolutions' pairs kernels (`int8::pairs::dot_taps`, `scalar::requantize_channels`)
+/// The convolutions' pairs kernels (`int8::pairs::dot_taps`, `scalar::requantize_channels`,
+/// `int8::pairs::requantize_doubled`)
 /// against the scalar reference, bit for bit: tap lengths 0..=48 in steps of 4 (the DSP loop's
 /// 8-element step and its 4-element tail), raw bytes at every alignment, row strides of 0 and
 /// not, random and -128/127 contents with zero points -128..127, sums that wrap.
@@ -134,6 +135,17 @@ fn pairs_cases(next: &mut impl FnMut() -> u32) -> (u32, u32) {
             k::scalar::requantize_channels(&got, &mult, &shift, zp, -128, 127, &mut a);
             k::scalar::requantize(&got, &mult, &shift, zp, -128, 127, &mut b);
             wrong += (a != b) as u32;
+            // The doubled form (DSP: smmlar/ssat) on accumulators inside its +-2^30 bound.
+            let zp2 = zp.clamp(-64, 63);
+            let acc2 = got.map(|v| v >> 2);
+            for ((&acc, &m), &sh) in acc2.iter().zip(&mult).zip(&shift) {
+                if let Some([m2, e1, k2]) = k::scalar::requant_doubled(m, sh, zp2) {
+                    let (mut c, mut e) = ([0i8], [0i8]);
+                    k::pairs::requantize_doubled(&[acc], &[m2], &[e1], &[k2], zp2 - 3, 127, &mut c);
+                    k::scalar::requantize(&[acc], &[m], &[sh], zp2, zp2 - 3, 127, &mut e);
+                    wrong += (c != e) as u32;
+                }
+            }
             cases += 1;
         }
     }

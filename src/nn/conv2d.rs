@@ -13,7 +13,9 @@
 //! them; the input zero point is folded into the bias at set-up (see FULLY_CONNECTED). One
 //! matrix product and one requantisation then serve the whole tile.
 
-use super::fully_connected::{copy_in, fill, fill_channel_params, patch_byte, MIN_PACKED_ROWS, PACKED, PAIRS};
+use super::fully_connected::{
+    copy_in, fill, fill_channel_params, patch_byte, MIN_PACKED_ROWS, PACKED, PAIRS, PAIRS_PARAM_WORDS,
+};
 use super::quant::activation_range;
 use super::{as_i8, as_i8_mut, out_size_and_padding, positive, w32, Kind, OpDesc, Run, Setup};
 use crate::kernels::int8;
@@ -51,8 +53,11 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     // Row-major weights: the pairs form for a small filter whose input channels come in groups of 4.
     let filter = oc * kh * kw * c;
     let pairs = !packed && c.is_multiple_of(4) && dh == 1 && dw == 1 && filter <= MAX_PAIRS_FILTER && kh <= MAX_ROWS;
-    let (pers, scratch_bytes) =
-        if pairs { (3 * oc + oc * kh * kw + int8::pairs::words(filter), 0) } else { (3 * oc, tile * kh * kw * c) };
+    let (pers, scratch_bytes) = if pairs {
+        (PAIRS_PARAM_WORDS * oc + oc * kh * kw + int8::pairs::words(filter), 0)
+    } else {
+        (3 * oc, tile * kh * kw * c)
+    };
     Ok(OpDesc {
         flags: (packed as i32 * PACKED) | (pairs as i32 * PAIRS),
         lut_bytes: if packed { w32(s, int8::packed_len(oc, kh * kw * c))? } else { 0 },
@@ -99,8 +104,11 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &
         return fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed);
     }
     let oc = d.out_c as usize;
-    let (params, rest) = super::split_mut(pers, 3 * oc)?;
-    super::fully_connected::raw_channel_params(s, &x, &w, &y, bias.as_ref(), oc, params)?;
+    let (params, rest) = super::split_mut(pers, PAIRS_PARAM_WORDS * oc)?;
+    let (raw, k) = super::split_mut(params, 3 * oc)?;
+    super::fully_connected::raw_channel_params(s, &x, &w, &y, bias.as_ref(), oc, raw)?;
+    k.fill(0);
+    super::fully_connected::double_requant(params, oc, weights, y.zero_point);
     let (sums, pairs) = super::split_mut(rest, oc * (d.k_h * d.k_w) as usize)?;
     // (`c >= 1`: the pairs form needs groups of 4 channels.)
     for (sum, tap) in sums.iter_mut().zip(weights.chunks_exact(d.in_c.max(1) as usize)) {
@@ -126,8 +134,7 @@ fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) ->
     let [sh, sw, ph, pw] = [d.stride_h, d.stride_w, d.pad_h, d.pad_w].map(|v| v as isize);
     let taps = kh * kw;
     let (bias, rest) = super::split(run.params, oc)?;
-    let (mult, rest) = super::split(rest, oc)?;
-    let (shift, rest) = super::split(rest, oc)?;
+    let (requant, rest) = super::split(rest, (PAIRS_PARAM_WORDS - 1) * oc)?;
     let (sums, pairs) = super::split(rest, oc * taps)?;
     let (x, y) = (as_i8(input)?, as_i8_mut(output)?);
     let acc = super::sub_mut(run.acc, 0..oc)?;
@@ -169,7 +176,7 @@ fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) ->
                     return Err(crate::Error::Shape { what: "CONV_2D taps", expected: nr, found: 0 });
                 }
                 if let Some(out) = px.next() {
-                    int8::scalar::requantize_channels(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
+                    super::fully_connected::requantize_pixel(d, requant, acc, out)?;
                 }
             }
         }

@@ -17,7 +17,7 @@
 //! associative), so the integers are identical. Scratch: the int32 output accumulators, as in
 //! TFLite Micro.
 
-use super::fully_connected::{copy_in, MIN_PACKED_ROWS, PACKED, PAIRS};
+use super::fully_connected::{copy_in, MIN_PACKED_ROWS, PACKED, PAIRS, PAIRS_PARAM_WORDS};
 use super::quant::activation_range;
 use super::quant::quantize_multiplier;
 use super::{as_i8, as_i8_mut, out_size_and_padding, positive, w32, Kind, OpDesc, Run, Setup};
@@ -66,7 +66,16 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         out_len: w32(s, y.numel)?,
         w_off: w32(s, w_off)?,
         w_len: w32(s, w_len)?,
-        pers_words: w32(s, if packed { oc * kh * kw + 3 * oc } else { 3 * oc })?,
+        pers_words: w32(
+            s,
+            if packed {
+                oc * kh * kw + 3 * oc
+            } else if pairs {
+                PAIRS_PARAM_WORDS * oc
+            } else {
+                3 * oc
+            },
+        )?,
         scratch_words: w32(s, scratch_words)?,
         scratch_bytes: w32(s, scratch_bytes)?,
         batches: w32(s, n)?,
@@ -98,10 +107,15 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut [u8]) -> Result<()> {
     let (w, x, y) = (s.need_input(1)?, s.need_input(2)?, s.output()?);
     let bias = s.input(3)?;
-    if d.flags & PAIRS != 0 {
-        return super::fully_connected::raw_channel_params(s, &x, &w, &y, bias.as_ref(), d.out_c as usize, pers);
-    }
     let weights = as_i8(s.const_bytes(&w)?)?;
+    if d.flags & PAIRS != 0 {
+        let oc = d.out_c as usize;
+        let (params, k) = super::split_mut(pers, 3 * oc)?;
+        super::fully_connected::raw_channel_params(s, &x, &w, &y, bias.as_ref(), oc, params)?;
+        k.fill(0);
+        super::fully_connected::double_requant(pers, oc, weights, y.zero_point);
+        return Ok(());
+    }
     if d.flags & PACKED == 0 {
         return super::fully_connected::fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed);
     }
@@ -193,8 +207,7 @@ fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) ->
         d.pad_w,
     ]
     .map(|v| v as usize);
-    let (bias, rest) = super::split(run.params, oc)?;
-    let (mult, shift) = super::split(rest, oc)?;
+    let (bias, requant) = super::split(run.params, oc)?;
     let (w, x, y) = (run.weights(d)?, as_i8(input)?, as_i8_mut(output)?);
     let (widened, acc) = super::split_mut(run.acc, int8::pairs::words(h * wd * c))?;
     let acc = super::sub_mut(acc, 0..oc)?;
@@ -205,14 +218,24 @@ fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) ->
     for b in 0..n {
         int8::pairs::widen(super::sub(x, b * h * wd * c..(b + 1) * h * wd * c)?, d.in_zp, widened);
         for oy in 0..oh {
+            // (filter offset of row ky, widened offset of input row iy) for the rows that read one.
+            let mut ys = [(0usize, 0usize); MAX_TAPS];
+            let mut ny = 0;
+            for ky in 0..kh {
+                if let (Some(iy), Some(slot)) = (source(oy, ky, ph, sh, h), ys.get_mut(ny)) {
+                    *slot = (ky * kw * c, iy * wd * cw);
+                    ny += 1;
+                }
+            }
+            let ys = ys.get(..ny).unwrap_or(&[]);
             for ox in 0..ow {
                 // [filter offset in the row, widened offset of the input pixel, c] per tap that reads one.
                 let mut nt = 0;
-                for ky in 0..kh {
-                    let Some(iy) = source(oy, ky, ph, sh, h) else { continue };
-                    for kx in 0..kw {
-                        if let (Some(ix), Some(t)) = (source(ox, kx, pw, sw, wd), taps.get_mut(nt)) {
-                            *t = [(ky * kw + kx) * c, (iy * wd + ix) * cw, c];
+                for kx in 0..kw {
+                    let Some(ix) = source(ox, kx, pw, sw, wd) else { continue };
+                    for &(wy, iy) in ys {
+                        if let Some(t) = taps.get_mut(nt) {
+                            *t = [wy + kx * c, iy + ix * cw, c];
                             nt += 1;
                         }
                     }
@@ -222,7 +245,7 @@ fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) ->
                     return Err(crate::Error::Shape { what: "TRANSPOSE_CONV taps", expected: nt, found: 0 });
                 }
                 if let Some(out) = px.next() {
-                    int8::scalar::requantize_channels(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
+                    super::fully_connected::requantize_pixel(d, requant, acc, out)?;
                 }
             }
         }

@@ -98,3 +98,23 @@ pub fn dot_taps(
         true
     }
 }
+
+/// [`scalar::requantize_doubled`] (its `|acc| < 2^30` bound is the caller's to keep), with
+/// `ssat`/`smmlar` on Cortex-M DSP cores.
+///
+/// ```
+/// use fvae_kernels::int8::{pairs, scalar};
+/// let p = scalar::requant_doubled(1 << 30, -2, 3).unwrap(); // x 0.125, zero point 3
+/// let mut out = [0i8; 1];
+/// pairs::requantize_doubled(&[100], &[p[0]], &[p[1]], &[p[2]], -128, 127, &mut out);
+/// assert_eq!(out, [3 + 13]); // 12.5 rounds away from zero
+/// ```
+#[inline]
+pub fn requantize_doubled(acc: &[i32], mult: &[i32], e1: &[i32], k: &[i32], min: i32, max: i32, out: &mut [i8]) {
+    #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
+    {
+        return super::arm::dsp::requantize_doubled(acc, mult, e1, k, min, max, out);
+    }
+    #[allow(unreachable_code)]
+    scalar::requantize_doubled(acc, mult, e1, k, min, max, out)
+}

@@ -372,3 +372,29 @@ pub fn requantize_channels(
         *o = v.wrapping_add(zero_point).max(min).min(max) as i8;
     }
 }
+
+/// One channel's requantisation in the form [`requantize_doubled`] computes with, from TFLite's
+/// `(multiplier, shift)` and the output zero point: `[multiplier, e - 1, (1 + 2 zp) 2^(e - 1)]`
+/// with `e = -shift` the right shift, or `None` where that form does not hold (a negative
+/// multiplier, `e` outside 1..=30, the last word above 2^29): the same conditions as
+/// [`fc_double`]'s rows.
+pub fn requant_doubled(mult: i32, shift: i32, zero_point: i32) -> Option<[i32; 3]> {
+    let e = shift.checked_neg()?;
+    if mult < 0 || !(1..=30).contains(&e) {
+        return None;
+    }
+    let k = (1 + 2 * zero_point as i64) << (e - 1);
+    (k.abs() <= 1 << 29).then_some([mult, e - 1, k as i32])
+}
+
+/// [`requantize_channels`] on [`requant_doubled`] parameters (`mult`, `e1`, `k`: one of each per
+/// channel) for accumulators with `|acc| < 2^30`: `ssat8((R + floor((2 acc m + 2^31) / 2^32)) >> e1
+/// >> 1)` with `R = k - [acc < 0]`, the identity the Cortex-M fully-connected kernel uses (see
+/// `arm::dsp`), then clamped to `[min, max]`. Exactly TFLite's integers under those bounds.
+pub fn requantize_doubled(acc: &[i32], mult: &[i32], e1: &[i32], k: &[i32], min: i32, max: i32, out: &mut [i8]) {
+    for ((((o, &a), &m), &e1), &k) in out.iter_mut().zip(acc).zip(mult).zip(e1).zip(k) {
+        let r = k.wrapping_sub((a < 0) as i32) as i64 + ((2 * a as i64 * m as i64 + (1 << 31)) >> 32);
+        let v = ((r as i32) >> (e1 & 31)) >> 1;
+        *o = v.clamp(-128, 127).max(min).min(max) as i8;
+    }
+}

@@ -357,3 +357,29 @@ fn requantize_channels_matches_requantize() {
         assert_eq!(a, b, "acc {acc:?} mult {mult:?} shift {shift:?}");
     }
 }
+
+/// The doubled requantisation (the convolutions' pairs forms) against the reference formula,
+/// wherever `requant_doubled` accepts the channel and `|acc| < 2^30`.
+#[test]
+fn requantize_doubled_matches_requantize() {
+    let mut rng = Rng(0x5851_F42D_4C95_7F2D);
+    let mut checked = 0;
+    for round in 0..50_000 {
+        let a = match round % 4 {
+            0 => (1 << 30) - 1 - (rng.next() % 3) as i32,
+            1 => -(1 << 30) + 1 + (rng.next() % 3) as i32,
+            2 => (rng.next() as i32) >> (2 + rng.next() % 29),
+            _ => (rng.next() as i32) >> 2,
+        };
+        let (m, sh, zp) =
+            ((rng.next() as u32 >> 1) as i32, -((rng.next() % 32) as i32), (rng.next() % 256) as i32 - 128);
+        let Some([m2, e1, k]) = scalar::requant_doubled(m, sh, zp) else { continue };
+        let (lo, hi) = if round % 3 == 0 { (zp.max(-128), 127) } else { (-128, 127) };
+        let (mut got, mut want) = ([0i8], [0i8]);
+        super::pairs::requantize_doubled(&[a], &[m2], &[e1], &[k], lo, hi, &mut got);
+        scalar::requantize(&[a], &[m], &[sh], zp, lo, hi, &mut want);
+        assert_eq!(got, want, "acc {a} mult {m} shift {sh} zp {zp}");
+        checked += 1;
+    }
+    assert!(checked > 10_000, "{checked}");
+}

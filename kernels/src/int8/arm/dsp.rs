@@ -418,3 +418,29 @@ unsafe fn dot_taps_shared8(
         }
     }
 }
+
+/// [`crate::int8::scalar::requantize_doubled`]: five instructions per value (`add` with the
+/// sign, `lsl`, `smmlar`, `asr`, `ssat`), then the activation clamp.
+pub fn requantize_doubled(acc: &[i32], mult: &[i32], e1: &[i32], k: &[i32], min: i32, max: i32, out: &mut [i8]) {
+    for ((((o, &a), &m), &e1), &k) in out.iter_mut().zip(acc).zip(mult).zip(e1).zip(k) {
+        let v: i32;
+        // SAFETY: register arithmetic only; `e1` is 0..=29 (requant_doubled), so `asr` by it is
+        // the arithmetic shift the formula needs.
+        unsafe {
+            asm!(
+                "add {k}, {k}, {a}, asr #31",
+                "lsl {a}, {a}, #1",
+                "smmlar {v}, {a}, {m}, {k}",
+                "asr {v}, {v}, {e}",
+                "ssat {v}, #8, {v}, asr #1",
+                a = inout(reg) a => _,
+                k = inout(reg) k => _,
+                m = in(reg) m,
+                e = in(reg) e1,
+                v = out(reg) v,
+                options(pure, nomem, nostack),
+            );
+        }
+        *o = v.max(min).min(max) as i8;
+    }
+}
