@@ -9,7 +9,9 @@
 //! [`fully_connected_pairs`] is a whole layer in assembly (`global_asm!`, for the 14 registers
 //! it needs): the input is widened once per call (`sxtb16` pairs, doubled); each pass reads the
 //! weights of two rows 8 bytes per `ldm` and the input 8 elements per `ldm`, 19 instructions
-//! per 16 multiply-accumulates, then requantises both rows in 4 instructions each. With
+//! per 16 multiply-accumulates (weights at an address that is not a multiple of 4, as a model
+//! from a bare `include_bytes!` may put them: two unaligned `ldr` instead of the `ldm`, 21),
+//! then requantises both rows in 4 instructions each. With
 //! `A = 2 acc` (bias and input doubled beforehand, so no instruction doubles it), `m` the
 //! multiplier, `e >= 1` the right shift and `n = [acc < 0]`:
 //!
@@ -117,14 +119,23 @@ pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     }
 }
 
-// One 8-input step of the two-row loop (exactly 76 bytes: every instruction 32-bit, so a pass can
-// enter the unrolled loop part-way, Duff's-device style): r0 -> input pairs, r1/r2 -> weights of
-// the pass's two rows, r3/r4 their sums.
+// One 8-input step of the two-row loop (every instruction 32-bit, so a pass can enter the
+// unrolled loop part-way, Duff's-device style): r0 -> input pairs, r1/r2 -> weights of the
+// pass's two rows, r3/r4 their sums. Two forms: `ldm` for 4-byte aligned weights (76 bytes, 19
+// instructions), two unaligned `ldr` otherwise (84 bytes, 21 instructions).
+macro_rules! fc_weights {
+    (ldm, $r:literal) => {
+        concat!("    ldm.w ", $r, "!, {{r9, r10}}\n")
+    };
+    (ldr, $r:literal) => {
+        concat!("    ldr.w r9, [", $r, "], #4\n", "    ldr.w r10, [", $r, "], #4\n")
+    };
+}
 macro_rules! fc_chunk {
-    () => {
+    ($load:ident) => {
         concat!(
             "    ldm.w r0!, {{r5, r6, r7, r8}}\n",
-            "    ldm.w r1!, {{r9, r10}}\n",
+            fc_weights!($load, "r1"),
             "    sxtb16 r11, r9\n",
             "    smlad r3, r11, r5, r3\n",
             "    sxtb16 r9, r9, ror #8\n",
@@ -133,7 +144,7 @@ macro_rules! fc_chunk {
             "    smlad r3, r11, r7, r3\n",
             "    sxtb16 r10, r10, ror #8\n",
             "    smlad r3, r10, r8, r3\n",
-            "    ldm.w r2!, {{r9, r10}}\n",
+            fc_weights!($load, "r2"),
             "    sxtb16 r11, r9\n",
             "    smlad r4, r11, r5, r4\n",
             "    sxtb16 r9, r9, ror #8\n",
@@ -152,7 +163,7 @@ core::arch::global_asm!(
     // x: d int8 inputs (d a non-zero multiple of 8); x2: d / 2 words of scratch, filled with the
     // inputs doubled and widened to i16 pairs (x0, x2), (x1, x3), (x4, x6), ... (the halves
     // `sxtb16` gives of a weight word and of it rotated by 8); w: 2h rows of d int8 weights,
-    // 4-byte aligned; slots: 2h groups [2 bias, mult, e - 1, (1 + 2 zp) << (e - 1)], rows p and
+    // any alignment (ldm where 4-byte aligned, ldr otherwise); slots: 2h groups [2 bias, mult, e - 1, (1 + 2 zp) << (e - 1)], rows p and
     // p + h at 2p and 2p + 1; out: 2h int8.
     // Each row's doubled sum A2 = 2 acc (bias included) is requantised as
     //   ssat8((smmlar(A2, mult, K - [acc < 0]) >> (e - 1)) >> 1)
@@ -191,8 +202,14 @@ core::arch::global_asm!(
     "    lsrs r9, r3, #3",
     "    negs r9, r9",
     "    and r9, r9, #7",
+    // The loop for aligned weights (rows start d apart, d a multiple of 8: all or none are).
     "    movs r10, #76",
     "    adr.w r11, 3f",
+    "    tst r2, #3",
+    "    beq 2f",
+    "    movs r10, #84",
+    "    adr.w r11, 4f",
+    "2:",
     "    mla r9, r9, r10, r11",
     "    orr r9, r9, #1",
     "    strd r1, r6, [sp]",
@@ -208,16 +225,30 @@ core::arch::global_asm!(
     "    bx r9",
     ".p2align 2",
     "3:",
-    fc_chunk!(),
-    fc_chunk!(),
-    fc_chunk!(),
-    fc_chunk!(),
-    fc_chunk!(),
-    fc_chunk!(),
-    fc_chunk!(),
-    fc_chunk!(),
+    fc_chunk!(ldm),
+    fc_chunk!(ldm),
+    fc_chunk!(ldm),
+    fc_chunk!(ldm),
+    fc_chunk!(ldm),
+    fc_chunk!(ldm),
+    fc_chunk!(ldm),
+    fc_chunk!(ldm),
     "    cmp r0, r12",
     "    blo 3b",
+    "    b 5f",
+    ".p2align 2",
+    "4:",
+    fc_chunk!(ldr),
+    fc_chunk!(ldr),
+    fc_chunk!(ldr),
+    fc_chunk!(ldr),
+    fc_chunk!(ldr),
+    fc_chunk!(ldr),
+    fc_chunk!(ldr),
+    fc_chunk!(ldr),
+    "    cmp r0, r12",
+    "    blo 4b",
+    "5:",
     // Requantise both rows; the weight pointers already point at rows p + 1 and p + h + 1.
     "    ldm.w lr!, {{r5, r6, r7, r8, r9, r10, r11, r12}}",
     "    add r8, r8, r3, asr #31",
@@ -252,10 +283,10 @@ extern "C" {
 /// `2 (n / 2)` of the `n = out.len()` rows (an odd last row is left to the caller).
 ///
 /// # Safety
-/// `D = x.len()` is a non-zero multiple of 8; `w` is 4-byte aligned and holds `n * D` bytes;
-/// `slots` holds the `n` doubled rows (`4 n` words) that `fc_double` wrote for these weights;
-/// `x2` holds `D / 2` words; `n >= 2`. `x` may be unaligned: it is read with `ldr`, which
-/// ARMv7-M and ARMv8-M Mainline allow unaligned (unless firmware sets `CCR.UNALIGN_TRP`).
+/// `D = x.len()` is a non-zero multiple of 8; `w` holds `n * D` bytes; `slots` holds the `n`
+/// doubled rows (`4 n` words) that `fc_double` wrote for these weights; `x2` holds `D / 2`
+/// words; `n >= 2`. `x` and `w` may be unaligned: they are read with `ldr`, which ARMv7-M and
+/// ARMv8-M Mainline allow unaligned (unless firmware sets `CCR.UNALIGN_TRP`).
 pub unsafe fn fully_connected_pairs(x: &[i8], w: &[i8], slots: &[i32], x2: &mut [i32], out: &mut [i8]) {
     let a = [
         x2.as_mut_ptr() as usize,
