@@ -193,8 +193,9 @@ fn eval_gather(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -
     Ok(())
 }
 
-/// Most kernel rows and columns of the pairs form (its tap lists are on the stack).
-const MAX_TAPS: usize = 16;
+/// Most kernel rows and columns of the pairs form (its tap lists are on the stack: 5 x 5 taps,
+/// 340 bytes; larger kernels take the gather form).
+const MAX_TAPS: usize = 5;
 
 /// The pairs form (row-major weights, input channels in groups of 4): the image, less its zero
 /// point, is widened once to i16 pairs ([`int8::pairs::widen`]); per output pixel only the taps
