@@ -142,8 +142,9 @@ fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) ->
     // The taps `lo..hi` of a kernel dimension that read inside `0..size` from output coordinate `o`.
     let inside = |o: usize, stride: isize, pad: isize, k: usize, size: usize| {
         let first = o as isize * stride - pad;
-        let lo = (-first).clamp(0, k as isize) as usize;
-        let hi = (size as isize - first).clamp(lo as isize, k as isize) as usize;
+        // (max then min, not clamp, which asserts its bounds are ordered)
+        let lo = (-first).max(0).min(k as isize) as usize;
+        let hi = (size as isize - first).min(k as isize).max(lo as isize) as usize;
         (first, lo, hi)
     };
     let mut px = y.chunks_exact_mut(oc.max(1)); // (`oc >= 1`, checked when described)
