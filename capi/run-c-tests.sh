@@ -76,7 +76,7 @@ no_malloc() { # the device library allocates nothing and needs nothing from C bu
     }
 }
 
-TESTS=(test_fisher test_vq test_nn)
+TESTS=(test_fisher test_vq test_nn test_vqvae)
 host_test() { # host_test NAME: capi/tests/NAME.c built with gcc and run
     gcc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Icapi/include -Icapi/tests "capi/tests/$1.c" \
         -L"$out/host" -lfvae -lm -lpthread -ldl -o "$out/host/$1" && "$out/host/$1"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the firmware example (examples/firmware) and runs it on three emulated cores, where it encodes its
-# descriptor stream into a Fisher vector, logs with defmt (decoded by defmt-print) and checks its own result:
+# Builds the firmware example (examples/firmware) and runs its two programs on three emulated cores: one encodes
+# its descriptor stream into a Fisher vector, the other digits into VQ-VAE indices; each logs with defmt
+# (decoded by defmt-print) and checks its own result:
 #   M4F  mps2-an386  thumbv7em-none-eabihf
 #   M7   mps2-an500  thumbv7em-none-eabihf (the same image)
 #   M0   microbit    thumbv6m-none-eabi
@@ -26,13 +27,15 @@ for core in $CORES; do
         M0) machine=microbit target=thumbv6m-none-eabi ;;
         *) echo "firmware: unknown core $core" >&2; exit 2 ;;
     esac
-    echo "=== firmware on $core ($machine, $target)"
-    if QEMU_MACHINE=$machine cargo run --quiet --release --target $target; then
-        echo "--- $core: PASS"
-    else
-        echo "--- $core: FAIL"
-        failed+=("$core")
-    fi
+    for bin in fvae-firmware fvae-vqvae-firmware; do
+        echo "=== $bin on $core ($machine, $target)"
+        if QEMU_MACHINE=$machine cargo run --quiet --release --target $target --bin $bin; then
+            echo "--- $core $bin: PASS"
+        else
+            echo "--- $core $bin: FAIL"
+            failed+=("$core:$bin")
+        fi
+    done
 done
 if [ ${#failed[@]} -eq 0 ]; then
     echo "firmware: PASS on $(wc -w <<<"$CORES") cores ($CORES)"

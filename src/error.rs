@@ -65,6 +65,18 @@ pub enum Error {
         /// Where: an operator index, a dimension, ...
         index: usize,
     },
+    /// An operator of a `.tflite` graph that fvae does not implement (or not at this version),
+    /// named as TFLite's schema names it.
+    UnsupportedOperator {
+        /// The schema's `BuiltinOperator` name (`"custom operator"` for a custom one).
+        name: &'static str,
+        /// The operator code's version.
+        version: i32,
+        /// The operator's index in its subgraph.
+        index: usize,
+        /// The subgraph.
+        subgraph: usize,
+    },
     /// A caller-provided buffer (scratch, arena, output) is too small.
     BufferTooSmall {
         /// The buffer.
@@ -103,6 +115,9 @@ impl fmt::Display for Error {
                 write!(f, "{what}: expected element type {expected}, found {found}")
             }
             Error::Unsupported { what, index } => write!(f, "unsupported: {what} (at {index})"),
+            Error::UnsupportedOperator { name, version, index, subgraph } => {
+                write!(f, "unsupported operator {name} (version {version}) at operator {index} of subgraph {subgraph}")
+            }
             Error::BufferTooSmall { what, needed, given } => {
                 write!(f, "{what} too small: needs {needed}, given {given}")
             }

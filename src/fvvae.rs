@@ -143,6 +143,24 @@ impl<'a, 'm> Encoder<'a, 'm> {
         self.z
     }
 
+    /// The int8 latent of the last encode, as the network computed it (before dequantisation).
+    ///
+    /// ```
+    /// use fvae::{fvvae::Encoder, nn::Network};
+    /// let net = Network::new(include_bytes!("../tests/data/fvvae/encoder.tflite"))?;
+    /// let mut arena = vec![0u8; net.required_arena()];
+    /// let mut z = [0f32; 8];
+    /// let mut enc = Encoder::new(&net, &mut arena, &mut z)?;
+    /// enc.encode(&[0.5; 16])?;
+    /// let info = enc.output_info();
+    /// let q = enc.latent_i8()?[0];
+    /// assert_eq!(enc.latent()[0], info.scale * (q as i32 - info.zero_point) as f32);
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn latent_i8(&self) -> Result<&[i8]> {
+        self.it.output_i8(0)
+    }
+
     fn run(&mut self) -> Result<&[f32]> {
         self.it.invoke()?;
         let (scale, zp) = (self.output.scale, self.output.zero_point);

@@ -52,6 +52,7 @@ pub mod nn;
 pub mod vae;
 pub mod vlad;
 pub mod vq;
+pub mod vqvae;
 
 pub use error::{Error, Result};
 pub use fvae_kernels as kernels;

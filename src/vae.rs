@@ -153,6 +153,30 @@ impl<'a, 'm> Decoder<'a, 'm> {
     /// # Ok::<(), fvae::Error>(())
     /// ```
     pub fn decode_codes(&mut self, codebook: &crate::vq::Codebook<'_>, codes: &[u32], out: &mut [f32]) -> Result<()> {
+        self.set_codes(codebook, codes)?;
+        self.run_into(out)
+    }
+
+    /// [`decode_codes`](Self::decode_codes) with the int8 output as computed.
+    ///
+    /// ```
+    /// use fvae::{nn::Network, vae::Decoder, vq::Codebook};
+    /// let net = Network::new(include_bytes!("../tests/data/tflite/mlp_decoder.tflite"))?;
+    /// let mut arena = [0u8; 40 * 1024];
+    /// let mut dec = Decoder::new(&net, &mut arena)?;
+    /// let codebook = Codebook::new(&[0.0f32, 0.5, -0.5, 1.0], 2)?;
+    /// let y = dec.decode_codes_i8(&codebook, &[1, 0, 0, 1])?.to_vec();
+    /// assert_eq!(y, dec.decode_i8(&[-0.5, 1.0, 0.0, 0.5, 0.0, 0.5, -0.5, 1.0])?);
+    /// assert!(dec.decode_codes_i8(&codebook, &[1, 0, 2, 1]).is_err()); // no codeword 2
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn decode_codes_i8(&mut self, codebook: &crate::vq::Codebook<'_>, codes: &[u32]) -> Result<&[i8]> {
+        self.set_codes(codebook, codes)?;
+        self.it.invoke()?;
+        self.it.output_i8(0)
+    }
+
+    fn set_codes(&mut self, codebook: &crate::vq::Codebook<'_>, codes: &[u32]) -> Result<()> {
         let d = codebook.d();
         if codes.len() * d != self.input.len {
             return Err(Error::Shape {
@@ -167,8 +191,7 @@ impl<'a, 'm> Decoder<'a, 'm> {
             }
         }
         let z = |i: usize| codebook.codeword(*codes.get(i / d.max(1))? as usize)?.get(i % d.max(1)).copied();
-        self.set_latent(z, self.input.len)?;
-        self.run_into(out)
+        self.set_latent(z, self.input.len)
     }
 
     /// Draws `z ~ N(0, I)` from `rng` and decodes it into `out`. The latent drawn is written to

@@ -157,10 +157,11 @@ fn operators_bit_exact_with_tflite_micro() {
 #[test]
 fn errors_name_what_and_where() {
     use fvae::Error;
-    // An unsupported operator (FLOOR) is named with its index.
+    // An unsupported operator is named (the schema's name), with its version and index.
     let model = load("tests/data/tflite_ops/unsupported_op.tflite");
-    let floor = fvae::formats::tflite::op::name(8);
-    assert_eq!(Network::new(&model).unwrap_err(), Error::Unsupported { what: floor, index: 1 });
+    let e = Network::new(&model).unwrap_err();
+    assert_eq!(e, Error::UnsupportedOperator { name: "FLOOR", version: 1, index: 1, subgraph: 0 });
+    assert_eq!(e.to_string(), "unsupported operator FLOOR (version 1) at operator 1 of subgraph 0");
     // A truncated file is a format error, never a panic.
     let model = load("tests/data/tflite/conv_decoder.tflite");
     for cut in [0, 7, 100, model.len() / 2, model.len() - 1] {

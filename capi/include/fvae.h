@@ -529,6 +529,29 @@ int32_t fvae_net_get_output_i8(const struct FvaeNet *net, size_t index, int8_t *
 // Copies float graph output `index` into `out` [len] (models that end with DEQUANTIZE).
 int32_t fvae_net_get_output_f32(const struct FvaeNet *net, size_t index, float *out, size_t len);
 
+// Bytes `fvae_vqvae_pack_indices` writes for `n` indices into a codebook of `m` codewords:
+// `ceil(n ceil(log2 m) / 8)`.
+size_t fvae_vqvae_packed_len(size_t n, size_t m);
+
+// Packs `indices` [n] (each below `m`) into `out` [out_len], `ceil(log2 m)` bits per index,
+// least significant bit first; the last byte's unused bits are 0. `*written` (unless NULL) gets
+// the byte count, `fvae_vqvae_packed_len(n, m)`. An index `>= m` is `FVAE_ERR_VALUE`; a short
+// `out` is `FVAE_ERR_BUFFER_TOO_SMALL`.
+int32_t fvae_vqvae_pack_indices(const uint32_t *indices,
+                                size_t n,
+                                size_t m,
+                                uint8_t *out,
+                                size_t out_len,
+                                size_t *written);
+
+// Unpacks `n` indices from `bytes` [len] (exactly `fvae_vqvae_packed_len(n, m)` bytes, else
+// `FVAE_ERR_SHAPE`) into `out` [n]. An index `>= m` is `FVAE_ERR_VALUE`.
+int32_t fvae_vqvae_unpack_indices(const uint8_t *bytes,
+                                  size_t len,
+                                  size_t m,
+                                  uint32_t *out,
+                                  size_t n);
+
 // A static NUL-terminated description of a status code.
 const char *fvae_status_message(int32_t status);
 

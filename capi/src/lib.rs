@@ -39,6 +39,9 @@ pub mod vq;
 // int8 `.tflite` networks.
 pub mod nn;
 
+// The VQ-VAE codec's packed indices.
+pub mod vqvae;
+
 // fvae_status_message.
 pub mod message;
 

@@ -42,7 +42,7 @@ pub(crate) fn status_of(e: Error) -> i32 {
         Error::Format { .. } => FVAE_ERR_FORMAT,
         Error::Missing { .. } => FVAE_ERR_MISSING,
         Error::DType { .. } => FVAE_ERR_DTYPE,
-        Error::Unsupported { .. } => FVAE_ERR_UNSUPPORTED,
+        Error::Unsupported { .. } | Error::UnsupportedOperator { .. } => FVAE_ERR_UNSUPPORTED,
         Error::BufferTooSmall { .. } => FVAE_ERR_BUFFER_TOO_SMALL,
         Error::Misaligned { .. } => FVAE_ERR_MISALIGNED,
         Error::Empty { .. } => FVAE_ERR_EMPTY,

@@ -8,6 +8,7 @@ mod gmm;
 mod io;
 mod nn;
 mod vq;
+mod vqvae;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -34,6 +35,9 @@ enum Command {
     Rvq(vq::RvqCommand),
     /// Run an int8 .tflite network on each row: [N,in] int8 -> [N,out] int8 (bit-exact with TFLite Micro).
     Decode(nn::DecodeArgs),
+    /// VQ-VAE codec: `encode` signals to [N,L] codeword indices, `decode` indices to signals.
+    #[command(subcommand)]
+    Vqvae(vqvae::VqVaeCommand),
     /// Fisher vectors from a VAE (FV-VAE): int8 encoder + one float decoder layer, [P(L+1)] per FV.
     FvVae(fvvae::FvVaeArgs),
     /// Fit a diagonal GMM by EM (k-means initialisation) to [N,D] rows: weights, means, covariances.
@@ -54,6 +58,7 @@ fn run(cli: Cli) -> io::CliResult<()> {
         Command::Vq(a) => vq::vq(a),
         Command::Rvq(c) => vq::rvq(c),
         Command::Decode(a) => nn::decode(a),
+        Command::Vqvae(c) => vqvae::vqvae(c),
         Command::FvVae(a) => fvvae::fv_vae(a),
         Command::FitGmm(a) => fit::fit_gmm(a),
         Command::FitKmeans(a) => fit::fit_kmeans(a),

@@ -52,6 +52,22 @@ const CASES: &[Case] = &[
         args: &["decode", "--model", "{m}", "--input", "{x}", "--out", "{out}"],
         files: &[("m", "tflite/mlp_encoder.tflite"), ("x", "tflite/mlp_encoder_input.npy")],
     },
+    Case {
+        args: &["vqvae", "encode", "--encoder", "{m}", "--codebook", "{cb}", "--input", "{x}", "--out", "{out}"],
+        files: &[
+            ("m", "vqvae/g4_m16/encoder.tflite"),
+            ("cb", "vqvae/g4_m16/codebook_i8.safetensors"),
+            ("x", "vqvae/g4_m16/test_decoded.npy"),
+        ],
+    },
+    Case {
+        args: &["vqvae", "decode", "--decoder", "{m}", "--codebook", "{cb}", "--input", "{x}", "--out", "{out}"],
+        files: &[
+            ("m", "vqvae/g4_m16/decoder.tflite"),
+            ("cb", "vqvae/g4_m16/codebook.safetensors"),
+            ("x", "vqvae/g4_m16/test_indices.npy"),
+        ],
+    },
 ];
 
 /// Runs `fvae` with a time limit; returns (success, stderr).

@@ -22,6 +22,7 @@ use fvae::nn::Network;
 use fvae::vae::Decoder;
 use fvae::vlad::{VladAccumulator, VladNormalization};
 use fvae::vq::{Codebook, CodebookI8, ResidualVq};
+use fvae::vqvae::{pack_indices, unpack_indices, VqVaeDecoder, VqVaeEncoder, VqVaeEncoderI8};
 
 #[cfg(not(nopanic_explain))]
 extern "C" {
@@ -206,8 +207,40 @@ fn vae_decoder() {
     let Ok(file) = SafeTensors::parse(bytes()) else { return };
     let Ok(cb) = Codebook::from_safetensors(&file) else { return };
     let _ = bb(dec.decode_codes(&cb, bb(&[1u32, 2][..]), bb(&mut out[..])));
+    let _ = bb(dec.decode_codes_i8(&cb, bb(&[1u32, 2][..])).map(|o| o.len()));
     let mut q = [0i8; 64];
     let _ = bb(fvae::vae::quantize(floats(), bb(0.1), bb(3), bb(&mut q[..])));
+}
+
+#[inline(never)]
+fn vqvae() {
+    let Ok(file) = SafeTensors::parse(bytes()) else { return };
+    let Ok(net) = Network::new(bytes()) else { return };
+    let mut indices = [0u32; 64];
+    let mut packed = [0u8; 256];
+    let _ = bb(pack_indices(bb(&indices[..]), bb(64), bb(&mut packed[..])));
+    let _ = bb(unpack_indices(bytes(), bb(300), bb(&mut indices[..])));
+    let mut arena = [0u8; 4096];
+    let mut latent = [0.0f32; 256];
+    if let Ok(cb) = Codebook::from_safetensors(&file) {
+        if let Ok(mut enc) = VqVaeEncoder::new(&net, bb(&mut arena[..]), bb(&mut latent[..]), cb) {
+            let _ = bb(enc.encode(floats(), bb(&mut indices[..])));
+            let _ = bb(enc.encode_quantized(int8s(), bb(&mut indices[..])));
+        }
+        let mut arena = [0u8; 4096];
+        if let Ok(mut dec) = VqVaeDecoder::new(&net, bb(&mut arena[..]), cb) {
+            let mut out = [0.0f32; 256];
+            let _ = bb(dec.decode(bb(&indices[..]), bb(&mut out[..])));
+            let _ = bb(dec.decode_i8(bb(&indices[..])).map(|o| o.len()));
+        }
+    }
+    if let Ok(cb) = CodebookI8::from_safetensors(&file) {
+        let mut latent = [0.0f32; 256];
+        if let Ok(mut enc) = VqVaeEncoderI8::new(&net, bb(&mut arena[..]), bb(&mut latent[..]), cb) {
+            let _ = bb(enc.encode(floats(), bb(&mut indices[..])));
+            let _ = bb(enc.encode_quantized(int8s(), bb(&mut indices[..])));
+        }
+    }
 }
 
 #[inline(never)]
@@ -264,6 +297,7 @@ pub extern "C" fn _start() -> ! {
     tflite();
     fv_vae();
     vae_decoder();
+    vqvae();
     vlad_bow();
     adapt();
     loop {

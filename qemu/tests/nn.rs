@@ -4,7 +4,10 @@
 //! path (`sxtb16`/`smlad`), on thumbv6m on the scalar reference; the dispatched kernels are also
 //! checked against the scalar reference on adversarial rows (odd lengths, -128/127 extremes).
 //!
-//! RAM: one arena, reused by the three models (the largest needs `ARENA` bytes at most; checked).
+//! Then the three smallest real-converter models of tests/data/real (two of them with two graph
+//! outputs), 64 rows each, every output.
+//!
+//! RAM: one arena, reused by every model (the largest needs `ARENA` bytes at most; checked).
 #![no_std]
 #![no_main]
 
@@ -19,6 +22,10 @@ mod fx {
 const ARENA: usize = 6144;
 
 fn run(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], arena: &mut [u8]) {
+    run_rows(s, name, model, input, expected, 128, arena);
+}
+
+fn run_rows(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], rows: usize, arena: &mut [u8]) {
     let Some(net) = s.ok(name, Network::new(model)) else { return };
     let need = net.required_arena();
     if !check!(s, need <= arena.len(), "{}: arena needs {} bytes, have {}", name, need, arena.len()) {
@@ -32,9 +39,9 @@ fn run(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], a
         net.activation_bytes()
     );
     let Some(mut it) = s.ok(name, net.interpreter(arena)) else { return };
-    let (din, dout) = (input.len() / 128, expected.len() / 128);
+    let (din, dout) = (input.len() / rows, expected.len() / rows);
     let mut wrong = 0;
-    for r in 0..128 {
+    for r in 0..rows {
         let Some(x) = s.ok("input", it.input_i8_mut(0)) else { return };
         x.copy_from_slice(&input[r * din..(r + 1) * din]);
         if s.ok("invoke", it.invoke()).is_none() {
@@ -43,7 +50,34 @@ fn run(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], a
         let Some(y) = s.ok("output", it.output_i8(0)) else { return };
         wrong += (y != &expected[r * dout..(r + 1) * dout]) as u32;
     }
-    check!(s, wrong == 0, "{}: {} of 128 rows differ from TFLite Micro", name, wrong);
+    check!(s, wrong == 0, "{}: {} of {} rows differ from TFLite Micro", name, wrong, rows);
+}
+
+/// A real-converter model (tests/data/real): 64 rows, every graph output against TFLite Micro's.
+fn run_real(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[&[i8]], arena: &mut [u8]) {
+    const ROWS: usize = 64;
+    let Some(net) = s.ok(name, Network::new(model)) else { return };
+    let need = net.required_arena();
+    if !check!(s, need <= arena.len(), "{}: arena needs {} bytes, have {}", name, need, arena.len()) {
+        return;
+    }
+    fvae_qemu::hprintln!("{}: {} operators, arena {} bytes", name, net.operators(), need);
+    let Some(mut it) = s.ok(name, net.interpreter(arena)) else { return };
+    let din = input.len() / ROWS;
+    let mut wrong = 0;
+    for r in 0..ROWS {
+        let Some(x) = s.ok("input", it.input_i8_mut(0)) else { return };
+        x.copy_from_slice(&input[r * din..(r + 1) * din]);
+        if s.ok("invoke", it.invoke()).is_none() {
+            return;
+        }
+        for (k, want) in expected.iter().enumerate() {
+            let dout = want.len() / ROWS;
+            let Some(y) = s.ok("output", it.output_i8(k)) else { return };
+            wrong += (y != &want[r * dout..(r + 1) * dout]) as u32;
+        }
+    }
+    check!(s, wrong == 0, "{}: {} row outputs of 64 rows differ from TFLite Micro", name, wrong);
 }
 
 #[entry]
@@ -53,6 +87,33 @@ fn main() -> ! {
     run(&mut s, "mlp_decoder", &fx::MLP_DECODER.0, &fx::MLP_DECODER_IN, &fx::MLP_DECODER_OUT, ARENA_BUF);
     run(&mut s, "conv_decoder", &fx::CONV_DECODER.0, &fx::CONV_DECODER_IN, &fx::CONV_DECODER_OUT, ARENA_BUF);
     run(&mut s, "mlp_encoder", &fx::MLP_ENCODER.0, &fx::MLP_ENCODER_IN, &fx::MLP_ENCODER_OUT, ARENA_BUF);
+    let (enc, enc_in) = (&fx::REAL_MLP_ENCODER.0, &fx::REAL_MLP_ENCODER_IN);
+    run_real(
+        &mut s,
+        "real mlp_encoder_b1",
+        enc,
+        enc_in,
+        &[&fx::REAL_MLP_ENCODER_OUT0, &fx::REAL_MLP_ENCODER_OUT1],
+        ARENA_BUF,
+    );
+    let (enc, enc_in) = (&fx::REAL_TORCH_ENCODER.0, &fx::REAL_TORCH_ENCODER_IN);
+    let outs: [&[i8]; 2] = [&fx::REAL_TORCH_ENCODER_OUT0, &fx::REAL_TORCH_ENCODER_OUT1];
+    run_real(&mut s, "real torch_mlp_encoder_b1", enc, enc_in, &outs, ARENA_BUF);
+    let (vq, vq_in) = (&fx::REAL_VQ_ENCODER.0, &fx::REAL_VQ_ENCODER_IN);
+    run_real(&mut s, "real vq_encoder_b1", vq, vq_in, &[&fx::REAL_VQ_ENCODER_OUT0], ARENA_BUF);
+    // Per-operator models: tables filled in f32 (soft float on thumbv6m), f32 ELU between
+    // DEQUANTIZE and QUANTIZE, 16-bit HARD_SWISH, broadcasting, a one-element constant.
+    let ops: [(&str, &[u8], &[i8], &[i8]); 6] = [
+        ("gelu", &fx::OP_GELU.0, &fx::OP_GELU_IN, &fx::OP_GELU_OUT),
+        ("dequantize_elu_quantize", &fx::OP_ELU_F32.0, &fx::OP_ELU_F32_IN, &fx::OP_ELU_F32_OUT),
+        ("hard_swish", &fx::OP_HARD_SWISH.0, &fx::OP_HARD_SWISH_IN, &fx::OP_HARD_SWISH_OUT),
+        ("prelu_shared_axes", &fx::OP_PRELU.0, &fx::OP_PRELU_IN, &fx::OP_PRELU_OUT),
+        ("add_constant_scalar", &fx::OP_ADD_SCALAR.0, &fx::OP_ADD_SCALAR_IN, &fx::OP_ADD_SCALAR_OUT),
+        ("mul_constant_first", &fx::OP_MUL_BROADCAST.0, &fx::OP_MUL_BROADCAST_IN, &fx::OP_MUL_BROADCAST_OUT),
+    ];
+    for (name, model, input, expected) in ops {
+        run_rows(&mut s, name, model, input, expected, 16, ARENA_BUF);
+    }
 
     // The dispatched int8 kernels against the scalar reference, bit for bit.
     let mut seed = 0x9e37_79b9u32;

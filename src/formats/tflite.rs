@@ -79,46 +79,254 @@ pub mod op {
     pub const HARD_SWISH: i32 = 117;
     /// GELU.
     pub const GELU: i32 = 150;
+    /// CONCATENATION.
+    pub const CONCATENATION: i32 = 2;
+    /// STRIDED_SLICE.
+    pub const STRIDED_SLICE: i32 = 45;
+    /// SHAPE.
+    pub const SHAPE: i32 = 77;
+    /// PACK.
+    pub const PACK: i32 = 83;
+    /// PAD.
+    pub const PAD: i32 = 34;
+    /// PADV2.
+    pub const PADV2: i32 = 60;
+    /// TRANSPOSE.
+    pub const TRANSPOSE: i32 = 39;
+    /// SQUEEZE.
+    pub const SQUEEZE: i32 = 43;
+    /// EXPAND_DIMS.
+    pub const EXPAND_DIMS: i32 = 70;
 
-    /// The schema's name of a builtin operator code, for error messages.
+    /// Every `BuiltinOperator` name of TFLite's `schema.fbs`, indexed by its code (0 ..= 209),
+    /// so a refusal names the operator whether fvae implements it or not.
+    pub const NAMES: [&str; 210] = [
+        "ADD",
+        "AVERAGE_POOL_2D",
+        "CONCATENATION",
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "DEPTH_TO_SPACE",
+        "DEQUANTIZE",
+        "EMBEDDING_LOOKUP",
+        "FLOOR",
+        "FULLY_CONNECTED",
+        "HASHTABLE_LOOKUP",
+        "L2_NORMALIZATION",
+        "L2_POOL_2D",
+        "LOCAL_RESPONSE_NORMALIZATION",
+        "LOGISTIC",
+        "LSH_PROJECTION",
+        "LSTM",
+        "MAX_POOL_2D",
+        "MUL",
+        "RELU",
+        "RELU_N1_TO_1",
+        "RELU6",
+        "RESHAPE",
+        "RESIZE_BILINEAR",
+        "RNN",
+        "SOFTMAX",
+        "SPACE_TO_DEPTH",
+        "SVDF",
+        "TANH",
+        "CONCAT_EMBEDDINGS",
+        "SKIP_GRAM",
+        "CALL",
+        "CUSTOM",
+        "EMBEDDING_LOOKUP_SPARSE",
+        "PAD",
+        "UNIDIRECTIONAL_SEQUENCE_RNN",
+        "GATHER",
+        "BATCH_TO_SPACE_ND",
+        "SPACE_TO_BATCH_ND",
+        "TRANSPOSE",
+        "MEAN",
+        "SUB",
+        "DIV",
+        "SQUEEZE",
+        "UNIDIRECTIONAL_SEQUENCE_LSTM",
+        "STRIDED_SLICE",
+        "BIDIRECTIONAL_SEQUENCE_RNN",
+        "EXP",
+        "TOPK_V2",
+        "SPLIT",
+        "LOG_SOFTMAX",
+        "DELEGATE",
+        "BIDIRECTIONAL_SEQUENCE_LSTM",
+        "CAST",
+        "PRELU",
+        "MAXIMUM",
+        "ARG_MAX",
+        "MINIMUM",
+        "LESS",
+        "NEG",
+        "PADV2",
+        "GREATER",
+        "GREATER_EQUAL",
+        "LESS_EQUAL",
+        "SELECT",
+        "SLICE",
+        "SIN",
+        "TRANSPOSE_CONV",
+        "SPARSE_TO_DENSE",
+        "TILE",
+        "EXPAND_DIMS",
+        "EQUAL",
+        "NOT_EQUAL",
+        "LOG",
+        "SUM",
+        "SQRT",
+        "RSQRT",
+        "SHAPE",
+        "POW",
+        "ARG_MIN",
+        "FAKE_QUANT",
+        "REDUCE_PROD",
+        "REDUCE_MAX",
+        "PACK",
+        "LOGICAL_OR",
+        "ONE_HOT",
+        "LOGICAL_AND",
+        "LOGICAL_NOT",
+        "UNPACK",
+        "REDUCE_MIN",
+        "FLOOR_DIV",
+        "REDUCE_ANY",
+        "SQUARE",
+        "ZEROS_LIKE",
+        "FILL",
+        "FLOOR_MOD",
+        "RANGE",
+        "RESIZE_NEAREST_NEIGHBOR",
+        "LEAKY_RELU",
+        "SQUARED_DIFFERENCE",
+        "MIRROR_PAD",
+        "ABS",
+        "SPLIT_V",
+        "UNIQUE",
+        "CEIL",
+        "REVERSE_V2",
+        "ADD_N",
+        "GATHER_ND",
+        "COS",
+        "WHERE",
+        "RANK",
+        "ELU",
+        "REVERSE_SEQUENCE",
+        "MATRIX_DIAG",
+        "QUANTIZE",
+        "MATRIX_SET_DIAG",
+        "ROUND",
+        "HARD_SWISH",
+        "IF",
+        "WHILE",
+        "NON_MAX_SUPPRESSION_V4",
+        "NON_MAX_SUPPRESSION_V5",
+        "SCATTER_ND",
+        "SELECT_V2",
+        "DENSIFY",
+        "SEGMENT_SUM",
+        "BATCH_MATMUL",
+        "PLACEHOLDER_FOR_GREATER_OP_CODES",
+        "CUMSUM",
+        "CALL_ONCE",
+        "BROADCAST_TO",
+        "RFFT2D",
+        "CONV_3D",
+        "IMAG",
+        "REAL",
+        "COMPLEX_ABS",
+        "HASHTABLE",
+        "HASHTABLE_FIND",
+        "HASHTABLE_IMPORT",
+        "HASHTABLE_SIZE",
+        "REDUCE_ALL",
+        "CONV_3D_TRANSPOSE",
+        "VAR_HANDLE",
+        "READ_VARIABLE",
+        "ASSIGN_VARIABLE",
+        "BROADCAST_ARGS",
+        "RANDOM_STANDARD_NORMAL",
+        "BUCKETIZE",
+        "RANDOM_UNIFORM",
+        "MULTINOMIAL",
+        "GELU",
+        "DYNAMIC_UPDATE_SLICE",
+        "RELU_0_TO_1",
+        "UNSORTED_SEGMENT_PROD",
+        "UNSORTED_SEGMENT_MAX",
+        "UNSORTED_SEGMENT_SUM",
+        "ATAN2",
+        "UNSORTED_SEGMENT_MIN",
+        "SIGN",
+        "BITCAST",
+        "BITWISE_XOR",
+        "RIGHT_SHIFT",
+        "STABLEHLO_LOGISTIC",
+        "STABLEHLO_ADD",
+        "STABLEHLO_DIVIDE",
+        "STABLEHLO_MULTIPLY",
+        "STABLEHLO_MAXIMUM",
+        "STABLEHLO_RESHAPE",
+        "STABLEHLO_CLAMP",
+        "STABLEHLO_CONCATENATE",
+        "STABLEHLO_BROADCAST_IN_DIM",
+        "STABLEHLO_CONVOLUTION",
+        "STABLEHLO_SLICE",
+        "STABLEHLO_CUSTOM_CALL",
+        "STABLEHLO_REDUCE",
+        "STABLEHLO_ABS",
+        "STABLEHLO_AND",
+        "STABLEHLO_COSINE",
+        "STABLEHLO_EXPONENTIAL",
+        "STABLEHLO_FLOOR",
+        "STABLEHLO_LOG",
+        "STABLEHLO_MINIMUM",
+        "STABLEHLO_NEGATE",
+        "STABLEHLO_OR",
+        "STABLEHLO_POWER",
+        "STABLEHLO_REMAINDER",
+        "STABLEHLO_RSQRT",
+        "STABLEHLO_SELECT",
+        "STABLEHLO_SUBTRACT",
+        "STABLEHLO_TANH",
+        "STABLEHLO_SCATTER",
+        "STABLEHLO_COMPARE",
+        "STABLEHLO_CONVERT",
+        "STABLEHLO_DYNAMIC_SLICE",
+        "STABLEHLO_DYNAMIC_UPDATE_SLICE",
+        "STABLEHLO_PAD",
+        "STABLEHLO_IOTA",
+        "STABLEHLO_DOT_GENERAL",
+        "STABLEHLO_REDUCE_WINDOW",
+        "STABLEHLO_SORT",
+        "STABLEHLO_WHILE",
+        "STABLEHLO_GATHER",
+        "STABLEHLO_TRANSPOSE",
+        "DILATE",
+        "STABLEHLO_RNG_BIT_GENERATOR",
+        "REDUCE_WINDOW",
+        "STABLEHLO_COMPOSITE",
+        "STABLEHLO_SHIFT_LEFT",
+        "STABLEHLO_CBRT",
+        "STABLEHLO_CASE",
+    ];
+
+    /// The schema's name of a builtin operator code, for error messages (`"BUILTIN_OPERATOR"`
+    /// for a code newer than this table).
     ///
     /// ```
-    /// assert_eq!(fvae::formats::tflite::op::name(9), "FULLY_CONNECTED");
+    /// use fvae::formats::tflite::op;
+    /// assert_eq!(op::name(9), "FULLY_CONNECTED");
+    /// assert_eq!(op::name(98), "LEAKY_RELU");
+    /// assert_eq!(op::name(1000), "BUILTIN_OPERATOR");
     /// ```
     pub const fn name(code: i32) -> &'static str {
-        match code {
-            ADD => "ADD",
-            1 => "AVERAGE_POOL_2D",
-            2 => "CONCATENATION",
-            CONV_2D => "CONV_2D",
-            DEPTHWISE_CONV_2D => "DEPTHWISE_CONV_2D",
-            DEQUANTIZE => "DEQUANTIZE",
-            FULLY_CONNECTED => "FULLY_CONNECTED",
-            LOGISTIC => "LOGISTIC",
-            17 => "MAX_POOL_2D",
-            MUL => "MUL",
-            RELU => "RELU",
-            RELU6 => "RELU6",
-            RESHAPE => "RESHAPE",
-            23 => "RESIZE_BILINEAR",
-            25 => "SOFTMAX",
-            TANH => "TANH",
-            34 => "PAD",
-            39 => "TRANSPOSE",
-            40 => "MEAN",
-            SUB => "SUB",
-            TRANSPOSE_CONV => "TRANSPOSE_CONV",
-            RESIZE_NEAREST_NEIGHBOR => "RESIZE_NEAREST_NEIGHBOR",
-            QUANTIZE => "QUANTIZE",
-            PRELU => "PRELU",
-            MAXIMUM => "MAXIMUM",
-            MINIMUM => "MINIMUM",
-            LEAKY_RELU => "LEAKY_RELU",
-            SQUARED_DIFFERENCE => "SQUARED_DIFFERENCE",
-            ELU => "ELU",
-            HARD_SWISH => "HARD_SWISH",
-            GELU => "GELU",
-            _ => "an unsupported builtin operator",
+        if code >= 0 && (code as usize) < NAMES.len() {
+            NAMES[code as usize]
+        } else {
+            "BUILTIN_OPERATOR"
         }
     }
 }
@@ -588,7 +796,38 @@ pub struct ResizeNearestNeighborOptions {
     pub half_pixel_centers: bool,
 }
 
+/// `StridedSliceOptions`: bit `i` of a mask applies to dimension `i`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StridedSliceOptions {
+    /// Ignore `begin[i]`: start at the first (last, for a negative stride) element.
+    pub begin_mask: i32,
+    /// Ignore `end[i]`: run to the end.
+    pub end_mask: i32,
+    /// An ellipsis stands for the unnamed dimensions.
+    pub ellipsis_mask: i32,
+    /// Insert a dimension of 1.
+    pub new_axis_mask: i32,
+    /// Take one element and drop the dimension.
+    pub shrink_axis_mask: i32,
+    /// `end` is relative to `begin`.
+    pub offset: bool,
+}
+
+/// `PackOptions` (and `UnpackOptions`: the count, then the axis).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PackOptions {
+    /// How many tensors are stacked.
+    pub values_count: i32,
+    /// The new dimension.
+    pub axis: i32,
+}
+
 // BuiltinOptions union type codes.
+const OPT_CONCATENATION: u8 = 10;
+const OPT_STRIDED_SLICE: u8 = 32;
+const OPT_PACK: u8 = 59;
 const OPT_CONV2D: u8 = 1;
 const OPT_DEPTHWISE: u8 = 2;
 const OPT_FULLY_CONNECTED: u8 = 8;
@@ -706,6 +945,37 @@ impl<'a> Model<'a> {
             outputs: t.vector(2, 4)?.unwrap_or(Vector::EMPTY),
             operators: t.vector(3, 4)?.unwrap_or(Vector::EMPTY),
         })
+    }
+
+    /// The signature's name for tensor `tensor` of subgraph `subgraph`, as an input (`input`)
+    /// or output: what the user called it (Keras layer names such as `z_mean`; the tensor's own
+    /// name is often the converter's `StatefulPartitionedCall:0`). `None` if no signature
+    /// lists it.
+    ///
+    /// ```
+    /// let model = include_bytes!("../../tests/data/tflite/mlp_encoder.tflite");
+    /// let m = fvae::formats::tflite::Model::parse(model)?;
+    /// let out = m.subgraph(0)?.outputs()?.get(0).unwrap();
+    /// let name = m.signature_name(0, out, false)?;
+    /// assert!(name.is_none() || !name.unwrap().is_empty());
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn signature_name(&self, subgraph: usize, tensor: i32, input: bool) -> Result<Option<&'a [u8]>> {
+        let Some(defs) = self.root.vector(7, 4)? else { return Ok(None) };
+        for i in 0..defs.len {
+            let def = defs.table(i)?;
+            if def.u32(4, 0)? as usize != subgraph {
+                continue;
+            }
+            let Some(maps) = def.vector(if input { 0 } else { 1 }, 4)? else { continue };
+            for k in 0..maps.len {
+                let map = maps.table(k)?;
+                if map.u32(1, 0)? as i64 == tensor as i64 {
+                    return Ok(Some(map.vector(0, 1)?.map_or(&[][..], |v| v.bytes())));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// How many buffers the model has (buffer 0 is the empty sentinel).
@@ -990,6 +1260,31 @@ impl<'a> Operator<'a> {
             Some(t) => Ok(t.vector(0, 4)?.map(I32s)),
             None => Ok(None),
         }
+    }
+
+    /// `StridedSliceOptions` (all masks 0 if absent).
+    pub fn strided_slice_options(&self) -> Result<StridedSliceOptions> {
+        let Some(t) = self.options(OPT_STRIDED_SLICE)? else { return Ok(StridedSliceOptions::default()) };
+        Ok(StridedSliceOptions {
+            begin_mask: t.i32(0, 0)?,
+            end_mask: t.i32(1, 0)?,
+            ellipsis_mask: t.i32(2, 0)?,
+            new_axis_mask: t.i32(3, 0)?,
+            shrink_axis_mask: t.i32(4, 0)?,
+            offset: t.bool(5)?,
+        })
+    }
+
+    /// `PackOptions` (zeros if absent).
+    pub fn pack_options(&self) -> Result<PackOptions> {
+        let Some(t) = self.options(OPT_PACK)? else { return Ok(PackOptions::default()) };
+        Ok(PackOptions { values_count: t.i32(0, 0)?, axis: t.i32(1, 0)? })
+    }
+
+    /// `ConcatenationOptions`: the axis and the fused activation (axis 0, none if absent).
+    pub fn concatenation_options(&self) -> Result<(i32, Activation)> {
+        let Some(t) = self.options(OPT_CONCATENATION)? else { return Ok((0, Activation::None)) };
+        Ok((t.i32(0, 0)?, Activation::from_code(t.i8(1, 0)?)))
     }
 
     /// `ResizeNearestNeighborOptions` (defaults if absent).

@@ -1,6 +1,7 @@
 //! [`Interpreter`]: runs a [`Network`] in caller memory, operator after operator.
 
 use super::desc::{at, DESC_WORDS};
+use super::fold;
 use super::network::Network;
 use super::plan::plan_offset;
 use super::registry::{self, describe};
@@ -26,6 +27,9 @@ impl<'a, 'm> Interpreter<'a, 'm> {
         let lut_base = net.scratch_bytes;
         for i in 0..net.ops {
             let d = describe(&net.model, &net.graph, i)?;
+            if d.kind == fold::FOLDED {
+                continue;
+            }
             let desc: &mut [i32; DESC_WORDS] = sub_mut(self.words, w..w + DESC_WORDS)?
                 .try_into()
                 .map_err(|_| Error::BufferTooSmall { what: "nn arena", needed: w + DESC_WORDS, given: 0 })?;
@@ -118,7 +122,7 @@ impl<'a, 'm> Interpreter<'a, 'm> {
         let (luts, act) = split_mut(rest, net.lut_bytes)?;
         let patch = scratch;
         let (mut w, mut l) = (0usize, 0usize);
-        for _ in 0..net.ops {
+        for _ in 0..net.runs {
             let head: &[i32; DESC_WORDS] = descs
                 .get(w..w + DESC_WORDS)
                 .and_then(|s| s.try_into().ok())

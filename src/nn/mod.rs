@@ -12,7 +12,9 @@
 //! CONV_2D, TRANSPOSE_CONV, DEPTHWISE_CONV_2D, RESHAPE, LOGISTIC, TANH, RELU, RELU6, ADD,
 //! RESIZE_NEAREST_NEIGHBOR, QUANTIZE, DEQUANTIZE, LEAKY_RELU, PRELU, HARD_SWISH, ELU (int8 and
 //! f32), MUL, SUB, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE (these and ADD broadcasting up to rank
-//! 6) and GELU (int8, as LiteRT's reference kernel). Requantisation is TFLite's:
+//! 6), GELU (int8, as LiteRT's reference kernel), CONCATENATION, PAD, PADV2, TRANSPOSE,
+//! EXPAND_DIMS and SQUEEZE; SHAPE, STRIDED_SLICE, PACK and int32 CONCATENATION (shape
+//! arithmetic) are folded at plan time and run nothing (`fold.rs`). Requantisation is TFLite's:
 //! `SaturatingRoundingDoublingHighMul` then `RoundingDivideByPOT`
 //! ([`crate::kernels::int8::multiply_by_quantized_multiplier`]).
 //!
@@ -39,10 +41,12 @@ mod setup;
 
 // Operators, one file each; each is listed in `registry.rs` (see there to add one).
 mod add;
+mod concatenation;
 mod conv2d;
 mod depthwise_conv2d;
 mod dequantize;
 mod elu;
+mod fold;
 mod fully_connected;
 mod gelu;
 mod hard_swish;
@@ -51,6 +55,8 @@ mod logistic;
 mod maximum_minimum;
 mod mul;
 mod prelu;
+mod pack;
+mod pad;
 pub mod quant;
 mod quantize;
 mod relu;
@@ -59,7 +65,10 @@ mod reshape;
 mod resize_nearest;
 mod squared_difference;
 mod sub;
+mod shape;
+mod strided_slice;
 mod tanh;
+mod transpose;
 mod transpose_conv;
 // Shared by the two-input elementwise operators (operands, broadcasting).
 mod broadcast;

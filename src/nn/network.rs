@@ -2,6 +2,7 @@
 //! inputs and outputs are.
 
 use super::desc::DESC_WORDS;
+use super::fold;
 use super::interpreter::Interpreter;
 use super::plan::{plan, UNPLANNED};
 use super::registry::describe;
@@ -22,6 +23,8 @@ pub struct Network<'m> {
     pub(super) model: Model<'m>,
     pub(super) graph: SubGraph<'m>,
     pub(super) ops: usize,
+    /// The operators that run (the others are folded at plan time and stored nowhere).
+    pub(super) runs: usize,
     /// Byte offset of each activation tensor inside the activation region.
     pub(super) offsets: [u32; MAX_TENSORS],
     pub(super) activation_bytes: usize,
@@ -73,6 +76,11 @@ impl<'m> Network<'m> {
         if ops == 0 {
             return Err(Error::Empty { what: "tflite subgraph (no operators)" });
         }
+        // Every operator writes a tensor of its own, so a valid graph has no more operators than
+        // tensors; saying so first bounds the plan-time folding's searches (`fold.rs`).
+        if ops > n_tensors {
+            return Err(Error::Unsupported { what: "more operators than tensors", index: ops });
+        }
         // Lifetimes of activation tensors: [first op writing (0 for graph inputs), last op
         // reading (ops for graph outputs)].
         if ops >= u16::MAX as usize {
@@ -83,6 +91,7 @@ impl<'m> Network<'m> {
         let mut last = [0u16; MAX_TENSORS];
         let mut size = [0u32; MAX_TENSORS];
         let mut persistent_words = 0usize;
+        let mut runs = 0usize;
         let (mut scratch_words, mut scratch_bytes, mut lut_bytes) = (0usize, 0usize, 0usize);
         let mut mark = |t: i32, at: u16, write: bool| -> Result<()> {
             let r = tensor_ref(&model, &graph, t)?;
@@ -111,6 +120,10 @@ impl<'m> Network<'m> {
         }
         for i in 0..ops {
             let d = describe(&model, &graph, i)?;
+            if d.kind == fold::FOLDED {
+                continue;
+            }
+            runs += 1;
             persistent_words = persistent_words.saturating_add(DESC_WORDS + d.pers_words as usize);
             scratch_words = scratch_words.max(d.scratch_words as usize);
             scratch_bytes = scratch_bytes.max(d.scratch_bytes as usize);
@@ -131,6 +144,7 @@ impl<'m> Network<'m> {
             model,
             graph,
             ops,
+            runs,
             offsets,
             activation_bytes,
             persistent_words,

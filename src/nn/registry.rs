@@ -9,16 +9,21 @@
 //! 2. add one line to the `operators!` list below: its `Kind` variant and number, its builtin
 //!    code and its module;
 //! 3. add its arm to [`eval`] (and to [`prepare`] if it has one).
+//!
+//! Builtins without a `Kind` of their own are dispatched in [`describe`]: EXPAND_DIMS and
+//! SQUEEZE run as RESHAPE, PADV2 as PAD, and SHAPE, STRIDED_SLICE and PACK with int32 outputs
+//! are folded at plan time (`fold.rs`: kind 0, never stored or run). A builtin in neither
+//! place is refused with its schema name ([`Error::UnsupportedOperator`]).
 
 use super::desc::{at, OpDesc, DESC_WORDS};
 use super::run::Run;
 use super::setup::Setup;
 use super::{
-    add, conv2d, depthwise_conv2d, dequantize, elu, fully_connected, gelu, hard_swish, leaky_relu, logistic,
-    maximum_minimum, mul, prelu, quantize, relu, relu6, reshape, resize_nearest, squared_difference, sub, tanh,
-    transpose_conv,
+    add, concatenation, conv2d, depthwise_conv2d, dequantize, elu, fold, fully_connected, gelu, hard_swish,
+    leaky_relu, logistic, maximum_minimum, mul, pad, prelu, quantize, relu, relu6, reshape, resize_nearest,
+    squared_difference, sub, tanh, transpose, transpose_conv,
 };
-use crate::formats::tflite::{op, Model, SubGraph};
+use crate::formats::tflite::{op, Model, SubGraph, TensorType};
 use crate::{Error, Result};
 
 /// Defines [`Kind`] (numbered from 1, consecutively: [`Kind::from_i32`] is a table lookup) and
@@ -39,7 +44,7 @@ macro_rules! operators {
         fn describe_builtin(builtin: i32, s: &Setup<'_, '_>) -> Result<OpDesc> {
             match builtin {
                 $($builtin => $module::describe(s),)*
-                _ => Err(Error::Unsupported { what: s.name, index: s.index }),
+                _ => Err(refuse(s.name, s)),
             }
         }
     };
@@ -69,6 +74,16 @@ operators! {
     Minimum = 21, op::MINIMUM => maximum_minimum;
     SquaredDifference = 22, op::SQUARED_DIFFERENCE => squared_difference;
     Gelu = 23, op::GELU => gelu;
+    Concatenation = 24, op::CONCATENATION => concatenation;
+    Pad = 25, op::PAD => pad;
+    Transpose = 26, op::TRANSPOSE => transpose;
+}
+
+/// The refusal of an operator fvae does not have (or not in this form): the schema's name, the
+/// operator code's version and the place.
+fn refuse(name: &'static str, s: &Setup<'_, '_>) -> Error {
+    let version = s.model.operator_code(s.op.opcode_index()).map_or(0, |c| c.version);
+    Error::UnsupportedOperator { name, version, index: s.index, subgraph: 0 }
 }
 
 // `from_i32` indexes ALL_KINDS by `kind - 1`: the numbers must be 1, 2, 3, ... in list order.
@@ -92,14 +107,21 @@ pub(crate) fn describe(model: &Model<'_>, graph: &SubGraph<'_>, index: usize) ->
     let op = graph.operator(index)?;
     let code = model.operator_code(op.opcode_index())?;
     let name = op::name(code.builtin);
+    let s = Setup { model: *model, graph, op, index, name };
     if code.custom {
-        return Err(Error::Unsupported { what: "custom operator", index });
+        return Err(refuse("custom operator", &s));
     }
     if op.has_custom_options()? {
-        return Err(Error::Unsupported { what: name, index });
+        return Err(refuse(name, &s));
     }
-    let s = Setup { model: *model, graph, op, index, name };
-    let mut d = describe_builtin(code.builtin, &s)?;
+    let mut d = match code.builtin {
+        // Shape arithmetic: folded at plan time (int32 outputs only; on activations, refused).
+        op::SHAPE | op::STRIDED_SLICE | op::PACK if s.output()?.dtype == TensorType::Int32 => fold::describe(&s)?,
+        // EXPAND_DIMS and SQUEEZE only change the shape, as RESHAPE does.
+        op::EXPAND_DIMS | op::SQUEEZE => reshape::describe(&s)?,
+        op::PADV2 => pad::describe_v2(&s)?,
+        _ => describe_builtin(code.builtin, &s)?,
+    };
     d.index = index as i32;
     Ok(d)
 }
@@ -167,6 +189,9 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::Prelu) => prelu::eval(&d, run, in1, in2, out),
         Some(Kind::Maximum | Kind::Minimum) => maximum_minimum::eval(&d, run, in1, in2, out),
         Some(Kind::SquaredDifference) => squared_difference::eval(&d, run, in1, in2, out),
+        Some(Kind::Concatenation) => concatenation::eval(&d, in1, in2, out),
+        Some(Kind::Pad) => pad::eval(&d, in1, out),
+        Some(Kind::Transpose) => transpose::eval(&d, in1, out),
         None => Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
     }
 }

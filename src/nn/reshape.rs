@@ -1,6 +1,7 @@
-//! RESHAPE: the same bytes under a new shape (no requantisation, as TFLite; the element count
-//! must match). Input 1 (the new shape) and the options are only a hint: the output tensor's
-//! own shape is what counts.
+//! RESHAPE, and EXPAND_DIMS and SQUEEZE, which are reshapes too: the same bytes under a new
+//! shape (no requantisation, as TFLite; the element count must match). Input 1 (the new shape,
+//! or EXPAND_DIMS's axis) and the options are only a hint: the output tensor's own shape is
+//! what counts.
 
 use super::{w32, Kind, OpDesc, Setup};
 use crate::{Error, Result};

@@ -15,13 +15,15 @@
 #![no_std]
 #![no_main]
 
-use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::debug;
+use cortex_m_rt::entry;
 use defmt_semihosting as _;
 use fvae::fisher::{FisherAccumulator, FisherOptions, Layout, Normalization};
 use fvae::formats::{npy::Npy, safetensors::SafeTensors, Aligned, DType};
 use fvae::gmm::DiagGmm;
 use fvae::vq::CodebookI8;
+use rt::exit;
+
+mod rt;
 
 const K: usize = 16;
 const D: usize = 32;
@@ -141,28 +143,4 @@ fn encode(constants: &'static mut [f32], storage: &'static mut [f32], fv: &'stat
         norm += want * want;
     }
     Ok(libm::sqrt(diff / norm))
-}
-
-fn exit(success: bool) -> ! {
-    debug::exit(if success { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
-    loop {
-        cortex_m::asm::bkpt();
-    }
-}
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    defmt::error!("panic");
-    exit(false)
-}
-
-#[defmt::panic_handler]
-fn defmt_panic() -> ! {
-    exit(false)
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    defmt::error!("HardFault at pc {=u32:#010x}", frame.pc());
-    exit(false)
 }

@@ -387,10 +387,14 @@ pub fn i8_nearest_packed(x: &[i8], packed: &super::I8Packed<'_>) -> Option<(usiz
     let stride = 1 + d.div_ceil(4);
     let mut best: Option<(usize, i64)> = None;
     for (j, e) in packed.words().chunks_exact(stride).take(m).enumerate() {
-        let mut s = e[0] as i64;
-        for (i, &xi) in x.iter().enumerate() {
-            let c = (e[1 + i / 4] as u32 >> (8 * (i % 4))) as u8 as i8;
-            s -= 2 * xi as i64 * c as i64;
+        // The norm, then the codeword 4 bytes per word (zip, not indexing: no bounds check to fail).
+        let Some((&norm, words)) = e.split_first() else { continue };
+        let mut s = norm as i64;
+        for (&w, xs) in words.iter().zip(x.chunks(4)) {
+            for (k, &xi) in xs.iter().enumerate() {
+                let c = (w as u32 >> (8 * k)) as u8 as i8;
+                s -= 2 * xi as i64 * c as i64;
+            }
         }
         if best.is_none_or(|(_, b)| s < b) {
             best = Some((j, s));
