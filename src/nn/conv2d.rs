@@ -118,8 +118,9 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &
     Ok(())
 }
 
-/// Largest filter (elements) the pairs form widens into the arena (2 bytes each).
-const MAX_PAIRS_FILTER: usize = 1024;
+/// Largest filter (elements) the pairs form widens into the arena (2 bytes each: 512 bytes at most,
+/// so that the form never costs much more RAM than the im2col patch it replaces).
+const MAX_PAIRS_FILTER: usize = 256;
 /// Most filter rows of the pairs form (its taps are on the stack).
 const MAX_ROWS: usize = 16;
 
