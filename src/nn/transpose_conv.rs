@@ -47,7 +47,7 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     let (act_min, act_max) = activation_range(o.activation, y.scale, y.zero_point, s.index)?;
     let packed = int8::prefers_packed() && oc * kh * kw >= MIN_PACKED_ROWS;
     // Row-major weights: the pairs form where the input channels come in groups of 4.
-    let pairs = !packed && c.is_multiple_of(4) && kh <= MAX_TAPS && kw <= MAX_TAPS;
+    let pairs = !packed && c.is_multiple_of(4) && kh <= MAX_TAPS && kw <= MAX_TAPS && h * wd * c <= MAX_PAIRS_INPUT;
     let (scratch_words, scratch_bytes) = if packed {
         (oh * ow * oc + oc * kh * kw, c)
     } else if pairs {
@@ -196,6 +196,10 @@ fn eval_gather(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -
 /// Most kernel rows and columns of the pairs form (its tap lists are on the stack: 5 x 5 taps,
 /// 340 bytes; larger kernels take the gather form).
 const MAX_TAPS: usize = 5;
+
+/// Largest input (elements) the pairs form widens into scratch (2 bytes each: 512 bytes at most, so
+/// that it never costs much more RAM than the gather form's patch).
+const MAX_PAIRS_INPUT: usize = 256;
 
 /// The pairs form (row-major weights, input channels in groups of 4): the image, less its zero
 /// point, is widened once to i16 pairs ([`int8::pairs::widen`]); per output pixel only the taps
