@@ -71,6 +71,9 @@ bash scripts/firmware.sh
 step "embedded footprint (flash, stack, instructions) against footprint.json, +10% fails"
 bash scripts/footprint.sh
 
+step "int8 networks on Cortex-M0 (instructions, arena, flash, stack) against footprint-m0.json, +10% fails"
+bash scripts/footprint.sh --m0
+
 step "C static library: header and C tests on the host and on Cortex-M4F (QEMU)"
 bash capi/run-c-tests.sh
 

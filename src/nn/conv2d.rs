@@ -13,7 +13,9 @@
 //! them; the input zero point is folded into the bias at set-up (see FULLY_CONNECTED). One
 //! matrix product and one requantisation then serve the whole tile.
 
-use super::fully_connected::{copy_in, fill, fill_channel_params, patch_byte, MIN_PACKED_ROWS, PACKED};
+use super::fully_connected::{
+    copy_in, fill, fill_channel_params, patch_byte, MIN_PACKED_ROWS, PACKED, PAIRS, PAIRS_PARAM_WORDS,
+};
 use super::quant::activation_range;
 use super::{as_i8, as_i8_mut, out_size_and_padding, positive, w32, Kind, OpDesc, Run, Setup};
 use crate::kernels::int8;
@@ -48,8 +50,16 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     // requantisation per tile); microcontrollers (no packed kernels) go pixel by pixel and keep
     // their RAM.
     let tile = if int8::prefers_packed() { (TILE_BYTES / (kh * kw * c).max(1)).clamp(1, (oh * ow).max(1)) } else { 1 };
+    // Row-major weights: the pairs form for a small filter whose input channels come in groups of 4.
+    let filter = oc * kh * kw * c;
+    let pairs = !packed && c.is_multiple_of(4) && dh == 1 && dw == 1 && filter <= MAX_PAIRS_FILTER && kh <= MAX_ROWS;
+    let (pers, scratch_bytes) = if pairs {
+        (PAIRS_PARAM_WORDS * oc + oc * kh * kw + int8::pairs::words(filter), 0)
+    } else {
+        (3 * oc, tile * kh * kw * c)
+    };
     Ok(OpDesc {
-        flags: packed as i32 * PACKED,
+        flags: (packed as i32 * PACKED) | (pairs as i32 * PAIRS),
         lut_bytes: if packed { w32(s, int8::packed_len(oc, kh * kw * c))? } else { 0 },
         kind: Kind::Conv2d as i32,
         input: x.index,
@@ -59,9 +69,9 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         out_len: w32(s, y.numel)?,
         w_off: w32(s, w_off)?,
         w_len: w32(s, w_len)?,
-        pers_words: w32(s, 3 * oc)?,
+        pers_words: w32(s, pers)?,
         scratch_words: w32(s, tile * oc)?,
-        scratch_bytes: w32(s, tile * kh * kw * c)?,
+        scratch_bytes: w32(s, scratch_bytes)?,
         tile: w32(s, tile)?,
         batches: w32(s, n)?,
         in_h: w32(s, h)?,
@@ -90,7 +100,90 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &
     let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
     let bias = s.input(2)?;
     let weights = as_i8(s.const_bytes(&w)?)?;
-    fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed)
+    if d.flags & PAIRS == 0 {
+        return fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed);
+    }
+    let oc = d.out_c as usize;
+    let (params, rest) = super::split_mut(pers, PAIRS_PARAM_WORDS * oc)?;
+    let (raw, k) = super::split_mut(params, 3 * oc)?;
+    super::fully_connected::raw_channel_params(s, &x, &w, &y, bias.as_ref(), oc, raw)?;
+    k.fill(0);
+    super::fully_connected::double_requant(params, oc, weights, y.zero_point);
+    let (sums, pairs) = super::split_mut(rest, oc * (d.k_h * d.k_w) as usize)?;
+    // (`c >= 1`: the pairs form needs groups of 4 channels.)
+    for (sum, tap) in sums.iter_mut().zip(weights.chunks_exact(d.in_c.max(1) as usize)) {
+        *sum = tap.iter().fold(0i32, |a, &v| a.wrapping_add(v as i32));
+    }
+    int8::pairs::widen(weights, 0, pairs);
+    Ok(())
+}
+
+/// Largest filter (elements) the pairs form widens into the arena (2 bytes each: 512 bytes at most,
+/// so that the form never costs much more RAM than the im2col patch it replaces).
+const MAX_PAIRS_FILTER: usize = 256;
+/// Most filter rows of the pairs form (its taps are on the stack).
+const MAX_ROWS: usize = 16;
+
+/// The pairs form (row-major weights, a filter of at most [`MAX_PAIRS_FILTER`] elements, input
+/// channels in groups of 4, no dilation): the filter is widened once to i16 pairs at set-up, and
+/// each output channel's sum over one filter row is one [`int8::pairs::dot`] of the input row's
+/// int8 bytes in place against it, over the taps inside the image only. The input zero point
+/// comes off as `zp_x` times the filter sum of those taps (per-tap sums kept at set-up).
+fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    let [n, h, wd, c, oh, ow, oc, kh, kw] =
+        [d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w].map(|v| v as usize);
+    let [sh, sw, ph, pw] = [d.stride_h, d.stride_w, d.pad_h, d.pad_w].map(|v| v as isize);
+    let taps = kh * kw;
+    let (bias, rest) = super::split(run.params, oc)?;
+    let (requant, rest) = super::split(rest, (PAIRS_PARAM_WORDS - 1) * oc)?;
+    let (sums, pairs) = super::split(rest, oc * taps)?;
+    let (x, y) = (as_i8(input)?, as_i8_mut(output)?);
+    let acc = super::sub_mut(run.acc, 0..oc)?;
+    let cw = int8::pairs::words(c);
+    // The taps `lo..hi` of a kernel dimension that read inside `0..size` from output coordinate `o`.
+    let inside = |o: usize, stride: isize, pad: isize, k: usize, size: usize| {
+        let first = o as isize * stride - pad;
+        // (max then min, not clamp, which asserts its bounds are ordered)
+        let lo = (-first).max(0).min(k as isize) as usize;
+        let hi = (size as isize - first).min(k as isize).max(lo as isize) as usize;
+        (first, lo, hi)
+    };
+    let mut px = y.chunks_exact_mut(oc.max(1)); // (`oc >= 1`, checked when described)
+    let mut rows = [[0usize; 3]; MAX_ROWS];
+    for b in 0..n {
+        let image = super::sub(x, b * h * wd * c..(b + 1) * h * wd * c)?;
+        for oy in 0..oh {
+            let (iy0, ky0, ky1) = inside(oy, sh, ph, kh, h);
+            for ox in 0..ow {
+                let (ix0, kx0, kx1) = inside(ox, sw, pw, kw, wd);
+                // One tap per filter row inside the image: [input offset, filter pairs offset, length].
+                let mut nr = 0;
+                for ky in ky0..ky1 {
+                    if let Some(r) = rows.get_mut(nr).filter(|_| kx1 > kx0) {
+                        let at = ((iy0 + ky as isize) * wd as isize + ix0 + kx0 as isize) as usize * c;
+                        *r = [at, (ky * kw + kx0) * cw, (kx1 - kx0) * c];
+                        nr += 1;
+                    }
+                }
+                for ((a, &b0), tap_sums) in acc.iter_mut().zip(bias).zip(sums.chunks_exact(taps.max(1))) {
+                    let mut zero = 0i32;
+                    for ky in ky0..ky1 {
+                        for &t in tap_sums.get(ky * kw + kx0..ky * kw + kx1).unwrap_or(&[]) {
+                            zero = zero.wrapping_add(t);
+                        }
+                    }
+                    *a = b0.wrapping_sub(d.in_zp.wrapping_mul(zero));
+                }
+                if !int8::pairs::dot_taps(acc, image, 0, pairs, taps * cw, rows.get(..nr).unwrap_or(&[])) {
+                    return Err(crate::Error::Shape { what: "CONV_2D taps", expected: nr, found: 0 });
+                }
+                if let Some(out) = px.next() {
+                    super::fully_connected::requantize_pixel(d, requant, acc, out)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Scratch budget for one tile of im2col patches.
@@ -129,6 +222,9 @@ pub(crate) fn build_patch(d: &OpDesc, image: &[u8], oy: isize, ox: isize, patch:
 }
 
 pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    if d.flags & PAIRS != 0 {
+        return eval_pairs(d, run, input, output);
+    }
     let [n, h, wd, c, oh, ow, oc, kh, kw, tile] =
         [d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.tile].map(|v| v as usize);
     let depth = kh * kw * c;

@@ -8,7 +8,7 @@
 //! `y = clamp(zp_y + MultiplyByQuantizedMultiplier(acc[o], M[o], shift[o]), act_min, act_max)`,
 //! `M[o] * 2^shift[o] = s_x * s_w[o] / s_y`. Written as the plain reference loop.
 
-use super::quant::{activation_range, quantize_multiplier};
+use super::quant::activation_range;
 use super::{as_i8, as_i8_mut, out_size_and_padding, positive, w32, Kind, OpDesc, Run, Setup};
 use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
 use crate::Result;
@@ -75,17 +75,7 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32]) -> Result<()> {
     let (x, w, y) = (s.need_input(0)?, s.need_input(1)?, s.output()?);
     let bias = s.input(2)?;
-    let oc = d.out_c as usize;
-    let (b, rest) = super::split_mut(pers, oc)?;
-    let (m, sh) = super::split_mut(rest, oc)?;
-    for (o, ((b, m), sh)) in b.iter_mut().zip(m.iter_mut()).zip(sh.iter_mut()).enumerate() {
-        *b = match &bias {
-            Some(t) => s.i32_at(t, o)?,
-            None => 0,
-        };
-        (*m, *sh) = quantize_multiplier(x.scale as f64 * s.channel_scale(&w, o)? as f64 / y.scale as f64);
-    }
-    Ok(())
+    super::fully_connected::raw_channel_params(s, &x, &w, &y, bias.as_ref(), d.out_c as usize, pers)
 }
 
 pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {

@@ -108,6 +108,80 @@ pub(crate) const MIN_PACKED_ROWS: usize = 8;
 /// `flags` bit: weights packed in the arena, input offset to unsigned.
 pub(crate) const PACKED: i32 = 1;
 
+/// `flags` bit (CONV_2D, TRANSPOSE_CONV): the pairs form, where the small side (a transposed
+/// convolution's input, a convolution's filter) is widened once to i16 pairs
+/// ([`int8::pairs`]) and only the taps inside the image are computed.
+pub(crate) const PAIRS: i32 = 2;
+
+/// Words per output channel of the pairs forms' parameters: `[bias, multiplier, shift, K]`
+/// (see [`double_requant`]).
+pub(crate) const PAIRS_PARAM_WORDS: usize = 4;
+
+/// Rewrites the pairs forms' `[bias (oc), multiplier (oc), shift (oc), K (oc)]` (K zero) into
+/// the doubled requantisation ([`int8::scalar::requant_doubled`]: shift becomes `e - 1`, K is
+/// set) when every channel allows it and no accumulator can reach 2^30 (`|bias| + 256 sum |w| <
+/// 2^30`, `|x - zp_x| <= 255`); otherwise leaves them as they are. `filters` holds one filter
+/// row per output channel.
+pub(crate) fn double_requant(pers: &mut [i32], oc: usize, filters: &[i8], zero_point: i32) {
+    let row = filters.len() / oc.max(1);
+    let doubled = |pers: &[i32], o: usize| {
+        let (b, m, sh) = (pers.get(o)?, pers.get(oc + o)?, pers.get(2 * oc + o)?);
+        let w = filters.get(o * row..(o + 1) * row)?;
+        let bounded = (*b as i64).abs() + 256 * w.iter().map(|&v| (v as i64).abs()).sum::<i64>() < 1 << 30;
+        int8::scalar::requant_doubled(*m, *sh, zero_point).filter(|_| bounded)
+    };
+    if !(0..oc).all(|o| doubled(pers, o).is_some()) {
+        return;
+    }
+    for o in 0..oc {
+        if let Some([_, e1, k]) = doubled(pers, o) {
+            for (at, v) in [(2 * oc + o, e1), (3 * oc + o, k)] {
+                if let Some(slot) = pers.get_mut(at) {
+                    *slot = v;
+                }
+            }
+        }
+    }
+}
+
+/// Requantises one output pixel of a pairs form from its `[multiplier, shift, K]` columns
+/// (`params` after the biases): the doubled form where [`double_requant`] wrote it (K is odd
+/// times a power of two, never 0), else TFLite's formula.
+pub(crate) fn requantize_pixel(d: &OpDesc, params: &[i32], acc: &[i32], out: &mut [i8]) -> Result<()> {
+    let oc = acc.len();
+    let (mult, rest) = super::split(params, oc)?;
+    let (shift, k) = super::split(rest, oc)?;
+    if k.first().is_some_and(|&k| k != 0) {
+        int8::pairs::requantize_doubled(acc, mult, shift, k, d.act_min, d.act_max, out);
+    } else {
+        int8::scalar::requantize_channels(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
+    }
+    Ok(())
+}
+
+/// `[bias (oc), multiplier (oc), shift (oc)]` with the bias as stored (not folded: the callers
+/// skip the taps outside the image and subtract the input zero point themselves).
+pub(crate) fn raw_channel_params(
+    s: &Setup<'_, '_>,
+    x: &super::TensorRef<'_>,
+    w: &super::TensorRef<'_>,
+    y: &super::TensorRef<'_>,
+    bias: Option<&super::TensorRef<'_>>,
+    oc: usize,
+    pers: &mut [i32],
+) -> Result<()> {
+    let (b, rest) = super::split_mut(pers, oc)?;
+    let (m, sh) = super::split_mut(rest, oc)?;
+    for (o, ((b, m), sh)) in b.iter_mut().zip(m.iter_mut()).zip(sh.iter_mut()).enumerate() {
+        *b = match bias {
+            Some(t) => s.i32_at(t, o)?,
+            None => 0,
+        };
+        (*m, *sh) = quantize_multiplier(x.scale as f64 * s.channel_scale(w, o)? as f64 / y.scale as f64);
+    }
+    Ok(())
+}
+
 /// The byte the patch holds for an int8 value `v` (offset to unsigned when packed).
 #[inline]
 pub(crate) fn patch_byte(d: &OpDesc, v: i8) -> u8 {

@@ -17,7 +17,7 @@
 //! associative), so the integers are identical. Scratch: the int32 output accumulators, as in
 //! TFLite Micro.
 
-use super::fully_connected::{copy_in, MIN_PACKED_ROWS, PACKED};
+use super::fully_connected::{copy_in, MIN_PACKED_ROWS, PACKED, PAIRS, PAIRS_PARAM_WORDS};
 use super::quant::activation_range;
 use super::quant::quantize_multiplier;
 use super::{as_i8, as_i8_mut, out_size_and_padding, positive, w32, Kind, OpDesc, Run, Setup};
@@ -46,8 +46,17 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     let (_, pw) = out_size_and_padding(o.padding, ow, kw, sw, 1);
     let (act_min, act_max) = activation_range(o.activation, y.scale, y.zero_point, s.index)?;
     let packed = int8::prefers_packed() && oc * kh * kw >= MIN_PACKED_ROWS;
+    // Row-major weights: the pairs form where the input channels come in groups of 4.
+    let pairs = !packed && c.is_multiple_of(4) && kh <= MAX_TAPS && kw <= MAX_TAPS && h * wd * c <= MAX_PAIRS_INPUT;
+    let (scratch_words, scratch_bytes) = if packed {
+        (oh * ow * oc + oc * kh * kw, c)
+    } else if pairs {
+        (int8::pairs::words(h * wd * c) + oc, 0)
+    } else {
+        (oc, kh * kw * c)
+    };
     Ok(OpDesc {
-        flags: packed as i32 * PACKED,
+        flags: (packed as i32 * PACKED) | (pairs as i32 * PAIRS),
         lut_bytes: if packed { w32(s, int8::packed_len(oc * kh * kw, c))? } else { 0 },
         kind: Kind::TransposeConv as i32,
         input: x.index,
@@ -57,9 +66,18 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         out_len: w32(s, y.numel)?,
         w_off: w32(s, w_off)?,
         w_len: w32(s, w_len)?,
-        pers_words: w32(s, if packed { oc * kh * kw + 3 * oc } else { 3 * oc })?,
-        scratch_words: w32(s, if packed { oh * ow * oc + oc * kh * kw } else { oc })?,
-        scratch_bytes: w32(s, if packed { c } else { kh * kw * c })?,
+        pers_words: w32(
+            s,
+            if packed {
+                oc * kh * kw + 3 * oc
+            } else if pairs {
+                PAIRS_PARAM_WORDS * oc
+            } else {
+                3 * oc
+            },
+        )?,
+        scratch_words: w32(s, scratch_words)?,
+        scratch_bytes: w32(s, scratch_bytes)?,
         batches: w32(s, n)?,
         in_h: w32(s, h)?,
         in_w: w32(s, wd)?,
@@ -85,11 +103,19 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
 /// `-(zp_x [+ 128 when packed]) * sum_c w[o, tap, c]`.
 ///
 /// Without packing (Cortex-M): `[bias' (oc), multiplier (oc), shift (oc)]` as CONV_2D, for the
-/// gather form (see [`eval_gather`]).
+/// gather form (see [`eval_gather`]); in the pairs form the bias unfolded ([`eval_pairs`]).
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut [u8]) -> Result<()> {
     let (w, x, y) = (s.need_input(1)?, s.need_input(2)?, s.output()?);
     let bias = s.input(3)?;
     let weights = as_i8(s.const_bytes(&w)?)?;
+    if d.flags & PAIRS != 0 {
+        let oc = d.out_c as usize;
+        let (params, k) = super::split_mut(pers, 3 * oc)?;
+        super::fully_connected::raw_channel_params(s, &x, &w, &y, bias.as_ref(), oc, params)?;
+        k.fill(0);
+        super::fully_connected::double_requant(pers, oc, weights, y.zero_point);
+        return Ok(());
+    }
     if d.flags & PACKED == 0 {
         return super::fully_connected::fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed);
     }
@@ -167,7 +193,75 @@ fn eval_gather(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -
     Ok(())
 }
 
+/// Most kernel rows and columns of the pairs form (its tap lists are on the stack: 5 x 5 taps,
+/// 340 bytes; larger kernels take the gather form).
+const MAX_TAPS: usize = 5;
+
+/// Largest input (elements) the pairs form widens into scratch (2 bytes each: 512 bytes at most, so
+/// that it never costs much more RAM than the gather form's patch).
+const MAX_PAIRS_INPUT: usize = 256;
+
+/// The pairs form (row-major weights, input channels in groups of 4): the image, less its zero
+/// point, is widened once to i16 pairs ([`int8::pairs::widen`]); per output pixel only the taps
+/// that read an input pixel are computed (with stride 2, a quarter of a 3x3 kernel's), each
+/// output channel's sum being one [`int8::pairs::dot`] of the tap's filter row (int8, in place)
+/// and the input pixel per tap. Same products as TFLite's, the skipped taps' being 0.
+fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    let [n, h, wd, c, oh, ow, oc, kh, kw, sh, sw, ph, pw] = [
+        d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.stride_h, d.stride_w, d.pad_h,
+        d.pad_w,
+    ]
+    .map(|v| v as usize);
+    let (bias, requant) = super::split(run.params, oc)?;
+    let (w, x, y) = (run.weights(d)?, as_i8(input)?, as_i8_mut(output)?);
+    let (widened, acc) = super::split_mut(run.acc, int8::pairs::words(h * wd * c))?;
+    let acc = super::sub_mut(acc, 0..oc)?;
+    let bias = super::sub(bias, 0..oc)?;
+    let (row, cw) = (kh * kw * c, int8::pairs::words(c));
+    let mut px = y.chunks_exact_mut(oc.max(1)); // (`oc >= 1`, checked when described)
+    let mut taps = [[0usize; 3]; MAX_TAPS * MAX_TAPS];
+    for b in 0..n {
+        int8::pairs::widen(super::sub(x, b * h * wd * c..(b + 1) * h * wd * c)?, d.in_zp, widened);
+        for oy in 0..oh {
+            // (filter offset of row ky, widened offset of input row iy) for the rows that read one.
+            let mut ys = [(0usize, 0usize); MAX_TAPS];
+            let mut ny = 0;
+            for ky in 0..kh {
+                if let (Some(iy), Some(slot)) = (source(oy, ky, ph, sh, h), ys.get_mut(ny)) {
+                    *slot = (ky * kw * c, iy * wd * cw);
+                    ny += 1;
+                }
+            }
+            let ys = ys.get(..ny).unwrap_or(&[]);
+            for ox in 0..ow {
+                // [filter offset in the row, widened offset of the input pixel, c] per tap that reads one.
+                let mut nt = 0;
+                for kx in 0..kw {
+                    let Some(ix) = source(ox, kx, pw, sw, wd) else { continue };
+                    for &(wy, iy) in ys {
+                        if let Some(t) = taps.get_mut(nt) {
+                            *t = [wy + kx * c, iy + ix * cw, c];
+                            nt += 1;
+                        }
+                    }
+                }
+                acc.copy_from_slice(bias);
+                if !int8::pairs::dot_taps(acc, w, row, widened, 0, taps.get(..nt).unwrap_or(&[])) {
+                    return Err(crate::Error::Shape { what: "TRANSPOSE_CONV taps", expected: nt, found: 0 });
+                }
+                if let Some(out) = px.next() {
+                    super::fully_connected::requantize_pixel(d, requant, acc, out)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    if d.flags & PAIRS != 0 {
+        return eval_pairs(d, run, input, output);
+    }
     if d.flags & PACKED == 0 {
         return eval_gather(d, run, input, output);
     }

@@ -15,6 +15,7 @@
 //! | `arm::dsp` | Cortex-M4/M7/M33 (`fvae_arm_dsp`) | `sxtb16` + `smlad`, two MACs per instruction; [`fully_connected`] in assembly |
 //! | `wasm32::simd128` | wasm32 built with `+simd128` | sign-extend to i16, `i32x4.dot_i16x8_s` |
 
+pub mod pairs;
 pub mod scalar;
 
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
@@ -332,7 +333,8 @@ pub const fn fc_scratch_words(d: usize) -> usize {
 ///
 /// On Cortex-M with the DSP extension (`fvae_arm_dsp`) this is one assembly loop (two rows per
 /// pass, `smlad` on weights read 8 bytes per `ldm`, the requantisation fused) when the
-/// parameters are doubled for all `R` rows, `D` is a multiple of 8 and `w` is 4-byte aligned.
+/// parameters are doubled for all `R` rows and `D` is a multiple of 8, wherever `w` is (the
+/// weights are read with unaligned word loads, so a model from a bare `include_bytes!` takes it).
 ///
 /// ```
 /// use fvae_kernels::int8::{fc_header, fc_row, fully_connected};
@@ -359,14 +361,9 @@ pub fn fully_connected(x: &[i8], w: &[i8], params: &[i32], min: i32, max: i32, s
     if let (Some(&doubled), Some(rows_params), Some(widened)) =
         (params.first(), params.get(FC_HEADER_WORDS..), scratch.get_mut(..d / 2))
     {
-        if doubled as usize == rows
-            && rows >= 2
-            && d.is_multiple_of(8)
-            && d > 0
-            && (w.as_ptr() as usize).is_multiple_of(4)
-        {
+        if doubled as usize == rows && rows >= 2 && d.is_multiple_of(8) && d > 0 {
             let even = rows & !1;
-            // SAFETY: D is a non-zero multiple of 8, `w` is 4-byte aligned and holds `rows` rows,
+            // SAFETY: D is a non-zero multiple of 8, `w` holds `rows` rows,
             // `params` holds `rows` doubled rows in fc_slot order, `widened` D / 2 words (checked).
             unsafe { arm::dsp::fully_connected_pairs(x, w, rows_params, widened, out) };
             if let Some(odd) = out.get_mut(even..).filter(|o| !o.is_empty()) {

@@ -32,7 +32,8 @@ pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
 #[inline]
 pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
     let exponent = (exponent & 31) as u32;
-    let mask = ((1i64 << exponent) - 1) as i32;
+    // In u32 (2^31 - 1 for 31): an i64 shift by a variable is a library call on 32-bit cores.
+    let mask = 1u32.wrapping_shl(exponent).wrapping_sub(1) as i32;
     let remainder = x & mask;
     let threshold = (mask >> 1) + (x < 0) as i32;
     (x >> exponent) + (remainder > threshold) as i32
@@ -294,5 +295,106 @@ pub(crate) fn fully_connected_from(
         let v = multiply_by_quantized_multiplier(acc, mult, shift).wrapping_add(zp);
         // max then min (not clamp, which asserts min <= max): callers pass a non-empty range.
         *o = v.max(min).min(max) as i8;
+    }
+}
+
+/// Widens `x[j] - offset` to the i16 pairs [`dot_pairs`] takes: per group of 4 elements, the
+/// words `v0 | v2 << 16` and `v1 | v3 << 16` (the halves `sxtb16` gives of a 4-byte word and of
+/// it rotated by 8). Writes `2 min(x.len() / 4, out.len() / 2)` words; a tail of fewer than 4
+/// elements is not widened. `offset` is an int8 zero point, so every value fits i16.
+pub fn widen_pairs(x: &[i8], offset: i32, out: &mut [i32]) {
+    let half = |a: i8, b: i8| {
+        let (a, b) = (a as i32 - offset, b as i32 - offset);
+        (a & 0xffff) | (b << 16)
+    };
+    for (g, o) in x.chunks_exact(4).zip(out.chunks_exact_mut(2)) {
+        o[0] = half(g[0], g[2]);
+        o[1] = half(g[1], g[3]);
+    }
+}
+
+/// `acc + sum_j raw[j] * v[j]` over `n = 4 min(raw.len() / 4, pairs.len() / 2)` elements, `v`
+/// the i16 values [`widen_pairs`] packed into `pairs` (wrapping i32, as every int8 sum here).
+pub fn dot_pairs(acc: i32, raw: &[i8], pairs: &[i32]) -> i32 {
+    let lo = |w: i32| w as i16 as i32;
+    let hi = |w: i32| w >> 16;
+    raw.chunks_exact(4).zip(pairs.chunks_exact(2)).fold(acc, |acc, (r, p)| {
+        let s = r[0] as i32 * lo(p[0]) + r[2] as i32 * hi(p[0]) + r[1] as i32 * lo(p[1]) + r[3] as i32 * hi(p[1]);
+        acc.wrapping_add(s)
+    })
+}
+
+/// [`dot_pairs`] over taps for `R = sums.len()` rows: for each tap `t = [raw offset, pairs
+/// offset, length]` (length a multiple of 4), `sums[r] += dot_pairs` of
+/// `raw[r * raw_stride + t[0]..][..t[2]]` and `pairs[r * pairs_stride + t[1]..][..t[2] / 2]`.
+/// Callers check every range.
+pub fn dot_taps(
+    sums: &mut [i32],
+    raw: &[i8],
+    raw_stride: usize,
+    pairs: &[i32],
+    pairs_stride: usize,
+    taps: &[[usize; 3]],
+) {
+    for (r, s) in sums.iter_mut().enumerate() {
+        for t in taps {
+            let (a, b) = (r * raw_stride + t[0], r * pairs_stride + t[1]);
+            let (Some(x), Some(p)) = (raw.get(a..a + t[2]), pairs.get(b..b + t[2] / 2)) else { return };
+            *s = dot_pairs(*s, x, p);
+        }
+    }
+}
+
+/// [`requantize`] for `c = mult.len()` channels with the same integers, computed in fewer steps
+/// (what the row-major convolution paths call per output pixel): for a multiplier in
+/// `[0, 2^31)` (all that `quantize_multiplier` makes), `SaturatingRoundingDoublingHighMul` is
+/// `floor((x m + 2^30) / 2^31)` (one 64-bit multiply-add and a constant shift).
+pub fn requantize_channels(
+    acc: &[i32],
+    mult: &[i32],
+    shift: &[i32],
+    zero_point: i32,
+    min: i32,
+    max: i32,
+    out: &mut [i8],
+) {
+    for (((o, &a), &m), &s) in out.iter_mut().zip(acc).zip(mult).zip(shift) {
+        let v = if m >= 0 && s <= 0 {
+            let x = ((a as i64 * m as i64 + (1 << 30)) >> 31) as i32;
+            // RoundingDivideByPOT(x, e), as `rounding_divide_by_pot` (written out: this is the
+            // per-output step of the convolutions, where a call per value showed).
+            let e = s.wrapping_neg() as u32 & 31;
+            let mask = 1u32.wrapping_shl(e).wrapping_sub(1) as i32;
+            (x >> e) + ((x & mask) > (mask >> 1) + (x < 0) as i32) as i32
+        } else {
+            multiply_by_quantized_multiplier(a, m, s)
+        };
+        *o = v.wrapping_add(zero_point).max(min).min(max) as i8;
+    }
+}
+
+/// One channel's requantisation in the form [`requantize_doubled`] computes with, from TFLite's
+/// `(multiplier, shift)` and the output zero point: `[multiplier, e - 1, (1 + 2 zp) 2^(e - 1)]`
+/// with `e = -shift` the right shift, or `None` where that form does not hold (a negative
+/// multiplier, `e` outside 1..=30, the last word above 2^29): the same conditions as
+/// [`fc_double`]'s rows.
+pub fn requant_doubled(mult: i32, shift: i32, zero_point: i32) -> Option<[i32; 3]> {
+    let e = shift.checked_neg()?;
+    if mult < 0 || !(1..=30).contains(&e) {
+        return None;
+    }
+    let k = (1 + 2 * zero_point as i64) << (e - 1);
+    (k.abs() <= 1 << 29).then_some([mult, e - 1, k as i32])
+}
+
+/// [`requantize_channels`] on [`requant_doubled`] parameters (`mult`, `e1`, `k`: one of each per
+/// channel) for accumulators with `|acc| < 2^30`: `ssat8((R + floor((2 acc m + 2^31) / 2^32)) >> e1
+/// >> 1)` with `R = k - [acc < 0]`, the identity the Cortex-M fully-connected kernel uses (see
+/// `arm::dsp`), then clamped to `[min, max]`. Exactly TFLite's integers under those bounds.
+pub fn requantize_doubled(acc: &[i32], mult: &[i32], e1: &[i32], k: &[i32], min: i32, max: i32, out: &mut [i8]) {
+    for ((((o, &a), &m), &e1), &k) in out.iter_mut().zip(acc).zip(mult).zip(e1).zip(k) {
+        let r = k.wrapping_sub((a < 0) as i32) as i64 + ((2 * a as i64 * m as i64 + (1 << 31)) >> 32);
+        let v = ((r as i32) >> (e1 & 31)) >> 1;
+        *o = v.clamp(-128, 127).max(min).min(max) as i8;
     }
 }

@@ -327,3 +327,61 @@ fn fully_connected_matches_matvec_requantize() {
     }
     assert!(doubled_cases > 100, "{doubled_cases}");
 }
+
+/// The convolutions' per-pixel requantisation against the reference formula: random
+/// accumulators (and the extremes), every right shift 0..=31, multipliers over `[0, 2^31)`, the
+/// left shifts and negative multipliers (which take the reference's own path).
+#[test]
+fn requantize_channels_matches_requantize() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for round in 0..20_000 {
+        let mut acc = [0i32; 8];
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a = match (round + i) % 5 {
+                0 => i32::MIN,
+                1 => i32::MAX,
+                2 => (rng.next() as i32) >> (rng.next() % 31),
+                _ => rng.next() as i32,
+            };
+        }
+        let mult: [i32; 8] = core::array::from_fn(|i| match i {
+            0 => 0,
+            1 => i32::MAX,
+            2 => -(1 << 30),
+            _ => (rng.next() as u32 >> 1) as i32,
+        });
+        let shift: [i32; 8] =
+            core::array::from_fn(|i| if i == 7 { (rng.next() % 4) as i32 } else { -((rng.next() % 32) as i32) });
+        let zp = (rng.next() % 256) as i32 - 128;
+        let (mut a, mut b) = ([0i8; 8], [0i8; 8]);
+        scalar::requantize_channels(&acc, &mult, &shift, zp, -128, 127, &mut a);
+        scalar::requantize(&acc, &mult, &shift, zp, -128, 127, &mut b);
+        assert_eq!(a, b, "acc {acc:?} mult {mult:?} shift {shift:?}");
+    }
+}
+
+/// The doubled requantisation (the convolutions' pairs forms) against the reference formula,
+/// wherever `requant_doubled` accepts the channel and `|acc| < 2^30`.
+#[test]
+fn requantize_doubled_matches_requantize() {
+    let mut rng = Rng(0x5851_F42D_4C95_7F2D);
+    let mut checked = 0;
+    for round in 0..50_000 {
+        let a = match round % 4 {
+            0 => (1 << 30) - 1 - (rng.next() % 3) as i32,
+            1 => -(1 << 30) + 1 + (rng.next() % 3) as i32,
+            2 => (rng.next() as i32) >> (2 + rng.next() % 29),
+            _ => (rng.next() as i32) >> 2,
+        };
+        let (m, sh, zp) =
+            ((rng.next() as u32 >> 1) as i32, -((rng.next() % 32) as i32), (rng.next() % 256) as i32 - 128);
+        let Some([m2, e1, k]) = scalar::requant_doubled(m, sh, zp) else { continue };
+        let (lo, hi) = if round % 3 == 0 { (zp.max(-128), 127) } else { (-128, 127) };
+        let (mut got, mut want) = ([0i8], [0i8]);
+        super::pairs::requantize_doubled(&[a], &[m2], &[e1], &[k], lo, hi, &mut got);
+        scalar::requantize(&[a], &[m], &[sh], zp, lo, hi, &mut want);
+        assert_eq!(got, want, "acc {a} mult {m} shift {sh} zp {zp}");
+        checked += 1;
+    }
+    assert!(checked > 10_000, "{checked}");
+}

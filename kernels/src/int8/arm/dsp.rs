@@ -9,7 +9,9 @@
 //! [`fully_connected_pairs`] is a whole layer in assembly (a naked function, for the 14 registers
 //! it needs): the input is widened once per call (`sxtb16` pairs, doubled); each pass reads the
 //! weights of two rows 8 bytes per `ldm` and the input 8 elements per `ldm`, 19 instructions
-//! per 16 multiply-accumulates, then requantises both rows in 4 instructions each. With
+//! per 16 multiply-accumulates (weights at an address that is not a multiple of 4, as a model
+//! from a bare `include_bytes!` may put them: two unaligned `ldr` instead of the `ldm`, 21),
+//! then requantises both rows in 4 instructions each. With
 //! `A = 2 acc` (bias and input doubled beforehand, so no instruction doubles it), `m` the
 //! multiplier, `e >= 1` the right shift and `n = [acc < 0]`:
 //!
@@ -117,14 +119,23 @@ pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     }
 }
 
-// One 8-input step of the two-row loop (exactly 76 bytes: every instruction 32-bit, so a pass can
-// enter the unrolled loop part-way, Duff's-device style): r0 -> input pairs, r1/r2 -> weights of
-// the pass's two rows, r3/r4 their sums.
+// One 8-input step of the two-row loop (every instruction 32-bit, so a pass can enter the
+// unrolled loop part-way, Duff's-device style): r0 -> input pairs, r1/r2 -> weights of the
+// pass's two rows, r3/r4 their sums. Two forms: `ldm` for 4-byte aligned weights (76 bytes, 19
+// instructions), two unaligned `ldr` otherwise (84 bytes, 21 instructions).
+macro_rules! fc_weights {
+    (ldm, $r:literal) => {
+        concat!("    ldm.w ", $r, "!, {{r9, r10}}\n")
+    };
+    (ldr, $r:literal) => {
+        concat!("    ldr.w r9, [", $r, "], #4\n", "    ldr.w r10, [", $r, "], #4\n")
+    };
+}
 macro_rules! fc_chunk {
-    () => {
+    ($load:ident) => {
         concat!(
             "    ldm.w r0!, {{r5, r6, r7, r8}}\n",
-            "    ldm.w r1!, {{r9, r10}}\n",
+            fc_weights!($load, "r1"),
             "    sxtb16 r11, r9\n",
             "    smlad r3, r11, r5, r3\n",
             "    sxtb16 r9, r9, ror #8\n",
@@ -133,7 +144,7 @@ macro_rules! fc_chunk {
             "    smlad r3, r11, r7, r3\n",
             "    sxtb16 r10, r10, ror #8\n",
             "    smlad r3, r10, r8, r3\n",
-            "    ldm.w r2!, {{r9, r10}}\n",
+            fc_weights!($load, "r2"),
             "    sxtb16 r11, r9\n",
             "    smlad r4, r11, r5, r4\n",
             "    sxtb16 r9, r9, ror #8\n",
@@ -150,8 +161,8 @@ macro_rules! fc_chunk {
 /// rows p and p + h (p < h, h >= 1) of a fully-connected layer, requantised, one pass per p.
 /// x: d int8 inputs (d a non-zero multiple of 8); x2: d / 2 words of scratch, filled with the
 /// inputs doubled and widened to i16 pairs (x0, x2), (x1, x3), (x4, x6), ... (the halves
-/// `sxtb16` gives of a weight word and of it rotated by 8); w: 2h rows of d int8 weights,
-/// 4-byte aligned; slots: 2h groups [2 bias, mult, e - 1, (1 + 2 zp) << (e - 1)], rows p and
+/// `sxtb16` gives of a weight word and of it rotated by 8); w: 2h rows of d int8 weights, any
+/// alignment (`ldm` where 4-byte aligned, `ldr` otherwise); slots: 2h groups [2 bias, mult, e - 1, (1 + 2 zp) << (e - 1)], rows p and
 /// p + h at 2p and 2p + 1; out: 2h int8.
 ///
 /// Each row's doubled sum A2 = 2 acc (bias included) is requantised as
@@ -189,8 +200,14 @@ unsafe extern "C" fn fvae_dsp_fc_s8(a: *const usize) {
         "    lsrs r9, r3, #3",
         "    negs r9, r9",
         "    and r9, r9, #7",
+        // The loop for aligned weights (rows start d apart, d a multiple of 8: all or none are).
         "    movs r10, #76",
         "    adr.w r11, 3f",
+        "    tst r2, #3",
+        "    beq 2f",
+        "    movs r10, #84",
+        "    adr.w r11, 4f",
+        "2:",
         "    mla r9, r9, r10, r11",
         "    orr r9, r9, #1",
         "    strd r1, r6, [sp]",
@@ -204,17 +221,32 @@ unsafe extern "C" fn fvae_dsp_fc_s8(a: *const usize) {
         "    ldr r3, [lr]",
         "    ldr r4, [lr, #16]",
         "    bx r9",
+        ".p2align 2",
         "3:",
-        fc_chunk!(),
-        fc_chunk!(),
-        fc_chunk!(),
-        fc_chunk!(),
-        fc_chunk!(),
-        fc_chunk!(),
-        fc_chunk!(),
-        fc_chunk!(),
+        fc_chunk!(ldm),
+        fc_chunk!(ldm),
+        fc_chunk!(ldm),
+        fc_chunk!(ldm),
+        fc_chunk!(ldm),
+        fc_chunk!(ldm),
+        fc_chunk!(ldm),
+        fc_chunk!(ldm),
         "    cmp r0, r12",
         "    blo 3b",
+        "    b 5f",
+        ".p2align 2",
+        "4:",
+        fc_chunk!(ldr),
+        fc_chunk!(ldr),
+        fc_chunk!(ldr),
+        fc_chunk!(ldr),
+        fc_chunk!(ldr),
+        fc_chunk!(ldr),
+        fc_chunk!(ldr),
+        fc_chunk!(ldr),
+        "    cmp r0, r12",
+        "    blo 4b",
+        "5:",
         // Requantise both rows; the weight pointers already point at rows p + 1 and p + h + 1.
         "    ldm.w lr!, {{r5, r6, r7, r8, r9, r10, r11, r12}}",
         "    add r8, r8, r3, asr #31",
@@ -246,10 +278,10 @@ unsafe extern "C" fn fvae_dsp_fc_s8(a: *const usize) {
 /// `2 (n / 2)` of the `n = out.len()` rows (an odd last row is left to the caller).
 ///
 /// # Safety
-/// `D = x.len()` is a non-zero multiple of 8; `w` is 4-byte aligned and holds `n * D` bytes;
-/// `slots` holds the `n` doubled rows (`4 n` words) that `fc_double` wrote for these weights;
-/// `x2` holds `D / 2` words; `n >= 2`. `x` may be unaligned: it is read with `ldr`, which
-/// ARMv7-M and ARMv8-M Mainline allow unaligned (unless firmware sets `CCR.UNALIGN_TRP`).
+/// `D = x.len()` is a non-zero multiple of 8; `w` holds `n * D` bytes; `slots` holds the `n`
+/// doubled rows (`4 n` words) that `fc_double` wrote for these weights; `x2` holds `D / 2`
+/// words; `n >= 2`. `x` and `w` may be unaligned: they are read with `ldr`, which ARMv7-M and
+/// ARMv8-M Mainline allow unaligned (unless firmware sets `CCR.UNALIGN_TRP`).
 pub unsafe fn fully_connected_pairs(x: &[i8], w: &[i8], slots: &[i32], x2: &mut [i32], out: &mut [i8]) {
     let a = [
         x2.as_mut_ptr() as usize,
@@ -263,4 +295,178 @@ pub unsafe fn fully_connected_pairs(x: &[i8], w: &[i8], slots: &[i32], x2: &mut 
     // SAFETY: the caller guarantees the lengths and alignment the routine reads and writes
     // (documented above it); it saves the callee-saved registers it uses.
     unsafe { fvae_dsp_fc_s8(a.as_ptr()) }
+}
+
+/// `acc + sum` of the 4 raw int8 in `raw` times the i16 pairs `even` (elements 0, 2) and `odd`
+/// (1, 3): two `sxtb16`, two `smlad`.
+#[inline(always)]
+fn mac4_pairs(acc: i32, raw: u32, even: i32, odd: i32) -> i32 {
+    let out: i32;
+    // SAFETY: register arithmetic only (see `mac4`).
+    unsafe {
+        asm!(
+            "sxtb16 {t}, {r}",
+            "smlad {acc}, {t}, {e}, {acc}",
+            "sxtb16 {t}, {r}, ror #8",
+            "smlad {acc}, {t}, {o}, {acc}",
+            r = in(reg) raw,
+            e = in(reg) even,
+            o = in(reg) odd,
+            t = out(reg) _,
+            acc = inout(reg) acc => out,
+            options(pure, nomem, nostack),
+        );
+    }
+    out
+}
+
+/// [`crate::int8::pairs::dot`]: one word load of `raw` (unaligned allowed on ARMv7-M and ARMv8-M
+/// Mainline), one of each pair word, two `sxtb16` and two `smlad` per 4 elements.
+#[inline(always)]
+pub fn dot_pairs(mut acc: i32, raw: &[i8], pairs: &[i32]) -> i32 {
+    for (r, p) in raw.chunks_exact(4).zip(pairs.chunks_exact(2)) {
+        // SAFETY: `r` is 4 bytes; an unaligned read of them.
+        let word = unsafe { core::ptr::read_unaligned(r.as_ptr() as *const u32) };
+        acc = mac4_pairs(acc, word, p[0], p[1]);
+    }
+    acc
+}
+
+/// `acc + sum_j x[j] v[j]` over `8 n` elements (`n >= 1`): `x` raw int8 (any alignment), `p`
+/// the pair words (4-byte aligned). One loop of 14 instructions per 8 multiply-accumulates.
+///
+/// # Safety
+/// `x` points to `8 n` readable bytes, `p` to `4 n` aligned words, `n >= 1`.
+#[inline(always)]
+unsafe fn dot8_pairs(acc: i32, x: *const i8, p: *const i32, n: usize) -> i32 {
+    let out: i32;
+    // SAFETY: reads only the ranges the caller guarantees; no stack use; flags are clobbered
+    // (`subs`), which asm! assumes unless `preserves_flags`.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {a}, [{x}], #4",
+            "ldr {b}, [{x}], #4",
+            "ldrd {e}, {o}, [{p}], #8",
+            "sxtb16 {t}, {a}",
+            "smlad {acc}, {t}, {e}, {acc}",
+            "sxtb16 {t}, {a}, ror #8",
+            "smlad {acc}, {t}, {o}, {acc}",
+            "ldrd {e}, {o}, [{p}], #8",
+            "sxtb16 {t}, {b}",
+            "smlad {acc}, {t}, {e}, {acc}",
+            "sxtb16 {t}, {b}, ror #8",
+            "smlad {acc}, {t}, {o}, {acc}",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            x = inout(reg) x => _,
+            p = inout(reg) p => _,
+            n = inout(reg) n => _,
+            a = out(reg) _,
+            b = out(reg) _,
+            e = out(reg) _,
+            o = out(reg) _,
+            t = out(reg) _,
+            acc = inout(reg) acc => out,
+            options(readonly, nostack),
+        );
+    }
+    out
+}
+
+/// [`crate::int8::pairs::dot_taps`] without range checks: per row and tap, [`dot8_pairs`] over
+/// the multiple of 8, then one 4-element step.
+///
+/// # Safety
+/// For every row `r < sums.len()` and tap `t`, `raw[r * raw_stride + t[0]..][..t[2]]` and
+/// `pairs[r * pairs_stride + t[1]..][..t[2] / 2]` are inside their buffers, `t[2] % 4 == 0`;
+/// `pairs` is 4-byte aligned (an `&[i32]`'s pointer).
+pub unsafe fn dot_taps(
+    sums: &mut [i32],
+    raw: *const i8,
+    raw_stride: usize,
+    pairs: *const i32,
+    pairs_stride: usize,
+    taps: &[[usize; 3]],
+) {
+    if pairs_stride == 0 && taps.iter().all(|t| t[2] == 8) {
+        // SAFETY: the caller's guarantee, as for the general loop below.
+        return unsafe { dot_taps_shared8(sums, raw, raw_stride, pairs, taps) };
+    }
+    let (mut raw_row, mut pairs_row) = (raw, pairs);
+    for s in sums.iter_mut() {
+        let mut acc = *s;
+        for t in taps {
+            // SAFETY (all pointer steps and reads): inside the ranges the caller guarantees.
+            unsafe {
+                let (x, p, eighths) = (raw_row.add(t[0]), pairs_row.add(t[1]), t[2] / 8);
+                if eighths > 0 {
+                    acc = dot8_pairs(acc, x, p, eighths);
+                }
+                if t[2] % 8 != 0 {
+                    let (x, p) = (x.add(8 * eighths), p.add(4 * eighths));
+                    acc = mac4_pairs(acc, core::ptr::read_unaligned(x as *const u32), *p, *p.add(1));
+                }
+            }
+        }
+        *s = acc;
+        // wrapping_add: the pointers are only dereferenced for rows the caller covers.
+        (raw_row, pairs_row) = (raw_row.wrapping_add(raw_stride), pairs_row.wrapping_add(pairs_stride));
+    }
+}
+
+/// [`dot_taps`] where every row shares the pairs (`pairs_stride == 0`) and each tap is 8
+/// elements long (a transposed convolution with 8 input channels: the tap's input pixel against
+/// each output channel's filter tap): taps outer, the tap's 4 pair words held in registers over
+/// the rows, each row's sum updated in place.
+///
+/// # Safety
+/// As [`dot_taps`], with `pairs_stride == 0` and every `t[2] == 8`.
+unsafe fn dot_taps_shared8(
+    sums: &mut [i32],
+    raw: *const i8,
+    raw_stride: usize,
+    pairs: *const i32,
+    taps: &[[usize; 3]],
+) {
+    for t in taps {
+        // SAFETY (all pointer steps and reads): inside the ranges the caller guarantees.
+        unsafe {
+            let p = pairs.add(t[1]);
+            let (p0, p1, p2, p3) = (*p, *p.add(1), *p.add(2), *p.add(3));
+            let mut x = raw.add(t[0]);
+            for s in sums.iter_mut() {
+                let (a, b) =
+                    (core::ptr::read_unaligned(x as *const u32), core::ptr::read_unaligned(x.add(4) as *const u32));
+                *s = mac4_pairs(mac4_pairs(*s, a, p0, p1), b, p2, p3);
+                x = x.wrapping_add(raw_stride);
+            }
+        }
+    }
+}
+
+/// [`crate::int8::scalar::requantize_doubled`]: five instructions per value (`add` with the
+/// sign, `lsl`, `smmlar`, `asr`, `ssat`), then the activation clamp.
+pub fn requantize_doubled(acc: &[i32], mult: &[i32], e1: &[i32], k: &[i32], min: i32, max: i32, out: &mut [i8]) {
+    for ((((o, &a), &m), &e1), &k) in out.iter_mut().zip(acc).zip(mult).zip(e1).zip(k) {
+        let v: i32;
+        // SAFETY: register arithmetic only; `e1` is 0..=29 (requant_doubled), so `asr` by it is
+        // the arithmetic shift the formula needs.
+        unsafe {
+            asm!(
+                "add {k}, {k}, {a}, asr #31",
+                "lsl {a}, {a}, #1",
+                "smmlar {v}, {a}, {m}, {k}",
+                "asr {v}, {v}, {e}",
+                "ssat {v}, #8, {v}, asr #1",
+                a = inout(reg) a => _,
+                k = inout(reg) k => _,
+                m = in(reg) m,
+                e = in(reg) e1,
+                v = out(reg) v,
+                options(pure, nomem, nostack),
+            );
+        }
+        *o = v.max(min).min(max) as i8;
+    }
 }
