@@ -969,10 +969,36 @@ fn tensor_dict<'py>(py: Python<'py>, name: String, t: &TensorInfo) -> PyResult<B
     let d = PyDict::new(py);
     d.set_item("name", name)?;
     d.set_item("shape", PyTuple::new(py, t.shape())?)?;
-    d.set_item("dtype", t.dtype.name())?;
+    d.set_item("dtype", numpy_name(t.dtype))?;
     d.set_item("scale", t.scale)?;
     d.set_item("zero_point", t.zero_point)?;
     Ok(d)
+}
+
+/// numpy's name for a tensor type.
+fn numpy_name(t: TensorType) -> &'static str {
+    match t {
+        TensorType::Float32 => "float32",
+        TensorType::Int32 => "int32",
+        TensorType::UInt8 => "uint8",
+        TensorType::Int64 => "int64",
+        TensorType::Int16 => "int16",
+        TensorType::Int8 => "int8",
+        TensorType::Other(_) => "other",
+    }
+}
+
+/// One graph input's rows: int8 (quantised), or float32 for a float input (a model that starts
+/// with QUANTIZE).
+enum InputRows {
+    I8(Vec<i8>),
+    F32(Vec<f32>),
+}
+
+/// One graph output's rows.
+enum OutputRows {
+    I8(Vec<i8>),
+    F32(Vec<f32>),
 }
 
 /// An int8 `.tflite` network (a path or the file's bytes), run bit-exact with TFLite Micro.
@@ -1043,25 +1069,30 @@ impl PyNetwork {
                 given.len()
             )));
         }
-        let mut held: Vec<Vec<i8>> = Vec::new();
+        let mut held: Vec<InputRows> = Vec::new();
         let mut n = None;
         for (i, (a, (_, info))) in given.iter().zip(&self.inputs).enumerate() {
             let is_i8 =
                 a.getattr("dtype").and_then(|d| d.str()?.extract::<String>()).map(|d| d == "int8").unwrap_or(false);
-            let q = if is_i8 || info.dtype != TensorType::Int8 {
+            let (q, len) = if info.dtype == TensorType::Float32 {
+                let f = vec_f32(a)?;
+                let len = f.len();
+                (InputRows::F32(f), len)
+            } else if is_i8 {
                 let v: PyReadonlyArrayDyn<i8> = contiguous(a, "int8")?.extract()?;
-                v.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?.to_vec()
+                let v = v.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?.to_vec();
+                let len = v.len();
+                (InputRows::I8(v), len)
             } else {
                 let f = vec_f32(a)?;
                 let mut q = vec![0i8; f.len()];
                 fvae::vae::quantize(&f, info.scale, info.zero_point, &mut q).map_err(value_err)?;
-                q
+                (InputRows::I8(q), f.len())
             };
             let rows = a.getattr("shape")?.get_item(0)?.extract::<usize>().unwrap_or(0);
-            if info.len == 0 || q.len() != rows * info.len {
+            if info.len == 0 || len != rows * info.len {
                 return Err(PyValueError::new_err(format!(
-                    "input {i}: {} values in {rows} rows, each row must hold the input's {} elements",
-                    q.len(),
+                    "input {i}: {len} values in {rows} rows, each row must hold the input's {} elements",
                     info.len
                 )));
             }
@@ -1081,15 +1112,34 @@ impl PyNetwork {
                 parallel(n, t, |r| {
                     let mut arena = vec![0u8; arena_len];
                     let mut it = net.interpreter(&mut arena)?;
-                    let mut out: Vec<Vec<i8>> = outs.iter().map(|(_, o)| Vec::with_capacity(r.len() * o.len)).collect();
+                    let mut out: Vec<OutputRows> = outs
+                        .iter()
+                        .map(|(_, o)| match o.dtype {
+                            TensorType::Float32 => OutputRows::F32(Vec::with_capacity(r.len() * o.len)),
+                            _ => OutputRows::I8(Vec::with_capacity(r.len() * o.len)),
+                        })
+                        .collect();
+                    let mut f = Vec::new();
                     for row in r {
                         for (j, (q, (_, info))) in held.iter().zip(ins).enumerate() {
-                            let src = q.get(row * info.len..(row + 1) * info.len).unwrap_or_default();
-                            it.input_i8_mut(j)?.copy_from_slice(src);
+                            let rows = row * info.len..(row + 1) * info.len;
+                            match q {
+                                InputRows::I8(q) => {
+                                    it.input_i8_mut(j)?.copy_from_slice(q.get(rows).unwrap_or_default())
+                                }
+                                InputRows::F32(v) => it.set_input_f32(j, v.get(rows).unwrap_or_default())?,
+                            }
                         }
                         it.invoke()?;
-                        for (j, o) in out.iter_mut().enumerate() {
-                            o.extend_from_slice(it.output_i8(j)?);
+                        for (j, (o, (_, info))) in out.iter_mut().zip(outs).enumerate() {
+                            match o {
+                                OutputRows::I8(o) => o.extend_from_slice(it.output_i8(j)?),
+                                OutputRows::F32(o) => {
+                                    f.resize(info.len, 0.0);
+                                    it.output_f32(j, &mut f)?;
+                                    o.extend_from_slice(&f);
+                                }
+                            }
                         }
                     }
                     Ok(out)
@@ -1098,11 +1148,24 @@ impl PyNetwork {
             .map_err(|e| PyValueError::new_err(format!("{}: {e}", self.source)))?;
         let list = PyList::empty(py);
         for (j, (_, info)) in outs.iter().enumerate() {
-            let v: Vec<i8> = parts.iter().flat_map(|p| p[j].iter().copied()).collect();
             let shape = info.shape();
             let mut dims = vec![n];
             dims.extend_from_slice(if shape.first() == Some(&1) { &shape[1..] } else { shape });
-            list.append(array(py, v, &dims)?)?;
+            if info.dtype == TensorType::Float32 {
+                let v: Vec<f32> = parts
+                    .iter()
+                    .flat_map(|p| if let OutputRows::F32(v) = &p[j] { v.as_slice() } else { &[] })
+                    .copied()
+                    .collect();
+                list.append(array(py, v, &dims)?)?;
+            } else {
+                let v: Vec<i8> = parts
+                    .iter()
+                    .flat_map(|p| if let OutputRows::I8(v) = &p[j] { v.as_slice() } else { &[] })
+                    .copied()
+                    .collect();
+                list.append(array(py, v, &dims)?)?;
+            }
         }
         Ok(list)
     }
@@ -1248,6 +1311,7 @@ fn fit_options(
 /// >>> gmm = fvae.fit_gmm(X, 16, seed=0)                   # doctest: +SKIP
 #[pyfunction]
 #[pyo3(signature = (x, n_components, *, seed=0, max_iter=100, tol=1e-3, reg_covar=1e-6, threads=None))]
+#[allow(clippy::too_many_arguments)]
 fn fit_gmm(
     py: Python<'_>,
     x: &Bound<'_, PyAny>,
