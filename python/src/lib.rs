@@ -81,9 +81,10 @@ struct Rows<'a, T> {
     cols: usize,
 }
 
-/// `x` as a C-contiguous array of `dtype` (numpy's `ascontiguousarray`: no copy when it already is).
+/// `x` as an aligned C-contiguous array of `dtype` (numpy's `require`: no copy when it already
+/// is; arrays unpickled from out-of-band buffers can be misaligned).
 fn contiguous<'py>(x: &Bound<'py, PyAny>, dtype: &str) -> PyResult<Bound<'py, PyAny>> {
-    x.py().import("numpy")?.call_method1("ascontiguousarray", (x, dtype))
+    x.py().import("numpy")?.call_method1("require", (x, dtype, "CA"))
 }
 
 /// `x` [N, D] as float32 rows.
