@@ -5,12 +5,16 @@ The fixtures in tests/data/tflite only use FULLY_CONNECTED, CONV_2D, TRANSPOSE_C
 LOGISTIC. This script writes small .tflite flatbuffers by hand for the other operators and
 options (DEPTHWISE_CONV_2D, TANH, RELU, RELU6, ADD with broadcasting and a constant operand,
 RESIZE_NEAREST_NEIGHBOR, QUANTIZE f32->int8 and int8->int8, DEQUANTIZE, CONV_2D with VALID
-padding/stride/dilation/per-tensor weights, TRANSPOSE_CONV with VALID padding and no bias), feeds
-each random int8 (or f32) inputs, and records what the TFLite Micro reference interpreter (pip
-`tflite-micro`, its Python `runtime.Interpreter`) outputs. The Rust test tests/nn.rs then
-requires fvae's outputs to be identical.
+padding/stride/dilation/per-tensor weights, TRANSPOSE_CONV with VALID padding and no bias,
+LEAKY_RELU, MUL, SUB, ADD beyond rank 4, PRELU, HARD_SWISH, ELU int8 and f32, MAXIMUM, MINIMUM,
+SQUARED_DIFFERENCE, GELU), feeds each random int8 (or f32) inputs (the newer operators get edge
+rows first), and records what the TFLite Micro reference interpreter (pip `tflite-micro`, its
+Python `runtime.Interpreter`) outputs; for GELU, which TFLite Micro has only in float, LiteRT's
+interpreter (pip `ai-edge-litert`) with its reference kernels (`OpResolverType.BUILTIN_REF`).
+The Rust test tests/nn.rs then requires fvae's outputs to be identical. It also writes models
+fvae must refuse (`bad_*.tflite`, `unsupported_op.tflite`).
 
-Run (from the repository root, in a venv with `pip install tflite-micro flatbuffers numpy`):
+Run (from the repository root, in a venv with `pip install tflite-micro ai-edge-litert flatbuffers numpy`):
     bench-venv/bin/python scripts/make_op_models.py
 It writes tests/data/tflite_ops/NAME.tflite, NAME_in0.npy (, NAME_in1.npy), NAME_out0.npy and
 a manifest.json. The flatbuffers are written with the `flatbuffers` Builder directly, field by
@@ -29,9 +33,11 @@ ROWS = 16
 # BuiltinOperator codes and BuiltinOptions union codes of schema.fbs.
 OPS = {"MUL": 18, "ADD": 0, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6, "FULLY_CONNECTED": 9,
        "RELU": 19, "RELU6": 21, "TANH": 28, "TRANSPOSE_CONV": 67, "RESIZE_NEAREST_NEIGHBOR": 97,
-       "QUANTIZE": 114}
+       "QUANTIZE": 114, "SUB": 41, "PRELU": 54, "MAXIMUM": 55, "MINIMUM": 57, "LEAKY_RELU": 98,
+       "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8}
 OPT = {"Conv2D": 1, "DepthwiseConv2D": 2, "FullyConnected": 8, "Add": 11, "TransposeConv": 49,
-       "ResizeNearestNeighbor": 74, "Dequantize": 38, "Quantize": 89}
+       "ResizeNearestNeighbor": 74, "Dequantize": 38, "Quantize": 89, "Mul": 21, "Sub": 28,
+       "LeakyRelu": 75, "Gelu": 116}
 INT8, INT32, FLOAT32 = 9, 2, 0
 
 
@@ -99,7 +105,8 @@ class Graph:
                 n = max([f[0] for f in o["fields"]] + [0]) + 1
                 b.StartObject(n)
                 for slot, kind, v in o["fields"]:
-                    {"i8": b.PrependInt8Slot, "i32": b.PrependInt32Slot, "bool": b.PrependBoolSlot}[kind](slot, v, 0 if kind != "i32" else -999)
+                    {"i8": b.PrependInt8Slot, "i32": b.PrependInt32Slot, "bool": b.PrependBoolSlot,
+                     "f32": b.PrependFloat32Slot}[kind](slot, v, 0 if kind != "i32" else -999)
                 opt = b.EndObject()
             ins, outs = ivec(o["inputs"]), ivec(o["outputs"])
             b.StartObject(5)
@@ -153,6 +160,11 @@ def i8(shape):
 
 def per_channel(n):
     return (rng.uniform(0.002, 0.02, size=n)).astype(np.float32)
+
+
+# Per-model options: edge rows first; expected outputs from LiteRT's reference kernels.
+EDGES = dict(edges=True)
+LITERT = dict(edges=True, litert=True)
 
 
 def models():
@@ -258,16 +270,273 @@ def models():
     g.op("TRANSPOSE_CONV", [shape, w, x], [y], "TransposeConv", [(0, "i8", 1), (1, "i32", 2), (2, "i32", 2)])
     yield "transpose_conv_valid_nobias", g, [x], [y]
 
+    # The operators below get edge rows first (EDGES): every input at -128, at 127, the two
+    # mixed, and all 256 values in order; then random rows.
+
+    # LEAKY_RELU: alpha 0.2; a negative alpha with zero points at the ends; alpha 3 (a
+    # multiplier above 1); an output scale making the identity multiplier tiny.
+    for name, alpha, (sx, zx), (sy, zy) in [("leaky_relu", 0.2, (0.05, 3), (0.03, -20)),
+                                            ("leaky_relu_negative_alpha", -0.5, (0.04, -128), (0.05, 127)),
+                                            ("leaky_relu_alpha_3", 3.0, (0.1, 127), (0.02, -128)),
+                                            ("leaky_relu_tiny_multiplier", 0.1, (1e-3, 0), (40.0, 0)),
+                                            # f64 and f32 multipliers give different tables here.
+                                            ("leaky_relu_f64_multiplier", 1.9079780578613281,
+                                             (0.003043972421437502, -10), (0.0016427787486463785, 33))]:
+        g = Graph()
+        x = g.tensor([1, 256], scale=[sx], zp=[zx])
+        y = g.tensor([1, 256], scale=[sy], zp=[zy])
+        g.op("LEAKY_RELU", [x], [y], "LeakyRelu", [(0, "f32", alpha)])
+        yield name, g, [x], [y], EDGES
+
+    # MUL: broadcast with fused RELU6; same shapes of odd size with a multiplier far above 1
+    # (shift 8) and zero points at the ends; a multiplier that flushes to zero; a constant
+    # operand; rank-6 broadcast; a rank-0 scalar.
+    g = Graph()
+    a = g.tensor([1, 4, 4, 3], scale=[0.05], zp=[2])
+    c = g.tensor([1, 1, 1, 3], scale=[0.1], zp=[-3])
+    y = g.tensor([1, 4, 4, 3], scale=[0.02], zp=[-60])
+    g.op("MUL", [a, c], [y], "Mul", [(0, "i8", 3)])
+    yield "mul_broadcast_relu6", g, [a, c], [y], EDGES
+    g = Graph()
+    a = g.tensor([3, 7], scale=[0.5], zp=[-128])
+    c = g.tensor([3, 7], scale=[0.5], zp=[127])
+    y = g.tensor([3, 7], scale=[0.001], zp=[5])
+    g.op("MUL", [a, c], [y])
+    yield "mul_huge_multiplier", g, [a, c], [y], EDGES
+    g = Graph()
+    a = g.tensor([5], scale=[1e-6], zp=[0])
+    c = g.tensor([5], scale=[1e-6], zp=[0])
+    y = g.tensor([5], scale=[10.0], zp=[-7])
+    g.op("MUL", [a, c], [y])
+    yield "mul_flushed_multiplier", g, [a, c], [y], EDGES
+    g = Graph()
+    a = g.tensor([2, 5], scale=[0.03], zp=[-1])
+    c = g.tensor([5], scale=[0.02], zp=[4], data=i8(5))
+    y = g.tensor([2, 5], scale=[0.01], zp=[0])
+    g.op("MUL", [c, a], [y])
+    yield "mul_constant_first", g, [a], [y], EDGES
+    g = Graph()
+    a = g.tensor([2, 1, 3, 1, 2, 3], scale=[0.04], zp=[1])
+    c = g.tensor([1, 2, 1, 4, 1, 3], scale=[0.03], zp=[-2])
+    y = g.tensor([2, 2, 3, 4, 2, 3], scale=[0.01], zp=[3])
+    g.op("MUL", [a, c], [y])
+    yield "mul_broadcast_6d", g, [a, c], [y], EDGES
+    g = Graph()
+    a = g.tensor([2, 3, 5], scale=[0.04], zp=[1])
+    c = g.tensor([], scale=[0.03], zp=[-2])
+    y = g.tensor([2, 3, 5], scale=[0.01], zp=[3])
+    g.op("MUL", [a, c], [y])
+    yield "mul_scalar", g, [a, c], [y], EDGES
+    g = Graph()
+    a = g.tensor([2, 9], scale=[0.06], zp=[-9])
+    y = g.tensor([2, 9], scale=[0.05], zp=[-128])
+    g.op("MUL", [a, a], [y])
+    yield "mul_square", g, [a], [y], EDGES
+
+    # SUB: rank-3 against rank-2 broadcast with fused RELU; constant minus activation; rank 5.
+    g = Graph()
+    a = g.tensor([2, 3, 4], scale=[0.05], zp=[-5])
+    c = g.tensor([3, 1], scale=[0.07], zp=[9])
+    y = g.tensor([2, 3, 4], scale=[0.04], zp=[-128])
+    g.op("SUB", [a, c], [y], "Sub", [(0, "i8", 1)])
+    yield "sub_broadcast_relu", g, [a, c], [y], EDGES
+    g = Graph()
+    a = g.tensor([3, 5], scale=[0.02], zp=[127])
+    c = g.tensor([1, 5], scale=[0.09], zp=[-128], data=i8((1, 5)))
+    y = g.tensor([3, 5], scale=[0.05], zp=[0])
+    g.op("SUB", [c, a], [y])
+    yield "sub_constant_first", g, [a], [y], EDGES
+    g = Graph()
+    a = g.tensor([2, 1, 3, 2, 5], scale=[0.03], zp=[0])
+    c = g.tensor([4, 1, 1, 5], scale=[0.03], zp=[0])
+    y = g.tensor([2, 4, 3, 2, 5], scale=[0.06], zp=[2])
+    g.op("SUB", [a, c], [y])
+    yield "sub_broadcast_5d", g, [a, c], [y], EDGES
+
+    # ADD beyond 4-D, both inputs broadcast (rank 6 against rank 5), zero points at the ends.
+    g = Graph()
+    a = g.tensor([1, 2, 1, 3, 1, 2], scale=[0.05], zp=[-128])
+    c = g.tensor([2, 1, 3, 1, 4, 1][1:], scale=[0.02], zp=[127])
+    y = g.tensor([1, 2, 3, 3, 4, 2], scale=[0.06], zp=[-3])
+    g.op("ADD", [a, c], [y])
+    yield "add_broadcast_6d", g, [a, c], [y], EDGES
+
+    # PRELU: alpha shared over H and W (the converter's shared_axes form), and a full alpha.
+    g = Graph()
+    x = g.tensor([1, 4, 4, 3], scale=[0.05], zp=[7])
+    al = g.tensor([1, 1, 3], scale=[0.004], zp=[-20], data=i8((1, 1, 3)))
+    y = g.tensor([1, 4, 4, 3], scale=[0.03], zp=[-128])
+    g.op("PRELU", [x, al], [y])
+    yield "prelu_shared_axes", g, [x], [y], EDGES
+    g = Graph()
+    x = g.tensor([2, 3, 5], scale=[0.08], zp=[-128])
+    al = g.tensor([2, 3, 5], scale=[0.01], zp=[0], data=i8((2, 3, 5)))
+    y = g.tensor([2, 3, 5], scale=[0.05], zp=[127])
+    g.op("PRELU", [x, al], [y])
+    yield "prelu_full_alpha", g, [x], [y], EDGES
+
+    # HARD_SWISH: reluish exponents positive (s_x 0.05), negative (s_x 0.002) and large (s_x 0.9).
+    for name, (sx, zx), (sy, zy) in [("hard_swish", (0.05, -3), (0.03, -50)),
+                                     ("hard_swish_small_scale", (0.002, 127), (0.001, -128)),
+                                     ("hard_swish_large_scale", (0.9, -128), (0.5, 100)),
+                                     # f64 and f32 multipliers give different tables here.
+                                     ("hard_swish_f64_multiplier", (0.0005415622727014124, -128),
+                                      (0.0002313376753591001, -128))]:
+        g = Graph()
+        x = g.tensor([1, 256], scale=[sx], zp=[zx])
+        y = g.tensor([1, 256], scale=[sy], zp=[zy])
+        g.op("HARD_SWISH", [x], [y])
+        yield name, g, [x], [y], EDGES
+
+    # ELU: int8 (TFLite Micro's table), f32, and the converter's DEQUANTIZE -> ELU -> QUANTIZE.
+    g = Graph()
+    x = g.tensor([1, 256], scale=[0.06], zp=[40])
+    y = g.tensor([1, 256], scale=[0.04], zp=[-100])
+    g.op("ELU", [x], [y])
+    yield "elu", g, [x], [y], EDGES
+    g = Graph()
+    x = g.tensor([4, 64], FLOAT32)
+    y = g.tensor([4, 64], FLOAT32)
+    g.op("ELU", [x], [y])
+    yield "elu_f32", g, [x], [y], EDGES
+    g = Graph()
+    xq = g.tensor([1, 256], scale=[0.045], zp=[9])
+    xf = g.tensor([1, 256], FLOAT32)
+    yf = g.tensor([1, 256], FLOAT32)
+    yq = g.tensor([1, 256], scale=[0.025], zp=[-88])
+    g.op("DEQUANTIZE", [xq], [xf])
+    g.op("ELU", [xf], [yf])
+    g.op("QUANTIZE", [yf], [yq])
+    yield "dequantize_elu_quantize", g, [xq], [yq], EDGES
+
+    # MAXIMUM and MINIMUM: broadcast and same shape (one quantisation, as the converter writes).
+    for op in ["MAXIMUM", "MINIMUM"]:
+        g = Graph()
+        a = g.tensor([2, 3, 4], scale=[0.05], zp=[-3])
+        c = g.tensor([4], scale=[0.05], zp=[-3])
+        y = g.tensor([2, 3, 4], scale=[0.05], zp=[-3])
+        g.op(op, [a, c], [y])
+        yield op.lower() + "_broadcast", g, [a, c], [y], EDGES
+        g = Graph()
+        a = g.tensor([3, 7], scale=[0.02], zp=[127])
+        c = g.tensor([3, 7], scale=[0.02], zp=[127])
+        y = g.tensor([3, 7], scale=[0.02], zp=[127])
+        g.op(op, [a, c], [y])
+        yield op.lower() + "_same_shape", g, [a, c], [y], EDGES
+
+    # SQUARED_DIFFERENCE: broadcast with different scales; same shape with zero points at the ends
+    # and a small output scale (output multiplier above 1).
+    g = Graph()
+    a = g.tensor([1, 4, 4, 3], scale=[0.05], zp=[2])
+    c = g.tensor([1, 1, 1, 3], scale=[0.11], zp=[-9])
+    y = g.tensor([1, 4, 4, 3], scale=[0.3], zp=[-128])
+    g.op("SQUARED_DIFFERENCE", [a, c], [y])
+    yield "squared_difference_broadcast", g, [a, c], [y], EDGES
+    g = Graph()
+    a = g.tensor([3, 7], scale=[0.02], zp=[-128])
+    c = g.tensor([3, 7], scale=[0.03], zp=[127])
+    y = g.tensor([3, 7], scale=[0.0001], zp=[-100])
+    g.op("SQUARED_DIFFERENCE", [a, c], [y])
+    yield "squared_difference_small_output_scale", g, [a, c], [y], EDGES
+
+    # One-element constant operands (fvae turns these into tables): x + c, c * x (rank 0),
+    # c - x, max(x, c), (x - c)^2, PRELU with one alpha.
+    for name, op, opt, fields, first, cshape in [("add_constant_scalar", "ADD", "Add", [(0, "i8", 1)], False, [1]),
+                                                 ("mul_constant_scalar_first", "MUL", None, [], True, []),
+                                                 ("sub_constant_scalar_first", "SUB", None, [], True, [1, 1]),
+                                                 ("maximum_constant_scalar", "MAXIMUM", None, [], False, [1]),
+                                                 ("squared_difference_constant_scalar", "SQUARED_DIFFERENCE", None, [],
+                                                  False, [1]),
+                                                 ("prelu_constant_scalar", "PRELU", None, [], False, [1])]:
+        g = Graph()
+        same = op == "MAXIMUM"
+        a = g.tensor([3, 11], scale=[0.05], zp=[-7])
+        c = g.tensor(cshape, scale=[0.05 if same else 0.09], zp=[-7 if same else 100], data=i8(cshape))
+        y = g.tensor([3, 11], scale=[0.05 if same else 0.04], zp=[-7 if same else -30])
+        g.op(op, [c, a] if first else [a, c], [y], opt, fields)
+        yield name, g, [a], [y], EDGES
+
+    # GELU (LiteRT's reference kernels; TFLite Micro has no int8 GELU): erf and tanh forms.
+    for name, approximate, (sx, zx), (sy, zy) in [("gelu", 0, (0.042, 6), (0.0207, -120)),
+                                                  ("gelu_approximate", 1, (0.03, -128), (0.02, -5)),
+                                                  ("gelu_wide", 0, (0.2, 127), (0.1, -128))]:
+        g = Graph()
+        x = g.tensor([1, 256], scale=[sx], zp=[zx])
+        y = g.tensor([1, 256], scale=[sy], zp=[zy])
+        g.op("GELU", [x], [y], "Gelu", [(0, "bool", approximate)] if approximate else [])
+        yield name, g, [x], [y], LITERT
+
+
+def bad_models():
+    def graph(op, shapes, scales, opt=None, fields=(), const=(), dtype=INT8):
+        g = Graph()
+        ts = []
+        for k, (shape, sc) in enumerate(zip(shapes, scales)):
+            data = np.zeros(shape, dtype=np.int8) if k in const else None
+            ts.append(g.tensor(shape, dtype, scale=sc, zp=[0] * len(sc), data=data, qdim=len(shape) - 1))
+        g.op(op, ts[:-1], ts[-1:], opt, fields)
+        g.io = ([t for k, t in enumerate(ts[:-1]) if k not in const], ts[-1:])
+        return g
+    yield "mul_shapes", graph("MUL", [[2, 3], [4, 3], [2, 3]], [[0.1]] * 3)
+    yield "sub_output_scale", graph("SUB", [[4], [4], [4]], [[1.0], [1.0], [1e-7]])
+    yield "hard_swish_output_scale", graph("HARD_SWISH", [[8], [8]], [[1.0], [1e-3]])
+    yield "prelu_per_channel_alpha", graph("PRELU", [[2, 3], [3], [2, 3]], [[0.1], [0.1, 0.2, 0.3], [0.1]],
+                                           const=(1,))
+    yield "mul_two_constants", graph("MUL", [[3], [3], [3]], [[0.1]] * 3, const=(0, 1))
+    yield "mul_int16", graph("MUL", [[3], [3], [3]], [[0.1]] * 3, dtype=7)
+
+
+def set_edge_rows(v, k):
+    """Rows 0-4 of input k: all -128, all 127, the two mixed (input 0 low, input 1 high and
+    the reverse), every value in order (rotated per input); f32 rows 0-1: special values."""
+    rows = v.reshape(v.shape[0], -1)
+    n = rows.shape[1]
+    if v.dtype == np.float32:
+        special = np.array([0.0, -0.0, -1e-45, -1e-38, -1e-8, -0.5, -1.0, -9.0, -17.0, -88.0, -104.0, -1e30,
+                            -np.inf, np.inf, np.nan, 1e-40, 3.0, 1e30], dtype=np.float32)
+        rows[0, :min(n, len(special))] = special[:n]
+        rows[1] = -np.abs(rows[1]) * 4
+        return
+    rows[0] = -128
+    rows[1] = 127
+    rows[2] = -128 if k == 0 else 127
+    rows[3] = 127 if k == 0 else -128
+    rows[4] = np.roll(np.resize(np.arange(-128, 128), n), 37 * k)
+
+
+class LiteRT:
+    """The LiteRT interpreter with its reference kernels (BUILTIN_REF), behind the two calls
+    main() makes of TFLite Micro's."""
+
+    def __init__(self, model):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        self.it = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+        self.it.allocate_tensors()
+
+    def set_input(self, v, k):
+        d = self.it.get_input_details()[k]
+        self.it.set_tensor(d["index"], v.reshape(d["shape"]))
+
+    def invoke(self):
+        self.it.invoke()
+
+    def get_output(self, k):
+        return self.it.get_tensor(self.it.get_output_details()[k]["index"])
+
 
 def main():
     os.makedirs(OUT, exist_ok=True)
     manifest = {}
     keep = []  # the runtime keeps pointers into the model bytes: keep every model alive
-    for name, g, ins, outs in models():
+    for name, g, ins, outs, *opts in models():
+        opts = opts[0] if opts else {}
         model = g.build(ins, outs)
         with open(os.path.join(OUT, name + ".tflite"), "wb") as f:
             f.write(model)
-        interp = runtime.Interpreter.from_bytes(model)
+        if opts.get("litert"):
+            interp = LiteRT(model)
+        else:
+            interp = runtime.Interpreter.from_bytes(model)
         keep.append((model, interp))
         in_data = []
         for k, t in enumerate(ins):
@@ -280,6 +549,8 @@ def main():
                 v.reshape(-1)[:4] = [0.5 * 0.02, -0.5 * 0.02, 7.0, -7.0]
             else:
                 v = i8(shape)
+            if opts.get("edges"):
+                set_edge_rows(v, k)
             in_data.append(v)
             np.save(os.path.join(OUT, f"{name}_in{k}.npy"), v)
         results = []
@@ -292,15 +563,22 @@ def main():
         np.save(os.path.join(OUT, f"{name}_out0.npy"), out)
         manifest[name] = dict(inputs=len(ins), rows=ROWS, out_dtype=str(out.dtype), out_shape=list(out.shape))
         print(name, out.dtype, out.shape)
-    # An operator fvae does not implement (MUL), after a supported one: only for the error test.
+    # An operator fvae does not implement (FLOOR), after a supported one: only for the error test.
     g = Graph()
     x = g.tensor([1, 8], scale=[0.1], zp=[0])
     h = g.tensor([1, 8], scale=[0.1], zp=[0])
     y = g.tensor([1, 8], scale=[0.1], zp=[0])
     g.op("RELU", [x], [h])
-    g.op("MUL", [h, h], [y])
-    with open(os.path.join(OUT, "unsupported_mul.tflite"), "wb") as f:
+    g.op("FLOOR", [h], [y])
+    with open(os.path.join(OUT, "unsupported_op.tflite"), "wb") as f:
         f.write(g.build([x], [y]))
+    # Models fvae must refuse at set-up, each naming the operator (tests/nn.rs): shapes that do
+    # not broadcast to the output, a SUB output scale giving a multiplier of 1 or more (TFLite
+    # Micro aborts), a HARD_SWISH output scale below input scale / 128, a per-channel PRELU
+    # alpha, a MUL of two constants, an int16 MUL.
+    for name, build in bad_models():
+        with open(os.path.join(OUT, f"bad_{name}.tflite"), "wb") as f:
+            f.write(build.build(*build.io))
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
 

@@ -75,6 +75,47 @@ fn operators_bit_exact_with_tflite_micro() {
         "requantize",
         "conv_valid_strided_dilated",
         "transpose_conv_valid_nobias",
+        "leaky_relu",
+        "leaky_relu_negative_alpha",
+        "leaky_relu_alpha_3",
+        "leaky_relu_tiny_multiplier",
+        "leaky_relu_f64_multiplier",
+        "mul_broadcast_relu6",
+        "mul_huge_multiplier",
+        "mul_flushed_multiplier",
+        "mul_constant_first",
+        "mul_broadcast_6d",
+        "mul_scalar",
+        "mul_square",
+        "sub_broadcast_relu",
+        "sub_constant_first",
+        "sub_broadcast_5d",
+        "add_broadcast_6d",
+        "prelu_shared_axes",
+        "prelu_full_alpha",
+        "hard_swish",
+        "hard_swish_small_scale",
+        "hard_swish_large_scale",
+        "hard_swish_f64_multiplier",
+        "elu",
+        "elu_f32",
+        "dequantize_elu_quantize",
+        "maximum_broadcast",
+        "maximum_same_shape",
+        "minimum_broadcast",
+        "minimum_same_shape",
+        "squared_difference_broadcast",
+        "squared_difference_small_output_scale",
+        "add_constant_scalar",
+        "mul_constant_scalar_first",
+        "sub_constant_scalar_first",
+        "maximum_constant_scalar",
+        "squared_difference_constant_scalar",
+        "prelu_constant_scalar",
+        // Expected outputs from LiteRT's reference kernels (TFLite Micro has no int8 GELU).
+        "gelu",
+        "gelu_approximate",
+        "gelu_wide",
     ];
     for name in names {
         let dir = "tests/data/tflite_ops";
@@ -82,7 +123,7 @@ fn operators_bit_exact_with_tflite_micro() {
         let net = Network::new(&model).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut arena = vec![0u8; net.required_arena()];
         let mut it = net.interpreter(&mut arena).unwrap();
-        let n_inputs = if name == "add_broadcast_relu" { 2 } else { 1 };
+        let n_inputs = if std::path::Path::new(&format!("{dir}/{name}_in1.npy")).exists() { 2 } else { 1 };
         let ins: Vec<Vec<u8>> = (0..n_inputs).map(|k| load(&format!("{dir}/{name}_in{k}.npy"))).collect();
         let ins: Vec<Npy> = ins.iter().map(|b| Npy::parse(b).unwrap()).collect();
         let out_bytes = load(&format!("{dir}/{name}_out0.npy"));
@@ -116,9 +157,10 @@ fn operators_bit_exact_with_tflite_micro() {
 #[test]
 fn errors_name_what_and_where() {
     use fvae::Error;
-    // An unsupported operator is named with its index.
-    let model = load("tests/data/tflite_ops/unsupported_mul.tflite");
-    assert_eq!(Network::new(&model).unwrap_err(), Error::Unsupported { what: "MUL", index: 1 });
+    // An unsupported operator (FLOOR) is named with its index.
+    let model = load("tests/data/tflite_ops/unsupported_op.tflite");
+    let floor = fvae::formats::tflite::op::name(8);
+    assert_eq!(Network::new(&model).unwrap_err(), Error::Unsupported { what: floor, index: 1 });
     // A truncated file is a format error, never a panic.
     let model = load("tests/data/tflite/conv_decoder.tflite");
     for cut in [0, 7, 100, model.len() / 2, model.len() - 1] {
@@ -132,6 +174,31 @@ fn errors_name_what_and_where() {
     assert!(net.activation_bytes() < 8 + 128 + 128 + 1024 + 64 + 64 + 64);
 }
 
+/// Set-up refuses what the new operators cannot run, naming the operator (models written by
+/// scripts/make_op_models.py).
+#[test]
+fn elementwise_refusals_name_the_operator() {
+    use fvae::Error;
+    let err = |name: &str| Network::new(&load(&format!("tests/data/tflite_ops/bad_{name}.tflite"))).unwrap_err();
+    assert_eq!(err("mul_shapes"), Error::Shape { what: "MUL", expected: 2, found: 4 });
+    assert!(matches!(err("sub_output_scale"), Error::Value { what: "SUB", index: 0, .. }));
+    assert!(matches!(err("hard_swish_output_scale"), Error::Value { what: "HARD_SWISH", index: 0, .. }));
+    assert_eq!(
+        err("prelu_per_channel_alpha"),
+        Error::Unsupported { what: "PRELU alpha with per-channel quantization", index: 0 }
+    );
+    assert_eq!(
+        err("mul_two_constants"),
+        Error::Unsupported { what: "elementwise operator of two constants", index: 0 }
+    );
+    assert_eq!(err("mul_int16"), Error::DType { what: "MUL", expected: "i8", found: "i16" });
+    // The broadcast strides are counted in the arena: one byte short is refused.
+    let model = load("tests/data/tflite_ops/mul_broadcast_6d.tflite");
+    let net = Network::new(&model).unwrap();
+    let mut arena = vec![0u8; net.required_arena() - 1];
+    assert!(matches!(net.interpreter(&mut arena), Err(Error::BufferTooSmall { .. })));
+}
+
 /// Corrupted models never panic: every single-byte change (random positions and values) and
 /// truncation of each model either fails with an `Error` or builds a network that then runs
 /// (invoke on a zero input) without panicking. A cheap deterministic fuzz of the whole path.
@@ -141,7 +208,19 @@ fn corrupted_models_never_panic() {
         .iter()
         .map(|n| load(&format!("tests/data/tflite/{n}.tflite")))
         .collect();
-    for n in ["depthwise_same_s2_relu6", "add_broadcast_relu", "resize_half_pixel", "quantize_fc_dequantize", "tanh"] {
+    for n in [
+        "depthwise_same_s2_relu6",
+        "add_broadcast_relu",
+        "resize_half_pixel",
+        "quantize_fc_dequantize",
+        "tanh",
+        "mul_broadcast_6d",
+        "sub_constant_first",
+        "prelu_shared_axes",
+        "dequantize_elu_quantize",
+        "leaky_relu",
+        "gelu_approximate",
+    ] {
         models.push(load(&format!("tests/data/tflite_ops/{n}.tflite")));
     }
     let mut state = 0x2545_f491_4f6c_dd1du64;

@@ -1,8 +1,7 @@
 //! `fvae fv-vae`: Fisher vectors from a VAE (an int8 `.tflite` encoder and one float decoder
 //! layer), and the encoder step of `fvae fv --encoder` (latent GMM Fisher vectors).
 
-use crate::gmm::{at_row, normalization};
-use crate::io::{self, ctx, CliResult};
+use crate::io::{self, at_row, ctx, normalization, CliResult};
 use clap::Args;
 use fvae::formats::safetensors::SafeTensors;
 use fvae::fvvae::{DecoderLayer, Encoder, FvVaeAccumulator, FvVaeOptions};

@@ -1,8 +1,8 @@
 //! `fvae logpdf`, `fvae posteriors` and `fvae fv`: Gaussian-mixture scoring and Fisher vectors.
 
-use crate::io::{self, ctx, CliResult};
+use crate::io::{self, at_row, ctx, normalization, CliResult};
 use clap::{Args, ValueEnum};
-use fvae::fisher::{FisherAccumulator, FisherOptions, Layout, Normalization};
+use fvae::fisher::{FisherAccumulator, FisherOptions, Layout};
 use fvae::formats::safetensors::SafeTensors;
 use fvae::formats::AlignedBuf;
 use fvae::gmm::{Assignment, DiagGmm};
@@ -123,16 +123,6 @@ fn check_dim(gmm: &DiagGmm, x: &io::Matrix<f32>, path: &Path) -> CliResult<()> {
     Ok(())
 }
 
-/// Which row a batch error is about, for the message.
-pub(crate) fn at_row(path: &Path, first_row: usize, d: usize) -> impl Fn(fvae::Error) -> String + '_ {
-    move |e| match e {
-        fvae::Error::Value { what: "descriptor", index, reason } => {
-            format!("{}: row {}, column {}: {reason}", path.display(), first_row + index / d, index % d)
-        }
-        e => format!("{}: {e}", path.display()),
-    }
-}
-
 /// `fvae logpdf`: [N,K] log N(x | k), no weights.
 pub fn logpdf(args: GmmInput) -> CliResult<()> {
     let (mut g, x) = load(&args)?;
@@ -172,16 +162,6 @@ fn assignment(hard: bool, threshold: Option<f32>) -> CliResult<Assignment> {
         (false, t) if t.is_finite() && t >= 0.0 => Ok(Assignment::Soft { threshold: t }),
         (false, t) => Err(format!("--threshold must be finite and >= 0, got {t}")),
     }
-}
-
-/// The normalisation the flags ask for.
-pub fn normalization(improved: bool, power: Option<f32>, l2: bool) -> CliResult<Normalization> {
-    if let Some(a) = power {
-        if !(a.is_finite() && a > 0.0) {
-            return Err(format!("--power must be finite and > 0, got {a}"));
-        }
-    }
-    Ok(if improved { Normalization::IMPROVED } else { Normalization { power, l2 } })
 }
 
 /// `fvae fv`: one Fisher vector over all rows, or one per group of rows.

@@ -1,6 +1,7 @@
 //! What every command shares: reading inputs, writing outputs atomically, thread counts,
-//! progress, and one-line errors.
+//! progress, one-line errors, and the Fisher-vector normalisation flags.
 
+use fvae::fisher::Normalization;
 use fvae::formats::npy::{self, Npy};
 use fvae::formats::{AlignedBuf, DType};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -14,6 +15,27 @@ pub type CliResult<T> = Result<T, String>;
 /// Adds the file name to an error, so the line says where.
 pub fn ctx<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> String + '_ {
     move |e| format!("{}: {e}", path.display())
+}
+
+/// Which row and column a descriptor error of a GMM, Fisher or FV-VAE batch is about, for the
+/// message.
+pub fn at_row(path: &Path, first_row: usize, d: usize) -> impl Fn(fvae::Error) -> String + '_ {
+    move |e| match e {
+        fvae::Error::Value { what: "descriptor", index, reason } => {
+            format!("{}: row {}, column {}: {reason}", path.display(), first_row + index / d, index % d)
+        }
+        e => format!("{}: {e}", path.display()),
+    }
+}
+
+/// The Fisher-vector normalisation `--improved`, `--power` and `--l2` ask for (`fv`, `fv-vae`).
+pub fn normalization(improved: bool, power: Option<f32>, l2: bool) -> CliResult<Normalization> {
+    if let Some(a) = power {
+        if !(a.is_finite() && a > 0.0) {
+            return Err(format!("--power must be finite and > 0, got {a}"));
+        }
+    }
+    Ok(if improved { Normalization::IMPROVED } else { Normalization { power, l2 } })
 }
 
 /// A whole file in a 16-aligned buffer (tensors are read from it in place).

@@ -3,8 +3,8 @@
 //! Each kernel family is a module with one readable scalar reference (`scalar.rs`, the truth
 //! every test compares against) and hand-written paths per architecture beside it
 //! (`x86_64/{sse2,avx2,avx512}.rs`, `aarch64/neon.rs`, ...). The family's `mod.rs` holds the one
-//! dispatch point per kernel: compile-time `cfg(target_feature)` without `std`, and with `std` on
-//! x86_64 a CPU level detected once and cached ([`cpu`]).
+//! dispatch point per kernel: on x86_64 a match on the CPU level, detected once (`cpuid`, no
+//! `std` needed) and cached ([`cpu`]); elsewhere `cfg(target_feature)`.
 //!
 //! The kernels know nothing of models. They never panic: where slice lengths disagree they work
 //! on the largest consistent prefix, which the documentation of each kernel states.

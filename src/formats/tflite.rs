@@ -59,6 +59,26 @@ pub mod op {
     pub const RESIZE_NEAREST_NEIGHBOR: i32 = 97;
     /// QUANTIZE.
     pub const QUANTIZE: i32 = 114;
+    /// MUL.
+    pub const MUL: i32 = 18;
+    /// SUB.
+    pub const SUB: i32 = 41;
+    /// PRELU.
+    pub const PRELU: i32 = 54;
+    /// MAXIMUM.
+    pub const MAXIMUM: i32 = 55;
+    /// MINIMUM.
+    pub const MINIMUM: i32 = 57;
+    /// LEAKY_RELU.
+    pub const LEAKY_RELU: i32 = 98;
+    /// SQUARED_DIFFERENCE.
+    pub const SQUARED_DIFFERENCE: i32 = 99;
+    /// ELU.
+    pub const ELU: i32 = 111;
+    /// HARD_SWISH.
+    pub const HARD_SWISH: i32 = 117;
+    /// GELU.
+    pub const GELU: i32 = 150;
 
     /// The schema's name of a builtin operator code, for error messages.
     ///
@@ -76,7 +96,7 @@ pub mod op {
             FULLY_CONNECTED => "FULLY_CONNECTED",
             LOGISTIC => "LOGISTIC",
             17 => "MAX_POOL_2D",
-            18 => "MUL",
+            MUL => "MUL",
             RELU => "RELU",
             RELU6 => "RELU6",
             RESHAPE => "RESHAPE",
@@ -86,10 +106,18 @@ pub mod op {
             34 => "PAD",
             39 => "TRANSPOSE",
             40 => "MEAN",
-            41 => "SUB",
+            SUB => "SUB",
             TRANSPOSE_CONV => "TRANSPOSE_CONV",
             RESIZE_NEAREST_NEIGHBOR => "RESIZE_NEAREST_NEIGHBOR",
             QUANTIZE => "QUANTIZE",
+            PRELU => "PRELU",
+            MAXIMUM => "MAXIMUM",
+            MINIMUM => "MINIMUM",
+            LEAKY_RELU => "LEAKY_RELU",
+            SQUARED_DIFFERENCE => "SQUARED_DIFFERENCE",
+            ELU => "ELU",
+            HARD_SWISH => "HARD_SWISH",
+            GELU => "GELU",
             _ => "an unsupported builtin operator",
         }
     }
@@ -248,6 +276,9 @@ impl<'a> Table<'a> {
     }
     fn i32(&self, slot: usize, default: i32) -> Result<i32> {
         Ok(self.scalar::<4>(slot)?.map_or(default, i32::from_le_bytes))
+    }
+    fn f32(&self, slot: usize, default: f32) -> Result<f32> {
+        Ok(self.scalar::<4>(slot)?.map_or(default, f32::from_le_bytes))
     }
     fn u32(&self, slot: usize, default: u32) -> Result<u32> {
         Ok(self.scalar::<4>(slot)?.map_or(default, u32::from_le_bytes))
@@ -565,6 +596,10 @@ const OPT_ADD: u8 = 11;
 const OPT_RESHAPE: u8 = 17;
 const OPT_TRANSPOSE_CONV: u8 = 49;
 const OPT_RESIZE_NEAREST: u8 = 74;
+const OPT_MUL: u8 = 21;
+const OPT_SUB: u8 = 28;
+const OPT_LEAKY_RELU: u8 = 75;
+const OPT_GELU: u8 = 116;
 
 impl<'a> Model<'a> {
     /// Reads the root table, checks the `TFL3` identifier and walks every subgraph, tensor,
@@ -916,6 +951,39 @@ impl<'a> Operator<'a> {
         }
     }
 
+    /// The fused activation of `MulOptions` (NONE if absent).
+    pub fn mul_activation(&self) -> Result<Activation> {
+        match self.options(OPT_MUL)? {
+            Some(t) => Ok(Activation::from_code(t.i8(0, 0)?)),
+            None => Ok(Activation::None),
+        }
+    }
+
+    /// The fused activation of `SubOptions` (NONE if absent; `pot_scale_int16` only concerns
+    /// int16 and is not read).
+    pub fn sub_activation(&self) -> Result<Activation> {
+        match self.options(OPT_SUB)? {
+            Some(t) => Ok(Activation::from_code(t.i8(0, 0)?)),
+            None => Ok(Activation::None),
+        }
+    }
+
+    /// `LeakyReluOptions.alpha` (0 if absent, the schema's default).
+    pub fn leaky_relu_alpha(&self) -> Result<f32> {
+        match self.options(OPT_LEAKY_RELU)? {
+            Some(t) => t.f32(0, 0.0),
+            None => Ok(0.0),
+        }
+    }
+
+    /// `GeluOptions.approximate` (false if absent): the tanh form instead of erf.
+    pub fn gelu_approximate(&self) -> Result<bool> {
+        match self.options(OPT_GELU)? {
+            Some(t) => t.bool(0),
+            None => Ok(false),
+        }
+    }
+
     /// `ReshapeOptions.new_shape`, if present.
     pub fn reshape_new_shape(&self) -> Result<Option<I32s<'a>>> {
         match self.options(OPT_RESHAPE)? {
@@ -982,6 +1050,7 @@ mod tests {
                     let _ = o.transpose_conv_options();
                     let _ = o.fully_connected_options();
                     let _ = o.reshape_new_shape();
+                    let _ = (o.mul_activation(), o.sub_activation(), o.leaky_relu_alpha(), o.gelu_approximate());
                 }
             }
         }

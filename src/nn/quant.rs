@@ -36,6 +36,36 @@ pub fn quantize_multiplier(m: f64) -> (i32, i32) {
     (q_fixed as i32, shift)
 }
 
+/// TFLite's `QuantizeMultiplierSmallerThanOneExp`: [`quantize_multiplier`] of an `m` in (0, 1)
+/// whose shift comes out at most 0. TFLite Micro aborts on any other `m`; here it is an
+/// [`Error::Value`] naming the operator's index.
+pub(crate) fn quantize_multiplier_below_one(s: &super::Setup<'_, '_>, m: f64) -> Result<(i32, i32)> {
+    let (q, shift) = quantize_multiplier(m);
+    if !(m > 0.0 && m < 1.0) || shift > 0 {
+        return Err(Error::Value {
+            what: s.name,
+            index: s.index,
+            reason: "scales give a rescaling multiplier not in (0, 1)",
+        });
+    }
+    Ok((q, shift))
+}
+
+/// TFLite's `LUTPopulate` for int8 (also TFLite Micro ELU's table): for every input byte `x`,
+/// `dequantized = s_x * (x - zp_x)` and `y = clamp(round(f(dequantized) * (1 / s_y)) + zp_y)`
+/// in f32 (rounding half away from zero; the sum cast to i32 saturates, as on Arm). Entry
+/// `x as u8` holds `y`.
+pub(crate) fn fill_float_lut(lut: &mut [u8], sx: f32, zx: i32, sy: f32, zy: i32, f: impl Fn(f32) -> f32) {
+    let inverse_scale = 1.0 / sy;
+    for x in -128i32..=127 {
+        let Some(slot) = lut.get_mut(x as u8 as usize) else { continue };
+        let dequantized = sx * (x - zx) as f32;
+        let rescaled = libm::roundf(f(dequantized) * inverse_scale);
+        let q = (rescaled + zy as f32) as i32;
+        *slot = q.clamp(-128, 127) as i8 as u8;
+    }
+}
+
 /// The int8 clamp range of a fused activation, as TFLite's `CalculateActivationRangeQuantized`:
 /// the bounds `zero_point + round(f / scale)` (f32 division, ties away from zero) intersected
 /// with [-128, 127]. TANH and SIGN_BIT cannot be fused: [`Error::Unsupported`] at `index`.

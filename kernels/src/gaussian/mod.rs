@@ -7,7 +7,7 @@
 //!
 //! | target | path |
 //! | --- | --- |
-//! | x86_64 | [`cpu::x86_level`]: `x86_64::avx512` (AVX-512F), `x86_64::avx2` (AVX2+FMA), `x86_64::sse2` |
+//! | x86_64 | [`cpu::x86_level`]: `x86_64::avx512` (AVX-512F/BW/VL), `x86_64::avx2` (AVX2+FMA), `x86_64::sse2` |
 //! | aarch64 with NEON | `aarch64::neon` |
 //! | Cortex-M4F/M7/M33F (cfg `fvae_arm_fpu`, from `build.rs`) | `arm::m4f` (bit for bit the reference) |
 //! | wasm32 built with `+simd128` | `wasm32::simd128` |
@@ -92,9 +92,9 @@ pub fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f3
     };
     #[cfg(target_arch = "x86_64")]
     match cpu::x86_level() {
-        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
-        // (without) has its features; every path is sound for any slice lengths.
-        X86Level::Avx512F => unsafe { x86_64::avx512::sq_mahalanobis(x, means, inv_sigma, out) },
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // every path is sound for any slice lengths.
+        X86Level::Avx512 | X86Level::Avx512Vnni => unsafe { x86_64::avx512::sq_mahalanobis(x, means, inv_sigma, out) },
         // SAFETY: as above.
         X86Level::Avx2Fma => unsafe { x86_64::avx2::sq_mahalanobis(x, means, inv_sigma, out) },
         // SAFETY: SSE2 is part of every x86_64 CPU.
@@ -151,9 +151,11 @@ pub const BATCH_ROWS: usize = if cfg!(target_arch = "x86_64") { 8 } else { 1 };
 pub fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     match cpu::x86_level() {
-        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
-        // (without) has its features; every path is sound for any slice lengths.
-        X86Level::Avx512F => return unsafe { x86_64::avx512::sq_mahalanobis_batch(xs, d, means, inv_sigma, out) },
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // every path is sound for any slice lengths.
+        X86Level::Avx512 | X86Level::Avx512Vnni => {
+            return unsafe { x86_64::avx512::sq_mahalanobis_batch(xs, d, means, inv_sigma, out) }
+        }
         // SAFETY: as above.
         X86Level::Avx2Fma => return unsafe { x86_64::avx2::sq_mahalanobis_batch(xs, d, means, inv_sigma, out) },
         X86Level::Sse2 => {}
@@ -208,9 +210,9 @@ pub fn has_prefix_bounds() -> bool {
 pub fn sq_mahalanobis_batch_prefix(xs: &[f32], d: usize, p: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     match cpu::x86_level() {
-        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
-        // (without) has its features; every path is sound for any slice lengths.
-        X86Level::Avx512F => {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // every path is sound for any slice lengths.
+        X86Level::Avx512 | X86Level::Avx512Vnni => {
             return unsafe { x86_64::avx512::sq_mahalanobis_batch_prefix(xs, d, p, means, inv_sigma, out) }
         }
         // SAFETY: as above.
@@ -249,9 +251,8 @@ pub fn sq_mahalanobis_batch_prefix(xs: &[f32], d: usize, p: usize, means: &[f32]
 pub fn softmax(v: &mut [f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     match cpu::x86_level() {
-        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
-        // (without) has its features.
-        X86Level::Avx512F => unsafe { x86_64::avx512::softmax(v) },
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features.
+        X86Level::Avx512 | X86Level::Avx512Vnni => unsafe { x86_64::avx512::softmax(v) },
         // SAFETY: as above.
         X86Level::Avx2Fma => unsafe { x86_64::avx2::softmax(v) },
         // SAFETY: SSE2 is part of every x86_64 CPU.
@@ -304,9 +305,11 @@ pub fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &m
     let (Some(s1), Some(s2)) = (s1.get_mut(..k * d), s2.get_mut(..k * d)) else { return };
     #[cfg(target_arch = "x86_64")]
     match cpu::x86_level() {
-        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
-        // (without) has its features; every path is sound for any slice lengths.
-        X86Level::Avx512F => unsafe { x86_64::avx512::accumulate(x, means, inv_sigma, q, s1, s2) },
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // every path is sound for any slice lengths.
+        X86Level::Avx512 | X86Level::Avx512Vnni => unsafe {
+            x86_64::avx512::accumulate(x, means, inv_sigma, q, s1, s2)
+        },
         // SAFETY: as above.
         X86Level::Avx2Fma => unsafe { x86_64::avx2::accumulate(x, means, inv_sigma, q, s1, s2) },
         // SAFETY: SSE2 is part of every x86_64 CPU.
@@ -369,9 +372,11 @@ pub fn accumulate_compensated(
     let (Some(s2), Some(c2)) = (s2.get_mut(..k * d), c2.get_mut(..k * d)) else { return };
     #[cfg(target_arch = "x86_64")]
     match cpu::x86_level() {
-        // SAFETY: x86_level() reports a level only if this CPU (with `std`) or this build
-        // (without) has its features; every path is sound for any slice lengths.
-        X86Level::Avx512F => unsafe { x86_64::avx512::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2) },
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // every path is sound for any slice lengths.
+        X86Level::Avx512 | X86Level::Avx512Vnni => unsafe {
+            x86_64::avx512::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
+        },
         // SAFETY: as above.
         X86Level::Avx2Fma => unsafe { x86_64::avx2::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2) },
         // SAFETY: SSE2 is part of every x86_64 CPU.

@@ -17,7 +17,7 @@
 
 pub mod scalar;
 
-#[cfg(target_arch = "aarch64")]
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 pub mod aarch64;
 #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
 pub mod arm;
@@ -26,6 +26,9 @@ pub mod wasm32;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::{x86_level, X86Level};
+
 pub use scalar::{
     fc_double, fc_header, fc_row, fc_slot, multiply_by_quantized_multiplier, pack, pack_rows_by, packed_len,
     rounding_divide_by_pot, saturating_rounding_doubling_high_mul, FC_HEADER_WORDS, FC_ROW_WORDS, PACK_DEPTH,
@@ -33,7 +36,7 @@ pub use scalar::{
 };
 
 /// Whether [`matvec_packed`] has a SIMD path here that beats [`matvec`] on row-major weights
-/// (x86_64 with AVX2 or better, aarch64). Where it is false (Cortex-M, scalar targets), models
+/// (x86_64 with AVX2 or better, aarch64 with NEON). Where it is false (Cortex-M, scalar targets), models
 /// keep their weights row-major in place (in flash) instead of packing a copy into RAM.
 ///
 /// ```
@@ -42,13 +45,13 @@ pub use scalar::{
 pub fn prefers_packed() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        crate::cpu::has_avx2_fma()
+        x86_level() >= X86Level::Avx2Fma
     }
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     {
         true
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", target_feature = "neon"))))]
     {
         false
     }
@@ -83,19 +86,18 @@ pub fn matmul_packed(u: &[u8], d: usize, packed: &[i8], bias: &[i32], out: &mut 
         }
     };
     #[cfg(target_arch = "x86_64")]
-    {
-        use crate::cpu;
-        if vnni() {
-            // SAFETY: AVX-512F/BW/VNNI present (checked); each row has D inputs, R outputs and
-            // `packed` holds packed_len(R, D) bytes (checked above).
-            return rows(&|x, o| unsafe { x86_64::avx512::matvec_packed_vnni(x, packed, bias, o) });
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // each row has D inputs, R outputs and `packed` holds packed_len(R, D) bytes (checked
+        // above).
+        X86Level::Avx512Vnni => return rows(&|x, o| unsafe { x86_64::avx512::matvec_packed_vnni(x, packed, bias, o) }),
+        // SAFETY: as above.
+        X86Level::Avx512 | X86Level::Avx2Fma => {
+            return rows(&|x, o| unsafe { x86_64::avx2::matvec_packed(x, packed, bias, o) })
         }
-        if cpu::has_avx2_fma() {
-            // SAFETY: AVX2 present (checked); lengths as above.
-            return rows(&|x, o| unsafe { x86_64::avx2::matvec_packed(x, packed, bias, o) });
-        }
+        X86Level::Sse2 => {}
     }
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     {
         return rows(&|x, o| aarch64::neon::matvec_packed(x, packed, bias, o));
     }
@@ -126,48 +128,20 @@ pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
     }
     let (Some(bias), Some(out)) = (bias.get(..rows), out.get_mut(..rows)) else { return };
     #[cfg(target_arch = "x86_64")]
-    {
-        use crate::cpu;
-        if vnni() {
-            // SAFETY: AVX-512F/BW/VNNI present (checked); lengths consistent (made so above).
-            return unsafe { x86_64::avx512::matvec_packed_vnni(u, packed, bias, out) };
-        }
-        if cpu::has_avx2_fma() {
-            // SAFETY: AVX2 present (checked); lengths consistent (made so above).
-            return unsafe { x86_64::avx2::matvec_packed(u, packed, bias, out) };
-        }
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // lengths consistent (made so above).
+        X86Level::Avx512Vnni => return unsafe { x86_64::avx512::matvec_packed_vnni(u, packed, bias, out) },
+        // SAFETY: as above.
+        X86Level::Avx512 | X86Level::Avx2Fma => return unsafe { x86_64::avx2::matvec_packed(u, packed, bias, out) },
+        X86Level::Sse2 => {}
     }
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     {
         return aarch64::neon::matvec_packed(u, packed, bias, out);
     }
     #[allow(unreachable_code)]
     scalar::matvec_packed(u, packed, bias, out)
-}
-
-/// [`crate::cpu::has_avx512_vnni`], asked once and cached with `std` (the int8 kernels are
-/// called per pixel, where three feature queries per call showed in profiles).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn vnni() -> bool {
-    #[cfg(feature = "std")]
-    {
-        use core::sync::atomic::{AtomicU8, Ordering};
-        static VNNI: AtomicU8 = AtomicU8::new(0);
-        match VNNI.load(Ordering::Relaxed) {
-            1 => false,
-            2 => true,
-            _ => {
-                let v = crate::cpu::has_avx512_vnni();
-                VNNI.store(1 + v as u8, Ordering::Relaxed);
-                v
-            }
-        }
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        crate::cpu::has_avx512_vnni()
-    }
 }
 
 /// The int8 path the kernels take here, for logs and benchmarks.
@@ -179,18 +153,14 @@ fn vnni() -> bool {
 pub fn path_name() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     {
-        use crate::cpu;
-        if vnni() {
-            "avx512vnni"
-        } else if cpu::has_avx512bw() {
-            "avx512bw"
-        } else if cpu::has_avx2_fma() {
-            "avx2"
-        } else {
-            "scalar"
+        match x86_level() {
+            X86Level::Avx512Vnni => "avx512vnni",
+            X86Level::Avx512 => "avx512bw",
+            X86Level::Avx2Fma => "avx2",
+            X86Level::Sse2 => "scalar",
         }
     }
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     {
         "neon"
     }
@@ -204,7 +174,7 @@ pub fn path_name() -> &'static str {
     }
     #[cfg(not(any(
         target_arch = "x86_64",
-        target_arch = "aarch64",
+        all(target_arch = "aarch64", target_feature = "neon"),
         all(target_arch = "arm", fvae_arm_dsp),
         all(target_arch = "wasm32", target_feature = "simd128")
     )))]
@@ -222,22 +192,16 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     #[cfg(target_arch = "x86_64")]
-    {
-        use crate::cpu;
-        if vnni() {
-            // SAFETY: the CPU (or build) has AVX-512F/BW/VNNI, checked just above.
-            return unsafe { x86_64::avx512::dot_vnni(a, b) };
-        }
-        if cpu::has_avx512bw() {
-            // SAFETY: the CPU (or build) has AVX-512F/BW, checked just above.
-            return unsafe { x86_64::avx512::dot_bw(a, b) };
-        }
-        if cpu::has_avx2_fma() {
-            // SAFETY: the CPU (or build) has AVX2, checked just above.
-            return unsafe { x86_64::avx2::dot(a, b) };
-        }
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features.
+        X86Level::Avx512Vnni => return unsafe { x86_64::avx512::dot_vnni(a, b) },
+        // SAFETY: as above.
+        X86Level::Avx512 => return unsafe { x86_64::avx512::dot_bw(a, b) },
+        // SAFETY: as above.
+        X86Level::Avx2Fma => return unsafe { x86_64::avx2::dot(a, b) },
+        X86Level::Sse2 => {}
     }
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     {
         return aarch64::neon::dot(a, b);
     }
@@ -273,22 +237,17 @@ pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     // `get`: `rows` fits every slice, which the optimiser cannot see through the division (never `None`).
     let (Some(w), Some(bias), Some(out)) = (w.get(..rows * d), bias.get(..rows), out.get_mut(..rows)) else { return };
     #[cfg(target_arch = "x86_64")]
-    {
-        use crate::cpu;
-        if vnni() {
-            // SAFETY: AVX-512F/BW/VNNI present (checked); lengths consistent (made so above).
-            return unsafe { x86_64::avx512::matvec_vnni(x, w, bias, out) };
-        }
-        if cpu::has_avx512bw() {
-            // SAFETY: AVX-512F/BW present (checked); lengths consistent (made so above).
-            return unsafe { x86_64::avx512::matvec_bw(x, w, bias, out) };
-        }
-        if cpu::has_avx2_fma() {
-            // SAFETY: AVX2 present (checked); lengths consistent (made so above).
-            return unsafe { x86_64::avx2::matvec(x, w, bias, out) };
-        }
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // lengths consistent (made so above).
+        X86Level::Avx512Vnni => return unsafe { x86_64::avx512::matvec_vnni(x, w, bias, out) },
+        // SAFETY: as above.
+        X86Level::Avx512 => return unsafe { x86_64::avx512::matvec_bw(x, w, bias, out) },
+        // SAFETY: as above.
+        X86Level::Avx2Fma => return unsafe { x86_64::avx2::matvec(x, w, bias, out) },
+        X86Level::Sse2 => {}
     }
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     {
         return aarch64::neon::matvec(x, w, bias, out);
     }
@@ -328,23 +287,24 @@ pub fn requantize(acc: &[i32], mult: &[i32], shift: &[i32], zero_point: i32, min
     }
     let n = out.len().min(acc.len());
     let (acc, mult, shift, out) = (&acc[..n], &mult[..c], &shift[..c], &mut out[..n]);
+    // The SIMD paths take one multiplier, one per element, or whole groups of their lane count.
     #[cfg(target_arch = "x86_64")]
-    if c == 1 || c == n || (n.is_multiple_of(c) && c.is_multiple_of(16)) {
-        use crate::cpu;
-        if cpu::has_avx512bw() {
-            // SAFETY: AVX-512F/BW present (checked); lengths consistent and clamp range inside
-            // i8 (made so above).
-            return unsafe { x86_64::avx512::requantize(acc, mult, shift, zero_point, lo, hi, out) };
-        }
-        if cpu::has_avx2_fma() {
-            // SAFETY: AVX2 present (checked); lengths consistent (made so above).
-            return unsafe { x86_64::avx2::requantize(acc, mult, shift, zero_point, lo, hi, out) };
-        }
-    }
+    let (lanes16, lanes8) = (
+        c == 1 || c == n || (n.is_multiple_of(c) && c.is_multiple_of(16)),
+        c == 1 || c == n || (n.is_multiple_of(c) && c.is_multiple_of(8)),
+    );
     #[cfg(target_arch = "x86_64")]
-    if n.is_multiple_of(c) && c.is_multiple_of(8) && crate::cpu::has_avx2_fma() {
-        // SAFETY: AVX2 present (checked); lengths consistent (made so above).
-        return unsafe { x86_64::avx2::requantize(acc, mult, shift, zero_point, lo, hi, out) };
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // lengths consistent and clamp range inside i8 (made so above).
+        X86Level::Avx512 | X86Level::Avx512Vnni if lanes16 => {
+            return unsafe { x86_64::avx512::requantize(acc, mult, shift, zero_point, lo, hi, out) }
+        }
+        // SAFETY: as above (every AVX-512 level includes AVX2).
+        X86Level::Avx512 | X86Level::Avx512Vnni | X86Level::Avx2Fma if lanes8 => {
+            return unsafe { x86_64::avx2::requantize(acc, mult, shift, zero_point, lo, hi, out) }
+        }
+        _ => {}
     }
     scalar::requantize(acc, mult, shift, zero_point, lo, hi, out)
 }

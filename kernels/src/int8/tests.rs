@@ -5,6 +5,8 @@
 extern crate std;
 
 use super::scalar;
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::{detected_x86_level as detected, X86Level};
 
 struct Rng(u64);
 impl Rng {
@@ -90,19 +92,19 @@ fn wrapping_sums_match() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn x86_paths_match_scalar() {
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 detected just above.
+    if detected() >= X86Level::Avx2Fma {
+        // SAFETY: AVX2 and FMA detected just above.
         check_dot("avx2", |a, b| unsafe { super::x86_64::avx2::dot(a, b) });
-        // SAFETY: AVX2 detected just above.
+        // SAFETY: AVX2 and FMA detected just above.
         check_matvec("avx2", |x, w, b, o| unsafe { super::x86_64::avx2::matvec(x, w, b, o) });
     }
-    if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") {
-        // SAFETY: AVX-512F/BW detected just above.
+    if detected() >= X86Level::Avx512 {
+        // SAFETY: AVX-512F/BW/VL detected just above.
         check_dot("avx512bw", |a, b| unsafe { super::x86_64::avx512::dot_bw(a, b) });
         // SAFETY: AVX-512F/BW detected just above.
         check_matvec("avx512bw", |x, w, b, o| unsafe { super::x86_64::avx512::matvec_bw(x, w, b, o) });
-        if std::is_x86_feature_detected!("avx512vnni") {
-            // SAFETY: AVX-512F/BW/VNNI detected just above.
+        if detected() >= X86Level::Avx512Vnni {
+            // SAFETY: AVX-512F/BW/VL/VNNI detected just above.
             check_dot("vnni", |a, b| unsafe { super::x86_64::avx512::dot_vnni(a, b) });
             // SAFETY: AVX-512F/BW/VNNI detected just above.
             check_matvec("vnni", |x, w, b, o| unsafe { super::x86_64::avx512::matvec_vnni(x, w, b, o) });
@@ -189,12 +191,12 @@ fn packed_paths_match_scalar() {
     check_packed("dispatch", super::matvec_packed);
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 detected just above.
+        if detected() >= X86Level::Avx2Fma {
+            // SAFETY: AVX2 and FMA detected just above.
             check_packed("avx2", |u, p, b, o| unsafe { super::x86_64::avx2::matvec_packed(u, p, b, o) });
         }
-        if std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512bw") {
-            // SAFETY: AVX-512F/BW/VNNI detected just above.
+        if detected() >= X86Level::Avx512Vnni {
+            // SAFETY: AVX-512F/BW/VL/VNNI detected just above.
             check_packed("vnni", |u, p, b, o| unsafe { super::x86_64::avx512::matvec_packed_vnni(u, p, b, o) });
         }
     }
@@ -250,14 +252,14 @@ fn requantize_paths_match_scalar() {
     check_requant("dispatch", 1, super::requantize);
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 detected just above.
+        if detected() >= X86Level::Avx2Fma {
+            // SAFETY: AVX2 and FMA detected just above.
             check_requant("avx2", 8, |a, m, s, z, l, h, o| unsafe {
                 super::x86_64::avx2::requantize(a, m, s, z, l, h, o)
             });
         }
-        if std::is_x86_feature_detected!("avx512bw") {
-            // SAFETY: AVX-512F/BW detected just above.
+        if detected() >= X86Level::Avx512 {
+            // SAFETY: AVX-512F/BW/VL detected just above.
             check_requant("avx512", 16, |a, m, s, z, l, h, o| unsafe {
                 super::x86_64::avx512::requantize(a, m, s, z, l, h, o)
             });

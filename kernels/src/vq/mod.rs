@@ -24,7 +24,7 @@ pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
-#[cfg(target_arch = "aarch64")]
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 pub mod aarch64;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -32,6 +32,9 @@ pub mod wasm32;
 
 #[cfg(any(fvae_arm_dsp, fvae_arm_fpu))]
 pub mod arm;
+
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::{x86_level, X86Level};
 
 /// Whether this build defines f32 search results by the *direct f32 form*: a codeword's distance is
 /// `sum_d (x[d] - c[d])^2` evaluated in f32, element by element in index order, each subtraction,
@@ -211,19 +214,17 @@ pub fn sq_distances(x: &[f32], codebook: &[f32], out: &mut [f32]) {
     // `get`: `m` fits both slices, which the optimiser cannot see through the division (never `None`).
     let (Some(codebook), Some(out)) = (codebook.get(..m * d), out.get_mut(..m)) else { return };
     #[cfg(target_arch = "x86_64")]
-    {
-        if crate::cpu::has_avx512f() {
-            // SAFETY: the CPU (or build) has AVX-512F; lengths are consistent (m rows of d).
-            return unsafe { x86_64::avx512::sq_distances(x, codebook, out) };
-        }
-        if crate::cpu::has_avx2_fma() {
-            // SAFETY: the CPU (or build) has AVX2 and FMA; lengths are consistent.
-            return unsafe { x86_64::avx2::sq_distances(x, codebook, out) };
-        }
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // lengths are consistent (m rows of d).
+        X86Level::Avx512 | X86Level::Avx512Vnni => return unsafe { x86_64::avx512::sq_distances(x, codebook, out) },
+        // SAFETY: as above.
+        X86Level::Avx2Fma => return unsafe { x86_64::avx2::sq_distances(x, codebook, out) },
+        X86Level::Sse2 => {}
     }
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     {
-        // SAFETY: NEON is part of every aarch64 target; lengths are consistent.
+        // SAFETY: the build targets NEON (cfg above); lengths are consistent.
         return unsafe { aarch64::neon::sq_distances(x, codebook, out) };
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -303,21 +304,22 @@ pub fn scores(queries: &[f32], d: usize, panels: &[f32], half_norms: &[f32], out
     };
     let (Some(out), Some(row_min)) = (out.get_mut(..n * mp), row_min.get_mut(..n)) else { return };
     #[cfg(target_arch = "x86_64")]
-    {
-        if crate::cpu::has_avx512f() {
-            // SAFETY: the CPU (or build) has AVX-512F; n queries of d, mp = whole panels of d
-            // rows, out = n * mp, row_min = n (cut above).
-            return unsafe { x86_64::avx512::scores(queries, d, panels, half_norms, out, row_min) };
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // n queries of d, mp = whole panels of d rows, out = n * mp, row_min = n (cut above).
+        X86Level::Avx512 | X86Level::Avx512Vnni => {
+            return unsafe { x86_64::avx512::scores(queries, d, panels, half_norms, out, row_min) }
         }
-        if crate::cpu::has_avx2_fma() {
-            // SAFETY: the CPU (or build) has AVX2 and FMA; lengths as above.
+        X86Level::Avx2Fma => {
+            // SAFETY: as above.
             unsafe { x86_64::avx2::scores(queries, d, panels, half_norms, out) };
             return row_mins(out, mp, row_min);
         }
+        X86Level::Sse2 => {}
     }
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     {
-        // SAFETY: NEON is part of every aarch64 target; lengths as above.
+        // SAFETY: the build targets NEON (cfg above); lengths as above.
         unsafe { aarch64::neon::scores(queries, d, panels, half_norms, out) };
         return row_mins(out, mp, row_min);
     }
@@ -351,19 +353,16 @@ fn row_mins(out: &[f32], mp: usize, row_min: &mut [f32]) {
 /// ```
 pub fn argmin(values: &[f32]) -> Option<(usize, f32)> {
     #[cfg(target_arch = "x86_64")]
-    {
-        if crate::cpu::has_avx512f() {
-            // SAFETY: the CPU (or build) has AVX-512F.
-            return unsafe { x86_64::avx512::argmin(values) };
-        }
-        if crate::cpu::has_avx2_fma() {
-            // SAFETY: the CPU (or build) has AVX2.
-            return unsafe { x86_64::avx2::argmin(values) };
-        }
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features.
+        X86Level::Avx512 | X86Level::Avx512Vnni => return unsafe { x86_64::avx512::argmin(values) },
+        // SAFETY: as above.
+        X86Level::Avx2Fma => return unsafe { x86_64::avx2::argmin(values) },
+        X86Level::Sse2 => {}
     }
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     {
-        // SAFETY: NEON is part of every aarch64 target.
+        // SAFETY: the build targets NEON (cfg above).
         return unsafe { aarch64::neon::argmin(values) };
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -410,11 +409,12 @@ pub fn top_k(values: &[f32], idx: &mut [u32], val: &mut [f32]) -> usize {
 /// ```
 pub fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -> usize {
     #[cfg(target_arch = "x86_64")]
-    {
-        if crate::cpu::has_avx512f() {
-            // SAFETY: the CPU (or build) has AVX-512F.
-            return unsafe { x86_64::avx512::indices_at_most(values, threshold, out) };
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features.
+        X86Level::Avx512 | X86Level::Avx512Vnni => {
+            return unsafe { x86_64::avx512::indices_at_most(values, threshold, out) }
         }
+        X86Level::Avx2Fma | X86Level::Sse2 => {}
     }
     scalar::indices_at_most(values, threshold, out)
 }
@@ -429,11 +429,11 @@ pub fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -> usize
 /// ```
 pub fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
     #[cfg(target_arch = "x86_64")]
-    {
-        if crate::cpu::has_avx512f() {
-            // SAFETY: the CPU (or build) has AVX-512F; the path reads the shorter length.
-            return unsafe { x86_64::avx512::sq_distance_exact(x, c) };
-        }
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features; the
+        // path reads the shorter length.
+        X86Level::Avx512 | X86Level::Avx512Vnni => return unsafe { x86_64::avx512::sq_distance_exact(x, c) },
+        X86Level::Avx2Fma | X86Level::Sse2 => {}
     }
     scalar::sq_distance_exact(x, c)
 }
@@ -464,19 +464,17 @@ pub fn i8_sq_distances(x: &[i8], codebook: &[i8], out: &mut [u32]) {
     // `get`: `m` fits both slices, which the optimiser cannot see through the division (never `None`).
     let (Some(codebook), Some(out)) = (codebook.get(..m * d), out.get_mut(..m)) else { return };
     #[cfg(target_arch = "x86_64")]
-    {
-        if crate::cpu::has_avx512_vnni() {
-            // SAFETY: the CPU (or build) has AVX-512F/BW/VNNI; m rows of d.
-            return unsafe { x86_64::avx512::i8_sq_distances(x, codebook, out) };
-        }
-        if crate::cpu::has_avx2_fma() {
-            // SAFETY: the CPU (or build) has AVX2; m rows of d.
-            return unsafe { x86_64::avx2::i8_sq_distances(x, codebook, out) };
-        }
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // m rows of d.
+        X86Level::Avx512Vnni => return unsafe { x86_64::avx512::i8_sq_distances(x, codebook, out) },
+        // SAFETY: as above.
+        X86Level::Avx512 | X86Level::Avx2Fma => return unsafe { x86_64::avx2::i8_sq_distances(x, codebook, out) },
+        X86Level::Sse2 => {}
     }
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     {
-        // SAFETY: NEON is part of every aarch64 target; m rows of d.
+        // SAFETY: the build targets NEON (cfg above); m rows of d.
         return unsafe { aarch64::neon::i8_sq_distances(x, codebook, out) };
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -518,19 +516,17 @@ pub fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
     let m = rows_available(out.len(), d, &[codebook.len()]);
     let (Some(codebook), Some(out)) = (codebook.get(..m * d), out.get_mut(..m)) else { return };
     #[cfg(target_arch = "x86_64")]
-    {
-        if crate::cpu::has_avx512_vnni() {
-            // SAFETY: the CPU (or build) has AVX-512F/BW/VNNI; m rows of d.
-            return unsafe { x86_64::avx512::i8_dots(x, codebook, out) };
-        }
-        if crate::cpu::has_avx2_fma() {
-            // SAFETY: the CPU (or build) has AVX2; m rows of d.
-            return unsafe { x86_64::avx2::i8_dots(x, codebook, out) };
-        }
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // m rows of d.
+        X86Level::Avx512Vnni => return unsafe { x86_64::avx512::i8_dots(x, codebook, out) },
+        // SAFETY: as above.
+        X86Level::Avx512 | X86Level::Avx2Fma => return unsafe { x86_64::avx2::i8_dots(x, codebook, out) },
+        X86Level::Sse2 => {}
     }
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     {
-        // SAFETY: NEON is part of every aarch64 target; m rows of d.
+        // SAFETY: the build targets NEON (cfg above); m rows of d.
         return unsafe { aarch64::neon::i8_dots(x, codebook, out) };
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -662,13 +658,15 @@ pub fn screen(
         return false;
     };
     #[cfg(target_arch = "x86_64")]
-    {
-        if crate::cpu::has_avx512_vnni() {
-            // SAFETY: the CPU (or build) has AVX-512F/BW/VL/VNNI; 0 < d <= SCREEN_MAX_D, n
-            // queries of d, mp whole panels with mp * g words, out = n * mp, row_min = info = n.
+    match x86_level() {
+        X86Level::Avx512Vnni => {
+            // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+            // 0 < d <= SCREEN_MAX_D, n queries of d, mp whole panels with mp * g words,
+            // out = n * mp, row_min = info = n.
             unsafe { x86_64::avx512::screen(queries, d, words, scales, colsums, half_norms, out, row_min, info) };
             return true;
         }
+        X86Level::Avx512 | X86Level::Avx2Fma | X86Level::Sse2 => {}
     }
     let _ = (queries, words, scales, colsums, half_norms, out, row_min, info);
     false
@@ -726,15 +724,16 @@ pub fn screen_nearest(
         return None;
     };
     #[cfg(target_arch = "x86_64")]
-    {
-        if crate::cpu::has_avx512_vnni() {
-            // SAFETY: the CPU (or build) has AVX-512F/BW/VL/VNNI; 0 < d <= SCREEN_MAX_D; mp
-            // whole panels (<= SCREEN_ONE_MAX_M) with mp * g words, mp scales, colsums and
-            // norms; m <= mp.
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
+        // 0 < d <= SCREEN_MAX_D; mp whole panels (<= SCREEN_ONE_MAX_M) with mp * g words, mp
+        // scales, colsums and norms; m <= mp.
+        X86Level::Avx512Vnni => {
             return Some(unsafe {
                 x86_64::avx512::screen_nearest(query, words, scales, colsums, half_norms, m, threshold, cand)
-            });
+            })
         }
+        X86Level::Avx512 | X86Level::Avx2Fma | X86Level::Sse2 => {}
     }
     let _ = (words, scales, colsums, half_norms, m, threshold, cand);
     None

@@ -14,7 +14,7 @@ const L: usize = 8;
 
 /// `-1` (all bits) in the first `n` lanes (`n <= 8`), 0 in the rest: the `vmaskmov` mask.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn lanes(n: usize) -> __m256i {
     _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 }
@@ -24,7 +24,7 @@ fn lanes(n: usize) -> __m256i {
 /// # Safety
 /// The selected lanes starting at `p` are readable.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn load(m: Option<__m256i>, p: *const f32) -> __m256 {
     match m {
         // SAFETY: all 8 lanes readable (caller).
@@ -39,7 +39,7 @@ unsafe fn load(m: Option<__m256i>, p: *const f32) -> __m256 {
 /// # Safety
 /// The selected lanes starting at `p` are writable.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn store(m: Option<__m256i>, p: *mut f32, a: __m256) {
     match m {
         // SAFETY: all 8 lanes writable (caller).
@@ -51,7 +51,7 @@ unsafe fn store(m: Option<__m256i>, p: *mut f32, a: __m256) {
 
 /// The mask for the chunk at column `i` of rows of length `d` (`None`: a whole chunk).
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn chunk_mask(i: usize, d: usize) -> Option<__m256i> {
     if i + L <= d {
         None
@@ -62,7 +62,7 @@ fn chunk_mask(i: usize, d: usize) -> Option<__m256i> {
 
 /// The four horizontal sums `[sum a0, sum a1, sum a2, sum a3]`.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn reduce4(a0: __m256, a1: __m256, a2: __m256, a3: __m256) -> __m128 {
     // Per 128-bit half: [a0, a1, a2, a3] partial sums after the three horizontal adds.
     let h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
@@ -71,7 +71,7 @@ fn reduce4(a0: __m256, a1: __m256, a2: __m256, a3: __m256) -> __m128 {
 
 /// The horizontal sum of `a`.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn reduce1(a: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -80,7 +80,7 @@ fn reduce1(a: __m256) -> f32 {
 
 /// The horizontal maximum of `a` (no NaN in `a`).
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn reduce_max(a: __m256) -> f32 {
     let s = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
     let s = _mm_max_ps(s, _mm_movehl_ps(s, s));
@@ -232,7 +232,7 @@ unsafe fn block<const B: usize>(
 
 /// Writes the sums of `acc` (B <= 8) for component `c` into `out[b * k + c]`.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn scatter<const B: usize>(acc: &[__m256; B], out: &mut [f32], k: usize, c: usize) {
     let z = _mm256_setzero_ps();
     let get = |b: usize| if b < B { acc[b] } else { z };
@@ -428,7 +428,7 @@ pub unsafe fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32],
 /// # Safety
 /// The selected lanes from `s` and from `c` are readable and writable.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn kahan(m: Option<__m256i>, s: *mut f32, c: *mut f32, v: __m256) {
     // SAFETY: forwarded from the caller.
     let (sv, cv) = unsafe { (load(m, s), load(m, c)) };

@@ -24,7 +24,7 @@ fn tail_mask(n: usize) -> __mmask16 {
 /// The four horizontal sums `[sum a0, sum a1, sum a2, sum a3]`: two rounds of 256- then
 /// 128-bit folding put component j's partial sums in 128-bit lane j, then two in-lane rounds.
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 fn reduce4(a0: __m512, a1: __m512, a2: __m512, a3: __m512) -> __m128 {
     let s01 = _mm512_add_ps(_mm512_shuffle_f32x4::<0x44>(a0, a1), _mm512_shuffle_f32x4::<0xEE>(a0, a1));
     let s23 = _mm512_add_ps(_mm512_shuffle_f32x4::<0x44>(a2, a3), _mm512_shuffle_f32x4::<0xEE>(a2, a3));
@@ -40,7 +40,7 @@ fn reduce4(a0: __m512, a1: __m512, a2: __m512, a3: __m512) -> __m128 {
 /// and `n` rounds half to even, so results differ from the scalar one by at most 1 ULP
 /// (checked for every f32 by `exp_exhaustive` in tests/gaussian_paths.rs).
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 fn exp16(x: __m512) -> __m512 {
     // Clamping keeps the reduction in range for every lane; the masks below fix the ends.
     let xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(EXP_MIN)), _mm512_set1_ps(EXP_MAX));
@@ -70,8 +70,8 @@ fn exp16(x: __m512) -> __m512 {
 /// `v[i] = exp(v[i])` with the vector `exp` this path's `softmax` uses (for tests).
 ///
 /// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn exp(v: &mut [f32]) {
     let n = v.len();
     let p = v.as_mut_ptr();
@@ -89,7 +89,7 @@ pub unsafe fn exp(v: &mut [f32]) {
 /// # Safety
 /// The lanes in `m` starting at `p` are readable.
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn load(m: __mmask16, p: *const f32) -> __m512 {
     if m == !0 {
         // SAFETY: all 16 lanes readable (caller).
@@ -105,7 +105,7 @@ unsafe fn load(m: __mmask16, p: *const f32) -> __m512 {
 /// # Safety
 /// The lanes in `m` starting at `p` are writable.
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn store(m: __mmask16, p: *mut f32, a: __m512) {
     if m == !0 {
         // SAFETY: all 16 lanes writable (caller).
@@ -121,7 +121,7 @@ unsafe fn store(m: __mmask16, p: *mut f32, a: __m512) {
 /// # Safety
 /// The lanes in `m` from `mu` and from `s` are readable.
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn dist(m: __mmask16, xv: __m512, mu: *const f32, s: *const f32, acc: __m512) -> __m512 {
     // SAFETY: forwarded from the caller.
     let (mu, s) = unsafe { (load(m, mu), load(m, s)) };
@@ -132,9 +132,9 @@ unsafe fn dist(m: __mmask16, xv: __m512, mu: *const f32, s: *const f32, acc: __m
 /// Four components' squared distances starting at row offsets `c * d` .. `(c + 3) * d`.
 ///
 /// # Safety
-/// AVX-512F; `x` has `d` values and `means`, `inv_sigma` hold rows `c .. c + 4`.
+/// AVX-512F, BW and VL (`X86Level::Avx512`); `x` has `d` values and `means`, `inv_sigma` hold rows `c .. c + 4`.
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn four(xp: *const f32, mp: *const f32, sp: *const f32, d: usize, c: usize) -> __m128 {
     let full = d - d % L;
     let z = _mm512_setzero_ps();
@@ -159,8 +159,8 @@ unsafe fn four(xp: *const f32, mp: *const f32, sp: *const f32, d: usize, c: usiz
 /// See [`crate::gaussian::sq_mahalanobis`]; `K` is reduced to what all slices hold.
 ///
 /// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn sq_mahalanobis(x: &[f32], means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
     let d = x.len();
     let k = rows_available(out.len(), d, &[means.len(), inv_sigma.len()]);
@@ -196,10 +196,10 @@ const BLOCK: usize = 8;
 /// over the first `cols <= d` columns.
 ///
 /// # Safety
-/// AVX-512F; `B` rows of `d` values from `xp`, and `d` values of `means` and `inv_sigma` at
+/// AVX-512F, BW and VL (`X86Level::Avx512`); `B` rows of `d` values from `xp`, and `d` values of `means` and `inv_sigma` at
 /// `row`, are readable.
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn block<const B: usize>(
     xp: *const f32,
     mp: *const f32,
@@ -229,7 +229,7 @@ unsafe fn block<const B: usize>(
 
 /// Writes the sums of `acc` (B <= 8) for component `c` into `out[b * k + c]`.
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 fn scatter<const B: usize>(acc: &[__m512; B], out: &mut [f32], k: usize, c: usize) {
     let z = _mm512_setzero_ps();
     let get = |b: usize| if b < B { acc[b] } else { z };
@@ -253,8 +253,8 @@ fn scatter<const B: usize>(acc: &[__m512; B], out: &mut [f32], k: usize, c: usiz
 /// results are bit for bit those of [`sq_mahalanobis`] row by row.
 ///
 /// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
     // SAFETY: forwarded from the caller.
     unsafe { batch_cols(xs, d, d, means, inv_sigma, out) }
@@ -266,8 +266,8 @@ pub unsafe fn sq_mahalanobis_batch(xs: &[f32], d: usize, means: &[f32], inv_sigm
 /// after them, so every value is at most the full one bit for bit.
 ///
 /// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn sq_mahalanobis_batch_prefix(
     xs: &[f32],
     d: usize,
@@ -285,7 +285,7 @@ pub unsafe fn sq_mahalanobis_batch_prefix(
 ///
 /// # Safety
 /// As [`sq_mahalanobis_batch`].
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn batch_cols(xs: &[f32], d: usize, cols: usize, means: &[f32], inv_sigma: &[f32], out: &mut [f32]) {
     if d == 0 {
         return;
@@ -320,8 +320,8 @@ unsafe fn batch_cols(xs: &[f32], d: usize, cols: usize, means: &[f32], inv_sigma
 /// See [`crate::gaussian::softmax`].
 ///
 /// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn softmax(v: &mut [f32]) -> f32 {
     let n = v.len();
     let p = v.as_mut_ptr();
@@ -386,8 +386,8 @@ pub unsafe fn softmax(v: &mut [f32]) -> f32 {
 /// See [`crate::gaussian::accumulate`]; `K` is reduced to what all slices hold.
 ///
 /// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32], s1: &mut [f32], s2: &mut [f32]) {
     let d = x.len();
     let k = rows_available(q.len(), d, &[means.len(), inv_sigma.len(), s1.len(), s2.len()]);
@@ -424,7 +424,7 @@ pub unsafe fn accumulate(x: &[f32], means: &[f32], inv_sigma: &[f32], q: &[f32],
 /// # Safety
 /// The lanes in `m` from `s` and from `c` are readable and writable.
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn kahan(m: __mmask16, s: *mut f32, c: *mut f32, v: __m512) {
     // SAFETY: forwarded from the caller.
     let (sv, cv) = unsafe { (load(m, s), load(m, c)) };
@@ -441,9 +441,9 @@ unsafe fn kahan(m: __mmask16, s: *mut f32, c: *mut f32, v: __m512) {
 /// No FMA here: the results are those of the scalar reference, bit for bit.
 ///
 /// # Safety
-/// The CPU must support AVX-512F.
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`).
 #[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn accumulate_compensated(
     x: &[f32],
     means: &[f32],

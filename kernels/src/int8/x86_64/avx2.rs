@@ -6,7 +6,7 @@ use core::arch::x86_64::*;
 
 /// Sum of the eight i32 lanes.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn hsum(v: __m256i) -> i32 {
     let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
     let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
@@ -16,7 +16,7 @@ unsafe fn hsum(v: __m256i) -> i32 {
 
 /// Loads 16 bytes at `p` and sign-extends them to 16 i16 lanes.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn load16(p: *const i8) -> __m256i {
     // SAFETY: the caller guarantees 16 readable bytes at `p`; loadu has no alignment need.
     _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(p.cast()) })
@@ -25,8 +25,8 @@ unsafe fn load16(p: *const i8) -> __m256i {
 /// `sum a[j] * b[j]` for `a.len() == b.len()` (the dispatcher makes them equal).
 ///
 /// # Safety
-/// The CPU must support AVX2.
-#[target_feature(enable = "avx2")]
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
 pub unsafe fn dot(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
     let mut acc = _mm256_setzero_si256();
@@ -37,7 +37,7 @@ pub unsafe fn dot(a: &[i8], b: &[i8]) -> i32 {
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(va, vb));
         j += 16;
     }
-    // SAFETY: AVX2 is enabled for this function.
+    // SAFETY: AVX2 and FMA are enabled for this function.
     let mut s = unsafe { hsum(acc) };
     for k in j..n {
         s = s.wrapping_add(a[k] as i32 * b[k] as i32);
@@ -49,8 +49,8 @@ pub unsafe fn dot(a: &[i8], b: &[i8]) -> i32 {
 /// `x` serves four rows.
 ///
 /// # Safety
-/// The CPU must support AVX2. `w.len() >= out.len() * x.len()` and `bias.len() >= out.len()`.
-#[target_feature(enable = "avx2")]
+/// The CPU must support AVX2 and FMA. `w.len() >= out.len() * x.len()` and `bias.len() >= out.len()`.
+#[target_feature(enable = "avx2,fma")]
 pub unsafe fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = x.len();
     let rows = out.len().min(bias.len()).min(w.len().checked_div(d).unwrap_or(usize::MAX));
@@ -72,7 +72,7 @@ pub unsafe fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
         }
         for (k, a) in acc.iter().enumerate() {
             let row = &w[(r + k) * d..(r + k + 1) * d];
-            // SAFETY: AVX2 is enabled for this function.
+            // SAFETY: AVX2 and FMA are enabled for this function.
             let mut s = unsafe { hsum(*a) };
             for t in body..d {
                 s = s.wrapping_add(x[t] as i32 * row[t] as i32);
@@ -82,7 +82,7 @@ pub unsafe fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
         r += 4;
     }
     while r < rows {
-        // SAFETY: AVX2 is enabled for this function; the row lies inside w.
+        // SAFETY: AVX2 and FMA are enabled for this function; the row lies inside w.
         out[r] = bias[r].wrapping_add(unsafe { dot(x, &w[r * d..(r + 1) * d]) });
         r += 1;
     }
@@ -94,9 +94,9 @@ pub unsafe fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
 /// `vphaddd` combines.
 ///
 /// # Safety
-/// The CPU must support AVX2; `packed.len() >= packed_len(out.len(), u.len())`,
+/// The CPU must support AVX2 and FMA; `packed.len() >= packed_len(out.len(), u.len())`,
 /// `bias.len() >= out.len()`.
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 pub unsafe fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = u.len();
     let groups = d.div_ceil(4);
@@ -132,7 +132,7 @@ pub unsafe fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i3
 
 /// TFLite requantisation of 8 lanes (see the AVX-512 version for the steps).
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn requant8(acc: __m256i, m: __m256i, s: __m256i, zp: __m256i, lo: __m256i, hi: __m256i) -> __m256i {
     let zero = _mm256_setzero_si256();
     let k31 = _mm256_set1_epi32(31);
@@ -165,9 +165,9 @@ unsafe fn requant8(acc: __m256i, m: __m256i, s: __m256i, zp: __m256i, lo: __m256
 /// channels dividing `out.len()`.
 ///
 /// # Safety
-/// The CPU must support AVX2; `acc.len() >= out.len()`; `c = mult.len() == shift.len()` is 1,
+/// The CPU must support AVX2 and FMA; `acc.len() >= out.len()`; `c = mult.len() == shift.len()` is 1,
 /// `out.len()`, or a multiple of 8 dividing `out.len()`; `-128 <= min <= max <= 127`.
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 pub unsafe fn requantize(
     acc: &[i32],
     mult: &[i32],

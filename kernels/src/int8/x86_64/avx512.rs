@@ -22,8 +22,8 @@ fn tail_mask(n: usize) -> __mmask64 {
 /// `sum a[j] * b[j]` over the common length, VNNI path.
 ///
 /// # Safety
-/// The CPU must support AVX-512F, AVX-512BW and AVX-512 VNNI.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`), BW, VL and VNNI (`X86Level::Avx512Vnni`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 pub unsafe fn dot_vnni(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
     let flip = _mm512_set1_epi8(-128);
@@ -49,8 +49,8 @@ pub unsafe fn dot_vnni(a: &[i8], b: &[i8]) -> i32 {
 /// `sum a[j] * b[j]` over the common length, AVX-512BW path.
 ///
 /// # Safety
-/// The CPU must support AVX-512F and AVX-512BW.
-#[target_feature(enable = "avx512f,avx512bw")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`), BW and VL (`X86Level::Avx512`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn dot_bw(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
     let mut acc = _mm512_setzero_si512();
@@ -74,9 +74,9 @@ pub unsafe fn dot_bw(a: &[i8], b: &[i8]) -> i32 {
 /// per-chunk masks are prepared once and reused for every row; four rows run together.
 ///
 /// # Safety
-/// The CPU must support AVX-512F/BW/VNNI. `w.len() >= out.len() * x.len()`,
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`), BW, VL and VNNI (`X86Level::Avx512Vnni`). `w.len() >= out.len() * x.len()`,
 /// `bias.len() >= out.len()`.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 pub unsafe fn matvec_vnni(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = x.len();
     let rows = out.len().min(bias.len()).min(w.len().checked_div(d).unwrap_or(usize::MAX));
@@ -120,8 +120,8 @@ pub unsafe fn matvec_vnni(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
 /// `out[r] = bias[r] + sum_j x[j] * w[r * D + j]`, AVX-512BW path, four rows at a time.
 ///
 /// # Safety
-/// The CPU must support AVX-512F/BW. `w.len() >= out.len() * x.len()`, `bias.len() >= out.len()`.
-#[target_feature(enable = "avx512f,avx512bw")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`), BW and VL (`X86Level::Avx512`). `w.len() >= out.len() * x.len()`, `bias.len() >= out.len()`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn matvec_bw(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = x.len();
     let rows = out.len().min(bias.len()).min(w.len().checked_div(d).unwrap_or(usize::MAX));
@@ -161,9 +161,9 @@ pub unsafe fn matvec_bw(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
 /// 4 inputs (the 4 input bytes broadcast to every lane), two accumulators to hide latency.
 ///
 /// # Safety
-/// The CPU must support AVX-512F/BW/VNNI; `packed.len() >= packed_len(out.len(), u.len())`,
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`), BW, VL and VNNI (`X86Level::Avx512Vnni`); `packed.len() >= packed_len(out.len(), u.len())`,
 /// `bias.len() >= out.len()`.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 pub unsafe fn matvec_packed_vnni(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
     let d = u.len();
     let groups = d.div_ceil(4);
@@ -210,7 +210,7 @@ pub unsafe fn matvec_packed_vnni(u: &[u8], packed: &[i8], bias: &[i32], out: &mu
 
 /// TFLite requantisation of 16 lanes: `clamp(zp + MultiplyByQuantizedMultiplier(acc, m, s))`.
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn requant16(acc: __m512i, m: __m512i, s: __m512i, zp: __m512i, lo: __m512i, hi: __m512i) -> __m512i {
     let zero = _mm512_setzero_si512();
     let k31 = _mm512_set1_epi32(31);
@@ -257,8 +257,8 @@ unsafe fn requant16(acc: __m512i, m: __m512i, s: __m512i, zp: __m512i, lo: __m51
 /// counts to the scalar reference).
 ///
 /// # Safety
-/// The CPU must support AVX-512F/BW; `acc.len() >= out.len()`; `-128 <= min <= max <= 127`.
-#[target_feature(enable = "avx512f,avx512bw")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`), BW and VL (`X86Level::Avx512`); `acc.len() >= out.len()`; `-128 <= min <= max <= 127`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn requantize(
     acc: &[i32],
     mult: &[i32],

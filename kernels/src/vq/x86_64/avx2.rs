@@ -10,7 +10,7 @@ use core::arch::x86_64::*;
 
 /// The sum of the 8 lanes.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn hsum_ps(v: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -20,7 +20,7 @@ fn hsum_ps(v: __m256) -> f32 {
 
 /// The wrapping sum of the 8 i32 lanes.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn hsum_epi32(v: __m256i) -> i32 {
     let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
     let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
@@ -149,8 +149,8 @@ unsafe fn tile<const Q: usize, const P: usize>(
 /// See [`crate::vq::argmin`].
 ///
 /// # Safety
-/// The CPU must support AVX2.
-#[target_feature(enable = "avx2")]
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
 pub unsafe fn argmin(values: &[f32]) -> Option<(usize, f32)> {
     let n = values.len();
     if n > i32::MAX as usize {
@@ -194,8 +194,8 @@ pub unsafe fn argmin(values: &[f32]) -> Option<(usize, f32)> {
 /// See [`crate::vq::i8_sq_distances`].
 ///
 /// # Safety
-/// The CPU must support AVX2; `codebook.len() >= out.len() * x.len()`.
-#[target_feature(enable = "avx2")]
+/// The CPU must support AVX2 and FMA; `codebook.len() >= out.len() * x.len()`.
+#[target_feature(enable = "avx2,fma")]
 pub unsafe fn i8_sq_distances(x: &[i8], codebook: &[i8], out: &mut [u32]) {
     let d = x.len();
     for (j, o) in out.iter_mut().enumerate() {
@@ -222,8 +222,8 @@ pub unsafe fn i8_sq_distances(x: &[i8], codebook: &[i8], out: &mut [u32]) {
 /// See [`crate::vq::i8_dots`].
 ///
 /// # Safety
-/// The CPU must support AVX2; `codebook.len() >= out.len() * x.len()`.
-#[target_feature(enable = "avx2")]
+/// The CPU must support AVX2 and FMA; `codebook.len() >= out.len() * x.len()`.
+#[target_feature(enable = "avx2,fma")]
 pub unsafe fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
     let d = x.len();
     for (j, o) in out.iter_mut().enumerate() {

@@ -17,8 +17,8 @@ fn tail16(n: usize) -> __mmask16 {
 /// See [`crate::vq::sq_distances`].
 ///
 /// # Safety
-/// The CPU must support AVX-512F, and `codebook.len() >= out.len() * x.len()`.
-#[target_feature(enable = "avx512f")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`), and `codebook.len() >= out.len() * x.len()`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn sq_distances(x: &[f32], codebook: &[f32], out: &mut [f32]) {
     let d = x.len();
     let xp = x.as_ptr();
@@ -54,10 +54,10 @@ pub unsafe fn sq_distances(x: &[f32], codebook: &[f32], out: &mut [f32]) {
 /// See [`crate::vq::scores`]; the row minima are taken in the tile epilogue, in registers.
 ///
 /// # Safety
-/// The CPU must support AVX-512F; `d > 0`, `half_norms.len()` is a multiple of [`PANEL`],
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`); `d > 0`, `half_norms.len()` is a multiple of [`PANEL`],
 /// `panels.len() >= half_norms.len() * d`, `out.len() >= (queries.len() / d) * half_norms.len()`
 /// and `row_min.len() >= queries.len() / d`.
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn scores(
     queries: &[f32],
     d: usize,
@@ -116,10 +116,10 @@ const BLOCK: usize = 48;
 /// over the dimensions (`k mod 8`) to keep eight FMA chains in flight. Returns the row minimum.
 ///
 /// # Safety
-/// AVX-512F; `x` has `d` values, `panels` `np * 16 * d`, `hn` `np * 16`, `out` `np * 16`
+/// AVX-512F, BW and VL (`X86Level::Avx512`); `x` has `d` values, `panels` `np * 16 * d`, `hn` `np * 16`, `out` `np * 16`
 /// writable values.
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn single(x: *const f32, d: usize, panels: *const f32, hn: *const f32, out: *mut f32, np: usize) -> f32 {
     let mut mn = _mm512_set1_ps(f32::INFINITY);
     let whole = d / 8 * 8;
@@ -158,12 +158,12 @@ unsafe fn single(x: *const f32, d: usize, panels: *const f32, hn: *const f32, ou
 /// (24 of the 32 zmm registers at 6 x 4), one pass over the `d` dimensions.
 ///
 /// # Safety
-/// AVX-512F; `x` has `Q * d` values (query rows of `d`), `panel` has `P * 16 * d`, `hn` has
+/// AVX-512F, BW and VL (`X86Level::Avx512`); `x` has `Q * d` values (query rows of `d`), `panel` has `P * 16 * d`, `hn` has
 /// `P * 16`, `out` has `Q` rows (stride `mp`) of `P * 16` writable values, and `mins` at least
 /// `Q` vectors. `mins[q]` takes the lane-wise minimum of the new scores (`vminps` keeps the old
 /// value where a score is NaN).
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn tile<const Q: usize, const P: usize>(
     x: *const f32,
     d: usize,
@@ -202,8 +202,8 @@ unsafe fn tile<const Q: usize, const P: usize>(
 /// See [`crate::vq::argmin`].
 ///
 /// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn argmin(values: &[f32]) -> Option<(usize, f32)> {
     let n = values.len();
     if n > i32::MAX as usize - 32 {
@@ -268,8 +268,8 @@ pub unsafe fn argmin(values: &[f32]) -> Option<(usize, f32)> {
 /// of M values), which took the scan from a fifth of a D = 16 search to a small part.
 ///
 /// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -> usize {
     let n = values.len();
     let p = values.as_ptr();
@@ -313,7 +313,7 @@ pub unsafe fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -
 /// by `vpdpwssd` into wrapping i32 lanes (exact as `u32`, see the module notes).
 ///
 /// # Safety
-/// The CPU must support AVX-512F, BW, VL and VNNI; `codebook.len() >= out.len() * x.len()`.
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`), BW, VL and VNNI (`X86Level::Avx512Vnni`); `codebook.len() >= out.len() * x.len()`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 pub unsafe fn i8_sq_distances(x: &[i8], codebook: &[i8], out: &mut [u32]) {
     let d = x.len();
@@ -349,7 +349,7 @@ pub unsafe fn i8_sq_distances(x: &[i8], codebook: &[i8], out: &mut [u32]) {
 
 /// 32 int8 differences `a - b` as 16-bit lanes (range [-255, 255]).
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 fn diff16(a: __m256i, b: __m256i) -> __m512i {
     _mm512_sub_epi16(_mm512_cvtepi8_epi16(a), _mm512_cvtepi8_epi16(b))
 }
@@ -359,8 +359,8 @@ fn diff16(a: __m256i, b: __m256i) -> __m512i {
 /// is subtracted at the end: `(x + 128) . c - 128 sum c = x . c`, in wrapping i32.
 ///
 /// # Safety
-/// The CPU must support AVX-512F, BW and VNNI; `codebook.len() >= out.len() * x.len()`.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`), BW, VL and VNNI (`X86Level::Avx512Vnni`); `codebook.len() >= out.len() * x.len()`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 pub unsafe fn i8_dots(x: &[i8], codebook: &[i8], out: &mut [i32]) {
     let d = x.len();
     let xp = x.as_ptr();
@@ -403,7 +403,7 @@ const SCREEN_BUF: usize = 4096;
 /// codewords = 24 accumulators, 8 panels for a lone query to keep 8 chains in flight).
 ///
 /// # Safety
-/// The CPU must support AVX-512F, BW, VL and VNNI; `0 < d <= SCREEN_MAX_D`; with
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`), BW, VL and VNNI (`X86Level::Avx512Vnni`); `0 < d <= SCREEN_MAX_D`; with
 /// `mp = half_norms.len()` (a multiple of [`PANEL`]) and `g = screen_words(d)`: `words.len() >=
 /// mp * g`, `scales.len() >= mp`, `colsums.len() >= mp`, `out.len() >= n * mp` for
 /// `n = queries.len() / d`, and `row_min.len() >= n`, `info.len() >= n`.
@@ -505,11 +505,11 @@ struct Screen {
 /// stride `g * 16`): integer dot products, then the scores and the lane-wise minima.
 ///
 /// # Safety
-/// AVX-512F/BW/VNNI; the pointers cover `Q` query rows, `P` panels of words, `P * 16` scales,
+/// AVX-512F, BW, VL and VNNI (`X86Level::Avx512Vnni`); the pointers cover `Q` query rows, `P` panels of words, `P * 16` scales,
 /// colsums and norms, and `Q` output rows (stride `mp`) of `P * 16` values; `t` and `mins` hold
 /// `Q` entries.
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn screen_tile<const Q: usize, const P: usize>(a: &Screen, t: &[f32], mins: &mut [__m512]) {
     let g = a.g;
     // SAFETY: every offset is within the extents in the precondition (k < g, p < P, q < Q).
@@ -555,7 +555,7 @@ unsafe fn screen_tile<const Q: usize, const P: usize>(a: &Screen, t: &[f32], min
 /// `d`), as [`scalar::screen_quantize`] (the same integers; the bounds summed in another order).
 ///
 /// # Safety
-/// AVX-512F/BW/VL; `x` has `d` readable values, `qw` has `g = ceil(d / 4)` writable words.
+/// AVX-512F, BW and VL (`X86Level::Avx512`); `x` has `d` readable values, `qw` has `g = ceil(d / 4)` writable words.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn quantize(x: *const f32, d: usize, qw: *mut u32, g: usize) -> crate::vq::ScreenQuery {
@@ -621,7 +621,7 @@ unsafe fn quantize(x: *const f32, d: usize, qw: *mut u32, g: usize) -> crate::vq
 /// instruction, which after 512-bit code costs a state transition (measured: most of the time
 /// of a D = 16 query).
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 fn up_sqrt(s: f64, d: usize) -> f64 {
     let v = s * (1.0 + (d as f64 + 4.0) * scalar::EPS52);
     _mm_cvtsd_f64(_mm_sqrt_pd(_mm_set_sd(v))) * (1.0 + scalar::EPS50)
@@ -632,8 +632,8 @@ fn up_sqrt(s: f64, d: usize) -> f64 {
 /// rounded separately, no FMA), reduced in its fixed tree.
 ///
 /// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
     let n = x.len().min(c.len());
     let (xp, cp) = (x.as_ptr(), c.as_ptr());
@@ -670,7 +670,7 @@ pub unsafe fn sq_distance_exact(x: &[f32], c: &[f32]) -> f64 {
 /// candidate scan. No block arrays: a lone query pays for nothing it does not use.
 ///
 /// # Safety
-/// The CPU must support AVX-512F, BW, VL and VNNI; `0 < query.len() <= SCREEN_MAX_D`; with
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`), BW, VL and VNNI (`X86Level::Avx512Vnni`); `0 < query.len() <= SCREEN_MAX_D`; with
 /// `mp = half_norms.len()` (a multiple of [`PANEL`], at most [`crate::vq::SCREEN_ONE_MAX_M`]) and
 /// `g = screen_words(query.len())`: `words.len() >= mp * g`, `scales.len() >= mp`,
 /// `colsums.len() >= mp`; `m <= mp`.
@@ -733,6 +733,6 @@ pub unsafe fn screen_nearest(
     let t = threshold(_mm512_reduce_min_ps(mins[0]), &info);
     // SAFETY: the panel loop wrote all np * 16 = mp >= m values.
     let values = unsafe { core::slice::from_raw_parts(op as *const f32, m) };
-    // SAFETY: the CPU has AVX-512F.
+    // SAFETY: the CPU has AVX-512F, BW and VL (`X86Level::Avx512`).
     (unsafe { indices_at_most(values, t, cand) }, info)
 }

@@ -1,0 +1,169 @@
+//! [`Interpreter`]: runs a [`Network`] in caller memory, operator after operator.
+
+use super::desc::{at, DESC_WORDS};
+use super::network::Network;
+use super::plan::plan_offset;
+use super::registry::{self, describe};
+use super::run::{split_mut, sub, sub_mut, Run};
+use super::setup::{tensor_ref, Setup};
+use crate::formats::tflite::TensorType;
+use crate::formats::{cast_slice, cast_slice_mut};
+use crate::{Error, Result};
+
+/// Runs a [`Network`] in caller memory. Created by [`Network::interpreter`].
+#[derive(Debug)]
+pub struct Interpreter<'a, 'm> {
+    pub(super) net: &'a Network<'m>,
+    pub(super) words: &'a mut [i32],
+    pub(super) bytes: &'a mut [u8],
+}
+
+impl<'a, 'm> Interpreter<'a, 'm> {
+    /// Writes each operator's description and constants into the arena (once, at creation).
+    pub(super) fn prepare(&mut self) -> Result<()> {
+        let net = self.net;
+        let (mut w, mut l) = (0usize, 0usize);
+        let lut_base = net.scratch_bytes;
+        for i in 0..net.ops {
+            let d = describe(&net.model, &net.graph, i)?;
+            let desc: &mut [i32; DESC_WORDS] = sub_mut(self.words, w..w + DESC_WORDS)?
+                .try_into()
+                .map_err(|_| Error::BufferTooSmall { what: "nn arena", needed: w + DESC_WORDS, given: 0 })?;
+            d.write(desc);
+            let pers = sub_mut(self.words, w + DESC_WORDS..w + DESC_WORDS + d.pers_words as usize)?;
+            let lut = sub_mut(self.bytes, lut_base + l..lut_base + l + d.lut_bytes as usize)?;
+            let op = net.graph.operator(i)?;
+            let s = Setup { model: net.model, graph: &net.graph, op, index: i, name: "" };
+            registry::prepare(&s, &d, pers, lut)?;
+            w += DESC_WORDS + d.pers_words as usize;
+            l += d.lut_bytes as usize;
+        }
+        Ok(())
+    }
+
+    fn location(&self, t: i32) -> Result<(usize, usize)> {
+        let r = tensor_ref(&self.net.model, &self.net.graph, t)?;
+        Ok((plan_offset(self.net, t)?, r.bytes()))
+    }
+
+    fn act_region(&self) -> usize {
+        self.net.scratch_bytes + self.net.lut_bytes
+    }
+
+    fn io_tensor(&self, input: bool, i: usize) -> Result<(usize, usize, TensorType)> {
+        let list = if input { self.net.graph.inputs()? } else { self.net.graph.outputs()? };
+        let t = list
+            .get(i)
+            .ok_or(Error::Missing { format: "tflite", name: if input { "graph input" } else { "graph output" } })?;
+        let (off, len) = self.location(t)?;
+        let dtype = self.net.graph.tensor(t)?.dtype();
+        Ok((self.act_region() + off, len, dtype))
+    }
+
+    /// Graph input `i` (int8) to fill before [`Interpreter::invoke`].
+    pub fn input_i8_mut(&mut self, i: usize) -> Result<&mut [i8]> {
+        let (off, len, dtype) = self.io_tensor(true, i)?;
+        if dtype != TensorType::Int8 {
+            return Err(Error::DType { what: "graph input", expected: "i8", found: dtype.name() });
+        }
+        cast_slice_mut("graph input", sub_mut(self.bytes, off..off + len)?)
+    }
+
+    /// Writes a float graph input `i` (for models that start with QUANTIZE).
+    pub fn set_input_f32(&mut self, i: usize, values: &[f32]) -> Result<()> {
+        let (off, len, dtype) = self.io_tensor(true, i)?;
+        if dtype != TensorType::Float32 {
+            return Err(Error::DType { what: "graph input", expected: "f32", found: dtype.name() });
+        }
+        if values.len() * 4 != len {
+            return Err(Error::Shape { what: "graph input", expected: len / 4, found: values.len() });
+        }
+        for (chunk, v) in sub_mut(self.bytes, off..off + len)?.chunks_exact_mut(4).zip(values) {
+            chunk.copy_from_slice(&v.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    /// Graph output `i` (int8) after [`Interpreter::invoke`].
+    pub fn output_i8(&self, i: usize) -> Result<&[i8]> {
+        let (off, len, dtype) = self.io_tensor(false, i)?;
+        if dtype != TensorType::Int8 {
+            return Err(Error::DType { what: "graph output", expected: "i8", found: dtype.name() });
+        }
+        cast_slice("graph output", sub(self.bytes, off..off + len)?)
+    }
+
+    /// Copies a float graph output `i` (for models that end with DEQUANTIZE) into `out`.
+    pub fn output_f32(&self, i: usize, out: &mut [f32]) -> Result<()> {
+        let (off, len, dtype) = self.io_tensor(false, i)?;
+        if dtype != TensorType::Float32 {
+            return Err(Error::DType { what: "graph output", expected: "f32", found: dtype.name() });
+        }
+        if out.len() * 4 != len {
+            return Err(Error::Shape { what: "graph output", expected: len / 4, found: out.len() });
+        }
+        for (chunk, v) in sub(self.bytes, off..off + len)?.chunks_exact(4).zip(out) {
+            *v = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+        Ok(())
+    }
+
+    /// Runs every operator in order. The inputs must have been written; outputs are read with
+    /// [`Interpreter::output_i8`] / [`Interpreter::output_f32`].
+    pub fn invoke(&mut self) -> Result<()> {
+        let net = self.net;
+        let model = net.model.bytes();
+        let (descs, acc) = split_mut(self.words, net.persistent_words)?;
+        let (scratch, rest) = split_mut(self.bytes, net.scratch_bytes)?;
+        let (luts, act) = split_mut(rest, net.lut_bytes)?;
+        let patch = scratch;
+        let (mut w, mut l) = (0usize, 0usize);
+        for _ in 0..net.ops {
+            let head: &[i32; DESC_WORDS] = descs
+                .get(w..w + DESC_WORDS)
+                .and_then(|s| s.try_into().ok())
+                .ok_or(Error::BufferTooSmall { what: "nn arena", needed: w + DESC_WORDS, given: descs.len() })?;
+            let pw = head[at::PERS_WORDS] as usize;
+            let lut_bytes = head[at::LUT_BYTES] as usize;
+            let params = sub(descs, w + DESC_WORDS..w + DESC_WORDS + pw)?;
+            let lut = sub(luts, l..l + lut_bytes)?;
+            w += DESC_WORDS + pw;
+            l += lut_bytes;
+            let out_off = plan_offset(net, head[at::OUTPUT])?;
+            let (before, rest) = split_mut(act, out_off)?;
+            let (out, after) = split_mut(rest, head[at::OUT_LEN] as usize)?;
+            let (before, after): (&[u8], &[u8]) = (before, after);
+            let in1 = pick(net, before, after, out_off, out.len(), head[at::INPUT], head[at::IN_LEN])?;
+            let in2 = pick(net, before, after, out_off, out.len(), head[at::INPUT2], head[at::IN2_LEN])?;
+            let mut run = Run { model, params, lut, acc: &mut *acc, patch: &mut *patch };
+            registry::eval(head, &mut run, in1, in2, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// The bytes of activation `t` (absent: empty), from the part of the activation region before
+/// or after the operator's output (the plan never lets them overlap).
+fn pick<'x>(
+    net: &Network<'_>,
+    before: &'x [u8],
+    after: &'x [u8],
+    out_off: usize,
+    out_len: usize,
+    t: i32,
+    len: i32,
+) -> Result<&'x [u8]> {
+    if t < 0 {
+        return Ok(&[]);
+    }
+    let off = plan_offset(net, t)?;
+    let len = len as usize;
+    let found = if off + len <= out_off {
+        before.get(off..off + len)
+    } else if off >= out_off + out_len {
+        after.get(off - out_off - out_len..off - out_off - out_len + len)
+    } else {
+        return Err(Error::Value { what: "nn memory plan", index: t as usize, reason: "input overlaps output" });
+    };
+    found.ok_or(Error::Missing { format: "tflite", name: "activation bytes" })
+}
