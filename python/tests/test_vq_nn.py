@@ -117,13 +117,13 @@ def test_network_operator_models_two_inputs_and_float_inputs():
         ins = [np.load(d / f"{name}_in{k}.npy") for k in range(len(net.inputs))]
         [y] = net.run(ins if len(ins) > 1 else ins[0])
         want = np.load(d / f"{name}_out0.npy")
-        assert np.array_equal(y.reshape(want.shape), want), name
+        assert np.array_equal(y.reshape(want.shape), want, equal_nan=want.dtype.kind == "f"), name  # NaN in, NaN out
         checked += 1
     assert checked >= 10
     with pytest.raises(ValueError, match="inputs"):
         fvae.Network(d / "add_broadcast_relu.tflite").run(np.zeros((1, 4), np.int8))
     with pytest.raises(fvae.FormatError):
-        fvae.Network(d / "unsupported_mul.tflite")
+        fvae.Network(next(d.glob("unsupported*.tflite")))
 
 
 def test_fv_vae_matches_fixture():
