@@ -82,4 +82,14 @@ if command -v cargo-fuzz >/dev/null; then
     bash scripts/fuzz.sh 15
 fi
 
+step "Python package: pip install ./python into .venv, pytest against scikit-image, scikit-learn, faiss, TFLite Micro, Dask"
+python3 -m pip install -q --disable-pip-version-check ./python
+# pytest exits 5 when it collected no test: that is a failure here, as any other non-zero exit.
+pytest_rc=0
+python3 -m pytest -q -p no:cacheprovider python/tests || pytest_rc=$?
+if [ "$pytest_rc" -ne 0 ]; then
+    echo "python tests failed (pytest exit $pytest_rc; 5 means no test ran)"
+    exit 1
+fi
+
 step "all passed"

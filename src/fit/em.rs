@@ -99,28 +99,112 @@ impl FittedGmm {
     }
 }
 
-/// One E-step over `data`: the merged statistics and the summed log-likelihood.
-/// `(S0 [K], S1 [K, D], S2 [K, D], summed log-likelihood)` of one E-step.
-type Statistics = (Vec<f32>, Vec<f32>, Vec<f32>, f64);
+/// The sufficient statistics of one E-step over some rows: the Fisher accumulator's `S0` [K],
+/// `S1` [K, D], `S2` [K, D] (module notes) and the summed log-likelihood, in f64 so that the
+/// statistics of many blocks (threads, processes, machines) merge without loss. [`e_step`]
+/// computes them, [`GmmStatistics::merge`] adds two, [`m_step`] turns them into a model:
+/// [`em`] is exactly that loop, so a distributed EM that maps `e_step` over blocks and reduces
+/// with `merge` computes what [`em`] computes (up to the order of the f32 partial sums).
+///
+/// ```
+/// use fvae::fit::{e_step, GmmStatistics};
+/// use fvae::gmm::DiagGmm;
+/// let mut c = [0.0; DiagGmm::constants_len(2, 1)];
+/// let gmm = DiagGmm::new(&[0.5, 0.5], &[0.0, 5.0], &[1.0, 1.0], &mut c)?;
+/// let mut all = GmmStatistics::new(2, 1);
+/// for block in [&[0.0, 0.2][..], &[5.0, 5.2, 0.1][..]] {
+///     all.merge(&e_step(gmm, block, 1)?)?;
+/// }
+/// assert_eq!(all.rows, 5);
+/// assert!((all.s0[0] - 3.0).abs() < 1e-3);
+/// # Ok::<(), fvae::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct GmmStatistics {
+    /// Components K.
+    pub k: usize,
+    /// Dimension D.
+    pub d: usize,
+    /// Rows the statistics are over.
+    pub rows: u64,
+    /// `sum_i q_ik` [K].
+    pub s0: Vec<f64>,
+    /// `sum_i q_ik t_i` [K, D].
+    pub s1: Vec<f64>,
+    /// `sum_i q_ik (t_i^2 - 1)` [K, D].
+    pub s2: Vec<f64>,
+    /// `sum_i log p(x_i)`.
+    pub log_likelihood: f64,
+}
 
-fn e_step(gmm: DiagGmm<'_>, data: &[f32], d: usize, threads: usize) -> Result<Statistics> {
-    let (k, n) = (gmm.k(), data.len() / d);
-    let run = |xs: &[f32]| -> Result<(Vec<f32>, f64)> {
+impl GmmStatistics {
+    /// The statistics of no rows.
+    pub fn new(k: usize, d: usize) -> Self {
+        GmmStatistics {
+            k,
+            d,
+            rows: 0,
+            s0: vec![0.0; k],
+            s1: vec![0.0; k * d],
+            s2: vec![0.0; k * d],
+            log_likelihood: 0.0,
+        }
+    }
+
+    /// Adds `other`'s rows (same K and D).
+    pub fn merge(&mut self, other: &GmmStatistics) -> Result<()> {
+        if (other.k, other.d) != (self.k, self.d) || other.s0.len() != self.s0.len() || other.s1.len() != self.s1.len()
+        {
+            return Err(Error::Shape {
+                what: "merged GMM statistics (K * D)",
+                expected: self.k * self.d,
+                found: other.k * other.d,
+            });
+        }
+        if other.s2.len() != self.s2.len() {
+            return Err(Error::Shape {
+                what: "merged GMM statistics (S2)",
+                expected: self.s2.len(),
+                found: other.s2.len(),
+            });
+        }
+        for (a, b) in [(&mut self.s0, &other.s0), (&mut self.s1, &other.s1), (&mut self.s2, &other.s2)] {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        }
+        self.rows += other.rows;
+        self.log_likelihood += other.log_likelihood;
+        Ok(())
+    }
+}
+
+/// One E-step of `gmm` over `data` `[N, D]` (D = `gmm.d()`) on `threads` threads: per-thread
+/// Fisher accumulators (Kahan-compensated f32), merged in f64 in a fixed order (deterministic
+/// for a thread count). Errors: a length that is not a multiple of D, a non-finite value or a
+/// row too far from every component for f32 ([`Error::Value`]).
+pub fn e_step(gmm: DiagGmm<'_>, data: &[f32], threads: usize) -> Result<GmmStatistics> {
+    let (k, d) = (gmm.k(), gmm.d());
+    if d == 0 || !data.len().is_multiple_of(d) {
+        return Err(Error::Shape {
+            what: "E-step data ([N, D] row-major)",
+            expected: data.len() / d.max(1) * d,
+            found: data.len(),
+        });
+    }
+    let n = data.len() / d;
+    let run = |xs: &[f32]| -> Result<GmmStatistics> {
         let mut storage = vec![0f32; FisherAccumulator::storage_len(k, d)];
         let mut acc = FisherAccumulator::new(gmm, FisherOptions::default(), &mut storage)?;
         let mut ll = 0f64;
         for x in xs.chunks_exact(d) {
             ll += acc.push(x)? as f64;
         }
+        let rows = acc.count();
         let (s0, s1, s2) = acc.statistics();
-        let mut flat = Vec::with_capacity(k + 2 * k * d);
-        flat.extend_from_slice(s0);
-        flat.extend_from_slice(s1);
-        flat.extend_from_slice(s2);
-        Ok((flat, ll))
+        let wide = |s: &[f32]| s.iter().map(|&v| v as f64).collect();
+        Ok(GmmStatistics { k, d, rows, s0: wide(s0), s1: wide(s1), s2: wide(s2), log_likelihood: ll })
     };
     let parts = threads.clamp(1, n.max(1));
-    let results: Vec<Result<(Vec<f32>, f64)>> = if parts == 1 {
+    let results: Vec<Result<GmmStatistics>> = if parts == 1 {
         vec![run(data)]
     } else {
         let chunk = n.div_ceil(parts) * d;
@@ -129,18 +213,57 @@ fn e_step(gmm: DiagGmm<'_>, data: &[f32], d: usize, threads: usize) -> Result<St
             hs.into_iter().map(|h| h.join().unwrap_or(Err(Error::Empty { what: "EM worker (panicked)" }))).collect()
         })
     };
-    // Merge in f64 (a few partial sums, in a fixed order: deterministic for a thread count).
-    let mut sum = vec![0f64; k + 2 * k * d];
-    let mut ll = 0f64;
+    let mut sum = GmmStatistics::new(k, d);
     for r in results {
-        let (flat, l) = r?;
-        sum.iter_mut().zip(&flat).for_each(|(s, &v)| *s += v as f64);
-        ll += l;
+        sum.merge(&r?)?;
     }
-    let s0 = sum[..k].iter().map(|&v| v as f32).collect();
-    let s1 = sum[k..k + k * d].iter().map(|&v| v as f32).collect();
-    let s2 = sum[k + k * d..].iter().map(|&v| v as f32).collect();
-    Ok((s0, s1, s2, ll))
+    Ok(sum)
+}
+
+/// The M-step (module notes: centred form, floors) from `stats` into the model `weights` [K],
+/// `means` [K, D], `variances` [K, D], which must be the model `stats` were computed under.
+/// The statistics are rounded to f32 first, as the accumulator keeps them.
+pub fn m_step(
+    stats: &GmmStatistics,
+    weights: &mut Vec<f32>,
+    means: &mut [f32],
+    variances: &mut [f32],
+    options: &GmmFitOptions,
+) -> Result<()> {
+    let (k, d) = (stats.k, stats.d);
+    for (what, len, want) in [
+        ("M-step weights", weights.len(), k),
+        ("M-step means", means.len(), k * d),
+        ("M-step variances", variances.len(), k * d),
+        ("M-step S0", stats.s0.len(), k),
+        ("M-step S1", stats.s1.len(), k * d),
+        ("M-step S2", stats.s2.len(), k * d),
+    ] {
+        if len != want {
+            return Err(Error::Shape { what, expected: want, found: len });
+        }
+    }
+    if stats.rows == 0 {
+        return Err(Error::Empty { what: "M-step statistics (no rows)" });
+    }
+    check_options(options)?;
+    let n = stats.rows as f64;
+    for (c, &n_c) in stats.s0.iter().enumerate() {
+        let n_c = n_c as f32;
+        if n_c < 1e-6 {
+            continue;
+        }
+        let inv = 1.0 / n_c as f64;
+        for i in c * d..(c + 1) * d {
+            let var = variances[i] as f64;
+            let e1 = stats.s1[i] as f32 as f64 * inv;
+            let ratio = (1.0 + stats.s2[i] as f32 as f64 * inv - e1 * e1).max(0.0);
+            means[i] = (means[i] as f64 + var.sqrt() * e1) as f32;
+            variances[i] = ((var * ratio) as f32 + options.reg_covar).max(f32::MIN_POSITIVE);
+        }
+    }
+    *weights = floor_weights(stats.s0.iter().map(|&s| s as f32 as f64 / n), options.weight_floor);
+    Ok(())
 }
 
 /// Fits a K-component diagonal GMM to `data` `[N, D]` by EM: k-means initialisation (one
@@ -173,6 +296,22 @@ pub fn fit_gmm_with(
     options: &GmmFitOptions,
     on_iter: &mut dyn FnMut(usize, f64),
 ) -> Result<FittedGmm> {
+    let start = initial_gmm(data, d, options)?;
+    em_with(data, d, start.weights, start.means, start.variances, options, on_iter)
+}
+
+/// [`fit_gmm`]'s starting model: one k-means++ run under `options.seed`, then the clusters'
+/// weights, means and variances (`iterations` 0, `log_likelihood` -inf). With [`e_step`] and
+/// [`m_step`] it is the whole of [`fit_gmm`], for an EM whose E-step runs elsewhere.
+///
+/// ```
+/// use fvae::fit::{initial_gmm, GmmFitOptions};
+/// let data = [0.0, 0.2, 0.1, 5.0, 5.2, 5.1];
+/// let g = initial_gmm(&data, 1, &GmmFitOptions::new(2))?;
+/// assert_eq!((g.k, g.iterations), (2, 0));
+/// # Ok::<(), fvae::Error>(())
+/// ```
+pub fn initial_gmm(data: &[f32], d: usize, options: &GmmFitOptions) -> Result<FittedGmm> {
     let k = options.components;
     if k == 0 {
         return Err(Error::Empty { what: "GMM components" });
@@ -203,7 +342,16 @@ pub fn fit_gmm_with(
     // A zero variance (reg_covar = 0 on a constant column) cannot be a model: smallest normal.
     variances.iter_mut().for_each(|v| *v = v.max(f32::MIN_POSITIVE));
     let weights = floor_weights(counts.iter().map(|&c| c / n as f64), options.weight_floor);
-    em_with(data, d, weights, means, variances, options, on_iter)
+    Ok(FittedGmm {
+        k,
+        d,
+        weights,
+        means,
+        variances,
+        log_likelihood: f64::NEG_INFINITY,
+        iterations: 0,
+        converged: false,
+    })
 }
 
 /// EM from a given start (`weights` [K], `means` [K, D], `variances` [K, D], used as they are:
@@ -256,25 +404,11 @@ pub fn em_with(
     let mut constants = vec![0f32; DiagGmm::constants_len(k, d)];
     while iterations < options.max_iter {
         let gmm = DiagGmm::new(&weights, &means, &variances, &mut constants)?;
-        let (s0, s1, s2, ll_sum) = e_step(gmm, data, d, options.threads)?;
-        ll = ll_sum / n as f64;
+        let stats = e_step(gmm, data, options.threads)?;
+        ll = stats.log_likelihood / n as f64;
         on_iter(iterations, ll);
         iterations += 1;
-        // M-step in the centred form (module notes).
-        for (c, &n_c) in s0.iter().enumerate() {
-            if n_c < 1e-6 {
-                continue;
-            }
-            let inv = 1.0 / n_c as f64;
-            for i in c * d..(c + 1) * d {
-                let var = variances[i] as f64;
-                let e1 = s1[i] as f64 * inv;
-                let ratio = (1.0 + s2[i] as f64 * inv - e1 * e1).max(0.0);
-                means[i] = (means[i] as f64 + var.sqrt() * e1) as f32;
-                variances[i] = ((var * ratio) as f32 + options.reg_covar).max(f32::MIN_POSITIVE);
-            }
-        }
-        weights = floor_weights(s0.iter().map(|&s| s as f64 / n as f64), options.weight_floor);
+        m_step(&stats, &mut weights, &mut means, &mut variances, options)?;
         if (ll - prev).abs() < options.tol {
             converged = true;
             break;

@@ -11,7 +11,9 @@
 mod em;
 mod kmeans;
 
-pub use em::{em, em_with, fit_gmm, fit_gmm_with, FittedGmm, GmmFitOptions};
+pub use em::{
+    e_step, em, em_with, fit_gmm, fit_gmm_with, initial_gmm, m_step, FittedGmm, GmmFitOptions, GmmStatistics,
+};
 pub use kmeans::{kmeans, kmeans_with, residual_kmeans, residual_kmeans_with, KMeans, KMeansOptions, ResidualKMeans};
 
 /// SplitMix64 (Steele, Lea and Flood 2014): 64 bits of state, good enough to seed and sample,
