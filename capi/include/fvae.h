@@ -556,9 +556,9 @@ int32_t fvae_vqvae_encoder_init(void *storage,
                                 size_t latent_len,
                                 struct FvaeVqVaeEncoder **out);
 
-// As `fvae_vqvae_encoder_init` with an int8 codebook on the encoder output's own grid (its scale
-// must be the output's, zero point 0, else `FVAE_ERR_VALUE`): the exact integer nearest-codeword
-// search on the network's int8 output.
+// As `fvae_vqvae_encoder_init` with an int8 codebook on the encoder output's own grid: the exact
+// integer nearest-codeword search on the network's int8 output. A codebook scale other than the
+// output's is `FVAE_ERR_VALUE`, an output zero point other than 0 `FVAE_ERR_UNSUPPORTED`.
 int32_t fvae_vqvae_encoder_i8_init(void *storage,
                                    size_t storage_len,
                                    const struct FvaeNet *net,

@@ -52,7 +52,7 @@ static int codec(void) {
         FVAE_ERR_VALUE, FVAE_ERR_NULL, FVAE_ERR_NULL, FVAE_ERR_NULL,
         FVAE_ERR_NULL, FVAE_ERR_NULL, FVAE_ERR_NULL, FVAE_ERR_INVALID_HANDLE,
         FVAE_ERR_INVALID_HANDLE, FVAE_ERR_BUFFER_TOO_SMALL, FVAE_ERR_BUFFER_TOO_SMALL, FVAE_ERR_BUFFER_TOO_SMALL,
-        FVAE_ERR_NULL, FVAE_ERR_SHAPE, FVAE_ERR_NULL, FVAE_ERR_BUFFER_TOO_SMALL,
+        FVAE_ERR_NULL, FVAE_ERR_SHAPE, FVAE_ERR_NULL, FVAE_OK, FVAE_ERR_VALUE, FVAE_ERR_BUFFER_TOO_SMALL,
         FVAE_ERR_BUFFER_TOO_SMALL, FVAE_ERR_NULL, FVAE_ERR_INVALID_HANDLE};
     int32_t got[sizeof expect / sizeof expect[0]];
 
@@ -145,6 +145,10 @@ static int codec(void) {
     got[n++] = enc_init(sizeof enc_store, NULL, enc_arena, VQVAE_LATENT);
     got[n++] = enc_init(sizeof enc_store, dec_net, dec_arena, VQVAE_LATENT);
     got[n++] = fvae_vqvae_encoder_i8_init(enc_store, sizeof enc_store, enc_net, NULL, a_enc, enc_arena, latent,
+                                          VQVAE_LATENT, &enc);
+    /* An int8 codebook off the encoder output's grid (scale 1/100, not 1/128). */
+    got[n++] = fvae_codebook_i8_init(cb_i8_store, sizeof cb_i8_store, 1, 4, xq, 0.01f, &cb_i8);
+    got[n++] = fvae_vqvae_encoder_i8_init(enc_store, sizeof enc_store, enc_net, cb_i8, a_enc, enc_arena, latent,
                                           VQVAE_LATENT, &enc);
     got[n++] = dec_init(fvae_vqvae_decoder_size() - 1, dec_net, a_dec, dec_arena);
     got[n++] = dec_init(sizeof dec_store, dec_net, a_dec, dec_arena - 1);
