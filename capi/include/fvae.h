@@ -94,6 +94,12 @@ typedef struct FvaeNet FvaeNet;
 // A residual VQ (S stages of `[M, D]` f32 codebooks) living in caller storage (opaque).
 typedef struct FvaeRvq FvaeRvq;
 
+// A VQ-VAE decoder (codebook, network, arena) living in caller storage (opaque).
+typedef struct FvaeVqVaeDecoder FvaeVqVaeDecoder;
+
+// A VQ-VAE encoder (network, codebook, arena) living in caller storage (opaque).
+typedef struct FvaeVqVaeEncoder FvaeVqVaeEncoder;
+
 // How a Fisher accumulator assigns descriptors and sums.
 typedef struct FvaeFisherOptions {
   // Soft posteriors strictly below this become 0 (VLFeat uses 1e-6; 0 keeps all). Ignored when `hard`.
@@ -528,6 +534,94 @@ int32_t fvae_net_get_output_i8(const struct FvaeNet *net, size_t index, int8_t *
 
 // Copies float graph output `index` into `out` [len] (models that end with DEQUANTIZE).
 int32_t fvae_net_get_output_f32(const struct FvaeNet *net, size_t index, float *out, size_t len);
+
+// Bytes of storage an encoder handle needs (the same for every model).
+size_t fvae_vqvae_encoder_size(void);
+
+// Bytes of storage a decoder handle needs (the same for every model).
+size_t fvae_vqvae_decoder_size(void);
+
+// Makes an encoder in `storage` (`fvae_vqvae_encoder_size()` bytes, `FVAE_ALIGN`-aligned) from the
+// encoder network `net` and the f32 codebook `cb`, running in `arena` (at least
+// `fvae_net_arena_size(net)` bytes, any alignment); `latent` [latent_len, at least the network
+// output's length L c] receives each dequantised latent. The network's output must be
+// `[1, h, w, c]` or `[1, L c]` with `c` the codebook's `d` (else `FVAE_ERR_SHAPE`).
+int32_t fvae_vqvae_encoder_init(void *storage,
+                                size_t storage_len,
+                                const struct FvaeNet *net,
+                                const struct FvaeCodebook *cb,
+                                void *arena,
+                                size_t arena_len,
+                                float *latent,
+                                size_t latent_len,
+                                struct FvaeVqVaeEncoder **out);
+
+// As `fvae_vqvae_encoder_init` with an int8 codebook on the encoder output's own grid: the exact
+// integer nearest-codeword search on the network's int8 output. A codebook scale other than the
+// output's is `FVAE_ERR_VALUE`, an output zero point other than 0 `FVAE_ERR_UNSUPPORTED`.
+int32_t fvae_vqvae_encoder_i8_init(void *storage,
+                                   size_t storage_len,
+                                   const struct FvaeNet *net,
+                                   const struct FvaeCodebookI8 *cb,
+                                   void *arena,
+                                   size_t arena_len,
+                                   float *latent,
+                                   size_t latent_len,
+                                   struct FvaeVqVaeEncoder **out);
+
+// The encoder's input length and L, its number of indices per input.
+int32_t fvae_vqvae_encoder_dims(const struct FvaeVqVaeEncoder *enc,
+                                size_t *input_len,
+                                size_t *positions);
+
+// Encodes the f32 input `x` [len] (quantised with the encoder input's scale and zero point) into
+// `indices` [n = L]. A wrong length is `FVAE_ERR_SHAPE`, a non-finite value `FVAE_ERR_VALUE`.
+int32_t fvae_vqvae_encode(struct FvaeVqVaeEncoder *enc,
+                          const float *x,
+                          size_t len,
+                          uint32_t *indices,
+                          size_t n);
+
+// Encodes an input already quantised with the encoder input's scale and zero point, `xq` [len],
+// into `indices` [n = L].
+int32_t fvae_vqvae_encode_i8(struct FvaeVqVaeEncoder *enc,
+                             const int8_t *xq,
+                             size_t len,
+                             uint32_t *indices,
+                             size_t n);
+
+// Makes a decoder in `storage` (`fvae_vqvae_decoder_size()` bytes, `FVAE_ALIGN`-aligned) from the
+// f32 codebook `cb` and the decoder network `net`, running in `arena` (at least
+// `fvae_net_arena_size(net)` bytes, any alignment). The network's input must be `[1, h, w, c]` or
+// `[1, L c]` with `c` the codebook's `d` (else `FVAE_ERR_SHAPE`).
+int32_t fvae_vqvae_decoder_init(void *storage,
+                                size_t storage_len,
+                                const struct FvaeNet *net,
+                                const struct FvaeCodebook *cb,
+                                void *arena,
+                                size_t arena_len,
+                                struct FvaeVqVaeDecoder **out);
+
+// The decoder's L (indices per signal) and its output length.
+int32_t fvae_vqvae_decoder_dims(const struct FvaeVqVaeDecoder *dec,
+                                size_t *positions,
+                                size_t *output_len);
+
+// Decodes `indices` [n = L] into `out` [len = the output length], dequantised. An index past the
+// codebook is `FVAE_ERR_VALUE`.
+int32_t fvae_vqvae_decode(struct FvaeVqVaeDecoder *dec,
+                          const uint32_t *indices,
+                          size_t n,
+                          float *out,
+                          size_t len);
+
+// Decodes `indices` [n = L] into the decoder network's int8 output, copied to `out` [len = the
+// output length], as computed (bit-exact with TFLite Micro).
+int32_t fvae_vqvae_decode_i8(struct FvaeVqVaeDecoder *dec,
+                             const uint32_t *indices,
+                             size_t n,
+                             int8_t *out,
+                             size_t len);
 
 // Bytes `fvae_vqvae_pack_indices` writes for `n` indices into a codebook of `m` codewords:
 // `ceil(n ceil(log2 m) / 8)`.

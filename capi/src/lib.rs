@@ -1,5 +1,5 @@
 //! C API of fvae: GMM scoring, Fisher vectors, vector quantisation (f32 and int8 codebooks,
-//! residual VQ) and int8 `.tflite` networks over caller memory, no malloc.
+//! residual VQ), int8 `.tflite` networks and the VQ-VAE codec over caller memory, no malloc.
 //!
 //! Every object lives in storage the caller provides: ask `fvae_*_size(k, d)` for the bytes,
 //! give storage aligned to `FVAE_ALIGN`, get a handle (a pointer into that storage). Handles hold
@@ -39,7 +39,7 @@ pub mod vq;
 // int8 `.tflite` networks.
 pub mod nn;
 
-// The VQ-VAE codec's packed indices.
+// The VQ-VAE codec: encoder, decoder and packed indices.
 pub mod vqvae;
 // The kernels' instruction-set paths.
 pub mod cpu;

@@ -95,6 +95,15 @@ unsafe fn net_obj(h: *const FvaeNet) -> Status<*mut NetObj> {
     unsafe { checked::<NetObj>(h.cast(), NET_MAGIC) }
 }
 
+/// The validated network of a handle, for objects that run it in their own arena (the VQ-VAE codec).
+///
+/// # Safety
+/// As [`object`]; the handle's storage outlives the returned borrow.
+pub(crate) unsafe fn network_ref(h: *const FvaeNet) -> Status<&'static Network<'static>> {
+    // SAFETY: the `net` field is only ever borrowed shared; the storage outlives the borrow by contract.
+    Ok(unsafe { &*ptr::addr_of!((*net_obj(h)?).net) })
+}
+
 /// The prepared interpreter of a network handle.
 ///
 /// # Safety

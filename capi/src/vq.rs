@@ -191,6 +191,24 @@ unsafe fn vq_ref<'a, V: VqKind>(h: *const V::Handle) -> Status<&'a V> {
     Ok(&unsafe { object::<VqObj<V>>(h.cast(), V::MAGIC)? }.vq)
 }
 
+/// The f32 codebook behind a handle, for the objects that keep one (the VQ-VAE codec).
+///
+/// # Safety
+/// As [`object`].
+pub(crate) unsafe fn codebook_ref<'a>(h: *const FvaeCodebook) -> Status<&'a Cb> {
+    // SAFETY: forwarded contract.
+    unsafe { vq_ref::<Cb>(h) }
+}
+
+/// The int8 codebook behind a handle, as [`codebook_ref`].
+///
+/// # Safety
+/// As [`object`].
+pub(crate) unsafe fn codebook_i8_ref<'a>(h: *const FvaeCodebookI8) -> Status<&'a CbI8> {
+    // SAFETY: forwarded contract.
+    unsafe { vq_ref::<CbI8>(h) }
+}
+
 /// Stores a VQ object (codewords copied, or borrowed when `copy` is false) and publishes its handle.
 ///
 /// # Safety

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes tests/vq_fixture.h and tests/nn_fixture.h: the few fixture numbers test_vq.c and test_nn.c
-need, from tests/data/vq/{digits_m64,residual_digits_4x16} and tests/data/tflite/mlp_decoder.
+"""Writes tests/vq_fixture.h, tests/nn_fixture.h and tests/vqvae_fixture.h: the few fixture numbers
+test_vq.c, test_nn.c and test_vqvae.c need, from tests/data/vq/{digits_m64,residual_digits_4x16},
+tests/data/tflite/mlp_decoder and tests/data/vqvae/g4_m16.
 
 Run from the repository root: python3 capi/tests/gen_vq_nn.py (numpy). The outputs are committed so
 the C tests need neither Python nor the fixture files (the M4F test has no file system)."""
@@ -71,3 +72,21 @@ out = [f"#define NN_ROWS {len(rows)}", f"#define NN_IN {inp.shape[1]}", f"#defin
        c_array("NN_INPUT", inp, "int8_t"),
        c_array("NN_EXPECTED", exp, "int8_t")]
 open("capi/tests/nn_fixture.h", "w").write(header("NN_FIXTURE_H", "tests/data/tflite/mlp_decoder", out))
+
+q = "tests/data/vqvae/"
+g = q + "g4_m16/"
+rows = list(range(4))  # test images 0..4: test_x64.npy's first rows
+idx = np.load(g + "test_indices.npy")[rows]
+# The digits are sixteenths (scikit-learn's 0..16 over 16): stored as those integers to fit the M4F flash.
+x16 = np.load(q + "test_x64.npy")[rows] * 16
+assert np.all(x16 == np.round(x16)) and idx.max() < 256
+out = [f"#define VQVAE_ROWS {len(rows)}", "#define VQVAE_IN 64", f"#define VQVAE_L {idx.shape[1]}",
+       "#define VQVAE_M 16", "#define VQVAE_LATENT 64", "",
+       blob("VQVAE_ENCODER", g + "encoder.tflite"),
+       blob("VQVAE_DECODER", g + "decoder.tflite"),
+       blob("VQVAE_CODEBOOK", g + "codebook.safetensors"),
+       blob("VQVAE_CODEBOOK_I8", g + "codebook_i8.safetensors"),
+       c_array("VQVAE_X16", x16.astype(np.uint8), "uint8_t"),
+       c_array("VQVAE_INDICES", idx, "uint8_t"),
+       c_array("VQVAE_DECODED", np.load(g + "test_decoded.npy")[rows], "int8_t")]
+open("capi/tests/vqvae_fixture.h", "w").write(header("VQVAE_FIXTURE_H", "tests/data/vqvae/g4_m16", out))
