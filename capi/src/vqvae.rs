@@ -9,7 +9,7 @@
 
 use crate::nn::{network_ref, FvaeNet};
 use crate::status::{code, status_of, Status, FVAE_ERR_NULL, FVAE_ERR_SHAPE};
-use crate::storage::{c_slice, c_slice_mut, check_storage, checked, header_len, publish, put, FVAE_ALIGN};
+use crate::storage::{c_slice, c_slice_mut, check_storage, checked, header_len, object, publish, put, FVAE_ALIGN};
 use crate::vq::{codebook_i8_ref, codebook_ref, FvaeCodebook, FvaeCodebookI8};
 use core::ffi::c_void;
 use core::mem::{align_of, size_of};
@@ -153,6 +153,24 @@ unsafe fn encoder<'a>(h: *const FvaeVqVaeEncoder) -> Status<&'a mut AnyEncoder> 
     Ok(unsafe { &mut (*checked::<EncoderObj>(h.cast(), ENCODER_MAGIC)?).enc })
 }
 
+/// The encoder object behind a handle, shared: for the read-only functions (a `const` handle).
+///
+/// # Safety
+/// As `crate::storage::object`.
+unsafe fn encoder_ref<'a>(h: *const FvaeVqVaeEncoder) -> Status<&'a AnyEncoder> {
+    // SAFETY: the magic says an encoder init wrote an EncoderObj there.
+    Ok(unsafe { &object::<EncoderObj>(h.cast(), ENCODER_MAGIC)?.enc })
+}
+
+/// The decoder object behind a handle, shared, as [`encoder_ref`].
+///
+/// # Safety
+/// As `crate::storage::object`.
+unsafe fn decoder_ref<'a>(h: *const FvaeVqVaeDecoder) -> Status<&'a VqVaeDecoder<'static, 'static, 'static>> {
+    // SAFETY: the magic says the decoder init wrote a DecoderObj there.
+    Ok(unsafe { &object::<DecoderObj>(h.cast(), DECODER_MAGIC)?.dec })
+}
+
 /// The decoder object behind a handle, as [`encoder`].
 ///
 /// # Safety
@@ -171,7 +189,7 @@ pub unsafe extern "C" fn fvae_vqvae_encoder_dims(
 ) -> i32 {
     code((|| {
         // SAFETY: handle contract (only read).
-        let dims = match unsafe { encoder(enc)? } {
+        let dims = match unsafe { encoder_ref(enc)? } {
             AnyEncoder::F32(e) => (e.input_len(), e.positions()),
             AnyEncoder::I8(e) => (e.input_len(), e.positions()),
         };
@@ -265,7 +283,7 @@ pub unsafe extern "C" fn fvae_vqvae_decoder_dims(
 ) -> i32 {
     code((|| {
         // SAFETY: handle contract (only read).
-        let dec = unsafe { decoder(dec)? };
+        let dec = unsafe { decoder_ref(dec)? };
         if positions.is_null() || output_len.is_null() {
             return Err(FVAE_ERR_NULL);
         }
