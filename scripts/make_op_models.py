@@ -466,6 +466,24 @@ def models():
         g.op("GELU", [x], [y], "Gelu", [(0, "bool", approximate)] if approximate else [])
         yield name, g, [x], [y], LITERT
 
+    # RELU and RELU6 in f32 (odd size; -0, NaN, infinities in the edge rows), and the converter's
+    # DEQUANTIZE -> RELU -> QUANTIZE.
+    for op in ["RELU", "RELU6"]:
+        g = Graph()
+        x = g.tensor([3, 37], FLOAT32)
+        y = g.tensor([3, 37], FLOAT32)
+        g.op(op, [x], [y])
+        yield op.lower() + "_f32", g, [x], [y], EDGES
+    g = Graph()
+    xq = g.tensor([1, 255], scale=[0.045], zp=[-15])
+    xf = g.tensor([1, 255], FLOAT32)
+    yf = g.tensor([1, 255], FLOAT32)
+    yq = g.tensor([1, 255], scale=[0.03], zp=[-128])
+    g.op("DEQUANTIZE", [xq], [xf])
+    g.op("RELU", [xf], [yf])
+    g.op("QUANTIZE", [yf], [yq])
+    yield "dequantize_relu_quantize", g, [xq], [yq], EDGES
+
 
 def bad_models():
     def graph(op, shapes, scales, opt=None, fields=(), const=(), dtype=INT8):

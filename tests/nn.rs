@@ -112,6 +112,9 @@ fn operators_bit_exact_with_tflite_micro() {
         "maximum_constant_scalar",
         "squared_difference_constant_scalar",
         "prelu_constant_scalar",
+        "relu_f32",
+        "relu6_f32",
+        "dequantize_relu_quantize",
         // Expected outputs from LiteRT's reference kernels (TFLite Micro has no int8 GELU).
         "gelu",
         "gelu_approximate",
