@@ -34,7 +34,8 @@ ROWS = 16
 OPS = {"MUL": 18, "ADD": 0, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6, "FULLY_CONNECTED": 9,
        "RELU": 19, "RELU6": 21, "TANH": 28, "TRANSPOSE_CONV": 67, "RESIZE_NEAREST_NEIGHBOR": 97,
        "QUANTIZE": 114, "SUB": 41, "PRELU": 54, "MAXIMUM": 55, "MINIMUM": 57, "LEAKY_RELU": 98,
-       "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8}
+       "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8,
+       "TRANSPOSE": 39, "LOGISTIC": 14}
 OPT = {"Conv2D": 1, "DepthwiseConv2D": 2, "FullyConnected": 8, "Add": 11, "TransposeConv": 49,
        "ResizeNearestNeighbor": 74, "Dequantize": 38, "Quantize": 89, "Mul": 21, "Sub": 28,
        "LeakyRelu": 75, "Gelu": 116}
@@ -483,6 +484,21 @@ def models():
     g.op("RELU", [xf], [yf])
     g.op("QUANTIZE", [yf], [yq])
     yield "dequantize_relu_quantize", g, [xq], [yq], EDGES
+
+    # The rest of litert-torch's float tail: TRANSPOSE and LOGISTIC in f32 (odd sizes, ranks 3
+    # and 4; LOGISTIC's edge rows cross both cut-offs), TRANSPOSE_CONV with f32 weights and bias.
+    for name, shape, perm in [("transpose_f32", [3, 5, 7], [2, 0, 1]), ("transpose_f32_rank4", [2, 3, 1, 5], [3, 1, 0, 2])]:
+        g = Graph()
+        x = g.tensor(shape, FLOAT32)
+        p = g.tensor([len(perm)], INT32, data=np.array(perm, dtype=np.int32))
+        y = g.tensor([shape[k] for k in perm], FLOAT32)
+        g.op("TRANSPOSE", [x, p], [y])
+        yield name, g, [x], [y], EDGES
+    g = Graph()
+    x = g.tensor([3, 43], FLOAT32)
+    y = g.tensor([3, 43], FLOAT32)
+    g.op("LOGISTIC", [x], [y])
+    yield "logistic_f32", g, [x], [y], EDGES
 
 
 def bad_models():

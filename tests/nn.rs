@@ -115,6 +115,9 @@ fn operators_bit_exact_with_tflite_micro() {
         "relu_f32",
         "relu6_f32",
         "dequantize_relu_quantize",
+        "transpose_f32",
+        "transpose_f32_rank4",
+        "logistic_f32",
         // Expected outputs from LiteRT's reference kernels (TFLite Micro has no int8 GELU).
         "gelu",
         "gelu_approximate",

@@ -9,13 +9,40 @@
 //!
 //! The input has 256 possible values, so set-up evaluates this for each and run time is a
 //! table lookup (shared with TANH).
+//!
+//! f32 (the converter can leave LOGISTIC in float after a DEQUANTIZE): TFLite's
+//! `reference_ops::Logistic`, `1` above 16.619047, `expf(x)` below -9, else `1 / (1 + expf(-x))`.
+//! `expf` as glibc's (within 0.502 ulp, so nearly always the correctly rounded value): `exp` in
+//! f64 rounded to f32. `libm`'s f32 `expf` (FreeBSD's) is 1 ulp off on about one input in six.
 
 use super::quant::fill_sigmoid_lut;
 use super::{w32, Kind, OpDesc, Run, Setup};
+use crate::formats::tflite::TensorType;
 use crate::{Error, Result};
 
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
+    if s.need_input(0)?.dtype == TensorType::Float32 {
+        return super::relu::describe_f32(s, Kind::Logistic);
+    }
     describe_lut(s, Kind::Logistic)
+}
+
+/// `e^v` rounded to f32 (through f64: see the module comment).
+fn expf(v: f32) -> f32 {
+    libm::exp(v as f64) as f32
+}
+
+/// The f32 LOGISTIC (flags [`super::relu::FLOAT`]).
+pub(crate) fn eval_f32(input: &[u8], output: &mut [u8]) {
+    super::relu::map_f32(input, output, |v| {
+        if v > 16.619_047 {
+            1.0
+        } else if v < -9.0 {
+            expf(v)
+        } else {
+            1.0 / (1.0 + expf(-v))
+        }
+    });
 }
 
 pub(crate) fn describe_lut(s: &Setup<'_, '_>, kind: Kind) -> Result<OpDesc> {
@@ -43,6 +70,9 @@ pub(crate) fn describe_lut(s: &Setup<'_, '_>, kind: Kind) -> Result<OpDesc> {
 }
 
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, lut: &mut [u8]) -> Result<()> {
+    if d.flags & super::relu::FLOAT != 0 {
+        return Ok(());
+    }
     let x = s.need_input(0)?;
     fill_sigmoid_lut(lut, d.in_zp, x.scale, false, s.index)
 }
