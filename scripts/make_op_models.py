@@ -499,6 +499,21 @@ def models():
     y = g.tensor([3, 43], FLOAT32)
     g.op("LOGISTIC", [x], [y])
     yield "logistic_f32", g, [x], [y], EDGES
+    # SAME, strides 2 and 3, bias, RELU6 fused; VALID, stride 1, no bias.
+    for name, (h, w_, c), (kh, kw, oc), (sh, sw), (oh, ow), pad, act, bias in [
+            ("transpose_conv_f32_same", (3, 2, 5), (3, 4, 3), (2, 3), (6, 6), 0, 3, True),
+            ("transpose_conv_f32_valid", (2, 3, 3), (2, 3, 4), (1, 1), (3, 5), 1, 0, False)]:
+        g = Graph()
+        shape = g.tensor([4], INT32, data=np.array([1, oh, ow, oc], dtype=np.int32))
+        w = g.tensor([oc, kh, kw, c], FLOAT32, data=rng.normal(0, 0.7, (oc, kh, kw, c)).astype(np.float32))
+        x = g.tensor([1, h, w_, c], FLOAT32)
+        y = g.tensor([1, oh, ow, oc], FLOAT32)
+        ins = [shape, w, x]
+        if bias:
+            ins.append(g.tensor([oc], FLOAT32, data=rng.normal(0, 1, oc).astype(np.float32)))
+        g.op("TRANSPOSE_CONV", ins, [y], "TransposeConv",
+             [(0, "i8", pad), (1, "i32", sw), (2, "i32", sh), (3, "i8", act)])
+        yield name, g, [x], [y], EDGES
 
 
 def bad_models():
