@@ -159,3 +159,34 @@ pub(crate) fn eval_lut(run: &Run<'_>, input: &[u8], output: &mut [u8]) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    extern "C" {
+        /// The host C library's `expf` (glibc's on Linux, which TFLite Micro's outputs used).
+        #[link_name = "expf"]
+        fn host_expf(x: f32) -> f32;
+    }
+
+    #[test]
+    fn expf_gives_the_host_c_librarys_bits() {
+        let mut bad = 0;
+        let mut n = 0;
+        // One f32 bit pattern in 61 over the whole range, and the special values.
+        for bits in (0..=u32::MAX).step_by(61).chain([0x7f80_0000, 0xff80_0000, 0x7fc0_0000, 0x42b1_7217, 0xc2cf_f1b4])
+        {
+            let v = f32::from_bits(bits);
+            if v.is_nan() {
+                assert!(super::expf(v).is_nan());
+                continue;
+            }
+            let (a, b) = (super::expf(v), unsafe { host_expf(v) });
+            n += 1;
+            if a.to_bits() != b.to_bits() {
+                bad += 1;
+                assert!(v.abs() > 32.0 && a.to_bits().abs_diff(b.to_bits()) == 1, "expf({v:e}) = {a:e}, host {b:e}");
+            }
+        }
+        assert!(bad <= 2, "{bad} of {n} differ");
+    }
+}

@@ -36,15 +36,8 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
 
 pub(crate) fn eval(d: &OpDesc, input: &[u8], output: &mut [u8]) -> Result<()> {
     if d.flags & FLOAT != 0 {
-        map_f32(input, output, |v| {
-            if v > 6.0 {
-                6.0
-            } else if v < 0.0 {
-                0.0
-            } else {
-                v
-            }
-        });
+        // `clamp` keeps NaN and -0, as the reference's comparisons do.
+        map_f32(input, output, |v| v.clamp(0.0, 6.0));
         return Ok(());
     }
     let (x, y) = (as_i8(input)?, as_i8_mut(output)?);
