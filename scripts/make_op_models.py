@@ -34,7 +34,8 @@ ROWS = 16
 OPS = {"MUL": 18, "ADD": 0, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6, "FULLY_CONNECTED": 9,
        "RELU": 19, "RELU6": 21, "TANH": 28, "TRANSPOSE_CONV": 67, "RESIZE_NEAREST_NEIGHBOR": 97,
        "QUANTIZE": 114, "SUB": 41, "PRELU": 54, "MAXIMUM": 55, "MINIMUM": 57, "LEAKY_RELU": 98,
-       "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8}
+       "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8,
+       "TRANSPOSE": 39, "LOGISTIC": 14}
 OPT = {"Conv2D": 1, "DepthwiseConv2D": 2, "FullyConnected": 8, "Add": 11, "TransposeConv": 49,
        "ResizeNearestNeighbor": 74, "Dequantize": 38, "Quantize": 89, "Mul": 21, "Sub": 28,
        "LeakyRelu": 75, "Gelu": 116}
@@ -465,6 +466,54 @@ def models():
         y = g.tensor([1, 256], scale=[sy], zp=[zy])
         g.op("GELU", [x], [y], "Gelu", [(0, "bool", approximate)] if approximate else [])
         yield name, g, [x], [y], LITERT
+
+    # RELU and RELU6 in f32 (odd size; -0, NaN, infinities in the edge rows), and the converter's
+    # DEQUANTIZE -> RELU -> QUANTIZE.
+    for op in ["RELU", "RELU6"]:
+        g = Graph()
+        x = g.tensor([3, 37], FLOAT32)
+        y = g.tensor([3, 37], FLOAT32)
+        g.op(op, [x], [y])
+        yield op.lower() + "_f32", g, [x], [y], EDGES
+    g = Graph()
+    xq = g.tensor([1, 255], scale=[0.045], zp=[-15])
+    xf = g.tensor([1, 255], FLOAT32)
+    yf = g.tensor([1, 255], FLOAT32)
+    yq = g.tensor([1, 255], scale=[0.03], zp=[-128])
+    g.op("DEQUANTIZE", [xq], [xf])
+    g.op("RELU", [xf], [yf])
+    g.op("QUANTIZE", [yf], [yq])
+    yield "dequantize_relu_quantize", g, [xq], [yq], EDGES
+
+    # The rest of litert-torch's float tail: TRANSPOSE and LOGISTIC in f32 (odd sizes, ranks 3
+    # and 4; LOGISTIC's edge rows cross both cut-offs), TRANSPOSE_CONV with f32 weights and bias.
+    for name, shape, perm in [("transpose_f32", [3, 5, 7], [2, 0, 1]), ("transpose_f32_rank4", [2, 3, 1, 5], [3, 1, 0, 2])]:
+        g = Graph()
+        x = g.tensor(shape, FLOAT32)
+        p = g.tensor([len(perm)], INT32, data=np.array(perm, dtype=np.int32))
+        y = g.tensor([shape[k] for k in perm], FLOAT32)
+        g.op("TRANSPOSE", [x, p], [y])
+        yield name, g, [x], [y], EDGES
+    g = Graph()
+    x = g.tensor([3, 43], FLOAT32)
+    y = g.tensor([3, 43], FLOAT32)
+    g.op("LOGISTIC", [x], [y])
+    yield "logistic_f32", g, [x], [y], EDGES
+    # SAME, strides 2 and 3, bias, RELU6 fused; VALID, stride 1, no bias.
+    for name, (h, w_, c), (kh, kw, oc), (sh, sw), (oh, ow), pad, act, bias in [
+            ("transpose_conv_f32_same", (3, 2, 5), (3, 4, 3), (2, 3), (6, 6), 0, 3, True),
+            ("transpose_conv_f32_valid", (2, 3, 3), (2, 3, 4), (1, 1), (3, 5), 1, 0, False)]:
+        g = Graph()
+        shape = g.tensor([4], INT32, data=np.array([1, oh, ow, oc], dtype=np.int32))
+        w = g.tensor([oc, kh, kw, c], FLOAT32, data=rng.normal(0, 0.7, (oc, kh, kw, c)).astype(np.float32))
+        x = g.tensor([1, h, w_, c], FLOAT32)
+        y = g.tensor([1, oh, ow, oc], FLOAT32)
+        ins = [shape, w, x]
+        if bias:
+            ins.append(g.tensor([oc], FLOAT32, data=rng.normal(0, 1, oc).astype(np.float32)))
+        g.op("TRANSPOSE_CONV", ins, [y], "TransposeConv",
+             [(0, "i8", pad), (1, "i32", sw), (2, "i32", sh), (3, "i8", act)])
+        yield name, g, [x], [y], EDGES
 
 
 def bad_models():

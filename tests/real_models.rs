@@ -46,6 +46,7 @@ const RUNS: &[&str] = &[
     "plumbing_encoder_bnone",
     "squeeze_decoder_b1",
     "squeeze_decoder_bnone",
+    "torch_conv_decoder_b1",
     "torch_mlp_decoder_leaky_b1",
     "torch_mlp_encoder_b1",
     "torch_vq_encoder_b1",

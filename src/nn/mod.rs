@@ -70,6 +70,7 @@ mod sub;
 mod tanh;
 mod transpose;
 mod transpose_conv;
+mod transpose_conv_f32;
 // Shared by the two-input elementwise operators (operands, broadcasting).
 mod broadcast;
 

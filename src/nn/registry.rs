@@ -162,6 +162,10 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::FullyConnected) if head[at::FLAGS] & fully_connected::PACKED == 0 => {
             return fully_connected::eval_fused(head, run, in1, out);
         }
+        Some(Kind::Logistic) if head[at::FLAGS] & relu::FLOAT != 0 => {
+            logistic::eval_f32(in1, out);
+            return Ok(());
+        }
         Some(Kind::Logistic | Kind::Tanh | Kind::LeakyRelu | Kind::HardSwish | Kind::Gelu) => {
             return logistic::eval_lut(run, in1, out)
         }

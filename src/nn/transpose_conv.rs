@@ -21,10 +21,14 @@ use super::fully_connected::{copy_in, MIN_PACKED_ROWS, PACKED, PAIRS, PAIRS_PARA
 use super::quant::activation_range;
 use super::quant::quantize_multiplier;
 use super::{as_i8, as_i8_mut, out_size_and_padding, positive, w32, Kind, OpDesc, Run, Setup};
+use crate::formats::tflite::TensorType;
 use crate::kernels::int8;
 use crate::Result;
 
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
+    if s.need_input(2)?.dtype == TensorType::Float32 {
+        return super::transpose_conv_f32::describe(s);
+    }
     let o = s.op.transpose_conv_options()?;
     let (w, x, y) = (s.need_input(1)?, s.need_input(2)?, s.output()?);
     let (w_off, w_len) = s.check_weighted(&x, &w, &y)?;
@@ -105,6 +109,9 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
 /// Without packing (Cortex-M): `[bias' (oc), multiplier (oc), shift (oc)]` as CONV_2D, for the
 /// gather form (see [`eval_gather`]); in the pairs form the bias unfolded ([`eval_pairs`]).
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut [u8]) -> Result<()> {
+    if d.flags & super::transpose_conv_f32::FLOAT != 0 {
+        return Ok(());
+    }
     let (w, x, y) = (s.need_input(1)?, s.need_input(2)?, s.output()?);
     let bias = s.input(3)?;
     let weights = as_i8(s.const_bytes(&w)?)?;
@@ -259,6 +266,9 @@ fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) ->
 }
 
 pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    if d.flags & super::transpose_conv_f32::FLOAT != 0 {
+        return super::transpose_conv_f32::eval(d, run, input, output);
+    }
     if d.flags & PAIRS != 0 {
         return eval_pairs(d, run, input, output);
     }
