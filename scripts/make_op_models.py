@@ -34,10 +34,11 @@ ROWS = 16
 OPS = {"MUL": 18, "ADD": 0, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6, "FULLY_CONNECTED": 9,
        "RELU": 19, "RELU6": 21, "TANH": 28, "TRANSPOSE_CONV": 67, "RESIZE_NEAREST_NEIGHBOR": 97,
        "QUANTIZE": 114, "SUB": 41, "PRELU": 54, "MAXIMUM": 55, "MINIMUM": 57, "LEAKY_RELU": 98,
-       "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8}
+       "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8,
+       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17}
 OPT = {"Conv2D": 1, "DepthwiseConv2D": 2, "FullyConnected": 8, "Add": 11, "TransposeConv": 49,
        "ResizeNearestNeighbor": 74, "Dequantize": 38, "Quantize": 89, "Mul": 21, "Sub": 28,
-       "LeakyRelu": 75, "Gelu": 116}
+       "LeakyRelu": 75, "Gelu": 116, "Reducer": 27, "Pool2D": 5}
 INT8, INT32, FLOAT32 = 9, 2, 0
 
 
@@ -466,6 +467,29 @@ def models():
         g.op("GELU", [x], [y], "Gelu", [(0, "bool", approximate)] if approximate else [])
         yield name, g, [x], [y], LITERT
 
+    # MEAN and SUM: the global average over H and W (keep_dims) requantising between zero
+    # points at the ends; the last axis without keep_dims; axes 0 and 2 of a rank-4 tensor;
+    # repeated and negative axes; a multiplier far above 1 and one flushed to zero; 323
+    # elements per mean; SUM over H and W and over the first axis.
+    for name, op, shape, axes, keep, (sx, zx), (sy, zy) in [
+            ("mean_global_hw", "MEAN", [1, 5, 7, 3], [1, 2], True, (0.05, -128), (0.03, 127)),
+            ("mean_last_axis", "MEAN", [2, 3, 5], [-1], False, (0.04, 9), (0.04, 9)),
+            ("mean_axes_0_2", "MEAN", [2, 3, 4, 5], [0, 2], True, (0.02, 127), (0.05, -128)),
+            ("mean_repeated_axes", "MEAN", [3, 4, 5], [1, -2, 1], False, (0.07, -3), (0.02, 4)),
+            ("mean_large_multiplier", "MEAN", [1, 3, 3, 4], [1, 2], True, (2.0, 0), (0.01, -5)),
+            ("mean_flushed_multiplier", "MEAN", [1, 3, 3, 4], [1, 2], True, (1e-9, 0), (10.0, -7)),
+            ("mean_323", "MEAN", [1, 17, 19, 2], [1, 2], False, (0.01, -100), (0.005, 20)),
+            ("sum_hw", "SUM", [1, 4, 4, 3], [1, 2], True, (0.01, -20), (0.2, -128)),
+            ("sum_first_axis", "SUM", [3, 7], [0], False, (0.05, 127), (0.1, 0))]:
+        g = Graph()
+        x = g.tensor(shape, scale=[sx], zp=[zx])
+        ax = g.tensor([len(axes)], INT32, data=np.array(axes, dtype=np.int32))
+        kept = [1 if k in [a % len(shape) for a in axes] else d for k, d in enumerate(shape)]
+        out = kept if keep else [d for k, d in enumerate(shape) if k not in [a % len(shape) for a in axes]]
+        y = g.tensor(out, scale=[sy], zp=[zy])
+        g.op(op, [x, ax], [y], "Reducer", [(0, "bool", 1)] if keep else [])
+        yield name, g, [x], [y], EDGES
+
 
 def bad_models():
     def graph(op, shapes, scales, opt=None, fields=(), const=(), dtype=INT8):
@@ -484,6 +508,13 @@ def bad_models():
                                            const=(1,))
     yield "mul_two_constants", graph("MUL", [[3], [3], [3]], [[0.1]] * 3, const=(0, 1))
     yield "mul_int16", graph("MUL", [[3], [3], [3]], [[0.1]] * 3, dtype=7)
+    g = Graph()
+    x = g.tensor([2, 3], scale=[0.1], zp=[0])
+    ax = g.tensor([1], INT32, data=np.array([2], dtype=np.int32))
+    y = g.tensor([2, 3], scale=[0.1], zp=[0])
+    g.op("MEAN", [x, ax], [y])
+    g.io = ([x], [y])
+    yield "mean_axis", g
 
 
 def set_edge_rows(v, k):

@@ -116,6 +116,16 @@ fn operators_bit_exact_with_tflite_micro() {
         "gelu",
         "gelu_approximate",
         "gelu_wide",
+        // MEAN and SUM (TFLite Micro's QuantizedMeanOrSum).
+        "mean_global_hw",
+        "mean_last_axis",
+        "mean_axes_0_2",
+        "mean_repeated_axes",
+        "mean_large_multiplier",
+        "mean_flushed_multiplier",
+        "mean_323",
+        "sum_hw",
+        "sum_first_axis",
     ];
     for name in names {
         let dir = "tests/data/tflite_ops";
@@ -193,6 +203,7 @@ fn elementwise_refusals_name_the_operator() {
         Error::Unsupported { what: "elementwise operator of two constants", index: 0 }
     );
     assert_eq!(err("mul_int16"), Error::DType { what: "MUL", expected: "i8", found: "i16" });
+    assert_eq!(err("mean_axis"), Error::Value { what: "MEAN", index: 0, reason: "axis outside the input's rank" });
     // The broadcast strides are counted in the arena: one byte short is refused.
     let model = load("tests/data/tflite_ops/mul_broadcast_6d.tflite");
     let net = Network::new(&model).unwrap();
@@ -221,6 +232,7 @@ fn corrupted_models_never_panic() {
         "dequantize_elu_quantize",
         "leaky_relu",
         "gelu_approximate",
+        "mean_axes_0_2",
     ] {
         models.push(load(&format!("tests/data/tflite_ops/{n}.tflite")));
     }

@@ -97,6 +97,14 @@ pub mod op {
     pub const SQUEEZE: i32 = 43;
     /// EXPAND_DIMS.
     pub const EXPAND_DIMS: i32 = 70;
+    /// MEAN.
+    pub const MEAN: i32 = 40;
+    /// SUM.
+    pub const SUM: i32 = 74;
+    /// AVERAGE_POOL_2D.
+    pub const AVERAGE_POOL_2D: i32 = 1;
+    /// MAX_POOL_2D.
+    pub const MAX_POOL_2D: i32 = 17;
 
     /// Every `BuiltinOperator` name of TFLite's `schema.fbs`, indexed by its code (0 ..= 209),
     /// so a refusal names the operator whether fvae implements it or not.
@@ -796,6 +804,24 @@ pub struct ResizeNearestNeighborOptions {
     pub half_pixel_centers: bool,
 }
 
+/// `Pool2DOptions` (AVERAGE_POOL_2D, MAX_POOL_2D).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Pool2DOptions {
+    /// Padding.
+    pub padding: Padding,
+    /// Stride along the width.
+    pub stride_w: i32,
+    /// Stride along the height.
+    pub stride_h: i32,
+    /// Window width.
+    pub filter_w: i32,
+    /// Window height.
+    pub filter_h: i32,
+    /// Fused activation.
+    pub activation: Activation,
+}
+
 /// `StridedSliceOptions`: bit `i` of a mask applies to dimension `i`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -839,6 +865,8 @@ const OPT_MUL: u8 = 21;
 const OPT_SUB: u8 = 28;
 const OPT_LEAKY_RELU: u8 = 75;
 const OPT_GELU: u8 = 116;
+const OPT_POOL2D: u8 = 5;
+const OPT_REDUCER: u8 = 27;
 
 impl<'a> Model<'a> {
     /// Reads the root table, checks the `TFL3` identifier and walks every subgraph, tensor,
@@ -1285,6 +1313,37 @@ impl<'a> Operator<'a> {
     pub fn concatenation_options(&self) -> Result<(i32, Activation)> {
         let Some(t) = self.options(OPT_CONCATENATION)? else { return Ok((0, Activation::None)) };
         Ok((t.i32(0, 0)?, Activation::from_code(t.i8(1, 0)?)))
+    }
+
+    /// `Pool2DOptions` (SAME padding, zero strides and window if absent: refused by the
+    /// operators).
+    pub fn pool2d_options(&self) -> Result<Pool2DOptions> {
+        let Some(t) = self.options(OPT_POOL2D)? else {
+            return Ok(Pool2DOptions {
+                padding: Padding::Same,
+                stride_w: 0,
+                stride_h: 0,
+                filter_w: 0,
+                filter_h: 0,
+                activation: Activation::None,
+            });
+        };
+        Ok(Pool2DOptions {
+            padding: padding(&t, 0)?,
+            stride_w: t.i32(1, 0)?,
+            stride_h: t.i32(2, 0)?,
+            filter_w: t.i32(3, 0)?,
+            filter_h: t.i32(4, 0)?,
+            activation: Activation::from_code(t.i8(5, 0)?),
+        })
+    }
+
+    /// `ReducerOptions.keep_dims` (false if absent).
+    pub fn reducer_keep_dims(&self) -> Result<bool> {
+        match self.options(OPT_REDUCER)? {
+            Some(t) => t.bool(0),
+            None => Ok(false),
+        }
     }
 
     /// `ResizeNearestNeighborOptions` (defaults if absent).

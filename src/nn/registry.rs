@@ -19,8 +19,8 @@ use super::desc::{at, OpDesc, DESC_WORDS};
 use super::run::Run;
 use super::setup::Setup;
 use super::{
-    add, concatenation, conv2d, depthwise_conv2d, dequantize, elu, fold, fully_connected, gelu, hard_swish,
-    leaky_relu, logistic, maximum_minimum, mul, pad, prelu, quantize, relu, relu6, reshape, resize_nearest,
+    add, concatenation, conv2d, depthwise_conv2d, dequantize, elu, fold, fully_connected, gelu, hard_swish, leaky_relu,
+    logistic, maximum_minimum, mul, pad, prelu, quantize, reduce, relu, relu6, reshape, resize_nearest,
     squared_difference, sub, tanh, transpose, transpose_conv,
 };
 use crate::formats::tflite::{op, Model, SubGraph, TensorType};
@@ -77,6 +77,8 @@ operators! {
     Concatenation = 24, op::CONCATENATION => concatenation;
     Pad = 25, op::PAD => pad;
     Transpose = 26, op::TRANSPOSE => transpose;
+    Mean = 27, op::MEAN => reduce;
+    Sum = 28, op::SUM => reduce;
 }
 
 /// The refusal of an operator fvae does not have (or not in this form): the schema's name, the
@@ -148,6 +150,7 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut
         Some(Kind::Prelu) => prelu::prepare(s, d, pers, lut),
         Some(Kind::Maximum | Kind::Minimum) => maximum_minimum::prepare(s, d, pers, lut),
         Some(Kind::SquaredDifference) => squared_difference::prepare(s, d, pers, lut),
+        Some(Kind::Mean | Kind::Sum) => reduce::prepare(s, pers),
         _ => Ok(()),
     }
 }
@@ -192,6 +195,7 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::Concatenation) => concatenation::eval(&d, in1, in2, out),
         Some(Kind::Pad) => pad::eval(&d, in1, out),
         Some(Kind::Transpose) => transpose::eval(&d, in1, out),
+        Some(Kind::Mean | Kind::Sum) => reduce::eval(&d, run, in1, out),
         None => Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
     }
 }
