@@ -490,6 +490,25 @@ def models():
         g.op(op, [x, ax], [y], "Reducer", [(0, "bool", 1)] if keep else [])
         yield name, g, [x], [y], EDGES
 
+    # AVERAGE_POOL_2D and MAX_POOL_2D: SAME windows cut at odd edges, VALID with unequal
+    # windows and strides and a fused RELU6 / RELU, a global average, zero points at the ends.
+    for name, op, shape, (padding, fh, fw, sh, sw), act, (sc, zp) in [
+            ("avg_pool_same_3x3_s2", "AVERAGE_POOL_2D", [1, 7, 9, 3], (0, 3, 3, 2, 2), 0, (0.05, -128)),
+            ("avg_pool_valid_2x3_relu6", "AVERAGE_POOL_2D", [2, 6, 7, 2], (1, 2, 3, 2, 1), 3, (0.05, -30)),
+            ("avg_pool_global", "AVERAGE_POOL_2D", [1, 5, 5, 4], (1, 5, 5, 1, 1), 0, (0.02, 127)),
+            ("avg_pool_same_4x4_s1", "AVERAGE_POOL_2D", [1, 5, 6, 3], (0, 4, 4, 1, 1), 0, (0.1, 3)),
+            ("max_pool_same_2x2_s2", "MAX_POOL_2D", [1, 5, 7, 3], (0, 2, 2, 2, 2), 0, (0.05, -128)),
+            ("max_pool_valid_3x3_relu", "MAX_POOL_2D", [1, 6, 5, 2], (1, 3, 3, 1, 1), 1, (0.04, 5)),
+            ("max_pool_same_3x2_s3x1", "MAX_POOL_2D", [2, 7, 4, 3], (0, 3, 2, 3, 1), 0, (0.03, 127))]:
+        def out_size(n, f, st):
+            return -(-n // st) if padding == 0 else (n - f + st) // st
+        g = Graph()
+        x = g.tensor(shape, scale=[sc], zp=[zp])
+        y = g.tensor([shape[0], out_size(shape[1], fh, sh), out_size(shape[2], fw, sw), shape[3]], scale=[sc], zp=[zp])
+        g.op(op, [x], [y], "Pool2D",
+             [(0, "i8", padding), (1, "i32", sw), (2, "i32", sh), (3, "i32", fw), (4, "i32", fh), (5, "i8", act)])
+        yield name, g, [x], [y], EDGES
+
 
 def bad_models():
     def graph(op, shapes, scales, opt=None, fields=(), const=(), dtype=INT8):
@@ -515,6 +534,13 @@ def bad_models():
     g.op("MEAN", [x, ax], [y])
     g.io = ([x], [y])
     yield "mean_axis", g
+    g = Graph()
+    x = g.tensor([1, 4, 4, 2], scale=[0.1], zp=[0])
+    y = g.tensor([1, 2, 2, 2], scale=[0.1], zp=[1])
+    g.op("AVERAGE_POOL_2D", [x], [y], "Pool2D",
+         [(0, "i8", 1), (1, "i32", 2), (2, "i32", 2), (3, "i32", 2), (4, "i32", 2), (5, "i8", 0)])
+    g.io = ([x], [y])
+    yield "avg_pool_zero_points", g
 
 
 def set_edge_rows(v, k):

@@ -126,6 +126,14 @@ fn operators_bit_exact_with_tflite_micro() {
         "mean_323",
         "sum_hw",
         "sum_first_axis",
+        // AVERAGE_POOL_2D and MAX_POOL_2D.
+        "avg_pool_same_3x3_s2",
+        "avg_pool_valid_2x3_relu6",
+        "avg_pool_global",
+        "avg_pool_same_4x4_s1",
+        "max_pool_same_2x2_s2",
+        "max_pool_valid_3x3_relu",
+        "max_pool_same_3x2_s3x1",
     ];
     for name in names {
         let dir = "tests/data/tflite_ops";
@@ -203,6 +211,10 @@ fn elementwise_refusals_name_the_operator() {
         Error::Unsupported { what: "elementwise operator of two constants", index: 0 }
     );
     assert_eq!(err("mul_int16"), Error::DType { what: "MUL", expected: "i8", found: "i16" });
+    assert_eq!(
+        err("avg_pool_zero_points"),
+        Error::Unsupported { what: "pooling input quantised unlike its output", index: 0 }
+    );
     assert_eq!(err("mean_axis"), Error::Value { what: "MEAN", index: 0, reason: "axis outside the input's rank" });
     // The broadcast strides are counted in the arena: one byte short is refused.
     let model = load("tests/data/tflite_ops/mul_broadcast_6d.tflite");
@@ -233,6 +245,7 @@ fn corrupted_models_never_panic() {
         "leaky_relu",
         "gelu_approximate",
         "mean_axes_0_2",
+        "avg_pool_same_3x3_s2",
     ] {
         models.push(load(&format!("tests/data/tflite_ops/{n}.tflite")));
     }

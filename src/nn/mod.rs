@@ -56,6 +56,7 @@ mod maximum_minimum;
 mod mul;
 mod pack;
 mod pad;
+mod pool;
 mod prelu;
 pub mod quant;
 mod quantize;
