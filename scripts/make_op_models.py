@@ -35,10 +35,10 @@ OPS = {"MUL": 18, "ADD": 0, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 
        "RELU": 19, "RELU6": 21, "TANH": 28, "TRANSPOSE_CONV": 67, "RESIZE_NEAREST_NEIGHBOR": 97,
        "QUANTIZE": 114, "SUB": 41, "PRELU": 54, "MAXIMUM": 55, "MINIMUM": 57, "LEAKY_RELU": 98,
        "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8,
-       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17}
+       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17, "SOFTMAX": 25}
 OPT = {"Conv2D": 1, "DepthwiseConv2D": 2, "FullyConnected": 8, "Add": 11, "TransposeConv": 49,
        "ResizeNearestNeighbor": 74, "Dequantize": 38, "Quantize": 89, "Mul": 21, "Sub": 28,
-       "LeakyRelu": 75, "Gelu": 116, "Reducer": 27, "Pool2D": 5}
+       "LeakyRelu": 75, "Gelu": 116, "Reducer": 27, "Pool2D": 5, "Softmax": 9}
 INT8, INT32, FLOAT32 = 9, 2, 0
 
 
@@ -472,13 +472,13 @@ def models():
     # repeated and negative axes; a multiplier far above 1 and one flushed to zero; 323
     # elements per mean; SUM over H and W and over the first axis.
     for name, op, shape, axes, keep, (sx, zx), (sy, zy) in [
-            ("mean_global_hw", "MEAN", [1, 5, 7, 3], [1, 2], True, (0.05, -128), (0.03, 127)),
+            ("mean_global_hw", "MEAN", [1, 5, 7, 3], [1, 2], True, (0.05, -128), (0.06, -128)),
             ("mean_last_axis", "MEAN", [2, 3, 5], [-1], False, (0.04, 9), (0.04, 9)),
-            ("mean_axes_0_2", "MEAN", [2, 3, 4, 5], [0, 2], True, (0.02, 127), (0.05, -128)),
+            ("mean_axes_0_2", "MEAN", [2, 3, 4, 5], [0, 2], True, (0.02, 127), (0.05, 127)),
             ("mean_repeated_axes", "MEAN", [3, 4, 5], [1, -2, 1], False, (0.07, -3), (0.02, 4)),
             ("mean_large_multiplier", "MEAN", [1, 3, 3, 4], [1, 2], True, (2.0, 0), (0.01, -5)),
             ("mean_flushed_multiplier", "MEAN", [1, 3, 3, 4], [1, 2], True, (1e-9, 0), (10.0, -7)),
-            ("mean_323", "MEAN", [1, 17, 19, 2], [1, 2], False, (0.01, -100), (0.005, 20)),
+            ("mean_323", "MEAN", [1, 17, 19, 2], [1, 2], False, (0.01, -100), (0.02, 20)),
             ("sum_hw", "SUM", [1, 4, 4, 3], [1, 2], True, (0.01, -20), (0.2, -128)),
             ("sum_first_axis", "SUM", [3, 7], [0], False, (0.05, 127), (0.1, 0))]:
         g = Graph()
@@ -507,6 +507,19 @@ def models():
         y = g.tensor([shape[0], out_size(shape[1], fh, sh), out_size(shape[2], fw, sw), shape[3]], scale=[sc], zp=[zp])
         g.op(op, [x], [y], "Pool2D",
              [(0, "i8", padding), (1, "i32", sw), (2, "i32", sh), (3, "i32", fw), (4, "i32", fh), (5, "i8", act)])
+        yield name, g, [x], [y], EDGES
+
+    # SOFTMAX (int8 out, scale 1/256, zero point -128): small and large input scales (with a
+    # large one most differences fall below diff_min), beta below 1, rank 4, 256 classes.
+    for name, shape, beta, (sx, zx) in [("softmax", [4, 10], 1.0, (0.1, -10)),
+                                        ("softmax_small_scale", [3, 33], 1.0, (0.02, 127)),
+                                        ("softmax_large_scale", [2, 5], 1.0, (1.0, -128)),
+                                        ("softmax_beta_rank4", [1, 2, 3, 7], 0.5, (0.07, 3)),
+                                        ("softmax_256", [1, 256], 1.0, (0.05, 0))]:
+        g = Graph()
+        x = g.tensor(shape, scale=[sx], zp=[zx])
+        y = g.tensor(shape, scale=[1.0 / 256], zp=[-128])
+        g.op("SOFTMAX", [x], [y], "Softmax", [(0, "f32", beta)])
         yield name, g, [x], [y], EDGES
 
 
@@ -541,6 +554,12 @@ def bad_models():
          [(0, "i8", 1), (1, "i32", 2), (2, "i32", 2), (3, "i32", 2), (4, "i32", 2), (5, "i8", 0)])
     g.io = ([x], [y])
     yield "avg_pool_zero_points", g
+    g = Graph()
+    x = g.tensor([2, 5], scale=[0.1], zp=[0])
+    y = g.tensor([2, 5], scale=[1.0 / 128], zp=[0])
+    g.op("SOFTMAX", [x], [y], "Softmax", [(0, "f32", 1.0)])
+    g.io = ([x], [y])
+    yield "softmax_output_scale", g
 
 
 def set_edge_rows(v, k):

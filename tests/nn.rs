@@ -134,6 +134,12 @@ fn operators_bit_exact_with_tflite_micro() {
         "max_pool_same_2x2_s2",
         "max_pool_valid_3x3_relu",
         "max_pool_same_3x2_s3x1",
+        // SOFTMAX, int8 in and out.
+        "softmax",
+        "softmax_small_scale",
+        "softmax_large_scale",
+        "softmax_beta_rank4",
+        "softmax_256",
     ];
     for name in names {
         let dir = "tests/data/tflite_ops";
@@ -215,6 +221,10 @@ fn elementwise_refusals_name_the_operator() {
         err("avg_pool_zero_points"),
         Error::Unsupported { what: "pooling input quantised unlike its output", index: 0 }
     );
+    assert_eq!(
+        err("softmax_output_scale"),
+        Error::Unsupported { what: "SOFTMAX int8 output not quantised with scale 1/256 and zero point -128", index: 0 }
+    );
     assert_eq!(err("mean_axis"), Error::Value { what: "MEAN", index: 0, reason: "axis outside the input's rank" });
     // The broadcast strides are counted in the arena: one byte short is refused.
     let model = load("tests/data/tflite_ops/mul_broadcast_6d.tflite");
@@ -246,6 +256,7 @@ fn corrupted_models_never_panic() {
         "gelu_approximate",
         "mean_axes_0_2",
         "avg_pool_same_3x3_s2",
+        "softmax_beta_rank4",
     ] {
         models.push(load(&format!("tests/data/tflite_ops/{n}.tflite")));
     }

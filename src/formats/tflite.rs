@@ -105,6 +105,8 @@ pub mod op {
     pub const AVERAGE_POOL_2D: i32 = 1;
     /// MAX_POOL_2D.
     pub const MAX_POOL_2D: i32 = 17;
+    /// SOFTMAX.
+    pub const SOFTMAX: i32 = 25;
 
     /// Every `BuiltinOperator` name of TFLite's `schema.fbs`, indexed by its code (0 ..= 209),
     /// so a refusal names the operator whether fvae implements it or not.
@@ -867,6 +869,7 @@ const OPT_LEAKY_RELU: u8 = 75;
 const OPT_GELU: u8 = 116;
 const OPT_POOL2D: u8 = 5;
 const OPT_REDUCER: u8 = 27;
+const OPT_SOFTMAX: u8 = 9;
 
 impl<'a> Model<'a> {
     /// Reads the root table, checks the `TFL3` identifier and walks every subgraph, tensor,
@@ -1336,6 +1339,14 @@ impl<'a> Operator<'a> {
             filter_h: t.i32(4, 0)?,
             activation: Activation::from_code(t.i8(5, 0)?),
         })
+    }
+
+    /// `SoftmaxOptions.beta` (0 if absent, the schema's default).
+    pub fn softmax_beta(&self) -> Result<f32> {
+        match self.options(OPT_SOFTMAX)? {
+            Some(t) => t.f32(0, 0.0),
+            None => Ok(0.0),
+        }
     }
 
     /// `ReducerOptions.keep_dims` (false if absent).

@@ -66,6 +66,7 @@ mod relu6;
 mod reshape;
 mod resize_nearest;
 mod shape;
+mod softmax;
 mod squared_difference;
 mod strided_slice;
 mod sub;

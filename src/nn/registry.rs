@@ -20,7 +20,7 @@ use super::run::Run;
 use super::setup::Setup;
 use super::{
     add, concatenation, conv2d, depthwise_conv2d, dequantize, elu, fold, fully_connected, gelu, hard_swish, leaky_relu,
-    logistic, maximum_minimum, mul, pad, pool, prelu, quantize, reduce, relu, relu6, reshape, resize_nearest,
+    logistic, maximum_minimum, mul, pad, pool, prelu, quantize, reduce, relu, relu6, reshape, resize_nearest, softmax,
     squared_difference, sub, tanh, transpose, transpose_conv,
 };
 use crate::formats::tflite::{op, Model, SubGraph, TensorType};
@@ -81,6 +81,7 @@ operators! {
     Sum = 28, op::SUM => reduce;
     AveragePool2d = 29, op::AVERAGE_POOL_2D => pool;
     MaxPool2d = 30, op::MAX_POOL_2D => pool;
+    Softmax = 31, op::SOFTMAX => softmax;
 }
 
 /// The refusal of an operator fvae does not have (or not in this form): the schema's name, the
@@ -199,6 +200,7 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::Transpose) => transpose::eval(&d, in1, out),
         Some(Kind::Mean | Kind::Sum) => reduce::eval(&d, run, in1, out),
         Some(Kind::AveragePool2d | Kind::MaxPool2d) => pool::eval(&d, in1, out),
+        Some(Kind::Softmax) => softmax::eval(&d, in1, out),
         None => Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
     }
 }
