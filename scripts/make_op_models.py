@@ -35,10 +35,10 @@ OPS = {"MUL": 18, "ADD": 0, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 
        "RELU": 19, "RELU6": 21, "TANH": 28, "TRANSPOSE_CONV": 67, "RESIZE_NEAREST_NEIGHBOR": 97,
        "QUANTIZE": 114, "SUB": 41, "PRELU": 54, "MAXIMUM": 55, "MINIMUM": 57, "LEAKY_RELU": 98,
        "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8,
-       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17, "SOFTMAX": 25}
+       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17, "SOFTMAX": 25, "RESIZE_BILINEAR": 23}
 OPT = {"Conv2D": 1, "DepthwiseConv2D": 2, "FullyConnected": 8, "Add": 11, "TransposeConv": 49,
        "ResizeNearestNeighbor": 74, "Dequantize": 38, "Quantize": 89, "Mul": 21, "Sub": 28,
-       "LeakyRelu": 75, "Gelu": 116, "Reducer": 27, "Pool2D": 5, "Softmax": 9}
+       "LeakyRelu": 75, "Gelu": 116, "Reducer": 27, "Pool2D": 5, "Softmax": 9, "ResizeBilinear": 15}
 INT8, INT32, FLOAT32 = 9, 2, 0
 
 
@@ -520,6 +520,22 @@ def models():
         x = g.tensor(shape, scale=[sx], zp=[zx])
         y = g.tensor(shape, scale=[1.0 / 256], zp=[-128])
         g.op("SOFTMAX", [x], [y], "Softmax", [(0, "f32", beta)])
+        yield name, g, [x], [y], EDGES
+
+    # RESIZE_BILINEAR: up (odd factors) and down, each of the default, align_corners and
+    # half_pixel_centers; an output of one pixel with align_corners.
+    for name, ins, outs, fields in [("resize_bilinear_up", (3, 4), (7, 9), []),
+                                    ("resize_bilinear_up_align_corners", (3, 4), (7, 9), [(2, "bool", 1)]),
+                                    ("resize_bilinear_up_half_pixel", (3, 4), (7, 9), [(3, "bool", 1)]),
+                                    ("resize_bilinear_down", (7, 6), (3, 4), []),
+                                    ("resize_bilinear_down_align_corners", (7, 6), (3, 4), [(2, "bool", 1)]),
+                                    ("resize_bilinear_down_half_pixel", (7, 6), (3, 4), [(3, "bool", 1)]),
+                                    ("resize_bilinear_to_one_align_corners", (5, 4), (1, 1), [(2, "bool", 1)])]:
+        g = Graph()
+        x = g.tensor([2, ins[0], ins[1], 3], scale=[0.1], zp=[-128])
+        size = g.tensor([2], INT32, data=np.array(outs, dtype=np.int32))
+        y = g.tensor([2, outs[0], outs[1], 3], scale=[0.1], zp=[-128])
+        g.op("RESIZE_BILINEAR", [x, size], [y], "ResizeBilinear" if fields else None, fields)
         yield name, g, [x], [y], EDGES
 
 

@@ -140,6 +140,14 @@ fn operators_bit_exact_with_tflite_micro() {
         "softmax_large_scale",
         "softmax_beta_rank4",
         "softmax_256",
+        // RESIZE_BILINEAR.
+        "resize_bilinear_up",
+        "resize_bilinear_up_align_corners",
+        "resize_bilinear_up_half_pixel",
+        "resize_bilinear_down",
+        "resize_bilinear_down_align_corners",
+        "resize_bilinear_down_half_pixel",
+        "resize_bilinear_to_one_align_corners",
     ];
     for name in names {
         let dir = "tests/data/tflite_ops";
@@ -257,6 +265,7 @@ fn corrupted_models_never_panic() {
         "mean_axes_0_2",
         "avg_pool_same_3x3_s2",
         "softmax_beta_rank4",
+        "resize_bilinear_up_half_pixel",
     ] {
         models.push(load(&format!("tests/data/tflite_ops/{n}.tflite")));
     }

@@ -107,6 +107,8 @@ pub mod op {
     pub const MAX_POOL_2D: i32 = 17;
     /// SOFTMAX.
     pub const SOFTMAX: i32 = 25;
+    /// RESIZE_BILINEAR.
+    pub const RESIZE_BILINEAR: i32 = 23;
 
     /// Every `BuiltinOperator` name of TFLite's `schema.fbs`, indexed by its code (0 ..= 209),
     /// so a refusal names the operator whether fvae implements it or not.
@@ -870,6 +872,7 @@ const OPT_GELU: u8 = 116;
 const OPT_POOL2D: u8 = 5;
 const OPT_REDUCER: u8 = 27;
 const OPT_SOFTMAX: u8 = 9;
+const OPT_RESIZE_BILINEAR: u8 = 15;
 
 impl<'a> Model<'a> {
     /// Reads the root table, checks the `TFL3` identifier and walks every subgraph, tensor,
@@ -1346,6 +1349,15 @@ impl<'a> Operator<'a> {
         match self.options(OPT_SOFTMAX)? {
             Some(t) => t.f32(0, 0.0),
             None => Ok(0.0),
+        }
+    }
+
+    /// `ResizeBilinearOptions` (defaults if absent; the same two flags as nearest-neighbour's,
+    /// after two deprecated fields).
+    pub fn resize_bilinear_options(&self) -> Result<ResizeNearestNeighborOptions> {
+        match self.options(OPT_RESIZE_BILINEAR)? {
+            Some(t) => Ok(ResizeNearestNeighborOptions { align_corners: t.bool(2)?, half_pixel_centers: t.bool(3)? }),
+            None => Ok(ResizeNearestNeighborOptions::default()),
         }
     }
 

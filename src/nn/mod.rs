@@ -64,6 +64,7 @@ mod reduce;
 mod relu;
 mod relu6;
 mod reshape;
+mod resize_bilinear;
 mod resize_nearest;
 mod shape;
 mod softmax;
