@@ -35,10 +35,10 @@ OPS = {"MUL": 18, "ADD": 0, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 
        "RELU": 19, "RELU6": 21, "TANH": 28, "TRANSPOSE_CONV": 67, "RESIZE_NEAREST_NEIGHBOR": 97,
        "QUANTIZE": 114, "SUB": 41, "PRELU": 54, "MAXIMUM": 55, "MINIMUM": 57, "LEAKY_RELU": 98,
        "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8,
-       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17, "SOFTMAX": 25, "RESIZE_BILINEAR": 23}
+       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17, "SOFTMAX": 25, "RESIZE_BILINEAR": 23, "DEPTH_TO_SPACE": 5, "SPACE_TO_DEPTH": 26}
 OPT = {"Conv2D": 1, "DepthwiseConv2D": 2, "FullyConnected": 8, "Add": 11, "TransposeConv": 49,
        "ResizeNearestNeighbor": 74, "Dequantize": 38, "Quantize": 89, "Mul": 21, "Sub": 28,
-       "LeakyRelu": 75, "Gelu": 116, "Reducer": 27, "Pool2D": 5, "Softmax": 9, "ResizeBilinear": 15}
+       "LeakyRelu": 75, "Gelu": 116, "Reducer": 27, "Pool2D": 5, "Softmax": 9, "ResizeBilinear": 15, "SpaceToDepth": 19, "DepthToSpace": 94}
 INT8, INT32, FLOAT32 = 9, 2, 0
 
 
@@ -536,6 +536,19 @@ def models():
         size = g.tensor([2], INT32, data=np.array(outs, dtype=np.int32))
         y = g.tensor([2, outs[0], outs[1], 3], scale=[0.1], zp=[-128])
         g.op("RESIZE_BILINEAR", [x, size], [y], "ResizeBilinear" if fields else None, fields)
+        yield name, g, [x], [y], EDGES
+
+    # DEPTH_TO_SPACE and SPACE_TO_DEPTH: block sizes 2 and 3, odd sizes, two batches.
+    for name, op, opt, shape, k in [("depth_to_space_2", "DEPTH_TO_SPACE", "DepthToSpace", [2, 3, 5, 12], 2),
+                                    ("depth_to_space_3", "DEPTH_TO_SPACE", "DepthToSpace", [1, 2, 3, 18], 3),
+                                    ("space_to_depth_2", "SPACE_TO_DEPTH", "SpaceToDepth", [2, 6, 10, 3], 2),
+                                    ("space_to_depth_3", "SPACE_TO_DEPTH", "SpaceToDepth", [1, 9, 3, 2], 3)]:
+        n, h, w, c = shape
+        out = [n, h * k, w * k, c // (k * k)] if op == "DEPTH_TO_SPACE" else [n, h // k, w // k, c * k * k]
+        g = Graph()
+        x = g.tensor(shape, scale=[0.05], zp=[-128])
+        y = g.tensor(out, scale=[0.05], zp=[-128])
+        g.op(op, [x], [y], opt, [(0, "i32", k)])
         yield name, g, [x], [y], EDGES
 
 

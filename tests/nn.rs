@@ -148,6 +148,11 @@ fn operators_bit_exact_with_tflite_micro() {
         "resize_bilinear_down_align_corners",
         "resize_bilinear_down_half_pixel",
         "resize_bilinear_to_one_align_corners",
+        // DEPTH_TO_SPACE and SPACE_TO_DEPTH.
+        "depth_to_space_2",
+        "depth_to_space_3",
+        "space_to_depth_2",
+        "space_to_depth_3",
     ];
     for name in names {
         let dir = "tests/data/tflite_ops";

@@ -109,6 +109,10 @@ pub mod op {
     pub const SOFTMAX: i32 = 25;
     /// RESIZE_BILINEAR.
     pub const RESIZE_BILINEAR: i32 = 23;
+    /// DEPTH_TO_SPACE.
+    pub const DEPTH_TO_SPACE: i32 = 5;
+    /// SPACE_TO_DEPTH.
+    pub const SPACE_TO_DEPTH: i32 = 26;
 
     /// Every `BuiltinOperator` name of TFLite's `schema.fbs`, indexed by its code (0 ..= 209),
     /// so a refusal names the operator whether fvae implements it or not.
@@ -873,6 +877,8 @@ const OPT_POOL2D: u8 = 5;
 const OPT_REDUCER: u8 = 27;
 const OPT_SOFTMAX: u8 = 9;
 const OPT_RESIZE_BILINEAR: u8 = 15;
+const OPT_SPACE_TO_DEPTH: u8 = 19;
+const OPT_DEPTH_TO_SPACE: u8 = 94;
 
 impl<'a> Model<'a> {
     /// Reads the root table, checks the `TFL3` identifier and walks every subgraph, tensor,
@@ -1358,6 +1364,15 @@ impl<'a> Operator<'a> {
         match self.options(OPT_RESIZE_BILINEAR)? {
             Some(t) => Ok(ResizeNearestNeighborOptions { align_corners: t.bool(2)?, half_pixel_centers: t.bool(3)? }),
             None => Ok(ResizeNearestNeighborOptions::default()),
+        }
+    }
+
+    /// `block_size` of `DepthToSpaceOptions` (`depth_to_space`) or `SpaceToDepthOptions` (0 if
+    /// absent: refused by the operators).
+    pub fn block_size(&self, depth_to_space: bool) -> Result<i32> {
+        match self.options(if depth_to_space { OPT_DEPTH_TO_SPACE } else { OPT_SPACE_TO_DEPTH })? {
+            Some(t) => t.i32(0, 0),
+            None => Ok(0),
         }
     }
 

@@ -43,6 +43,7 @@ mod setup;
 mod add;
 mod concatenation;
 mod conv2d;
+mod depth_space;
 mod depthwise_conv2d;
 mod dequantize;
 mod elu;

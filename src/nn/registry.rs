@@ -19,9 +19,9 @@ use super::desc::{at, OpDesc, DESC_WORDS};
 use super::run::Run;
 use super::setup::Setup;
 use super::{
-    add, concatenation, conv2d, depthwise_conv2d, dequantize, elu, fold, fully_connected, gelu, hard_swish, leaky_relu,
-    logistic, maximum_minimum, mul, pad, pool, prelu, quantize, reduce, relu, relu6, reshape, resize_bilinear,
-    resize_nearest, softmax, squared_difference, sub, tanh, transpose, transpose_conv,
+    add, concatenation, conv2d, depth_space, depthwise_conv2d, dequantize, elu, fold, fully_connected, gelu,
+    hard_swish, leaky_relu, logistic, maximum_minimum, mul, pad, pool, prelu, quantize, reduce, relu, relu6, reshape,
+    resize_bilinear, resize_nearest, softmax, squared_difference, sub, tanh, transpose, transpose_conv,
 };
 use crate::formats::tflite::{op, Model, SubGraph, TensorType};
 use crate::{Error, Result};
@@ -83,6 +83,8 @@ operators! {
     MaxPool2d = 30, op::MAX_POOL_2D => pool;
     Softmax = 31, op::SOFTMAX => softmax;
     ResizeBilinear = 32, op::RESIZE_BILINEAR => resize_bilinear;
+    DepthToSpace = 33, op::DEPTH_TO_SPACE => depth_space;
+    SpaceToDepth = 34, op::SPACE_TO_DEPTH => depth_space;
 }
 
 /// The refusal of an operator fvae does not have (or not in this form): the schema's name, the
@@ -203,6 +205,7 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::AveragePool2d | Kind::MaxPool2d) => pool::eval(&d, in1, out),
         Some(Kind::Softmax) => softmax::eval(&d, in1, out),
         Some(Kind::ResizeBilinear) => resize_bilinear::eval(&d, in1, out),
+        Some(Kind::DepthToSpace | Kind::SpaceToDepth) => depth_space::eval(&d, in1, out),
         None => Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
     }
 }
