@@ -35,11 +35,11 @@ OPS = {"MUL": 18, "ADD": 0, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 
        "RELU": 19, "RELU6": 21, "TANH": 28, "TRANSPOSE_CONV": 67, "RESIZE_NEAREST_NEIGHBOR": 97,
        "QUANTIZE": 114, "SUB": 41, "PRELU": 54, "MAXIMUM": 55, "MINIMUM": 57, "LEAKY_RELU": 98,
        "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8,
-       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17, "SOFTMAX": 25, "RESIZE_BILINEAR": 23, "DEPTH_TO_SPACE": 5, "SPACE_TO_DEPTH": 26}
+       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17, "SOFTMAX": 25, "RESIZE_BILINEAR": 23, "DEPTH_TO_SPACE": 5, "SPACE_TO_DEPTH": 26, "ARG_MAX": 56, "ARG_MIN": 79}
 OPT = {"Conv2D": 1, "DepthwiseConv2D": 2, "FullyConnected": 8, "Add": 11, "TransposeConv": 49,
        "ResizeNearestNeighbor": 74, "Dequantize": 38, "Quantize": 89, "Mul": 21, "Sub": 28,
-       "LeakyRelu": 75, "Gelu": 116, "Reducer": 27, "Pool2D": 5, "Softmax": 9, "ResizeBilinear": 15, "SpaceToDepth": 19, "DepthToSpace": 94}
-INT8, INT32, FLOAT32 = 9, 2, 0
+       "LeakyRelu": 75, "Gelu": 116, "Reducer": 27, "Pool2D": 5, "Softmax": 9, "ResizeBilinear": 15, "SpaceToDepth": 19, "DepthToSpace": 94, "ArgMax": 40, "ArgMin": 57}
+INT8, INT32, INT64, FLOAT32 = 9, 2, 4, 0
 
 
 class Graph:
@@ -550,6 +550,22 @@ def models():
         y = g.tensor(out, scale=[0.05], zp=[-128])
         g.op(op, [x], [y], opt, [(0, "i32", k)])
         yield name, g, [x], [y], EDGES
+
+    # ARG_MAX and ARG_MIN: int32 indices (TFLite Micro) over the last, a middle and the first
+    # axis (negative and int64 axis tensors); int64 indices (the converter's default) from
+    # LiteRT's reference kernels. The edge rows (all equal) pin the first index on ties.
+    for name, op, shape, axis, axis_type, out_type in [
+            ("arg_max_last_axis", "ARG_MAX", [2, 3, 5], -1, INT32, INT32),
+            ("arg_max_middle_axis", "ARG_MAX", [2, 7, 3], 1, INT32, INT32),
+            ("arg_min_first_axis", "ARG_MIN", [4, 3, 2], 0, INT32, INT32),
+            ("arg_max_int64", "ARG_MAX", [1, 4, 4, 9], 3, INT64, INT64),
+            ("arg_min_int64", "ARG_MIN", [3, 11], -2, INT32, INT64)]:
+        g = Graph()
+        x = g.tensor(shape, scale=[0.1], zp=[3])
+        ax = g.tensor([1], axis_type, data=np.array([axis], dtype=np.int32 if axis_type == INT32 else np.int64))
+        y = g.tensor([d for k, d in enumerate(shape) if k != axis % len(shape)], out_type)
+        g.op(op, [x, ax], [y], "ArgMax" if op == "ARG_MAX" else "ArgMin", [(0, "i8", out_type)])
+        yield name, g, [x], [y], LITERT if out_type == INT64 else EDGES
 
 
 def bad_models():

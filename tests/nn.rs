@@ -153,6 +153,12 @@ fn operators_bit_exact_with_tflite_micro() {
         "depth_to_space_3",
         "space_to_depth_2",
         "space_to_depth_3",
+        // ARG_MAX and ARG_MIN: int32 indices from TFLite Micro, int64 from LiteRT's reference.
+        "arg_max_last_axis",
+        "arg_max_middle_axis",
+        "arg_min_first_axis",
+        "arg_max_int64",
+        "arg_min_int64",
     ];
     for name in names {
         let dir = "tests/data/tflite_ops";
@@ -177,7 +183,11 @@ fn operators_bit_exact_with_tflite_micro() {
             }
             it.invoke().unwrap_or_else(|e| panic!("{name}: {e}"));
             let n = out.shape().numel().unwrap() / rows;
-            if out.dtype() == fvae::formats::DType::F32 {
+            if matches!(out.dtype(), fvae::formats::DType::I32 | fvae::formats::DType::I64) {
+                let mut got = vec![0i64; n];
+                it.output_i64(0, &mut got).unwrap();
+                assert_eq!(got, out.to_i64_vec("out").unwrap()[r * n..(r + 1) * n], "{name} row {r}");
+            } else if out.dtype() == fvae::formats::DType::F32 {
                 let mut got = vec![0f32; n];
                 it.output_f32(0, &mut got).unwrap();
                 let want = &out.as_f32("out").unwrap()[r * n..(r + 1) * n];

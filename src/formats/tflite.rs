@@ -113,6 +113,10 @@ pub mod op {
     pub const DEPTH_TO_SPACE: i32 = 5;
     /// SPACE_TO_DEPTH.
     pub const SPACE_TO_DEPTH: i32 = 26;
+    /// ARG_MAX.
+    pub const ARG_MAX: i32 = 56;
+    /// ARG_MIN.
+    pub const ARG_MIN: i32 = 79;
 
     /// Every `BuiltinOperator` name of TFLite's `schema.fbs`, indexed by its code (0 ..= 209),
     /// so a refusal names the operator whether fvae implements it or not.

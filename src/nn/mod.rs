@@ -41,6 +41,7 @@ mod setup;
 
 // Operators, one file each; each is listed in `registry.rs` (see there to add one).
 mod add;
+mod arg_min_max;
 mod concatenation;
 mod conv2d;
 mod depth_space;
