@@ -43,19 +43,19 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         });
     }
     let k = k as usize;
-    let size = x.dims[k];
+    let size = *x.dims.get(k).ok_or(s.shape(x.rank, k))?;
     if size == 0 {
         return Err(Error::Value { what: s.name, index: s.index, reason: "empty axis" });
     }
     // The output's shape: the input's without the axis.
     let mut want = [0usize; super::MAX_RANK];
     for (j, slot) in want.iter_mut().take(x.rank - 1).enumerate() {
-        *slot = x.dims[if j < k { j } else { j + 1 }];
+        *slot = x.dims.get(if j < k { j } else { j + 1 }).copied().unwrap_or(0);
     }
-    if y.rank + 1 != x.rank || y.dims[..y.rank] != want[..y.rank] {
+    if y.rank + 1 != x.rank || y.dims != want {
         return Err(s.shape(x.numel / size, y.numel));
     }
-    let outer: usize = x.dims[..k].iter().product();
+    let outer: usize = x.dims.iter().take(k).product();
     Ok(OpDesc {
         kind: if is_max { Kind::ArgMax } else { Kind::ArgMin } as i32,
         input: x.index,

@@ -36,18 +36,20 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     let reduced = reduced_axes(s, &axes, x.rank)?;
     // The output's shape: the input's with the reduced axes 1 (keep_dims) or removed.
     let (mut want, mut want_rank, mut n) = ([0usize; MAX_RANK], 0usize, 1usize);
-    for k in 0..x.rank {
-        if reduced[k] {
-            n = n.saturating_mul(x.dims[k]);
+    for (&r, &dim) in reduced.iter().zip(&x.dims).take(x.rank) {
+        if r {
+            n = n.saturating_mul(dim);
             if !keep_dims {
                 continue;
             }
         }
-        want[want_rank] = if reduced[k] { 1 } else { x.dims[k] };
+        if let Some(slot) = want.get_mut(want_rank) {
+            *slot = if r { 1 } else { dim };
+        }
         want_rank += 1;
     }
-    if y.rank != want_rank || y.dims[..want_rank] != want[..want_rank] {
-        return Err(s.shape(want[..want_rank].iter().product(), y.numel));
+    if y.rank != want_rank || y.dims.get(..want_rank) != want.get(..want_rank) {
+        return Err(s.shape(want.iter().take(want_rank).product(), y.numel));
     }
     let (mut mult, mut shift) = quantize_multiplier(x.scale as f64 / y.scale as f64);
     if !sum && n > 0 {
@@ -99,15 +101,17 @@ fn reduced_axes(s: &Setup<'_, '_>, axes: &super::TensorRef<'_>, rank: usize) -> 
 pub(crate) fn prepare(s: &Setup<'_, '_>, pers: &mut [i32]) -> Result<()> {
     let (x, axes) = (s.need_input(0)?, s.need_input(1)?);
     let reduced = reduced_axes(s, &axes, x.rank)?;
-    let mut words = [0i32; REDUCE_WORDS];
+    let (mut dims, mut strides) = ([0i32; MAX_RANK], [0i32; MAX_RANK]);
     let mut stride = 1usize;
-    for k in (0..x.rank).rev() {
-        words[k] = w32(s, x.dims[k])?;
-        if !reduced[k] {
-            words[MAX_RANK + k] = w32(s, stride)?;
-            stride *= x.dims[k]; // at most the output's element count
+    let all = dims.iter_mut().zip(strides.iter_mut()).zip(x.dims.iter().zip(reduced));
+    for ((dim, st), (&size, r)) in all.take(x.rank).rev() {
+        *dim = w32(s, size)?;
+        if !r {
+            *st = w32(s, stride)?;
+            stride = stride.saturating_mul(size); // at most the output's element count
         }
     }
+    let words = dims.into_iter().chain(strides);
     for (slot, v) in pers.iter_mut().zip(words) {
         *slot = v;
     }

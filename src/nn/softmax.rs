@@ -29,13 +29,13 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     if y.zero_point != -128 || y.scale != 1.0 / 256.0 {
         return Err(s.unsupported("SOFTMAX int8 output not quantised with scale 1/256 and zero point -128"));
     }
-    if x.rank < 1 || x.rank != y.rank || x.dims[..x.rank] != y.dims[..y.rank] {
+    if x.rank < 1 || x.rank != y.rank || x.dims != y.dims {
         return Err(s.shape(x.numel, y.numel));
     }
-    let depth = x.dims[x.rank - 1];
+    let depth = *x.dims.get(x.rank - 1).ok_or(s.shape(1, 0))?;
     let real = (beta as f64 * x.scale as f64 * (1u64 << 26) as f64).min((1u64 << 31) as f64 - 1.0);
     let (mult, shift) = quantize_multiplier(real);
-    if !(real > 1.0) || shift < 0 {
+    if real.is_nan() || real <= 1.0 || shift < 0 {
         return Err(Error::Value { what: s.name, index: s.index, reason: "beta * input scale too small" });
     }
     let radius = libm::floor(31.0 * (1u64 << 26) as f64 / (1u64 << shift) as f64);
