@@ -22,8 +22,13 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     // The depth side (D2S input, S2D output) and the space side.
     let (depth, space) = if to_space { (&x, &y) } else { (&y, &x) };
     let kk = k.checked_mul(k).ok_or(s.unsupported("block size"))?;
-    let want = [space.dims[0], depth.dims[1].saturating_mul(k), depth.dims[2].saturating_mul(k), depth.dims[3] / kk];
-    if depth.dims[3] % kk != 0 || space.dims[..4] != want || depth.dims[0] != space.dims[0] {
+    let want = [
+        space.dims[0],
+        depth.dims[1].saturating_mul(k),
+        depth.dims[2].saturating_mul(k),
+        depth.dims[3].checked_div(kk).unwrap_or(0),
+    ];
+    if depth.dims[3].checked_rem(kk) != Some(0) || space.dims[..4] != want || depth.dims[0] != space.dims[0] {
         return Err(s.shape(depth.numel, space.numel));
     }
     Ok(OpDesc {

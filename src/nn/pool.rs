@@ -105,12 +105,10 @@ pub(crate) fn eval(d: &OpDesc, input: &[u8], output: &mut [u8]) -> Result<()> {
                     }
                     let r = if max {
                         top as i32
-                    } else if count == 0 {
-                        return Err(bad(0));
-                    } else if sum > 0 {
-                        sum.wrapping_add(count / 2) / count
                     } else {
-                        sum.wrapping_sub(count / 2) / count
+                        // Rounded half away from zero; count is never 0 (checked at set-up).
+                        let nudged = if sum > 0 { sum.wrapping_add(count / 2) } else { sum.wrapping_sub(count / 2) };
+                        nudged.checked_div(count).ok_or(bad(0))?
                     };
                     *out.next().ok_or(bad(0))? = r.max(d.act_min).min(d.act_max) as i8 as u8;
                 }

@@ -103,8 +103,12 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, pers: &mut [i32]) -> Result<()> {
     let reduced = reduced_axes(s, &axes, x.rank)?;
     let (mut dims, mut strides) = ([0i32; MAX_RANK], [0i32; MAX_RANK]);
     let mut stride = 1usize;
-    let all = dims.iter_mut().zip(strides.iter_mut()).zip(x.dims.iter().zip(reduced));
-    for ((dim, st), (&size, r)) in all.take(x.rank).rev() {
+    for k in (0..x.rank.min(MAX_RANK)).rev() {
+        let (Some(dim), Some(st), Some(&size), Some(&r)) =
+            (dims.get_mut(k), strides.get_mut(k), x.dims.get(k), reduced.get(k))
+        else {
+            continue;
+        };
         *dim = w32(s, size)?;
         if !r {
             *st = w32(s, stride)?;
