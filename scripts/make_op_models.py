@@ -35,7 +35,7 @@ OPS = {"MUL": 18, "ADD": 0, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 
        "RELU": 19, "RELU6": 21, "TANH": 28, "TRANSPOSE_CONV": 67, "RESIZE_NEAREST_NEIGHBOR": 97,
        "QUANTIZE": 114, "SUB": 41, "PRELU": 54, "MAXIMUM": 55, "MINIMUM": 57, "LEAKY_RELU": 98,
        "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8,
-       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17, "SOFTMAX": 25, "RESIZE_BILINEAR": 23, "DEPTH_TO_SPACE": 5, "SPACE_TO_DEPTH": 26, "ARG_MAX": 56, "ARG_MIN": 79}
+       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17, "SOFTMAX": 25, "RESIZE_BILINEAR": 23, "DEPTH_TO_SPACE": 5, "SPACE_TO_DEPTH": 26, "ARG_MAX": 56, "ARG_MIN": 79, "TILE": 69}
 OPT = {"Conv2D": 1, "DepthwiseConv2D": 2, "FullyConnected": 8, "Add": 11, "TransposeConv": 49,
        "ResizeNearestNeighbor": 74, "Dequantize": 38, "Quantize": 89, "Mul": 21, "Sub": 28,
        "LeakyRelu": 75, "Gelu": 116, "Reducer": 27, "Pool2D": 5, "Softmax": 9, "ResizeBilinear": 15, "SpaceToDepth": 19, "DepthToSpace": 94, "ArgMax": 40, "ArgMin": 57}
@@ -566,6 +566,18 @@ def models():
         y = g.tensor([d for k, d in enumerate(shape) if k != axis % len(shape)], out_type)
         g.op(op, [x, ax], [y], "ArgMax" if op == "ARG_MAX" else "ArgMin", [(0, "i8", out_type)])
         yield name, g, [x], [y], LITERT if out_type == INT64 else EDGES
+
+    # TILE (LiteRT's reference kernels; TFLite Micro has none): every dimension of a rank-4
+    # tensor tiled (one multiple 1), int64 multiples on rank 2, a rank-1 tensor.
+    for name, shape, mult, mtype in [("tile_4d", [1, 2, 3, 2], [2, 3, 1, 2], INT32),
+                                     ("tile_2d_int64", [3, 5], [2, 3], INT64),
+                                     ("tile_1d", [7], [4], INT32)]:
+        g = Graph()
+        x = g.tensor(shape, scale=[0.05], zp=[-128])
+        m = g.tensor([len(mult)], mtype, data=np.array(mult, dtype=np.int32 if mtype == INT32 else np.int64))
+        y = g.tensor([d * k for d, k in zip(shape, mult)], scale=[0.05], zp=[-128])
+        g.op("TILE", [x, m], [y])
+        yield name, g, [x], [y], LITERT
 
 
 def bad_models():

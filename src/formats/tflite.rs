@@ -117,6 +117,8 @@ pub mod op {
     pub const ARG_MAX: i32 = 56;
     /// ARG_MIN.
     pub const ARG_MIN: i32 = 79;
+    /// TILE.
+    pub const TILE: i32 = 69;
 
     /// Every `BuiltinOperator` name of TFLite's `schema.fbs`, indexed by its code (0 ..= 209),
     /// so a refusal names the operator whether fvae implements it or not.

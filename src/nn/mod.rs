@@ -74,6 +74,7 @@ mod squared_difference;
 mod strided_slice;
 mod sub;
 mod tanh;
+mod tile;
 mod transpose;
 mod transpose_conv;
 // Shared by the two-input elementwise operators (operands, broadcasting).

@@ -21,7 +21,7 @@ use super::setup::Setup;
 use super::{
     add, arg_min_max, concatenation, conv2d, depth_space, depthwise_conv2d, dequantize, elu, fold, fully_connected,
     gelu, hard_swish, leaky_relu, logistic, maximum_minimum, mul, pad, pool, prelu, quantize, reduce, relu, relu6,
-    reshape, resize_bilinear, resize_nearest, softmax, squared_difference, sub, tanh, transpose, transpose_conv,
+    reshape, resize_bilinear, resize_nearest, softmax, squared_difference, sub, tanh, tile, transpose, transpose_conv,
 };
 use crate::formats::tflite::{op, Model, SubGraph, TensorType};
 use crate::{Error, Result};
@@ -87,6 +87,7 @@ operators! {
     SpaceToDepth = 34, op::SPACE_TO_DEPTH => depth_space;
     ArgMax = 35, op::ARG_MAX => arg_min_max;
     ArgMin = 36, op::ARG_MIN => arg_min_max;
+    Tile = 37, op::TILE => tile;
 }
 
 /// The refusal of an operator fvae does not have (or not in this form): the schema's name, the
@@ -209,6 +210,7 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::ResizeBilinear) => resize_bilinear::eval(&d, in1, out),
         Some(Kind::DepthToSpace | Kind::SpaceToDepth) => depth_space::eval(&d, in1, out),
         Some(Kind::ArgMax | Kind::ArgMin) => arg_min_max::eval(&d, in1, out),
+        Some(Kind::Tile) => tile::eval(&d, in1, out),
         None => Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
     }
 }
