@@ -79,7 +79,9 @@ pub(crate) fn eval(d: &OpDesc, input: &[u8], output: &mut [u8]) -> Result<()> {
                 let from = (((a % i0.max(1)) * i1 + b % i1.max(1)) * i2 + c % i2.max(1)) * i3;
                 let src = input.get(from..from + i3).ok_or(bad(from))?;
                 for piece in rows.next().ok_or(bad(0))?.chunks_exact_mut(i3.max(1)) {
-                    piece.copy_from_slice(src);
+                    for (o, &v) in piece.iter_mut().zip(src) {
+                        *o = v;
+                    }
                 }
             }
         }
