@@ -7,9 +7,11 @@ options (DEPTHWISE_CONV_2D, TANH, RELU, RELU6, ADD with broadcasting and a const
 RESIZE_NEAREST_NEIGHBOR, QUANTIZE f32->int8 and int8->int8, DEQUANTIZE, CONV_2D with VALID
 padding/stride/dilation/per-tensor weights, TRANSPOSE_CONV with VALID padding and no bias,
 LEAKY_RELU, MUL, SUB, ADD beyond rank 4, PRELU, HARD_SWISH, ELU int8 and f32, MAXIMUM, MINIMUM,
-SQUARED_DIFFERENCE, GELU), feeds each random int8 (or f32) inputs (the newer operators get edge
-rows first), and records what the TFLite Micro reference interpreter (pip `tflite-micro`, its
-Python `runtime.Interpreter`) outputs; for GELU, which TFLite Micro has only in float, LiteRT's
+SQUARED_DIFFERENCE, GELU, MEAN, SUM, AVERAGE_POOL_2D, MAX_POOL_2D, SOFTMAX, RESIZE_BILINEAR,
+DEPTH_TO_SPACE, SPACE_TO_DEPTH, ARG_MAX, ARG_MIN, TILE), feeds each random int8 (or f32)
+inputs (the newer operators get edge rows first), and records what the TFLite Micro reference interpreter (pip `tflite-micro`, its
+Python `runtime.Interpreter`) outputs; for GELU (TFLite Micro has it only in float), TILE (not in
+TFLite Micro) and ARG_MAX/ARG_MIN with int64 indices (TFLite Micro: int32 only), LiteRT's
 interpreter (pip `ai-edge-litert`) with its reference kernels (`OpResolverType.BUILTIN_REF`).
 The Rust test tests/nn.rs then requires fvae's outputs to be identical. It also writes models
 fvae must refuse (`bad_*.tflite`, `unsupported_op.tflite`).

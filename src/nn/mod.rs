@@ -13,8 +13,9 @@
 //! RESIZE_NEAREST_NEIGHBOR, QUANTIZE, DEQUANTIZE, LEAKY_RELU, PRELU, HARD_SWISH, ELU (int8 and
 //! f32), MUL, SUB, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE (these and ADD broadcasting up to rank
 //! 6), GELU (int8, as LiteRT's reference kernel), CONCATENATION, PAD, PADV2, TRANSPOSE,
-//! EXPAND_DIMS and SQUEEZE; SHAPE, STRIDED_SLICE, PACK and int32 CONCATENATION (shape
-//! arithmetic) are folded at plan time and run nothing (`fold.rs`). Requantisation is TFLite's:
+//! EXPAND_DIMS, SQUEEZE, MEAN, SUM, AVERAGE_POOL_2D, MAX_POOL_2D, SOFTMAX, RESIZE_BILINEAR,
+//! DEPTH_TO_SPACE, SPACE_TO_DEPTH, ARG_MAX, ARG_MIN (int32 or int64 indices) and TILE; SHAPE,
+//! STRIDED_SLICE, PACK and int32 CONCATENATION (shape arithmetic) are folded at plan time and run nothing (`fold.rs`). Requantisation is TFLite's:
 //! `SaturatingRoundingDoublingHighMul` then `RoundingDivideByPOT`
 //! ([`crate::kernels::int8::multiply_by_quantized_multiplier`]).
 //!
