@@ -253,11 +253,14 @@ fn elementwise_refusals_name_the_operator() {
         Error::Unsupported { what: "SOFTMAX int8 output not quantised with scale 1/256 and zero point -128", index: 0 }
     );
     assert_eq!(err("mean_axis"), Error::Value { what: "MEAN", index: 0, reason: "axis outside the input's rank" });
-    // The broadcast strides are counted in the arena: one byte short is refused.
-    let model = load("tests/data/tflite_ops/mul_broadcast_6d.tflite");
-    let net = Network::new(&model).unwrap();
-    let mut arena = vec![0u8; net.required_arena() - 1];
-    assert!(matches!(net.interpreter(&mut arena), Err(Error::BufferTooSmall { .. })));
+    // The broadcast strides (and MEAN's strides and sums) are counted in the arena: one byte
+    // short is refused.
+    for name in ["mul_broadcast_6d", "mean_323"] {
+        let model = load(&format!("tests/data/tflite_ops/{name}.tflite"));
+        let net = Network::new(&model).unwrap();
+        let mut arena = vec![0u8; net.required_arena() - 1];
+        assert!(matches!(net.interpreter(&mut arena), Err(Error::BufferTooSmall { .. })));
+    }
 }
 
 /// Corrupted models never panic: every single-byte change (random positions and values) and
