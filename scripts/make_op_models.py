@@ -7,9 +7,11 @@ options (DEPTHWISE_CONV_2D, TANH, RELU, RELU6, ADD with broadcasting and a const
 RESIZE_NEAREST_NEIGHBOR, QUANTIZE f32->int8 and int8->int8, DEQUANTIZE, CONV_2D with VALID
 padding/stride/dilation/per-tensor weights, TRANSPOSE_CONV with VALID padding and no bias,
 LEAKY_RELU, MUL, SUB, ADD beyond rank 4, PRELU, HARD_SWISH, ELU int8 and f32, MAXIMUM, MINIMUM,
-SQUARED_DIFFERENCE, GELU), feeds each random int8 (or f32) inputs (the newer operators get edge
-rows first), and records what the TFLite Micro reference interpreter (pip `tflite-micro`, its
-Python `runtime.Interpreter`) outputs; for GELU, which TFLite Micro has only in float, LiteRT's
+SQUARED_DIFFERENCE, GELU, MEAN, SUM, AVERAGE_POOL_2D, MAX_POOL_2D, SOFTMAX, RESIZE_BILINEAR,
+DEPTH_TO_SPACE, SPACE_TO_DEPTH, ARG_MAX, ARG_MIN, TILE), feeds each random int8 (or f32)
+inputs (the newer operators get edge rows first), and records what the TFLite Micro reference interpreter (pip `tflite-micro`, its
+Python `runtime.Interpreter`) outputs; for GELU (TFLite Micro has it only in float), TILE (not in
+TFLite Micro) and ARG_MAX/ARG_MIN with int64 indices (TFLite Micro: int32 only), LiteRT's
 interpreter (pip `ai-edge-litert`) with its reference kernels (`OpResolverType.BUILTIN_REF`).
 The Rust test tests/nn.rs then requires fvae's outputs to be identical. It also writes models
 fvae must refuse (`bad_*.tflite`, `unsupported_op.tflite`).
@@ -35,11 +37,13 @@ OPS = {"MUL": 18, "ADD": 0, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 
        "RELU": 19, "RELU6": 21, "TANH": 28, "TRANSPOSE_CONV": 67, "RESIZE_NEAREST_NEIGHBOR": 97,
        "QUANTIZE": 114, "SUB": 41, "PRELU": 54, "MAXIMUM": 55, "MINIMUM": 57, "LEAKY_RELU": 98,
        "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8,
-       "TRANSPOSE": 39, "LOGISTIC": 14}
+       "TRANSPOSE": 39, "LOGISTIC": 14,
+       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17, "SOFTMAX": 25, "RESIZE_BILINEAR": 23, "DEPTH_TO_SPACE": 5, "SPACE_TO_DEPTH": 26, "ARG_MAX": 56, "ARG_MIN": 79, "TILE": 69}
+
 OPT = {"Conv2D": 1, "DepthwiseConv2D": 2, "FullyConnected": 8, "Add": 11, "TransposeConv": 49,
        "ResizeNearestNeighbor": 74, "Dequantize": 38, "Quantize": 89, "Mul": 21, "Sub": 28,
-       "LeakyRelu": 75, "Gelu": 116}
-INT8, INT32, FLOAT32 = 9, 2, 0
+       "LeakyRelu": 75, "Gelu": 116, "Reducer": 27, "Pool2D": 5, "Softmax": 9, "ResizeBilinear": 15, "SpaceToDepth": 19, "DepthToSpace": 94, "ArgMax": 40, "ArgMin": 57}
+INT8, INT32, INT64, FLOAT32 = 9, 2, 4, 0
 
 
 class Graph:
@@ -515,6 +519,118 @@ def models():
              [(0, "i8", pad), (1, "i32", sw), (2, "i32", sh), (3, "i8", act)])
         yield name, g, [x], [y], EDGES
 
+    # MEAN and SUM: the global average over H and W (keep_dims) requantising between zero
+    # points at the ends; the last axis without keep_dims; axes 0 and 2 of a rank-4 tensor;
+    # repeated and negative axes; a multiplier far above 1 and one flushed to zero; 323
+    # elements per mean; SUM over H and W and over the first axis.
+    for name, op, shape, axes, keep, (sx, zx), (sy, zy) in [
+            ("mean_global_hw", "MEAN", [1, 5, 7, 3], [1, 2], True, (0.05, -128), (0.06, -128)),
+            ("mean_last_axis", "MEAN", [2, 3, 5], [-1], False, (0.04, 9), (0.04, 9)),
+            ("mean_axes_0_2", "MEAN", [2, 3, 4, 5], [0, 2], True, (0.02, 127), (0.05, 127)),
+            ("mean_repeated_axes", "MEAN", [3, 4, 5], [1, -2, 1], False, (0.07, -3), (0.02, 4)),
+            ("mean_large_multiplier", "MEAN", [1, 3, 3, 4], [1, 2], True, (2.0, 0), (0.01, -5)),
+            ("mean_flushed_multiplier", "MEAN", [1, 3, 3, 4], [1, 2], True, (1e-9, 0), (10.0, -7)),
+            ("mean_323", "MEAN", [1, 17, 19, 2], [1, 2], False, (0.01, -100), (0.02, 20)),
+            ("sum_hw", "SUM", [1, 4, 4, 3], [1, 2], True, (0.01, -20), (0.2, -128)),
+            ("sum_first_axis", "SUM", [3, 7], [0], False, (0.05, 127), (0.1, 0))]:
+        g = Graph()
+        x = g.tensor(shape, scale=[sx], zp=[zx])
+        ax = g.tensor([len(axes)], INT32, data=np.array(axes, dtype=np.int32))
+        kept = [1 if k in [a % len(shape) for a in axes] else d for k, d in enumerate(shape)]
+        out = kept if keep else [d for k, d in enumerate(shape) if k not in [a % len(shape) for a in axes]]
+        y = g.tensor(out, scale=[sy], zp=[zy])
+        g.op(op, [x, ax], [y], "Reducer", [(0, "bool", 1)] if keep else [])
+        yield name, g, [x], [y], EDGES
+
+    # AVERAGE_POOL_2D and MAX_POOL_2D: SAME windows cut at odd edges, VALID with unequal
+    # windows and strides and a fused RELU6 / RELU, a global average, zero points at the ends.
+    for name, op, shape, (padding, fh, fw, sh, sw), act, (sc, zp) in [
+            ("avg_pool_same_3x3_s2", "AVERAGE_POOL_2D", [1, 7, 9, 3], (0, 3, 3, 2, 2), 0, (0.05, -128)),
+            ("avg_pool_valid_2x3_relu6", "AVERAGE_POOL_2D", [2, 6, 7, 2], (1, 2, 3, 2, 1), 3, (0.05, -30)),
+            ("avg_pool_global", "AVERAGE_POOL_2D", [1, 5, 5, 4], (1, 5, 5, 1, 1), 0, (0.02, 127)),
+            ("avg_pool_same_4x4_s1", "AVERAGE_POOL_2D", [1, 5, 6, 3], (0, 4, 4, 1, 1), 0, (0.1, 3)),
+            ("max_pool_same_2x2_s2", "MAX_POOL_2D", [1, 5, 7, 3], (0, 2, 2, 2, 2), 0, (0.05, -128)),
+            ("max_pool_valid_3x3_relu", "MAX_POOL_2D", [1, 6, 5, 2], (1, 3, 3, 1, 1), 1, (0.04, 5)),
+            ("max_pool_same_3x2_s3x1", "MAX_POOL_2D", [2, 7, 4, 3], (0, 3, 2, 3, 1), 0, (0.03, 127))]:
+        def out_size(n, f, st):
+            return -(-n // st) if padding == 0 else (n - f + st) // st
+        g = Graph()
+        x = g.tensor(shape, scale=[sc], zp=[zp])
+        y = g.tensor([shape[0], out_size(shape[1], fh, sh), out_size(shape[2], fw, sw), shape[3]], scale=[sc], zp=[zp])
+        g.op(op, [x], [y], "Pool2D",
+             [(0, "i8", padding), (1, "i32", sw), (2, "i32", sh), (3, "i32", fw), (4, "i32", fh), (5, "i8", act)])
+        yield name, g, [x], [y], EDGES
+
+    # SOFTMAX (int8 out, scale 1/256, zero point -128): small and large input scales (with a
+    # large one most differences fall below diff_min), beta below 1, rank 4, 256 classes.
+    for name, shape, beta, (sx, zx) in [("softmax", [4, 10], 1.0, (0.1, -10)),
+                                        ("softmax_small_scale", [3, 33], 1.0, (0.02, 127)),
+                                        ("softmax_large_scale", [2, 5], 1.0, (1.0, -128)),
+                                        ("softmax_beta_rank4", [1, 2, 3, 7], 0.5, (0.07, 3)),
+                                        ("softmax_256", [1, 256], 1.0, (0.05, 0))]:
+        g = Graph()
+        x = g.tensor(shape, scale=[sx], zp=[zx])
+        y = g.tensor(shape, scale=[1.0 / 256], zp=[-128])
+        g.op("SOFTMAX", [x], [y], "Softmax", [(0, "f32", beta)])
+        yield name, g, [x], [y], EDGES
+
+    # RESIZE_BILINEAR: up (odd factors) and down, each of the default, align_corners and
+    # half_pixel_centers; an output of one pixel with align_corners.
+    for name, ins, outs, fields in [("resize_bilinear_up", (3, 4), (7, 9), []),
+                                    ("resize_bilinear_up_align_corners", (3, 4), (7, 9), [(2, "bool", 1)]),
+                                    ("resize_bilinear_up_half_pixel", (3, 4), (7, 9), [(3, "bool", 1)]),
+                                    ("resize_bilinear_down", (7, 6), (3, 4), []),
+                                    ("resize_bilinear_down_align_corners", (7, 6), (3, 4), [(2, "bool", 1)]),
+                                    ("resize_bilinear_down_half_pixel", (7, 6), (3, 4), [(3, "bool", 1)]),
+                                    ("resize_bilinear_to_one_align_corners", (5, 4), (1, 1), [(2, "bool", 1)])]:
+        g = Graph()
+        x = g.tensor([2, ins[0], ins[1], 3], scale=[0.1], zp=[-128])
+        size = g.tensor([2], INT32, data=np.array(outs, dtype=np.int32))
+        y = g.tensor([2, outs[0], outs[1], 3], scale=[0.1], zp=[-128])
+        g.op("RESIZE_BILINEAR", [x, size], [y], "ResizeBilinear" if fields else None, fields)
+        yield name, g, [x], [y], EDGES
+
+    # DEPTH_TO_SPACE and SPACE_TO_DEPTH: block sizes 2 and 3, odd sizes, two batches.
+    for name, op, opt, shape, k in [("depth_to_space_2", "DEPTH_TO_SPACE", "DepthToSpace", [2, 3, 5, 12], 2),
+                                    ("depth_to_space_3", "DEPTH_TO_SPACE", "DepthToSpace", [1, 2, 3, 18], 3),
+                                    ("space_to_depth_2", "SPACE_TO_DEPTH", "SpaceToDepth", [2, 6, 10, 3], 2),
+                                    ("space_to_depth_3", "SPACE_TO_DEPTH", "SpaceToDepth", [1, 9, 3, 2], 3)]:
+        n, h, w, c = shape
+        out = [n, h * k, w * k, c // (k * k)] if op == "DEPTH_TO_SPACE" else [n, h // k, w // k, c * k * k]
+        g = Graph()
+        x = g.tensor(shape, scale=[0.05], zp=[-128])
+        y = g.tensor(out, scale=[0.05], zp=[-128])
+        g.op(op, [x], [y], opt, [(0, "i32", k)])
+        yield name, g, [x], [y], EDGES
+
+    # ARG_MAX and ARG_MIN: int32 indices (TFLite Micro) over the last, a middle and the first
+    # axis (negative and int64 axis tensors); int64 indices (the converter's default) from
+    # LiteRT's reference kernels. The edge rows (all equal) pin the first index on ties.
+    for name, op, shape, axis, axis_type, out_type in [
+            ("arg_max_last_axis", "ARG_MAX", [2, 3, 5], -1, INT32, INT32),
+            ("arg_max_middle_axis", "ARG_MAX", [2, 7, 3], 1, INT32, INT32),
+            ("arg_min_first_axis", "ARG_MIN", [4, 3, 2], 0, INT32, INT32),
+            ("arg_max_int64", "ARG_MAX", [1, 4, 4, 9], 3, INT64, INT64),
+            ("arg_min_int64", "ARG_MIN", [3, 11], -2, INT32, INT64)]:
+        g = Graph()
+        x = g.tensor(shape, scale=[0.1], zp=[3])
+        ax = g.tensor([1], axis_type, data=np.array([axis], dtype=np.int32 if axis_type == INT32 else np.int64))
+        y = g.tensor([d for k, d in enumerate(shape) if k != axis % len(shape)], out_type)
+        g.op(op, [x, ax], [y], "ArgMax" if op == "ARG_MAX" else "ArgMin", [(0, "i8", out_type)])
+        yield name, g, [x], [y], LITERT if out_type == INT64 else EDGES
+
+    # TILE (LiteRT's reference kernels; TFLite Micro has none): every dimension of a rank-4
+    # tensor tiled (one multiple 1), int64 multiples on rank 2, a rank-1 tensor.
+    for name, shape, mult, mtype in [("tile_4d", [1, 2, 3, 2], [2, 3, 1, 2], INT32),
+                                     ("tile_2d_int64", [3, 5], [2, 3], INT64),
+                                     ("tile_1d", [7], [4], INT32)]:
+        g = Graph()
+        x = g.tensor(shape, scale=[0.05], zp=[-128])
+        m = g.tensor([len(mult)], mtype, data=np.array(mult, dtype=np.int32 if mtype == INT32 else np.int64))
+        y = g.tensor([d * k for d, k in zip(shape, mult)], scale=[0.05], zp=[-128])
+        g.op("TILE", [x, m], [y])
+        yield name, g, [x], [y], LITERT
+
 
 def bad_models():
     def graph(op, shapes, scales, opt=None, fields=(), const=(), dtype=INT8):
@@ -533,6 +649,26 @@ def bad_models():
                                            const=(1,))
     yield "mul_two_constants", graph("MUL", [[3], [3], [3]], [[0.1]] * 3, const=(0, 1))
     yield "mul_int16", graph("MUL", [[3], [3], [3]], [[0.1]] * 3, dtype=7)
+    g = Graph()
+    x = g.tensor([2, 3], scale=[0.1], zp=[0])
+    ax = g.tensor([1], INT32, data=np.array([2], dtype=np.int32))
+    y = g.tensor([2, 3], scale=[0.1], zp=[0])
+    g.op("MEAN", [x, ax], [y])
+    g.io = ([x], [y])
+    yield "mean_axis", g
+    g = Graph()
+    x = g.tensor([1, 4, 4, 2], scale=[0.1], zp=[0])
+    y = g.tensor([1, 2, 2, 2], scale=[0.1], zp=[1])
+    g.op("AVERAGE_POOL_2D", [x], [y], "Pool2D",
+         [(0, "i8", 1), (1, "i32", 2), (2, "i32", 2), (3, "i32", 2), (4, "i32", 2), (5, "i8", 0)])
+    g.io = ([x], [y])
+    yield "avg_pool_zero_points", g
+    g = Graph()
+    x = g.tensor([2, 5], scale=[0.1], zp=[0])
+    y = g.tensor([2, 5], scale=[1.0 / 128], zp=[0])
+    g.op("SOFTMAX", [x], [y], "Softmax", [(0, "f32", 1.0)])
+    g.io = ([x], [y])
+    yield "softmax_output_scale", g
 
 
 def set_edge_rows(v, k):

@@ -124,6 +124,53 @@ fn operators_bit_exact_with_tflite_micro() {
         "gelu",
         "gelu_approximate",
         "gelu_wide",
+        // MEAN and SUM (TFLite Micro's QuantizedMeanOrSum).
+        "mean_global_hw",
+        "mean_last_axis",
+        "mean_axes_0_2",
+        "mean_repeated_axes",
+        "mean_large_multiplier",
+        "mean_flushed_multiplier",
+        "mean_323",
+        "sum_hw",
+        "sum_first_axis",
+        // AVERAGE_POOL_2D and MAX_POOL_2D.
+        "avg_pool_same_3x3_s2",
+        "avg_pool_valid_2x3_relu6",
+        "avg_pool_global",
+        "avg_pool_same_4x4_s1",
+        "max_pool_same_2x2_s2",
+        "max_pool_valid_3x3_relu",
+        "max_pool_same_3x2_s3x1",
+        // SOFTMAX, int8 in and out.
+        "softmax",
+        "softmax_small_scale",
+        "softmax_large_scale",
+        "softmax_beta_rank4",
+        "softmax_256",
+        // RESIZE_BILINEAR.
+        "resize_bilinear_up",
+        "resize_bilinear_up_align_corners",
+        "resize_bilinear_up_half_pixel",
+        "resize_bilinear_down",
+        "resize_bilinear_down_align_corners",
+        "resize_bilinear_down_half_pixel",
+        "resize_bilinear_to_one_align_corners",
+        // DEPTH_TO_SPACE and SPACE_TO_DEPTH.
+        "depth_to_space_2",
+        "depth_to_space_3",
+        "space_to_depth_2",
+        "space_to_depth_3",
+        // ARG_MAX and ARG_MIN: int32 indices from TFLite Micro, int64 from LiteRT's reference.
+        "arg_max_last_axis",
+        "arg_max_middle_axis",
+        "arg_min_first_axis",
+        "arg_max_int64",
+        "arg_min_int64",
+        // TILE, from LiteRT's reference kernels.
+        "tile_4d",
+        "tile_2d_int64",
+        "tile_1d",
     ];
     for name in names {
         let dir = "tests/data/tflite_ops";
@@ -148,7 +195,11 @@ fn operators_bit_exact_with_tflite_micro() {
             }
             it.invoke().unwrap_or_else(|e| panic!("{name}: {e}"));
             let n = out.shape().numel().unwrap() / rows;
-            if out.dtype() == fvae::formats::DType::F32 {
+            if matches!(out.dtype(), fvae::formats::DType::I32 | fvae::formats::DType::I64) {
+                let mut got = vec![0i64; n];
+                it.output_i64(0, &mut got).unwrap();
+                assert_eq!(got, out.to_i64_vec("out").unwrap()[r * n..(r + 1) * n], "{name} row {r}");
+            } else if out.dtype() == fvae::formats::DType::F32 {
                 let mut got = vec![0f32; n];
                 it.output_f32(0, &mut got).unwrap();
                 let want = &out.as_f32("out").unwrap()[r * n..(r + 1) * n];
@@ -203,11 +254,23 @@ fn elementwise_refusals_name_the_operator() {
         Error::Unsupported { what: "elementwise operator of two constants", index: 0 }
     );
     assert_eq!(err("mul_int16"), Error::DType { what: "MUL", expected: "i8", found: "i16" });
-    // The broadcast strides are counted in the arena: one byte short is refused.
-    let model = load("tests/data/tflite_ops/mul_broadcast_6d.tflite");
-    let net = Network::new(&model).unwrap();
-    let mut arena = vec![0u8; net.required_arena() - 1];
-    assert!(matches!(net.interpreter(&mut arena), Err(Error::BufferTooSmall { .. })));
+    assert_eq!(
+        err("avg_pool_zero_points"),
+        Error::Unsupported { what: "pooling input quantised unlike its output", index: 0 }
+    );
+    assert_eq!(
+        err("softmax_output_scale"),
+        Error::Unsupported { what: "SOFTMAX int8 output not quantised with scale 1/256 and zero point -128", index: 0 }
+    );
+    assert_eq!(err("mean_axis"), Error::Value { what: "MEAN", index: 0, reason: "axis outside the input's rank" });
+    // The broadcast strides (and MEAN's strides and sums) are counted in the arena: one byte
+    // short is refused.
+    for name in ["mul_broadcast_6d", "mean_323"] {
+        let model = load(&format!("tests/data/tflite_ops/{name}.tflite"));
+        let net = Network::new(&model).unwrap();
+        let mut arena = vec![0u8; net.required_arena() - 1];
+        assert!(matches!(net.interpreter(&mut arena), Err(Error::BufferTooSmall { .. })));
+    }
 }
 
 /// Corrupted models never panic: every single-byte change (random positions and values) and
@@ -231,6 +294,10 @@ fn corrupted_models_never_panic() {
         "dequantize_elu_quantize",
         "leaky_relu",
         "gelu_approximate",
+        "mean_axes_0_2",
+        "avg_pool_same_3x3_s2",
+        "softmax_beta_rank4",
+        "resize_bilinear_up_half_pixel",
     ] {
         models.push(load(&format!("tests/data/tflite_ops/{n}.tflite")));
     }

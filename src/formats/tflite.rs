@@ -97,6 +97,28 @@ pub mod op {
     pub const SQUEEZE: i32 = 43;
     /// EXPAND_DIMS.
     pub const EXPAND_DIMS: i32 = 70;
+    /// MEAN.
+    pub const MEAN: i32 = 40;
+    /// SUM.
+    pub const SUM: i32 = 74;
+    /// AVERAGE_POOL_2D.
+    pub const AVERAGE_POOL_2D: i32 = 1;
+    /// MAX_POOL_2D.
+    pub const MAX_POOL_2D: i32 = 17;
+    /// SOFTMAX.
+    pub const SOFTMAX: i32 = 25;
+    /// RESIZE_BILINEAR.
+    pub const RESIZE_BILINEAR: i32 = 23;
+    /// DEPTH_TO_SPACE.
+    pub const DEPTH_TO_SPACE: i32 = 5;
+    /// SPACE_TO_DEPTH.
+    pub const SPACE_TO_DEPTH: i32 = 26;
+    /// ARG_MAX.
+    pub const ARG_MAX: i32 = 56;
+    /// ARG_MIN.
+    pub const ARG_MIN: i32 = 79;
+    /// TILE.
+    pub const TILE: i32 = 69;
 
     /// Every `BuiltinOperator` name of TFLite's `schema.fbs`, indexed by its code (0 ..= 209),
     /// so a refusal names the operator whether fvae implements it or not.
@@ -821,6 +843,24 @@ pub struct ResizeNearestNeighborOptions {
     pub half_pixel_centers: bool,
 }
 
+/// `Pool2DOptions` (AVERAGE_POOL_2D, MAX_POOL_2D).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Pool2DOptions {
+    /// Padding.
+    pub padding: Padding,
+    /// Stride along the width.
+    pub stride_w: i32,
+    /// Stride along the height.
+    pub stride_h: i32,
+    /// Window width.
+    pub filter_w: i32,
+    /// Window height.
+    pub filter_h: i32,
+    /// Fused activation.
+    pub activation: Activation,
+}
+
 /// `StridedSliceOptions`: bit `i` of a mask applies to dimension `i`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -864,6 +904,12 @@ const OPT_MUL: u8 = 21;
 const OPT_SUB: u8 = 28;
 const OPT_LEAKY_RELU: u8 = 75;
 const OPT_GELU: u8 = 116;
+const OPT_POOL2D: u8 = 5;
+const OPT_REDUCER: u8 = 27;
+const OPT_SOFTMAX: u8 = 9;
+const OPT_RESIZE_BILINEAR: u8 = 15;
+const OPT_SPACE_TO_DEPTH: u8 = 19;
+const OPT_DEPTH_TO_SPACE: u8 = 94;
 
 /// Counts a model may have, checked by [`Model::parse_with`] before it walks what they count,
 /// so a file claiming more is refused after reading only the counts. `usize::MAX` means no limit
@@ -1426,6 +1472,63 @@ impl<'a> Operator<'a> {
     pub fn concatenation_options(&self) -> Result<(i32, Activation)> {
         let Some(t) = self.options(OPT_CONCATENATION)? else { return Ok((0, Activation::None)) };
         Ok((t.i32(0, 0)?, Activation::from_code(t.i8(1, 0)?)))
+    }
+
+    /// `Pool2DOptions` (SAME padding, zero strides and window if absent: refused by the
+    /// operators).
+    pub fn pool2d_options(&self) -> Result<Pool2DOptions> {
+        let Some(t) = self.options(OPT_POOL2D)? else {
+            return Ok(Pool2DOptions {
+                padding: Padding::Same,
+                stride_w: 0,
+                stride_h: 0,
+                filter_w: 0,
+                filter_h: 0,
+                activation: Activation::None,
+            });
+        };
+        Ok(Pool2DOptions {
+            padding: padding(&t, 0)?,
+            stride_w: t.i32(1, 0)?,
+            stride_h: t.i32(2, 0)?,
+            filter_w: t.i32(3, 0)?,
+            filter_h: t.i32(4, 0)?,
+            activation: Activation::from_code(t.i8(5, 0)?),
+        })
+    }
+
+    /// `SoftmaxOptions.beta` (0 if absent, the schema's default).
+    pub fn softmax_beta(&self) -> Result<f32> {
+        match self.options(OPT_SOFTMAX)? {
+            Some(t) => t.f32(0, 0.0),
+            None => Ok(0.0),
+        }
+    }
+
+    /// `ResizeBilinearOptions` (defaults if absent; the same two flags as nearest-neighbour's,
+    /// after two deprecated fields).
+    pub fn resize_bilinear_options(&self) -> Result<ResizeNearestNeighborOptions> {
+        match self.options(OPT_RESIZE_BILINEAR)? {
+            Some(t) => Ok(ResizeNearestNeighborOptions { align_corners: t.bool(2)?, half_pixel_centers: t.bool(3)? }),
+            None => Ok(ResizeNearestNeighborOptions::default()),
+        }
+    }
+
+    /// `block_size` of `DepthToSpaceOptions` (`depth_to_space`) or `SpaceToDepthOptions` (0 if
+    /// absent: refused by the operators).
+    pub fn block_size(&self, depth_to_space: bool) -> Result<i32> {
+        match self.options(if depth_to_space { OPT_DEPTH_TO_SPACE } else { OPT_SPACE_TO_DEPTH })? {
+            Some(t) => t.i32(0, 0),
+            None => Ok(0),
+        }
+    }
+
+    /// `ReducerOptions.keep_dims` (false if absent).
+    pub fn reducer_keep_dims(&self) -> Result<bool> {
+        match self.options(OPT_REDUCER)? {
+            Some(t) => t.bool(0),
+            None => Ok(false),
+        }
     }
 
     /// `ResizeNearestNeighborOptions` (defaults if absent).

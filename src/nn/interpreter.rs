@@ -112,6 +112,40 @@ impl<'a, 'm> Interpreter<'a, 'm> {
         Ok(())
     }
 
+    /// Copies an int32 or int64 graph output `i` (ARG_MAX and ARG_MIN indices) into `out`,
+    /// widened to i64.
+    ///
+    /// ```
+    /// use fvae::nn::Network;
+    /// let model = include_bytes!("../../tests/data/tflite_ops/arg_max_last_axis.tflite");
+    /// let net = Network::new(model)?;
+    /// let mut arena = vec![0u8; net.required_arena()];
+    /// let mut it = net.interpreter(&mut arena)?;
+    /// it.input_i8_mut(0)?.fill(0); // all equal: the first index along the axis
+    /// it.invoke()?;
+    /// let mut indices = [9i64; 6];
+    /// it.output_i64(0, &mut indices)?;
+    /// assert_eq!(indices, [0; 6]);
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn output_i64(&self, i: usize, out: &mut [i64]) -> Result<()> {
+        let (off, len, dtype) = self.io_tensor(false, i)?;
+        let width = match dtype {
+            TensorType::Int32 => 4,
+            TensorType::Int64 => 8,
+            _ => return Err(Error::DType { what: "graph output", expected: "i32 or i64", found: dtype.name() }),
+        };
+        if out.len() * width != len {
+            return Err(Error::Shape { what: "graph output", expected: len / width, found: out.len() });
+        }
+        for (chunk, v) in sub(self.bytes, off..off + len)?.chunks_exact(width).zip(out) {
+            let mut b = [0u8; 8];
+            b[..width].copy_from_slice(chunk);
+            *v = if width == 4 { i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64 } else { i64::from_le_bytes(b) };
+        }
+        Ok(())
+    }
+
     /// Runs every operator in order. The inputs must have been written; outputs are read with
     /// [`Interpreter::output_i8`] / [`Interpreter::output_f32`].
     pub fn invoke(&mut self) -> Result<()> {

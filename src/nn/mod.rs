@@ -13,8 +13,9 @@
 //! RESIZE_NEAREST_NEIGHBOR, QUANTIZE, DEQUANTIZE, LEAKY_RELU, PRELU, HARD_SWISH, ELU (int8 and
 //! f32), MUL, SUB, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE (these and ADD broadcasting up to rank
 //! 6), GELU (int8, as LiteRT's reference kernel), CONCATENATION, PAD, PADV2, TRANSPOSE,
-//! EXPAND_DIMS and SQUEEZE; SHAPE, STRIDED_SLICE, PACK and int32 CONCATENATION (shape
-//! arithmetic) are folded at plan time and run nothing (`fold.rs`). Requantisation is TFLite's:
+//! EXPAND_DIMS, SQUEEZE, MEAN, SUM, AVERAGE_POOL_2D, MAX_POOL_2D, SOFTMAX, RESIZE_BILINEAR,
+//! DEPTH_TO_SPACE, SPACE_TO_DEPTH, ARG_MAX, ARG_MIN (int32 or int64 indices) and TILE; SHAPE,
+//! STRIDED_SLICE, PACK and int32 CONCATENATION (shape arithmetic) are folded at plan time and run nothing (`fold.rs`). Requantisation is TFLite's:
 //! `SaturatingRoundingDoublingHighMul` then `RoundingDivideByPOT`
 //! ([`crate::kernels::int8::multiply_by_quantized_multiplier`]).
 //!
@@ -41,8 +42,10 @@ mod setup;
 
 // Operators, one file each; each is listed in `registry.rs` (see there to add one).
 mod add;
+mod arg_min_max;
 mod concatenation;
 mod conv2d;
+mod depth_space;
 mod depthwise_conv2d;
 mod dequantize;
 mod elu;
@@ -56,18 +59,23 @@ mod maximum_minimum;
 mod mul;
 mod pack;
 mod pad;
+mod pool;
 mod prelu;
 pub mod quant;
 mod quantize;
+mod reduce;
 mod relu;
 mod relu6;
 mod reshape;
+mod resize_bilinear;
 mod resize_nearest;
 mod shape;
+mod softmax;
 mod squared_difference;
 mod strided_slice;
 mod sub;
 mod tanh;
+mod tile;
 mod transpose;
 mod transpose_conv;
 mod transpose_conv_f32;

@@ -115,7 +115,7 @@ fn exp_on_interval_between_negative_one_quarter_and_0_excl(a: i32) -> i32 {
 }
 
 /// `exp(a)` for `a <= 0` in Q`int_bits`, result Q0.31 (gemmlowp's `exp_on_negative_values`).
-fn exp_on_negative_values(a: i32, int_bits: u32) -> i32 {
+pub(crate) fn exp_on_negative_values(a: i32, int_bits: u32) -> i32 {
     let frac_bits = 31 - int_bits;
     let one_quarter = 1i32 << (frac_bits - 2);
     let mask = one_quarter - 1;
@@ -177,6 +177,12 @@ fn newton_one_over_half_denominator(a: i32) -> i32 {
     x
 }
 
+/// gemmlowp's `one_over_one_plus_x_for_x_in_0_1`: `1 / (1 + a)` for `a` in [0, 1), Q0.31 in
+/// and out.
+pub(crate) fn one_over_one_plus_x(a: i32) -> i32 {
+    sat_shl(newton_one_over_half_denominator(a), 1)
+}
+
 /// gemmlowp's fixed-point logistic of a Q4.27 input, Q0.31 output.
 pub(crate) fn logistic_q4(a: i32) -> i32 {
     if a == 0 {
@@ -185,7 +191,7 @@ pub(crate) fn logistic_q4(a: i32) -> i32 {
     let abs = if a > 0 { a } else { a.wrapping_neg() };
     let e = exp_on_negative_values(abs.wrapping_neg(), 4);
     // one_over_one_plus_x_for_x_in_0_1: Rescale<0>(ExactMulByPot<-1>(x)).
-    let positive = sat_shl(newton_one_over_half_denominator(e), 1);
+    let positive = one_over_one_plus_x(e);
     if a > 0 {
         positive
     } else {

@@ -19,9 +19,9 @@ use super::desc::{at, OpDesc, DESC_WORDS};
 use super::run::Run;
 use super::setup::Setup;
 use super::{
-    add, concatenation, conv2d, depthwise_conv2d, dequantize, elu, fold, fully_connected, gelu, hard_swish, leaky_relu,
-    logistic, maximum_minimum, mul, pad, prelu, quantize, relu, relu6, reshape, resize_nearest, squared_difference,
-    sub, tanh, transpose, transpose_conv,
+    add, arg_min_max, concatenation, conv2d, depth_space, depthwise_conv2d, dequantize, elu, fold, fully_connected,
+    gelu, hard_swish, leaky_relu, logistic, maximum_minimum, mul, pad, pool, prelu, quantize, reduce, relu, relu6,
+    reshape, resize_bilinear, resize_nearest, softmax, squared_difference, sub, tanh, tile, transpose, transpose_conv,
 };
 use crate::formats::tflite::{op, Model, SubGraph, TensorType};
 use crate::{Error, Result};
@@ -77,6 +77,17 @@ operators! {
     Concatenation = 24, op::CONCATENATION => concatenation;
     Pad = 25, op::PAD => pad;
     Transpose = 26, op::TRANSPOSE => transpose;
+    Mean = 27, op::MEAN => reduce;
+    Sum = 28, op::SUM => reduce;
+    AveragePool2d = 29, op::AVERAGE_POOL_2D => pool;
+    MaxPool2d = 30, op::MAX_POOL_2D => pool;
+    Softmax = 31, op::SOFTMAX => softmax;
+    ResizeBilinear = 32, op::RESIZE_BILINEAR => resize_bilinear;
+    DepthToSpace = 33, op::DEPTH_TO_SPACE => depth_space;
+    SpaceToDepth = 34, op::SPACE_TO_DEPTH => depth_space;
+    ArgMax = 35, op::ARG_MAX => arg_min_max;
+    ArgMin = 36, op::ARG_MIN => arg_min_max;
+    Tile = 37, op::TILE => tile;
 }
 
 /// The refusal of an operator fvae does not have (or not in this form): the schema's name, the
@@ -148,6 +159,7 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut
         Some(Kind::Prelu) => prelu::prepare(s, d, pers, lut),
         Some(Kind::Maximum | Kind::Minimum) => maximum_minimum::prepare(s, d, pers, lut),
         Some(Kind::SquaredDifference) => squared_difference::prepare(s, d, pers, lut),
+        Some(Kind::Mean | Kind::Sum) => reduce::prepare(s, pers),
         _ => Ok(()),
     }
 }
@@ -196,6 +208,13 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::Concatenation) => concatenation::eval(&d, in1, in2, out),
         Some(Kind::Pad) => pad::eval(&d, in1, out),
         Some(Kind::Transpose) => transpose::eval(&d, in1, out),
+        Some(Kind::Mean | Kind::Sum) => reduce::eval(&d, run, in1, out),
+        Some(Kind::AveragePool2d | Kind::MaxPool2d) => pool::eval(&d, in1, out),
+        Some(Kind::Softmax) => softmax::eval(&d, in1, out),
+        Some(Kind::ResizeBilinear) => resize_bilinear::eval(&d, in1, out),
+        Some(Kind::DepthToSpace | Kind::SpaceToDepth) => depth_space::eval(&d, in1, out),
+        Some(Kind::ArgMax | Kind::ArgMin) => arg_min_max::eval(&d, in1, out),
+        Some(Kind::Tile) => tile::eval(&d, in1, out),
         None => Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
     }
 }
