@@ -98,9 +98,20 @@ impl Normalization {
     }
 }
 
-/// What is accumulated and how.
+/// What is accumulated and how. Built from [`FisherOptions::DEFAULT`] with the `with_*`
+/// methods (usable in a `const`), so that later fields do not break callers.
+///
+/// ```
+/// use fvae::fisher::FisherOptions;
+/// use fvae::gmm::Assignment;
+/// const OPTIONS: FisherOptions =
+///     FisherOptions::DEFAULT.with_assignment(Assignment::Hard).with_compensated(false);
+/// assert!(!OPTIONS.compensated);
+/// assert_eq!(FisherOptions::default(), FisherOptions::DEFAULT);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct FisherOptions {
     /// Soft (with an optional threshold, VLFeat uses 1e-6) or hard assignment.
     pub assignment: Assignment,
@@ -112,10 +123,37 @@ pub struct FisherOptions {
     pub compensated: bool,
 }
 
-impl Default for FisherOptions {
+impl FisherOptions {
     /// Soft assignment, no threshold, compensated sums.
+    pub const DEFAULT: Self = FisherOptions { assignment: Assignment::Soft { threshold: 0.0 }, compensated: true };
+
+    /// These options with `assignment`.
+    ///
+    /// ```
+    /// use fvae::fisher::FisherOptions;
+    /// use fvae::gmm::Assignment;
+    /// let hard = FisherOptions::DEFAULT.with_assignment(Assignment::Hard);
+    /// assert_eq!(hard.assignment, Assignment::Hard);
+    /// ```
+    pub const fn with_assignment(self, assignment: Assignment) -> Self {
+        FisherOptions { assignment, ..self }
+    }
+
+    /// These options with `compensated`.
+    ///
+    /// ```
+    /// use fvae::fisher::FisherOptions;
+    /// assert!(!FisherOptions::DEFAULT.with_compensated(false).compensated);
+    /// ```
+    pub const fn with_compensated(self, compensated: bool) -> Self {
+        FisherOptions { compensated, ..self }
+    }
+}
+
+impl Default for FisherOptions {
+    /// [`FisherOptions::DEFAULT`].
     fn default() -> Self {
-        FisherOptions { assignment: Assignment::default(), compensated: true }
+        Self::DEFAULT
     }
 }
 
@@ -168,7 +206,7 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     ///
     /// ```
     /// use fvae::fisher::{FisherAccumulator, FisherOptions};
-    /// let plain = FisherOptions { compensated: false, ..Default::default() };
+    /// let plain = FisherOptions::DEFAULT.with_compensated(false);
     /// assert_eq!(FisherAccumulator::storage_len_with(16, 32, plain), 2 * 16 * 32 + 2 * 16);
     /// ```
     pub const fn storage_len_with(k: usize, d: usize, options: FisherOptions) -> usize {

@@ -73,7 +73,7 @@ fn gmm_and_fisher() {
     let _ = bb(gmm.posteriors_batch(floats(), assignment, bb(&mut out[..]), Some(bb(&mut ll[..]))));
     let _ = bb(gmm.log_densities_batch(floats(), bb(&mut out[..])));
 
-    let options = FisherOptions { compensated: bb(true), ..FisherOptions::default() };
+    let options = FisherOptions::DEFAULT.with_compensated(bb(true));
     let mut storage_a = [0.0f32; 2048];
     let mut storage_b = [0.0f32; 2048];
     let Ok(mut a) = FisherAccumulator::new(gmm, options, bb(&mut storage_a[..])) else { return };
@@ -175,7 +175,7 @@ fn fv_vae() {
     let Ok(layer) = DecoderLayer::from_safetensors(&file) else { return };
     let _ = bb(DecoderLayer::new(floats(), floats(), floats(), bb(4), bb(2)).map(|l| l.fv_len()));
     let mut storage = [0.0f32; 2048];
-    let options = FvVaeOptions { compensated: bb(true) };
+    let options = FvVaeOptions::DEFAULT.with_compensated(bb(true));
     let Ok(mut acc) = FvVaeAccumulator::new(layer, options, bb(&mut storage[..])) else { return };
     let _ = bb(acc.push(&mut enc, floats()));
     let _ = bb(acc.push_batch(&mut enc, floats()));
@@ -272,7 +272,7 @@ fn adapt() {
     let Ok(file) = SafeTensors::parse(bytes()) else { return };
     let mut constants = [0.0f32; 1024];
     let Ok(gmm) = DiagGmm::from_safetensors(&file, bb(&mut constants[..])) else { return };
-    let options = MapOptions { relevance: bb(16.0), ..MapOptions::default() };
+    let options = MapOptions::DEFAULT.with_relevance(bb(16.0));
     let (mut w, mut m, mut v) = ([0.0f32; 64], [0.0f32; 512], [0.0f32; 512]);
     let _ = bb(map_adapt(&gmm, bb(9), floats(), floats(), floats(), &options, &mut w, &mut m, &mut v));
     let prior = bb(([0.5f32; 2], [[0.0f32; 4]; 2], [[1.0f32; 4]; 2]));
