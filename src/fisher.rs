@@ -445,7 +445,8 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
 }
 
 /// Storage for a compensated [`FisherAccumulator`] with sizes known at compile time
-/// (`4 K D + 3 K` floats).
+/// (`4 K D + 3 K` floats). With `compensated: false` the compensation arrays go unused: a
+/// [`PlainFisherStorage`] does not reserve them.
 ///
 /// ```
 /// use fvae::fisher::{FisherOptions, FisherStorage, Layout, Normalization};
@@ -479,10 +480,7 @@ impl<const K: usize, const D: usize> FisherStorage<K, D> {
     /// An accumulator over this storage; the GMM must be K x D. With
     /// `options.compensated == false` the compensation arrays are left unused.
     pub fn accumulator<'g>(&mut self, gmm: DiagGmm<'g>, options: FisherOptions) -> Result<FisherAccumulator<'g, '_>> {
-        if gmm.k() != K || gmm.d() != D {
-            let found = gmm.k() * gmm.d();
-            return Err(Error::Shape { what: "GMM for FisherStorage (K * D)", expected: K * D, found });
-        }
+        check_storage_shape::<K, D>(&gmm, "GMM for FisherStorage (K * D)")?;
         let (c0, c1, c2): (&mut [f32], &mut [f32], &mut [f32]) = if options.compensated {
             (&mut self.c0, self.c1.as_flattened_mut(), self.c2.as_flattened_mut())
         } else {
@@ -497,4 +495,74 @@ impl<const K: usize, const D: usize> Default for FisherStorage<K, D> {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Storage for a plain-sum [`FisherAccumulator`] (`compensated: false`) with sizes known at
+/// compile time: `2 K D + 2 K` floats, half of [`FisherStorage`], for parts with very little RAM
+/// and short streams.
+///
+/// ```
+/// use fvae::fisher::{FisherAccumulator, FisherOptions, PlainFisherStorage};
+/// use fvae::gmm::DiagGmmOwned;
+/// const PLAIN: FisherOptions = FisherOptions::DEFAULT.with_compensated(false);
+/// assert_eq!(
+///     core::mem::size_of::<PlainFisherStorage<16, 32>>(),
+///     4 * FisherAccumulator::storage_len_with(16, 32, PLAIN),
+/// );
+/// let gmm = DiagGmmOwned::<2, 2>::new([0.5, 0.5], [[0.0; 2], [1.0; 2]], [[1.0; 2]; 2])?;
+/// let mut storage = PlainFisherStorage::<2, 2>::new();
+/// let mut acc = storage.accumulator(gmm.view(), PLAIN)?;
+/// acc.push(&[0.2, 0.4])?;
+/// // Compensated sums need the compensation arrays this storage does not have.
+/// assert!(storage.accumulator(gmm.view(), FisherOptions::DEFAULT).is_err());
+/// # Ok::<(), fvae::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct PlainFisherStorage<const K: usize, const D: usize> {
+    s0: [f32; K],
+    s1: [[f32; D]; K],
+    s2: [[f32; D]; K],
+    q: [f32; K],
+}
+
+impl<const K: usize, const D: usize> PlainFisherStorage<K, D> {
+    /// Zeroed storage.
+    pub const fn new() -> Self {
+        let (v, m) = ([0.0; K], [[0.0; D]; K]);
+        PlainFisherStorage { s0: v, s1: m, s2: m, q: v }
+    }
+
+    /// An accumulator over this storage; the GMM must be K x D and `options.compensated` false
+    /// (else [`Error::Value`]: use [`FisherStorage`]).
+    pub fn accumulator<'g>(&mut self, gmm: DiagGmm<'g>, options: FisherOptions) -> Result<FisherAccumulator<'g, '_>> {
+        check_storage_shape::<K, D>(&gmm, "GMM for PlainFisherStorage (K * D)")?;
+        if options.compensated {
+            let reason = "must be false for PlainFisherStorage (FisherStorage holds compensated sums)";
+            return Err(Error::Value { what: "FisherOptions::compensated", index: 0, reason });
+        }
+        let parts = [
+            &mut self.s0[..],
+            self.s1.as_flattened_mut(),
+            self.s2.as_flattened_mut(),
+            &mut [],
+            &mut [],
+            &mut [],
+            &mut self.q,
+        ];
+        FisherAccumulator::from_parts(gmm, options, parts)
+    }
+}
+
+impl<const K: usize, const D: usize> Default for PlainFisherStorage<K, D> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `Err` unless `gmm` is K x D.
+fn check_storage_shape<const K: usize, const D: usize>(gmm: &DiagGmm<'_>, what: &'static str) -> Result<()> {
+    if gmm.k() != K || gmm.d() != D {
+        return Err(Error::Shape { what, expected: K * D, found: gmm.k() * gmm.d() });
+    }
+    Ok(())
 }
