@@ -13,11 +13,11 @@
 use core::hint::black_box as bb;
 use fvae::adapt::{map_adapt, AdaptiveGmm, MapOptions, OnlineKMeans};
 use fvae::bow::{BowAccumulator, BowAssignment, BowNormalization};
-use fvae::fisher::{FisherAccumulator, FisherOptions, Layout, Normalization};
+use fvae::fisher::{FisherAccumulator, FisherOptions, Layout, Normalization, PlainFisherStorage};
 use fvae::formats::npy::Npy;
 use fvae::formats::safetensors::SafeTensors;
 use fvae::fvvae::{push_latent_gmm, push_latent_gmm_batch, DecoderLayer, Encoder, FvVaeAccumulator, FvVaeOptions};
-use fvae::gmm::{Assignment, DiagGmm};
+use fvae::gmm::{Assignment, DiagGmm, DiagGmmOwned};
 use fvae::nn::Network;
 use fvae::vae::Decoder;
 use fvae::vlad::{VladAccumulator, VladNormalization};
@@ -91,6 +91,13 @@ fn gmm_and_fisher() {
     let (s0, s1, s2) = a.statistics();
     bb((s0, s1, s2));
     norm.apply(bb(&mut out[..]));
+
+    let mut owned = DiagGmmOwned::<4, 8>::EMPTY;
+    let _ = bb(owned.set_from(floats(), floats(), floats()));
+    let mut plain = PlainFisherStorage::<4, 8>::new();
+    if let Ok(mut p) = plain.accumulator(owned.view(), bb(FisherOptions::DEFAULT.with_compensated(false))) {
+        let _ = bb(p.push(floats()));
+    }
 }
 
 #[inline(never)]
