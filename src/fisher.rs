@@ -284,6 +284,31 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
         (self.s0.fold(), self.s1.fold(), self.s2.fold())
     }
 
+    /// The values [`statistics`](Self::statistics) returns, bit for bit, copied into `s0` [K],
+    /// `s1` [K, D] and `s2` [K, D] from a shared reference: the sums are left as they are.
+    ///
+    /// ```
+    /// use fvae::fisher::{FisherOptions, FisherStorage};
+    /// use fvae::gmm::DiagGmmOwned;
+    /// let gmm = DiagGmmOwned::<2, 1>::new([0.5, 0.5], [[-1.0], [1.0]], [[1.0], [1.0]])?;
+    /// let mut storage = FisherStorage::<2, 1>::new();
+    /// let mut acc = storage.accumulator(gmm.view(), FisherOptions::DEFAULT)?;
+    /// for x in [0.1, 0.7, -2.0, 1e-3] {
+    ///     acc.push(&[x])?;
+    /// }
+    /// let (mut s0, mut s1, mut s2) = ([0.0; 2], [0.0; 2], [0.0; 2]);
+    /// let shared = &acc;
+    /// shared.statistics_to(&mut s0, &mut s1, &mut s2)?;
+    /// assert!(shared.statistics_to(&mut [0.0; 1], &mut s1, &mut s2).is_err()); // K = 2
+    /// assert_eq!(acc.statistics(), (&s0[..], &s1[..], &s2[..]));
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn statistics_to(&self, s0: &mut [f32], s1: &mut [f32], s2: &mut [f32]) -> Result<()> {
+        self.s0.copy_folded("s0 (K)", s0)?;
+        self.s1.copy_folded("s1 (K * D)", s1)?;
+        self.s2.copy_folded("s2 (K * D)", s2)
+    }
+
     /// Adds one descriptor (length D) and returns its log-likelihood. A rejected descriptor
     /// (wrong length, NaN or infinite values, or one too far from every component for f32)
     /// leaves the accumulator exactly as it was.

@@ -527,6 +527,27 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
         self.sums.fold()
     }
 
+    /// The values [`statistics`](Self::statistics) returns, bit for bit, copied into `out`
+    /// (`P x (L + 1)`) from a shared reference: the sums are left as they are.
+    ///
+    /// ```
+    /// use fvae::fvvae::{DecoderLayer, FvVaeAccumulator, FvVaeOptions};
+    /// let layer = DecoderLayer::new(&[1.0, 2.0], &[0.5, -1.0], &[1.0, 1.0], 2, 1)?;
+    /// let mut storage = [0.0; 10];
+    /// let mut acc = FvVaeAccumulator::new(layer, FvVaeOptions::DEFAULT, &mut storage)?;
+    /// acc.push_latent(&[1.0, 1.0], &[0.0])?;
+    /// acc.push_latent(&[0.3, 2.0], &[1.1])?;
+    /// let mut out = [0.0; 4];
+    /// let shared = &acc;
+    /// shared.statistics_to(&mut out)?;
+    /// assert!(shared.statistics_to(&mut [0.0; 3]).is_err());
+    /// assert_eq!(acc.statistics(), &out[..]);
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn statistics_to(&self, out: &mut [f32]) -> Result<()> {
+        self.sums.copy_folded("FV-VAE statistics (P * (L + 1))", out)
+    }
+
     /// Adds another accumulator's descriptors (same P and L; the same layer is the caller's
     /// responsibility, as on two devices each with its copy).
     pub fn merge(&mut self, other: &FvVaeAccumulator<'_, '_>) -> Result<()> {

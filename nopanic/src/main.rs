@@ -88,6 +88,8 @@ fn gmm_and_fisher() {
     let layout = if bb(true) { Layout::VlFeat } else { Layout::SkImage };
     let norm = Normalization { power: bb(Some(0.5)), l2: bb(true) };
     let _ = bb(a.finish(layout, norm, bb(&mut out[..])));
+    let (mut t0, mut t1, mut t2) = ([0.0f32; 16], [0.0f32; 128], [0.0f32; 128]);
+    let _ = bb(a.statistics_to(bb(&mut t0[..]), bb(&mut t1[..]), bb(&mut t2[..])));
     let (s0, s1, s2) = a.statistics();
     bb((s0, s1, s2));
     norm.apply(bb(&mut out[..]));
@@ -191,6 +193,8 @@ fn fv_vae() {
     let mut out = [0.0f32; 1024];
     let norm = Normalization { power: bb(Some(0.5)), l2: bb(true) };
     let _ = bb(acc.finish(norm, bb(&mut out[..])));
+    let mut t = [0.0f32; 256];
+    let _ = bb(acc.statistics_to(bb(&mut t[..])));
     bb(acc.statistics().len());
 
     // The latent-GMM form: a GMM Fisher vector of the encoder's latents.
