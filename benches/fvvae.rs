@@ -20,7 +20,9 @@ fn bench(c: &mut Criterion) {
     let mut enc = Encoder::new(&net, &mut arena, &mut z).unwrap();
     let x: Vec<f32> = (0..16).map(|i| (i * 7 % 16) as f32 / 16.0).collect();
     let mut g = c.benchmark_group("fvvae");
-    for (name, options) in [("push", FvVaeOptions::default()), ("push_plain", FvVaeOptions { compensated: false })] {
+    for (name, options) in
+        [("push", FvVaeOptions::default()), ("push_plain", FvVaeOptions::DEFAULT.with_compensated(false))]
+    {
         let mut storage = vec![0f32; FvVaeAccumulator::storage_len(16, 8)];
         let mut acc = FvVaeAccumulator::new(layer, options, &mut storage).unwrap();
         g.bench_function(name, |b| b.iter(|| acc.push(&mut enc, black_box(&x)).unwrap()));

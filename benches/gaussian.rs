@@ -303,7 +303,7 @@ fn fv_push(c: &mut Criterion) {
             let mut g = c.benchmark_group(format!("fv_push/{}/{regime}", case.label()));
             g.throughput(Throughput::Elements(1));
             for (what, compensated) in [("compensated", true), ("plain", false)] {
-                let options = FisherOptions { compensated, ..FisherOptions::default() };
+                let options = FisherOptions::DEFAULT.with_compensated(compensated);
                 let mut storage = vec![0.0; FisherAccumulator::storage_len_with(k, d, options)];
                 let mut acc = FisherAccumulator::new(gmm, options, &mut storage).expect("storage");
                 let mut rows = case.xs.chunks_exact(d).cycle();

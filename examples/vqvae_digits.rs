@@ -222,8 +222,7 @@ fn from_patches(patches: &[f32], p: usize) -> Images {
 /// reconstructions of `x`.
 fn residual_vq(fit_on: &[f32], x: &[f32], p: usize, stages: usize, m: usize) -> Res<Images> {
     let d = p * p;
-    let fitted =
-        residual_kmeans(&to_patches(fit_on, p), d, stages, &KMeansOptions { max_iter: 100, ..KMeansOptions::new(m) })?;
+    let fitted = residual_kmeans(&to_patches(fit_on, p), d, stages, &KMeansOptions::new(m).with_max_iter(100))?;
     let rvq = ResidualVq::new(&fitted.codebooks, stages, d)?;
     let patches = to_patches(x, p);
     let n = patches.len() / d;

@@ -26,9 +26,18 @@ use crate::vq::{check_row, Nearest};
 use crate::{Error, Result};
 use fvae_kernels::{gaussian, vq as kv};
 
-/// What MAP adaptation updates, and its floors.
+/// What MAP adaptation updates, and its floors. Built from [`MapOptions::DEFAULT`] with the
+/// `with_*` methods (usable in a `const`), so that later fields do not break callers.
+///
+/// ```
+/// use fvae::adapt::MapOptions;
+/// const MEANS_ONLY: MapOptions = MapOptions::DEFAULT.with_weights(false).with_variances(false);
+/// assert!(MEANS_ONLY.means && !MEANS_ONLY.weights && !MEANS_ONLY.variances);
+/// assert_eq!(MapOptions::default(), MapOptions::DEFAULT);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct MapOptions {
     /// Relevance factor r (default 16, as Reynolds et al.): a component moves halfway to its
     /// window estimate when it has r descriptors' worth of posterior.
@@ -45,16 +54,82 @@ pub struct MapOptions {
     pub weight_floor: f32,
 }
 
+impl MapOptions {
+    /// Relevance 16, weights, means and variances adapted, floors 1e-6.
+    pub const DEFAULT: Self = MapOptions {
+        relevance: 16.0,
+        weights: true,
+        means: true,
+        variances: true,
+        variance_floor: 1e-6,
+        weight_floor: 1e-6,
+    };
+
+    /// These options with `relevance` (relevance factor).
+    ///
+    /// ```
+    /// use fvae::adapt::MapOptions;
+    /// assert_eq!(MapOptions::DEFAULT.with_relevance(0.5).relevance, 0.5);
+    /// ```
+    pub const fn with_relevance(self, relevance: f32) -> Self {
+        MapOptions { relevance, ..self }
+    }
+
+    /// These options with `weights` (whether weights are adapted).
+    ///
+    /// ```
+    /// use fvae::adapt::MapOptions;
+    /// assert!(!MapOptions::DEFAULT.with_weights(false).weights);
+    /// ```
+    pub const fn with_weights(self, weights: bool) -> Self {
+        MapOptions { weights, ..self }
+    }
+
+    /// These options with `means` (whether means are adapted).
+    ///
+    /// ```
+    /// use fvae::adapt::MapOptions;
+    /// assert!(!MapOptions::DEFAULT.with_means(false).means);
+    /// ```
+    pub const fn with_means(self, means: bool) -> Self {
+        MapOptions { means, ..self }
+    }
+
+    /// These options with `variances` (whether variances are adapted).
+    ///
+    /// ```
+    /// use fvae::adapt::MapOptions;
+    /// assert!(!MapOptions::DEFAULT.with_variances(false).variances);
+    /// ```
+    pub const fn with_variances(self, variances: bool) -> Self {
+        MapOptions { variances, ..self }
+    }
+
+    /// These options with `variance_floor` (variance floor).
+    ///
+    /// ```
+    /// use fvae::adapt::MapOptions;
+    /// assert_eq!(MapOptions::DEFAULT.with_variance_floor(0.5).variance_floor, 0.5);
+    /// ```
+    pub const fn with_variance_floor(self, variance_floor: f32) -> Self {
+        MapOptions { variance_floor, ..self }
+    }
+
+    /// These options with `weight_floor` (weight floor).
+    ///
+    /// ```
+    /// use fvae::adapt::MapOptions;
+    /// assert_eq!(MapOptions::DEFAULT.with_weight_floor(0.5).weight_floor, 0.5);
+    /// ```
+    pub const fn with_weight_floor(self, weight_floor: f32) -> Self {
+        MapOptions { weight_floor, ..self }
+    }
+}
+
 impl Default for MapOptions {
+    /// [`MapOptions::DEFAULT`].
     fn default() -> Self {
-        MapOptions {
-            relevance: 16.0,
-            weights: true,
-            means: true,
-            variances: true,
-            variance_floor: 1e-6,
-            weight_floor: 1e-6,
-        }
+        Self::DEFAULT
     }
 }
 

@@ -74,6 +74,18 @@ impl<'s> CompensatedSums<'s> {
         }
     }
 
+    /// Writes the folded sums (what [`fold`](Self::fold) returns, bit for bit) into `out`
+    /// without changing them; `out` must have [`len`](Self::len) values.
+    pub(crate) fn copy_folded(&self, what: &'static str, out: &mut [f32]) -> crate::Result<()> {
+        if out.len() != self.sums.len() {
+            return Err(crate::Error::Shape { what, expected: self.sums.len(), found: out.len() });
+        }
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.get(i);
+        }
+        Ok(())
+    }
+
     /// Folds the compensation into the sums (one rounding each) and returns them.
     pub(crate) fn fold(&mut self) -> &[f32] {
         for (s, c) in self.sums.iter_mut().zip(self.comp.iter_mut()) {

@@ -98,9 +98,20 @@ impl Normalization {
     }
 }
 
-/// What is accumulated and how.
+/// What is accumulated and how. Built from [`FisherOptions::DEFAULT`] with the `with_*`
+/// methods (usable in a `const`), so that later fields do not break callers.
+///
+/// ```
+/// use fvae::fisher::FisherOptions;
+/// use fvae::gmm::Assignment;
+/// const OPTIONS: FisherOptions =
+///     FisherOptions::DEFAULT.with_assignment(Assignment::Hard).with_compensated(false);
+/// assert!(!OPTIONS.compensated);
+/// assert_eq!(FisherOptions::default(), FisherOptions::DEFAULT);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct FisherOptions {
     /// Soft (with an optional threshold, VLFeat uses 1e-6) or hard assignment.
     pub assignment: Assignment,
@@ -112,10 +123,37 @@ pub struct FisherOptions {
     pub compensated: bool,
 }
 
-impl Default for FisherOptions {
+impl FisherOptions {
     /// Soft assignment, no threshold, compensated sums.
+    pub const DEFAULT: Self = FisherOptions { assignment: Assignment::Soft { threshold: 0.0 }, compensated: true };
+
+    /// These options with `assignment`.
+    ///
+    /// ```
+    /// use fvae::fisher::FisherOptions;
+    /// use fvae::gmm::Assignment;
+    /// let hard = FisherOptions::DEFAULT.with_assignment(Assignment::Hard);
+    /// assert_eq!(hard.assignment, Assignment::Hard);
+    /// ```
+    pub const fn with_assignment(self, assignment: Assignment) -> Self {
+        FisherOptions { assignment, ..self }
+    }
+
+    /// These options with `compensated`.
+    ///
+    /// ```
+    /// use fvae::fisher::FisherOptions;
+    /// assert!(!FisherOptions::DEFAULT.with_compensated(false).compensated);
+    /// ```
+    pub const fn with_compensated(self, compensated: bool) -> Self {
+        FisherOptions { compensated, ..self }
+    }
+}
+
+impl Default for FisherOptions {
+    /// [`FisherOptions::DEFAULT`].
     fn default() -> Self {
-        FisherOptions { assignment: Assignment::default(), compensated: true }
+        Self::DEFAULT
     }
 }
 
@@ -168,7 +206,7 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     ///
     /// ```
     /// use fvae::fisher::{FisherAccumulator, FisherOptions};
-    /// let plain = FisherOptions { compensated: false, ..Default::default() };
+    /// let plain = FisherOptions::DEFAULT.with_compensated(false);
     /// assert_eq!(FisherAccumulator::storage_len_with(16, 32, plain), 2 * 16 * 32 + 2 * 16);
     /// ```
     pub const fn storage_len_with(k: usize, d: usize, options: FisherOptions) -> usize {
@@ -244,6 +282,31 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     /// sending to another device. Folds the compensation into the sums first (one rounding).
     pub fn statistics(&mut self) -> (&[f32], &[f32], &[f32]) {
         (self.s0.fold(), self.s1.fold(), self.s2.fold())
+    }
+
+    /// The values [`statistics`](Self::statistics) returns, bit for bit, copied into `s0` [K],
+    /// `s1` [K, D] and `s2` [K, D] from a shared reference: the sums are left as they are.
+    ///
+    /// ```
+    /// use fvae::fisher::{FisherOptions, FisherStorage};
+    /// use fvae::gmm::DiagGmmOwned;
+    /// let gmm = DiagGmmOwned::<2, 1>::new([0.5, 0.5], [[-1.0], [1.0]], [[1.0], [1.0]])?;
+    /// let mut storage = FisherStorage::<2, 1>::new();
+    /// let mut acc = storage.accumulator(gmm.view(), FisherOptions::DEFAULT)?;
+    /// for x in [0.1, 0.7, -2.0, 1e-3] {
+    ///     acc.push(&[x])?;
+    /// }
+    /// let (mut s0, mut s1, mut s2) = ([0.0; 2], [0.0; 2], [0.0; 2]);
+    /// let shared = &acc;
+    /// shared.statistics_to(&mut s0, &mut s1, &mut s2)?;
+    /// assert!(shared.statistics_to(&mut [0.0; 1], &mut s1, &mut s2).is_err()); // K = 2
+    /// assert_eq!(acc.statistics(), (&s0[..], &s1[..], &s2[..]));
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn statistics_to(&self, s0: &mut [f32], s1: &mut [f32], s2: &mut [f32]) -> Result<()> {
+        self.s0.copy_folded("s0 (K)", s0)?;
+        self.s1.copy_folded("s1 (K * D)", s1)?;
+        self.s2.copy_folded("s2 (K * D)", s2)
     }
 
     /// Adds one descriptor (length D) and returns its log-likelihood. A rejected descriptor
@@ -407,7 +470,8 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
 }
 
 /// Storage for a compensated [`FisherAccumulator`] with sizes known at compile time
-/// (`4 K D + 3 K` floats).
+/// (`4 K D + 3 K` floats). With `compensated: false` the compensation arrays go unused: a
+/// [`PlainFisherStorage`] does not reserve them.
 ///
 /// ```
 /// use fvae::fisher::{FisherOptions, FisherStorage, Layout, Normalization};
@@ -441,10 +505,7 @@ impl<const K: usize, const D: usize> FisherStorage<K, D> {
     /// An accumulator over this storage; the GMM must be K x D. With
     /// `options.compensated == false` the compensation arrays are left unused.
     pub fn accumulator<'g>(&mut self, gmm: DiagGmm<'g>, options: FisherOptions) -> Result<FisherAccumulator<'g, '_>> {
-        if gmm.k() != K || gmm.d() != D {
-            let found = gmm.k() * gmm.d();
-            return Err(Error::Shape { what: "GMM for FisherStorage (K * D)", expected: K * D, found });
-        }
+        check_storage_shape::<K, D>(&gmm, "GMM for FisherStorage (K * D)")?;
         let (c0, c1, c2): (&mut [f32], &mut [f32], &mut [f32]) = if options.compensated {
             (&mut self.c0, self.c1.as_flattened_mut(), self.c2.as_flattened_mut())
         } else {
@@ -459,4 +520,74 @@ impl<const K: usize, const D: usize> Default for FisherStorage<K, D> {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Storage for a plain-sum [`FisherAccumulator`] (`compensated: false`) with sizes known at
+/// compile time: `2 K D + 2 K` floats, half of [`FisherStorage`], for parts with very little RAM
+/// and short streams.
+///
+/// ```
+/// use fvae::fisher::{FisherAccumulator, FisherOptions, PlainFisherStorage};
+/// use fvae::gmm::DiagGmmOwned;
+/// const PLAIN: FisherOptions = FisherOptions::DEFAULT.with_compensated(false);
+/// assert_eq!(
+///     core::mem::size_of::<PlainFisherStorage<16, 32>>(),
+///     4 * FisherAccumulator::storage_len_with(16, 32, PLAIN),
+/// );
+/// let gmm = DiagGmmOwned::<2, 2>::new([0.5, 0.5], [[0.0; 2], [1.0; 2]], [[1.0; 2]; 2])?;
+/// let mut storage = PlainFisherStorage::<2, 2>::new();
+/// let mut acc = storage.accumulator(gmm.view(), PLAIN)?;
+/// acc.push(&[0.2, 0.4])?;
+/// // Compensated sums need the compensation arrays this storage does not have.
+/// assert!(storage.accumulator(gmm.view(), FisherOptions::DEFAULT).is_err());
+/// # Ok::<(), fvae::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct PlainFisherStorage<const K: usize, const D: usize> {
+    s0: [f32; K],
+    s1: [[f32; D]; K],
+    s2: [[f32; D]; K],
+    q: [f32; K],
+}
+
+impl<const K: usize, const D: usize> PlainFisherStorage<K, D> {
+    /// Zeroed storage.
+    pub const fn new() -> Self {
+        let (v, m) = ([0.0; K], [[0.0; D]; K]);
+        PlainFisherStorage { s0: v, s1: m, s2: m, q: v }
+    }
+
+    /// An accumulator over this storage; the GMM must be K x D and `options.compensated` false
+    /// (else [`Error::Value`]: use [`FisherStorage`]).
+    pub fn accumulator<'g>(&mut self, gmm: DiagGmm<'g>, options: FisherOptions) -> Result<FisherAccumulator<'g, '_>> {
+        check_storage_shape::<K, D>(&gmm, "GMM for PlainFisherStorage (K * D)")?;
+        if options.compensated {
+            let reason = "must be false for PlainFisherStorage (FisherStorage holds compensated sums)";
+            return Err(Error::Value { what: "FisherOptions::compensated", index: 0, reason });
+        }
+        let parts = [
+            &mut self.s0[..],
+            self.s1.as_flattened_mut(),
+            self.s2.as_flattened_mut(),
+            &mut [],
+            &mut [],
+            &mut [],
+            &mut self.q,
+        ];
+        FisherAccumulator::from_parts(gmm, options, parts)
+    }
+}
+
+impl<const K: usize, const D: usize> Default for PlainFisherStorage<K, D> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `Err` unless `gmm` is K x D.
+fn check_storage_shape<const K: usize, const D: usize>(gmm: &DiagGmm<'_>, what: &'static str) -> Result<()> {
+    if gmm.k() != K || gmm.d() != D {
+        return Err(Error::Shape { what, expected: K * D, found: gmm.k() * gmm.d() });
+    }
+    Ok(())
 }

@@ -291,9 +291,18 @@ impl<'a> DecoderLayer<'a> {
     }
 }
 
-/// How an [`FvVaeAccumulator`] sums.
+/// How an [`FvVaeAccumulator`] sums. Built from [`FvVaeOptions::DEFAULT`] with the `with_*`
+/// methods (usable in a `const`), so that later fields do not break callers.
+///
+/// ```
+/// use fvae::fvvae::FvVaeOptions;
+/// const PLAIN: FvVaeOptions = FvVaeOptions::DEFAULT.with_compensated(false);
+/// assert!(!PLAIN.compensated);
+/// assert_eq!(FvVaeOptions::default(), FvVaeOptions::DEFAULT);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct FvVaeOptions {
     /// Kahan-compensated sums (default `true`). The FV-VAE sum is near-cancelling at a trained
     /// model (the average gradient over the training data is zero), as the GMM Fisher vector's
@@ -304,10 +313,25 @@ pub struct FvVaeOptions {
     pub compensated: bool,
 }
 
-impl Default for FvVaeOptions {
+impl FvVaeOptions {
     /// Compensated sums.
+    pub const DEFAULT: Self = FvVaeOptions { compensated: true };
+
+    /// These options with `compensated`.
+    ///
+    /// ```
+    /// use fvae::fvvae::FvVaeOptions;
+    /// assert!(!FvVaeOptions::DEFAULT.with_compensated(false).compensated);
+    /// ```
+    pub const fn with_compensated(self, compensated: bool) -> Self {
+        FvVaeOptions { compensated }
+    }
+}
+
+impl Default for FvVaeOptions {
+    /// [`FvVaeOptions::DEFAULT`].
     fn default() -> Self {
-        FvVaeOptions { compensated: true }
+        Self::DEFAULT
     }
 }
 
@@ -353,7 +377,7 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
     ///
     /// ```
     /// use fvae::fvvae::{FvVaeAccumulator, FvVaeOptions};
-    /// assert_eq!(FvVaeAccumulator::storage_len_with(16, 8, FvVaeOptions { compensated: false }), 160);
+    /// assert_eq!(FvVaeAccumulator::storage_len_with(16, 8, FvVaeOptions::DEFAULT.with_compensated(false)), 160);
     /// ```
     pub const fn storage_len_with(p: usize, l: usize, options: FvVaeOptions) -> usize {
         if options.compensated {
@@ -501,6 +525,27 @@ impl<'l, 's> FvVaeAccumulator<'l, 's> {
     /// compensation into the sums first (one rounding).
     pub fn statistics(&mut self) -> &[f32] {
         self.sums.fold()
+    }
+
+    /// The values [`statistics`](Self::statistics) returns, bit for bit, copied into `out`
+    /// (`P x (L + 1)`) from a shared reference: the sums are left as they are.
+    ///
+    /// ```
+    /// use fvae::fvvae::{DecoderLayer, FvVaeAccumulator, FvVaeOptions};
+    /// let layer = DecoderLayer::new(&[1.0, 2.0], &[0.5, -1.0], &[1.0, 1.0], 2, 1)?;
+    /// let mut storage = [0.0; 10];
+    /// let mut acc = FvVaeAccumulator::new(layer, FvVaeOptions::DEFAULT, &mut storage)?;
+    /// acc.push_latent(&[1.0, 1.0], &[0.0])?;
+    /// acc.push_latent(&[0.3, 2.0], &[1.1])?;
+    /// let mut out = [0.0; 4];
+    /// let shared = &acc;
+    /// shared.statistics_to(&mut out)?;
+    /// assert!(shared.statistics_to(&mut [0.0; 3]).is_err());
+    /// assert_eq!(acc.statistics(), &out[..]);
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn statistics_to(&self, out: &mut [f32]) -> Result<()> {
+        self.sums.copy_folded("FV-VAE statistics (P * (L + 1))", out)
     }
 
     /// Adds another accumulator's descriptors (same P and L; the same layer is the caller's

@@ -590,6 +590,87 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
         Ok(g)
     }
 
+    /// All zeros: no mixture yet, a `const` to place in a `static` (or any memory) and fill
+    /// with [`set_from`](Self::set_from), so that no K x D array passes through the stack.
+    /// Its [`view`](Self::view) is not a valid mixture until then.
+    pub const EMPTY: Self = DiagGmmOwned {
+        weights: [0.0; K],
+        means: [[0.0; D]; K],
+        inv_sigma: [[0.0; D]; K],
+        log_norm: [0.0; K],
+        log_norm_lo: [0.0; K],
+        log_weights: [0.0; K],
+    };
+
+    /// Validates and precomputes in place from `weights` [K], `means` [K, D] and `variances`
+    /// [K, D] row-major, as [`DiagGmm::new`]. On an error `self` is left [`EMPTY`](Self::EMPTY).
+    ///
+    /// In firmware the value can live in a `static` (for example a `&'static mut` from
+    /// `cortex_m::singleton!`, initialised with `EMPTY`) and be filled at start-up:
+    ///
+    /// ```
+    /// use fvae::gmm::DiagGmmOwned;
+    /// let mut gmm = DiagGmmOwned::<2, 3>::EMPTY;
+    /// gmm.set_from(&[0.5, 0.5], &[0.0, 0.0, 0.0, 1.0, 1.0, 1.0], &[1.0; 6])?;
+    /// let reference = DiagGmmOwned::<2, 3>::new([0.5, 0.5], [[0.0; 3], [1.0; 3]], [[1.0; 3]; 2])?;
+    /// let (mut q, mut q_ref) = ([0.0; 2], [0.0; 2]);
+    /// gmm.view().posteriors(&[0.2, 0.0, 0.1], &mut q)?;
+    /// reference.view().posteriors(&[0.2, 0.0, 0.1], &mut q_ref)?;
+    /// assert_eq!(q, q_ref);
+    /// // A wrong length or value is an error naming it, and leaves the value empty.
+    /// assert!(gmm.set_from(&[0.5, 0.5], &[0.0; 5], &[1.0; 6]).is_err());
+    /// assert!(gmm.set_from(&[0.5, 0.5], &[0.0; 6], &[-1.0; 6]).is_err());
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn set_from(&mut self, weights: &[f32], means: &[f32], variances: &[f32]) -> Result<()> {
+        let result = self.fill(weights, means, variances);
+        if result.is_err() {
+            self.clear();
+        }
+        result
+    }
+
+    fn fill(&mut self, weights: &[f32], means: &[f32], variances: &[f32]) -> Result<()> {
+        if D == 0 {
+            return Err(Error::Empty { what: "descriptor dimension" });
+        }
+        let (w, m) = (&mut self.weights, self.means.as_flattened_mut());
+        for (what, from, to) in [("weights", weights, &mut w[..]), ("means", means, m)] {
+            if from.len() != to.len() {
+                return Err(Error::Shape { what, expected: to.len(), found: from.len() });
+            }
+            to.copy_from_slice(from);
+        }
+        if variances.len() != K * D {
+            return Err(Error::Shape { what: "covariances", expected: K * D, found: variances.len() });
+        }
+        prepare(
+            &self.weights,
+            self.means.as_flattened(),
+            variances,
+            self.inv_sigma.as_flattened_mut(),
+            &mut self.log_norm,
+            &mut self.log_norm_lo,
+            &mut self.log_weights,
+        )?;
+        Ok(())
+    }
+
+    /// Zeroes every array in place (as [`EMPTY`](Self::EMPTY), without a temporary).
+    fn clear(&mut self) {
+        let arrays = [
+            &mut self.weights[..],
+            self.means.as_flattened_mut(),
+            self.inv_sigma.as_flattened_mut(),
+            &mut self.log_norm,
+            &mut self.log_norm_lo,
+            &mut self.log_weights,
+        ];
+        for a in arrays {
+            a.fill(0.0);
+        }
+    }
+
     /// Copies a K x D mixture out of a `.safetensors` file (tensors as in
     /// [`DiagGmm::from_safetensors`]); the sizes must match K and D exactly.
     pub fn from_safetensors(file: &SafeTensors<'_>) -> Result<Self> {

@@ -76,6 +76,7 @@ const _: () = {
     assert_send_sync::<fisher::FisherOptions>();
     assert_send_sync::<fisher::FisherAccumulator<'static, 'static>>();
     assert_send_sync::<fisher::FisherStorage<2, 2>>();
+    assert_send_sync::<fisher::PlainFisherStorage<2, 2>>();
     assert_send_sync::<fvvae::Encoder<'static, 'static>>();
     assert_send_sync::<fvvae::DecoderLayer<'static>>();
     assert_send_sync::<fvvae::FvVaeOptions>();

@@ -109,7 +109,7 @@ fn map_with_zero_relevance_is_one_em_step() {
     let count = acc.count();
     let (s0, s1, s2) = acc.statistics();
     let (mut w, mut m, mut v) = ([0.0; 2], [0.0; 4], [0.0; 4]);
-    let opts = MapOptions { relevance: 0.0, ..MapOptions::default() };
+    let opts = MapOptions::DEFAULT.with_relevance(0.0);
     map_adapt(&gmm, count, s0, s1, s2, &opts, &mut w, &mut m, &mut v).unwrap();
     for k in 0..2 {
         assert!((w[k] as f64 - n[k] / 500.0).abs() < 1e-5);
@@ -121,7 +121,7 @@ fn map_with_zero_relevance_is_one_em_step() {
         }
     }
     // A huge relevance factor keeps the prior.
-    let opts = MapOptions { relevance: 1e9, ..MapOptions::default() };
+    let opts = MapOptions::DEFAULT.with_relevance(1e9);
     map_adapt(&gmm, count, s0, s1, s2, &opts, &mut w, &mut m, &mut v).unwrap();
     assert!(m.iter().zip(&means).all(|(a, b)| (a - b).abs() < 1e-5));
     assert!(v.iter().zip(&variances).all(|(a, b)| (a - b).abs() < 1e-5));
@@ -141,7 +141,7 @@ fn adaptation_rejects_bad_input() {
         map_adapt(&gmm, 1, &[f32::NAN], &[0.0], &[0.0], &o, &mut w, &mut m, &mut v),
         Err(Error::Value { .. })
     ));
-    let bad = MapOptions { relevance: -1.0, ..o };
+    let bad = o.with_relevance(-1.0);
     assert!(matches!(
         map_adapt(&gmm, 1, &[1.0], &[0.0], &[0.0], &bad, &mut w, &mut m, &mut v),
         Err(Error::Value { .. })

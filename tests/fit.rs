@@ -46,7 +46,7 @@ fn heldout(case: &str, k: usize) {
     // The held-out figure varies between seeds by 2% (china) to 10% (digits: constant columns
     // make it sensitive to which rows each component owns): compare means over 50 seeds.
     for seed in 0..50 {
-        let g = fit_gmm(&train, d, &GmmFitOptions { seed, ..GmmFitOptions::new(k) }).unwrap();
+        let g = fit_gmm(&train, d, &GmmFitOptions::new(k).with_seed(seed)).unwrap();
         let mut c = vec![0.0; DiagGmm::constants_len(k, d)];
         let view = g.view(&mut c).unwrap();
         let mut scratch = vec![0.0; k];
@@ -117,7 +117,7 @@ fn energy(case: &str, m: usize) {
     let d = shape[1];
     let mut es = Vec::new();
     for seed in 0..5 {
-        es.push(kmeans(&x, d, &KMeansOptions { seed, ..KMeansOptions::new(m) }).unwrap().energy);
+        es.push(kmeans(&x, d, &KMeansOptions::new(m).with_seed(seed)).unwrap().energy);
     }
     let ours = es.iter().sum::<f64>() / es.len() as f64;
     let sk = figure(&format!("{case}_m{m}"), "energy_mean");
@@ -165,17 +165,17 @@ fn residual_stages_lower_the_energy_and_encode_as_resid_vq() {
 fn fits_are_deterministic_under_a_seed_and_thread_count_free_for_kmeans() {
     let (x, shape) = common::npy_f32("gmm/china_patches_k32/x.npy");
     let d = shape[1];
-    let a = kmeans(&x, d, &KMeansOptions { seed: 7, ..KMeansOptions::new(32) }).unwrap();
-    let b = kmeans(&x, d, &KMeansOptions { seed: 7, threads: 3, ..KMeansOptions::new(32) }).unwrap();
+    let a = kmeans(&x, d, &KMeansOptions::new(32).with_seed(7)).unwrap();
+    let b = kmeans(&x, d, &KMeansOptions::new(32).with_seed(7).with_threads(3)).unwrap();
     assert_eq!(a, b);
-    let c = kmeans(&x, d, &KMeansOptions { seed: 8, ..KMeansOptions::new(32) }).unwrap();
+    let c = kmeans(&x, d, &KMeansOptions::new(32).with_seed(8)).unwrap();
     assert_ne!(a.centroids, c.centroids);
-    let g1 = fit_gmm(&x, d, &GmmFitOptions { seed: 3, ..GmmFitOptions::new(8) }).unwrap();
-    let g2 = fit_gmm(&x, d, &GmmFitOptions { seed: 3, ..GmmFitOptions::new(8) }).unwrap();
+    let g1 = fit_gmm(&x, d, &GmmFitOptions::new(8).with_seed(3)).unwrap();
+    let g2 = fit_gmm(&x, d, &GmmFitOptions::new(8).with_seed(3)).unwrap();
     assert_eq!(g1, g2);
     assert!(g1.converged && g1.iterations > 1);
     // Restarts keep the lowest energy: never worse than the first run alone.
-    let r = kmeans(&x, d, &KMeansOptions { seed: 7, restarts: 3, ..KMeansOptions::new(32) }).unwrap();
+    let r = kmeans(&x, d, &KMeansOptions::new(32).with_seed(7).with_restarts(3)).unwrap();
     assert!(r.energy <= a.energy);
 }
 
@@ -202,7 +202,7 @@ fn fit_rejects_bad_input() {
     assert!(matches!(kmeans(&[1.0, 2.0, 3.0], 2, &KMeansOptions::new(1)), Err(Error::Shape { .. })));
     assert!(matches!(kmeans(&[1.0], 0, &KMeansOptions::new(1)), Err(Error::Empty { .. })));
     assert!(matches!(fit_gmm(&[1.0, 2.0], 1, &GmmFitOptions::new(0)), Err(Error::Empty { .. })));
-    let bad = GmmFitOptions { reg_covar: -1.0, ..GmmFitOptions::new(1) };
+    let bad = GmmFitOptions::new(1).with_reg_covar(-1.0);
     assert!(matches!(fit_gmm(&[1.0, 2.0], 1, &bad), Err(Error::Value { .. })));
     // Identical rows: a zero-variance cluster, held finite by reg_covar.
     let g = fit_gmm(&[5.0; 20], 2, &GmmFitOptions::new(2)).unwrap();

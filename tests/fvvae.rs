@@ -70,7 +70,7 @@ fn worst_set(got: &[f32], want: &[f64]) -> f64 {
 #[test]
 fn fixture_sets_raw_and_improved() {
     let f = fixture();
-    for options in [FvVaeOptions::default(), FvVaeOptions { compensated: false }] {
+    for options in [FvVaeOptions::default(), FvVaeOptions::DEFAULT.with_compensated(false)] {
         let raw = worst_set(&fvs(&f, options, Normalization::NONE), &f.fv);
         let improved = worst_set(&fvs(&f, options, Normalization::IMPROVED), &f.fv_improved);
         eprintln!("{options:?}: worst set rel. L2 raw {raw:.2e}, improved {improved:.2e}");
@@ -280,7 +280,7 @@ fn long_stream_precision() {
     let total = (reps * n) as f64;
     let want: Vec<f64> = want.iter().map(|v| v / total).collect();
     let mut errs = vec![];
-    for options in [FvVaeOptions { compensated: false }, FvVaeOptions::default()] {
+    for options in [FvVaeOptions::DEFAULT.with_compensated(false), FvVaeOptions::default()] {
         let mut storage = vec![0f32; FvVaeAccumulator::storage_len_with(P, L, options)];
         let mut acc = FvVaeAccumulator::new(layer, options, &mut storage).unwrap();
         for _ in 0..reps {

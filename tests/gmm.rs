@@ -134,8 +134,8 @@ fn fisher_vectors_match_scikit_image() {
 /// Its fast mode is our hard assignment.
 #[test]
 fn fisher_vectors_match_vlfeat_outputs() {
-    let vl = FisherOptions { assignment: Assignment::Soft { threshold: 1e-6 }, ..Default::default() };
-    let hard = FisherOptions { assignment: Assignment::Hard, ..Default::default() };
+    let vl = FisherOptions::DEFAULT.with_assignment(Assignment::Soft { threshold: 1e-6 });
+    let hard = FisherOptions::DEFAULT.with_assignment(Assignment::Hard);
     for name in ["digits_k16", "china_patches_k32"] {
         let case = Case::load(name);
         with_gmm(&case, |gmm| {
@@ -162,7 +162,7 @@ fn edge_case_is_finite_everywhere() {
             gmm.posteriors_batch(&case.x, assignment, &mut q, Some(&mut ll)).unwrap();
             assert!(q.iter().chain(&ll).all(|v| v.is_finite()));
             for layout in [Layout::VlFeat, Layout::SkImage] {
-                let opts = FisherOptions { assignment, ..Default::default() };
+                let opts = FisherOptions::DEFAULT.with_assignment(assignment);
                 let fv = fisher(gmm, &case.x, opts, layout, Normalization::IMPROVED);
                 assert!(fv.iter().all(|v| v.is_finite()), "{assignment:?} {layout:?}");
             }
@@ -302,7 +302,7 @@ fn batched_paths_equal_one_descriptor_at_a_time_bit_for_bit() {
                 assert_eq!((&q[..], ll), (&q_batch[i * k..(i + 1) * k], ll_batch[i]), "K {k} D {d} row {i}");
             }
             for compensated in [true, false] {
-                let options = FisherOptions { assignment, compensated };
+                let options = FisherOptions::DEFAULT.with_assignment(assignment).with_compensated(compensated);
                 let len = FisherAccumulator::storage_len_with(k, d, options);
                 let (mut sa, mut sb) = (vec![0.0; len], vec![0.0; len]);
                 let mut a = FisherAccumulator::new(gmm, options, &mut sa).unwrap();

@@ -21,7 +21,7 @@ fn fisher_rejections_change_nothing() {
     let mut c = [0.0; DiagGmm::constants_len(2, 3)];
     let gmm = DiagGmm::new(&W, &M, &V, &mut c).unwrap();
     for compensated in [true, false] {
-        let options = FisherOptions { compensated, ..FisherOptions::default() };
+        let options = FisherOptions::DEFAULT.with_compensated(compensated);
         let mut storage = vec![0.0; FisherAccumulator::storage_len_with(2, 3, options)];
         let mut acc = FisherAccumulator::new(gmm, options, &mut storage).unwrap();
         acc.push_batch(&[0.1, 0.2, 0.3, 0.9, 0.8, 0.7]).unwrap();

@@ -99,7 +99,7 @@ proptest! {
         let gmm = DiagGmm::new(&w, &m, &v, &mut c).unwrap();
         let rows: Vec<&[f32]> = xs.chunks(d).collect();
         let a = fv(gmm, &rows, FisherOptions::default());
-        let b = fv(gmm, &rows, FisherOptions { compensated: false, ..Default::default() });
+        let b = fv(gmm, &rows, FisherOptions::DEFAULT.with_compensated(false));
         prop_assert!(close(&a, &b, 1e-5));
     }
 }

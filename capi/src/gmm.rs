@@ -331,10 +331,9 @@ pub unsafe extern "C" fn fvae_fisher_init(
             // SAFETY: non-null and aligned; every bit pattern is a valid FvaeFisherOptions.
             unsafe { options.read() }
         };
-        let options = FisherOptions {
-            assignment: if o.hard != 0 { Assignment::Hard } else { Assignment::Soft { threshold: o.threshold } },
-            compensated: o.compensated != 0,
-        };
+        let options = FisherOptions::DEFAULT
+            .with_assignment(if o.hard != 0 { Assignment::Hard } else { Assignment::Soft { threshold: o.threshold } })
+            .with_compensated(o.compensated != 0);
         let need = fisher_size(g.k(), g.d()).ok_or(FVAE_ERR_SHAPE)?;
         let storage = check_storage(storage, storage_len, need)?;
         let floats = (need - header_len(size_of::<FisherObj>())) / 4;

@@ -174,14 +174,12 @@ fn f32_bytes(v: &[f32]) -> Vec<u8> {
 /// `fvae fit-gmm`.
 pub fn fit_gmm(args: FitGmmArgs) -> CliResult<()> {
     let x = read_data(&args.input)?;
-    let options = GmmFitOptions {
-        max_iter: args.max_iter,
-        tol: args.tol,
-        reg_covar: args.reg_covar,
-        seed: args.seed,
-        threads: io::threads(args.threads),
-        ..GmmFitOptions::new(args.components)
-    };
+    let options = GmmFitOptions::new(args.components)
+        .with_max_iter(args.max_iter)
+        .with_tol(args.tol)
+        .with_reg_covar(args.reg_covar)
+        .with_seed(args.seed)
+        .with_threads(io::threads(args.threads));
     let bar = iteration_bar(args.max_iter, "EM");
     let g = fit_gmm_with(&x.data, x.cols, &options, &mut |i, ll| {
         bar.set_position(i as u64 + 1);
@@ -205,13 +203,11 @@ pub fn fit_gmm(args: FitGmmArgs) -> CliResult<()> {
 pub fn fit_kmeans(args: FitKmeansArgs) -> CliResult<()> {
     let x = read_data(&args.input)?;
     let d = x.cols;
-    let options = KMeansOptions {
-        max_iter: args.max_iter,
-        restarts: args.restarts,
-        seed: args.seed,
-        threads: io::threads(args.threads),
-        ..KMeansOptions::new(args.clusters)
-    };
+    let options = KMeansOptions::new(args.clusters)
+        .with_max_iter(args.max_iter)
+        .with_restarts(args.restarts)
+        .with_seed(args.seed)
+        .with_threads(io::threads(args.threads));
     let stages = args.stages.unwrap_or(1);
     let bar = iteration_bar(args.max_iter, "k-means");
     let report = |stage: usize, i: usize, e: f64| {

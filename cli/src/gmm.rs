@@ -178,7 +178,7 @@ pub fn fv(args: FvArgs) -> CliResult<()> {
     };
     let gmm = g.view(&args.io.gmm)?;
     check_dim(&gmm, &x, &args.io.input)?;
-    let options = FisherOptions { assignment: assignment(args.hard, args.threshold)?, ..Default::default() };
+    let options = FisherOptions::DEFAULT.with_assignment(assignment(args.hard, args.threshold)?);
     let norm = normalization(args.improved, args.power, args.l2)?;
     let layout = match args.layout {
         LayoutArg::Vlfeat => Layout::VlFeat,
@@ -258,7 +258,7 @@ pub fn fv(args: FvArgs) -> CliResult<()> {
 fn fv_streamed(args: &FvArgs) -> CliResult<Option<()>> {
     let mut g = LoadedGmm::read(&args.io.gmm)?;
     let gmm = g.view(&args.io.gmm)?;
-    let options = FisherOptions { assignment: assignment(args.hard, args.threshold)?, ..Default::default() };
+    let options = FisherOptions::DEFAULT.with_assignment(assignment(args.hard, args.threshold)?);
     let norm = normalization(args.improved, args.power, args.l2)?;
     let layout = match args.layout {
         LayoutArg::Vlfeat => Layout::VlFeat,

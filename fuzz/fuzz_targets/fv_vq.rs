@@ -61,7 +61,7 @@ fn gmm_and_fisher(inp: &mut Input<'_>) {
         let _ = gmm.log_likelihood(x, &mut out[..k]);
     }
 
-    let options = FisherOptions { compensated: flags & 4 != 0, ..FisherOptions::default() };
+    let options = FisherOptions::DEFAULT.with_compensated(flags & 4 != 0);
     let mut storage = vec![0.0f32; FisherAccumulator::storage_len_with(k, d, options)];
     let Ok(mut acc) = FisherAccumulator::new(gmm, options, &mut storage) else { return };
     let mut fv = vec![0.0f32; Layout::VlFeat.len(k, d)];

@@ -13,11 +13,11 @@
 use core::hint::black_box as bb;
 use fvae::adapt::{map_adapt, AdaptiveGmm, MapOptions, OnlineKMeans};
 use fvae::bow::{BowAccumulator, BowAssignment, BowNormalization};
-use fvae::fisher::{FisherAccumulator, FisherOptions, Layout, Normalization};
+use fvae::fisher::{FisherAccumulator, FisherOptions, Layout, Normalization, PlainFisherStorage};
 use fvae::formats::npy::Npy;
 use fvae::formats::safetensors::SafeTensors;
 use fvae::fvvae::{push_latent_gmm, push_latent_gmm_batch, DecoderLayer, Encoder, FvVaeAccumulator, FvVaeOptions};
-use fvae::gmm::{Assignment, DiagGmm};
+use fvae::gmm::{Assignment, DiagGmm, DiagGmmOwned};
 use fvae::nn::Network;
 use fvae::vae::Decoder;
 use fvae::vlad::{VladAccumulator, VladNormalization};
@@ -73,7 +73,7 @@ fn gmm_and_fisher() {
     let _ = bb(gmm.posteriors_batch(floats(), assignment, bb(&mut out[..]), Some(bb(&mut ll[..]))));
     let _ = bb(gmm.log_densities_batch(floats(), bb(&mut out[..])));
 
-    let options = FisherOptions { compensated: bb(true), ..FisherOptions::default() };
+    let options = FisherOptions::DEFAULT.with_compensated(bb(true));
     let mut storage_a = [0.0f32; 2048];
     let mut storage_b = [0.0f32; 2048];
     let Ok(mut a) = FisherAccumulator::new(gmm, options, bb(&mut storage_a[..])) else { return };
@@ -88,9 +88,18 @@ fn gmm_and_fisher() {
     let layout = if bb(true) { Layout::VlFeat } else { Layout::SkImage };
     let norm = Normalization { power: bb(Some(0.5)), l2: bb(true) };
     let _ = bb(a.finish(layout, norm, bb(&mut out[..])));
+    let (mut t0, mut t1, mut t2) = ([0.0f32; 16], [0.0f32; 128], [0.0f32; 128]);
+    let _ = bb(a.statistics_to(bb(&mut t0[..]), bb(&mut t1[..]), bb(&mut t2[..])));
     let (s0, s1, s2) = a.statistics();
     bb((s0, s1, s2));
     norm.apply(bb(&mut out[..]));
+
+    let mut owned = DiagGmmOwned::<4, 8>::EMPTY;
+    let _ = bb(owned.set_from(floats(), floats(), floats()));
+    let mut plain = PlainFisherStorage::<4, 8>::new();
+    if let Ok(mut p) = plain.accumulator(owned.view(), bb(FisherOptions::DEFAULT.with_compensated(false))) {
+        let _ = bb(p.push(floats()));
+    }
 }
 
 #[inline(never)]
@@ -175,7 +184,7 @@ fn fv_vae() {
     let Ok(layer) = DecoderLayer::from_safetensors(&file) else { return };
     let _ = bb(DecoderLayer::new(floats(), floats(), floats(), bb(4), bb(2)).map(|l| l.fv_len()));
     let mut storage = [0.0f32; 2048];
-    let options = FvVaeOptions { compensated: bb(true) };
+    let options = FvVaeOptions::DEFAULT.with_compensated(bb(true));
     let Ok(mut acc) = FvVaeAccumulator::new(layer, options, bb(&mut storage[..])) else { return };
     let _ = bb(acc.push(&mut enc, floats()));
     let _ = bb(acc.push_batch(&mut enc, floats()));
@@ -184,6 +193,8 @@ fn fv_vae() {
     let mut out = [0.0f32; 1024];
     let norm = Normalization { power: bb(Some(0.5)), l2: bb(true) };
     let _ = bb(acc.finish(norm, bb(&mut out[..])));
+    let mut t = [0.0f32; 256];
+    let _ = bb(acc.statistics_to(bb(&mut t[..])));
     bb(acc.statistics().len());
 
     // The latent-GMM form: a GMM Fisher vector of the encoder's latents.
@@ -272,7 +283,7 @@ fn adapt() {
     let Ok(file) = SafeTensors::parse(bytes()) else { return };
     let mut constants = [0.0f32; 1024];
     let Ok(gmm) = DiagGmm::from_safetensors(&file, bb(&mut constants[..])) else { return };
-    let options = MapOptions { relevance: bb(16.0), ..MapOptions::default() };
+    let options = MapOptions::DEFAULT.with_relevance(bb(16.0));
     let (mut w, mut m, mut v) = ([0.0f32; 64], [0.0f32; 512], [0.0f32; 512]);
     let _ = bb(map_adapt(&gmm, bb(9), floats(), floats(), floats(), &options, &mut w, &mut m, &mut v));
     let prior = bb(([0.5f32; 2], [[0.0f32; 4]; 2], [[1.0f32; 4]; 2]));

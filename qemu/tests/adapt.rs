@@ -128,7 +128,7 @@ fn em_step(s: &mut Suite) {
     let count = acc.count();
     let (s0, s1, s2) = acc.statistics();
     let (mut w, mut m, mut v) = ([0.0; 2], [0.0; 4], [0.0; 4]);
-    let opts = MapOptions { relevance: 0.0, ..MapOptions::default() };
+    let opts = MapOptions::DEFAULT.with_relevance(0.0);
     if s.ok("map_adapt", map_adapt(&gmm, count, s0, s1, s2, &opts, &mut w, &mut m, &mut v)).is_none() {
         return;
     }

@@ -51,7 +51,7 @@ fn main() -> ! {
     let Some(layer) = s.ok("DecoderLayer::from_safetensors", DecoderLayer::from_safetensors(&file)) else { s.finish() };
     check!(s, (layer.p(), layer.l()) == (P, L), "layer {} x {}", layer.p(), layer.l());
 
-    for options in [FvVaeOptions::default(), FvVaeOptions { compensated: false }] {
+    for options in [FvVaeOptions::default(), FvVaeOptions::DEFAULT.with_compensated(false)] {
         fixture_sets(&mut s, &mut enc, layer, options, STORAGE);
     }
     merging(&mut s, &mut enc, layer, STORAGE, STORAGE2);

@@ -28,10 +28,9 @@
 #![no_main]
 
 use fvae::fisher::{FisherAccumulator, FisherOptions, Layout, Normalization};
-use fvae::gmm::Assignment;
 
 /// Uncompensated sums: half the RAM of the default, which the 16 KiB parts need here.
-const PLAIN: FisherOptions = FisherOptions { assignment: Assignment::Soft { threshold: 0.0 }, compensated: false };
+const PLAIN: FisherOptions = FisherOptions::DEFAULT.with_compensated(false);
 use fvae::formats::safetensors::SafeTensors;
 use fvae::gmm::DiagGmm;
 use fvae_qemu::{check, entry, sqrt, Errors, Suite};

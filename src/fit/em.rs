@@ -29,6 +29,7 @@ use std::vec::Vec;
 
 /// EM settings. `GmmFitOptions::new(k)` gives the defaults.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct GmmFitOptions {
     /// Number of components K.
     pub components: usize,
@@ -49,8 +50,74 @@ pub struct GmmFitOptions {
 
 impl GmmFitOptions {
     /// Defaults for `components` components.
-    pub fn new(components: usize) -> Self {
+    pub const fn new(components: usize) -> Self {
         GmmFitOptions { components, max_iter: 100, tol: 1e-3, reg_covar: 1e-6, weight_floor: 1e-6, seed: 0, threads: 1 }
+    }
+
+    /// These options with `max_iter`.
+    ///
+    /// ```
+    /// use fvae::fit::GmmFitOptions;
+    /// assert_eq!(GmmFitOptions::new(4).with_max_iter(100).max_iter, 100);
+    /// ```
+    pub const fn with_max_iter(mut self, max_iter: usize) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+
+    /// These options with `tol`.
+    ///
+    /// ```
+    /// use fvae::fit::GmmFitOptions;
+    /// assert_eq!(GmmFitOptions::new(4).with_tol(1e-2).tol, 1e-2);
+    /// ```
+    pub const fn with_tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+
+    /// These options with `reg_covar`.
+    ///
+    /// ```
+    /// use fvae::fit::GmmFitOptions;
+    /// assert_eq!(GmmFitOptions::new(4).with_reg_covar(1e-4).reg_covar, 1e-4);
+    /// ```
+    pub const fn with_reg_covar(mut self, reg_covar: f32) -> Self {
+        self.reg_covar = reg_covar;
+        self
+    }
+
+    /// These options with `weight_floor`.
+    ///
+    /// ```
+    /// use fvae::fit::GmmFitOptions;
+    /// assert_eq!(GmmFitOptions::new(4).with_weight_floor(1e-4).weight_floor, 1e-4);
+    /// ```
+    pub const fn with_weight_floor(mut self, weight_floor: f32) -> Self {
+        self.weight_floor = weight_floor;
+        self
+    }
+
+    /// These options with `seed`.
+    ///
+    /// ```
+    /// use fvae::fit::GmmFitOptions;
+    /// assert_eq!(GmmFitOptions::new(4).with_seed(7).seed, 7);
+    /// ```
+    pub const fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// These options with `threads`.
+    ///
+    /// ```
+    /// use fvae::fit::GmmFitOptions;
+    /// assert_eq!(GmmFitOptions::new(4).with_threads(2).threads, 2);
+    /// ```
+    pub const fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
     }
 }
 

@@ -9,6 +9,7 @@ use std::vec::Vec;
 
 /// k-means settings. `KMeansOptions::new(m)` gives the defaults.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct KMeansOptions {
     /// Number of clusters M.
     pub clusters: usize,
@@ -27,8 +28,63 @@ pub struct KMeansOptions {
 
 impl KMeansOptions {
     /// Defaults for `clusters` clusters.
-    pub fn new(clusters: usize) -> Self {
+    pub const fn new(clusters: usize) -> Self {
         KMeansOptions { clusters, max_iter: 300, tol: 1e-6, restarts: 1, seed: 0, threads: 1 }
+    }
+
+    /// These options with `max_iter`.
+    ///
+    /// ```
+    /// use fvae::fit::KMeansOptions;
+    /// assert_eq!(KMeansOptions::new(4).with_max_iter(50).max_iter, 50);
+    /// ```
+    pub const fn with_max_iter(mut self, max_iter: usize) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+
+    /// These options with `tol`.
+    ///
+    /// ```
+    /// use fvae::fit::KMeansOptions;
+    /// assert_eq!(KMeansOptions::new(4).with_tol(1e-3).tol, 1e-3);
+    /// ```
+    pub const fn with_tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+
+    /// These options with `restarts`.
+    ///
+    /// ```
+    /// use fvae::fit::KMeansOptions;
+    /// assert_eq!(KMeansOptions::new(4).with_restarts(3).restarts, 3);
+    /// ```
+    pub const fn with_restarts(mut self, restarts: usize) -> Self {
+        self.restarts = restarts;
+        self
+    }
+
+    /// These options with `seed`.
+    ///
+    /// ```
+    /// use fvae::fit::KMeansOptions;
+    /// assert_eq!(KMeansOptions::new(4).with_seed(7).seed, 7);
+    /// ```
+    pub const fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// These options with `threads`.
+    ///
+    /// ```
+    /// use fvae::fit::KMeansOptions;
+    /// assert_eq!(KMeansOptions::new(4).with_threads(2).threads, 2);
+    /// ```
+    pub const fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
     }
 }
 

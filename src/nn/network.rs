@@ -4,7 +4,7 @@
 use super::desc::DESC_WORDS;
 use super::fold;
 use super::interpreter::Interpreter;
-use super::plan::{plan, UNPLANNED};
+use super::plan::{arena_bytes, plan, UNPLANNED};
 use super::registry::describe;
 use super::setup::tensor_ref;
 use crate::formats::cast_slice_mut;
@@ -32,6 +32,8 @@ pub struct Network<'m> {
     pub(super) scratch_words: usize,
     pub(super) scratch_bytes: usize,
     pub(super) lut_bytes: usize,
+    /// [`Network::required_arena`], computed (checked) once.
+    pub(super) arena_bytes: usize,
 }
 
 /// What a graph input or output is: element type, shape and quantisation.
@@ -152,7 +154,9 @@ impl<'m> Network<'m> {
             mark(t, ops as u16, false)?;
         }
         let mut offsets = [UNPLANNED; MAX_TENSORS];
-        let activation_bytes = plan(&first, &last, &size, &mut offsets[..n_tensors]);
+        let activation_bytes = plan(&first, &last, &size, &mut offsets[..n_tensors])?;
+        // Checked: on a 32-bit target a large model's sizes can sum past usize.
+        let arena_bytes = arena_bytes([persistent_words, scratch_words], [scratch_bytes, lut_bytes, activation_bytes])?;
         Ok(Network {
             model,
             graph,
@@ -164,6 +168,7 @@ impl<'m> Network<'m> {
             scratch_words,
             scratch_bytes,
             lut_bytes,
+            arena_bytes,
         })
     }
 
@@ -172,10 +177,7 @@ impl<'m> Network<'m> {
     /// planned from tensor lifetimes (tensors whose lifetimes do not overlap share memory),
     /// plus 3 bytes of slack to align the start to 4 bytes.
     pub fn required_arena(&self) -> usize {
-        3 + 4 * (self.persistent_words + self.scratch_words)
-            + self.scratch_bytes
-            + self.lut_bytes
-            + self.activation_bytes
+        self.arena_bytes
     }
 
     /// Bytes the activations alone take (the planned peak of simultaneously live tensors).
@@ -227,7 +229,8 @@ impl<'m> Network<'m> {
         // `_checked` and `get_mut`: `required_arena` covers these (never an error).
         let too_small = Error::BufferTooSmall { what: "nn arena", needed, given: arena.len() };
         let arena = arena.get_mut(skip..).ok_or(too_small)?;
-        let word_bytes = 4 * (self.persistent_words + self.scratch_words);
+        // (`arena_bytes` checked this sum in `new`; wrapping keeps the panic path out.)
+        let word_bytes = self.persistent_words.wrapping_add(self.scratch_words).wrapping_mul(4);
         let (words, bytes) = arena.split_at_mut_checked(word_bytes).ok_or(too_small)?;
         let words: &mut [i32] = cast_slice_mut("nn arena", words)?;
         let bytes = bytes.get_mut(..self.scratch_bytes + self.lut_bytes + self.activation_bytes).ok_or(too_small)?;

@@ -4,13 +4,12 @@
 #![no_main]
 
 use fvae::fisher::FisherOptions;
-use fvae::gmm::Assignment;
 
 #[path = "../common/fv.rs"]
 mod fv;
 
 /// `FisherOptions::default()`, spelled out to size the storage at compile time.
-const OPTIONS: FisherOptions = FisherOptions { assignment: Assignment::Soft { threshold: 0.0 }, compensated: true };
+const OPTIONS: FisherOptions = FisherOptions::DEFAULT;
 
 #[fp::entry]
 fn main() -> ! {

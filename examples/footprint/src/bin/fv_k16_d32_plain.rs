@@ -4,13 +4,12 @@
 #![no_main]
 
 use fvae::fisher::FisherOptions;
-use fvae::gmm::Assignment;
 
 #[path = "../common/fv.rs"]
 mod fv;
 
 /// No threshold, plain sums.
-const OPTIONS: FisherOptions = FisherOptions { assignment: Assignment::Soft { threshold: 0.0 }, compensated: false };
+const OPTIONS: FisherOptions = FisherOptions::DEFAULT.with_compensated(false);
 
 #[fp::entry]
 fn main() -> ! {

@@ -10,7 +10,7 @@ use fvae::gmm::Assignment;
 mod fv;
 
 /// VLFeat's threshold, compensated sums.
-const OPTIONS: FisherOptions = FisherOptions { assignment: Assignment::Soft { threshold: 1e-6 }, compensated: true };
+const OPTIONS: FisherOptions = FisherOptions::DEFAULT.with_assignment(Assignment::Soft { threshold: 1e-6 });
 
 #[fp::entry]
 fn main() -> ! {
