@@ -417,7 +417,7 @@ fn fisher_options(threshold: Option<f32>, hard: bool, compensated: bool) -> PyRe
             Assignment::Soft { threshold: t }
         }
     };
-    Ok(FisherOptions { assignment, compensated })
+    Ok(FisherOptions::DEFAULT.with_assignment(assignment).with_compensated(compensated))
 }
 
 /// Fisher statistics of many rows, in f64 (so pushes and merges lose nothing), and the options
@@ -1299,14 +1299,12 @@ fn fit_options(
     reg_covar: f32,
     threads: Option<usize>,
 ) -> GmmFitOptions {
-    GmmFitOptions {
-        seed,
-        max_iter,
-        tol,
-        reg_covar,
-        threads: self::threads(threads),
-        ..GmmFitOptions::new(n_components)
-    }
+    GmmFitOptions::new(n_components)
+        .with_seed(seed)
+        .with_max_iter(max_iter)
+        .with_tol(tol)
+        .with_reg_covar(reg_covar)
+        .with_threads(self::threads(threads))
 }
 
 /// Fits a diagonal GMM to `X` [N, D] by EM (k-means++ initialisation under `seed`; scikit-learn's
@@ -1396,7 +1394,7 @@ fn _m_step(
     let stats =
         GmmStatistics { k: g.k, d: g.d, rows, s0: f64s(s0)?, s1: f64s(s1)?, s2: f64s(s2)?, log_likelihood: 0.0 };
     let (mut w, mut m, mut v) = (g.weights.clone(), g.means.clone(), g.variances.clone());
-    let options = GmmFitOptions { reg_covar, ..GmmFitOptions::new(g.k) };
+    let options = GmmFitOptions::new(g.k).with_reg_covar(reg_covar);
     fvae::fit::m_step(&stats, &mut w, &mut m, &mut v, &options).map_err(value_err)?;
     PyDiagGmm::new_checked(w, m, v, g.d).map_err(value_err)
 }
@@ -1418,8 +1416,11 @@ fn kmeans(
 ) -> PyResult<PyCodebook> {
     let a = f32_matrix(x, "X")?;
     let xs = rows_of(&a)?;
-    let options =
-        KMeansOptions { seed, restarts, max_iter, threads: self::threads(threads), ..KMeansOptions::new(n_clusters) };
+    let options = KMeansOptions::new(n_clusters)
+        .with_seed(seed)
+        .with_restarts(restarts)
+        .with_max_iter(max_iter)
+        .with_threads(self::threads(threads));
     let km = py.detach(|| fvae::fit::kmeans(xs.data, xs.cols, &options)).map_err(value_err)?;
     Ok(PyCodebook { m: n_clusters, d: km.d, data: CodebookData::F32(km.centroids) })
 }
