@@ -204,7 +204,8 @@ impl Shape {
     /// ```
     /// use fvae::formats::Shape;
     /// assert_eq!(Shape::new(&[3, 4])?.bytes(4), Some(48));
-    /// assert_eq!(Shape::new(&[0, 1 << 40, 1 << 40])?.bytes(4), None);
+    /// let big = usize::MAX / 2; // 2^63 on a 64-bit target, 2^31 on a 32-bit one
+    /// assert_eq!(Shape::new(&[0, big, big])?.bytes(4), None);
     /// # Ok::<(), fvae::Error>(())
     /// ```
     pub fn bytes(&self, elem_size: usize) -> Option<usize> {
