@@ -36,8 +36,7 @@ for core in $CORES; do
     case $core in
         M4F) machine=mps2-an386 target=thumbv7em-none-eabihf ;;
         M7) machine=mps2-an500 target=thumbv7em-none-eabihf ;;
-        # The micro:bit has 256K of flash: the M0 debug images are linked with LTO (unused operators and
-        # kernels dropped), without which the fvvae program no longer fits.
+        # The micro:bit has 256K of flash: see the release build below.
         M0) machine=microbit target=thumbv6m-none-eabi ;;
         M33) machine=mps2-an505 target=thumbv8m.main-none-eabihf ;;
         *) echo "qemu-tests: unknown core $core (M4F, M7, M0 or M33)" >&2; exit 2 ;;
