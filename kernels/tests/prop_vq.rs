@@ -363,6 +363,28 @@ fn i8_case(max_d: usize, max_m: usize) -> impl Strategy<Value = (Vec<i8>, Vec<i8
     })
 }
 
+/// Signed zeros in every lane position, both orders: the reduction of `-0.0` and `+0.0` may give
+/// either, so a path must return the value at the first index, sign included.
+#[test]
+fn argmin_signed_zeros() {
+    let p = paths();
+    for n in [2usize, 17, 33, 64, 70] {
+        for first in 0..n {
+            for lead in [-0.0f32, 0.0] {
+                let mut v: Vec<f32> = (0..n).map(|i| if i % 2 == 0 { 1.0 } else { -lead }).collect();
+                v[first] = lead;
+                for x in v.iter_mut().skip(first + 1) {
+                    if *x == 1.0 {
+                        *x = -lead;
+                    }
+                }
+                check_argmin(&p, &v, 0).unwrap();
+                check_argmin(&p, &v, 1).unwrap();
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(config(96))]
 

@@ -259,8 +259,10 @@ pub unsafe fn argmin(values: &[f32]) -> Option<(usize, f32)> {
         return scalar::argmin(values);
     }
     let eq = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(b, _mm512_set1_ps(mn));
-    let j = _mm512_mask_reduce_min_epi32(eq, ib);
-    Some((j as usize, mn))
+    let j = _mm512_mask_reduce_min_epi32(eq, ib) as usize;
+    // The value at the index, not the reduction's: `min(-0.0, +0.0)` may give either zero, and
+    // the scalar reference returns the first one's sign.
+    Some((j, values[j]))
 }
 
 /// See [`crate::vq::indices_at_most`]. Blocks of 64 values are compared into one 64-bit mask
