@@ -320,7 +320,13 @@ pub unsafe fn matmul4_packed_vnni(u: &[u8], d: usize, packed: &[i8], bias: &[i32
     let groups = d.div_ceil(4);
     let full = d / 4;
     let rows = bias.len();
-    let tails = [0, 1, 2, 3].map(|i| if d % 4 != 0 { group_word(&u[i * d..(i + 1) * d], full) } else { 0 });
+    let tails = [0, 1, 2, 3].map(|i| {
+        if !d.is_multiple_of(4) {
+            group_word(u.get(i * d..(i + 1) * d).unwrap_or(&[]), full)
+        } else {
+            0
+        }
+    });
     let mut b = 0;
     while b * 16 < rows {
         let live = (rows - b * 16).min(16);
