@@ -10,4 +10,7 @@ if [ ! -x bench-venv/bin/python ]; then
     bench-venv/bin/pip install -q ai-edge-litert tflite-micro numpy
 fi
 cargo build -q --release -p fvae-cli
+# Timings depend on the machine and on what else runs on it: say which.
+grep -m1 'model name' /proc/cpuinfo || true
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 bench-venv/bin/python benches/tflite_latency.py

@@ -91,7 +91,23 @@ pub fn matmul_packed(u: &[u8], d: usize, packed: &[i8], bias: &[i32], out: &mut 
         // SAFETY: x86_level() reports a level only where the CPU and OS have its features;
         // each row has D inputs, R outputs and `packed` holds packed_len(R, D) bytes (checked
         // above).
-        X86Level::Avx512Vnni => return rows(&|x, o| unsafe { x86_64::avx512::matvec_packed_vnni(x, packed, bias, o) }),
+        X86Level::Avx512Vnni => {
+            // Four rows per pass share each weight load; the last `p % 4` rows go one by one.
+            let quads = p / 4;
+            for (x, o) in
+                u.chunks_exact(4 * d.max(1)).zip(out.chunks_exact_mut(4 * r)).take(if d == 0 { 0 } else { quads })
+            {
+                // SAFETY: as above; `x` holds 4 rows of D, `o` 4 rows of R.
+                unsafe { x86_64::avx512::matmul4_packed_vnni(x, d, packed, bias, o) }
+            }
+            let done = if d == 0 { 0 } else { quads * 4 };
+            for i in done..p {
+                let (Some(x), Some(o)) = (u.get(i * d..(i + 1) * d), out.get_mut(i * r..(i + 1) * r)) else { return };
+                // SAFETY: as above.
+                unsafe { x86_64::avx512::matvec_packed_vnni(x, packed, bias, o) }
+            }
+            return;
+        }
         // SAFETY: as above.
         X86Level::Avx512 | X86Level::Avx2Fma => {
             return rows(&|x, o| unsafe { x86_64::avx2::matvec_packed(x, packed, bias, o) })

@@ -204,6 +204,42 @@ fn packed_paths_match_scalar() {
     check_packed("neon", super::aarch64::neon::matvec_packed);
 }
 
+/// [`super::matmul_packed`] (the 4-row kernels and the row-by-row rest) against the scalar
+/// packed reference row by row: every row count 0..=9 (whole quads and tails), depths with and
+/// without a tail group, odd and single output channels, extreme inputs (u = 255, w = -128).
+#[test]
+fn matmul_packed_matches_scalar() {
+    let mut rng = Rng(31);
+    for d in [0usize, 1, 3, 4, 5, 8, 27, 72, 75, 144, 289] {
+        for r in [1usize, 2, 15, 16, 17, 32, 33] {
+            for p in 0..=9usize {
+                for extreme in [false, true] {
+                    let mut w = std::vec![0i8; r * d];
+                    rng.fill(&mut w);
+                    let mut x = std::vec![0i8; p * d];
+                    rng.fill(&mut x);
+                    if extreme {
+                        w.fill(-128);
+                        x.fill(127);
+                    }
+                    let u: std::vec::Vec<u8> = x.iter().map(|&v| (v as u8) ^ 0x80).collect();
+                    let mut pk = std::vec![0i8; super::packed_len(r, d)];
+                    super::pack(&w, r, d, &mut pk);
+                    let bias: std::vec::Vec<i32> = (0..r).map(|_| rng.next() as i32 >> 3).collect();
+                    let mut got = std::vec![7i32; p * r + 5];
+                    super::matmul_packed(&u, d, &pk, &bias, &mut got[..p * r]);
+                    for i in 0..p {
+                        let mut want = std::vec![0i32; r];
+                        scalar::matvec_packed(&u[i * d..(i + 1) * d], &pk, &bias, &mut want);
+                        assert_eq!(&got[i * r..(i + 1) * r], &want[..], "d = {d}, r = {r}, p = {p}, row {i}");
+                    }
+                    assert_eq!(&got[p * r..], &[7; 5], "past the rows untouched");
+                }
+            }
+        }
+    }
+}
+
 /// Requantisation paths against the scalar reference: random accumulators (including i32::MIN
 /// and MAX), every shift from -31 to 30, multipliers at the extremes (i32::MIN included for the
 /// saturating case), per-tensor and per-channel, odd lengths.

@@ -297,3 +297,68 @@ pub unsafe fn requantize(
         i += 16;
     }
 }
+
+/// The 4-byte group `g` of row `u` (zero-padded past `u.len()`), as one little-endian word.
+#[inline(always)]
+fn group_word(u: &[u8], g: usize) -> i32 {
+    let mut t = [0u8; 4];
+    for (k, b) in t.iter_mut().enumerate() {
+        *b = u.get(4 * g + k).copied().unwrap_or(0);
+    }
+    i32::from_le_bytes(t)
+}
+
+/// [`matvec_packed_vnni`] for 4 input rows at once (`u` row-major `[4, d]`, `out` row-major
+/// `[4, R]`, `R = bias.len()`): each 64-byte weight load feeds four `vpdpbusd`, one per row,
+/// so a convolution tile reads its packed filter a quarter as often.
+///
+/// # Safety
+/// As [`matvec_packed_vnni`]; `u.len() >= 4 * d`, `out.len() >= 4 * R`,
+/// `packed.len() >= packed_len(R, d)`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+pub unsafe fn matmul4_packed_vnni(u: &[u8], d: usize, packed: &[i8], bias: &[i32], out: &mut [i32]) {
+    let groups = d.div_ceil(4);
+    let full = d / 4;
+    let rows = bias.len();
+    let tails = [0, 1, 2, 3].map(|i| {
+        if !d.is_multiple_of(4) {
+            group_word(u.get(i * d..(i + 1) * d).unwrap_or(&[]), full)
+        } else {
+            0
+        }
+    });
+    let mut b = 0;
+    while b * 16 < rows {
+        let live = (rows - b * 16).min(16);
+        let m: __mmask16 = if live == 16 { 0xFFFF } else { (1u16 << live) - 1 };
+        // SAFETY: block b holds groups * 64 bytes inside `packed`; row i's group g < full lies in
+        // u[i * d..(i + 1) * d]; the masked loads and stores touch only channels < rows.
+        unsafe {
+            let wb = packed.as_ptr().add(b * groups * 64);
+            let bv = _mm512_maskz_loadu_epi32(m, bias.as_ptr().add(b * 16));
+            let (mut a0, mut a1, mut a2, mut a3) = (bv, bv, bv, bv);
+            let (p0, p1, p2, p3) = (u.as_ptr(), u.as_ptr().add(d), u.as_ptr().add(2 * d), u.as_ptr().add(3 * d));
+            for g in 0..full {
+                let w = _mm512_loadu_si512(wb.add(g * 64).cast());
+                let x = |p: *const u8| _mm512_set1_epi32(p.add(4 * g).cast::<i32>().read_unaligned());
+                a0 = _mm512_dpbusd_epi32(a0, x(p0), w);
+                a1 = _mm512_dpbusd_epi32(a1, x(p1), w);
+                a2 = _mm512_dpbusd_epi32(a2, x(p2), w);
+                a3 = _mm512_dpbusd_epi32(a3, x(p3), w);
+            }
+            if groups > full {
+                let w = _mm512_loadu_si512(wb.add(full * 64).cast());
+                a0 = _mm512_dpbusd_epi32(a0, _mm512_set1_epi32(tails[0]), w);
+                a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32(tails[1]), w);
+                a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32(tails[2]), w);
+                a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32(tails[3]), w);
+            }
+            let o = out.as_mut_ptr().add(b * 16);
+            _mm512_mask_storeu_epi32(o, m, a0);
+            _mm512_mask_storeu_epi32(o.add(rows), m, a1);
+            _mm512_mask_storeu_epi32(o.add(2 * rows), m, a2);
+            _mm512_mask_storeu_epi32(o.add(3 * rows), m, a3);
+        }
+        b += 1;
+    }
+}
