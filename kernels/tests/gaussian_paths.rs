@@ -98,7 +98,7 @@ fn paths() -> Vec<Path> {
             acc_comp: sse2::accumulate_compensated,
             exp: sse2::exp,
         });
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx2Fma {
             v.push(Path {
                 name: "avx2+fma",
                 fused: true,
@@ -109,7 +109,7 @@ fn paths() -> Vec<Path> {
                 exp: avx2::exp,
             });
         }
-        if std::is_x86_feature_detected!("avx512f") {
+        if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx512 {
             v.push(Path {
                 name: "avx512f",
                 fused: true,
@@ -309,9 +309,9 @@ fn sq_mahalanobis_inconsistent_lengths() {
 fn sq_mahalanobis_batch_matches_rows() {
     let mut rng = Rng(23);
     #[cfg(target_arch = "x86_64")]
-    let avx512 = std::is_x86_feature_detected!("avx512f");
+    let avx512 = fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx512;
     #[cfg(target_arch = "x86_64")]
-    let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+    let avx2 = fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx2Fma;
     for d in (1..=130).step_by(3).chain([16, 64, 128]) {
         for (n, k) in [(0, 3), (1, 1), (3, 5), (8, 4), (9, 7), (17, 9), (20, 2)] {
             let xs = rng.vec(n * d, -3.0, 3.0);
@@ -385,10 +385,10 @@ fn sq_mahalanobis_batch_prefix_is_a_lower_bound() {
     #[cfg(target_arch = "x86_64")]
     {
         use fvae_kernels::gaussian::x86_64::{avx2, avx512};
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx2Fma {
             paths.push(("avx2+fma", avx2::sq_mahalanobis_batch_prefix, avx2::sq_mahalanobis_batch));
         }
-        if std::is_x86_feature_detected!("avx512f") {
+        if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx512 {
             paths.push(("avx512f", avx512::sq_mahalanobis_batch_prefix, avx512::sq_mahalanobis_batch));
         }
     }

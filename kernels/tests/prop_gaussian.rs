@@ -63,7 +63,7 @@ fn paths() -> Vec<Path> {
             acc: sse2::accumulate,
             acc_comp: sse2::accumulate_compensated,
         });
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx2Fma {
             v.push(Path {
                 name: "avx2+fma",
                 fused: true,
@@ -74,7 +74,7 @@ fn paths() -> Vec<Path> {
                 acc_comp: avx2::accumulate_compensated,
             });
         }
-        if is_x86_feature_detected!("avx512f") {
+        if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx512 {
             v.push(Path {
                 name: "avx512f",
                 fused: true,

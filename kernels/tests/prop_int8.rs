@@ -55,17 +55,17 @@ fn paths() -> Paths {
     #[cfg(target_arch = "x86_64")]
     {
         use fvae_kernels::int8::x86_64::{avx2, avx512};
-        if is_x86_feature_detected!("avx2") {
+        if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx2Fma {
             p.dot.push(("avx2", avx2::dot));
             p.matvec.push(("avx2", avx2::matvec));
             p.packed.push(("avx2", avx2::matvec_packed));
             p.requant.push(("avx2", 8, avx2::requantize));
         }
-        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
+        if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx512 {
             p.dot.push(("avx512bw", avx512::dot_bw));
             p.matvec.push(("avx512bw", avx512::matvec_bw));
             p.requant.push(("avx512bw", 16, avx512::requantize));
-            if is_x86_feature_detected!("avx512vnni") {
+            if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx512Vnni {
                 p.dot.push(("avx512vnni", avx512::dot_vnni));
                 p.matvec.push(("avx512vnni", avx512::matvec_vnni));
                 p.packed.push(("avx512vnni", avx512::matvec_packed_vnni));

@@ -37,10 +37,10 @@ fn exp_paths() -> Vec<(&'static str, ExpFn)> {
     {
         use fvae_kernels::gaussian::x86_64::{avx2, avx512, sse2};
         v.push(("sse2", sse2::exp));
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx2Fma {
             v.push(("avx2+fma", avx2::exp));
         }
-        if is_x86_feature_detected!("avx512f") {
+        if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx512 {
             v.push(("avx512f", avx512::exp));
         }
     }

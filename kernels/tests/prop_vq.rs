@@ -75,24 +75,20 @@ fn paths() -> Paths {
     #[cfg(target_arch = "x86_64")]
     {
         use fvae_kernels::vq::x86_64::{avx2, avx512};
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx2Fma {
             p.sq.push(("avx2", avx2::sq_distances));
             p.scores.push(("avx2", avx2_scores));
             p.argmin.push(("avx2", avx2::argmin));
             p.i8_sq.push(("avx2", avx2::i8_sq_distances));
             p.i8_dot.push(("avx2", avx2::i8_dots));
         }
-        if is_x86_feature_detected!("avx512f") {
+        if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx512 {
             p.sq.push(("avx512f", avx512::sq_distances));
             p.scores.push(("avx512f", avx512::scores));
             p.argmin.push(("avx512f", avx512::argmin));
             p.at_most.push(("avx512f", avx512::indices_at_most));
         }
-        if is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512vl")
-            && is_x86_feature_detected!("avx512vnni")
-        {
+        if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx512Vnni {
             p.i8_sq.push(("avx512vnni", avx512::i8_sq_distances));
             p.i8_dot.push(("avx512vnni", avx512::i8_dots));
         }
