@@ -505,7 +505,10 @@ impl<const K: usize, const D: usize> FisherStorage<K, D> {
     /// An accumulator over this storage; the GMM must be K x D. With
     /// `options.compensated == false` the compensation arrays are left unused.
     pub fn accumulator<'g>(&mut self, gmm: DiagGmm<'g>, options: FisherOptions) -> Result<FisherAccumulator<'g, '_>> {
-        check_storage_shape::<K, D>(&gmm, "GMM for FisherStorage (K * D)")?;
+        check_storage_shape::<K, D>(
+            &gmm,
+            ["GMM for FisherStorage: K (components)", "GMM for FisherStorage: D (dimensions)"],
+        )?;
         let (c0, c1, c2): (&mut [f32], &mut [f32], &mut [f32]) = if options.compensated {
             (&mut self.c0, self.c1.as_flattened_mut(), self.c2.as_flattened_mut())
         } else {
@@ -560,7 +563,10 @@ impl<const K: usize, const D: usize> PlainFisherStorage<K, D> {
     /// An accumulator over this storage; the GMM must be K x D and `options.compensated` false
     /// (else [`Error::Value`]: use [`FisherStorage`]).
     pub fn accumulator<'g>(&mut self, gmm: DiagGmm<'g>, options: FisherOptions) -> Result<FisherAccumulator<'g, '_>> {
-        check_storage_shape::<K, D>(&gmm, "GMM for PlainFisherStorage (K * D)")?;
+        check_storage_shape::<K, D>(
+            &gmm,
+            ["GMM for PlainFisherStorage: K (components)", "GMM for PlainFisherStorage: D (dimensions)"],
+        )?;
         if options.compensated {
             let reason = "must be false for PlainFisherStorage (FisherStorage holds compensated sums)";
             return Err(Error::Value { what: "FisherOptions::compensated", index: 0, reason });
@@ -584,10 +590,14 @@ impl<const K: usize, const D: usize> Default for PlainFisherStorage<K, D> {
     }
 }
 
-/// `Err` unless `gmm` is K x D.
-fn check_storage_shape<const K: usize, const D: usize>(gmm: &DiagGmm<'_>, what: &'static str) -> Result<()> {
-    if gmm.k() != K || gmm.d() != D {
-        return Err(Error::Shape { what, expected: K * D, found: gmm.k() * gmm.d() });
+/// `Err` unless `gmm` is K x D; `what` names K's and D's mismatch.
+fn check_storage_shape<const K: usize, const D: usize>(gmm: &DiagGmm<'_>, what: [&'static str; 2]) -> Result<()> {
+    // K and D apart: a 2x4 GMM for a 4x2 storage has the right product and the wrong shape.
+    if gmm.k() != K {
+        return Err(Error::Shape { what: what[0], expected: K, found: gmm.k() });
+    }
+    if gmm.d() != D {
+        return Err(Error::Shape { what: what[1], expected: D, found: gmm.d() });
     }
     Ok(())
 }

@@ -164,3 +164,30 @@ fn malformed_headers_are_format_errors() {
         assert!(matches!(SafeTensors::parse(&b), Err(Error::Format { .. })), "{}", String::from_utf8_lossy(header));
     }
 }
+
+/// Shapes whose element counts agree are still named by the dimension that differs, never as
+/// "expected 8, found 8"; an index past the end is an index, not a length.
+#[test]
+fn mismatched_shapes_name_the_dimension() {
+    use fvae::fisher::{FisherStorage, PlainFisherStorage};
+    use fvae::fit::GmmStatistics;
+    use fvae::gmm::DiagGmmOwned;
+    use fvae::vq::ResidualVq;
+
+    // A 2x4 GMM for 4x2 storage.
+    let gmm = DiagGmmOwned::<2, 4>::new([0.5, 0.5], [[0.0; 4], [1.0; 4]], [[1.0; 4]; 2]).unwrap();
+    let e = FisherStorage::<4, 2>::new().accumulator(gmm.view(), FisherOptions::default()).unwrap_err();
+    assert_eq!(e.to_string(), "GMM for FisherStorage: K (components): expected length 4, found 2");
+    let e = PlainFisherStorage::<2, 2>::new().accumulator(gmm.view(), FisherOptions::default()).unwrap_err();
+    assert_eq!(e.to_string(), "GMM for PlainFisherStorage: D (dimensions): expected length 2, found 4");
+
+    let mut a = GmmStatistics::new(2, 4);
+    let e = a.merge(&GmmStatistics::new(4, 2)).unwrap_err();
+    assert_eq!(e.to_string(), "merged GMM statistics: K (components): expected length 2, found 4");
+
+    // Four stages of two codewords of D = 1: stage 4 is past the end.
+    let data = [0.0f32, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0];
+    let rvq = ResidualVq::new(&data, 4, 1).unwrap();
+    assert!(rvq.stage(3).is_ok());
+    assert_eq!(rvq.stage(4).unwrap_err().to_string(), "stage[4]: past the last stage");
+}

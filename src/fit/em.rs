@@ -220,12 +220,19 @@ impl GmmStatistics {
 
     /// Adds `other`'s rows (same K and D).
     pub fn merge(&mut self, other: &GmmStatistics) -> Result<()> {
-        if (other.k, other.d) != (self.k, self.d) || other.s0.len() != self.s0.len() || other.s1.len() != self.s1.len()
-        {
+        // K and D apart: 2x4 statistics merged into 4x2 ones have the right product, the wrong shape.
+        if other.k != self.k || other.s0.len() != self.s0.len() {
             return Err(Error::Shape {
-                what: "merged GMM statistics (K * D)",
-                expected: self.k * self.d,
-                found: other.k * other.d,
+                what: "merged GMM statistics: K (components)",
+                expected: self.k,
+                found: other.k,
+            });
+        }
+        if other.d != self.d || other.s1.len() != self.s1.len() {
+            return Err(Error::Shape {
+                what: "merged GMM statistics: D (dimensions)",
+                expected: self.d,
+                found: other.d,
             });
         }
         if other.s2.len() != self.s2.len() {

@@ -77,10 +77,10 @@ impl<'a> ResidualVq<'a> {
     /// Stage `i`'s codebook (a view: the data was checked by [`ResidualVq::new`]).
     pub fn stage(&self, i: usize) -> Result<Codebook<'a>> {
         let md = self.m * self.d; // <= data.len(): new checked it
-        let data = i.checked_mul(md).and_then(|at| self.data.get(at..at.checked_add(md)?)).ok_or(Error::Shape {
+        let data = i.checked_mul(md).and_then(|at| self.data.get(at..at.checked_add(md)?)).ok_or(Error::Value {
             what: "stage",
-            expected: self.s,
-            found: i,
+            index: i,
+            reason: "past the last stage",
         })?;
         Ok(Codebook::prevalidated(data, self.m, self.d, self.max_norm))
     }
