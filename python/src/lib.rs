@@ -1004,6 +1004,8 @@ enum InputRows {
 enum OutputRows {
     I8(Vec<i8>),
     F32(Vec<f32>),
+    /// int32 and int64 outputs (ARG_MAX and ARG_MIN indices), widened to i64.
+    I64(Vec<i64>),
 }
 
 /// An int8 `.tflite` network (a path or the file's bytes), run bit-exact with TFLite Micro.
@@ -1059,7 +1061,9 @@ impl PyNetwork {
 
     /// Runs the network on a batch: `x` (one input) or `[x0, x1, ...]`, each `[N, ...]` whose
     /// rows hold that input's elements (int8; float arrays are quantised with the input's scale
-    /// and zero point, ties away from zero). Returns one int8 array per output, `[N, ...]`.
+    /// and zero point, ties away from zero). Returns one array per output, `[N, ...]`, in the
+    /// output's element type: int8, float32 for float outputs, int32 or int64 for index outputs
+    /// (ARG_MAX, ARG_MIN).
     #[pyo3(signature = (x, *, threads=None))]
     fn run<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>, threads: Option<usize>) -> PyResult<Bound<'py, PyList>> {
         let given: Vec<Bound<'py, PyAny>> = if x.is_instance_of::<PyList>() || x.is_instance_of::<PyTuple>() {
@@ -1121,10 +1125,13 @@ impl PyNetwork {
                         .iter()
                         .map(|(_, o)| match o.dtype {
                             TensorType::Float32 => OutputRows::F32(Vec::with_capacity(r.len() * o.len)),
+                            TensorType::Int32 | TensorType::Int64 => {
+                                OutputRows::I64(Vec::with_capacity(r.len() * o.len))
+                            }
                             _ => OutputRows::I8(Vec::with_capacity(r.len() * o.len)),
                         })
                         .collect();
-                    let mut f = Vec::new();
+                    let (mut f, mut wide) = (Vec::new(), Vec::new());
                     for row in r {
                         for (j, (q, (_, info))) in held.iter().zip(ins).enumerate() {
                             let rows = row * info.len..(row + 1) * info.len;
@@ -1143,6 +1150,11 @@ impl PyNetwork {
                                     f.resize(info.len, 0.0);
                                     it.output_f32(j, &mut f)?;
                                     o.extend_from_slice(&f);
+                                }
+                                OutputRows::I64(o) => {
+                                    wide.resize(info.len, 0);
+                                    it.output_i64(j, &mut wide)?;
+                                    o.extend_from_slice(&wide);
                                 }
                             }
                         }
@@ -1163,6 +1175,14 @@ impl PyNetwork {
                     .copied()
                     .collect();
                 list.append(array(py, v, &dims)?)?;
+            } else if matches!(info.dtype, TensorType::Int32 | TensorType::Int64) {
+                let v = parts.iter().flat_map(|p| if let OutputRows::I64(v) = &p[j] { v.as_slice() } else { &[] });
+                if info.dtype == TensorType::Int32 {
+                    // Each value came from an i32: the narrowing is exact.
+                    list.append(array(py, v.map(|&x| x as i32).collect::<Vec<i32>>(), &dims)?)?;
+                } else {
+                    list.append(array(py, v.copied().collect::<Vec<i64>>(), &dims)?)?;
+                }
             } else {
                 let v: Vec<i8> = parts
                     .iter()
