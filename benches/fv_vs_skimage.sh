@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: scikit-image fisher_vector(improved=True) vs `fvae fv --improved --threads 1`, same data,
-# same run. Creates ./bench-venv with numpy, scikit-learn and scikit-image on first use.
+# same run, interleaved, best of 5, on an easy synthetic mixture and on GMMs fitted to image patches.
+# Creates ./bench-venv with numpy, scikit-learn and scikit-image on first use.
 # fvae is timed twice: encoding alone (--timing) and the whole process (start-up and .npy I/O included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,5 +11,5 @@ if [ ! -x bench-venv/bin/python ]; then
 fi
 cargo build --release -q -p fvae-cli
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); fvae kernels: $(target/release/fvae --version)"
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); fvae kernels: $(target/release/fvae --version); load: $(cut -d" " -f1-3 /proc/loadavg)"
 bench-venv/bin/python benches/fv_vs_skimage.py target/release/fvae "${TMPDIR:-/tmp}/fvae-bench" "$@"
