@@ -46,6 +46,7 @@ t_cli=$(best "${cli[@]}")
 t_c=$(best "${c[@]}")
 rows=$((1797 * repeat))
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "load average (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "rows: $rows; best of $runs, encoding only"
 echo "cli (fvae fv --threads 1): $t_cli s ($(awk -v t="$t_cli" -v n="$rows" 'BEGIN { printf "%.0f", n / t }') rows/s)"
 echo "C (libfvae.a, c_fv):       $t_c s ($(awk -v t="$t_c" -v n="$rows" 'BEGIN { printf "%.0f", n / t }') rows/s)"

@@ -7,7 +7,9 @@ API `Codebook::nearest`, measured by examples/vq_latency.rs).
 
 fvae is timed twice: the search alone (what `--timing` prints: packing the codebook, threads and
 search, with --threads 1 summed over the streamed blocks; no file input/output; comparable with
-faiss's `search`) and the whole process (reading the .npy, writing the output). Each time is the best of REPEATS runs.
+faiss's `search`) and the whole process (reading the .npy, writing the output). faiss and fvae run in
+turn (faiss, fvae, faiss, fvae, ...) so a load change hits both; each time is the best of REPEATS runs.
+The load average is printed before and after, since a shared machine makes wall-clock times noisy.
 """
 
 import json
@@ -25,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FVAE = os.path.join(ROOT, "target", "release", "fvae")
 LATENCY = os.path.join(ROOT, "target", "release", "examples", "vq_latency")
 WORK = os.path.join(ROOT, "target", "vq-bench")
-REPEATS = 3
+REPEATS = 5
 CASES = [(64, 512, 200_000), (16, 256, 1_000_000)]
 SINGLE = 20_000
 
@@ -38,19 +40,11 @@ def write_safetensors(path, name, arr):
         f.write(struct.pack("<Q", len(header)) + header + arr.tobytes())
 
 
-def best(f):
-    times = []
-    for _ in range(REPEATS):
-        t = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - t)
-    return min(times), out
-
-
 def main():
     faiss.omp_set_num_threads(1)
     os.makedirs(WORK, exist_ok=True)
     rng = np.random.default_rng(0)
+    load_before = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else ["?"] * 3
     rows, lat_rows = [], []
     for d, m, n in CASES:
         # Gaussian data; the codebook is k-means-like (centres of random groups of queries) so the
@@ -65,7 +59,6 @@ def main():
 
         index = faiss.IndexFlatL2(d)
         index.add(cb)
-        t_faiss, (_, fi) = best(lambda: index.search(x, 1))
 
         def run_fvae():
             r = subprocess.run(
@@ -73,9 +66,15 @@ def main():
                 check=True, capture_output=True, text=True)
             return float(re.search(r"in ([0-9.]+) s", r.stderr).group(1))
 
-        searches = []
-        t_proc, _ = best(lambda: searches.append(run_fvae()))
-        t_search = min(searches)
+        faiss_times, proc_times, searches = [], [], []
+        for _ in range(REPEATS):
+            t = time.perf_counter()
+            _, fi = index.search(x, 1)
+            faiss_times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            searches.append(run_fvae())
+            proc_times.append(time.perf_counter() - t)
+        t_faiss, t_proc, t_search = min(faiss_times), min(proc_times), min(searches)
         agree = float((np.load(out) == fi[:, 0]).mean())
         rows.append((d, m, n, n / t_faiss, n / t_search, n / t_proc, agree))
 
@@ -97,7 +96,10 @@ def main():
         cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    print(f"faiss {faiss.__version__}, numpy {np.__version__}, {cpu}, {os.cpu_count()} cores, 1 thread each\n")
+    load_after = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else ["?"] * 3
+    print(f"faiss {faiss.__version__}, numpy {np.__version__}, {cpu}, {os.cpu_count()} cores, 1 thread each")
+    print(f"load average (1/5/15 min): {' '.join(load_before)} before, {' '.join(load_after)} after; "
+          f"interleaved, best of {REPEATS}\n")
     print("| D | M | queries | faiss IndexFlatL2 (q/s) | fvae vq, search (q/s) | ratio | "
           "fvae vq, whole process (q/s) | ratio | same indices |")
     print("|---|---|---|---|---|---|---|---|---|")

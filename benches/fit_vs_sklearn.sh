@@ -11,4 +11,5 @@ fi
 cargo build --release -q -p fvae-cli
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(target/release/fvae --version)"
+echo "load average (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine makes wall-clock times noisy)"
 bench-venv/bin/python benches/fit_vs_sklearn.py target/release/fvae "${TMPDIR:-/tmp}/fvae-fit-bench" "$@"
