@@ -169,17 +169,11 @@ pub unsafe fn matvec_packed_vnni(u: &[u8], packed: &[i8], bias: &[i32], out: &mu
     let groups = d.div_ceil(4);
     let rows = out.len().min(bias.len());
     let full = d / 4;
-    let tail = if !d.is_multiple_of(4) {
-        let mut t = [0u8; 4];
-        t[..d % 4].copy_from_slice(&u[full * 4..]);
-        i32::from_le_bytes(t)
-    } else {
-        0
-    };
+    let tail = tail_word(u);
     let mut b = 0;
     while b * 16 < rows {
         let live = (rows - b * 16).min(16);
-        let m: __mmask16 = if live == 16 { 0xFFFF } else { (1u16 << live) - 1 };
+        let m = lanes16(live);
         // SAFETY: block b holds groups * 64 bytes inside `packed` (caller's length contract);
         // the masked bias load and output store touch only rows < rows.
         unsafe {
@@ -276,7 +270,7 @@ pub unsafe fn requantize(
     let mut i = 0;
     while i < n {
         let live = (n - i).min(16);
-        let k: __mmask16 = if live == 16 { 0xFFFF } else { (1u16 << live) - 1 };
+        let k = lanes16(live);
         // SAFETY: masked loads/stores touch only elements i..i + live < n of acc/out, and
         // ch..ch + live <= c of mult/shift (c == n, or c a multiple of 16 so a 16-chunk never
         // straddles the end of the channel list: the dispatcher checks).
@@ -298,14 +292,24 @@ pub unsafe fn requantize(
     }
 }
 
-/// The 4-byte group `g` of row `u` (zero-padded past `u.len()`), as one little-endian word.
+/// The last `row.len() % 4` bytes of `row`, zero-padded to one little-endian word (0 when the
+/// length is a multiple of 4): the partial group the packed VNNI kernels add last.
 #[inline(always)]
-fn group_word(u: &[u8], g: usize) -> i32 {
+fn tail_word(row: &[u8]) -> i32 {
     let mut t = [0u8; 4];
-    for (k, b) in t.iter_mut().enumerate() {
-        *b = u.get(4 * g + k).copied().unwrap_or(0);
-    }
+    let rest = row.get(row.len() / 4 * 4..).unwrap_or_default();
+    t[..rest.len()].copy_from_slice(rest);
     i32::from_le_bytes(t)
+}
+
+/// A mask of the first `live` (<= 16) of 16 lanes.
+#[inline(always)]
+fn lanes16(live: usize) -> __mmask16 {
+    if live >= 16 {
+        0xFFFF
+    } else {
+        (1u16 << live) - 1
+    }
 }
 
 /// [`matvec_packed_vnni`] for 4 input rows at once (`u` row-major `[4, d]`, `out` row-major
@@ -320,17 +324,11 @@ pub unsafe fn matmul4_packed_vnni(u: &[u8], d: usize, packed: &[i8], bias: &[i32
     let groups = d.div_ceil(4);
     let full = d / 4;
     let rows = bias.len();
-    let tails = [0, 1, 2, 3].map(|i| {
-        if !d.is_multiple_of(4) {
-            group_word(u.get(i * d..(i + 1) * d).unwrap_or(&[]), full)
-        } else {
-            0
-        }
-    });
+    let tails = [0, 1, 2, 3].map(|i| tail_word(u.get(i * d..(i + 1) * d).unwrap_or_default()));
     let mut b = 0;
     while b * 16 < rows {
         let live = (rows - b * 16).min(16);
-        let m: __mmask16 = if live == 16 { 0xFFFF } else { (1u16 << live) - 1 };
+        let m = lanes16(live);
         // SAFETY: block b holds groups * 64 bytes inside `packed`; row i's group g < full lies in
         // u[i * d..(i + 1) * d]; the masked loads and stores touch only channels < rows.
         unsafe {
