@@ -100,6 +100,18 @@ pub enum Error {
     },
 }
 
+/// `Ok` when `found` (K, D) is `expected`; else a shape error naming K (`what[0]`) or D
+/// (`what[1]`), checked apart because their product would call 2 x 4 and 4 x 2 the same.
+pub(crate) fn check_k_d(what: [&'static str; 2], expected: (usize, usize), found: (usize, usize)) -> Result<()> {
+    if found.0 != expected.0 {
+        return Err(Error::Shape { what: what[0], expected: expected.0, found: found.0 });
+    }
+    if found.1 != expected.1 {
+        return Err(Error::Shape { what: what[1], expected: expected.1, found: found.1 });
+    }
+    Ok(())
+}
+
 /// `Ok` when every value of `v` is finite; else a value error naming `what` and the index of
 /// the first bad value (plus `offset`, its place in a larger array).
 pub(crate) fn check_finite(what: &'static str, v: &[f32], offset: usize) -> Result<()> {

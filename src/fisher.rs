@@ -13,7 +13,7 @@
 //! A component of weight 0 contributes zeros (its gradient is undefined).
 
 use crate::compensated::CompensatedSums;
-use crate::error::check_finite;
+use crate::error::{check_finite, check_k_d};
 use crate::gmm::{Assignment, DiagGmm};
 use crate::{math, Error, Result};
 use fvae_kernels::gaussian;
@@ -382,14 +382,11 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     /// Adds another accumulator's descriptors (same K and D; the same model is the caller's
     /// responsibility, as on two devices each with its copy).
     pub fn merge(&mut self, other: &FisherAccumulator<'_, '_>) -> Result<()> {
-        let (k, d) = (self.gmm.k(), self.gmm.d());
-        // K and D each (their product would call 2 x 4 and 4 x 2 the same).
-        if other.gmm.k() != k {
-            return Err(Error::Shape { what: "merged accumulator K (components)", expected: k, found: other.gmm.k() });
-        }
-        if other.gmm.d() != d {
-            return Err(Error::Shape { what: "merged accumulator D (dimensions)", expected: d, found: other.gmm.d() });
-        }
+        check_k_d(
+            ["merged accumulator K (components)", "merged accumulator D (dimensions)"],
+            (self.gmm.k(), self.gmm.d()),
+            (other.gmm.k(), other.gmm.d()),
+        )?;
         self.s0.merge(&other.s0);
         self.s1.merge(&other.s1);
         self.s2.merge(&other.s2);
@@ -505,9 +502,10 @@ impl<const K: usize, const D: usize> FisherStorage<K, D> {
     /// An accumulator over this storage; the GMM must be K x D. With
     /// `options.compensated == false` the compensation arrays are left unused.
     pub fn accumulator<'g>(&mut self, gmm: DiagGmm<'g>, options: FisherOptions) -> Result<FisherAccumulator<'g, '_>> {
-        check_storage_shape::<K, D>(
-            &gmm,
+        check_k_d(
             ["GMM for FisherStorage: K (components)", "GMM for FisherStorage: D (dimensions)"],
+            (K, D),
+            (gmm.k(), gmm.d()),
         )?;
         let (c0, c1, c2): (&mut [f32], &mut [f32], &mut [f32]) = if options.compensated {
             (&mut self.c0, self.c1.as_flattened_mut(), self.c2.as_flattened_mut())
@@ -563,9 +561,10 @@ impl<const K: usize, const D: usize> PlainFisherStorage<K, D> {
     /// An accumulator over this storage; the GMM must be K x D and `options.compensated` false
     /// (else [`Error::Value`]: use [`FisherStorage`]).
     pub fn accumulator<'g>(&mut self, gmm: DiagGmm<'g>, options: FisherOptions) -> Result<FisherAccumulator<'g, '_>> {
-        check_storage_shape::<K, D>(
-            &gmm,
+        check_k_d(
             ["GMM for PlainFisherStorage: K (components)", "GMM for PlainFisherStorage: D (dimensions)"],
+            (K, D),
+            (gmm.k(), gmm.d()),
         )?;
         if options.compensated {
             let reason = "must be false for PlainFisherStorage (FisherStorage holds compensated sums)";
@@ -588,16 +587,4 @@ impl<const K: usize, const D: usize> Default for PlainFisherStorage<K, D> {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// `Err` unless `gmm` is K x D; `what` names K's and D's mismatch.
-fn check_storage_shape<const K: usize, const D: usize>(gmm: &DiagGmm<'_>, what: [&'static str; 2]) -> Result<()> {
-    // K and D apart: a 2x4 GMM for a 4x2 storage has the right product and the wrong shape.
-    if gmm.k() != K {
-        return Err(Error::Shape { what: what[0], expected: K, found: gmm.k() });
-    }
-    if gmm.d() != D {
-        return Err(Error::Shape { what: what[1], expected: D, found: gmm.d() });
-    }
-    Ok(())
 }

@@ -21,6 +21,7 @@
 
 use super::check_data;
 use super::kmeans::{kmeans_with, KMeansOptions};
+use crate::error::check_k_d;
 use crate::fisher::{FisherAccumulator, FisherOptions};
 use crate::gmm::DiagGmm;
 use crate::{Error, Result};
@@ -220,27 +221,20 @@ impl GmmStatistics {
 
     /// Adds `other`'s rows (same K and D).
     pub fn merge(&mut self, other: &GmmStatistics) -> Result<()> {
-        // K and D apart: 2x4 statistics merged into 4x2 ones have the right product, the wrong shape.
-        if other.k != self.k || other.s0.len() != self.s0.len() {
-            return Err(Error::Shape {
-                what: "merged GMM statistics: K (components)",
-                expected: self.k,
-                found: other.k,
-            });
-        }
-        if other.d != self.d || other.s1.len() != self.s1.len() {
-            return Err(Error::Shape {
-                what: "merged GMM statistics: D (dimensions)",
-                expected: self.d,
-                found: other.d,
-            });
-        }
-        if other.s2.len() != self.s2.len() {
-            return Err(Error::Shape {
-                what: "merged GMM statistics (S2)",
-                expected: self.s2.len(),
-                found: other.s2.len(),
-            });
+        check_k_d(
+            ["merged GMM statistics: K (components)", "merged GMM statistics: D (dimensions)"],
+            (self.k, self.d),
+            (other.k, other.d),
+        )?;
+        // The fields are public, so the vectors' lengths are checked too, each by its name.
+        for (what, a, b) in [
+            ("merged GMM statistics (S0)", &self.s0, &other.s0),
+            ("merged GMM statistics (S1)", &self.s1, &other.s1),
+            ("merged GMM statistics (S2)", &self.s2, &other.s2),
+        ] {
+            if b.len() != a.len() {
+                return Err(Error::Shape { what, expected: a.len(), found: b.len() });
+            }
         }
         for (a, b) in [(&mut self.s0, &other.s0), (&mut self.s1, &other.s1), (&mut self.s2, &other.s2)] {
             a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
