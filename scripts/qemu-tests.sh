@@ -50,8 +50,8 @@ for core in $CORES; do
     # Even so the fvvae program (its fixtures and the whole interpreter) is 16K over on the M0. The
     # vqvae program builds for the M0 but stops making progress there after its first line: its
     # second semihosting write is refused again and again (the stack pointer is still 4K above the
-    # statics, no fault is raised), which is not yet understood. Both run on the other three cores, and the
-    # M0 runs every other program.
+    # statics, no fault is raised), which is not yet understood. Both run on the other three cores,
+    # and the M0 runs every other program.
     profile=()
     release_tests=$RELEASE_TESTS
     if [ "$core" = M0 ]; then
