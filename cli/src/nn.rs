@@ -34,6 +34,22 @@ pub struct DecodeArgs {
     /// Print the inference time (without file input and output) to stderr, for benchmarks.
     #[arg(long, hide = true)]
     pub timing: bool,
+    /// Print to stderr which kernel path each layer takes on this machine (for example `avx2`,
+    /// `neon`, `scalar`).
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// One line per operator that runs: its index, builtin name, int8 kernel and path.
+fn print_paths(model: &Path, net: &Network<'_>) -> CliResult<()> {
+    let mut arena = vec![0u8; net.required_arena()];
+    let it = net.interpreter(&mut arena).map_err(ctx(model))?;
+    for layer in it.layer_paths() {
+        let l = layer.map_err(ctx(model))?;
+        let kernel = l.kernel.map_or_else(|| "-".to_string(), |k| format!("{k:?}"));
+        eprintln!("fvae decode: operator {} {}: kernel {kernel}, path {}", l.index, l.operator, l.path.name());
+    }
+    Ok(())
 }
 
 /// One graph input or output: what the model says about it.
@@ -171,6 +187,10 @@ pub fn decode(a: DecodeArgs) -> CliResult<()> {
                 p.info.dtype.name()
             ));
         }
+    }
+
+    if a.verbose {
+        print_paths(&a.model, &net)?;
     }
 
     let mut inputs = Vec::with_capacity(ins.len());

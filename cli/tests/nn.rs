@@ -39,6 +39,33 @@ fn decode_matches_tflite_micro() {
     }
 }
 
+/// `--verbose` names each layer's kernel path; `FVAE_X86_LEVEL=sse2` makes every one scalar.
+#[test]
+fn decode_verbose_names_each_layer_path() {
+    let out = tmp("verbose.npy");
+    let args = [
+        "decode",
+        "--model",
+        &data("conv_decoder.tflite"),
+        "--input",
+        &data("conv_decoder_input.npy"),
+        "--out",
+        out.to_str().unwrap(),
+        "--verbose",
+    ];
+    let o = Command::new(env!("CARGO_BIN_EXE_fvae")).args(args).env("FVAE_X86_LEVEL", "sse2").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    // conv_decoder: FULLY_CONNECTED, RESHAPE, TRANSPOSE_CONV, CONV_2D, LOGISTIC, RESHAPE.
+    assert_eq!(lines.len(), 6, "{err}");
+    assert!(lines[0].starts_with("fvae decode: operator 0 FULLY_CONNECTED: kernel "), "{err}");
+    assert!(lines[3].contains("CONV_2D: kernel Pairs"), "{err}");
+    if cfg!(target_arch = "x86_64") {
+        assert!(lines.iter().all(|l| l.ends_with("path scalar")), "{err}");
+    }
+}
+
 #[test]
 fn decode_errors_are_one_line_and_leave_nothing() {
     let out = tmp("bad.npy");

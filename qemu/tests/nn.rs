@@ -40,6 +40,14 @@ fn run_rows(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i
         net.activation_bytes()
     );
     let Some(mut it) = s.ok(name, net.interpreter(arena)) else { return };
+    // The fixtures are 4-byte aligned, so a fused fully-connected layer reads them with `ldm`.
+    for layer in it.layer_paths() {
+        let Some(l) = s.ok("layer_paths", layer) else { return };
+        if l.kernel.is_some() {
+            fvae_qemu::hprintln!("{}: operator {} {}: {}", name, l.index, l.operator, l.path.name());
+        }
+        check!(s, l.path != k::Path::ArmDspFused, "{}: operator {} reads aligned weights unaligned", name, l.index);
+    }
     let (din, dout) = (input.len() / rows, expected.len() / rows);
     let mut wrong = 0;
     for r in 0..rows {
@@ -290,8 +298,18 @@ fn fully_connected_cases(next: &mut impl FnMut() -> u32) -> (u32, u32, u32) {
                     );
                 }
                 cases += 1;
-                fast += (doubled && d % 8 == 0 && d > 0 && rows > 1) as u32;
+                let fused = doubled && d % 8 == 0 && d > 0 && rows > 1;
+                fast += fused as u32;
                 wrong += (got != want) as u32;
+                // The path reported for the layer is the one these conditions select: the fused
+                // loop (its `ldm` form on aligned weights) on DSP cores, else the dot product.
+                let want_path = match (k::path_name() == "arm-dsp", fused, (ws.as_ptr() as usize) % 4 == 0) {
+                    (false, _, _) => k::Path::Scalar,
+                    (true, false, _) => k::Path::ArmDsp,
+                    (true, true, true) => k::Path::ArmDspFusedAligned,
+                    (true, true, false) => k::Path::ArmDspFused,
+                };
+                wrong += (k::fully_connected_path(d, ws, params) != want_path) as u32;
             }
         }
     }

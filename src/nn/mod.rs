@@ -35,6 +35,7 @@
 mod desc;
 mod interpreter;
 mod network;
+mod paths;
 mod plan;
 mod registry;
 mod run;
@@ -84,6 +85,7 @@ mod broadcast;
 
 pub use interpreter::Interpreter;
 pub use network::{Network, TensorInfo, MAX_RANK, MAX_TENSORS};
+pub use paths::LayerPath;
 
 // What the operator files use (`use super::{...}`).
 pub(crate) use desc::{at, OpDesc, DESC_WORDS};

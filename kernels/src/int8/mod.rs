@@ -16,6 +16,7 @@
 //! | `wasm32::simd128` | wasm32 built with `+simd128` | sign-extend to i16, `i32x4.dot_i16x8_s` |
 
 pub mod pairs;
+mod path;
 pub mod scalar;
 
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
@@ -30,6 +31,7 @@ pub mod x86_64;
 #[cfg(target_arch = "x86_64")]
 use crate::cpu::{x86_level, X86Level};
 
+pub use path::{fully_connected_path, kernel_path, Kernel, Path};
 pub use scalar::{
     fc_double, fc_header, fc_row, fc_slot, multiply_by_quantized_multiplier, pack, pack_rows_by, packed_len,
     rounding_divide_by_pot, saturating_rounding_doubling_high_mul, FC_HEADER_WORDS, FC_ROW_WORDS, PACK_DEPTH,
