@@ -78,6 +78,16 @@ fn prepare(
     log_norm_lo: &mut [f32],
     log_weights: &mut [f32],
 ) -> Result<(usize, usize)> {
+    let (k, d) = dims(weights, means)?;
+    let Some(to) = inv_sigma.get_mut(..variances.len()).filter(|_| variances.len() == k * d) else {
+        return Err(Error::Shape { what: "covariances", expected: k * d, found: variances.len() });
+    };
+    to.copy_from_slice(variances);
+    prepare_in_place(weights, means, to, log_norm, log_norm_lo, log_weights)
+}
+
+/// K and D from `weights` [K] and `means` [K, D], or the error naming which is wrong.
+fn dims(weights: &[f32], means: &[f32]) -> Result<(usize, usize)> {
     let k = weights.len();
     if k == 0 {
         return Err(Error::Empty { what: "weights" });
@@ -85,7 +95,21 @@ fn prepare(
     if means.is_empty() || !means.len().is_multiple_of(k) {
         return Err(Error::Shape { what: "means", expected: k * (means.len() / k).max(1), found: means.len() });
     }
-    let d = means.len() / k;
+    Ok((k, means.len() / k))
+}
+
+/// [`prepare`] with the variances [K*D] already in `inv_sigma`, replaced by `1 / sigma` (so that
+/// an owned mixture loads without a K x D array of its own on the stack).
+fn prepare_in_place(
+    weights: &[f32],
+    means: &[f32],
+    inv_sigma: &mut [f32],
+    log_norm: &mut [f32],
+    log_norm_lo: &mut [f32],
+    log_weights: &mut [f32],
+) -> Result<(usize, usize)> {
+    let (k, d) = dims(weights, means)?;
+    let variances = inv_sigma;
     if variances.len() != k * d {
         return Err(Error::Shape { what: "covariances", expected: k * d, found: variances.len() });
     }
@@ -112,10 +136,12 @@ fn prepare(
         let mut log_det = F32x2::ZERO;
         // `get`: the rows exist (lengths checked above), which the optimiser cannot see.
         let r = c * d..(c + 1) * d;
-        let (Some(vars), Some(inv)) = (variances.get(r.clone()), inv_sigma.get_mut(r)) else {
-            return Err(Error::Shape { what: "covariances", expected: k * d, found: variances.len() });
+        let found = variances.len();
+        let Some(row) = variances.get_mut(r) else {
+            return Err(Error::Shape { what: "covariances", expected: k * d, found });
         };
-        for (&v, s) in vars.iter().zip(inv) {
+        for s in row {
+            let v = *s;
             *s = 1.0 / math::sqrt(v);
             log_det = log_det.add_f32(math::ln(v));
         }
@@ -634,26 +660,81 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
         if D == 0 {
             return Err(Error::Empty { what: "descriptor dimension" });
         }
-        let (w, m) = (&mut self.weights, self.means.as_flattened_mut());
-        for (what, from, to) in [("weights", weights, &mut w[..]), ("means", means, m)] {
+        let (w, m, v) = (&mut self.weights, self.means.as_flattened_mut(), self.inv_sigma.as_flattened_mut());
+        for (what, from, to) in [("weights", weights, &mut w[..]), ("means", means, m), ("covariances", variances, v)] {
             if from.len() != to.len() {
                 return Err(Error::Shape { what, expected: to.len(), found: from.len() });
             }
             to.copy_from_slice(from);
         }
-        if variances.len() != K * D {
-            return Err(Error::Shape { what: "covariances", expected: K * D, found: variances.len() });
-        }
-        prepare(
+        self.prepare_in_place()
+    }
+
+    /// Validates and precomputes with the variances already in `inv_sigma`.
+    fn prepare_in_place(&mut self) -> Result<()> {
+        prepare_in_place(
             &self.weights,
             self.means.as_flattened(),
-            variances,
             self.inv_sigma.as_flattened_mut(),
             &mut self.log_norm,
             &mut self.log_norm_lo,
             &mut self.log_weights,
         )?;
         Ok(())
+    }
+
+    /// Copies a K x D mixture out of a `.safetensors` file (tensors as in
+    /// [`DiagGmm::from_safetensors`], f32, any alignment) into `self`, in place: the file's
+    /// bytes are decoded straight into the value's arrays, so a value in a `static` (or any
+    /// memory) is loaded with no K x D array on the stack. The sizes must match K and D exactly.
+    /// On an error `self` is left [`EMPTY`](Self::EMPTY).
+    ///
+    /// ```
+    /// use fvae::formats::safetensors::SafeTensors;
+    /// use fvae::gmm::DiagGmmOwned;
+    /// // K = 2, D = 1: weights [2], means [2, 1], covariances [2, 1].
+    /// let header = br#"{"weights":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"means":{"dtype":"F32","shape":[2,1],"data_offsets":[8,16]},"covariances":{"dtype":"F32","shape":[2,1],"data_offsets":[16,24]}}"#;
+    /// let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    /// file.extend_from_slice(header);
+    /// for v in [0.25f32, 0.75, -1.0, 1.0, 1.0, 4.0] {
+    ///     file.extend_from_slice(&v.to_le_bytes());
+    /// }
+    /// let file = SafeTensors::parse(&file)?;
+    /// // In firmware: `static mut GMM: DiagGmmOwned<16, 32> = DiagGmmOwned::EMPTY;` filled at start-up.
+    /// let mut gmm = DiagGmmOwned::<2, 1>::EMPTY;
+    /// gmm.load_safetensors(&file)?;
+    /// assert_eq!(gmm.view().inv_sigma(), &[1.0, 0.5]);
+    /// // A file of another size is an error naming the tensor, and leaves the value empty.
+    /// assert!(DiagGmmOwned::<3, 1>::EMPTY.load_safetensors(&file).is_err());
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn load_safetensors(&mut self, file: &SafeTensors<'_>) -> Result<()> {
+        let result = self.fill_from_file(file);
+        if result.is_err() {
+            self.clear();
+        }
+        result
+    }
+
+    fn fill_from_file(&mut self, file: &SafeTensors<'_>) -> Result<()> {
+        if D == 0 {
+            return Err(Error::Empty { what: "descriptor dimension" });
+        }
+        let w = file.tensor("weights")?;
+        let m = file.tensor("means")?;
+        let v = file.tensor("covariances")?;
+        w.expect_shape("weights", &[K])?;
+        m.expect_shape("means", &[K, D])?;
+        v.expect_shape("covariances", &[K, D])?;
+        for (t, what) in [(&w, "weights"), (&m, "means"), (&v, "covariances")] {
+            if t.dtype() != crate::formats::DType::F32 {
+                return Err(Error::DType { what, expected: "f32", found: t.dtype().name() });
+            }
+        }
+        copy_f32("weights", w.bytes(), &mut self.weights)?;
+        copy_f32("means", m.bytes(), self.means.as_flattened_mut())?;
+        copy_f32("covariances", v.bytes(), self.inv_sigma.as_flattened_mut())?;
+        self.prepare_in_place()
     }
 
     /// Zeroes every array in place (as [`EMPTY`](Self::EMPTY), without a temporary).
@@ -672,26 +753,13 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
     }
 
     /// Copies a K x D mixture out of a `.safetensors` file (tensors as in
-    /// [`DiagGmm::from_safetensors`]); the sizes must match K and D exactly.
+    /// [`DiagGmm::from_safetensors`]); the sizes must match K and D exactly. The value is
+    /// returned (through the stack, for a large mixture); [`load_safetensors`](Self::load_safetensors)
+    /// fills one in place.
     pub fn from_safetensors(file: &SafeTensors<'_>) -> Result<Self> {
-        let w = file.tensor("weights")?;
-        let m = file.tensor("means")?;
-        let v = file.tensor("covariances")?;
-        w.expect_shape("weights", &[K])?;
-        m.expect_shape("means", &[K, D])?;
-        v.expect_shape("covariances", &[K, D])?;
-        let mut weights = [0.0; K];
-        let mut means = [[0.0; D]; K];
-        let mut variances = [[0.0; D]; K];
-        for (t, what) in [(&w, "weights"), (&m, "means"), (&v, "covariances")] {
-            if t.dtype() != crate::formats::DType::F32 {
-                return Err(Error::DType { what, expected: "f32", found: t.dtype().name() });
-            }
-        }
-        copy_f32("weights", w.bytes(), &mut weights)?;
-        copy_f32("means", m.bytes(), means.as_flattened_mut())?;
-        copy_f32("covariances", v.bytes(), variances.as_flattened_mut())?;
-        Self::new(weights, means, variances)
+        let mut g = Self::EMPTY;
+        g.load_safetensors(file)?;
+        Ok(g)
     }
 
     /// The borrowed view every computation runs on.

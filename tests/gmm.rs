@@ -188,6 +188,62 @@ fn owned_form_equals_view() {
     assert!(DiagGmmOwned::<16, 63>::from_safetensors(&st).is_err());
 }
 
+/// A `.safetensors` file of a K x D mixture (weights 1/K, means and variances from `f`).
+fn gmm_file(k: usize, d: usize, f: impl Fn(usize) -> (f32, f32)) -> Vec<u8> {
+    let (wb, mb) = (4 * k, 4 * k * d);
+    let header = format!(
+        r#"{{"weights":{{"dtype":"F32","shape":[{k}],"data_offsets":[0,{wb}]}},"means":{{"dtype":"F32","shape":[{k},{d}],"data_offsets":[{wb},{}]}},"covariances":{{"dtype":"F32","shape":[{k},{d}],"data_offsets":[{},{}]}}}}"#,
+        wb + mb,
+        wb + mb,
+        wb + 2 * mb
+    );
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(header.as_bytes());
+    file.extend((0..k).flat_map(|_| (1.0 / k as f32).to_le_bytes()));
+    file.extend((0..k * d).flat_map(|i| f(i).0.to_le_bytes()));
+    file.extend((0..k * d).flat_map(|i| f(i).1.to_le_bytes()));
+    file
+}
+
+/// A 64 x 1024 mixture (768 KB of parameters and constants) loaded into a `static` on a thread
+/// with 64 KB of stack: no K x D array passes through the stack. The result equals the borrowed
+/// form's bit for bit; a failed load leaves the value empty.
+#[test]
+fn owned_mixture_loads_in_place_in_a_static() {
+    const K: usize = 64;
+    const D: usize = 1024;
+    static GMM: std::sync::Mutex<DiagGmmOwned<K, D>> = std::sync::Mutex::new(DiagGmmOwned::EMPTY);
+    let file = gmm_file(K, D, |i| ((i % 7) as f32 - 3.0, 0.5 + (i % 5) as f32));
+    let loaded = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn({
+            let file = file.clone();
+            move || GMM.lock().unwrap().load_safetensors(&SafeTensors::parse(&file).unwrap())
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    loaded.unwrap();
+    let st = SafeTensors::parse(&file).unwrap();
+    let mut consts = vec![0.0; DiagGmm::constants_len(K, D)];
+    let view = DiagGmm::from_safetensors(&st, &mut consts).unwrap();
+    let owned = GMM.lock().unwrap();
+    let x: Vec<f32> = (0..D).map(|j| (j % 3) as f32 - 1.0).collect();
+    let (mut a, mut b) = (vec![0.0; K], vec![0.0; K]);
+    view.posteriors(&x, &mut a).unwrap();
+    owned.view().posteriors(&x, &mut b).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(view.inv_sigma(), owned.view().inv_sigma());
+    assert_eq!(view.means(), owned.view().means());
+    drop(owned);
+    // A non-positive variance: an error naming it, and the value left empty.
+    let bad = gmm_file(K, D, |i| (0.0, if i == 5 * D + 3 { -1.0 } else { 1.0 }));
+    let err = GMM.lock().unwrap().load_safetensors(&SafeTensors::parse(&bad).unwrap()).unwrap_err();
+    assert_eq!(err, fvae::Error::Value { what: "covariances", index: 5 * D + 3, reason: "must be finite and > 0" });
+    let g = GMM.lock().unwrap();
+    assert!(g.view().weights().iter().chain(g.view().inv_sigma()).all(|&v| v == 0.0));
+}
+
 /// Samples N descriptors from a K x D mixture (so the model is exactly right and the Fisher
 /// vector is the near-cancelling sum that exposes accumulation error), and compares the f32
 /// accumulator with a float64 reference.

@@ -20,9 +20,11 @@
 //! ([`crate::kernels::int8::multiply_by_quantized_multiplier`]).
 //!
 //! ```
+//! use fvae::formats::Aligned;
 //! use fvae::nn::Network;
-//! let model = include_bytes!("../../tests/data/tflite/mlp_encoder.tflite");
-//! let net = Network::new(model)?;
+//! // 4-byte aligned, so that the Cortex-M fully-connected kernel reads the weights with `ldm`.
+//! static MODEL: &Aligned<[u8]> = &Aligned(*include_bytes!("../../tests/data/tflite/mlp_encoder.tflite"));
+//! let net = Network::new(&MODEL.0)?;
 //! let mut arena = vec![0u8; net.required_arena()]; // on a device: a static array of that size
 //! let mut it = net.interpreter(&mut arena)?;
 //! it.input_i8_mut(0)?.fill(-128); // a black 8x8 image
