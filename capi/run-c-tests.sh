@@ -67,6 +67,18 @@ symbols_prefixed() { # the archive defines no global symbol but fvae_*, and the 
     ! grep -E '^[a-zA-Z_].*\(' capi/include/fvae.h | grep -v -E '^[a-zA-Z_0-9 *]+ \**fvae_' | grep .
 }
 
+const_handles_shared() { # a `*const` handle never becomes writable: storage::checked returns a `*const` object
+    # pointer, and the crate's one const-to-mut cast is checked_mut's, which takes a `*mut` handle
+    local casts
+    casts=$(grep -nE 'cast_mut|as \*mut|transmute' capi/src/*.rs)
+    [ "$(printf '%s\n' "$casts" | grep -c .)" = 1 ] &&
+        printf '%s\n' "$casts" | grep -q '^capi/src/storage.rs:.*checked::<T>(h, magic)?.*\.cast_mut()' || {
+        echo "const-to-mut casts outside storage::checked_mut:"
+        printf '%s\n' "$casts"
+        return 1
+    }
+}
+
 no_malloc() { # the device library allocates nothing and needs nothing from C but abort
     local und
     und=$(syms "$1" | awk '$2 == "UND" {print $3}' | sort -u | tr '\n' ' ')
@@ -101,6 +113,7 @@ step "build libfvae.a (host, release; only fvae_ global)" build_lib "$out/host" 
 step "header capi/include/fvae.h matches build.rs output" header_fresh
 step "header compiles as C99 (gcc -std=c99 -Wall -Wextra -Werror -pedantic)" header_c99
 step "header compiles as C++ (g++ -fsyntax-only -x c++ -pedantic)" header_cxx
+step "no *const handle becomes writable (one const-to-mut cast, in storage::checked_mut)" const_handles_shared
 VERBOSE=1 step "host libfvae.a defines no global but fvae_*" symbols_prefixed "$out/host/libfvae.a"
 for t in "${TESTS[@]}"; do
     VERBOSE=1 step "$t.c on host" host_test "$t"

@@ -6,7 +6,7 @@ use crate::status::{
     FVAE_ERR_VALUE,
 };
 use crate::storage::{
-    c_slice, c_slice_mut, check_storage, checked, file_dims, header_len, object, publish, region, FVAE_ALIGN,
+    c_slice, c_slice_mut, check_storage, checked_mut, file_dims, header_len, object, publish, region, FVAE_ALIGN,
 };
 use core::ffi::c_void;
 use core::mem::{align_of, size_of};
@@ -353,7 +353,7 @@ pub unsafe extern "C" fn fvae_fisher_init(
 /// other reference to that object is live during the call.
 unsafe fn fisher_mut<'a>(h: *mut FvaeFisher) -> Status<&'a mut FisherAccumulator<'static, 'static>> {
     // SAFETY: the magic says fvae_fisher_init wrote a FisherObj there; exclusivity per the contract.
-    Ok(unsafe { &mut (*checked::<FisherObj>(h.cast::<c_void>(), FISHER_MAGIC)?).acc })
+    Ok(unsafe { &mut (*checked_mut::<FisherObj>(h.cast::<c_void>(), FISHER_MAGIC)?).acc })
 }
 
 /// The accumulator behind a handle, shared: for the functions that only read it, so a `const`

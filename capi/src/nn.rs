@@ -2,7 +2,7 @@
 //! keeps it alive and unmodified, as well as the arena given to fvae_net_prepare.
 
 use crate::status::{code, status_of, Status, FVAE_ERR_MISALIGNED, FVAE_ERR_NULL, FVAE_ERR_SHAPE, FVAE_ERR_STATE};
-use crate::storage::{c_slice, c_slice_mut, check_storage, checked, header_len, publish, FVAE_ALIGN};
+use crate::storage::{c_slice, c_slice_mut, check_storage, checked, checked_mut, header_len, publish, FVAE_ALIGN};
 use core::ffi::c_void;
 use core::mem::{align_of, size_of};
 use core::ptr;
@@ -90,9 +90,18 @@ pub unsafe extern "C" fn fvae_net_init(
 ///
 /// # Safety
 /// As [`object`].
-unsafe fn net_obj(h: *const FvaeNet) -> Status<*mut NetObj> {
+unsafe fn net_obj(h: *const FvaeNet) -> Status<*const NetObj> {
     // SAFETY: forwarded contract.
     unsafe { checked::<NetObj>(h.cast(), NET_MAGIC) }
+}
+
+/// [`net_obj`] for a `*mut` handle, writable.
+///
+/// # Safety
+/// As [`object`].
+unsafe fn net_obj_mut(h: *mut FvaeNet) -> Status<*mut NetObj> {
+    // SAFETY: forwarded contract.
+    unsafe { checked_mut::<NetObj>(h.cast(), NET_MAGIC) }
 }
 
 /// The validated network of a handle, for objects that run it in their own arena (the VQ-VAE codec).
@@ -111,7 +120,7 @@ pub(crate) unsafe fn network_ref(h: *const FvaeNet) -> Status<&'static Network<'
 unsafe fn interp<'a>(h: *mut FvaeNet) -> Status<&'a mut Interpreter<'static, 'static>> {
     // SAFETY: the handle was checked; only the `interp` field is borrowed mutably, disjoint from
     // the `net` field the interpreter itself borrows.
-    unsafe { (*ptr::addr_of_mut!((*net_obj(h)?).interp)).as_mut() }.ok_or(FVAE_ERR_STATE)
+    unsafe { (*ptr::addr_of_mut!((*net_obj_mut(h)?).interp)).as_mut() }.ok_or(FVAE_ERR_STATE)
 }
 
 /// The prepared interpreter of a network handle, shared: for the functions that only read it,
@@ -146,7 +155,7 @@ pub unsafe extern "C" fn fvae_net_arena_size(net: *const FvaeNet, bytes: *mut us
 pub unsafe extern "C" fn fvae_net_prepare(net: *mut FvaeNet, arena: *mut c_void, arena_len: usize) -> i32 {
     code((|| {
         // SAFETY: handle contract.
-        let o = unsafe { net_obj(net)? };
+        let o = unsafe { net_obj_mut(net)? };
         if arena.is_null() {
             return Err(FVAE_ERR_NULL);
         }

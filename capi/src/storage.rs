@@ -81,12 +81,14 @@ pub(crate) fn check_storage(storage: *mut c_void, storage_len: usize, need: usiz
     Ok(storage.cast::<u8>())
 }
 
-/// Checks a handle (non-null, aligned, the right magic) and returns it as a raw object pointer
-/// (no reference is made, so the caller may still write through it).
+/// Checks a handle (non-null, aligned, the right magic) and returns it as a raw object pointer,
+/// `const` as the handle is: a read-only function (a `*const` handle) cannot write through it or
+/// make a `&mut` of it without a cast, and the crate's one such cast is [`checked_mut`], which
+/// takes a `*mut` handle (the `capi_const_handles_stay_shared` test keeps it so).
 ///
 /// # Safety
 /// A non-null, aligned `h` points at least at a `u32` of storage the caller owns.
-pub(crate) unsafe fn checked<T>(h: *const c_void, magic: u32) -> Status<*mut T> {
+pub(crate) unsafe fn checked<T>(h: *const c_void, magic: u32) -> Status<*const T> {
     if h.is_null() {
         return Err(FVAE_ERR_NULL);
     }
@@ -98,7 +100,17 @@ pub(crate) unsafe fn checked<T>(h: *const c_void, magic: u32) -> Status<*mut T> 
     if unsafe { h.cast::<u32>().read() } != magic {
         return Err(FVAE_ERR_INVALID_HANDLE);
     }
-    Ok(h.cast::<T>().cast_mut())
+    Ok(h.cast::<T>())
+}
+
+/// [`checked`] for a `*mut` handle (a function that changes the object): the object pointer,
+/// writable.
+///
+/// # Safety
+/// As [`checked`].
+pub(crate) unsafe fn checked_mut<T>(h: *mut c_void, magic: u32) -> Status<*mut T> {
+    // SAFETY: forwarded contract; the pointer comes from a `*mut` handle, so it may be written.
+    Ok(unsafe { checked::<T>(h, magic)? }.cast_mut())
 }
 
 /// Checks a handle as [`checked`] and returns the object behind it.

@@ -9,7 +9,7 @@
 
 use crate::nn::{network_ref, FvaeNet};
 use crate::status::{code, status_of, Status, FVAE_ERR_NULL, FVAE_ERR_SHAPE};
-use crate::storage::{c_slice, c_slice_mut, check_storage, checked, header_len, object, publish, put, FVAE_ALIGN};
+use crate::storage::{c_slice, c_slice_mut, check_storage, checked_mut, header_len, object, publish, put, FVAE_ALIGN};
 use crate::vq::{codebook_i8_ref, codebook_ref, FvaeCodebook, FvaeCodebookI8};
 use core::ffi::c_void;
 use core::mem::{align_of, size_of};
@@ -148,9 +148,9 @@ pub unsafe extern "C" fn fvae_vqvae_encoder_i8_init(
 ///
 /// # Safety
 /// As `crate::storage::checked`; no other reference to the object is live during the borrow.
-unsafe fn encoder<'a>(h: *const FvaeVqVaeEncoder) -> Status<&'a mut AnyEncoder> {
+unsafe fn encoder<'a>(h: *mut FvaeVqVaeEncoder) -> Status<&'a mut AnyEncoder> {
     // SAFETY: the magic says an encoder init wrote an EncoderObj there.
-    Ok(unsafe { &mut (*checked::<EncoderObj>(h.cast(), ENCODER_MAGIC)?).enc })
+    Ok(unsafe { &mut (*checked_mut::<EncoderObj>(h.cast(), ENCODER_MAGIC)?).enc })
 }
 
 /// The encoder object behind a handle, shared: for the read-only functions (a `const` handle).
@@ -175,9 +175,9 @@ unsafe fn decoder_ref<'a>(h: *const FvaeVqVaeDecoder) -> Status<&'a VqVaeDecoder
 ///
 /// # Safety
 /// As [`encoder`].
-unsafe fn decoder<'a>(h: *const FvaeVqVaeDecoder) -> Status<&'a mut VqVaeDecoder<'static, 'static, 'static>> {
+unsafe fn decoder<'a>(h: *mut FvaeVqVaeDecoder) -> Status<&'a mut VqVaeDecoder<'static, 'static, 'static>> {
     // SAFETY: the magic says the decoder init wrote a DecoderObj there.
-    Ok(unsafe { &mut (*checked::<DecoderObj>(h.cast(), DECODER_MAGIC)?).dec })
+    Ok(unsafe { &mut (*checked_mut::<DecoderObj>(h.cast(), DECODER_MAGIC)?).dec })
 }
 
 /// The encoder's input length and L, its number of indices per input.
