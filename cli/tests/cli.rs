@@ -2,22 +2,10 @@
 //! exit, and no output file left behind by a failure.
 
 use fvae::formats::npy::Npy;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-fn data(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(rel)
-}
-
-fn fvae(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fvae")).args(args).output().expect("run fvae")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fvae-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+mod common;
+use common::{data_path as data, fvae, tmp_path as tmp};
 
 fn read(path: &Path) -> (Vec<f64>, Vec<usize>) {
     let bytes = std::fs::read(path).unwrap();

@@ -3,15 +3,14 @@
 //! readable `.npy` output or with a non-zero exit, exactly one line on stderr, no panic, and
 //! nothing left behind in the output folder (no half-written or temporary file).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TIME_LIMIT: Duration = Duration::from_secs(30);
+mod common;
+use common::data_path as data;
 
-fn data(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(rel)
-}
+const TIME_LIMIT: Duration = Duration::from_secs(30);
 
 /// One command: its arguments, with `{name}` standing for a file written from `files`.
 struct Case {

@@ -4,22 +4,10 @@
 use fvae::formats::npy::Npy;
 use fvae::formats::safetensors::SafeTensors;
 use fvae::formats::AlignedBuf;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-fn data(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(rel).to_string_lossy().into_owned()
-}
-
-fn fvae(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fvae")).args(args).output().expect("run fvae")
-}
-
-fn tmp(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("fvae-cli-fit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name).to_string_lossy().into_owned()
-}
+mod common;
+use common::{data_arg as data, fvae, tmp_arg as tmp};
 
 fn npy(path: &str) -> (Vec<f64>, Vec<usize>) {
     let bytes = std::fs::read(path).unwrap();

@@ -3,22 +3,10 @@
 
 use fvae::formats::npy::{self, Npy};
 use fvae::formats::{safetensors, DType};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-fn data(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(rel).to_str().unwrap().to_string()
-}
-
-fn fvae(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fvae")).args(args).output().expect("run fvae")
-}
-
-fn tmp(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("fvae-cli-fvvae-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name).to_str().unwrap().to_string()
-}
+mod common;
+use common::{data_arg as data, fvae, tmp_arg as tmp};
 
 fn read(path: &str) -> (Vec<f64>, Vec<usize>) {
     let bytes = std::fs::read(path).unwrap();

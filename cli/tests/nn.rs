@@ -4,18 +4,11 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+mod common;
+use common::{fvae, tmp_path as tmp};
+
 fn data(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/tflite").join(rel).to_string_lossy().into_owned()
-}
-
-fn fvae(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fvae")).args(args).output().expect("run fvae")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fvae-cli-nn-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::data_arg(&format!("tflite/{rel}"))
 }
 
 #[test]

@@ -3,21 +3,13 @@
 //! 1e-5; one-line errors and no output left behind by a failure.
 
 use fvae::formats::npy::Npy;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+
+mod common;
+use common::{fvae, tmp_path as tmp};
 
 fn data(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/vq").join(rel).to_string_lossy().into_owned()
-}
-
-fn fvae(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fvae")).args(args).output().expect("run fvae")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fvae-cli-vq-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::data_arg(&format!("vq/{rel}"))
 }
 
 fn read(path: impl AsRef<Path>) -> (Vec<f64>, Vec<usize>) {

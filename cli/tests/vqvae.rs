@@ -2,24 +2,11 @@
 //! indices and int8 reconstructions of the 697 test digits), for several thread counts.
 
 use fvae::formats::npy::{self, Npy};
-use std::path::PathBuf;
-use std::process::Command;
+
+mod common;
+use common::{data_arg as data, fvae, tmp_arg as tmp};
 
 const TRAIN: usize = 1100;
-
-fn data(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(rel).to_str().unwrap().to_string()
-}
-
-fn fvae(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fvae")).args(args).output().expect("run fvae")
-}
-
-fn tmp(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("fvae-cli-vqvae-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name).to_str().unwrap().to_string()
-}
 
 fn bytes(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap()
