@@ -68,24 +68,6 @@ pub struct DiagGmm<'a> {
 /// ln(2 pi) as an f32 pair (hi + lo = the f64 value to 1e-15).
 const LN_2PI: F32x2 = F32x2 { hi: 1.837_877, lo: 3.126_835_3e-8 };
 
-/// Checks the parameters and fills `inv_sigma` [K*D], `log_norm` [K], `log_weights` [K].
-fn prepare(
-    weights: &[f32],
-    means: &[f32],
-    variances: &[f32],
-    inv_sigma: &mut [f32],
-    log_norm: &mut [f32],
-    log_norm_lo: &mut [f32],
-    log_weights: &mut [f32],
-) -> Result<(usize, usize)> {
-    let (k, d) = dims(weights, means)?;
-    let Some(to) = inv_sigma.get_mut(..variances.len()).filter(|_| variances.len() == k * d) else {
-        return Err(Error::Shape { what: "covariances", expected: k * d, found: variances.len() });
-    };
-    to.copy_from_slice(variances);
-    prepare_in_place(weights, means, to, log_norm, log_norm_lo, log_weights)
-}
-
 /// K and D from `weights` [K] and `means` [K, D], or the error naming which is wrong.
 fn dims(weights: &[f32], means: &[f32]) -> Result<(usize, usize)> {
     let k = weights.len();
@@ -98,9 +80,10 @@ fn dims(weights: &[f32], means: &[f32]) -> Result<(usize, usize)> {
     Ok((k, means.len() / k))
 }
 
-/// [`prepare`] with the variances [K*D] already in `inv_sigma`, replaced by `1 / sigma` (so that
-/// an owned mixture loads without a K x D array of its own on the stack).
-fn prepare_in_place(
+/// Checks the parameters and fills `inv_sigma` [K*D] (which holds the variances on entry: an
+/// owned mixture then loads with no K x D array of its own on the stack), `log_norm` [K],
+/// `log_norm_lo` [K] and `log_weights` [K].
+fn prepare(
     weights: &[f32],
     means: &[f32],
     inv_sigma: &mut [f32],
@@ -185,7 +168,12 @@ impl<'a> DiagGmm<'a> {
         let (log_norm, rest) = rest.split_at_mut_checked(k).ok_or(too_small)?;
         let (log_norm_lo, rest) = rest.split_at_mut_checked(k).ok_or(too_small)?;
         let log_weights = rest.get_mut(..k).ok_or(too_small)?;
-        prepare(weights, means, variances, inv_sigma, log_norm, log_norm_lo, log_weights)?;
+        dims(weights, means)?;
+        if variances.len() != inv_sigma.len() {
+            return Err(Error::Shape { what: "covariances", expected: inv_sigma.len(), found: variances.len() });
+        }
+        inv_sigma.copy_from_slice(variances);
+        prepare(weights, means, inv_sigma, log_norm, log_norm_lo, log_weights)?;
         Ok(DiagGmm { k, d, weights, means, inv_sigma, log_norm, log_norm_lo, log_weights })
     }
 
@@ -593,10 +581,11 @@ pub struct DiagGmmOwned<const K: usize, const D: usize> {
 impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
     /// Validates and precomputes, as [`DiagGmm::new`].
     pub fn new(weights: [f32; K], means: [[f32; D]; K], variances: [[f32; D]; K]) -> Result<Self> {
+        // The variances go where their reciprocal square roots will be.
         let mut g = DiagGmmOwned {
             weights,
             means,
-            inv_sigma: [[0.0; D]; K],
+            inv_sigma: variances,
             log_norm: [0.0; K],
             log_norm_lo: [0.0; K],
             log_weights: [0.0; K],
@@ -604,20 +593,13 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
         if D == 0 {
             return Err(Error::Empty { what: "descriptor dimension" });
         }
-        prepare(
-            &g.weights,
-            g.means.as_flattened(),
-            variances.as_flattened(),
-            g.inv_sigma.as_flattened_mut(),
-            &mut g.log_norm,
-            &mut g.log_norm_lo,
-            &mut g.log_weights,
-        )?;
+        g.prepare()?;
         Ok(g)
     }
 
     /// All zeros: no mixture yet, a `const` to place in a `static` (or any memory) and fill
-    /// with [`set_from`](Self::set_from), so that no K x D array passes through the stack.
+    /// with [`set_from`](Self::set_from) or [`load_safetensors`](Self::load_safetensors), so that
+    /// no K x D array passes through the stack.
     /// Its [`view`](Self::view) is not a valid mixture until then.
     pub const EMPTY: Self = DiagGmmOwned {
         weights: [0.0; K],
@@ -667,12 +649,12 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             }
             to.copy_from_slice(from);
         }
-        self.prepare_in_place()
+        self.prepare()
     }
 
-    /// Validates and precomputes with the variances already in `inv_sigma`.
-    fn prepare_in_place(&mut self) -> Result<()> {
-        prepare_in_place(
+    /// Validates and precomputes, the variances being in `inv_sigma`.
+    fn prepare(&mut self) -> Result<()> {
+        prepare(
             &self.weights,
             self.means.as_flattened(),
             self.inv_sigma.as_flattened_mut(),
@@ -734,7 +716,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
         copy_f32("weights", w.bytes(), &mut self.weights)?;
         copy_f32("means", m.bytes(), self.means.as_flattened_mut())?;
         copy_f32("covariances", v.bytes(), self.inv_sigma.as_flattened_mut())?;
-        self.prepare_in_place()
+        self.prepare()
     }
 
     /// Zeroes every array in place (as [`EMPTY`](Self::EMPTY), without a temporary).
