@@ -93,7 +93,7 @@ fn decode_errors_are_one_line_and_leave_nothing() {
 }
 
 fn real(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/real").join(rel).to_string_lossy().into_owned()
+    common::data_arg(&format!("real/{rel}"))
 }
 
 fn npy(path: &str) -> Vec<u8> {
