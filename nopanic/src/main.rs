@@ -96,6 +96,9 @@ fn gmm_and_fisher() {
 
     let mut owned = DiagGmmOwned::<4, 8>::EMPTY;
     let _ = bb(owned.set_from(floats(), floats(), floats()));
+    if let Ok(file) = SafeTensors::parse(bytes()) {
+        let _ = bb(owned.load_safetensors(&file));
+    }
     let mut plain = PlainFisherStorage::<4, 8>::new();
     if let Ok(mut p) = plain.accumulator(owned.view(), bb(FisherOptions::DEFAULT.with_compensated(false))) {
         let _ = bb(p.push(floats()));
@@ -162,6 +165,9 @@ fn tflite() {
     let _ = bb(net.required_arena());
     let mut arena = [0u8; 8192];
     let Ok(mut it) = net.interpreter(bb(&mut arena[..])) else { return };
+    for layer in it.layer_paths() {
+        let _ = bb(layer.map(|l| l.path));
+    }
     if let Ok(input) = it.input_i8_mut(bb(0)) {
         bb(input);
     }
