@@ -44,10 +44,12 @@ done
 step "no panic reachable from the public API on Cortex-M4F and M0 (link-time check, scripts/nopanic.sh)"
 bash scripts/nopanic.sh
 
-step "x86_64 CPU detection and the AVX2 / SSE2 paths under qemu-user (Haswell: AVX2, Nehalem: SSE4.2)"
+step "x86_64 CPU detection, the AVX2 / SSE2 paths and the nn layer paths under qemu-user (Haswell: AVX2, Nehalem: SSE4.2)"
 for cpu_level in Haswell:avx2 Nehalem:sse2; do
     CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="qemu-x86_64 -cpu ${cpu_level%%:*}" FVAE_EXPECT_X86_LEVEL=${cpu_level#*:} \
         cargo test --release -p fvae-kernels --tests
+    CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="qemu-x86_64 -cpu ${cpu_level%%:*}" FVAE_EXPECT_X86_LEVEL=${cpu_level#*:} \
+        cargo test --release -p fvae --test nn_paths
 done
 
 step "aarch64 under qemu-user (NEON paths)"
