@@ -403,23 +403,23 @@ fn paths() -> Paths {
     let mut p = Paths { sq: vec![], scores: vec![], argmin: vec![], i8_sq: vec![], i8_dot: vec![] };
     #[cfg(target_arch = "x86_64")]
     {
+        use fvae::kernels::cpu::X86Level;
         use fvae::kernels::vq::x86_64::{avx2, avx512};
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        // Listed by the dispatch's own level, which checks every feature each path enables.
+        let level = fvae::kernels::cpu::detected_x86_level();
+        if level >= X86Level::Avx2Fma {
             p.sq.push(("avx2", avx2::sq_distances));
             p.scores.push(("avx2", avx2_scores));
             p.argmin.push(("avx2", avx2::argmin));
             p.i8_sq.push(("avx2", avx2::i8_sq_distances));
             p.i8_dot.push(("avx2", avx2::i8_dots));
         }
-        if is_x86_feature_detected!("avx512f") {
+        if level >= X86Level::Avx512 {
             p.sq.push(("avx512", avx512::sq_distances));
             p.scores.push(("avx512", avx512::scores));
             p.argmin.push(("avx512", avx512::argmin));
         }
-        if is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512vl")
-            && is_x86_feature_detected!("avx512vnni")
-        {
+        if level >= X86Level::Avx512Vnni {
             p.i8_sq.push(("avx512vnni", avx512::i8_sq_distances));
             p.i8_dot.push(("avx512vnni", avx512::i8_dots));
         }
@@ -902,8 +902,8 @@ fn sq_distance_exact_paths_give_the_same_bits() {
             let want = scalar::sq_distance_exact(x, c);
             assert_eq!(kv::sq_distance_exact(x, c).to_bits(), want.to_bits(), "dispatch d={d}");
             #[cfg(target_arch = "x86_64")]
-            if is_x86_feature_detected!("avx512f") {
-                // SAFETY: the feature is detected.
+            if fvae::kernels::cpu::detected_x86_level() >= fvae::kernels::cpu::X86Level::Avx512 {
+                // SAFETY: the CPU has the level's features (the ones the function enables).
                 let got = unsafe { fvae::kernels::vq::x86_64::avx512::sq_distance_exact(x, c) };
                 assert_eq!(got.to_bits(), want.to_bits(), "avx512 d={d} scale={scale}");
             }
