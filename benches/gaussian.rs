@@ -68,7 +68,9 @@ fn paths() -> Vec<Path> {
             acc: sse2::accumulate,
             acc_comp: sse2::accumulate_compensated,
         });
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // Listed by the dispatch's own level, which checks every feature each path enables.
+        let level = fvae_kernels::cpu::detected_x86_level();
+        if level >= fvae_kernels::cpu::X86Level::Avx2Fma {
             v.push(Path {
                 name: "avx2+fma",
                 sq: avx2::sq_mahalanobis,
@@ -77,7 +79,7 @@ fn paths() -> Vec<Path> {
                 acc_comp: avx2::accumulate_compensated,
             });
         }
-        if std::is_x86_feature_detected!("avx512f") {
+        if level >= fvae_kernels::cpu::X86Level::Avx512 {
             v.push(Path {
                 name: "avx512f",
                 sq: avx512::sq_mahalanobis,
