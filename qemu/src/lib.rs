@@ -25,7 +25,19 @@
 use core::fmt;
 
 pub use cortex_m_rt::entry;
-pub use cortex_m_semihosting::hprintln;
+#[doc(hidden)]
+pub use cortex_m_semihosting as __semihosting;
+
+/// `cortex_m_semihosting::hprintln!`, after [`stack::guard`]: the stack grows down into the statics
+/// with no fault on these cores, and the first static it overwrites is semihosting's own stdout
+/// handle, after which every print is refused and the program spins in its retry loop forever.
+#[macro_export]
+macro_rules! hprintln {
+    ($($arg:tt)*) => {{
+        $crate::stack::guard();
+        $crate::__semihosting::hprintln!($($arg)*)
+    }};
+}
 // A panic prints its message over semihosting and exits QEMU with a failure.
 use panic_semihosting as _;
 
@@ -317,7 +329,10 @@ pub fn sqrt(x: f64) -> f64 {
 /// RAM use measured by painting: the stack is filled with a pattern when a [`Suite`] starts, and the
 /// deepest word no longer holding it marks the peak.
 pub mod stack {
+    use core::sync::atomic::{AtomicBool, Ordering};
+
     const PAINT: u32 = 0x5eed_f00d;
+    static PAINTED: AtomicBool = AtomicBool::new(false);
 
     extern "C" {
         // Symbols of cortex-m-rt's link.x: the start of .data (the first RAM section), the end of the
@@ -359,6 +374,21 @@ pub mod stack {
             // 4-aligned (link.x asserts it).
             unsafe { core::ptr::write_volatile(p as *mut u32, PAINT) };
             p += 4;
+        }
+        PAINTED.store(true, Ordering::Relaxed);
+    }
+
+    /// Ends the program with a failure if the stack has reached the statics since [`paint`]: the
+    /// lowest stack word no longer holds the pattern. The message goes through a newly opened
+    /// stdout handle, since the cached one is the static the overflow reaches first.
+    pub fn guard() {
+        let (_, end, _) = bounds();
+        // SAFETY: _stack_end is an aligned, mapped RAM word (the lowest word of the stack space).
+        if PAINTED.load(Ordering::Relaxed) && unsafe { core::ptr::read_volatile(end as *const u32) } != PAINT {
+            if let Ok(mut out) = cortex_m_semihosting::hio::hstdout() {
+                let _ = out.write_all(b"FAIL stack overflow: the stack grew into the statics\n");
+            }
+            super::exit(false);
         }
     }
 

@@ -46,49 +46,91 @@ fn main() -> ! {
     {
         s.finish()
     }
-    let Some(file) = s.ok("codebook", SafeTensors::parse(&fx::CODEBOOK.0)) else { s.finish() };
-    let Some(codebook) = s.ok("codebook", Codebook::from_safetensors(&file)) else { s.finish() };
-    let Some(file_i8) = s.ok("int8 codebook", SafeTensors::parse(&fx::CODEBOOK_I8.0)) else { s.finish() };
-    let Some(codebook_i8) = s.ok("int8 codebook", CodebookI8::from_safetensors(&file_i8)) else { s.finish() };
+    // Each step in a frame of its own, after the networks are read: on the Cortex-M0 (16K of RAM,
+    // 10K of it stack) one frame holding the codecs beside the networks' set-up overflowed the stack.
+    let mut radio = [0u8; IMAGES * packed_len(L, M)];
+    encode_f32(&mut s, &enc_net, ENC_ARENA, &mut radio);
+    decode(&mut s, &dec_net, DEC_ARENA, &radio);
+    encode_i8(&mut s, &enc_net, ENC_ARENA);
+    fvae_qemu::hprintln!("vqvae: {} digits, {} bytes sent per digit", IMAGES, packed_len(L, M));
+    s.finish()
+}
 
-    let (mut z, mut z_i8) = ([0f32; L * 4], [0f32; L * 4]);
-    let Some(mut enc) = s.ok("VqVaeEncoder", VqVaeEncoder::new(&enc_net, ENC_ARENA, &mut z, codebook)) else {
-        s.finish()
-    };
-    let Some(mut dec) = s.ok("VqVaeDecoder", VqVaeDecoder::new(&dec_net, DEC_ARENA, codebook)) else { s.finish() };
-    let (mut wrong, mut wrong_decoded) = (0, 0);
-    let (mut idx, mut received) = ([0u32; L], [0u32; L]);
-    let mut radio = [0u8; packed_len(L, M)];
-    for (r, x) in fx::X.chunks_exact(PIXELS).enumerate() {
-        if s.ok("encode", enc.encode(x, &mut idx)).is_none() {
-            break;
+/// The f32 codebook, read in place.
+fn codebook<'a>(s: &mut Suite, file: &'a Option<SafeTensors<'a>>) -> Option<Codebook<'a>> {
+    s.ok("codebook", Codebook::from_safetensors(file.as_ref()?))
+}
+
+/// Encodes every digit with the f32 codebook (indices against the host's) and packs each digit's
+/// indices into its slot of `radio`.
+#[inline(never)]
+fn encode_f32(s: &mut Suite, net: &Network<'_>, arena: &mut [u8], radio: &mut [u8]) {
+    let file = s.ok("codebook", SafeTensors::parse(&fx::CODEBOOK.0));
+    let Some(codebook) = codebook(s, &file) else { return };
+    let mut z = [0f32; L * 4];
+    let Some(mut enc) = s.ok("VqVaeEncoder", VqVaeEncoder::new(net, arena, &mut z, codebook)) else { return };
+    encode_all(s, &mut enc, radio);
+}
+
+/// The encoding loop of [`encode_f32`], out of line: with it inlined, the encoder's set-up and its
+/// run shared one frame.
+#[inline(never)]
+fn encode_all(s: &mut Suite, enc: &mut VqVaeEncoder<'_, '_>, radio: &mut [u8]) {
+    let mut idx = [0u32; L];
+    let mut wrong = 0;
+    for (r, (x, packed)) in fx::X.chunks_exact(PIXELS).zip(radio.chunks_exact_mut(packed_len(L, M))).enumerate() {
+        if s.ok("encode", enc.encode(x, &mut idx)).is_none() || s.ok("pack", pack_indices(&idx, M, packed)).is_none() {
+            return;
         }
         wrong += differ(&idx, &fx::INDICES[r * L..(r + 1) * L]) as u32;
-        if s.ok("pack", pack_indices(&idx, M, &mut radio)).is_none()
-            || s.ok("unpack", unpack_indices(&radio, M, &mut received)).is_none()
-        {
-            break;
-        }
-        let Some(y) = s.ok("decode", dec.decode_i8(&received)) else { break };
-        wrong_decoded += (y != &fx::DECODED[r * PIXELS..(r + 1) * PIXELS]) as u32;
     }
     check!(s, wrong == 0, "{} of {} digits' indices differ from the host's", wrong, IMAGES);
-    check!(s, wrong_decoded == 0, "{} of {} reconstructions differ from TFLite Micro", wrong_decoded, IMAGES);
+}
 
-    // The int8 codebook's exact integer search, in the same arena.
-    drop(enc);
-    let Some(mut enc_i8) = s.ok("VqVaeEncoderI8", VqVaeEncoderI8::new(&enc_net, ENC_ARENA, &mut z_i8, codebook_i8))
-    else {
-        s.finish()
-    };
-    let mut wrong_i8 = 0;
-    for (r, x) in fx::X.chunks_exact(PIXELS).enumerate() {
-        if s.ok("encode i8", enc_i8.encode(x, &mut idx)).is_none() {
-            break;
+/// Unpacks and decodes every digit; each int8 reconstruction against TFLite Micro's.
+#[inline(never)]
+fn decode(s: &mut Suite, net: &Network<'_>, arena: &mut [u8], radio: &[u8]) {
+    let file = s.ok("codebook", SafeTensors::parse(&fx::CODEBOOK.0));
+    let Some(codebook) = codebook(s, &file) else { return };
+    let Some(mut dec) = s.ok("VqVaeDecoder", VqVaeDecoder::new(net, arena, codebook)) else { return };
+    decode_all(s, &mut dec, radio);
+}
+
+/// The decoding loop of [`decode`], out of line (as [`encode_all`]).
+#[inline(never)]
+fn decode_all(s: &mut Suite, dec: &mut VqVaeDecoder<'_, '_, '_>, radio: &[u8]) {
+    let mut received = [0u32; L];
+    let mut wrong = 0;
+    for (r, packed) in radio.chunks_exact(packed_len(L, M)).enumerate() {
+        if s.ok("unpack", unpack_indices(packed, M, &mut received)).is_none() {
+            return;
         }
-        wrong_i8 += differ(&idx, &fx::INDICES[r * L..(r + 1) * L]) as u32;
+        let Some(y) = s.ok("decode", dec.decode_i8(&received)) else { return };
+        wrong += (y != &fx::DECODED[r * PIXELS..(r + 1) * PIXELS]) as u32;
     }
-    check!(s, wrong_i8 == 0, "{} of {} digits' int8-codebook indices differ from the host's", wrong_i8, IMAGES);
-    fvae_qemu::hprintln!("vqvae: {} digits, {} bytes sent per digit, first {:?}", IMAGES, radio.len(), &radio[..4]);
-    s.finish()
+    check!(s, wrong == 0, "{} of {} reconstructions differ from TFLite Micro", wrong, IMAGES);
+}
+
+/// The int8 codebook's exact integer search, in the encoder's arena.
+#[inline(never)]
+fn encode_i8(s: &mut Suite, net: &Network<'_>, arena: &mut [u8]) {
+    let Some(file) = s.ok("int8 codebook", SafeTensors::parse(&fx::CODEBOOK_I8.0)) else { return };
+    let Some(codebook) = s.ok("int8 codebook", CodebookI8::from_safetensors(&file)) else { return };
+    let mut z = [0f32; L * 4];
+    let Some(mut enc) = s.ok("VqVaeEncoderI8", VqVaeEncoderI8::new(net, arena, &mut z, codebook)) else { return };
+    encode_all_i8(s, &mut enc);
+}
+
+/// The loop of [`encode_i8`], out of line (as [`encode_all`]).
+#[inline(never)]
+fn encode_all_i8(s: &mut Suite, enc: &mut VqVaeEncoderI8<'_, '_, '_>) {
+    let mut idx = [0u32; L];
+    let mut wrong = 0;
+    for (r, x) in fx::X.chunks_exact(PIXELS).enumerate() {
+        if s.ok("encode i8", enc.encode(x, &mut idx)).is_none() {
+            return;
+        }
+        wrong += differ(&idx, &fx::INDICES[r * L..(r + 1) * L]) as u32;
+    }
+    check!(s, wrong == 0, "{} of {} digits' int8-codebook indices differ from the host's", wrong, IMAGES);
 }
