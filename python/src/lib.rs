@@ -24,8 +24,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use std::ops::Range;
 
+// Module `fvae` (which re-exports it): the name pickle records, so the error crosses processes
+// (a Dask worker's exception reaches the client).
 create_exception!(
-    _fvae,
+    fvae,
     FormatError,
     PyValueError,
     "A file fvae cannot read: malformed, or missing or mistyped tensors."
