@@ -18,7 +18,7 @@ Cases (the "kind" column):
   fvae.dask.fit_gmm on a 2-worker LocalCluster against scikit-learn's GaussianMixture.fit on the
   same rows, both from the same start (fvae's k-means start), a fixed number of EM iterations.
 
-    python benches/python_vs_peers.py [--quick] [--dask-rows 10000000] [--skip-dask]
+    python benches/python_vs_peers.py [--quick] [--dask-rows 10000000] [--skip-dask | --dask-only]
 
 Needs: fvae (pip install ./python), numpy, scikit-learn, scikit-image, faiss-cpu, tflite-micro,
 ai-edge-litert (LiteRT, optional), dask[distributed].
@@ -253,12 +253,13 @@ def main():
     p.add_argument("--dask-d", type=int, default=32)
     p.add_argument("--dask-iters", type=int, default=5)
     p.add_argument("--skip-dask", action="store_true")
+    p.add_argument("--dask-only", action="store_true", help="only the Dask case (it takes minutes)")
     a = p.parse_args()
     repeat = 2 if a.quick else a.repeat
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; load average {load()}; numpy {np.__version__}")
     print("| case | kind | peer | peer | fvae | speed-up | target | agreement |")
     print("| --- | --- | --- | ---: | ---: | ---: | --- | --- |", flush=True)
-    groups = [
+    groups = [] if a.dask_only else [
         lambda: fisher_cases(repeat, 5_000 if a.quick else 50_000, 5_000 if a.quick else 20_000),
         lambda: search_cases(repeat, 2_000 if a.quick else 20_000),
         lambda: network_cases(repeat, 500 if a.quick else 5_000),
