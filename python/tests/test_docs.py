@@ -1,6 +1,7 @@
-"""The docstrings' examples run: the package's, and the extension's (classes, functions)."""
+"""The docstrings' examples run (the package's and the extension's), and the extension is abi3."""
 
 import doctest
+import pathlib
 
 import numpy as np
 
@@ -19,3 +20,11 @@ def test_extension_docstring_examples():
     gmm = fvae.DiagGMM([0.5, 0.5], [[0.0, 0.0], [4.0, 4.0]], [[1.0, 1.0], [1.0, 1.0]])
     result = doctest.testmod(fvae._fvae, extraglobs={"fvae": fvae, "np": np, "X": X, "gmm": gmm})
     assert result.attempted >= 20 and result.failed == 0
+
+
+def test_the_extension_is_built_for_the_stable_abi():
+    # One wheel serves CPython 3.9 and later: the extension carries the stable-ABI tag.
+    import sys
+
+    name = pathlib.Path(fvae._fvae.__file__).name
+    assert name.endswith(".pyd") if sys.platform == "win32" else ".abi3." in name
