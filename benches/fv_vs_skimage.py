@@ -54,13 +54,13 @@ def write_case(name, x, w, means, var, work):
     return gmm_path, x_path, x, g
 
 
-def make_realistic(d, k, n, seed, work):
-    """Patches of the sample images, PCA to d, a GMM fitted by EM: what a user's pipeline produces."""
+def patch_descriptors(d, n, seed):
+    """n mean-removed 8x8 grey patches of scikit-learn's sample images, PCA to d, unit overall
+    standard deviation (float32): real descriptors, as a user's pipeline produces them."""
     from sklearn.datasets import load_sample_images
     from sklearn.decomposition import PCA
     from sklearn.feature_extraction.image import extract_patches_2d
 
-    rng = np.random.default_rng(seed)
     patches = []
     for img in load_sample_images().images:
         grey = img.astype(np.float64).mean(axis=2) / 255.0
@@ -68,7 +68,13 @@ def make_realistic(d, k, n, seed, work):
     p = np.concatenate(patches)[:n]
     p -= p.mean(axis=1, keepdims=True)
     x = PCA(n_components=d, random_state=seed).fit_transform(p)
-    x = (x / x.std()).astype(np.float32)
+    return (x / x.std()).astype(np.float32)
+
+
+def make_realistic(d, k, n, seed, work):
+    """Real descriptors (patch_descriptors) and a GMM fitted to them by scikit-learn's EM."""
+    x = patch_descriptors(d, n, seed)
+    rng = np.random.default_rng(seed)
     fit_rows = x[rng.choice(len(x), size=min(len(x), 20_000), replace=False)]
     g = GaussianMixture(n_components=k, covariance_type="diag", max_iter=50, random_state=seed).fit(fit_rows)
     return write_case(f"real_d{d}_k{k}", x, g.weights_.astype(np.float32), g.means_.astype(np.float32),

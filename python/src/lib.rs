@@ -24,8 +24,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use std::ops::Range;
 
+// Module `fvae` (which re-exports it): the name pickle records, so the error crosses processes
+// (a Dask worker's exception reaches the client).
 create_exception!(
-    _fvae,
+    fvae,
     FormatError,
     PyValueError,
     "A file fvae cannot read: malformed, or missing or mistyped tensors."
@@ -485,7 +487,10 @@ impl FisherSums {
 /// VLFeat's `[G_mu, G_sigma]` in `layout="vlfeat"`. `improved`: signed power `alpha`, then L2.
 /// `threshold`: posteriors below it count as 0 (VLFeat uses 1e-6); `hard`: one-hot posteriors.
 ///
-/// >>> fv = fvae.fisher_vector(X, gmm, improved=True)     # doctest: +SKIP
+/// >>> X = np.random.default_rng(0).normal(size=(100, 2)).astype(np.float32)
+/// >>> gmm = fvae.DiagGMM([0.5, 0.5], [[0.0, 0.0], [4.0, 4.0]], [[1.0, 1.0], [1.0, 1.0]])
+/// >>> fvae.fisher_vector(X, gmm, improved=True).shape    # scikit-image's layout: 2KD + K
+/// (10,)
 #[pyfunction]
 #[pyo3(signature = (x, gmm, *, improved=false, alpha=0.5, layout="skimage", threshold=None, hard=false, threads=None))]
 #[allow(clippy::too_many_arguments)]
@@ -516,6 +521,9 @@ fn fisher_vector<'py>(
 
 /// One Fisher vector per array of `arrays` (each [N_i, D], one per image), in parallel over the
 /// arrays; the options are `fisher_vector`'s. Returns [len(arrays), FV length].
+///
+/// >>> fvae.fisher_vectors([X[:40], X[40:]], gmm).shape    # X [N, 2], gmm: K = 2
+/// (2, 10)
 #[pyfunction]
 #[pyo3(signature = (arrays, gmm, *, improved=false, alpha=0.5, layout="skimage", threshold=None, hard=false, threads=None))]
 #[allow(clippy::too_many_arguments)]
@@ -573,8 +581,11 @@ fn fisher_vectors<'py>(
 /// (other threads, processes or machines: it pickles), finish into a Fisher vector at any
 /// point. A rejected batch leaves it unchanged.
 ///
-/// >>> acc = fvae.FisherAccumulator(gmm)                  # doctest: +SKIP
-/// >>> acc.push(X1); acc.push(X2); fv = acc.finish(improved=True)
+/// >>> acc = fvae.FisherAccumulator(gmm)                  # X [N, 2], gmm: K = 2
+/// >>> acc.push(X[:40]); acc.push(X[40:]); acc.count
+/// 100
+/// >>> np.allclose(acc.finish(improved=True), fvae.fisher_vector(X, gmm, improved=True), atol=1e-6)
+/// True
 #[pyclass(module = "fvae._fvae", name = "FisherAccumulator")]
 struct PyFisherAccumulator {
     gmm: PyDiagGmm,
@@ -865,6 +876,12 @@ impl PyCodebook {
 
 /// Residual vector quantisation over S codebooks `[S, M, D]` (float32): each stage quantises
 /// what the previous stages left.
+///
+/// >>> rvq = fvae.ResidualVQ(np.array([[[0, 0], [4, 4]], [[0, 0], [1, 1]]], np.float32))
+/// >>> codes = rvq.encode(np.array([[5, 5]], np.float32)); codes
+/// array([[1, 1]])
+/// >>> rvq.decode(codes)
+/// array([[5., 5.]], dtype=float32)
 #[pyclass(module = "fvae._fvae", name = "ResidualVQ", frozen)]
 struct PyResidualVq {
     s: usize,
@@ -1011,7 +1028,7 @@ enum OutputRows {
 /// An int8 `.tflite` network (a path or the file's bytes), run bit-exact with TFLite Micro.
 ///
 /// >>> net = fvae.Network("decoder.tflite")               # doctest: +SKIP
-/// >>> [y] = net.run(z_int8)                              # z_int8: [N, 8] int8
+/// >>> [y] = net.run(z_int8)                              # doctest: +SKIP
 #[pyclass(module = "fvae._fvae", name = "Network", frozen)]
 struct PyNetwork {
     model: AlignedBuf,
@@ -1210,7 +1227,7 @@ impl PyNetwork {
 /// (`.safetensors` with `weight` [P, L], `bias` [P], `variance` [P]).
 ///
 /// >>> vae = fvae.FvVae("encoder.tflite", "decoder_layer.safetensors")   # doctest: +SKIP
-/// >>> fv = vae.fisher_vector(X, improved=True)                           # [P (L + 1)]
+/// >>> fv = vae.fisher_vector(X, improved=True)                           # doctest: +SKIP
 #[pyclass(module = "fvae._fvae", name = "FvVae", frozen)]
 struct PyFvVae {
     encoder: AlignedBuf,
@@ -1331,7 +1348,8 @@ fn fit_options(
 /// `max_iter`, `tol` on the mean log-likelihood and `reg_covar`). Deterministic for a seed and a
 /// thread count.
 ///
-/// >>> gmm = fvae.fit_gmm(X, 16, seed=0)                   # doctest: +SKIP
+/// >>> fvae.fit_gmm(X, 2, seed=0).means.shape              # X [N, 2]
+/// (2, 2)
 #[pyfunction]
 #[pyo3(signature = (x, n_components, *, seed=0, max_iter=100, tol=1e-3, reg_covar=1e-6, threads=None))]
 #[allow(clippy::too_many_arguments)]
@@ -1422,7 +1440,9 @@ fn _m_step(
 /// k-means codebook of `X` [N, D] (greedy k-means++ seeding as scikit-learn, Lloyd iterations,
 /// `restarts` runs keeping the lowest energy). Deterministic for a seed.
 ///
-/// >>> cb = fvae.kmeans(X, 64, seed=0)                     # doctest: +SKIP
+/// >>> D, I = fvae.kmeans(X, 4, seed=0).search(X[:3], k=2)  # X [N, 2]
+/// >>> I.shape
+/// (3, 2)
 #[pyfunction]
 #[pyo3(signature = (x, n_clusters, *, seed=0, restarts=1, max_iter=300, threads=None))]
 fn kmeans(
@@ -1448,6 +1468,10 @@ fn kmeans(
 /// The VLAD vector `[M D]` of `X` [N, D] over a float32 codebook (Jegou et al. 2010), with
 /// VLFeat's normalisation flags: `mass` (divide by counts), `sqrt` (signed square root),
 /// `intra` (per-cluster L2), `l2` (global L2, the default).
+///
+/// >>> cb = fvae.Codebook(np.array([[0, 0], [10, 10]], np.float32))
+/// >>> fvae.vlad(np.array([[1, 0], [9, 10]], np.float32), cb).round(3)
+/// array([ 0.707,  0.   , -0.707,  0.   ], dtype=float32)
 #[pyfunction]
 #[pyo3(signature = (x, codebook, *, mass=false, sqrt=false, intra=false, l2=true, threads=None))]
 #[allow(clippy::too_many_arguments)]
@@ -1492,6 +1516,10 @@ fn vlad<'py>(
 /// The bag-of-words histogram `[M]` of `X` [N, D] over a float32 codebook: hard (nearest
 /// codeword) or, with `soft=k`, weights `exp(-beta d^2)` over the k nearest; `norm` one of
 /// "counts", "l1", "l2", "hellinger".
+///
+/// >>> cb = fvae.Codebook(np.array([[0, 0], [10, 10]], np.float32))
+/// >>> fvae.bow(np.array([[1, 0], [9, 10], [8, 8]], np.float32), cb, norm="counts")
+/// array([1., 2.], dtype=float32)
 #[pyfunction]
 #[pyo3(signature = (x, codebook, *, soft=None, beta=1.0, norm="l1", threads=None))]
 #[allow(clippy::too_many_arguments)]

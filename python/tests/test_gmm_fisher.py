@@ -141,9 +141,12 @@ def test_files_save_load_and_format_errors(tmp_path):
     assert np.array_equal(back.means, gmm.means) and np.array_equal(back.covariances, gmm.covariances)
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}     ")
-    with pytest.raises(fvae.FormatError):
+    with pytest.raises(fvae.FormatError) as raised:
         fvae.DiagGMM.load(bad)
     assert issubclass(fvae.FormatError, ValueError)
+    # It pickles (a Dask worker's error reaches the client) as fvae.FormatError, message kept.
+    back_err = pickle.loads(pickle.dumps(raised.value))
+    assert type(back_err) is fvae.FormatError and str(back_err) == str(raised.value) and "bad.safetensors" in str(back_err)
     with pytest.raises(OSError):
         fvae.DiagGMM.load(tmp_path / "missing.safetensors")
     with pytest.raises(fvae.FormatError):

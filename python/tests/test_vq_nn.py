@@ -106,6 +106,23 @@ def test_network_is_bit_exact_with_tflite_micro(name):
     assert net.inputs[0]["zero_point"] == manifest["input_zero_point"]
 
 
+def test_network_converted_models_are_bit_exact_with_their_stored_outputs():
+    # TensorFlow- and PyTorch-converted networks (batch 1 and None, int8 and float32 I/O, one or
+    # two inputs and outputs); the stored outputs are TFLite Micro's.
+    d = DATA / "real"
+    manifest = json.loads((d / "manifest.json").read_text())
+    for name, entry in manifest.items():
+        net = fvae.Network(d / f"{name}.tflite")
+        assert [i["name"] for i in net.inputs] == [i["name"] for i in entry["inputs"]], name
+        ins = [np.load(d / f"{name}_in{k}.npy") for k in range(len(entry["inputs"]))]
+        outs = net.run(ins if len(ins) > 1 else ins[0], threads=2)
+        assert len(outs) == len(entry["outputs"]), name
+        for k, (y, o) in enumerate(zip(outs, entry["outputs"])):
+            want = np.load(d / f"{name}_out{k}.npy")
+            assert y.dtype == np.dtype(o["dtype"]) and np.array_equal(y.reshape(want.shape), want), (name, k)
+    assert len(manifest) >= 30
+
+
 def test_network_operator_models_two_inputs_and_float_inputs():
     d = DATA / "tflite_ops"
     manifest = json.loads((d / "manifest.json").read_text())

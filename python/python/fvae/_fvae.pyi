@@ -40,17 +40,17 @@ class DiagGMM:
     def means(self) -> F32: ...
     @property
     def covariances(self) -> F32: ...
-    def log_densities(self, X: ArrayLike, *, threads: Optional[int] = None) -> F32:
+    def log_densities(self, x: ArrayLike, *, threads: Optional[int] = None) -> F32:
         """[N, K] ``log N(x | mu_k, diag var_k)``, without the weights."""
-    def predict_proba(self, X: ArrayLike, *, threads: Optional[int] = None) -> F32:
+    def predict_proba(self, x: ArrayLike, *, threads: Optional[int] = None) -> F32:
         """[N, K] posteriors, as scikit-learn's."""
-    def score_samples(self, X: ArrayLike, *, threads: Optional[int] = None) -> F32:
+    def score_samples(self, x: ArrayLike, *, threads: Optional[int] = None) -> F32:
         """[N] ``log sum_k w_k N(x | k)``, as scikit-learn's."""
 
 GMMLike = Union[DiagGMM, Any]
 
 def fisher_vector(
-    X: ArrayLike,
+    x: ArrayLike,
     gmm: GMMLike,
     *,
     improved: bool = False,
@@ -94,7 +94,7 @@ class FisherAccumulator:
     """
 
     def __init__(self, gmm: GMMLike, compensated: bool = True, *, threshold: Optional[float] = None, hard: bool = False) -> None: ...
-    def push(self, X: ArrayLike, *, threads: Optional[int] = None) -> None:
+    def push(self, x: ArrayLike, *, threads: Optional[int] = None) -> None:
         """Adds the rows of X [N, D]; a rejected batch leaves the accumulator unchanged."""
     def merge(self, other: "FisherAccumulator") -> None: ...
     @property
@@ -123,7 +123,7 @@ class Codebook:
     def codewords(self) -> npt.NDArray[Any]: ...
     @property
     def scale(self) -> Optional[float]: ...
-    def search(self, X: ArrayLike, k: int = 1, *, threads: Optional[int] = None) -> Tuple[F32, npt.NDArray[np.int64]]:
+    def search(self, x: ArrayLike, k: int = 1, *, threads: Optional[int] = None) -> Tuple[F32, npt.NDArray[np.int64]]:
         """(D [N, k] float32 squared distances, I [N, k] int64), nearest first, ties to the
         lowest index. An int8 codebook takes int8 queries."""
 
@@ -135,7 +135,7 @@ class ResidualVQ:
     def load(path: Path) -> "ResidualVQ": ...
     @property
     def codebooks(self) -> F32: ...
-    def encode(self, X: ArrayLike, *, threads: Optional[int] = None) -> npt.NDArray[np.int64]:
+    def encode(self, x: ArrayLike, *, threads: Optional[int] = None) -> npt.NDArray[np.int64]:
         """Codes [N, S]."""
     def decode(self, codes: ArrayLike) -> F32:
         """Reconstructions [N, D]."""
@@ -165,11 +165,11 @@ class FvVae:
     @property
     def shape(self) -> Tuple[int, int]:
         """(P, L)."""
-    def fisher_vector(self, X: ArrayLike, *, improved: bool = False, alpha: float = 0.5, threads: Optional[int] = None) -> F32:
+    def fisher_vector(self, x: ArrayLike, *, improved: bool = False, alpha: float = 0.5, threads: Optional[int] = None) -> F32:
         """[P (L + 1)] over the rows of X [N, P]."""
 
 def fit_gmm(
-    X: ArrayLike,
+    x: ArrayLike,
     n_components: int,
     *,
     seed: int = 0,
@@ -181,10 +181,10 @@ def fit_gmm(
     """EM for a diagonal GMM from a k-means start (deterministic for a seed)."""
 
 def kmeans(
-    X: ArrayLike, n_clusters: int, *, seed: int = 0, restarts: int = 1, max_iter: int = 300, threads: Optional[int] = None
+    x: ArrayLike, n_clusters: int, *, seed: int = 0, restarts: int = 1, max_iter: int = 300, threads: Optional[int] = None
 ) -> Codebook: ...
 def vlad(
-    X: ArrayLike,
+    x: ArrayLike,
     codebook: Codebook,
     *,
     mass: bool = False,
@@ -196,7 +196,7 @@ def vlad(
     """[M D] VLAD vector (VLFeat's flags)."""
 
 def bow(
-    X: ArrayLike,
+    x: ArrayLike,
     codebook: Codebook,
     *,
     soft: Optional[int] = None,
@@ -206,6 +206,6 @@ def bow(
 ) -> F32:
     """[M] bag-of-words histogram."""
 
-def _initial_gmm(X: ArrayLike, n_components: int, *, seed: int = 0, reg_covar: float = 1e-6, threads: Optional[int] = None) -> DiagGMM: ...
-def _e_step(gmm: DiagGMM, X: ArrayLike, *, threads: Optional[int] = None) -> Tuple[int, Any, Any, Any, float]: ...
+def _initial_gmm(x: ArrayLike, n_components: int, *, seed: int = 0, reg_covar: float = 1e-6, threads: Optional[int] = None) -> DiagGMM: ...
+def _e_step(gmm: DiagGMM, x: ArrayLike, *, threads: Optional[int] = None) -> Tuple[int, Any, Any, Any, float]: ...
 def _m_step(gmm: DiagGMM, rows: int, s0: Any, s1: Any, s2: Any, *, reg_covar: float = 1e-6) -> DiagGMM: ...
