@@ -104,13 +104,18 @@ fn main() -> ! {
     run_real(&mut s, "real vq_encoder_b1", vq, vq_in, &[&fx::REAL_VQ_ENCODER_OUT0], ARENA_BUF);
     // Per-operator models: tables filled in f32 (soft float on thumbv6m), f32 ELU between
     // DEQUANTIZE and QUANTIZE, 16-bit HARD_SWISH, broadcasting, a one-element constant.
-    let ops: [(&str, &[u8], &[i8], &[i8]); 6] = [
+    // Then the small decoder's convolution shapes (pairs forms, one or three output channels,
+    // stride 2).
+    let ops: [(&str, &[u8], &[i8], &[i8]); 9] = [
         ("gelu", &fx::OP_GELU.0, &fx::OP_GELU_IN, &fx::OP_GELU_OUT),
         ("dequantize_elu_quantize", &fx::OP_ELU_F32.0, &fx::OP_ELU_F32_IN, &fx::OP_ELU_F32_OUT),
         ("hard_swish", &fx::OP_HARD_SWISH.0, &fx::OP_HARD_SWISH_IN, &fx::OP_HARD_SWISH_OUT),
         ("prelu_shared_axes", &fx::OP_PRELU.0, &fx::OP_PRELU_IN, &fx::OP_PRELU_OUT),
         ("add_constant_scalar", &fx::OP_ADD_SCALAR.0, &fx::OP_ADD_SCALAR_IN, &fx::OP_ADD_SCALAR_OUT),
         ("mul_constant_first", &fx::OP_MUL_BROADCAST.0, &fx::OP_MUL_BROADCAST_IN, &fx::OP_MUL_BROADCAST_OUT),
+        ("conv_same_s2_one_channel", &fx::OP_CONV_S2_1.0, &fx::OP_CONV_S2_1_IN, &fx::OP_CONV_S2_1_OUT),
+        ("conv_same_three_channels_relu", &fx::OP_CONV_3.0, &fx::OP_CONV_3_IN, &fx::OP_CONV_3_OUT),
+        ("transpose_conv_same_s2_one_channel", &fx::OP_TCONV_S2_1.0, &fx::OP_TCONV_S2_1_IN, &fx::OP_TCONV_S2_1_OUT),
     ];
     for (name, model, input, expected) in ops {
         run_rows(&mut s, name, model, input, expected, 16, ARENA_BUF);
@@ -166,10 +171,12 @@ fn main() -> ! {
 /// The convolutions' pairs kernels (`int8::pairs::dot_taps`, `scalar::requantize_channels`,
 /// `int8::pairs::requantize_doubled`)
 /// against the scalar reference, bit for bit: tap lengths 0..=48 in steps of 4 (the DSP loop's
-/// 8-element step and its 4-element tail), raw bytes at every alignment, row strides of 0 and
-/// not, random and -128/127 contents with zero points -128..127, sums that wrap.
+/// 8-element step and its 4-element tail), taps of 8 with shared pairs (the two-rows-per-pass
+/// loop, over an odd number of rows), raw bytes at every alignment, row strides of 0 and not,
+/// random and -128/127 contents with zero points -128..127, sums that wrap; the doubled
+/// requantisation with no activation clamp, a lower one and both.
 fn pairs_cases(next: &mut impl FnMut() -> u32) -> (u32, u32) {
-    let (mut raw, mut src) = ([0i8; 4 * 64 + 3], [0i8; 64]);
+    let (mut raw, mut src) = ([0i8; 5 * 64 + 3], [0i8; 64]);
     let mut widened = [0i32; 40];
     let (mut cases, mut wrong) = (0, 0);
     for len in (0..=48).step_by(4) {
@@ -186,25 +193,26 @@ fn pairs_cases(next: &mut impl FnMut() -> u32) -> (u32, u32) {
             k::pairs::widen(&src[..48], zp, &mut widened[..24]);
             let off = (case % 4) as usize;
             let (stride, pstride) = if case == 5 { (0, 4) } else { (len + 4, 0) };
-            let taps = [[off, 0, len], [off + 4, 2, len.saturating_sub(4)]];
-            let start = [i32::MAX - 5, -7, 0, i32::MIN];
+            let taps = if case == 4 { [[off, 0, 8], [off + 4, 4, 8]] } else { [[off, 0, len], [off + 4, 2, len.saturating_sub(4)]] };
+            let start = [i32::MAX - 5, -7, 0, i32::MIN, 3];
             let (mut got, mut want) = (start, start);
             let ok = k::pairs::dot_taps(&mut got, &raw, stride, &widened, pstride, &taps);
             k::scalar::dot_taps(&mut want, &raw, stride, &widened, pstride, &taps);
             wrong += (!ok || got != want) as u32;
-            let (mult, shift) = ([(1 << 30) + (next() >> 2) as i32; 4], [-((next() % 32) as i32), 0, -1, -31]);
-            let (mut a, mut b) = ([0i8; 4], [0i8; 4]);
+            let (mult, shift) = ([(1 << 30) + (next() >> 2) as i32; 5], [-((next() % 32) as i32), 0, -1, -31, -7]);
+            let (mut a, mut b) = ([0i8; 5], [0i8; 5]);
             k::scalar::requantize_channels(&got, &mult, &shift, zp, -128, 127, &mut a);
             k::scalar::requantize(&got, &mult, &shift, zp, -128, 127, &mut b);
             wrong += (a != b) as u32;
             // The doubled form (DSP: smmlar/ssat) on accumulators inside its +-2^30 bound.
             let zp2 = zp.clamp(-64, 63);
+            let (lo, hi) = [(-128, 127), (zp2 - 3, 127), (zp2 - 3, zp2 + 5)][(case % 3) as usize];
             let acc2 = got.map(|v| v >> 2);
             for ((&acc, &m), &sh) in acc2.iter().zip(&mult).zip(&shift) {
                 if let Some([m2, e1, k2]) = k::scalar::requant_doubled(m, sh, zp2) {
                     let (mut c, mut e) = ([0i8], [0i8]);
-                    k::pairs::requantize_doubled(&[acc], &[m2], &[e1], &[k2], zp2 - 3, 127, &mut c);
-                    k::scalar::requantize(&[acc], &[m], &[sh], zp2, zp2 - 3, 127, &mut e);
+                    k::pairs::requantize_doubled(&[acc], &[m2], &[e1], &[k2], lo, hi, &mut c);
+                    k::scalar::requantize(&[acc], &[m], &[sh], zp2, lo, hi, &mut e);
                     wrong += (c != e) as u32;
                 }
             }
