@@ -661,6 +661,17 @@ def models():
     y = g.tensor([1, 8, 8, 1], scale=[0.06], zp=[4])
     g.op("TRANSPOSE_CONV", [shape, w, x, bias], [y], "TransposeConv", [(0, "i8", 0), (1, "i32", 2), (2, "i32", 2)])
     yield "transpose_conv_same_s2_one_channel", g, [x], [y]
+    # DEPTHWISE_CONV_2D, depth multiplier 1, 6 channels (a group of 4 and a tail of 2), SAME,
+    # stride 2, per-channel, bias.
+    g = Graph()
+    x = g.tensor([1, 7, 6, 6], scale=[0.05], zp=[-9])
+    ws = per_channel(6)
+    w = g.tensor([1, 3, 3, 6], scale=ws, zp=[0] * 6, data=i8((1, 3, 3, 6)), qdim=3)
+    bias = g.tensor([6], INT32, scale=ws * 0.05, zp=[0] * 6, data=rng.integers(-2000, 2000, 6, dtype=np.int32))
+    y = g.tensor([1, 4, 3, 6], scale=[0.03], zp=[11])
+    g.op("DEPTHWISE_CONV_2D", [x, w, bias], [y], "DepthwiseConv2D",
+         [(0, "i8", 0), (1, "i32", 2), (2, "i32", 2), (3, "i32", 1), (4, "i8", 0)])
+    yield "depthwise_same_s2_six_channels", g, [x], [y]
 
 
 def bad_models():

@@ -78,6 +78,7 @@ fn operators_bit_exact_with_tflite_micro() {
         "conv_same_s2_one_channel",
         "conv_same_three_channels_relu",
         "transpose_conv_same_s2_one_channel",
+        "depthwise_same_s2_six_channels",
         "leaky_relu",
         "leaky_relu_negative_alpha",
         "leaky_relu_alpha_3",

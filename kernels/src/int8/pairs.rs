@@ -99,6 +99,26 @@ pub fn dot_taps(
     }
 }
 
+/// One depthwise-convolution tap, [`scalar::depthwise_tap`]: `acc[i] += (x[i] - offset) * w[i]`
+/// over the common length, wrapping i32, `offset` an int8 zero point. On Cortex-M DSP cores 4
+/// channels per step (`sxtb16`, `ssub16` of the offset, `smlabb`/`smlatt`).
+///
+/// ```
+/// use fvae_kernels::int8::pairs;
+/// let mut acc = [10, 0, 0];
+/// pairs::depthwise_tap(&mut acc, &[1, 2, 3], &[2, -1, 4], 1);
+/// assert_eq!(acc, [10, -1, 8]);
+/// ```
+#[inline]
+pub fn depthwise_tap(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32) {
+    #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
+    {
+        return super::arm::dsp::depthwise_tap(acc, x, w, offset);
+    }
+    #[allow(unreachable_code)]
+    scalar::depthwise_tap(acc, x, w, offset)
+}
+
 /// [`scalar::requantize_doubled`] (its `|acc| < 2^30` bound is the caller's to keep), with
 /// `ssat`/`smmlar` on Cortex-M DSP cores.
 ///

@@ -324,6 +324,14 @@ pub fn dot_pairs(acc: i32, raw: &[i8], pairs: &[i32]) -> i32 {
     })
 }
 
+/// One depthwise tap: `acc[i] += (x[i] - offset) * w[i]` over the common length (wrapping i32),
+/// `offset` an int8 zero point: one input pixel's channels against the tap's filter values.
+pub fn depthwise_tap(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32) {
+    for ((a, &x), &w) in acc.iter_mut().zip(x).zip(w) {
+        *a = a.wrapping_add((x as i32 - offset) * w as i32);
+    }
+}
+
 /// [`dot_pairs`] over taps for `R = sums.len()` rows: for each tap `t = [raw offset, pairs
 /// offset, length]` (length a multiple of 4), `sums[r] += dot_pairs` of
 /// `raw[r * raw_stride + t[0]..][..t[2]]` and `pairs[r * pairs_stride + t[1]..][..t[2] / 2]`.
