@@ -1,10 +1,11 @@
 //! The convolutions on a Cortex-M core, against TFLite Micro: per-operator models in the shapes a
 //! small decoder has (tests/data/tflite_ops: CONV_2D 3x3 stride 2 to one channel and 3x3 to three
 //! with RELU, TRANSPOSE_CONV 3x3 stride 2 to one channel, DEPTHWISE_CONV_2D with depth multiplier 1
-//! and 2), 16 rows each, every output to the bit. On thumbv7em and thumbv8m.main they take the DSP
+//! and 2), 16 rows each, and a real converter's depthwise convolution (tests/data/real
+//! torch_vq_encoder_b1: one input channel, multiplier 8), 64 rows; every output to the bit. On thumbv7em and thumbv8m.main they take the DSP
 //! pairs forms and the DSP depthwise tap; on thumbv6m the scalar reference. Then the depthwise tap
 //! kernel as dispatched against its scalar reference on random and -128/127 rows of every length
-//! 0..=13, unaligned, with zero points -128..127 and sums that wrap.
+//! 0..=17, multipliers 1, 2, 4 and 8, unaligned, with zero points -128..127 and sums that wrap.
 //!
 //! A program of its own (not part of `nn`): with these fixtures the `nn` image no longer fitted the
 //! micro:bit's 256K of flash.
@@ -20,18 +21,16 @@ mod fx {
 }
 
 const ARENA: usize = 2048;
-const ROWS: usize = 16;
-
-fn run(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], arena: &mut [u8]) {
+fn run(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], rows: usize, arena: &mut [u8]) {
     let Some(net) = s.ok(name, Network::new(model)) else { return };
     let need = net.required_arena();
     if !check!(s, need <= arena.len(), "{}: arena needs {} bytes, have {}", name, need, arena.len()) {
         return;
     }
     let Some(mut it) = s.ok(name, net.interpreter(arena)) else { return };
-    let (din, dout) = (input.len() / ROWS, expected.len() / ROWS);
+    let (din, dout) = (input.len() / rows, expected.len() / rows);
     let mut wrong = 0;
-    for r in 0..ROWS {
+    for r in 0..rows {
         let Some(x) = s.ok("input", it.input_i8_mut(0)) else { return };
         x.copy_from_slice(&input[r * din..(r + 1) * din]);
         if s.ok("invoke", it.invoke()).is_none() {
@@ -40,7 +39,7 @@ fn run(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], a
         let Some(y) = s.ok("output", it.output_i8(0)) else { return };
         wrong += (y != &expected[r * dout..(r + 1) * dout]) as u32;
     }
-    check!(s, wrong == 0, "{}: {} of {} rows differ from TFLite Micro", name, wrong, ROWS);
+    check!(s, wrong == 0, "{}: {} of {} rows differ from TFLite Micro", name, wrong, rows);
 }
 
 #[entry]
@@ -56,38 +55,41 @@ fn main() -> ! {
         ("depthwise_same_s2_relu6", &fx::OP_DW_MULT2.0, &fx::OP_DW_MULT2_IN, &fx::OP_DW_MULT2_OUT),
     ];
     for (name, model, input, expected) in ops {
-        run(&mut s, name, model, input, expected, ARENA_BUF);
+        run(&mut s, name, model, input, expected, 16, ARENA_BUF);
     }
+    let (vq, vq_in, vq_out) = (&fx::REAL_TORCH_VQ.0, &fx::REAL_TORCH_VQ_IN, &fx::REAL_TORCH_VQ_OUT);
+    run(&mut s, "real torch_vq_encoder_b1", vq, vq_in, vq_out, 64, ARENA_BUF);
 
     // The depthwise tap as dispatched against the scalar reference.
     let mut rng = Rng(0x1b87_3593);
-    let (mut x, mut w) = ([0i8; 15], [0i8; 15]);
+    let (mut x, mut w) = ([0i8; 19], [0i8; 19]);
     let (mut cases, mut wrong) = (0, 0);
-    for n in 0..=13 {
-        for case in 0..5u32 {
-            for v in x.iter_mut().chain(w.iter_mut()) {
-                *v = match case {
-                    1 => -128,
-                    2 => 127,
-                    3 => [-128, 127][(rng.next() & 1) as usize],
-                    _ => rng.next() as i8,
-                };
-            }
-            let offset = match case {
-                1 => 127,
-                2 => -128,
-                _ => (rng.next() % 256) as i32 - 128,
+    for (n, case, m) in (0..=17usize).flat_map(|n| (0..5u32).flat_map(move |c| [1usize, 2, 4, 8].map(|m| (n, c, m)))) {
+        for v in x.iter_mut().chain(w.iter_mut()) {
+            *v = match case {
+                1 => -128,
+                2 => 127,
+                3 => [-128, 127][(rng.next() & 1) as usize],
+                _ => rng.next() as i8,
             };
-            let (xo, wo) = ((case & 1) as usize, (case >> 1 & 1) as usize); // unaligned slices
-            let start = [i32::MAX - 40_000, i32::MIN + 3, -7, 0, 12_345, i32::MAX, i32::MIN, 1, -1, 2, -2, 3, -3];
-            let (mut got, mut want) = ([0i32; 13], [0i32; 13]);
-            got[..n].copy_from_slice(&start[..n]);
-            want[..n].copy_from_slice(&start[..n]);
-            k::pairs::depthwise_tap(&mut got[..n], &x[xo..xo + n], &w[wo..wo + n], offset);
-            k::scalar::depthwise_tap(&mut want[..n], &x[xo..xo + n], &w[wo..wo + n], offset);
-            wrong += (got != want) as u32;
-            cases += 1;
         }
+        let offset = match case {
+            1 => 127,
+            2 => -128,
+            _ => (rng.next() % 256) as i32 - 128,
+        };
+        let (xo, wo) = ((case & 1) as usize, (case >> 1 & 1) as usize); // unaligned slices
+        let start = [i32::MAX - 40_000, i32::MIN + 3, -7, 0, 12_345, i32::MAX, i32::MIN, 1, -1];
+        let (mut got, mut want) = ([0i32; 17], [0i32; 17]);
+        for (i, (g, v)) in got.iter_mut().zip(want.iter_mut()).enumerate() {
+            (*g, *v) = (start[i % start.len()], start[i % start.len()]);
+        }
+        // `n` outputs from `n.div_ceil(m)` input channels.
+        let xs = &x[xo..xo + n.div_ceil(m)];
+        k::pairs::depthwise_tap(&mut got[..n], xs, &w[wo..wo + n], offset, m);
+        k::scalar::depthwise_tap(&mut want[..n], xs, &w[wo..wo + n], offset, m);
+        wrong += (got != want) as u32;
+        cases += 1;
     }
     check!(
         s,

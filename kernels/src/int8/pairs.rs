@@ -99,24 +99,27 @@ pub fn dot_taps(
     }
 }
 
-/// One depthwise-convolution tap, [`scalar::depthwise_tap`]: `acc[i] += (x[i] - offset) * w[i]`
-/// over the common length, wrapping i32, `offset` an int8 zero point. On Cortex-M DSP cores 4
-/// channels per step (`sxtb16`, `ssub16` of the offset, `smlabb`/`smlatt`).
+/// One depthwise-convolution tap, [`scalar::depthwise_tap`]: `acc[o] += (x[o / multiplier] -
+/// offset) * w[o]`, wrapping i32, `offset` an int8 zero point. On Cortex-M DSP cores 4 outputs
+/// per step (`sxtb16` of the weights, `smlabb`/`smlatt`), for a multiplier of 1 or of a multiple of 4.
 ///
 /// ```
 /// use fvae_kernels::int8::pairs;
 /// let mut acc = [10, 0, 0];
-/// pairs::depthwise_tap(&mut acc, &[1, 2, 3], &[2, -1, 4], 1);
+/// pairs::depthwise_tap(&mut acc, &[1, 2, 3], &[2, -1, 4], 1, 1);
 /// assert_eq!(acc, [10, -1, 8]);
+/// let mut acc = [0; 4]; // two channels, two outputs each
+/// pairs::depthwise_tap(&mut acc, &[3, -1], &[1, 2, 3, 4], 0, 2);
+/// assert_eq!(acc, [3, 6, -3, -4]);
 /// ```
 #[inline]
-pub fn depthwise_tap(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32) {
+pub fn depthwise_tap(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32, multiplier: usize) {
     #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
     {
-        return super::arm::dsp::depthwise_tap(acc, x, w, offset);
+        return super::arm::dsp::depthwise_tap(acc, x, w, offset, multiplier);
     }
     #[allow(unreachable_code)]
-    scalar::depthwise_tap(acc, x, w, offset)
+    scalar::depthwise_tap(acc, x, w, offset, multiplier)
 }
 
 /// [`scalar::requantize_doubled`] (its `|acc| < 2^30` bound is the caller's to keep), with

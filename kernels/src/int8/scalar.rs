@@ -324,11 +324,16 @@ pub fn dot_pairs(acc: i32, raw: &[i8], pairs: &[i32]) -> i32 {
     })
 }
 
-/// One depthwise tap: `acc[i] += (x[i] - offset) * w[i]` over the common length (wrapping i32),
-/// `offset` an int8 zero point: one input pixel's channels against the tap's filter values.
-pub fn depthwise_tap(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32) {
-    for ((a, &x), &w) in acc.iter_mut().zip(x).zip(w) {
-        *a = a.wrapping_add((x as i32 - offset) * w as i32);
+/// One depthwise tap: `acc[o] += (x[o / multiplier] - offset) * w[o]` (wrapping i32), `offset`
+/// an int8 zero point: one input pixel's channels (each feeding `multiplier` outputs) against
+/// the tap's filter values, over the outputs that `acc`, `w` and `x` all reach.
+pub fn depthwise_tap(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32, multiplier: usize) {
+    let m = multiplier.max(1);
+    for ((ac, &x), wc) in acc.chunks_mut(m).zip(x).zip(w.chunks(m)) {
+        let v = x as i32 - offset;
+        for (a, &w) in ac.iter_mut().zip(wc) {
+            *a = a.wrapping_add(v * w as i32);
+        }
     }
 }
 

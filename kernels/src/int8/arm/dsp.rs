@@ -498,12 +498,61 @@ unsafe fn dot_taps_shared8(
     }
 }
 
-/// [`crate::int8::scalar::depthwise_tap`]: per 4 channels one word of inputs and one of
-/// weights, both `sxtb16`-split into channels (0, 2) and (1, 3), the offset taken off the
+/// [`crate::int8::scalar::depthwise_tap`]. Multiplier 1: per 4 channels one word of inputs and
+/// one of weights, both `sxtb16`-split into channels (0, 2) and (1, 3), the offset taken off the
 /// inputs with one `ssub16` per half (`x - offset` fits i16), then `smlabb`/`smlatt` into each
-/// channel's accumulator (16 instructions per 4 channels, where the plain loop took 6 per
-/// channel); the tail of fewer than 4 as the reference.
-pub fn depthwise_tap(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32) {
+/// channel's accumulator, the 4 accumulators by one `ldm` and one `stm` (18 instructions per 4
+/// channels in the depthwise loop, where the plain one took 6 or more per channel). A multiplier
+/// that is a multiple of 4: each input value, less the offset, against its outputs' weights 4
+/// at a time (`smlabb`/`smlabt`). Tails and other multipliers as the reference.
+pub fn depthwise_tap(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32, multiplier: usize) {
+    if multiplier == 1 {
+        return depthwise_tap1(acc, x, w, offset);
+    }
+    if multiplier == 0 || !multiplier.is_multiple_of(4) {
+        return crate::int8::scalar::depthwise_tap(acc, x, w, offset, multiplier);
+    }
+    for ((ac, &x), wc) in acc.chunks_exact_mut(multiplier).zip(x).zip(w.chunks_exact(multiplier)) {
+        let v = x as i32 - offset;
+        for (a, ws) in ac.chunks_exact_mut(4).zip(wc.chunks_exact(4)) {
+            // SAFETY: `ws` is 4 bytes: an unaligned word read of them.
+            let wv = unsafe { core::ptr::read_unaligned(ws.as_ptr() as *const u32) };
+            if let [a0, a1, a2, a3] = a {
+                // SAFETY: register arithmetic only (see `mac4`).
+                unsafe {
+                    asm!(
+                        "sxtb16 {we}, {w}",
+                        "sxtb16 {w}, {w}, ror #8",
+                        "smlabb {a0}, {v}, {we}, {a0}",
+                        "smlabt {a2}, {v}, {we}, {a2}",
+                        "smlabb {a1}, {v}, {w}, {a1}",
+                        "smlabt {a3}, {v}, {w}, {a3}",
+                        w = inout(reg) wv => _,
+                        v = in(reg) v,
+                        we = out(reg) _,
+                        a0 = inout(reg) *a0,
+                        a1 = inout(reg) *a1,
+                        a2 = inout(reg) *a2,
+                        a3 = inout(reg) *a3,
+                        options(pure, nomem, nostack),
+                    );
+                }
+            }
+        }
+    }
+    // The outputs past the last whole channel (a short `w` or `acc`) as the reference.
+    let whole = (acc.len().min(w.len()) / multiplier).min(x.len());
+    if whole < x.len() && whole * multiplier < acc.len().min(w.len()) {
+        if let (Some(a), Some(x), Some(w)) =
+            (acc.get_mut(whole * multiplier..), x.get(whole..), w.get(whole * multiplier..))
+        {
+            crate::int8::scalar::depthwise_tap(a, x, w, offset, multiplier);
+        }
+    }
+}
+
+/// [`depthwise_tap`] with multiplier 1.
+fn depthwise_tap1(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32) {
     let n = acc.len().min(x.len()).min(w.len());
     let (Some(acc), Some(x), Some(w)) = (acc.get_mut(..n), x.get(..n), w.get(..n)) else { return };
     let off2 = (offset & 0xffff) | (offset << 16);
@@ -541,7 +590,7 @@ pub fn depthwise_tap(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32) {
             }
         }
     }
-    crate::int8::scalar::depthwise_tap(ca.into_remainder(), cx.remainder(), cw.remainder(), offset);
+    crate::int8::scalar::depthwise_tap(ca.into_remainder(), cx.remainder(), cw.remainder(), offset, 1);
 }
 
 /// [`crate::int8::scalar::requantize_doubled`]: five instructions per value (`add` with the
