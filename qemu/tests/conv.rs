@@ -2,7 +2,8 @@
 //! small decoder has (tests/data/tflite_ops: CONV_2D 3x3 stride 2 to one channel and 3x3 to three
 //! with RELU, TRANSPOSE_CONV 3x3 stride 2 to one channel, DEPTHWISE_CONV_2D with depth multiplier 1
 //! and 2), 16 rows each, and a real converter's depthwise convolution (tests/data/real
-//! torch_vq_encoder_b1: one input channel, multiplier 8), 64 rows; every output to the bit. On thumbv7em and thumbv8m.main they take the DSP
+//! torch_vq_encoder_b1: one input channel, multiplier 8) and a swish decoder (mlp_decoder_swish_b1:
+//! a fully-connected layer on a 4-value latent, MUL), 64 rows; every output to the bit. On thumbv7em and thumbv8m.main they take the DSP
 //! pairs forms and the DSP depthwise tap; on thumbv6m the scalar reference. Then the depthwise tap
 //! kernel as dispatched against its scalar reference on random and -128/127 rows of every length
 //! 0..=17, multipliers 1, 2, 4 and 8, unaligned, with zero points -128..127 and sums that wrap.
@@ -20,7 +21,7 @@ mod fx {
     fvae_qemu::fixtures!("conv");
 }
 
-const ARENA: usize = 2048;
+const ARENA: usize = 4096;
 fn run(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], rows: usize, arena: &mut [u8]) {
     let Some(net) = s.ok(name, Network::new(model)) else { return };
     let need = net.required_arena();
@@ -59,6 +60,10 @@ fn main() -> ! {
     }
     let (vq, vq_in, vq_out) = (&fx::REAL_TORCH_VQ.0, &fx::REAL_TORCH_VQ_IN, &fx::REAL_TORCH_VQ_OUT);
     run(&mut s, "real torch_vq_encoder_b1", vq, vq_in, vq_out, 64, ARENA_BUF);
+    // The DSP paths of the operators around them in real models: a fully-connected layer on a
+    // 4-value latent (a multiple of 4, not of 8) and MUL's doubled requantisation.
+    let (sw, sw_in, sw_out) = (&fx::REAL_SWISH.0, &fx::REAL_SWISH_IN, &fx::REAL_SWISH_OUT);
+    run(&mut s, "real mlp_decoder_swish_b1", sw, sw_in, sw_out, 64, ARENA_BUF);
 
     // The depthwise tap as dispatched against the scalar reference.
     let mut rng = Rng(0x1b87_3593);

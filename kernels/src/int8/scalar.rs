@@ -406,8 +406,13 @@ pub fn requant_doubled(mult: i32, shift: i32, zero_point: i32) -> Option<[i32; 3
 /// `arm::dsp`), then clamped to `[min, max]`. Exactly TFLite's integers under those bounds.
 pub fn requantize_doubled(acc: &[i32], mult: &[i32], e1: &[i32], k: &[i32], min: i32, max: i32, out: &mut [i8]) {
     for ((((o, &a), &m), &e1), &k) in out.iter_mut().zip(acc).zip(mult).zip(e1).zip(k) {
-        let r = k.wrapping_sub((a < 0) as i32) as i64 + ((2 * a as i64 * m as i64 + (1 << 31)) >> 32);
-        let v = ((r as i32) >> (e1 & 31)) >> 1;
-        *o = v.clamp(-128, 127).max(min).min(max) as i8;
+        *o = requantize_doubled_one(a, m, e1, k).max(min).min(max) as i8;
     }
+}
+
+/// One value of [`requantize_doubled`] before the activation clamp: in `-128..=127`.
+#[inline]
+pub fn requantize_doubled_one(acc: i32, mult: i32, e1: i32, k: i32) -> i32 {
+    let r = k.wrapping_sub((acc < 0) as i32) as i64 + ((2 * acc as i64 * mult as i64 + (1 << 31)) >> 32);
+    (((r as i32) >> (e1 & 31)) >> 1).clamp(-128, 127)
 }

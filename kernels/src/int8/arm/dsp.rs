@@ -297,6 +297,52 @@ pub unsafe fn fully_connected_pairs(x: &[i8], w: &[i8], slots: &[i32], x2: &mut 
     unsafe { fvae_dsp_fc_s8(a.as_ptr()) }
 }
 
+/// The fused fully-connected layer ([`crate::int8::fully_connected`]) on its doubled parameters
+/// for a `D = x.len()` that is a multiple of 4 but not of 8 (the assembly's step), as the small
+/// latent inputs of decoders are: the input widened and doubled into `x2` once, then per row one
+/// word of weights per 4 inputs (`sxtb16` twice, `smlad` twice) and the doubled requantisation of
+/// [`fvae_dsp_fc_s8`] (4 instructions), every row of `out`, saturated to i8 (the caller narrows to
+/// the activation). Rows are taken in slot order ([`crate::int8::fc_slot`]), the order `slots`
+/// holds them in.
+///
+/// `slots` holds the `out.len()` doubled rows `fc_double` wrote for `w`; `x2` at least `D / 2`
+/// words; rows past what `w` holds are left unchanged.
+pub fn fully_connected_by4(x: &[i8], w: &[i8], slots: &[i32], x2: &mut [i32], out: &mut [i8]) {
+    let (d, n) = (x.len(), out.len());
+    for (g, o) in x.chunks_exact(4).zip(x2.chunks_exact_mut(2)) {
+        let half = |a: i8, b: i8| ((2 * a as i32) & 0xffff) | ((2 * b as i32) << 16);
+        (o[0], o[1]) = (half(g[0], g[2]), half(g[1], g[3]));
+    }
+    let x2 = x2.get(..d / 2).unwrap_or(&[]);
+    let h = n / 2;
+    for (slot, p) in slots.chunks_exact(4).enumerate().take(n) {
+        // Slots 2p and 2p + 1 hold rows p and p + h; an odd last row is last.
+        let r = if slot >= 2 * h { slot } else { slot / 2 + (slot % 2) * h };
+        let (Some(row), &[a2, m, e1, k]) = (w.get(r * d..(r + 1) * d), p) else { return };
+        let acc2 = dot_pairs(a2, row, x2);
+        let v: i32;
+        // SAFETY: register arithmetic only; `e1` is 0..=29 (fc_double), `acc2` twice a sum that
+        // fits (fc_double's bound), as in fvae_dsp_fc_s8.
+        unsafe {
+            asm!(
+                "add {k}, {k}, {a}, asr #31",
+                "smmlar {v}, {a}, {m}, {k}",
+                "asr {v}, {v}, {e}",
+                "ssat {v}, #8, {v}, asr #1",
+                a = in(reg) acc2,
+                k = inout(reg) k => _,
+                m = in(reg) m,
+                e = in(reg) e1,
+                v = out(reg) v,
+                options(pure, nomem, nostack),
+            );
+        }
+        if let Some(o) = out.get_mut(r) {
+            *o = v as i8;
+        }
+    }
+}
+
 /// `acc + sum` of the 4 raw int8 in `raw` times the i16 pairs `even` (elements 0, 2) and `odd`
 /// (1, 3): two `sxtb16`, two `smlad`.
 #[inline(always)]
@@ -616,24 +662,31 @@ fn requantize_doubled_with(
     clamp: impl Fn(i32) -> i32,
 ) {
     for ((((o, &a), &m), &e1), &k) in out.iter_mut().zip(acc).zip(mult).zip(e1).zip(k) {
-        let v: i32;
-        // SAFETY: register arithmetic only; `e1` is 0..=29 (requant_doubled), so `asr` by it is
-        // the arithmetic shift the formula needs.
-        unsafe {
-            asm!(
-                "add {k}, {k}, {a}, asr #31",
-                "lsl {a}, {a}, #1",
-                "smmlar {v}, {a}, {m}, {k}",
-                "asr {v}, {v}, {e}",
-                "ssat {v}, #8, {v}, asr #1",
-                a = inout(reg) a => _,
-                k = inout(reg) k => _,
-                m = in(reg) m,
-                e = in(reg) e1,
-                v = out(reg) v,
-                options(pure, nomem, nostack),
-            );
-        }
-        *o = clamp(v) as i8;
+        *o = clamp(requantize_doubled_one(a, m, e1, k)) as i8;
     }
+}
+
+/// [`crate::int8::scalar::requantize_doubled_one`]: `add` with the sign, `lsl`, `smmlar`, `asr`,
+/// `ssat`.
+#[inline(always)]
+pub fn requantize_doubled_one(acc: i32, mult: i32, e1: i32, k: i32) -> i32 {
+    let v: i32;
+    // SAFETY: register arithmetic only; `e1` is 0..=29 (requant_doubled), so `asr` by it is
+    // the arithmetic shift the formula needs.
+    unsafe {
+        asm!(
+            "add {k}, {k}, {a}, asr #31",
+            "lsl {a}, {a}, #1",
+            "smmlar {v}, {a}, {m}, {k}",
+            "asr {v}, {v}, {e}",
+            "ssat {v}, #8, {v}, asr #1",
+            a = inout(reg) acc => _,
+            k = inout(reg) k => _,
+            m = in(reg) mult,
+            e = in(reg) e1,
+            v = out(reg) v,
+            options(pure, nomem, nostack),
+        );
+    }
+    v
 }
