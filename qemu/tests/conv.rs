@@ -14,7 +14,6 @@
 #![no_main]
 
 use fvae::kernels::int8 as k;
-use fvae::nn::Network;
 use fvae_qemu::{check, entry, Rng, Suite};
 
 mod fx {
@@ -22,27 +21,6 @@ mod fx {
 }
 
 const ARENA: usize = 4096;
-fn run(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], rows: usize, arena: &mut [u8]) {
-    let Some(net) = s.ok(name, Network::new(model)) else { return };
-    let need = net.required_arena();
-    if !check!(s, need <= arena.len(), "{}: arena needs {} bytes, have {}", name, need, arena.len()) {
-        return;
-    }
-    let Some(mut it) = s.ok(name, net.interpreter(arena)) else { return };
-    let (din, dout) = (input.len() / rows, expected.len() / rows);
-    let mut wrong = 0;
-    for r in 0..rows {
-        let Some(x) = s.ok("input", it.input_i8_mut(0)) else { return };
-        x.copy_from_slice(&input[r * din..(r + 1) * din]);
-        if s.ok("invoke", it.invoke()).is_none() {
-            return;
-        }
-        let Some(y) = s.ok("output", it.output_i8(0)) else { return };
-        wrong += (y != &expected[r * dout..(r + 1) * dout]) as u32;
-    }
-    check!(s, wrong == 0, "{}: {} of {} rows differ from TFLite Micro", name, wrong, rows);
-}
-
 #[entry]
 fn main() -> ! {
     static mut ARENA_BUF: [u8; ARENA] = [0; ARENA];
@@ -56,14 +34,14 @@ fn main() -> ! {
         ("depthwise_same_s2_relu6", &fx::OP_DW_MULT2.0, &fx::OP_DW_MULT2_IN, &fx::OP_DW_MULT2_OUT),
     ];
     for (name, model, input, expected) in ops {
-        run(&mut s, name, model, input, expected, 16, ARENA_BUF);
+        fvae_qemu::run_network(&mut s, name, model, input, expected, 16, ARENA_BUF);
     }
     let (vq, vq_in, vq_out) = (&fx::REAL_TORCH_VQ.0, &fx::REAL_TORCH_VQ_IN, &fx::REAL_TORCH_VQ_OUT);
-    run(&mut s, "real torch_vq_encoder_b1", vq, vq_in, vq_out, 64, ARENA_BUF);
+    fvae_qemu::run_network(&mut s, "real torch_vq_encoder_b1", vq, vq_in, vq_out, 64, ARENA_BUF);
     // The DSP paths of the operators around them in real models: a fully-connected layer on a
     // 4-value latent (a multiple of 4, not of 8) and MUL's doubled requantisation.
     let (sw, sw_in, sw_out) = (&fx::REAL_SWISH.0, &fx::REAL_SWISH_IN, &fx::REAL_SWISH_OUT);
-    run(&mut s, "real mlp_decoder_swish_b1", sw, sw_in, sw_out, 64, ARENA_BUF);
+    fvae_qemu::run_network(&mut s, "real mlp_decoder_swish_b1", sw, sw_in, sw_out, 64, ARENA_BUF);
 
     // The depthwise tap as dispatched against the scalar reference.
     let mut rng = Rng(0x1b87_3593);

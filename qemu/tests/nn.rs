@@ -23,35 +23,7 @@ mod fx {
 const ARENA: usize = 6144;
 
 fn run(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], arena: &mut [u8]) {
-    run_rows(s, name, model, input, expected, 32, arena);
-}
-
-fn run_rows(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], rows: usize, arena: &mut [u8]) {
-    let Some(net) = s.ok(name, Network::new(model)) else { return };
-    let need = net.required_arena();
-    if !check!(s, need <= arena.len(), "{}: arena needs {} bytes, have {}", name, need, arena.len()) {
-        return;
-    }
-    fvae_qemu::hprintln!(
-        "{}: {} operators, arena {} bytes (activations {})",
-        name,
-        net.operators(),
-        need,
-        net.activation_bytes()
-    );
-    let Some(mut it) = s.ok(name, net.interpreter(arena)) else { return };
-    let (din, dout) = (input.len() / rows, expected.len() / rows);
-    let mut wrong = 0;
-    for r in 0..rows {
-        let Some(x) = s.ok("input", it.input_i8_mut(0)) else { return };
-        x.copy_from_slice(&input[r * din..(r + 1) * din]);
-        if s.ok("invoke", it.invoke()).is_none() {
-            return;
-        }
-        let Some(y) = s.ok("output", it.output_i8(0)) else { return };
-        wrong += (y != &expected[r * dout..(r + 1) * dout]) as u32;
-    }
-    check!(s, wrong == 0, "{}: {} of {} rows differ from TFLite Micro", name, wrong, rows);
+    fvae_qemu::run_network(s, name, model, input, expected, 32, arena);
 }
 
 /// A real-converter model (tests/data/real): 64 rows, every graph output against TFLite Micro's.
@@ -113,7 +85,7 @@ fn main() -> ! {
         ("mul_constant_first", &fx::OP_MUL_BROADCAST.0, &fx::OP_MUL_BROADCAST_IN, &fx::OP_MUL_BROADCAST_OUT),
     ];
     for (name, model, input, expected) in ops {
-        run_rows(&mut s, name, model, input, expected, 16, ARENA_BUF);
+        fvae_qemu::run_network(&mut s, name, model, input, expected, 16, ARENA_BUF);
     }
 
     // The dispatched int8 kernels against the scalar reference, bit for bit.

@@ -299,46 +299,27 @@ pub unsafe fn fully_connected_pairs(x: &[i8], w: &[i8], slots: &[i32], x2: &mut 
 
 /// The fused fully-connected layer ([`crate::int8::fully_connected`]) on its doubled parameters
 /// for a `D = x.len()` that is a multiple of 4 but not of 8 (the assembly's step), as the small
-/// latent inputs of decoders are: the input widened and doubled into `x2` once, then per row one
-/// word of weights per 4 inputs (`sxtb16` twice, `smlad` twice) and the doubled requantisation of
-/// [`fvae_dsp_fc_s8`] (4 instructions), every row of `out`, saturated to i8 (the caller narrows to
-/// the activation). Rows are taken in slot order ([`crate::int8::fc_slot`]), the order `slots`
+/// latent inputs of decoders are: the input widened into `x2` once, then per row one word of
+/// weights per 4 inputs (`sxtb16` twice, `smlad` twice) and the doubled requantisation of
+/// [`fvae_dsp_fc_s8`] ([`requantize_doubled_one`]), every row of `out`, saturated to i8 (the
+/// caller narrows to the activation). Rows are taken in slot order ([`crate::int8::fc_slot`]), the order `slots`
 /// holds them in.
 ///
 /// `slots` holds the `out.len()` doubled rows `fc_double` wrote for `w`; `x2` at least `D / 2`
 /// words; rows past what `w` holds are left unchanged.
 pub fn fully_connected_by4(x: &[i8], w: &[i8], slots: &[i32], x2: &mut [i32], out: &mut [i8]) {
     let (d, n) = (x.len(), out.len());
-    for (g, o) in x.chunks_exact(4).zip(x2.chunks_exact_mut(2)) {
-        let half = |a: i8, b: i8| ((2 * a as i32) & 0xffff) | ((2 * b as i32) << 16);
-        (o[0], o[1]) = (half(g[0], g[2]), half(g[1], g[3]));
-    }
+    crate::int8::scalar::widen_pairs(x, 0, x2);
     let x2 = x2.get(..d / 2).unwrap_or(&[]);
     let h = n / 2;
     for (slot, p) in slots.chunks_exact(4).enumerate().take(n) {
         // Slots 2p and 2p + 1 hold rows p and p + h; an odd last row is last.
         let r = if slot >= 2 * h { slot } else { slot / 2 + (slot % 2) * h };
         let (Some(row), &[a2, m, e1, k]) = (w.get(r * d..(r + 1) * d), p) else { return };
-        let acc2 = dot_pairs(a2, row, x2);
-        let v: i32;
-        // SAFETY: register arithmetic only; `e1` is 0..=29 (fc_double), `acc2` twice a sum that
-        // fits (fc_double's bound), as in fvae_dsp_fc_s8.
-        unsafe {
-            asm!(
-                "add {k}, {k}, {a}, asr #31",
-                "smmlar {v}, {a}, {m}, {k}",
-                "asr {v}, {v}, {e}",
-                "ssat {v}, #8, {v}, asr #1",
-                a = in(reg) acc2,
-                k = inout(reg) k => _,
-                m = in(reg) m,
-                e = in(reg) e1,
-                v = out(reg) v,
-                options(pure, nomem, nostack),
-            );
-        }
+        // `a2` is the doubled bias (even), so `a2 >> 1` is the bias.
+        let acc = dot_pairs(a2 >> 1, row, x2);
         if let Some(o) = out.get_mut(r) {
-            *o = v as i8;
+            *o = requantize_doubled_one(acc, m, e1, k) as i8;
         }
     }
 }
@@ -549,8 +530,8 @@ unsafe fn dot_taps_shared8(
 /// inputs with one `ssub16` per half (`x - offset` fits i16), then `smlabb`/`smlatt` into each
 /// channel's accumulator, the 4 accumulators by one `ldm` and one `stm` (18 instructions per 4
 /// channels in the depthwise loop, where the plain one took 6 or more per channel). A multiplier
-/// that is a multiple of 4: each input value, less the offset, against its outputs' weights 4
-/// at a time (`smlabb`/`smlabt`). Tails and other multipliers as the reference.
+/// that is a multiple of 4: each input value, less the offset, in both halves of one register
+/// against its outputs' weights 4 at a time (the same `smlabb`/`smlatt` step). Tails and other multipliers as the reference.
 pub fn depthwise_tap(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32, multiplier: usize) {
     if multiplier == 1 {
         return depthwise_tap1(acc, x, w, offset);
@@ -560,30 +541,9 @@ pub fn depthwise_tap(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32, multiplie
     }
     for ((ac, &x), wc) in acc.chunks_exact_mut(multiplier).zip(x).zip(w.chunks_exact(multiplier)) {
         let v = x as i32 - offset;
+        let v2 = (v & 0xffff) | (v << 16);
         for (a, ws) in ac.chunks_exact_mut(4).zip(wc.chunks_exact(4)) {
-            // SAFETY: `ws` is 4 bytes: an unaligned word read of them.
-            let wv = unsafe { core::ptr::read_unaligned(ws.as_ptr() as *const u32) };
-            if let [a0, a1, a2, a3] = a {
-                // SAFETY: register arithmetic only (see `mac4`).
-                unsafe {
-                    asm!(
-                        "sxtb16 {we}, {w}",
-                        "sxtb16 {w}, {w}, ror #8",
-                        "smlabb {a0}, {v}, {we}, {a0}",
-                        "smlabt {a2}, {v}, {we}, {a2}",
-                        "smlabb {a1}, {v}, {w}, {a1}",
-                        "smlabt {a3}, {v}, {w}, {a3}",
-                        w = inout(reg) wv => _,
-                        v = in(reg) v,
-                        we = out(reg) _,
-                        a0 = inout(reg) *a0,
-                        a1 = inout(reg) *a1,
-                        a2 = inout(reg) *a2,
-                        a3 = inout(reg) *a3,
-                        options(pure, nomem, nostack),
-                    );
-                }
-            }
+            mac_lanes(a, v2, v2, ws);
         }
     }
     // The outputs past the last whole channel (a short `w` or `acc`) as the reference.
@@ -604,39 +564,56 @@ fn depthwise_tap1(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32) {
     let off2 = (offset & 0xffff) | (offset << 16);
     let (mut ca, mut cx, mut cw) = (acc.chunks_exact_mut(4), x.chunks_exact(4), w.chunks_exact(4));
     for ((a, xs), ws) in (&mut ca).zip(&mut cx).zip(&mut cw) {
-        // SAFETY: `xs` and `ws` are 4 bytes each: unaligned word reads of them.
-        let (xv, wv) = unsafe {
-            (core::ptr::read_unaligned(xs.as_ptr() as *const u32), core::ptr::read_unaligned(ws.as_ptr() as *const u32))
-        };
-        if let [a0, a1, a2, a3] = a {
-            // SAFETY: register arithmetic only (DSP instructions the fvae_arm_dsp cfg guarantees).
-            unsafe {
-                asm!(
-                    "sxtb16 {xe}, {x}",
-                    "sxtb16 {x}, {x}, ror #8",
-                    "ssub16 {xe}, {xe}, {off}",
-                    "ssub16 {x}, {x}, {off}",
-                    "sxtb16 {we}, {w}",
-                    "sxtb16 {w}, {w}, ror #8",
-                    "smlabb {a0}, {xe}, {we}, {a0}",
-                    "smlatt {a2}, {xe}, {we}, {a2}",
-                    "smlabb {a1}, {x}, {w}, {a1}",
-                    "smlatt {a3}, {x}, {w}, {a3}",
-                    x = inout(reg) xv => _,
-                    w = inout(reg) wv => _,
-                    off = in(reg) off2,
-                    xe = out(reg) _,
-                    we = out(reg) _,
-                    a0 = inout(reg) *a0,
-                    a1 = inout(reg) *a1,
-                    a2 = inout(reg) *a2,
-                    a3 = inout(reg) *a3,
-                    options(pure, nomem, nostack),
-                );
-            }
+        // SAFETY: `xs` is 4 bytes: an unaligned word read of them.
+        let xv = unsafe { core::ptr::read_unaligned(xs.as_ptr() as *const u32) };
+        let (xe, xo): (i32, i32);
+        // SAFETY: register arithmetic only (DSP instructions the fvae_arm_dsp cfg guarantees).
+        unsafe {
+            asm!(
+                "sxtb16 {e}, {x}",
+                "sxtb16 {o}, {x}, ror #8",
+                "ssub16 {e}, {e}, {off}",
+                "ssub16 {o}, {o}, {off}",
+                x = in(reg) xv,
+                off = in(reg) off2,
+                e = out(reg) xe,
+                o = out(reg) xo,
+                options(pure, nomem, nostack),
+            );
         }
+        mac_lanes(a, xe, xo, ws);
     }
     crate::int8::scalar::depthwise_tap(ca.into_remainder(), cx.remainder(), cw.remainder(), offset, 1);
+}
+
+/// `a[0] += lo(xe) w0`, `a[1] += lo(xo) w1`, `a[2] += hi(xe) w2`, `a[3] += hi(xo) w3` for the 4
+/// int8 weights `ws` (any alignment) and the i16 halves of `xe`, `xo`: `sxtb16` twice, then
+/// `smlabb`/`smlatt` into each accumulator.
+#[inline(always)]
+fn mac_lanes(a: &mut [i32], xe: i32, xo: i32, ws: &[i8]) {
+    let (Some(w), [a0, a1, a2, a3]) = (ws.get(..4), a) else { return };
+    // SAFETY: `w` is 4 bytes: an unaligned word read of them.
+    let wv = unsafe { core::ptr::read_unaligned(w.as_ptr() as *const u32) };
+    // SAFETY: register arithmetic only (DSP instructions the fvae_arm_dsp cfg guarantees).
+    unsafe {
+        asm!(
+            "sxtb16 {we}, {w}",
+            "sxtb16 {w}, {w}, ror #8",
+            "smlabb {a0}, {xe}, {we}, {a0}",
+            "smlatt {a2}, {xe}, {we}, {a2}",
+            "smlabb {a1}, {xo}, {w}, {a1}",
+            "smlatt {a3}, {xo}, {w}, {a3}",
+            w = inout(reg) wv => _,
+            xe = in(reg) xe,
+            xo = in(reg) xo,
+            we = out(reg) _,
+            a0 = inout(reg) *a0,
+            a1 = inout(reg) *a1,
+            a2 = inout(reg) *a2,
+            a3 = inout(reg) *a3,
+            options(pure, nomem, nostack),
+        );
+    }
 }
 
 /// [`crate::int8::scalar::requantize_doubled`]: five instructions per value (`add` with the
