@@ -631,6 +631,48 @@ def models():
         g.op("TILE", [x, m], [y])
         yield name, g, [x], [y], LITERT
 
+    # The small decoder's convolution shapes, which the Cortex-M pairs forms take (input channels
+    # in groups of 4): 3x3 stride 2 SAME with one output channel, 3x3 stride 1 SAME with three
+    # (fused RELU), and a stride-2 TRANSPOSE_CONV to one channel with a bias.
+    g = Graph()
+    x = g.tensor([1, 8, 8, 8], scale=[0.04], zp=[5])
+    ws = per_channel(1)
+    w = g.tensor([1, 3, 3, 8], scale=ws, zp=[0], data=i8((1, 3, 3, 8)))
+    bias = g.tensor([1], INT32, scale=ws * 0.04, zp=[0], data=np.array([1234], dtype=np.int32))
+    y = g.tensor([1, 4, 4, 1], scale=[0.05], zp=[-2])
+    g.op("CONV_2D", [x, w, bias], [y], "Conv2D",
+         [(0, "i8", 0), (1, "i32", 2), (2, "i32", 2), (3, "i8", 0), (4, "i32", 1), (5, "i32", 1)])
+    yield "conv_same_s2_one_channel", g, [x], [y]
+    g = Graph()
+    x = g.tensor([1, 6, 7, 4], scale=[0.03], zp=[-7])
+    ws = per_channel(3)
+    w = g.tensor([3, 3, 3, 4], scale=ws, zp=[0] * 3, data=i8((3, 3, 3, 4)))
+    bias = g.tensor([3], INT32, scale=ws * 0.03, zp=[0] * 3, data=rng.integers(-3000, 3000, 3, dtype=np.int32))
+    y = g.tensor([1, 6, 7, 3], scale=[0.04], zp=[-128])
+    g.op("CONV_2D", [x, w, bias], [y], "Conv2D",
+         [(0, "i8", 0), (1, "i32", 1), (2, "i32", 1), (3, "i8", 1), (4, "i32", 1), (5, "i32", 1)])
+    yield "conv_same_three_channels_relu", g, [x], [y]
+    g = Graph()
+    shape = g.tensor([4], INT32, data=np.array([1, 8, 8, 1], dtype=np.int32))
+    ws = per_channel(1)
+    w = g.tensor([1, 3, 3, 8], scale=ws, zp=[0], data=i8((1, 3, 3, 8)))
+    x = g.tensor([1, 4, 4, 8], scale=[0.05], zp=[3])
+    bias = g.tensor([1], INT32, scale=ws * 0.05, zp=[0], data=np.array([-777], dtype=np.int32))
+    y = g.tensor([1, 8, 8, 1], scale=[0.06], zp=[4])
+    g.op("TRANSPOSE_CONV", [shape, w, x, bias], [y], "TransposeConv", [(0, "i8", 0), (1, "i32", 2), (2, "i32", 2)])
+    yield "transpose_conv_same_s2_one_channel", g, [x], [y]
+    # DEPTHWISE_CONV_2D, depth multiplier 1, 6 channels (a group of 4 and a tail of 2), SAME,
+    # stride 2, per-channel, bias.
+    g = Graph()
+    x = g.tensor([1, 7, 6, 6], scale=[0.05], zp=[-9])
+    ws = per_channel(6)
+    w = g.tensor([1, 3, 3, 6], scale=ws, zp=[0] * 6, data=i8((1, 3, 3, 6)), qdim=3)
+    bias = g.tensor([6], INT32, scale=ws * 0.05, zp=[0] * 6, data=rng.integers(-2000, 2000, 6, dtype=np.int32))
+    y = g.tensor([1, 4, 3, 6], scale=[0.03], zp=[11])
+    g.op("DEPTHWISE_CONV_2D", [x, w, bias], [y], "DepthwiseConv2D",
+         [(0, "i8", 0), (1, "i32", 2), (2, "i32", 2), (3, "i32", 1), (4, "i8", 0)])
+    yield "depthwise_same_s2_six_channels", g, [x], [y]
+
 
 def bad_models():
     def graph(op, shapes, scales, opt=None, fields=(), const=(), dtype=INT8):

@@ -450,3 +450,45 @@ unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
     hprintln!("FAIL HardFault at pc {:#010x}, lr {:#010x}", frame.pc(), frame.lr());
     exit(false)
 }
+
+/// Runs the int8 network `model` on the `rows` rows of `input` (row-major, one input) and checks
+/// that its first output equals `expected` row for row (TFLite Micro's outputs), in `arena`; prints
+/// the operator count and the arena the model needs. The network programs (`nn`, `conv`) share it.
+pub fn run_network(
+    s: &mut Suite,
+    name: &str,
+    model: &[u8],
+    input: &[i8],
+    expected: &[i8],
+    rows: usize,
+    arena: &mut [u8],
+) {
+    let Some(net) = s.ok(name, fvae::nn::Network::new(model)) else { return };
+    let need = net.required_arena();
+    if !check!(s, need <= arena.len(), "{}: arena needs {} bytes, have {}", name, need, arena.len()) {
+        return;
+    }
+    hprintln!("{}: {} operators, arena {} bytes (activations {})", name, net.operators(), need, net.activation_bytes());
+    let Some(mut it) = s.ok(name, net.interpreter(arena)) else { return };
+    // The fixtures are 4-byte aligned, so a fused fully-connected layer reads them with `ldm`.
+    for layer in it.layer_paths() {
+        let Some(l) = s.ok("layer_paths", layer) else { return };
+        if l.kernel.is_some() {
+            hprintln!("{}: operator {} {}: {}", name, l.index, l.operator, l.path.name());
+        }
+        let unaligned = l.path == fvae::kernels::int8::Path::ArmDspFused;
+        check!(s, !unaligned, "{}: operator {} reads aligned weights unaligned", name, l.index);
+    }
+    let (din, dout) = (input.len() / rows.max(1), expected.len() / rows.max(1));
+    let mut wrong = 0;
+    for r in 0..rows {
+        let Some(x) = s.ok("input", it.input_i8_mut(0)) else { return };
+        x.copy_from_slice(&input[r * din..(r + 1) * din]);
+        if s.ok("invoke", it.invoke()).is_none() {
+            return;
+        }
+        let Some(y) = s.ok("output", it.output_i8(0)) else { return };
+        wrong += (y != &expected[r * dout..(r + 1) * dout]) as u32;
+    }
+    check!(s, wrong == 0, "{}: {} of {} rows differ from TFLite Micro", name, wrong, rows);
+}

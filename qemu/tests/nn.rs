@@ -23,43 +23,7 @@ mod fx {
 const ARENA: usize = 6144;
 
 fn run(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], arena: &mut [u8]) {
-    run_rows(s, name, model, input, expected, 32, arena);
-}
-
-fn run_rows(s: &mut Suite, name: &str, model: &[u8], input: &[i8], expected: &[i8], rows: usize, arena: &mut [u8]) {
-    let Some(net) = s.ok(name, Network::new(model)) else { return };
-    let need = net.required_arena();
-    if !check!(s, need <= arena.len(), "{}: arena needs {} bytes, have {}", name, need, arena.len()) {
-        return;
-    }
-    fvae_qemu::hprintln!(
-        "{}: {} operators, arena {} bytes (activations {})",
-        name,
-        net.operators(),
-        need,
-        net.activation_bytes()
-    );
-    let Some(mut it) = s.ok(name, net.interpreter(arena)) else { return };
-    // The fixtures are 4-byte aligned, so a fused fully-connected layer reads them with `ldm`.
-    for layer in it.layer_paths() {
-        let Some(l) = s.ok("layer_paths", layer) else { return };
-        if l.kernel.is_some() {
-            fvae_qemu::hprintln!("{}: operator {} {}: {}", name, l.index, l.operator, l.path.name());
-        }
-        check!(s, l.path != k::Path::ArmDspFused, "{}: operator {} reads aligned weights unaligned", name, l.index);
-    }
-    let (din, dout) = (input.len() / rows, expected.len() / rows);
-    let mut wrong = 0;
-    for r in 0..rows {
-        let Some(x) = s.ok("input", it.input_i8_mut(0)) else { return };
-        x.copy_from_slice(&input[r * din..(r + 1) * din]);
-        if s.ok("invoke", it.invoke()).is_none() {
-            return;
-        }
-        let Some(y) = s.ok("output", it.output_i8(0)) else { return };
-        wrong += (y != &expected[r * dout..(r + 1) * dout]) as u32;
-    }
-    check!(s, wrong == 0, "{}: {} of {} rows differ from TFLite Micro", name, wrong, rows);
+    fvae_qemu::run_network(s, name, model, input, expected, 32, arena);
 }
 
 /// A real-converter model (tests/data/real): 64 rows, every graph output against TFLite Micro's.
@@ -121,7 +85,7 @@ fn main() -> ! {
         ("mul_constant_first", &fx::OP_MUL_BROADCAST.0, &fx::OP_MUL_BROADCAST_IN, &fx::OP_MUL_BROADCAST_OUT),
     ];
     for (name, model, input, expected) in ops {
-        run_rows(&mut s, name, model, input, expected, 16, ARENA_BUF);
+        fvae_qemu::run_network(&mut s, name, model, input, expected, 16, ARENA_BUF);
     }
 
     // The dispatched int8 kernels against the scalar reference, bit for bit.
@@ -174,10 +138,12 @@ fn main() -> ! {
 /// The convolutions' pairs kernels (`int8::pairs::dot_taps`, `scalar::requantize_channels`,
 /// `int8::pairs::requantize_doubled`)
 /// against the scalar reference, bit for bit: tap lengths 0..=48 in steps of 4 (the DSP loop's
-/// 8-element step and its 4-element tail), raw bytes at every alignment, row strides of 0 and
-/// not, random and -128/127 contents with zero points -128..127, sums that wrap.
+/// 8-element step and its 4-element tail), taps of 8 with shared pairs (the two-rows-per-pass
+/// loop, over an odd number of rows), raw bytes at every alignment, row strides of 0 and not,
+/// random and -128/127 contents with zero points -128..127, sums that wrap; the doubled
+/// requantisation with no activation clamp, a lower one and both.
 fn pairs_cases(next: &mut impl FnMut() -> u32) -> (u32, u32) {
-    let (mut raw, mut src) = ([0i8; 4 * 64 + 3], [0i8; 64]);
+    let (mut raw, mut src) = ([0i8; 5 * 64 + 3], [0i8; 64]);
     let mut widened = [0i32; 40];
     let (mut cases, mut wrong) = (0, 0);
     for len in (0..=48).step_by(4) {
@@ -194,25 +160,30 @@ fn pairs_cases(next: &mut impl FnMut() -> u32) -> (u32, u32) {
             k::pairs::widen(&src[..48], zp, &mut widened[..24]);
             let off = (case % 4) as usize;
             let (stride, pstride) = if case == 5 { (0, 4) } else { (len + 4, 0) };
-            let taps = [[off, 0, len], [off + 4, 2, len.saturating_sub(4)]];
-            let start = [i32::MAX - 5, -7, 0, i32::MIN];
+            let taps = if case == 4 {
+                [[off, 0, 8], [off + 4, 4, 8]]
+            } else {
+                [[off, 0, len], [off + 4, 2, len.saturating_sub(4)]]
+            };
+            let start = [i32::MAX - 5, -7, 0, i32::MIN, 3];
             let (mut got, mut want) = (start, start);
             let ok = k::pairs::dot_taps(&mut got, &raw, stride, &widened, pstride, &taps);
             k::scalar::dot_taps(&mut want, &raw, stride, &widened, pstride, &taps);
             wrong += (!ok || got != want) as u32;
-            let (mult, shift) = ([(1 << 30) + (next() >> 2) as i32; 4], [-((next() % 32) as i32), 0, -1, -31]);
-            let (mut a, mut b) = ([0i8; 4], [0i8; 4]);
+            let (mult, shift) = ([(1 << 30) + (next() >> 2) as i32; 5], [-((next() % 32) as i32), 0, -1, -31, -7]);
+            let (mut a, mut b) = ([0i8; 5], [0i8; 5]);
             k::scalar::requantize_channels(&got, &mult, &shift, zp, -128, 127, &mut a);
             k::scalar::requantize(&got, &mult, &shift, zp, -128, 127, &mut b);
             wrong += (a != b) as u32;
             // The doubled form (DSP: smmlar/ssat) on accumulators inside its +-2^30 bound.
             let zp2 = zp.clamp(-64, 63);
+            let (lo, hi) = [(-128, 127), (zp2 - 3, 127), (zp2 - 3, zp2 + 5)][(case % 3) as usize];
             let acc2 = got.map(|v| v >> 2);
             for ((&acc, &m), &sh) in acc2.iter().zip(&mult).zip(&shift) {
                 if let Some([m2, e1, k2]) = k::scalar::requant_doubled(m, sh, zp2) {
                     let (mut c, mut e) = ([0i8], [0i8]);
-                    k::pairs::requantize_doubled(&[acc], &[m2], &[e1], &[k2], zp2 - 3, 127, &mut c);
-                    k::scalar::requantize(&[acc], &[m], &[sh], zp2, zp2 - 3, 127, &mut e);
+                    k::pairs::requantize_doubled(&[acc], &[m2], &[e1], &[k2], lo, hi, &mut c);
+                    k::scalar::requantize(&[acc], &[m], &[sh], zp2, lo, hi, &mut e);
                     wrong += (c != e) as u32;
                 }
             }

@@ -70,7 +70,8 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         w_off: w32(s, w_off)?,
         w_len: w32(s, w_len)?,
         pers_words: w32(s, pers)?,
-        scratch_words: w32(s, tile * oc)?,
+        // (The pairs form with one output channel keeps one output row's accumulators.)
+        scratch_words: w32(s, if pairs && oc == 1 { ow.max(tile) } else { tile * oc })?,
         scratch_bytes: w32(s, scratch_bytes)?,
         tile: w32(s, tile)?,
         batches: w32(s, n)?,
@@ -115,6 +116,15 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &
         *sum = tap.iter().fold(0i32, |a, &v| a.wrapping_add(v as i32));
     }
     int8::pairs::widen(weights, 0, pairs);
+    // The bias with the input zero point of every tap off (`- zp_x * sum w`, wrapping, as the
+    // accumulator is): exact for a pixel whose taps are all inside the image; a pixel at the
+    // border adds back the taps it skips (`eval_pairs`). After `double_requant`, whose bound
+    // is on the bias as stored.
+    let taps = (d.k_h * d.k_w) as usize;
+    for (b, filter) in params.iter_mut().zip(sums.chunks_exact(taps.max(1))) {
+        let all = filter.iter().fold(0i32, |a, &t| a.wrapping_add(t));
+        *b = b.wrapping_sub(x.zero_point.wrapping_mul(all));
+    }
     Ok(())
 }
 
@@ -128,7 +138,8 @@ const MAX_ROWS: usize = 16;
 /// channels in groups of 4, no dilation): the filter is widened once to i16 pairs at set-up, and
 /// each output channel's sum over one filter row is one [`int8::pairs::dot`] of the input row's
 /// int8 bytes in place against it, over the taps inside the image only. The input zero point
-/// comes off as `zp_x` times the filter sum of those taps (per-tap sums kept at set-up).
+/// comes off as `zp_x` times the filter sum of those taps: the whole filter's, folded into the
+/// bias at set-up, plus the skipped taps' at the border (per-tap sums kept at set-up).
 fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
     let [n, h, wd, c, oh, ow, oc, kh, kw] =
         [d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w].map(|v| v as usize);
@@ -138,8 +149,15 @@ fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) ->
     let (requant, rest) = super::split(rest, (PAIRS_PARAM_WORDS - 1) * oc)?;
     let (sums, pairs) = super::split(rest, oc * taps)?;
     let (x, y) = (as_i8(input)?, as_i8_mut(output)?);
-    let acc = super::sub_mut(run.acc, 0..oc)?;
+    // One output channel: a run of interior pixels of an output row are the rows of one
+    // `dot_taps` (input `stride_w * c` apart, the filter shared), one accumulator each.
+    let runs = oc == 1;
+    let accs = super::sub_mut(run.acc, 0..if runs { ow.max(1) } else { oc })?;
     let cw = int8::pairs::words(c);
+    // The interior columns `ox_lo..ox_hi`: every tap inside the row (`0 <= ix0`, `ix0 + kw <= wd`).
+    let (swu, pwu) = (d.stride_w as usize, d.pad_w as usize);
+    let ox_lo = pwu.div_ceil(swu.max(1)).min(ow);
+    let ox_hi = (wd + pwu).checked_sub(kw).map_or(0, |r| r / swu.max(1) + 1).clamp(ox_lo, ow.max(ox_lo));
     // The taps `lo..hi` of a kernel dimension that read inside `0..size` from output coordinate `o`.
     let inside = |o: usize, stride: isize, pad: isize, k: usize, size: usize| {
         let first = o as isize * stride - pad;
@@ -154,7 +172,26 @@ fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) ->
         let image = super::sub(x, b * h * wd * c..(b + 1) * h * wd * c)?;
         for oy in 0..oh {
             let (iy0, ky0, ky1) = inside(oy, sh, ph, kh, h);
-            for ox in 0..ow {
+            let mut ox = 0;
+            while ox < ow {
+                if runs && ky1 - ky0 == kh && ox == ox_lo && ox_hi - ox_lo >= 2 {
+                    let count = ox_hi - ox_lo;
+                    let ix0 = ox_lo as isize * sw - pw;
+                    for (ky, r) in rows.iter_mut().enumerate().take(kh) {
+                        *r = [((iy0 + ky as isize) * wd as isize + ix0) as usize * c, ky * kw * cw, kw * c];
+                    }
+                    let acc = super::sub_mut(accs, 0..count)?;
+                    acc.fill(*bias.first().unwrap_or(&0));
+                    if !int8::pairs::dot_taps(acc, image, swu * c, pairs, 0, rows.get(..kh).unwrap_or(&[])) {
+                        return Err(crate::Error::Shape { what: "CONV_2D taps", expected: kh, found: 0 });
+                    }
+                    for (a, out) in acc.chunks_exact(1).zip(&mut px) {
+                        super::fully_connected::requantize_pixel(d, requant, a, out)?;
+                    }
+                    ox = ox_hi;
+                    continue;
+                }
+                let acc = super::sub_mut(accs, 0..oc)?;
                 let (ix0, kx0, kx1) = inside(ox, sw, pw, kw, wd);
                 // One tap per filter row inside the image: [input offset, filter pairs offset, length].
                 let mut nr = 0;
@@ -165,14 +202,22 @@ fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) ->
                         nr += 1;
                     }
                 }
-                for ((a, &b0), tap_sums) in acc.iter_mut().zip(bias).zip(sums.chunks_exact(taps.max(1))) {
-                    let mut zero = 0i32;
-                    for ky in ky0..ky1 {
-                        for &t in tap_sums.get(ky * kw + kx0..ky * kw + kx1).unwrap_or(&[]) {
-                            zero = zero.wrapping_add(t);
+                if ky1 - ky0 == kh && kx1 - kx0 == kw {
+                    acc.copy_from_slice(super::sub(bias, 0..oc)?);
+                } else {
+                    // The bias has every tap's zero point off: add back those of the taps outside.
+                    for ((a, &b0), tap_sums) in acc.iter_mut().zip(bias).zip(sums.chunks_exact(taps.max(1))) {
+                        let mut outside = 0i32;
+                        for (ky, row) in tap_sums.chunks_exact(kw.max(1)).enumerate() {
+                            let row_inside = (ky0..ky1).contains(&ky);
+                            for (kx, &t) in row.iter().enumerate() {
+                                if !(row_inside && (kx0..kx1).contains(&kx)) {
+                                    outside = outside.wrapping_add(t);
+                                }
+                            }
                         }
+                        *a = b0.wrapping_add(d.in_zp.wrapping_mul(outside));
                     }
-                    *a = b0.wrapping_sub(d.in_zp.wrapping_mul(zero));
                 }
                 if !int8::pairs::dot_taps(acc, image, 0, pairs, taps * cw, rows.get(..nr).unwrap_or(&[])) {
                     return Err(crate::Error::Shape { what: "CONV_2D taps", expected: nr, found: 0 });
@@ -180,6 +225,7 @@ fn eval_pairs(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) ->
                 if let Some(out) = px.next() {
                     super::fully_connected::requantize_pixel(d, requant, acc, out)?;
                 }
+                ox += 1;
             }
         }
     }

@@ -325,6 +325,14 @@ pub fn requantize(acc: &[i32], mult: &[i32], shift: &[i32], zero_point: i32, min
         }
         _ => {}
     }
+    // Cortex-M: whole groups of `c` channels in requantize_channels' fewer steps (the same integers).
+    #[cfg(target_arch = "arm")]
+    if n.is_multiple_of(c) {
+        for (a, o) in acc.chunks_exact(c).zip(out.chunks_exact_mut(c)) {
+            scalar::requantize_channels(a, mult, shift, zero_point, lo, hi, o);
+        }
+        return;
+    }
     scalar::requantize(acc, mult, shift, zero_point, lo, hi, out)
 }
 
@@ -352,7 +360,8 @@ pub const fn fc_scratch_words(d: usize) -> usize {
 /// On Cortex-M with the DSP extension (`fvae_arm_dsp`) this is one assembly loop (two rows per
 /// pass, `smlad` on weights read 8 bytes per `ldm`, the requantisation fused) when the
 /// parameters are doubled for all `R` rows and `D` is a multiple of 8, wherever `w` is (the
-/// weights are read with unaligned word loads, so a model from a bare `include_bytes!` takes it).
+/// weights are read with unaligned word loads, so a model from a bare `include_bytes!` takes it);
+/// with `D` a multiple of 4 only, the same arithmetic row by row.
 ///
 /// ```
 /// use fvae_kernels::int8::{fc_header, fc_row, fully_connected};
@@ -390,6 +399,16 @@ pub fn fully_connected(x: &[i8], w: &[i8], params: &[i32], min: i32, max: i32, s
             // The assembly saturates to i8; a fused activation narrows that further.
             if (lo, hi) != (-128, 127) {
                 for o in out.iter_mut().take(even) {
+                    *o = (*o as i32).clamp(lo, hi) as i8;
+                }
+            }
+            return;
+        }
+        if doubled as usize == rows && d.is_multiple_of(4) && d > 0 {
+            // A multiple of 4 only (a small latent input): row by row, the same arithmetic.
+            arm::dsp::fully_connected_by4(x, w, rows_params, widened, out);
+            if (lo, hi) != (-128, 127) {
+                for o in out.iter_mut() {
                     *o = (*o as i32).clamp(lo, hi) as i8;
                 }
             }

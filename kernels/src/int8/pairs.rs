@@ -99,6 +99,48 @@ pub fn dot_taps(
     }
 }
 
+/// One value of [`requantize_doubled`] before the activation clamp (`|acc| < 2^30`, parameters
+/// from [`scalar::requant_doubled`]): `clamp(zp + MultiplyByQuantizedMultiplier(acc, m, shift),
+/// -128, 127)`. Four instructions on Cortex-M DSP cores (`smmlar`, `ssat`).
+///
+/// ```
+/// use fvae_kernels::int8::{pairs, scalar};
+/// let [m, e1, k] = scalar::requant_doubled(1 << 30, -2, 3).unwrap(); // x 0.125, zero point 3
+/// assert_eq!(pairs::requantize_doubled_one(100, m, e1, k), 3 + 13);
+/// ```
+#[inline(always)]
+pub fn requantize_doubled_one(acc: i32, mult: i32, e1: i32, k: i32) -> i32 {
+    #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
+    {
+        return super::arm::dsp::requantize_doubled_one(acc, mult, e1, k);
+    }
+    #[allow(unreachable_code)]
+    scalar::requantize_doubled_one(acc, mult, e1, k)
+}
+
+/// One depthwise-convolution tap, [`scalar::depthwise_tap`]: `acc[o] += (x[o / multiplier] -
+/// offset) * w[o]`, wrapping i32, `offset` an int8 zero point. On Cortex-M DSP cores 4 outputs
+/// per step (`sxtb16` of the weights, `smlabb`/`smlatt`), for a multiplier of 1 or of a multiple of 4.
+///
+/// ```
+/// use fvae_kernels::int8::pairs;
+/// let mut acc = [10, 0, 0];
+/// pairs::depthwise_tap(&mut acc, &[1, 2, 3], &[2, -1, 4], 1, 1);
+/// assert_eq!(acc, [10, -1, 8]);
+/// let mut acc = [0; 4]; // two channels, two outputs each
+/// pairs::depthwise_tap(&mut acc, &[3, -1], &[1, 2, 3, 4], 0, 2);
+/// assert_eq!(acc, [3, 6, -3, -4]);
+/// ```
+#[inline]
+pub fn depthwise_tap(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32, multiplier: usize) {
+    #[cfg(all(target_arch = "arm", fvae_arm_dsp))]
+    {
+        return super::arm::dsp::depthwise_tap(acc, x, w, offset, multiplier);
+    }
+    #[allow(unreachable_code)]
+    scalar::depthwise_tap(acc, x, w, offset, multiplier)
+}
+
 /// [`scalar::requantize_doubled`] (its `|acc| < 2^30` bound is the caller's to keep), with
 /// `ssat`/`smmlar` on Cortex-M DSP cores.
 ///

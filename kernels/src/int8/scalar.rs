@@ -324,6 +324,19 @@ pub fn dot_pairs(acc: i32, raw: &[i8], pairs: &[i32]) -> i32 {
     })
 }
 
+/// One depthwise tap: `acc[o] += (x[o / multiplier] - offset) * w[o]` (wrapping i32), `offset`
+/// an int8 zero point: one input pixel's channels (each feeding `multiplier` outputs) against
+/// the tap's filter values, over the outputs that `acc`, `w` and `x` all reach.
+pub fn depthwise_tap(acc: &mut [i32], x: &[i8], w: &[i8], offset: i32, multiplier: usize) {
+    let m = multiplier.max(1);
+    for ((ac, &x), wc) in acc.chunks_mut(m).zip(x).zip(w.chunks(m)) {
+        let v = x as i32 - offset;
+        for (a, &w) in ac.iter_mut().zip(wc) {
+            *a = a.wrapping_add(v * w as i32);
+        }
+    }
+}
+
 /// [`dot_pairs`] over taps for `R = sums.len()` rows: for each tap `t = [raw offset, pairs
 /// offset, length]` (length a multiple of 4), `sums[r] += dot_pairs` of
 /// `raw[r * raw_stride + t[0]..][..t[2]]` and `pairs[r * pairs_stride + t[1]..][..t[2] / 2]`.
@@ -393,8 +406,13 @@ pub fn requant_doubled(mult: i32, shift: i32, zero_point: i32) -> Option<[i32; 3
 /// `arm::dsp`), then clamped to `[min, max]`. Exactly TFLite's integers under those bounds.
 pub fn requantize_doubled(acc: &[i32], mult: &[i32], e1: &[i32], k: &[i32], min: i32, max: i32, out: &mut [i8]) {
     for ((((o, &a), &m), &e1), &k) in out.iter_mut().zip(acc).zip(mult).zip(e1).zip(k) {
-        let r = k.wrapping_sub((a < 0) as i32) as i64 + ((2 * a as i64 * m as i64 + (1 << 31)) >> 32);
-        let v = ((r as i32) >> (e1 & 31)) >> 1;
-        *o = v.clamp(-128, 127).max(min).min(max) as i8;
+        *o = requantize_doubled_one(a, m, e1, k).max(min).min(max) as i8;
     }
+}
+
+/// One value of [`requantize_doubled`] before the activation clamp: in `-128..=127`.
+#[inline]
+pub fn requantize_doubled_one(acc: i32, mult: i32, e1: i32, k: i32) -> i32 {
+    let r = k.wrapping_sub((acc < 0) as i32) as i64 + ((2 * acc as i64 * mult as i64 + (1 << 31)) >> 32);
+    (((r as i32) >> (e1 & 31)) >> 1).clamp(-128, 127)
 }
