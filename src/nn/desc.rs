@@ -1,5 +1,20 @@
 //! The run-time description of one operator ([`OpDesc`]): fixed i32 words in the arena, decoded
 //! once at set-up so that `invoke` does no flatbuffer lookups.
+//!
+//! Most operators write one tensor (`output`, `out_len` bytes; `outputs` 0). An operator with
+//! several (SPLIT, SPLIT_V, UNPACK) has `outputs` = n > 1 and its constants start with the
+//! table [`output_table`]: `(tensor, bytes)` of each output in order; `invoke` calls its `eval`
+//! once per output ([`super::Run::output`] says which).
+
+/// Words of the outputs table at the start of the constants of an operator with `n` > 1
+/// outputs (none for one output, which the descriptor itself holds).
+pub(crate) const fn output_table(n: usize) -> usize {
+    if n > 1 {
+        2 * n
+    } else {
+        0
+    }
+}
 
 macro_rules! op_desc {
     ($($field:ident),* $(,)?) => {
@@ -35,6 +50,7 @@ op_desc!(
     in_len,
     in2_len,
     out_len,
+    outputs,
     w_off,
     w_len,
     pers_words,
@@ -119,6 +135,7 @@ pub(crate) mod at {
     pub const IN_LEN: usize = desc_at("in_len");
     pub const IN2_LEN: usize = desc_at("in2_len");
     pub const OUT_LEN: usize = desc_at("out_len");
+    pub const OUTPUTS: usize = desc_at("outputs");
     pub const PERS_WORDS: usize = desc_at("pers_words");
     pub const LUT_BYTES: usize = desc_at("lut_bytes");
     pub const FLAGS: usize = desc_at("flags");

@@ -1,6 +1,6 @@
 //! [`Interpreter`]: runs a [`Network`] in caller memory, operator after operator.
 
-use super::desc::{at, DESC_WORDS};
+use super::desc::{at, output_table, DESC_WORDS};
 use super::fold;
 use super::network::Network;
 use super::plan::plan_offset;
@@ -37,6 +37,14 @@ impl<'a, 'm> Interpreter<'a, 'm> {
             let pers = sub_mut(self.words, w + DESC_WORDS..w + DESC_WORDS + d.pers_words as usize)?;
             let lut = sub_mut(self.bytes, lut_base + l..lut_base + l + d.lut_bytes as usize)?;
             let op = net.graph.operator(i)?;
+            // Several outputs: their (tensor, bytes) table first (see `desc.rs`).
+            let n_out = d.outputs.max(0) as usize;
+            let table = sub_mut(pers, 0..output_table(n_out))?;
+            for (k, slot) in table.chunks_exact_mut(2).enumerate() {
+                let t = op.outputs().get(k).ok_or(Error::Missing { format: "tflite", name: "operator output" })?;
+                slot[0] = t;
+                slot[1] = tensor_ref(&net.model, &net.graph, t)?.bytes() as i32;
+            }
             let s = Setup { model: net.model, graph: &net.graph, op, index: i, name: "" };
             registry::prepare(&s, &d, pers, lut)?;
             w += DESC_WORDS + d.pers_words as usize;
@@ -167,14 +175,22 @@ impl<'a, 'm> Interpreter<'a, 'm> {
             let lut = sub(luts, l..l + lut_bytes)?;
             w += DESC_WORDS + pw;
             l += lut_bytes;
-            let out_off = plan_offset(net, head[at::OUTPUT])?;
-            let (before, rest) = split_mut(act, out_off)?;
-            let (out, after) = split_mut(rest, head[at::OUT_LEN] as usize)?;
-            let (before, after): (&[u8], &[u8]) = (before, after);
-            let in1 = pick(net, before, after, out_off, out.len(), head[at::INPUT], head[at::IN_LEN])?;
-            let in2 = pick(net, before, after, out_off, out.len(), head[at::INPUT2], head[at::IN2_LEN])?;
-            let mut run = Run { model, params, lut, acc: &mut *acc, patch: &mut *patch };
-            registry::eval(head, &mut run, in1, in2, out)?;
+            // One call per output: the descriptor's own, or each of the outputs table's.
+            let n_out = head[at::OUTPUTS].max(1) as usize;
+            for k in 0..n_out {
+                let (t, len) = match params.get(2 * k..2 * k + 2) {
+                    Some(&[t, len]) if n_out > 1 => (t, len),
+                    _ => (head[at::OUTPUT], head[at::OUT_LEN]),
+                };
+                let out_off = plan_offset(net, t)?;
+                let (before, rest) = split_mut(act, out_off)?;
+                let (out, after) = split_mut(rest, len as usize)?;
+                let (before, after): (&[u8], &[u8]) = (before, after);
+                let in1 = pick(net, before, after, out_off, out.len(), head[at::INPUT], head[at::IN_LEN])?;
+                let in2 = pick(net, before, after, out_off, out.len(), head[at::INPUT2], head[at::IN2_LEN])?;
+                let mut run = Run { model, params, lut, acc: &mut *acc, patch: &mut *patch, output: k };
+                registry::eval(head, &mut run, in1, in2, out)?;
+            }
         }
         Ok(())
     }

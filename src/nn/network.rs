@@ -148,7 +148,13 @@ impl<'m> Network<'m> {
                     mark(t, i as u16, false)?;
                 }
             }
-            mark(d.output, i as u16, true)?;
+            if d.outputs > 1 {
+                for t in graph.operator(i)?.outputs().iter() {
+                    mark(t, i as u16, true)?;
+                }
+            } else {
+                mark(d.output, i as u16, true)?;
+            }
         }
         for t in graph.outputs()?.iter() {
             mark(t, ops as u16, false)?;

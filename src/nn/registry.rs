@@ -20,8 +20,9 @@ use super::run::Run;
 use super::setup::Setup;
 use super::{
     add, arg_min_max, concatenation, conv2d, depth_space, depthwise_conv2d, dequantize, elu, fold, fully_connected,
-    gelu, hard_swish, leaky_relu, logistic, maximum_minimum, mul, pad, pool, prelu, quantize, reduce, relu, relu6,
-    reshape, resize_bilinear, resize_nearest, softmax, squared_difference, sub, tanh, tile, transpose, transpose_conv,
+    gather, gelu, hard_swish, leaky_relu, logistic, maximum_minimum, mul, pad, pool, prelu, quantize, reduce, relu,
+    relu6, reshape, resize_bilinear, resize_nearest, softmax, split, split_v, squared_difference, sub, tanh, tile,
+    transpose, transpose_conv, unpack,
 };
 use crate::formats::tflite::{op, Model, SubGraph, TensorType};
 use crate::{Error, Result};
@@ -88,6 +89,10 @@ operators! {
     ArgMax = 35, op::ARG_MAX => arg_min_max;
     ArgMin = 36, op::ARG_MIN => arg_min_max;
     Tile = 37, op::TILE => tile;
+    Split = 38, op::SPLIT => split;
+    SplitV = 39, op::SPLIT_V => split_v;
+    Unpack = 40, op::UNPACK => unpack;
+    Gather = 41, op::GATHER => gather;
 }
 
 /// The refusal of an operator fvae does not have (or not in this form): the schema's name, the
@@ -160,6 +165,7 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut
         Some(Kind::Maximum | Kind::Minimum) => maximum_minimum::prepare(s, d, pers, lut),
         Some(Kind::SquaredDifference) => squared_difference::prepare(s, d, pers, lut),
         Some(Kind::Mean | Kind::Sum) => reduce::prepare(s, pers),
+        Some(Kind::Split | Kind::SplitV | Kind::Unpack) => split::prepare(d, pers),
         _ => Ok(()),
     }
 }
@@ -215,6 +221,8 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::DepthToSpace | Kind::SpaceToDepth) => depth_space::eval(&d, in1, out),
         Some(Kind::ArgMax | Kind::ArgMin) => arg_min_max::eval(&d, in1, out),
         Some(Kind::Tile) => tile::eval(&d, in1, out),
+        Some(Kind::Split | Kind::SplitV | Kind::Unpack) => split::eval(&d, run, in1, out),
+        Some(Kind::Gather) => gather::eval(&d, run, in1, in2, out),
         None => Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
     }
 }
