@@ -3,8 +3,8 @@
 //!
 //! Most operators write one tensor (`output`, `out_len` bytes; `outputs` 0). An operator with
 //! several (SPLIT, SPLIT_V, UNPACK) has `outputs` = n > 1 and its constants start with the
-//! table [`output_table`]: `(tensor, bytes)` of each output in order; `invoke` calls its `eval`
-//! once per output ([`super::Run::output`] says which).
+//! table [`output_table`]: `(tensor, bytes)` of each output in order; `invoke` writes them one
+//! at a time (`registry::eval_output`).
 
 /// Words of the outputs table at the start of the constants of an operator with `n` > 1
 /// outputs (none for one output, which the descriptor itself holds).

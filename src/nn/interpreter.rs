@@ -175,25 +175,47 @@ impl<'a, 'm> Interpreter<'a, 'm> {
             let lut = sub(luts, l..l + lut_bytes)?;
             w += DESC_WORDS + pw;
             l += lut_bytes;
-            // One call per output: the descriptor's own, or each of the outputs table's.
-            let n_out = head[at::OUTPUTS].max(1) as usize;
-            for k in 0..n_out {
-                let (t, len) = match params.get(2 * k..2 * k + 2) {
-                    Some(&[t, len]) if n_out > 1 => (t, len),
-                    _ => (head[at::OUTPUT], head[at::OUT_LEN]),
-                };
-                let out_off = plan_offset(net, t)?;
-                let (before, rest) = split_mut(act, out_off)?;
-                let (out, after) = split_mut(rest, len as usize)?;
-                let (before, after): (&[u8], &[u8]) = (before, after);
-                let in1 = pick(net, before, after, out_off, out.len(), head[at::INPUT], head[at::IN_LEN])?;
-                let in2 = pick(net, before, after, out_off, out.len(), head[at::INPUT2], head[at::IN2_LEN])?;
-                let mut run = Run { model, params, lut, acc: &mut *acc, patch: &mut *patch, output: k };
-                registry::eval(head, &mut run, in1, in2, out)?;
+            if head[at::OUTPUTS] > 1 {
+                several_outputs(net, act, head, params)?;
+                continue;
             }
+            let (in1, in2, out) = carve(net, act, head, head[at::OUTPUT], head[at::OUT_LEN])?;
+            let mut run = Run { model, params, lut, acc: &mut *acc, patch: &mut *patch };
+            registry::eval(head, &mut run, in1, in2, out)?;
         }
         Ok(())
     }
+}
+
+/// An operator with several outputs (SPLIT, SPLIT_V, UNPACK), off the common path: one call
+/// per entry `(tensor, bytes)` of the outputs table its constants start with (see `desc.rs`).
+#[inline(never)]
+fn several_outputs(net: &Network<'_>, act: &mut [u8], head: &[i32; DESC_WORDS], params: &[i32]) -> Result<()> {
+    let n = head[at::OUTPUTS] as usize;
+    for (k, o) in params.chunks_exact(2).take(n).enumerate() {
+        let (in1, _, out) = carve(net, act, head, o[0], o[1])?;
+        registry::eval_output(head, params, k, in1, out)?;
+    }
+    Ok(())
+}
+
+/// Output tensor `t` (`len` bytes) of the operator `head` describes, and its two inputs (absent:
+/// empty), from the activation region.
+#[inline(always)] // the common path's, inlined: one call per operator per inference
+fn carve<'x>(
+    net: &Network<'_>,
+    act: &'x mut [u8],
+    head: &[i32; DESC_WORDS],
+    t: i32,
+    len: i32,
+) -> Result<(&'x [u8], &'x [u8], &'x mut [u8])> {
+    let out_off = plan_offset(net, t)?;
+    let (before, rest) = split_mut(act, out_off)?;
+    let (out, after) = split_mut(rest, len as usize)?;
+    let (before, after): (&[u8], &[u8]) = (before, after);
+    let in1 = pick(net, before, after, out_off, out.len(), head[at::INPUT], head[at::IN_LEN])?;
+    let in2 = pick(net, before, after, out_off, out.len(), head[at::INPUT2], head[at::IN2_LEN])?;
+    Ok((in1, in2, out))
 }
 
 /// The bytes of activation `t` (absent: empty), from the part of the activation region before

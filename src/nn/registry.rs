@@ -170,6 +170,21 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut
     }
 }
 
+/// Writes output `k` of an operator with several outputs (see `desc.rs`) from its stored
+/// description `head`, its constants `params` and its input `in1`.
+pub(crate) fn eval_output(
+    head: &[i32; DESC_WORDS],
+    params: &[i32],
+    k: usize,
+    in1: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
+    match Kind::from_i32(head[at::KIND]) {
+        Some(Kind::Split | Kind::SplitV | Kind::Unpack) => split::eval(&OpDesc::read(head), params, k, in1, out),
+        _ => Err(Error::Unsupported { what: "operator kind with several outputs", index: head[at::INDEX] as usize }),
+    }
+}
+
 /// Runs one operator from its stored description `head`: inputs `in1`, `in2` (empty if absent),
 /// output `out`.
 #[inline] // once per operator per inference, from `Interpreter::invoke` only
@@ -221,7 +236,7 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::DepthToSpace | Kind::SpaceToDepth) => depth_space::eval(&d, in1, out),
         Some(Kind::ArgMax | Kind::ArgMin) => arg_min_max::eval(&d, in1, out),
         Some(Kind::Tile) => tile::eval(&d, in1, out),
-        Some(Kind::Split | Kind::SplitV | Kind::Unpack) => split::eval(&d, run, in1, out),
+        Some(Kind::Split | Kind::SplitV | Kind::Unpack) => split::eval(&d, run.params, 0, in1, out),
         Some(Kind::Gather) => gather::eval(&d, run, in1, in2, out),
         None => Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
     }

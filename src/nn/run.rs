@@ -42,8 +42,6 @@ pub(crate) struct Run<'x> {
     pub acc: &'x mut [i32],
     /// Byte scratch (the input row or im2col patch, int8 or offset to unsigned).
     pub patch: &'x mut [u8],
-    /// Which output this call writes (0 but for operators with several, see `desc.rs`).
-    pub output: usize,
 }
 
 impl<'x> Run<'x> {

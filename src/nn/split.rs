@@ -22,8 +22,27 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     if n <= 0 || dim % n as usize != 0 {
         return Err(Error::Value { what: s.name, index: s.index, reason: "num_splits does not divide the axis" });
     }
-    let part = dim / n as usize;
-    describe_parts(s, Kind::Split, &x, k, n as usize, |_| part, false)
+    describe_parts(s, Kind::Split, &x, k, n as usize, Parts::Equal(dim / n as usize))
+}
+
+/// The sizes of the parts along the axis.
+pub(crate) enum Parts<'t, 'm> {
+    /// All of this size (SPLIT).
+    Equal(usize),
+    /// A constant int32 vector's, its -1 standing for `rest` (SPLIT_V).
+    Given(&'t TensorRef<'m>, usize),
+    /// All of size 1, the axis dropped from the outputs (UNPACK).
+    Slices,
+}
+
+impl Parts<'_, '_> {
+    fn size(&self, s: &Setup<'_, '_>, j: usize) -> Result<usize> {
+        Ok(match *self {
+            Parts::Equal(v) => v,
+            Parts::Given(t, rest) => usize::try_from(s.i32_at(t, j)?).unwrap_or(rest),
+            Parts::Slices => 1,
+        })
+    }
 }
 
 /// The axis `a` of a tensor of rank `rank` (negative counts from the end), checked.
@@ -36,16 +55,17 @@ pub(crate) fn axis_of(s: &Setup<'_, '_>, a: i64, rank: usize) -> Result<usize> {
 }
 
 /// The description shared by SPLIT, SPLIT_V and UNPACK: `n` outputs, output `j` the input
-/// with dimension `axis` replaced by `size(j)` (`squeeze`: removed, the sizes all 1).
+/// with dimension `axis` replaced by part `j`'s size (UNPACK: removed).
+#[inline(never)] // set-up only, one copy for the three operators
 pub(crate) fn describe_parts(
     s: &Setup<'_, '_>,
     kind: Kind,
     x: &TensorRef<'_>,
     axis: usize,
     n: usize,
-    size: impl Fn(usize) -> usize,
-    squeeze: bool,
+    parts: Parts<'_, '_>,
 ) -> Result<OpDesc> {
+    let squeeze = matches!(parts, Parts::Slices);
     if !matches!(x.dtype, TensorType::Int8 | TensorType::Int16 | TensorType::Int32 | TensorType::Float32) {
         return Err(Error::DType { what: s.name, expected: "i8, i16, i32 or f32", found: x.dtype.name() });
     }
@@ -57,6 +77,7 @@ pub(crate) fn describe_parts(
     for j in 0..n {
         let y = s.output_at(j)?;
         s.expect_type(&y, x.dtype)?;
+        let size = parts.size(s, j)?;
         // The expected shape of output j.
         let (mut want, mut rank) = ([0usize; MAX_RANK], 0usize);
         for (d, &v) in x.dims.iter().enumerate().take(x.rank) {
@@ -64,14 +85,14 @@ pub(crate) fn describe_parts(
                 continue;
             }
             if let Some(slot) = want.get_mut(rank) {
-                *slot = if d == axis { size(j) } else { v };
+                *slot = if d == axis { size } else { v };
             }
             rank += 1;
         }
         if y.rank != rank || y.dims != want {
             return Err(s.shape(x.numel, y.numel));
         }
-        total += if squeeze { 1 } else { size(j) };
+        total = total.saturating_add(size);
     }
     if total != x.dims.get(axis).copied().unwrap_or(0) {
         return Err(Error::Value { what: s.name, index: s.index, reason: "the parts do not add up to the axis" });
@@ -99,19 +120,21 @@ pub(crate) fn prepare(d: &OpDesc, pers: &mut [i32]) -> Result<()> {
     let n = d.outputs.max(0) as usize;
     let outer = d.batches.max(1) as usize;
     let (table, starts) = super::split_mut(pers, output_table(n))?;
+    // (One output: no table, its run starts at 0.)
     let mut start = 0i32;
-    for (slot, out) in starts.iter_mut().zip(table.chunks_exact(2)) {
+    for (j, slot) in starts.iter_mut().enumerate() {
         *slot = start;
-        start += out[1] / outer as i32;
+        start += table.get(2 * j + 1).copied().unwrap_or(0) / outer as i32;
     }
     Ok(())
 }
 
-/// Output [`super::Run::output`]: its run of each of the `batches` input rows.
-pub(crate) fn eval(d: &OpDesc, run: &super::Run<'_>, x: &[u8], out: &mut [u8]) -> Result<()> {
+/// Output `k`: its run of each of the `batches` input rows (`params`: the outputs table, then
+/// the runs' starts).
+pub(crate) fn eval(d: &OpDesc, params: &[i32], k: usize, x: &[u8], out: &mut [u8]) -> Result<()> {
     let n = d.outputs.max(0) as usize;
     let outer = d.batches as usize;
-    let start = run.params.get(output_table(n) + run.output).copied().unwrap_or(0) as usize;
+    let start = params.get(output_table(n) + k).copied().unwrap_or(0) as usize;
     if outer == 0 || out.is_empty() {
         return Ok(());
     }

@@ -2,7 +2,7 @@
 //! vector gives (one size may be -1: the rest of the axis), one output each; runs as SPLIT
 //! ([`super::split`]: the bytes copied unchanged, as TFLite Micro does).
 
-use super::split::{axis_of, describe_parts};
+use super::split::{axis_of, describe_parts, Parts};
 use super::{Kind, OpDesc, Setup, MAX_TENSORS};
 use crate::{Error, Result};
 
@@ -15,23 +15,18 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         return Err(Error::Value { what: s.name, index: s.index, reason: "num_splits is not the number of sizes" });
     }
     let dim = x.dims.get(k).copied().unwrap_or(0);
-    // The sizes, with a -1 resolved to what the others leave of the axis.
-    let mut part = [0usize; MAX_TENSORS];
-    let (mut known, mut rest) = (0usize, None);
-    for (j, slot) in part.iter_mut().enumerate().take(n) {
+    // What the sizes other than one -1 leave of the axis.
+    let (mut known, mut minus_ones) = (0usize, 0usize);
+    for j in 0..n {
         match s.i32_at(&sizes, j)? {
-            -1 if rest.is_none() => rest = Some(j),
-            v if v >= 0 => {
-                *slot = v as usize;
-                known += v as usize;
-            }
-            _ => return Err(Error::Value { what: s.name, index: s.index, reason: "a size below -1, or two -1" }),
+            -1 => minus_ones += 1,
+            v if v >= 0 => known = known.saturating_add(v as usize),
+            _ => minus_ones = 2,
         }
     }
-    if let Some(j) = rest {
-        if let Some(slot) = part.get_mut(j) {
-            *slot = dim.checked_sub(known).ok_or(s.shape(dim, known))?;
-        }
+    if minus_ones > 1 {
+        return Err(Error::Value { what: s.name, index: s.index, reason: "a size below -1, or two -1" });
     }
-    describe_parts(s, Kind::SplitV, &x, k, n, |j| part.get(j).copied().unwrap_or(0), false)
+    let rest = dim.checked_sub(known).ok_or(s.shape(dim, known))?;
+    describe_parts(s, Kind::SplitV, &x, k, n, Parts::Given(&sizes, rest))
 }

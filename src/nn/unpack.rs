@@ -1,7 +1,7 @@
 //! UNPACK: the input cut into its slices along an axis, the axis dropped, one output each
 //! (TFLite Micro's `UnpackImpl`); runs as SPLIT ([`super::split`]: the bytes copied unchanged).
 
-use super::split::{axis_of, describe_parts};
+use super::split::{axis_of, describe_parts, Parts};
 use super::{Kind, OpDesc, Setup};
 use crate::{Error, Result};
 
@@ -14,5 +14,5 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     if o.values_count < 0 || o.values_count as usize != dim {
         return Err(Error::Value { what: s.name, index: s.index, reason: "num is not the axis' size" });
     }
-    describe_parts(s, Kind::Unpack, &x, k, dim, |_| 1, true)
+    describe_parts(s, Kind::Unpack, &x, k, dim, Parts::Slices)
 }
