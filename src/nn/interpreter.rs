@@ -1,6 +1,6 @@
 //! [`Interpreter`]: runs a [`Network`] in caller memory, operator after operator.
 
-use super::desc::{at, output_table, DESC_WORDS};
+use super::desc::{at, output_table, HEAD_WORDS};
 use super::fold;
 use super::network::Network;
 use super::plan::plan_offset;
@@ -30,11 +30,9 @@ impl<'a, 'm> Interpreter<'a, 'm> {
             if d.kind == fold::FOLDED {
                 continue;
             }
-            let desc: &mut [i32; DESC_WORDS] = sub_mut(self.words, w..w + DESC_WORDS)?
-                .try_into()
-                .map_err(|_| Error::BufferTooSmall { what: "nn arena", needed: w + DESC_WORDS, given: 0 })?;
-            d.write(desc);
-            let pers = sub_mut(self.words, w + DESC_WORDS..w + DESC_WORDS + d.pers_words as usize)?;
+            let n = d.stored_words();
+            d.write(sub_mut(self.words, w..w + n)?);
+            let pers = sub_mut(self.words, w + n..w + n + d.pers_words as usize)?;
             let lut = sub_mut(self.bytes, lut_base + l..lut_base + l + d.lut_bytes as usize)?;
             let op = net.graph.operator(i)?;
             // Several outputs: their (tensor, bytes) table first (see `desc.rs`).
@@ -47,7 +45,7 @@ impl<'a, 'm> Interpreter<'a, 'm> {
             }
             let s = Setup { model: net.model, graph: &net.graph, op, index: i, name: "" };
             registry::prepare(&s, &d, pers, lut)?;
-            w += DESC_WORDS + d.pers_words as usize;
+            w += n + d.pers_words as usize;
             l += d.lut_bytes as usize;
         }
         Ok(())
@@ -165,22 +163,23 @@ impl<'a, 'm> Interpreter<'a, 'm> {
         let patch = scratch;
         let (mut w, mut l) = (0usize, 0usize);
         for _ in 0..net.runs {
-            let head: &[i32; DESC_WORDS] = descs
-                .get(w..w + DESC_WORDS)
+            let head: &[i32; HEAD_WORDS] = descs
+                .get(w..w + HEAD_WORDS)
                 .and_then(|s| s.try_into().ok())
-                .ok_or(Error::BufferTooSmall { what: "nn arena", needed: w + DESC_WORDS, given: descs.len() })?;
-            let pw = head[at::PERS_WORDS] as usize;
+                .ok_or(Error::BufferTooSmall { what: "nn arena", needed: w + HEAD_WORDS, given: descs.len() })?;
+            let (n, pw) = (head[at::STORED] as usize, head[at::PERS_WORDS] as usize);
             let lut_bytes = head[at::LUT_BYTES] as usize;
-            let params = sub(descs, w + DESC_WORDS..w + DESC_WORDS + pw)?;
+            let stored = sub(descs, w..w + n)?;
+            let params = sub(descs, w + n..w + n + pw)?;
             let lut = sub(luts, l..l + lut_bytes)?;
-            w += DESC_WORDS + pw;
+            w += n + pw;
             l += lut_bytes;
             if head[at::OUTPUTS] > 1 {
-                several_outputs(net, act, head, params)?;
+                several_outputs(net, act, head, stored, params)?;
                 continue;
             }
             let (in1, in2, out) = carve(net, act, head, head[at::OUTPUT], head[at::OUT_LEN])?;
-            let mut run = Run { model, params, lut, acc: &mut *acc, patch: &mut *patch };
+            let mut run = Run { model, desc: stored, params, lut, acc: &mut *acc, patch: &mut *patch };
             registry::eval(head, &mut run, in1, in2, out)?;
         }
         Ok(())
@@ -190,11 +189,17 @@ impl<'a, 'm> Interpreter<'a, 'm> {
 /// An operator with several outputs (SPLIT, SPLIT_V, UNPACK), off the common path: one call
 /// per entry `(tensor, bytes)` of the outputs table its constants start with (see `desc.rs`).
 #[inline(never)]
-fn several_outputs(net: &Network<'_>, act: &mut [u8], head: &[i32; DESC_WORDS], params: &[i32]) -> Result<()> {
+fn several_outputs(
+    net: &Network<'_>,
+    act: &mut [u8],
+    head: &[i32; HEAD_WORDS],
+    stored: &[i32],
+    params: &[i32],
+) -> Result<()> {
     let n = head[at::OUTPUTS] as usize;
     for (k, o) in params.chunks_exact(2).take(n).enumerate() {
         let (in1, _, out) = carve(net, act, head, o[0], o[1])?;
-        registry::eval_output(head, params, k, in1, out)?;
+        registry::eval_output(head, stored, params, k, in1, out)?;
     }
     Ok(())
 }
@@ -205,7 +210,7 @@ fn several_outputs(net: &Network<'_>, act: &mut [u8], head: &[i32; DESC_WORDS], 
 fn carve<'x>(
     net: &Network<'_>,
     act: &'x mut [u8],
-    head: &[i32; DESC_WORDS],
+    head: &[i32; HEAD_WORDS],
     t: i32,
     len: i32,
 ) -> Result<(&'x [u8], &'x [u8], &'x mut [u8])> {

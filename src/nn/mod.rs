@@ -92,7 +92,7 @@ pub use interpreter::Interpreter;
 pub use network::{Network, TensorInfo, MAX_RANK, MAX_TENSORS};
 
 // What the operator files use (`use super::{...}`).
-pub(crate) use desc::{at, OpDesc, DESC_WORDS};
+pub(crate) use desc::{at, OpDesc, HEAD_WORDS};
 pub(crate) use registry::Kind;
 pub(crate) use run::{as_i8, as_i8_mut, split, split_mut, sub, sub_mut, Run};
 pub(crate) use setup::{out_size_and_padding, positive, w32, Setup, TensorRef};

@@ -1,7 +1,6 @@
 //! [`Network`]: a validated `.tflite` subgraph with its memory plan, and [`TensorInfo`], what its
 //! inputs and outputs are.
 
-use super::desc::DESC_WORDS;
 use super::fold;
 use super::interpreter::Interpreter;
 use super::plan::{arena_bytes, plan, UNPLANNED};
@@ -139,7 +138,7 @@ impl<'m> Network<'m> {
                 continue;
             }
             runs += 1;
-            persistent_words = persistent_words.saturating_add(DESC_WORDS + d.pers_words as usize);
+            persistent_words = persistent_words.saturating_add(d.stored_words() + d.pers_words as usize);
             scratch_words = scratch_words.max(d.scratch_words as usize);
             scratch_bytes = scratch_bytes.max(d.scratch_bytes as usize);
             lut_bytes = lut_bytes.saturating_add(d.lut_bytes as usize);

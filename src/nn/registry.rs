@@ -15,7 +15,7 @@
 //! are folded at plan time (`fold.rs`: kind 0, never stored or run). A builtin in neither
 //! place is refused with its schema name ([`Error::UnsupportedOperator`]).
 
-use super::desc::{at, OpDesc, DESC_WORDS};
+use super::desc::{at, OpDesc, HEAD_WORDS};
 use super::run::Run;
 use super::setup::Setup;
 use super::{
@@ -171,24 +171,25 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut
 }
 
 /// Writes output `k` of an operator with several outputs (see `desc.rs`) from its stored
-/// description `head`, its constants `params` and its input `in1`.
+/// description (`head`, the first words of `stored`), its constants `params` and its input `in1`.
 pub(crate) fn eval_output(
-    head: &[i32; DESC_WORDS],
+    head: &[i32; HEAD_WORDS],
+    stored: &[i32],
     params: &[i32],
     k: usize,
     in1: &[u8],
     out: &mut [u8],
 ) -> Result<()> {
     match Kind::from_i32(head[at::KIND]) {
-        Some(Kind::Split | Kind::SplitV | Kind::Unpack) => split::eval(&OpDesc::read(head), params, k, in1, out),
+        Some(Kind::Split | Kind::SplitV | Kind::Unpack) => split::eval(&OpDesc::read(stored), params, k, in1, out),
         _ => Err(Error::Unsupported { what: "operator kind with several outputs", index: head[at::INDEX] as usize }),
     }
 }
 
-/// Runs one operator from its stored description `head`: inputs `in1`, `in2` (empty if absent),
+/// Runs one operator from its stored description (`head`, the first words of `run.desc`): inputs `in1`, `in2` (empty if absent),
 /// output `out`.
 #[inline] // once per operator per inference, from `Interpreter::invoke` only
-pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2: &[u8], out: &mut [u8]) -> Result<()> {
+pub(crate) fn eval(head: &[i32; HEAD_WORDS], run: &mut Run<'_>, in1: &[u8], in2: &[u8], out: &mut [u8]) -> Result<()> {
     let kind = Kind::from_i32(head[at::KIND]);
     // The common cases read their few fields in place; the rest get a decoded copy.
     match kind {
@@ -202,18 +203,19 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::Logistic | Kind::Tanh | Kind::LeakyRelu | Kind::HardSwish | Kind::Gelu) => {
             return logistic::eval_lut(run, in1, out)
         }
+        Some(Kind::Reshape) => return reshape::eval(in1, out),
         _ => {}
     }
-    let d = OpDesc::read(head);
+    let d = OpDesc::read(run.desc);
     match kind {
         Some(Kind::FullyConnected) => fully_connected::eval(&d, run, in1, out),
         Some(Kind::Conv2d) => conv2d::eval(&d, run, in1, out),
         Some(Kind::TransposeConv) => transpose_conv::eval(&d, run, in1, out),
         Some(Kind::DepthwiseConv2d) => depthwise_conv2d::eval(&d, run, in1, out),
-        Some(Kind::Reshape) => reshape::eval(&d, in1, out),
         Some(Kind::Logistic | Kind::Tanh | Kind::LeakyRelu | Kind::HardSwish | Kind::Gelu) => {
             logistic::eval_lut(run, in1, out)
         }
+        Some(Kind::Reshape) => reshape::eval(in1, out),
         Some(Kind::Relu) => relu::eval(&d, in1, out),
         Some(Kind::Relu6) => relu6::eval(&d, in1, out),
         Some(Kind::Add) => add::eval(&d, run, in1, in2, out),
