@@ -5,7 +5,7 @@ use super::fold;
 use super::network::Network;
 use super::plan::plan_offset;
 use super::registry::{self, describe};
-use super::run::{split_mut, sub, sub_mut, Run};
+use super::run::{split, split_mut, sub, sub_mut, Run};
 use super::setup::{tensor_ref, Setup};
 use crate::formats::tflite::TensorType;
 use crate::formats::{cast_slice, cast_slice_mut};
@@ -169,8 +169,7 @@ impl<'a, 'm> Interpreter<'a, 'm> {
                 .ok_or(Error::BufferTooSmall { what: "nn arena", needed: w + HEAD_WORDS, given: descs.len() })?;
             let (n, pw) = (head[at::STORED] as usize, head[at::PERS_WORDS] as usize);
             let lut_bytes = head[at::LUT_BYTES] as usize;
-            let stored = sub(descs, w..w + n)?;
-            let params = sub(descs, w + n..w + n + pw)?;
+            let (stored, params) = split(sub(descs, w..w + n + pw)?, n)?;
             let lut = sub(luts, l..l + lut_bytes)?;
             w += n + pw;
             l += lut_bytes;
