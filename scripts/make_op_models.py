@@ -711,6 +711,13 @@ def models():
     g.op("GATHER", [shp, idx], [new], "Gather", [(0, "i32", 0)])
     g.op("RESHAPE", [x, new], [y])
     yield "gather_shape_folded", g, [x], [y], LITERT
+    # GATHER with a negative batch_dims (-1: the indices' rank less one) on a rank-4 input.
+    g = Graph()
+    x = g.tensor([2, 3, 4, 2], scale=[0.05], zp=[-128])
+    i = g.tensor([2, 3, 2], INT32, data=np.array([[[3, 0], [1, 1], [2, 3]], [[0, 0], [3, 2], [1, 0]]], dtype=np.int32))
+    y = g.tensor([2, 3, 2, 2], scale=[0.05], zp=[-128])
+    g.op("GATHER", [x, i], [y], "Gather", [(0, "i32", 2), (1, "i32", -1)])
+    yield "gather_negative_batch_dims", g, [x], [y], EDGES
 
 
 def bad_models():

@@ -192,6 +192,7 @@ fn operators_bit_exact_with_tflite_micro() {
         "gather_codebook",
         "gather_codebook_int64",
         "gather_shape_folded",
+        "gather_negative_batch_dims",
     ];
     for name in names {
         let dir = "tests/data/tflite_ops";
