@@ -1,6 +1,6 @@
 //! SPLIT_V: the input cut along a constant axis into parts of the sizes a constant int32
 //! vector gives (one size may be -1: the rest of the axis), one output each; runs as SPLIT
-//! ([`super::split`]: the bytes copied unchanged, as TFLite Micro does).
+//! ([`mod@super::split`]: the bytes copied unchanged, as TFLite Micro does).
 
 use super::split::{axis_of, describe_parts, Parts};
 use super::{Kind, OpDesc, Setup, MAX_TENSORS};

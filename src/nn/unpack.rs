@@ -1,5 +1,5 @@
 //! UNPACK: the input cut into its slices along an axis, the axis dropped, one output each
-//! (TFLite Micro's `UnpackImpl`); runs as SPLIT ([`super::split`]: the bytes copied unchanged).
+//! (TFLite Micro's `UnpackImpl`); runs as SPLIT ([`mod@super::split`]: the bytes copied unchanged).
 
 use super::split::{axis_of, describe_parts, Parts};
 use super::{Kind, OpDesc, Setup};
