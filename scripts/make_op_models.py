@@ -8,18 +8,20 @@ RESIZE_NEAREST_NEIGHBOR, QUANTIZE f32->int8 and int8->int8, DEQUANTIZE, CONV_2D 
 padding/stride/dilation/per-tensor weights, TRANSPOSE_CONV with VALID padding and no bias,
 LEAKY_RELU, MUL, SUB, ADD beyond rank 4, PRELU, HARD_SWISH, ELU int8 and f32, MAXIMUM, MINIMUM,
 SQUARED_DIFFERENCE, GELU, MEAN, SUM, AVERAGE_POOL_2D, MAX_POOL_2D, SOFTMAX, RESIZE_BILINEAR,
-DEPTH_TO_SPACE, SPACE_TO_DEPTH, ARG_MAX, ARG_MIN, TILE), feeds each random int8 (or f32)
+DEPTH_TO_SPACE, SPACE_TO_DEPTH, ARG_MAX, ARG_MIN, TILE, SPLIT, SPLIT_V, UNPACK, GATHER), feeds each random int8 (or f32)
 inputs (the newer operators get edge rows first), and records what the TFLite Micro reference interpreter (pip `tflite-micro`, its
 Python `runtime.Interpreter`) outputs; for GELU (TFLite Micro has it only in float), TILE (not in
-TFLite Micro) and ARG_MAX/ARG_MIN with int64 indices (TFLite Micro: int32 only), LiteRT's
+TFLite Micro), ARG_MAX/ARG_MIN and GATHER with int64 indices (TFLite Micro: int32 only) and
+int32 GATHER (folded by fvae; not in TFLite Micro), LiteRT's
 interpreter (pip `ai-edge-litert`) with its reference kernels (`OpResolverType.BUILTIN_REF`).
 The Rust test tests/nn.rs then requires fvae's outputs to be identical. It also writes models
 fvae must refuse (`bad_*.tflite`, `unsupported_op.tflite`).
 
 Run (from the repository root, in a venv with `pip install tflite-micro ai-edge-litert flatbuffers numpy`):
     bench-venv/bin/python scripts/make_op_models.py
-It writes tests/data/tflite_ops/NAME.tflite, NAME_in0.npy (, NAME_in1.npy), NAME_out0.npy and
-a manifest.json. The flatbuffers are written with the `flatbuffers` Builder directly, field by
+It writes tests/data/tflite_ops/NAME.tflite, NAME_in0.npy (, NAME_in1.npy), NAME_out0.npy (one
+NAME_outK.npy per graph output) and a manifest.json. Fixed seeds: running it twice writes
+byte-identical files. The flatbuffers are written with the `flatbuffers` Builder directly, field by
 field in the order of TFLite's schema.fbs (no TensorFlow needed).
 """
 import json
@@ -38,11 +40,13 @@ OPS = {"MUL": 18, "ADD": 0, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 
        "QUANTIZE": 114, "SUB": 41, "PRELU": 54, "MAXIMUM": 55, "MINIMUM": 57, "LEAKY_RELU": 98,
        "SQUARED_DIFFERENCE": 99, "ELU": 111, "HARD_SWISH": 117, "GELU": 150, "FLOOR": 8,
        "TRANSPOSE": 39, "LOGISTIC": 14,
-       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17, "SOFTMAX": 25, "RESIZE_BILINEAR": 23, "DEPTH_TO_SPACE": 5, "SPACE_TO_DEPTH": 26, "ARG_MAX": 56, "ARG_MIN": 79, "TILE": 69}
+       "MEAN": 40, "SUM": 74, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 17, "SOFTMAX": 25, "RESIZE_BILINEAR": 23, "DEPTH_TO_SPACE": 5, "SPACE_TO_DEPTH": 26, "ARG_MAX": 56, "ARG_MIN": 79, "TILE": 69,
+       "SPLIT": 49, "SPLIT_V": 102, "UNPACK": 88, "GATHER": 36, "SHAPE": 77, "RESHAPE": 22}
 
 OPT = {"Conv2D": 1, "DepthwiseConv2D": 2, "FullyConnected": 8, "Add": 11, "TransposeConv": 49,
        "ResizeNearestNeighbor": 74, "Dequantize": 38, "Quantize": 89, "Mul": 21, "Sub": 28,
-       "LeakyRelu": 75, "Gelu": 116, "Reducer": 27, "Pool2D": 5, "Softmax": 9, "ResizeBilinear": 15, "SpaceToDepth": 19, "DepthToSpace": 94, "ArgMax": 40, "ArgMin": 57}
+       "LeakyRelu": 75, "Gelu": 116, "Reducer": 27, "Pool2D": 5, "Softmax": 9, "ResizeBilinear": 15, "SpaceToDepth": 19, "DepthToSpace": 94, "ArgMax": 40, "ArgMin": 57,
+       "Split": 35, "SplitV": 79, "Unpack": 64, "Gather": 23, "Shape": 55}
 INT8, INT32, INT64, FLOAT32 = 9, 2, 4, 0
 
 
@@ -631,6 +635,89 @@ def models():
         g.op("TILE", [x, m], [y])
         yield name, g, [x], [y], LITERT
 
+    # SPLIT, SPLIT_V and UNPACK (several outputs, bytes copied unchanged): a middle axis, a
+    # negative axis, odd sizes, one output only, f32; SPLIT_V with a -1 size.
+    for name, shape, axis, n, dtype in [("split_axis1_3", [2, 6, 5], 1, 3, INT8),
+                                        ("split_last_axis", [3, 4], -1, 2, INT8),
+                                        ("split_first_axis_f32", [4, 3, 3], 0, 2, FLOAT32),
+                                        ("split_one", [5, 3], 0, 1, INT8)]:
+        g = Graph()
+        x = g.tensor(shape, dtype, **({} if dtype == FLOAT32 else dict(scale=[0.05], zp=[-3])))
+        ax = g.tensor([], INT32, data=np.array(axis, dtype=np.int32))
+        part = [d // n if k == axis % len(shape) else d for k, d in enumerate(shape)]
+        ys = [g.tensor(part, dtype, **({} if dtype == FLOAT32 else dict(scale=[0.05], zp=[-3]))) for _ in range(n)]
+        g.op("SPLIT", [ax, x], ys, "Split", [(0, "i32", n)])
+        yield name, g, [x], ys, EDGES
+    for name, shape, axis, sizes in [("split_v_middle_axis", [2, 7, 3], 1, [1, 4, 2]),
+                                     ("split_v_minus_one", [4, 9], -1, [2, -1, 3])]:
+        g = Graph()
+        x = g.tensor(shape, scale=[0.1], zp=[7])
+        sz = g.tensor([len(sizes)], INT32, data=np.array(sizes, dtype=np.int32))
+        ax = g.tensor([1], INT32, data=np.array([axis], dtype=np.int32))
+        a = axis % len(shape)
+        full = [shape[a] - sum(v for v in sizes if v >= 0) if v < 0 else v for v in sizes]
+        ys = [g.tensor([v if k == a else d for k, d in enumerate(shape)], scale=[0.1], zp=[7]) for v in full]
+        g.op("SPLIT_V", [x, sz, ax], ys, "SplitV", [(0, "i32", len(sizes))])
+        yield name, g, [x], ys, EDGES
+    for name, shape, axis in [("unpack_first_axis", [3, 4, 5], 0), ("unpack_last_axis", [2, 3, 4], -1),
+                              ("unpack_middle_axis", [2, 5, 3], 1)]:
+        g = Graph()
+        x = g.tensor(shape, scale=[0.02], zp=[-128])
+        a = axis % len(shape)
+        ys = [g.tensor([d for k, d in enumerate(shape) if k != a], scale=[0.02], zp=[-128]) for _ in range(shape[a])]
+        g.op("UNPACK", [x], ys, "Unpack", [(0, "i32", shape[a]), (1, "i32", axis)])
+        yield name, g, [x], ys, EDGES
+
+    # GATHER with constant indices: a middle axis with repeats, 2-D indices on axis 0, batch_dims
+    # 1, a negative axis, f32 params, int64 indices (LiteRT: TFLite Micro takes int32 only).
+    for name, shape, idx, axis, batch_dims, dtype, itype in [
+            ("gather_axis1", [2, 5, 3], [4, 0, 0, 2], 1, 0, INT8, INT32),
+            ("gather_indices_2d", [6, 3], [[5, 1], [0, 5]], 0, 0, INT8, INT32),
+            ("gather_batch_dims", [2, 5, 3], [[4, 1, 1], [0, 3, 2]], 1, 1, INT8, INT32),
+            ("gather_negative_axis", [3, 4, 5], [4, 0, 3], -1, 0, INT8, INT32),
+            ("gather_f32", [4, 3], [3, 3, 1], 0, 0, FLOAT32, INT32),
+            ("gather_int64_indices", [7, 2], [6, 0, 3, 3, 1], 0, 0, INT8, INT64)]:
+        g = Graph()
+        q = {} if dtype == FLOAT32 else dict(scale=[0.03], zp=[11])
+        x = g.tensor(shape, dtype, **q)
+        idx = np.array(idx, dtype=np.int32 if itype == INT32 else np.int64)
+        i = g.tensor(list(idx.shape), itype, data=idx)
+        a = axis % len(shape)
+        out = shape[:a] + list(idx.shape)[batch_dims:] + shape[a + 1:]
+        y = g.tensor(out, dtype, **q)
+        g.op("GATHER", [x, i], [y], "Gather", [(0, "i32", axis), (1, "i32", batch_dims)])
+        yield name, g, [x], [y], LITERT if itype == INT64 else EDGES
+    # A VQ-VAE's code lookup: ARG_MAX over the last axis picks a row of a constant int8 codebook
+    # (the indices an activation), with int32 (TFLite Micro) and int64 (LiteRT) indices.
+    for name, itype in [("gather_codebook", INT32), ("gather_codebook_int64", INT64)]:
+        g = Graph()
+        x = g.tensor([1, 5, 8], scale=[0.1], zp=[0])
+        ax = g.tensor([1], INT32, data=np.array([-1], dtype=np.int32))
+        codes = g.tensor([1, 5], itype)
+        book = g.tensor([8, 6], scale=[0.02], zp=[-4], data=i8((8, 6)))
+        y = g.tensor([1, 5, 6], scale=[0.02], zp=[-4])
+        g.op("ARG_MAX", [x, ax], [codes], "ArgMax", [(0, "i8", itype)])
+        g.op("GATHER", [book, codes], [y], "Gather", [(0, "i32", 0)])
+        yield name, g, [x], [y], LITERT if itype == INT64 else EDGES
+    # GATHER of a shape known at plan time (folded): RESHAPE to the input's dimensions reversed
+    # (LiteRT: TFLite Micro has no int32 GATHER).
+    g = Graph()
+    x = g.tensor([1, 6], scale=[0.1], zp=[0])
+    shp = g.tensor([2], INT32)
+    idx = g.tensor([2], INT32, data=np.array([1, 0], dtype=np.int32))
+    new = g.tensor([2], INT32)
+    y = g.tensor([6, 1], scale=[0.1], zp=[0])
+    g.op("SHAPE", [x], [shp], "Shape", [(0, "i8", INT32)])
+    g.op("GATHER", [shp, idx], [new], "Gather", [(0, "i32", 0)])
+    g.op("RESHAPE", [x, new], [y])
+    yield "gather_shape_folded", g, [x], [y], LITERT
+    # GATHER with a negative batch_dims (-1: the indices' rank less one) on a rank-4 input.
+    g = Graph()
+    x = g.tensor([2, 3, 4, 2], scale=[0.05], zp=[-128])
+    i = g.tensor([2, 3, 2], INT32, data=np.array([[[3, 0], [1, 1], [2, 3]], [[0, 0], [3, 2], [1, 0]]], dtype=np.int32))
+    y = g.tensor([2, 3, 2, 2], scale=[0.05], zp=[-128])
+    g.op("GATHER", [x, i], [y], "Gather", [(0, "i32", 2), (1, "i32", -1)])
+    yield "gather_negative_batch_dims", g, [x], [y], EDGES
     # The small decoder's convolution shapes, which the Cortex-M pairs forms take (input channels
     # in groups of 4): 3x3 stride 2 SAME with one output channel, 3x3 stride 1 SAME with three
     # (fused RELU), and a stride-2 TRANSPOSE_CONV to one channel with a bias.
@@ -711,6 +798,32 @@ def bad_models():
     g.op("SOFTMAX", [x], [y], "Softmax", [(0, "f32", 1.0)])
     g.io = ([x], [y])
     yield "softmax_output_scale", g
+    g = Graph()
+    x = g.tensor([2, 5], scale=[0.1], zp=[0])
+    ax = g.tensor([], INT32, data=np.array(1, dtype=np.int32))
+    ys = [g.tensor([2, 2], scale=[0.1], zp=[0]) for _ in range(2)]
+    g.op("SPLIT", [ax, x], ys, "Split", [(0, "i32", 2)])
+    g.io = ([x], ys)
+    yield "split_uneven", g
+    g = Graph()
+    x = g.tensor([4, 3], scale=[0.1], zp=[0])
+    i = g.tensor([2], INT32, data=np.array([1, 4], dtype=np.int32))
+    y = g.tensor([2, 3], scale=[0.1], zp=[0])
+    g.op("GATHER", [x, i], [y], "Gather", [(0, "i32", 0)])
+    g.io = ([x], [y])
+    yield "gather_constant_index", g
+    # Not refused at set-up: ARG_MAX over 8 values indexes a codebook of 4 rows, so an input
+    # whose largest value is in the last 4 makes GATHER fail at run time.
+    g = Graph()
+    x = g.tensor([1, 8], scale=[0.1], zp=[0])
+    ax = g.tensor([1], INT32, data=np.array([-1], dtype=np.int32))
+    codes = g.tensor([1], INT32)
+    book = g.tensor([4, 3], scale=[0.1], zp=[0], data=i8((4, 3)))
+    y = g.tensor([1, 3], scale=[0.1], zp=[0])
+    g.op("ARG_MAX", [x, ax], [codes], "ArgMax", [(0, "i8", INT32)])
+    g.op("GATHER", [book, codes], [y], "Gather", [(0, "i32", 0)])
+    g.io = ([x], [y])
+    yield "gather_index_at_run_time", g
 
 
 def set_edge_rows(v, k):
@@ -780,16 +893,20 @@ def main():
                 set_edge_rows(v, k)
             in_data.append(v)
             np.save(os.path.join(OUT, f"{name}_in{k}.npy"), v)
-        results = []
+        results = [[] for _ in outs]
         for r in range(ROWS):
             for k in range(len(ins)):
                 interp.set_input(in_data[k][r], k)
             interp.invoke()
-            results.append(interp.get_output(0).copy())
-        out = np.stack(results)
-        np.save(os.path.join(OUT, f"{name}_out0.npy"), out)
+            for k in range(len(outs)):
+                results[k].append(interp.get_output(k).copy())
+        for k in range(len(outs)):
+            out = np.stack(results[k])
+            np.save(os.path.join(OUT, f"{name}_out{k}.npy"), out)
+            print(name, k, out.dtype, out.shape)
         manifest[name] = dict(inputs=len(ins), rows=ROWS, out_dtype=str(out.dtype), out_shape=list(out.shape))
-        print(name, out.dtype, out.shape)
+        if len(outs) > 1:
+            manifest[name]["outputs"] = len(outs)
     # An operator fvae does not implement (FLOOR), after a supported one: only for the error test.
     g = Graph()
     x = g.tensor([1, 8], scale=[0.1], zp=[0])

@@ -175,6 +175,28 @@ fn operators_bit_exact_with_tflite_micro() {
         "tile_4d",
         "tile_2d_int64",
         "tile_1d",
+        // SPLIT, SPLIT_V and UNPACK: several outputs, each checked.
+        "split_axis1_3",
+        "split_last_axis",
+        "split_first_axis_f32",
+        "split_one",
+        "split_v_middle_axis",
+        "split_v_minus_one",
+        "unpack_first_axis",
+        "unpack_last_axis",
+        "unpack_middle_axis",
+        // GATHER: constant indices (int64 from LiteRT's reference), a codebook looked up by
+        // ARG_MAX's indices, a shape folded at plan time.
+        "gather_axis1",
+        "gather_indices_2d",
+        "gather_batch_dims",
+        "gather_negative_axis",
+        "gather_f32",
+        "gather_int64_indices",
+        "gather_codebook",
+        "gather_codebook_int64",
+        "gather_shape_folded",
+        "gather_negative_batch_dims",
     ];
     for name in names {
         let dir = "tests/data/tflite_ops";
@@ -185,9 +207,13 @@ fn operators_bit_exact_with_tflite_micro() {
         let n_inputs = if std::path::Path::new(&format!("{dir}/{name}_in1.npy")).exists() { 2 } else { 1 };
         let ins: Vec<Vec<u8>> = (0..n_inputs).map(|k| load(&format!("{dir}/{name}_in{k}.npy"))).collect();
         let ins: Vec<Npy> = ins.iter().map(|b| Npy::parse(b).unwrap()).collect();
-        let out_bytes = load(&format!("{dir}/{name}_out0.npy"));
-        let out = Npy::parse(&out_bytes).unwrap();
-        let rows = out.shape().dims()[0];
+        // Every output the script recorded (`_out0.npy`, `_out1.npy`, ...), as many as the graph has.
+        let n_outputs =
+            (0..).take_while(|k| std::path::Path::new(&format!("{dir}/{name}_out{k}.npy")).exists()).count();
+        assert_eq!(Ok(n_outputs), net.model().subgraph(0).unwrap().outputs().map(|o| o.len()), "{name}");
+        let outs: Vec<Vec<u8>> = (0..n_outputs).map(|k| load(&format!("{dir}/{name}_out{k}.npy"))).collect();
+        let outs: Vec<Npy> = outs.iter().map(|b| Npy::parse(b).unwrap()).collect();
+        let rows = outs[0].shape().dims()[0];
         for r in 0..rows {
             for (k, a) in ins.iter().enumerate() {
                 let n = a.shape().numel().unwrap() / rows;
@@ -198,22 +224,25 @@ fn operators_bit_exact_with_tflite_micro() {
                 }
             }
             it.invoke().unwrap_or_else(|e| panic!("{name}: {e}"));
-            let n = out.shape().numel().unwrap() / rows;
-            if matches!(out.dtype(), fvae::formats::DType::I32 | fvae::formats::DType::I64) {
-                let mut got = vec![0i64; n];
-                it.output_i64(0, &mut got).unwrap();
-                assert_eq!(got, out.to_i64_vec("out").unwrap()[r * n..(r + 1) * n], "{name} row {r}");
-            } else if out.dtype() == fvae::formats::DType::F32 {
-                let mut got = vec![0f32; n];
-                it.output_f32(0, &mut got).unwrap();
-                let want = &out.as_f32("out").unwrap()[r * n..(r + 1) * n];
-                // Identical bits, except a NaN's sign and payload: which NaN operand an addition
-                // returns is the hardware's choice, and Rust (as C) leaves it unspecified.
-                let same = got.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan());
-                assert!(same, "{name} row {r}: {got:?} vs {want:?}");
-            } else {
-                let want = &out.as_i8("out").unwrap()[r * n..(r + 1) * n];
-                assert_eq!(it.output_i8(0).unwrap(), want, "{name} row {r}");
+            for (k, out) in outs.iter().enumerate() {
+                let n = out.shape().numel().unwrap() / rows;
+                if matches!(out.dtype(), fvae::formats::DType::I32 | fvae::formats::DType::I64) {
+                    let mut got = vec![0i64; n];
+                    it.output_i64(k, &mut got).unwrap();
+                    assert_eq!(got, out.to_i64_vec("out").unwrap()[r * n..(r + 1) * n], "{name} output {k} row {r}");
+                } else if out.dtype() == fvae::formats::DType::F32 {
+                    let mut got = vec![0f32; n];
+                    it.output_f32(k, &mut got).unwrap();
+                    let want = &out.as_f32("out").unwrap()[r * n..(r + 1) * n];
+                    // Identical bits, except a NaN's sign and payload: which NaN operand an addition
+                    // returns is the hardware's choice, and Rust (as C) leaves it unspecified.
+                    let same =
+                        got.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan());
+                    assert!(same, "{name} output {k} row {r}: {got:?} vs {want:?}");
+                } else {
+                    let want = &out.as_i8("out").unwrap()[r * n..(r + 1) * n];
+                    assert_eq!(it.output_i8(k).unwrap(), want, "{name} output {k} row {r}");
+                }
             }
         }
     }
@@ -267,6 +296,24 @@ fn elementwise_refusals_name_the_operator() {
         Error::Unsupported { what: "SOFTMAX int8 output not quantised with scale 1/256 and zero point -128", index: 0 }
     );
     assert_eq!(err("mean_axis"), Error::Value { what: "MEAN", index: 0, reason: "axis outside the input's rank" });
+    assert_eq!(
+        err("split_uneven"),
+        Error::Value { what: "SPLIT", index: 0, reason: "num_splits does not divide the axis" }
+    );
+    assert_eq!(
+        err("gather_constant_index"),
+        Error::Value { what: "GATHER", index: 0, reason: "a constant index outside the axis" }
+    );
+    // An index from an activation is checked when it is used: an error, never a read past the
+    // codebook, and the next inference with good indices runs.
+    let model = load("tests/data/tflite_ops/bad_gather_index_at_run_time.tflite");
+    let net = Network::new(&model).unwrap();
+    let mut arena = vec![0u8; net.required_arena()];
+    let mut it = net.interpreter(&mut arena).unwrap();
+    it.input_i8_mut(0).unwrap().copy_from_slice(&[0, 0, 0, 0, 0, 9, 0, 0]);
+    assert_eq!(it.invoke(), Err(Error::Value { what: "GATHER index", index: 0, reason: "outside the axis" }));
+    it.input_i8_mut(0).unwrap().copy_from_slice(&[0, 0, 9, 0, 0, 0, 0, 0]);
+    assert_eq!(it.invoke(), Ok(()));
     // The broadcast strides (and MEAN's strides and sums) are counted in the arena: one byte
     // short is refused.
     for name in ["mul_broadcast_6d", "mean_323"] {
@@ -302,6 +349,10 @@ fn corrupted_models_never_panic() {
         "avg_pool_same_3x3_s2",
         "softmax_beta_rank4",
         "resize_bilinear_up_half_pixel",
+        "split_v_minus_one",
+        "unpack_middle_axis",
+        "gather_codebook",
+        "gather_batch_dims",
     ] {
         models.push(load(&format!("tests/data/tflite_ops/{n}.tflite")));
     }

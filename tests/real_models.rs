@@ -195,10 +195,11 @@ fn tflm_arena(manifest: &str, name: &str) -> Option<usize> {
 }
 
 /// Measures fvae's arena against TFLite Micro's (printed with `--nocapture`; the README's table).
-/// fvae's whole arena is larger today: it copies weights repacked for its SIMD kernels into the
-/// arena (TFLite Micro reads them from flash), keeps a 228-byte run-time description per
-/// operator and an im2col patch for convolutions. What is checked: the planned activations
-/// alone never take more than TFLite Micro's whole arena (the lifetime plan is no worse).
+/// On most models fvae's whole arena is larger on this host: it copies weights repacked for its
+/// SIMD kernels into the arena (TFLite Micro reads them from the flatbuffer) and keeps scratch
+/// for convolutions. What is checked: the planned activations alone never take more than TFLite
+/// Micro's whole arena (the lifetime plan is no worse), and the whole arena is no larger on the
+/// models where little is repacked.
 #[test]
 fn required_arena_against_tflite_micro() {
     let manifest = std::fs::read_to_string(common::data("real/manifest.json")).unwrap();
@@ -217,5 +218,9 @@ fn required_arena_against_tflite_micro() {
             "{name}: activations {} B > TFLite Micro's arena {tflm} B",
             net.activation_bytes()
         );
+        let small = ["plumbing_encoder_b1", "plumbing_encoder_bnone", "torch_conv_decoder_b1", "torch_vq_encoder_b1"];
+        if small.contains(name) {
+            assert!(net.required_arena() <= tflm, "{name}: arena {} B > TFLite Micro's {tflm} B", net.required_arena());
+        }
     }
 }

@@ -119,6 +119,14 @@ pub mod op {
     pub const ARG_MIN: i32 = 79;
     /// TILE.
     pub const TILE: i32 = 69;
+    /// SPLIT.
+    pub const SPLIT: i32 = 49;
+    /// SPLIT_V.
+    pub const SPLIT_V: i32 = 102;
+    /// UNPACK.
+    pub const UNPACK: i32 = 88;
+    /// GATHER.
+    pub const GATHER: i32 = 36;
 
     /// Every `BuiltinOperator` name of TFLite's `schema.fbs`, indexed by its code (0 ..= 209),
     /// so a refusal names the operator whether fvae implements it or not.
@@ -910,6 +918,10 @@ const OPT_SOFTMAX: u8 = 9;
 const OPT_RESIZE_BILINEAR: u8 = 15;
 const OPT_SPACE_TO_DEPTH: u8 = 19;
 const OPT_DEPTH_TO_SPACE: u8 = 94;
+const OPT_GATHER: u8 = 23;
+const OPT_SPLIT: u8 = 35;
+const OPT_UNPACK: u8 = 64;
+const OPT_SPLIT_V: u8 = 79;
 
 /// Counts a model may have, checked by [`Model::parse_with`] before it walks what they count,
 /// so a file claiming more is refused after reading only the counts. `usize::MAX` means no limit
@@ -1466,6 +1478,26 @@ impl<'a> Operator<'a> {
     pub fn pack_options(&self) -> Result<PackOptions> {
         let Some(t) = self.options(OPT_PACK)? else { return Ok(PackOptions::default()) };
         Ok(PackOptions { values_count: t.i32(0, 0)?, axis: t.i32(1, 0)? })
+    }
+
+    /// `UnpackOptions` (zeros if absent): the count and the axis.
+    pub fn unpack_options(&self) -> Result<PackOptions> {
+        let Some(t) = self.options(OPT_UNPACK)? else { return Ok(PackOptions::default()) };
+        Ok(PackOptions { values_count: t.i32(0, 0)?, axis: t.i32(1, 0)? })
+    }
+
+    /// `num_splits` of `SplitOptions` (`split_v` false) or `SplitVOptions` (0 if absent).
+    pub fn num_splits(&self, split_v: bool) -> Result<i32> {
+        match self.options(if split_v { OPT_SPLIT_V } else { OPT_SPLIT })? {
+            Some(t) => t.i32(0, 0),
+            None => Ok(0),
+        }
+    }
+
+    /// `GatherOptions`: the axis and `batch_dims` (both 0 if absent).
+    pub fn gather_options(&self) -> Result<(i32, i32)> {
+        let Some(t) = self.options(OPT_GATHER)? else { return Ok((0, 0)) };
+        Ok((t.i32(0, 0)?, t.i32(1, 0)?))
     }
 
     /// `ConcatenationOptions`: the axis and the fused activation (axis 0, none if absent).

@@ -75,6 +75,7 @@ pub(crate) fn known(model: &Model<'_>, graph: &SubGraph<'_>, t: i32, steps: &mut
             op::STRIDED_SLICE => super::strided_slice::fold(&s, steps)?,
             op::PACK => super::pack::fold(&s, steps)?,
             op::CONCATENATION => super::concatenation::fold(&s, steps)?,
+            op::GATHER => super::gather::fold(&s, steps)?,
             _ => return Err(not_known),
         };
         if k.len != r.numel || k.scalar != (r.rank == 0) {

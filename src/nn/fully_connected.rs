@@ -309,7 +309,7 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
 /// The unpacked FULLY_CONNECTED: one fused [`int8::fully_connected`] call per input row,
 /// reading its fields from the stored descriptor in place.
 pub(crate) fn eval_fused(
-    head: &[i32; super::DESC_WORDS],
+    head: &[i32; super::HEAD_WORDS],
     run: &mut Run<'_>,
     input: &[u8],
     output: &mut [u8],

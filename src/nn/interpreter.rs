@@ -1,11 +1,11 @@
 //! [`Interpreter`]: runs a [`Network`] in caller memory, operator after operator.
 
-use super::desc::{at, DESC_WORDS};
+use super::desc::{at, output_table, HEAD_WORDS};
 use super::fold;
 use super::network::Network;
 use super::plan::plan_offset;
 use super::registry::{self, describe};
-use super::run::{split_mut, sub, sub_mut, Run};
+use super::run::{split, split_mut, sub, sub_mut, Run};
 use super::setup::{tensor_ref, Setup};
 use crate::formats::tflite::TensorType;
 use crate::formats::{cast_slice, cast_slice_mut};
@@ -30,16 +30,22 @@ impl<'a, 'm> Interpreter<'a, 'm> {
             if d.kind == fold::FOLDED {
                 continue;
             }
-            let desc: &mut [i32; DESC_WORDS] = sub_mut(self.words, w..w + DESC_WORDS)?
-                .try_into()
-                .map_err(|_| Error::BufferTooSmall { what: "nn arena", needed: w + DESC_WORDS, given: 0 })?;
-            d.write(desc);
-            let pers = sub_mut(self.words, w + DESC_WORDS..w + DESC_WORDS + d.pers_words as usize)?;
+            let n = d.stored_words();
+            d.write(sub_mut(self.words, w..w + n)?);
+            let pers = sub_mut(self.words, w + n..w + n + d.pers_words as usize)?;
             let lut = sub_mut(self.bytes, lut_base + l..lut_base + l + d.lut_bytes as usize)?;
             let op = net.graph.operator(i)?;
+            // Several outputs: their (tensor, bytes) table first (see `desc.rs`).
+            let n_out = d.outputs.max(0) as usize;
+            let table = sub_mut(pers, 0..output_table(n_out))?;
+            for (k, slot) in table.chunks_exact_mut(2).enumerate() {
+                let t = op.outputs().get(k).ok_or(Error::Missing { format: "tflite", name: "operator output" })?;
+                slot[0] = t;
+                slot[1] = tensor_ref(&net.model, &net.graph, t)?.bytes() as i32;
+            }
             let s = Setup { model: net.model, graph: &net.graph, op, index: i, name: "" };
             registry::prepare(&s, &d, pers, lut)?;
-            w += DESC_WORDS + d.pers_words as usize;
+            w += n + d.pers_words as usize;
             l += d.lut_bytes as usize;
         }
         Ok(())
@@ -157,27 +163,63 @@ impl<'a, 'm> Interpreter<'a, 'm> {
         let patch = scratch;
         let (mut w, mut l) = (0usize, 0usize);
         for _ in 0..net.runs {
-            let head: &[i32; DESC_WORDS] = descs
-                .get(w..w + DESC_WORDS)
+            let head: &[i32; HEAD_WORDS] = descs
+                .get(w..w + HEAD_WORDS)
                 .and_then(|s| s.try_into().ok())
-                .ok_or(Error::BufferTooSmall { what: "nn arena", needed: w + DESC_WORDS, given: descs.len() })?;
-            let pw = head[at::PERS_WORDS] as usize;
+                .ok_or(Error::BufferTooSmall { what: "nn arena", needed: w + HEAD_WORDS, given: descs.len() })?;
+            let (n, pw) = (head[at::STORED] as usize, head[at::PERS_WORDS] as usize);
             let lut_bytes = head[at::LUT_BYTES] as usize;
-            let params = sub(descs, w + DESC_WORDS..w + DESC_WORDS + pw)?;
+            let (stored, params) = split(sub(descs, w..w + n + pw)?, n)?;
             let lut = sub(luts, l..l + lut_bytes)?;
-            w += DESC_WORDS + pw;
+            w += n + pw;
             l += lut_bytes;
-            let out_off = plan_offset(net, head[at::OUTPUT])?;
-            let (before, rest) = split_mut(act, out_off)?;
-            let (out, after) = split_mut(rest, head[at::OUT_LEN] as usize)?;
-            let (before, after): (&[u8], &[u8]) = (before, after);
-            let in1 = pick(net, before, after, out_off, out.len(), head[at::INPUT], head[at::IN_LEN])?;
-            let in2 = pick(net, before, after, out_off, out.len(), head[at::INPUT2], head[at::IN2_LEN])?;
-            let mut run = Run { model, params, lut, acc: &mut *acc, patch: &mut *patch };
+            if head[at::OUTPUTS] > 1 {
+                several_outputs(net, act, head, stored, params)?;
+                continue;
+            }
+            let (in1, in2, out) = carve(net, act, head, head[at::OUTPUT], head[at::OUT_LEN])?;
+            let mut run = Run { model, desc: stored, params, lut, acc: &mut *acc, patch: &mut *patch };
             registry::eval(head, &mut run, in1, in2, out)?;
         }
         Ok(())
     }
+}
+
+/// An operator with several outputs (SPLIT, SPLIT_V, UNPACK), off the common path: one call
+/// per entry `(tensor, bytes)` of the outputs table its constants start with (see `desc.rs`).
+#[inline(never)]
+fn several_outputs(
+    net: &Network<'_>,
+    act: &mut [u8],
+    head: &[i32; HEAD_WORDS],
+    stored: &[i32],
+    params: &[i32],
+) -> Result<()> {
+    let n = head[at::OUTPUTS] as usize;
+    for (k, o) in params.chunks_exact(2).take(n).enumerate() {
+        let (in1, _, out) = carve(net, act, head, o[0], o[1])?;
+        registry::eval_output(head, stored, params, k, in1, out)?;
+    }
+    Ok(())
+}
+
+/// Output tensor `t` (`len` bytes) of the operator `head` describes, and its two inputs (absent:
+/// empty), from the activation region.
+#[inline(always)] // the common path's, inlined: one call per operator per inference
+fn carve<'x>(
+    net: &Network<'_>,
+    act: &'x mut [u8],
+    head: &[i32; HEAD_WORDS],
+    t: i32,
+    len: i32,
+) -> Result<(&'x [u8], &'x [u8], &'x mut [u8])> {
+    let out_off = plan_offset(net, t)?;
+    let (before, rest) = split_mut(act, out_off)?;
+    let (out, after) = split_mut(rest, len as usize)?;
+    let (before, after): (&[u8], &[u8]) = (before, after);
+    let in1 = pick(net, before, after, out_off, out.len(), head[at::INPUT], head[at::IN_LEN])?;
+    let in2 = pick(net, before, after, out_off, out.len(), head[at::INPUT2], head[at::IN2_LEN])?;
+    Ok((in1, in2, out))
 }
 
 /// The bytes of activation `t` (absent: empty), from the part of the activation region before

@@ -14,8 +14,10 @@
 //! f32), MUL, SUB, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE (these and ADD broadcasting up to rank
 //! 6), GELU (int8, as LiteRT's reference kernel), CONCATENATION, PAD, PADV2, TRANSPOSE,
 //! EXPAND_DIMS, SQUEEZE, MEAN, SUM, AVERAGE_POOL_2D, MAX_POOL_2D, SOFTMAX, RESIZE_BILINEAR,
-//! DEPTH_TO_SPACE, SPACE_TO_DEPTH, ARG_MAX, ARG_MIN (int32 or int64 indices) and TILE; SHAPE,
-//! STRIDED_SLICE, PACK and int32 CONCATENATION (shape arithmetic) are folded at plan time and run nothing (`fold.rs`). Requantisation is TFLite's:
+//! DEPTH_TO_SPACE, SPACE_TO_DEPTH, ARG_MAX, ARG_MIN (int32 or int64 indices), TILE, SPLIT,
+//! SPLIT_V and UNPACK (several outputs) and GATHER (int32 or int64 indices, `batch_dims`); SHAPE,
+//! STRIDED_SLICE, PACK, int32 CONCATENATION and int32 GATHER (shape arithmetic) are folded at
+//! plan time and run nothing (`fold.rs`). Requantisation is TFLite's:
 //! `SaturatingRoundingDoublingHighMul` then `RoundingDivideByPOT`
 //! ([`crate::kernels::int8::multiply_by_quantized_multiplier`]).
 //!
@@ -54,6 +56,7 @@ mod dequantize;
 mod elu;
 mod fold;
 mod fully_connected;
+mod gather;
 mod gelu;
 mod hard_swish;
 mod leaky_relu;
@@ -74,6 +77,8 @@ mod resize_bilinear;
 mod resize_nearest;
 mod shape;
 mod softmax;
+mod split;
+mod split_v;
 mod squared_difference;
 mod strided_slice;
 mod sub;
@@ -82,6 +87,7 @@ mod tile;
 mod transpose;
 mod transpose_conv;
 mod transpose_conv_f32;
+mod unpack;
 // Shared by the two-input elementwise operators (operands, broadcasting).
 mod broadcast;
 
@@ -90,7 +96,7 @@ pub use network::{Network, TensorInfo, MAX_RANK, MAX_TENSORS};
 pub use paths::LayerPath;
 
 // What the operator files use (`use super::{...}`).
-pub(crate) use desc::{at, OpDesc, DESC_WORDS};
+pub(crate) use desc::{at, OpDesc, HEAD_WORDS};
 pub(crate) use registry::Kind;
 pub(crate) use run::{as_i8, as_i8_mut, split, split_mut, sub, sub_mut, Run};
 pub(crate) use setup::{out_size_and_padding, positive, w32, Setup, TensorRef};

@@ -1,7 +1,6 @@
 //! [`Network`]: a validated `.tflite` subgraph with its memory plan, and [`TensorInfo`], what its
 //! inputs and outputs are.
 
-use super::desc::DESC_WORDS;
 use super::fold;
 use super::interpreter::Interpreter;
 use super::plan::{arena_bytes, plan, UNPLANNED};
@@ -139,7 +138,7 @@ impl<'m> Network<'m> {
                 continue;
             }
             runs += 1;
-            persistent_words = persistent_words.saturating_add(DESC_WORDS + d.pers_words as usize);
+            persistent_words = persistent_words.saturating_add(d.stored_words() + d.pers_words as usize);
             scratch_words = scratch_words.max(d.scratch_words as usize);
             scratch_bytes = scratch_bytes.max(d.scratch_bytes as usize);
             lut_bytes = lut_bytes.saturating_add(d.lut_bytes as usize);
@@ -148,7 +147,13 @@ impl<'m> Network<'m> {
                     mark(t, i as u16, false)?;
                 }
             }
-            mark(d.output, i as u16, true)?;
+            if d.outputs > 1 {
+                for t in graph.operator(i)?.outputs().iter() {
+                    mark(t, i as u16, true)?;
+                }
+            } else {
+                mark(d.output, i as u16, true)?;
+            }
         }
         for t in graph.outputs()?.iter() {
             mark(t, ops as u16, false)?;

@@ -3,11 +3,11 @@
 //! the Cortex-M fully-connected loop reads them with unaligned loads, or an x86 CPU capped to
 //! SSE2 by `FVAE_X86_LEVEL`.
 
-use super::desc::{at, DESC_WORDS};
+use super::desc::{at, HEAD_WORDS};
 use super::fully_connected::{PACKED, PAIRS};
 use super::interpreter::Interpreter;
 use super::registry::Kind;
-use super::run::{sub, Run};
+use super::run::{split, sub, Run};
 use super::transpose_conv_f32;
 use crate::formats::tflite::op;
 use crate::kernels::int8::{fully_connected_path, kernel_path, Kernel, Path};
@@ -61,12 +61,14 @@ impl<'a, 'm> Interpreter<'a, 'm> {
     /// The [`LayerPath`] of the operator whose description starts at word `*w` of the arena (as
     /// `invoke` walks them), and `*w` moved past its constants.
     fn layer_path_at(&self, w: &mut usize) -> Result<LayerPath> {
-        let head: &[i32; DESC_WORDS] = sub(self.words, *w..*w + DESC_WORDS)?.try_into().map_err(|_| {
-            Error::BufferTooSmall { what: "nn arena", needed: *w + DESC_WORDS, given: self.words.len() }
+        // The layout `invoke` walks: the stored description (its head first), then the constants.
+        let head: &[i32; HEAD_WORDS] = sub(self.words, *w..*w + HEAD_WORDS)?.try_into().map_err(|_| {
+            Error::BufferTooSmall { what: "nn arena", needed: *w + HEAD_WORDS, given: self.words.len() }
         })?;
         let (kind, flags, index) = (head[at::KIND], head[at::FLAGS], head[at::INDEX] as usize);
-        let params = sub(self.words, *w + DESC_WORDS..*w + DESC_WORDS + head[at::PERS_WORDS] as usize)?;
-        *w += DESC_WORDS + params.len();
+        let (n, pw) = (head[at::STORED] as usize, head[at::PERS_WORDS] as usize);
+        let (stored, params) = split(sub(self.words, *w..*w + n + pw)?, n)?;
+        *w += n + pw;
         let net = self.net;
         let code = net.model.operator_code(net.graph.operator(index)?.opcode_index())?;
         let kernel = match Kind::from_i32(kind) {
@@ -85,7 +87,8 @@ impl<'a, 'm> Interpreter<'a, 'm> {
             None => Path::Scalar,
             Some(Kernel::FullyConnected) => {
                 // The weights in place in the model, as the fused kernel gets them.
-                let run = Run { model: net.model.bytes(), params, lut: &[], acc: &mut [], patch: &mut [] };
+                let run =
+                    Run { model: net.model.bytes(), desc: stored, params, lut: &[], acc: &mut [], patch: &mut [] };
                 let weights = run.weights_at(head[at::W_OFF], head[at::W_LEN])?;
                 fully_connected_path(head[at::IN_C] as usize, weights, params)
             }

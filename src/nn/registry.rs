@@ -15,13 +15,14 @@
 //! are folded at plan time (`fold.rs`: kind 0, never stored or run). A builtin in neither
 //! place is refused with its schema name ([`Error::UnsupportedOperator`]).
 
-use super::desc::{at, OpDesc, DESC_WORDS};
+use super::desc::{at, OpDesc, HEAD_WORDS};
 use super::run::Run;
 use super::setup::Setup;
 use super::{
     add, arg_min_max, concatenation, conv2d, depth_space, depthwise_conv2d, dequantize, elu, fold, fully_connected,
-    gelu, hard_swish, leaky_relu, logistic, maximum_minimum, mul, pad, pool, prelu, quantize, reduce, relu, relu6,
-    reshape, resize_bilinear, resize_nearest, softmax, squared_difference, sub, tanh, tile, transpose, transpose_conv,
+    gather, gelu, hard_swish, leaky_relu, logistic, maximum_minimum, mul, pad, pool, prelu, quantize, reduce, relu,
+    relu6, reshape, resize_bilinear, resize_nearest, softmax, split, split_v, squared_difference, sub, tanh, tile,
+    transpose, transpose_conv, unpack,
 };
 use crate::formats::tflite::{op, Model, SubGraph, TensorType};
 use crate::{Error, Result};
@@ -88,6 +89,10 @@ operators! {
     ArgMax = 35, op::ARG_MAX => arg_min_max;
     ArgMin = 36, op::ARG_MIN => arg_min_max;
     Tile = 37, op::TILE => tile;
+    Split = 38, op::SPLIT => split;
+    SplitV = 39, op::SPLIT_V => split_v;
+    Unpack = 40, op::UNPACK => unpack;
+    Gather = 41, op::GATHER => gather;
 }
 
 /// The refusal of an operator fvae does not have (or not in this form): the schema's name, the
@@ -160,14 +165,31 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], lut: &mut
         Some(Kind::Maximum | Kind::Minimum) => maximum_minimum::prepare(s, d, pers, lut),
         Some(Kind::SquaredDifference) => squared_difference::prepare(s, d, pers, lut),
         Some(Kind::Mean | Kind::Sum) => reduce::prepare(s, pers),
+        Some(Kind::Split | Kind::SplitV | Kind::Unpack) => split::prepare(d, pers),
         _ => Ok(()),
     }
 }
 
-/// Runs one operator from its stored description `head`: inputs `in1`, `in2` (empty if absent),
+/// Writes output `k` of an operator with several outputs (see `desc.rs`) from its stored
+/// description (`head`, the first words of `stored`), its constants `params` and its input `in1`.
+pub(crate) fn eval_output(
+    head: &[i32; HEAD_WORDS],
+    stored: &[i32],
+    params: &[i32],
+    k: usize,
+    in1: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
+    match Kind::from_i32(head[at::KIND]) {
+        Some(Kind::Split | Kind::SplitV | Kind::Unpack) => split::eval(&OpDesc::read(stored), params, k, in1, out),
+        _ => Err(Error::Unsupported { what: "operator kind with several outputs", index: head[at::INDEX] as usize }),
+    }
+}
+
+/// Runs one operator from its stored description (`head`, the first words of `run.desc`): inputs `in1`, `in2` (empty if absent),
 /// output `out`.
 #[inline] // once per operator per inference, from `Interpreter::invoke` only
-pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2: &[u8], out: &mut [u8]) -> Result<()> {
+pub(crate) fn eval(head: &[i32; HEAD_WORDS], run: &mut Run<'_>, in1: &[u8], in2: &[u8], out: &mut [u8]) -> Result<()> {
     let kind = Kind::from_i32(head[at::KIND]);
     // The common cases read their few fields in place; the rest get a decoded copy.
     match kind {
@@ -181,18 +203,19 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::Logistic | Kind::Tanh | Kind::LeakyRelu | Kind::HardSwish | Kind::Gelu) => {
             return logistic::eval_lut(run, in1, out)
         }
+        Some(Kind::Reshape) => return reshape::eval(in1, out),
         _ => {}
     }
-    let d = OpDesc::read(head);
+    let d = OpDesc::read(run.desc);
     match kind {
         Some(Kind::FullyConnected) => fully_connected::eval(&d, run, in1, out),
         Some(Kind::Conv2d) => conv2d::eval(&d, run, in1, out),
         Some(Kind::TransposeConv) => transpose_conv::eval(&d, run, in1, out),
         Some(Kind::DepthwiseConv2d) => depthwise_conv2d::eval(&d, run, in1, out),
-        Some(Kind::Reshape) => reshape::eval(&d, in1, out),
         Some(Kind::Logistic | Kind::Tanh | Kind::LeakyRelu | Kind::HardSwish | Kind::Gelu) => {
             logistic::eval_lut(run, in1, out)
         }
+        Some(Kind::Reshape) => reshape::eval(in1, out),
         Some(Kind::Relu) => relu::eval(&d, in1, out),
         Some(Kind::Relu6) => relu6::eval(&d, in1, out),
         Some(Kind::Add) => add::eval(&d, run, in1, in2, out),
@@ -215,6 +238,8 @@ pub(crate) fn eval(head: &[i32; DESC_WORDS], run: &mut Run<'_>, in1: &[u8], in2:
         Some(Kind::DepthToSpace | Kind::SpaceToDepth) => depth_space::eval(&d, in1, out),
         Some(Kind::ArgMax | Kind::ArgMin) => arg_min_max::eval(&d, in1, out),
         Some(Kind::Tile) => tile::eval(&d, in1, out),
+        Some(Kind::Split | Kind::SplitV | Kind::Unpack) => split::eval(&d, run.params, 0, in1, out),
+        Some(Kind::Gather) => gather::eval(&d, run, in1, in2, out),
         None => Err(Error::Unsupported { what: "operator kind", index: head[at::INDEX] as usize }),
     }
 }

@@ -26,7 +26,7 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     })
 }
 
-pub(crate) fn eval(_d: &OpDesc, input: &[u8], output: &mut [u8]) -> Result<()> {
+pub(crate) fn eval(input: &[u8], output: &mut [u8]) -> Result<()> {
     if input.len() != output.len() {
         return Err(Error::Shape { what: "RESHAPE", expected: output.len(), found: input.len() });
     }

@@ -34,6 +34,8 @@ pub(crate) fn split<T>(v: &[T], at: usize) -> Result<(&[T], &[T])> {
 pub(crate) struct Run<'x> {
     /// The model's bytes (weights are read in place).
     pub model: &'x [u8],
+    /// This operator's stored description (`desc.rs`).
+    pub desc: &'x [i32],
     /// This operator's constants (after its description).
     pub params: &'x [i32],
     /// This operator's constant bytes: a lookup table, or weights packed for the SIMD kernels.

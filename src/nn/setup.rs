@@ -55,6 +55,13 @@ impl<'m> Setup<'_, 'm> {
             _ => Err(Error::Unsupported { what: self.name, index: self.index }),
         }
     }
+    /// Output `k` of an operator with several (SPLIT, SPLIT_V, UNPACK).
+    pub fn output_at(&self, k: usize) -> Result<TensorRef<'m>> {
+        match self.op.outputs().get(k) {
+            Some(t) if t >= 0 => tensor_ref(&self.model, self.graph, t),
+            _ => Err(Error::Unsupported { what: self.name, index: self.index }),
+        }
+    }
     /// An unsupported-feature error for this operator.
     pub fn unsupported(&self, what: &'static str) -> Error {
         Error::Unsupported { what, index: self.index }
