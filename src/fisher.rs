@@ -157,6 +157,14 @@ impl Default for FisherOptions {
     }
 }
 
+/// Posteriors from which a compensated accumulator forms the statistics' terms in f64 rather
+/// than f32 (`gaussian::accumulate_compensated_f64`): a component or two per descriptor on fitted
+/// mixtures. At EM's fixed point the sums cancel almost exactly, and the f32 terms' rounding (half
+/// an ulp of each `q t`) is what remains: on a fitted D = 64, K = 256 mixture it put the improved
+/// vector 1e-4 from float64. Below 1/16 a term's rounding is small enough (it scales with `q`):
+/// forming every term in f64 measured no better there.
+const ACCURATE_Q: f32 = 1.0 / 16.0;
+
 /// f32 values of the stack scratch [`FisherAccumulator::push_batch`] computes several rows'
 /// distances in: `BATCH_ROWS` rows of up to K = 256 where the kernels have a batched path
 /// (8 KiB on x86_64), none elsewhere.
@@ -319,28 +327,74 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
 
     fn push_checked(&mut self, x: &[f32], row: usize) -> Result<f32> {
         let lse = self.gmm.posteriors_unchecked(x, self.options.assignment, self.q, row)?;
-        Self::add_posteriors(&self.gmm, self.options, [&mut self.s0, &mut self.s1, &mut self.s2], x, self.q);
+        let sums = [&mut self.s0, &mut self.s1, &mut self.s2];
+        Self::add_posteriors(&self.gmm, self.options, sums, x, &mut *self.q, lse);
         self.n += 1;
         Ok(lse)
     }
 
-    /// Adds descriptor `x` with posteriors `q` [K] to the sums `[s0, s1, s2]`.
+    /// Adds descriptor `x` with posteriors `q` [K] (and `lse`, the f32 log-likelihood they came
+    /// with) to the sums `[s0, s1, s2]`. Compensated, the components with `q >= ACCURATE_Q` are
+    /// refined: their posterior recomputed in f64 (soft assignment without a threshold, where it
+    /// is the exact posterior the contract speaks of) and their terms formed in f64; their `q`
+    /// is then zeroed (`q` is scratch), so the f32 kernel skips them.
     fn add_posteriors(
         gmm: &DiagGmm<'_>,
         options: FisherOptions,
         sums: [&mut CompensatedSums<'_>; 3],
         x: &[f32],
-        q: &[f32],
+        q: &mut [f32],
+        lse: f32,
     ) {
         let [s0, s1, s2] = sums;
         let ((s0, c0), (s1, c1), (s2, c2)) = (s0.parts_mut(), s1.parts_mut(), s2.parts_mut());
         if options.compensated {
-            for ((s, c), &q) in s0.iter_mut().zip(c0.iter_mut()).zip(q) {
+            // At most 16 posteriors summing to 1 are >= 1/16.
+            let (mut big, mut n_big, mut rest) = ([(0usize, 0.0f64); 16], 0, 0.0f64);
+            for (k, qk) in q.iter_mut().enumerate() {
+                if *qk >= ACCURATE_Q && n_big < big.len() {
+                    big[n_big] = (k, *qk as f64);
+                    n_big += 1;
+                    *qk = 0.0;
+                } else {
+                    rest += *qk as f64;
+                }
+            }
+            let big = &mut big[..n_big];
+            if options.assignment == (Assignment::Soft { threshold: 0.0 }) && !big.is_empty() {
+                // q_k = exp(l_k - lse) / sum_j exp(l_j - lse): the refined components' l_k in
+                // f64, the others' exp(l_j - lse) are their f32 posteriors.
+                let mut total = rest;
+                for (k, v) in big.iter_mut() {
+                    *v = math::exp_f64(gmm.log_joint_f64(x, *k) - lse as f64);
+                    total += *v;
+                }
+                big.iter_mut().for_each(|(_, v)| *v /= total);
+            }
+            for ((s, c), &q) in s0.iter_mut().zip(c0.iter_mut()).zip(q.iter()) {
                 gaussian::scalar::kahan_add(s, c, q);
+            }
+            let d = gmm.d();
+            for &(k, qk) in big.iter() {
+                let r = k * d..(k + 1) * d;
+                let (Some(m), Some(inv), Some(a1), Some(e1), Some(a2), Some(e2)) = (
+                    gmm.means().get(r.clone()),
+                    gmm.inv_sigma().get(r.clone()),
+                    s1.get_mut(r.clone()),
+                    c1.get_mut(r.clone()),
+                    s2.get_mut(r.clone()),
+                    c2.get_mut(r),
+                ) else {
+                    continue;
+                };
+                if let (Some(s), Some(c)) = (s0.get_mut(k), c0.get_mut(k)) {
+                    gaussian::scalar::pair_add_f64(s, c, qk);
+                }
+                gaussian::accumulate_compensated_f64(x, m, inv, qk, a1, e1, a2, e2);
             }
             gaussian::accumulate_compensated(x, gmm.means(), gmm.inv_sigma(), q, s1, c1, s2, c2);
         } else {
-            s0.iter_mut().zip(q).for_each(|(s, &q)| *s += q);
+            s0.iter_mut().zip(q.iter()).for_each(|(s, &q)| *s += q);
             gaussian::accumulate(x, gmm.means(), gmm.inv_sigma(), q, s1, s2);
         }
     }
@@ -371,8 +425,8 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             let g = self.gmm;
             g.distances_for_posteriors(block, &mut scratch);
             for (i, (x, q)) in block.chunks_exact(d).zip(scratch.chunks_exact_mut(k)).enumerate() {
-                g.posteriors_from_distances(q, self.options.assignment, b * rows + i)?;
-                Self::add_posteriors(&g, self.options, [&mut self.s0, &mut self.s1, &mut self.s2], x, q);
+                let lse = g.posteriors_from_distances(q, self.options.assignment, b * rows + i)?;
+                Self::add_posteriors(&g, self.options, [&mut self.s0, &mut self.s1, &mut self.s2], x, q, lse);
                 self.n += 1;
             }
         }
@@ -452,12 +506,17 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             for (i, o) in r.clone().zip(gmu.iter_mut()) {
                 *o = self.s1.get(i) * a;
             }
-            for (i, o) in r.zip(gsigma.iter_mut()) {
-                *o = self.s2.get(i) * b;
+            // The sums were formed with the f32 `inv_sigma`, whose square is `(1 + e) / var`, so
+            // they hold `S2 + e (S2 + s0)`: `e s0` does not cancel where S2 does (at a fitted
+            // model) and would stand out in the improved vector; taken out here, in f64.
+            let s0 = self.s0.get_f64(c);
+            let err = self.gmm.inv_sigma_err().get(r.clone()).unwrap_or_default();
+            for ((i, o), &e) in r.zip(gsigma.iter_mut()).zip(err) {
+                let e = e as f64;
+                *o = ((self.s2.get_f64(i) - e * s0) / (1.0 + e) * b as f64) as f32;
             }
             if let Some(g) = gw.get_mut(c) {
                 // s0 / N and w nearly cancel at a fitted model: subtract in f64.
-                let s0 = self.s0.get_f64(c);
                 *g = ((s0 / self.n as f64 - w as f64) / sqrt_w as f64) as f32;
             }
         }

@@ -57,6 +57,9 @@ pub struct DiagGmm<'a> {
     means: &'a [f32],
     /// 1 / sqrt(var), [K, D].
     inv_sigma: &'a [f32],
+    /// `inv_sigma^2 var - 1`, [K, D]: how far the f32 `inv_sigma` is from exact, for the Fisher
+    /// vector's variance block (where that error does not cancel).
+    inv_sigma_err: &'a [f32],
     /// -1/2 (D log 2pi + sum_d log var_kd), [K], rounded to f32 ...
     log_norm: &'a [f32],
     /// ... and what that rounding lost, [K], so accurate log-densities see it to f64 precision.
@@ -68,12 +71,15 @@ pub struct DiagGmm<'a> {
 /// ln(2 pi) as an f32 pair (hi + lo = the f64 value to 1e-15).
 const LN_2PI: F32x2 = F32x2 { hi: 1.837_877, lo: 3.126_835_3e-8 };
 
-/// Checks the parameters and fills `inv_sigma` [K*D], `log_norm` [K], `log_weights` [K].
+/// Checks the parameters and fills `inv_sigma` and `inv_sigma_err` [K*D], `log_norm`,
+/// `log_norm_lo` and `log_weights` [K].
+#[allow(clippy::too_many_arguments)]
 fn prepare(
     weights: &[f32],
     means: &[f32],
     variances: &[f32],
     inv_sigma: &mut [f32],
+    inv_sigma_err: &mut [f32],
     log_norm: &mut [f32],
     log_norm_lo: &mut [f32],
     log_weights: &mut [f32],
@@ -112,12 +118,15 @@ fn prepare(
         let mut log_det = F32x2::ZERO;
         // `get`: the rows exist (lengths checked above), which the optimiser cannot see.
         let r = c * d..(c + 1) * d;
-        let (Some(vars), Some(inv)) = (variances.get(r.clone()), inv_sigma.get_mut(r)) else {
+        let (Some(vars), Some(inv), Some(err)) =
+            (variances.get(r.clone()), inv_sigma.get_mut(r.clone()), inv_sigma_err.get_mut(r))
+        else {
             return Err(Error::Shape { what: "covariances", expected: k * d, found: variances.len() });
         };
-        for (&v, s) in vars.iter().zip(inv) {
+        for ((&v, s), e) in vars.iter().zip(inv).zip(err) {
             *s = 1.0 / math::sqrt(v);
-            log_det = log_det.add_f32(math::ln(v));
+            *e = math::square_times_minus_one(*s, v);
+            log_det = log_det.add(F32x2::ln(v));
         }
         let exact = LN_2PI.mul_f32(d as f32).add(log_det).mul_f32(-0.5);
         *hi = exact.hi;
@@ -127,16 +136,28 @@ fn prepare(
     Ok((k, d))
 }
 
+/// `log w_k + log N(x | k)` from the squared distance `dist` and the component's constants:
+/// `((hi - dist / 2) + lw) + lo`, in that order everywhere (the pruning of
+/// `distances_for_posteriors` relies on every caller rounding alike; each step is monotone in
+/// `dist`). `lo`, what `hi` lost to f32 rounding, is added last, to the small value left once the
+/// large terms have cancelled: at a component with a tiny variance `hi` is in the hundreds and
+/// its rounding (up to 8e-6) would bias that component's every posterior by as much, a bias the
+/// Fisher vector's sums keep instead of averaging out.
+#[inline(always)]
+fn log_joint(hi: f32, lo: f32, dist: f32, lw: f32) -> f32 {
+    ((hi - 0.5 * dist) + lw) + lo
+}
+
 impl<'a> DiagGmm<'a> {
-    /// The number of f32 constants a K x D mixture precomputes: `K * D + 3 * K`.
+    /// The number of f32 constants a K x D mixture precomputes: `2 * K * D + 3 * K`.
     pub const fn constants_len(k: usize, d: usize) -> usize {
-        k * d + 3 * k
+        2 * k * d + 3 * k
     }
 
     /// [`constants_len`](Self::constants_len), `None` when it overflows (a buffer no caller can
     /// give, where the wrapped value could pass).
     fn checked_constants_len(k: usize, d: usize) -> Option<usize> {
-        d.checked_add(3)?.checked_mul(k)
+        d.checked_mul(2)?.checked_add(3)?.checked_mul(k)
     }
 
     /// A mixture from `weights` [K], `means` [K, D] and diagonal `variances` [K, D] (row-major),
@@ -156,11 +177,12 @@ impl<'a> DiagGmm<'a> {
         // `_checked`: the parts fit (`need` is their sum), which the optimiser cannot see.
         let too_small = Error::BufferTooSmall { what: "GMM constants", needed: need, given: constants.len() };
         let (inv_sigma, rest) = constants.split_at_mut_checked(k * d).ok_or(too_small)?;
+        let (inv_sigma_err, rest) = rest.split_at_mut_checked(k * d).ok_or(too_small)?;
         let (log_norm, rest) = rest.split_at_mut_checked(k).ok_or(too_small)?;
         let (log_norm_lo, rest) = rest.split_at_mut_checked(k).ok_or(too_small)?;
         let log_weights = rest.get_mut(..k).ok_or(too_small)?;
-        prepare(weights, means, variances, inv_sigma, log_norm, log_norm_lo, log_weights)?;
-        Ok(DiagGmm { k, d, weights, means, inv_sigma, log_norm, log_norm_lo, log_weights })
+        prepare(weights, means, variances, inv_sigma, inv_sigma_err, log_norm, log_norm_lo, log_weights)?;
+        Ok(DiagGmm { k, d, weights, means, inv_sigma, inv_sigma_err, log_norm, log_norm_lo, log_weights })
     }
 
     /// A mixture from a `.safetensors` file with tensors `weights` [K], `means` [K, D] and
@@ -206,6 +228,12 @@ impl<'a> DiagGmm<'a> {
     /// `1 / sigma` [K, D], row-major (the standard-deviation reciprocals).
     pub fn inv_sigma(&self) -> &'a [f32] {
         self.inv_sigma
+    }
+
+    /// `inv_sigma^2 var - 1` [K, D]: the relative error of the f32 [`inv_sigma`](Self::inv_sigma)'s
+    /// square (a few 1e-8), computed without rounding it away.
+    pub(crate) fn inv_sigma_err(&self) -> &'a [f32] {
+        self.inv_sigma_err
     }
 
     // `v - v` is deliberate: 0 for finite values, NaN for infinities and NaN.
@@ -285,6 +313,25 @@ impl<'a> DiagGmm<'a> {
         }
     }
 
+    /// `log w_k + log N(x | k)` for component `k` in f64 (distance, normalisation and weight to
+    /// about 1e-9), for the posteriors a Fisher accumulator refines; `-inf` past the end.
+    pub(crate) fn log_joint_f64(&self, x: &[f32], k: usize) -> f64 {
+        let r = k * self.d..(k + 1) * self.d;
+        let (Some(mu), Some(s), Some(&hi), Some(&lo), Some(&w)) = (
+            self.means.get(r.clone()),
+            self.inv_sigma.get(r),
+            self.log_norm.get(k),
+            self.log_norm_lo.get(k),
+            self.weights.get(k),
+        ) else {
+            return f64::NEG_INFINITY;
+        };
+        let mut dist = [0.0f64];
+        gaussian::sq_mahalanobis_f64(x, mu, s, &mut dist);
+        let lw = F32x2::ln(w);
+        (hi as f64 + lo as f64 - 0.5 * dist[0]) + (lw.hi as f64 + lw.lo as f64)
+    }
+
     /// Soft assignments `out[k] = p(k | x)` (summing to 1), and the log-likelihood
     /// `log sum_k w_k N(x | k)` as the return value.
     pub fn posteriors(&self, x: &[f32], out: &mut [f32]) -> Result<f32> {
@@ -356,24 +403,26 @@ impl<'a> DiagGmm<'a> {
     /// lower bounds `o` [K]; `false` (with `o` part done) when too many components may matter.
     fn complete_row(&self, x: &[f32], o: &mut [f32]) -> bool {
         let d = self.d;
-        let v = |c: f32, dist: f32, lw: f32| (c - 0.5 * dist) + lw;
         // The component most likely best by its bound; any choice is exact, a good one prunes.
         // Eight independent lanes (a loop the compiler turns into vector max and blend), then
         // the best lane: a one-pass scalar argmax cost as much as the pruning saved.
         let (mut lane_v, mut lane_i) = ([f32::NEG_INFINITY; 8], [0usize; 8]);
         let (oc, cc, lc) =
             (o.as_chunks::<8>().0, self.log_norm.as_chunks::<8>().0, self.log_weights.as_chunks::<8>().0);
-        for (chunk, ((ov, cv), lv)) in oc.iter().zip(cc).zip(lc).enumerate() {
+        let lo = self.log_norm_lo.as_chunks::<8>().0;
+        for (chunk, (((ov, cv), lv), lo)) in oc.iter().zip(cc).zip(lc).zip(lo).enumerate() {
             for l in 0..8 {
-                let vj = v(cv[l], ov[l], lv[l]);
+                let vj = log_joint(cv[l], lo[l], ov[l], lv[l]);
                 if vj > lane_v[l] {
                     (lane_v[l], lane_i[l]) = (vj, chunk * 8 + l);
                 }
             }
         }
         let tail = o.len() / 8 * 8;
-        for (j, ((&dist, &c), &lw)) in o.iter().zip(self.log_norm).zip(self.log_weights).enumerate().skip(tail) {
-            let vj = v(c, dist, lw);
+        for (j, (((&dist, &c), &lw), &lo)) in
+            o.iter().zip(self.log_norm).zip(self.log_weights).zip(self.log_norm_lo).enumerate().skip(tail)
+        {
+            let vj = log_joint(c, lo, dist, lw);
             if vj > lane_v[0] {
                 (lane_v[0], lane_i[0]) = (vj, j);
             }
@@ -388,14 +437,18 @@ impl<'a> DiagGmm<'a> {
         let (Some(mu), Some(s)) = (self.means.get(r.clone()), self.inv_sigma.get(r)) else { return false };
         let mut full = [0.0f32];
         gaussian::sq_mahalanobis(x, mu, s, &mut full);
-        let (Some(&c), Some(&lw)) = (self.log_norm.get(best), self.log_weights.get(best)) else { return false };
-        let v_best = v(c, full[0], lw);
+        let (Some(&c), Some(&lw), Some(&lo)) =
+            (self.log_norm.get(best), self.log_weights.get(best), self.log_norm_lo.get(best))
+        else {
+            return false;
+        };
+        let v_best = log_joint(c, lo, full[0], lw);
         // NaN (v_best infinite) is not pruned: only a sure 0 is.
-        let pruned = |dist: f32, c: f32, lw: f32| v(c, dist, lw) - v_best < EXP_MIN;
-        let open = |dist: f32, c: f32, lw: f32| !pruned(dist, c, lw);
+        let open = |dist: f32, (c, lw, lo): (f32, f32, f32)| !(log_joint(c, lo, dist, lw) - v_best < EXP_MIN);
+        let constants =
+            || self.log_norm.iter().zip(self.log_weights).zip(self.log_norm_lo).map(|((&c, &lw), &lo)| (c, lw, lo));
         // Counted first (a loop that vectorises); the best one itself is always open.
-        let n_open =
-            o.iter().zip(self.log_norm).zip(self.log_weights).filter(|((&dist, &c), &lw)| open(dist, c, lw)).count();
+        let n_open = o.iter().zip(constants()).filter(|&(&dist, k)| open(dist, k)).count();
         if n_open > 1 + self.k / 4 {
             return false;
         }
@@ -403,8 +456,8 @@ impl<'a> DiagGmm<'a> {
             *ob = full[0];
         }
         if n_open > 1 {
-            for (j, ((dist, &c), &lw)) in o.iter_mut().zip(self.log_norm).zip(self.log_weights).enumerate() {
-                if j != best && open(*dist, c, lw) {
+            for (j, (dist, k)) in o.iter_mut().zip(constants()).enumerate() {
+                if j != best && open(*dist, k) {
                     let r = j * d..(j + 1) * d;
                     if let (Some(mu), Some(s)) = (self.means.get(r.clone()), self.inv_sigma.get(r)) {
                         gaussian::sq_mahalanobis(x, mu, s, core::slice::from_mut(dist));
@@ -418,9 +471,8 @@ impl<'a> DiagGmm<'a> {
     /// Posteriors in place of the squared Mahalanobis distances `out` [K] of one descriptor (as
     /// [`gaussian::sq_mahalanobis`] or its batch form writes them); `row` only labels errors.
     pub(crate) fn posteriors_from_distances(&self, out: &mut [f32], assignment: Assignment, row: usize) -> Result<f32> {
-        // log w_k + log N(x | k) = (log_norm_k - dist_k / 2) + log w_k, in that order, in one pass.
-        for ((o, &c), &lw) in out.iter_mut().zip(self.log_norm).zip(self.log_weights) {
-            *o = (c - 0.5 * *o) + lw;
+        for (((o, &c), &lw), &lo) in out.iter_mut().zip(self.log_norm).zip(self.log_weights).zip(self.log_norm_lo) {
+            *o = log_joint(c, lo, *o, lw);
         }
         let best = match assignment {
             Assignment::Hard => Some(argmax(out)),
@@ -559,6 +611,7 @@ pub struct DiagGmmOwned<const K: usize, const D: usize> {
     weights: [f32; K],
     means: [[f32; D]; K],
     inv_sigma: [[f32; D]; K],
+    inv_sigma_err: [[f32; D]; K],
     log_norm: [f32; K],
     log_norm_lo: [f32; K],
     log_weights: [f32; K],
@@ -571,6 +624,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             weights,
             means,
             inv_sigma: [[0.0; D]; K],
+            inv_sigma_err: [[0.0; D]; K],
             log_norm: [0.0; K],
             log_norm_lo: [0.0; K],
             log_weights: [0.0; K],
@@ -583,6 +637,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             g.means.as_flattened(),
             variances.as_flattened(),
             g.inv_sigma.as_flattened_mut(),
+            g.inv_sigma_err.as_flattened_mut(),
             &mut g.log_norm,
             &mut g.log_norm_lo,
             &mut g.log_weights,
@@ -597,6 +652,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
         weights: [0.0; K],
         means: [[0.0; D]; K],
         inv_sigma: [[0.0; D]; K],
+        inv_sigma_err: [[0.0; D]; K],
         log_norm: [0.0; K],
         log_norm_lo: [0.0; K],
         log_weights: [0.0; K],
@@ -649,6 +705,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             self.means.as_flattened(),
             variances,
             self.inv_sigma.as_flattened_mut(),
+            self.inv_sigma_err.as_flattened_mut(),
             &mut self.log_norm,
             &mut self.log_norm_lo,
             &mut self.log_weights,
@@ -662,6 +719,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             &mut self.weights[..],
             self.means.as_flattened_mut(),
             self.inv_sigma.as_flattened_mut(),
+            self.inv_sigma_err.as_flattened_mut(),
             &mut self.log_norm,
             &mut self.log_norm_lo,
             &mut self.log_weights,
@@ -702,6 +760,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             weights: &self.weights,
             means: self.means.as_flattened(),
             inv_sigma: self.inv_sigma.as_flattened(),
+            inv_sigma_err: self.inv_sigma_err.as_flattened(),
             log_norm: &self.log_norm,
             log_norm_lo: &self.log_norm_lo,
             log_weights: &self.log_weights,
