@@ -14,7 +14,7 @@
 
 use crate::compensated::CompensatedSums;
 use crate::error::{check_finite, check_k_d};
-use crate::gmm::{Assignment, DiagGmm};
+use crate::gmm::{Assignment, DiagGmm, F64_IN_HARDWARE};
 use crate::{math, Error, Result};
 use fvae_kernels::gaussian;
 
@@ -89,7 +89,11 @@ impl Normalization {
             v.iter_mut().for_each(|z| *z = math::signed_pow(*z, alpha));
         }
         if self.l2 {
-            let norm = math::sqrt(v.iter().map(|z| z * z).sum::<f32>());
+            // Compensated: a plain f32 sum of 2KD + K squares is off by up to 1e-5 relative at
+            // K D = 16 384, which scales the whole vector by as much.
+            let (mut sum, mut c) = (0.0f32, 0.0f32);
+            v.iter().for_each(|z| gaussian::scalar::kahan_add(&mut sum, &mut c, z * z));
+            let norm = math::sqrt(sum - c);
             if norm > 0.0 {
                 let inv = 1.0 / norm;
                 v.iter_mut().for_each(|z| *z *= inv);
@@ -334,10 +338,8 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     }
 
     /// Adds descriptor `x` with posteriors `q` [K] (and `lse`, the f32 log-likelihood they came
-    /// with) to the sums `[s0, s1, s2]`. Compensated, the components with `q >= ACCURATE_Q` are
-    /// refined: their posterior recomputed in f64 (soft assignment without a threshold, where it
-    /// is the exact posterior the contract speaks of) and their terms formed in f64; their `q`
-    /// is then zeroed (`q` is scratch), so the f32 kernel skips them.
+    /// with) to the sums `[s0, s1, s2]`. Compensated, and where f64 is hardware, the components
+    /// with `q >= ACCURATE_Q` are first [refined](Self::refine) (`q` is scratch).
     fn add_posteriors(
         gmm: &DiagGmm<'_>,
         options: FisherOptions,
@@ -347,55 +349,80 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
         lse: f32,
     ) {
         let [s0, s1, s2] = sums;
-        let ((s0, c0), (s1, c1), (s2, c2)) = (s0.parts_mut(), s1.parts_mut(), s2.parts_mut());
         if options.compensated {
-            // At most 16 posteriors summing to 1 are >= 1/16.
-            let (mut big, mut n_big, mut rest) = ([(0usize, 0.0f64); 16], 0, 0.0f64);
-            for (k, qk) in q.iter_mut().enumerate() {
-                if *qk >= ACCURATE_Q && n_big < big.len() {
-                    big[n_big] = (k, *qk as f64);
-                    n_big += 1;
-                    *qk = 0.0;
-                } else {
-                    rest += *qk as f64;
-                }
+            if F64_IN_HARDWARE {
+                Self::refine(gmm, options, [&mut *s0, &mut *s1, &mut *s2], x, q, lse);
             }
-            let big = &mut big[..n_big];
-            if options.assignment == (Assignment::Soft { threshold: 0.0 }) && !big.is_empty() {
-                // q_k = exp(l_k - lse) / sum_j exp(l_j - lse): the refined components' l_k in
-                // f64, the others' exp(l_j - lse) are their f32 posteriors.
-                let mut total = rest;
-                for (k, v) in big.iter_mut() {
-                    *v = math::exp_f64(gmm.log_joint_f64(x, *k) - lse as f64);
-                    total += *v;
-                }
-                big.iter_mut().for_each(|(_, v)| *v /= total);
-            }
+            let ((s0, c0), (s1, c1), (s2, c2)) = (s0.parts_mut(), s1.parts_mut(), s2.parts_mut());
             for ((s, c), &q) in s0.iter_mut().zip(c0.iter_mut()).zip(q.iter()) {
                 gaussian::scalar::kahan_add(s, c, q);
             }
-            let d = gmm.d();
-            for &(k, qk) in big.iter() {
-                let r = k * d..(k + 1) * d;
-                let (Some(m), Some(inv), Some(a1), Some(e1), Some(a2), Some(e2)) = (
-                    gmm.means().get(r.clone()),
-                    gmm.inv_sigma().get(r.clone()),
-                    s1.get_mut(r.clone()),
-                    c1.get_mut(r.clone()),
-                    s2.get_mut(r.clone()),
-                    c2.get_mut(r),
-                ) else {
-                    continue;
-                };
-                if let (Some(s), Some(c)) = (s0.get_mut(k), c0.get_mut(k)) {
-                    gaussian::scalar::pair_add_f64(s, c, qk);
-                }
-                gaussian::accumulate_compensated_f64(x, m, inv, qk, a1, e1, a2, e2);
-            }
             gaussian::accumulate_compensated(x, gmm.means(), gmm.inv_sigma(), q, s1, c1, s2, c2);
         } else {
+            let ((s0, _), (s1, _), (s2, _)) = (s0.parts_mut(), s1.parts_mut(), s2.parts_mut());
             s0.iter_mut().zip(q.iter()).for_each(|(s, &q)| *s += q);
             gaussian::accumulate(x, gmm.means(), gmm.inv_sigma(), q, s1, s2);
+        }
+    }
+
+    /// The refinement of [`add_posteriors`](Self::add_posteriors) (compensated sums, f64 in
+    /// hardware): the components with `q >= ACCURATE_Q` get their posterior recomputed in f64
+    /// (soft assignment without a threshold, where it is the exact posterior the contract speaks
+    /// of), their `s0` and terms added in f64, and their `q` zeroed so the f32 kernel skips them.
+    fn refine(
+        gmm: &DiagGmm<'_>,
+        options: FisherOptions,
+        sums: [&mut CompensatedSums<'_>; 3],
+        x: &[f32],
+        q: &mut [f32],
+        lse: f32,
+    ) {
+        let [s0, s1, s2] = sums;
+        let ((s0, c0), (s1, c1), (s2, c2)) = (s0.parts_mut(), s1.parts_mut(), s2.parts_mut());
+        // At most 16 posteriors summing to 1 are >= 1/16.
+        let (mut big, mut n_big, mut rest) = ([(0usize, 0.0f64); 16], 0, 0.0f64);
+        for (k, qk) in q.iter_mut().enumerate() {
+            if *qk >= ACCURATE_Q && n_big < big.len() {
+                big[n_big] = (k, *qk as f64);
+                n_big += 1;
+                *qk = 0.0;
+            } else {
+                rest += *qk as f64;
+            }
+        }
+        let big = &mut big[..n_big];
+        if options.assignment == (Assignment::Soft { threshold: 0.0 }) && !big.is_empty() {
+            // q_k = exp(l_k - lse) / sum_j exp(l_j - lse): the refined components' l_k in
+            // f64, the others' exp(l_j - lse) are their f32 posteriors.
+            let mut refined = [0.0f64; 16];
+            let mut total = rest;
+            for ((k, _), v) in big.iter().zip(refined.iter_mut()) {
+                *v = math::exp_f64(gmm.log_joint_f64(x, *k) - lse as f64);
+                total += *v;
+            }
+            // Far from every component (distances near f32's range) the f32 and f64 log-densities
+            // can differ enough to overflow or underflow; the f32 posteriors stand then.
+            if total.is_finite() && total > 0.0 {
+                big.iter_mut().zip(refined).for_each(|((_, q), v)| *q = v / total);
+            }
+        }
+        let d = gmm.d();
+        for &(k, qk) in big.iter() {
+            let r = k * d..(k + 1) * d;
+            let (Some(m), Some(inv), Some(a1), Some(e1), Some(a2), Some(e2)) = (
+                gmm.means().get(r.clone()),
+                gmm.inv_sigma().get(r.clone()),
+                s1.get_mut(r.clone()),
+                c1.get_mut(r.clone()),
+                s2.get_mut(r.clone()),
+                c2.get_mut(r),
+            ) else {
+                continue;
+            };
+            if let (Some(s), Some(c)) = (s0.get_mut(k), c0.get_mut(k)) {
+                gaussian::scalar::pair_add_f64(s, c, qk);
+            }
+            gaussian::accumulate_compensated_f64(x, m, inv, qk, a1, e1, a2, e2);
         }
     }
 
@@ -510,10 +537,13 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             // they hold `S2 + e (S2 + s0)`: `e s0` does not cancel where S2 does (at a fitted
             // model) and would stand out in the improved vector; taken out here, in f64.
             let s0 = self.s0.get_f64(c);
-            let err = self.gmm.inv_sigma_err().get(r.clone()).unwrap_or_default();
-            for ((i, o), &e) in r.zip(gsigma.iter_mut()).zip(err) {
-                let e = e as f64;
-                *o = ((self.s2.get_f64(i) - e * s0) / (1.0 + e) * b as f64) as f32;
+            // (Where f64 is software the mixture keeps no `e`: plain f32, as the sums are.)
+            let err = self.gmm.inv_sigma_err();
+            for (i, o) in r.zip(gsigma.iter_mut()) {
+                *o = match err.get(i) {
+                    Some(&e) => ((self.s2.get_f64(i) - e as f64 * s0) / (1.0 + e as f64) * b as f64) as f32,
+                    None => self.s2.get(i) * b,
+                };
             }
             if let Some(g) = gw.get_mut(c) {
                 // s0 / N and w nearly cancel at a fitted model: subtract in f64.

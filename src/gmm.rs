@@ -58,7 +58,7 @@ pub struct DiagGmm<'a> {
     /// 1 / sqrt(var), [K, D].
     inv_sigma: &'a [f32],
     /// `inv_sigma^2 var - 1`, [K, D]: how far the f32 `inv_sigma` is from exact, for the Fisher
-    /// vector's variance block (where that error does not cancel).
+    /// vector's variance block (where that error does not cancel); empty where f64 is software.
     inv_sigma_err: &'a [f32],
     /// -1/2 (D log 2pi + sum_d log var_kd), [K], rounded to f32 ...
     log_norm: &'a [f32],
@@ -71,7 +71,15 @@ pub struct DiagGmm<'a> {
 /// ln(2 pi) as an f32 pair (hi + lo = the f64 value to 1e-15).
 const LN_2PI: F32x2 = F32x2 { hi: 1.837_877, lo: 3.126_835_3e-8 };
 
-/// Checks the parameters and fills `inv_sigma` and `inv_sigma_err` [K*D], `log_norm`,
+/// Whether this target has f64 in hardware (64-bit targets and wasm32). Where it is software
+/// (32-bit microcontrollers) the Fisher accumulator does not refine in f64 and the mixture keeps
+/// no `inv_sigma_err`: there the cost per descriptor and the RAM are those of plain f32.
+pub(crate) const F64_IN_HARDWARE: bool = cfg!(any(target_pointer_width = "64", target_arch = "wasm32"));
+
+/// K x D blocks of `inv_sigma_err` a mixture keeps: 1 where f64 is hardware, else 0.
+const ERR_BLOCKS: usize = F64_IN_HARDWARE as usize;
+
+/// Checks the parameters and fills `inv_sigma` and `inv_sigma_err` [K*D] (when kept), `log_norm`,
 /// `log_norm_lo` and `log_weights` [K].
 #[allow(clippy::too_many_arguments)]
 fn prepare(
@@ -118,14 +126,15 @@ fn prepare(
         let mut log_det = F32x2::ZERO;
         // `get`: the rows exist (lengths checked above), which the optimiser cannot see.
         let r = c * d..(c + 1) * d;
-        let (Some(vars), Some(inv), Some(err)) =
-            (variances.get(r.clone()), inv_sigma.get_mut(r.clone()), inv_sigma_err.get_mut(r))
-        else {
+        let (Some(vars), Some(inv)) = (variances.get(r.clone()), inv_sigma.get_mut(r.clone())) else {
             return Err(Error::Shape { what: "covariances", expected: k * d, found: variances.len() });
         };
-        for ((&v, s), e) in vars.iter().zip(inv).zip(err) {
+        let mut err = inv_sigma_err.get_mut(r).unwrap_or_default().iter_mut(); // empty when not kept
+        for (&v, s) in vars.iter().zip(inv) {
             *s = 1.0 / math::sqrt(v);
-            *e = math::square_times_minus_one(*s, v);
+            if let Some(e) = err.next() {
+                *e = math::square_times_minus_one(*s, v);
+            }
             log_det = log_det.add(F32x2::ln(v));
         }
         let exact = LN_2PI.mul_f32(d as f32).add(log_det).mul_f32(-0.5);
@@ -149,15 +158,16 @@ fn log_joint(hi: f32, lo: f32, dist: f32, lw: f32) -> f32 {
 }
 
 impl<'a> DiagGmm<'a> {
-    /// The number of f32 constants a K x D mixture precomputes: `2 * K * D + 3 * K`.
+    /// The number of f32 constants a K x D mixture precomputes: `2 * K * D + 3 * K` where f64
+    /// is hardware (64-bit targets, wasm32), `K * D + 3 * K` on 32-bit microcontrollers.
     pub const fn constants_len(k: usize, d: usize) -> usize {
-        2 * k * d + 3 * k
+        (1 + ERR_BLOCKS) * k * d + 3 * k
     }
 
     /// [`constants_len`](Self::constants_len), `None` when it overflows (a buffer no caller can
     /// give, where the wrapped value could pass).
     fn checked_constants_len(k: usize, d: usize) -> Option<usize> {
-        d.checked_mul(2)?.checked_add(3)?.checked_mul(k)
+        d.checked_mul(1 + ERR_BLOCKS)?.checked_add(3)?.checked_mul(k)
     }
 
     /// A mixture from `weights` [K], `means` [K, D] and diagonal `variances` [K, D] (row-major),
@@ -177,7 +187,7 @@ impl<'a> DiagGmm<'a> {
         // `_checked`: the parts fit (`need` is their sum), which the optimiser cannot see.
         let too_small = Error::BufferTooSmall { what: "GMM constants", needed: need, given: constants.len() };
         let (inv_sigma, rest) = constants.split_at_mut_checked(k * d).ok_or(too_small)?;
-        let (inv_sigma_err, rest) = rest.split_at_mut_checked(k * d).ok_or(too_small)?;
+        let (inv_sigma_err, rest) = rest.split_at_mut_checked(ERR_BLOCKS * k * d).ok_or(too_small)?;
         let (log_norm, rest) = rest.split_at_mut_checked(k).ok_or(too_small)?;
         let (log_norm_lo, rest) = rest.split_at_mut_checked(k).ok_or(too_small)?;
         let log_weights = rest.get_mut(..k).ok_or(too_small)?;
@@ -231,7 +241,7 @@ impl<'a> DiagGmm<'a> {
     }
 
     /// `inv_sigma^2 var - 1` [K, D]: the relative error of the f32 [`inv_sigma`](Self::inv_sigma)'s
-    /// square (a few 1e-8), computed without rounding it away.
+    /// square (a few 1e-8), computed without rounding it away; empty where f64 is software.
     pub(crate) fn inv_sigma_err(&self) -> &'a [f32] {
         self.inv_sigma_err
     }
@@ -611,7 +621,7 @@ pub struct DiagGmmOwned<const K: usize, const D: usize> {
     weights: [f32; K],
     means: [[f32; D]; K],
     inv_sigma: [[f32; D]; K],
-    inv_sigma_err: [[f32; D]; K],
+    inv_sigma_err: [[[f32; D]; K]; ERR_BLOCKS],
     log_norm: [f32; K],
     log_norm_lo: [f32; K],
     log_weights: [f32; K],
@@ -624,7 +634,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             weights,
             means,
             inv_sigma: [[0.0; D]; K],
-            inv_sigma_err: [[0.0; D]; K],
+            inv_sigma_err: [[[0.0; D]; K]; ERR_BLOCKS],
             log_norm: [0.0; K],
             log_norm_lo: [0.0; K],
             log_weights: [0.0; K],
@@ -637,7 +647,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             g.means.as_flattened(),
             variances.as_flattened(),
             g.inv_sigma.as_flattened_mut(),
-            g.inv_sigma_err.as_flattened_mut(),
+            g.inv_sigma_err.as_flattened_mut().as_flattened_mut(),
             &mut g.log_norm,
             &mut g.log_norm_lo,
             &mut g.log_weights,
@@ -652,7 +662,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
         weights: [0.0; K],
         means: [[0.0; D]; K],
         inv_sigma: [[0.0; D]; K],
-        inv_sigma_err: [[0.0; D]; K],
+        inv_sigma_err: [[[0.0; D]; K]; ERR_BLOCKS],
         log_norm: [0.0; K],
         log_norm_lo: [0.0; K],
         log_weights: [0.0; K],
@@ -705,7 +715,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             self.means.as_flattened(),
             variances,
             self.inv_sigma.as_flattened_mut(),
-            self.inv_sigma_err.as_flattened_mut(),
+            self.inv_sigma_err.as_flattened_mut().as_flattened_mut(),
             &mut self.log_norm,
             &mut self.log_norm_lo,
             &mut self.log_weights,
@@ -719,7 +729,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             &mut self.weights[..],
             self.means.as_flattened_mut(),
             self.inv_sigma.as_flattened_mut(),
-            self.inv_sigma_err.as_flattened_mut(),
+            self.inv_sigma_err.as_flattened_mut().as_flattened_mut(),
             &mut self.log_norm,
             &mut self.log_norm_lo,
             &mut self.log_weights,
@@ -760,7 +770,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             weights: &self.weights,
             means: self.means.as_flattened(),
             inv_sigma: self.inv_sigma.as_flattened(),
-            inv_sigma_err: self.inv_sigma_err.as_flattened(),
+            inv_sigma_err: self.inv_sigma_err.as_flattened().as_flattened(),
             log_norm: &self.log_norm,
             log_norm_lo: &self.log_norm_lo,
             log_weights: &self.log_weights,
