@@ -338,8 +338,9 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     }
 
     /// Adds descriptor `x` with posteriors `q` [K] (and `lse`, the f32 log-likelihood they came
-    /// with) to the sums `[s0, s1, s2]`. Compensated, and where f64 is hardware, the components
-    /// with `q >= ACCURATE_Q` are first [refined](Self::refine) (`q` is scratch).
+    /// with) to the sums `[s0, s1, s2]`. On the exact path (compensated, soft without a threshold)
+    /// where f64 is hardware, the components with `q >= ACCURATE_Q` are first
+    /// [refined](Self::refine) (`q` is scratch).
     fn add_posteriors(
         gmm: &DiagGmm<'_>,
         options: FisherOptions,
@@ -350,8 +351,10 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     ) {
         let [s0, s1, s2] = sums;
         if options.compensated {
-            if F64_IN_HARDWARE {
-                Self::refine(gmm, options, [&mut *s0, &mut *s1, &mut *s2], x, q, lse);
+            // The exact path only: a threshold or hard assignment departs from the exact
+            // posteriors by more than the refinement corrects.
+            if F64_IN_HARDWARE && options.assignment == (Assignment::Soft { threshold: 0.0 }) {
+                Self::refine(gmm, [&mut *s0, &mut *s1, &mut *s2], x, q, lse);
             }
             let ((s0, c0), (s1, c1), (s2, c2)) = (s0.parts_mut(), s1.parts_mut(), s2.parts_mut());
             for ((s, c), &q) in s0.iter_mut().zip(c0.iter_mut()).zip(q.iter()) {
@@ -366,17 +369,10 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
     }
 
     /// The refinement of [`add_posteriors`](Self::add_posteriors) (compensated sums, f64 in
-    /// hardware): the components with `q >= ACCURATE_Q` get their posterior recomputed in f64
-    /// (soft assignment without a threshold, where it is the exact posterior the contract speaks
-    /// of), their `s0` and terms added in f64, and their `q` zeroed so the f32 kernel skips them.
-    fn refine(
-        gmm: &DiagGmm<'_>,
-        options: FisherOptions,
-        sums: [&mut CompensatedSums<'_>; 3],
-        x: &[f32],
-        q: &mut [f32],
-        lse: f32,
-    ) {
+    /// hardware, soft assignment without a threshold): the components with `q >= ACCURATE_Q` get
+    /// their posterior recomputed in f64, their `s0` and terms added in f64, and their `q` zeroed
+    /// so the f32 kernel skips them.
+    fn refine(gmm: &DiagGmm<'_>, sums: [&mut CompensatedSums<'_>; 3], x: &[f32], q: &mut [f32], lse: f32) {
         let [s0, s1, s2] = sums;
         let ((s0, c0), (s1, c1), (s2, c2)) = (s0.parts_mut(), s1.parts_mut(), s2.parts_mut());
         // At most 16 posteriors summing to 1 are >= 1/16.
@@ -391,7 +387,7 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             }
         }
         let big = &mut big[..n_big];
-        if options.assignment == (Assignment::Soft { threshold: 0.0 }) && !big.is_empty() {
+        if !big.is_empty() {
             // q_k = exp(l_k - lse) / sum_j exp(l_j - lse): the refined components' l_k in
             // f64, the others' exp(l_j - lse) are their f32 posteriors.
             let mut refined = [0.0f64; 16];
