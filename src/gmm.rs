@@ -455,7 +455,8 @@ impl<'a> DiagGmm<'a> {
         };
         let v_best = log_joint(c, lo, full[0], lw);
         // NaN (v_best infinite) is not pruned: only a sure 0 is.
-        let open = |dist: f32, (c, lw, lo): (f32, f32, f32)| !(log_joint(c, lo, dist, lw) - v_best < EXP_MIN);
+        let pruned = |dist: f32, (c, lw, lo): (f32, f32, f32)| log_joint(c, lo, dist, lw) - v_best < EXP_MIN;
+        let open = |dist: f32, k: (f32, f32, f32)| !pruned(dist, k);
         let constants =
             || self.log_norm.iter().zip(self.log_weights).zip(self.log_norm_lo).map(|((&c, &lw), &lo)| (c, lw, lo));
         // Counted first (a loop that vectorises); the best one itself is always open.

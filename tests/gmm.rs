@@ -153,7 +153,9 @@ fn fisher_vector_of_an_em_fitted_mixture_at_the_variance_floor_matches_scikit_im
         let mut single = FisherAccumulator::new(gmm, FisherOptions::default(), &mut sb).unwrap();
         let mut other = FisherAccumulator::new(gmm, FisherOptions::default(), &mut sc).unwrap();
         let half = case.n / 2 * d;
-        case.x[..half].chunks_exact(d).for_each(|x| drop(single.push(x).unwrap()));
+        for x in case.x[..half].chunks_exact(d) {
+            single.push(x).unwrap();
+        }
         other.push_batch(&case.x[half..]).unwrap();
         single.merge(&other).unwrap();
         for (norm, file, tol) in
