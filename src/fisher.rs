@@ -532,20 +532,25 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             for (i, o) in r.clone().zip(gmu.iter_mut()) {
                 *o = self.s1.get(i) * a;
             }
+            for (i, o) in r.clone().zip(gsigma.iter_mut()) {
+                *o = self.s2.get(i) * b;
+            }
             // The sums were formed with the f32 `inv_sigma`, whose square is `(1 + e) / var`, so
             // they hold `S2 + e (S2 + s0)`: `e s0` does not cancel where S2 does (at a fitted
-            // model) and would stand out in the improved vector; taken out here, in f64.
-            let s0 = self.s0.get_f64(c);
-            // (Where f64 is software the mixture keeps no `e`: plain f32, as the sums are.)
-            let err = self.gmm.inv_sigma_err();
-            for (i, o) in r.zip(gsigma.iter_mut()) {
-                *o = match err.get(i) {
-                    Some(&e) => ((self.s2.get_f64(i) - e as f64 * s0) / (1.0 + e as f64) * b as f64) as f32,
-                    None => self.s2.get(i) * b,
-                };
+            // model) and would stand out in the improved vector; taken out here, in f64. (Where
+            // f64 is software the mixture keeps no `e`, and no f64 code is linked for it.)
+            if F64_IN_HARDWARE {
+                let s0 = self.s0.get_f64(c);
+                for ((i, o), &e) in
+                    r.zip(gsigma.iter_mut()).zip(self.gmm.inv_sigma_err().get(c * d..).unwrap_or_default())
+                {
+                    let e = e as f64;
+                    *o = ((self.s2.get_f64(i) - e * s0) / (1.0 + e) * b as f64) as f32;
+                }
             }
             if let Some(g) = gw.get_mut(c) {
                 // s0 / N and w nearly cancel at a fitted model: subtract in f64.
+                let s0 = self.s0.get_f64(c);
                 *g = ((s0 / self.n as f64 - w as f64) / sqrt_w as f64) as f32;
             }
         }

@@ -135,7 +135,9 @@ fn prepare(
             if let Some(e) = err.next() {
                 *e = math::square_times_minus_one(*s, v);
             }
-            log_det = log_det.add(F32x2::ln(v));
+            // The pair logarithm where the refinement runs; elsewhere f32's (as the posteriors are
+            // f32 there), which keeps Cortex-M flash as it was.
+            log_det = if F64_IN_HARDWARE { log_det.add(F32x2::ln(v)) } else { log_det.add_f32(math::ln(v)) };
         }
         let exact = LN_2PI.mul_f32(d as f32).add(log_det).mul_f32(-0.5);
         *hi = exact.hi;
