@@ -14,7 +14,7 @@
 
 use crate::compensated::CompensatedSums;
 use crate::error::{check_finite, check_k_d};
-use crate::gmm::{Assignment, DiagGmm};
+use crate::gmm::{Assignment, DiagGmm, F64_IN_HARDWARE};
 use crate::{math, Error, Result};
 use fvae_kernels::gaussian;
 
@@ -89,7 +89,11 @@ impl Normalization {
             v.iter_mut().for_each(|z| *z = math::signed_pow(*z, alpha));
         }
         if self.l2 {
-            let norm = math::sqrt(v.iter().map(|z| z * z).sum::<f32>());
+            // Compensated: a plain f32 sum of 2KD + K squares is off by up to 1e-5 relative at
+            // K D = 16 384, which scales the whole vector by as much.
+            let (mut sum, mut c) = (0.0f32, 0.0f32);
+            v.iter().for_each(|z| gaussian::scalar::kahan_add(&mut sum, &mut c, z * z));
+            let norm = math::sqrt(sum - c);
             if norm > 0.0 {
                 let inv = 1.0 / norm;
                 v.iter_mut().for_each(|z| *z *= inv);
@@ -118,8 +122,11 @@ pub struct FisherOptions {
     /// Kahan-compensated sums (default `true`). At a fitted model the Fisher vector is a
     /// near-cancelling sum, and plain f32 accumulation loses the digits the improved vector's
     /// square root exposes (1e-4 relative error after 1 800 descriptors, worse beyond); with
-    /// compensation the error stays near 1e-5 up to 10^5 descriptors. `false` halves the
-    /// storage, for parts with very little RAM and short streams.
+    /// compensation the error stays near 1e-5 up to 10^5 descriptors. On a mixture fitted by EM
+    /// the sums cancel further still; there, with soft assignment and no threshold, and where f64
+    /// is hardware, the one or two components carrying most of each descriptor's weight are also
+    /// refined in f64 (posterior and terms), which holds 1e-4 of float64 on such mixtures. `false`
+    /// halves the storage, for parts with very little RAM and short streams.
     pub compensated: bool,
 }
 
@@ -156,6 +163,14 @@ impl Default for FisherOptions {
         Self::DEFAULT
     }
 }
+
+/// Posteriors from which a compensated accumulator forms the statistics' terms in f64 rather
+/// than f32 (`gaussian::accumulate_compensated_f64`): a component or two per descriptor on fitted
+/// mixtures. At EM's fixed point the sums cancel almost exactly, and the f32 terms' rounding (half
+/// an ulp of each `q t`) is what remains: on a fitted D = 64, K = 256 mixture it put the improved
+/// vector 1e-4 from float64. Below 1/16 a term's rounding is small enough (it scales with `q`):
+/// forming every term in f64 measured no better there.
+const ACCURATE_Q: f32 = 1.0 / 16.0;
 
 /// f32 values of the stack scratch [`FisherAccumulator::push_batch`] computes several rows'
 /// distances in: `BATCH_ROWS` rows of up to K = 256 where the kernels have a batched path
@@ -319,29 +334,94 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
 
     fn push_checked(&mut self, x: &[f32], row: usize) -> Result<f32> {
         let lse = self.gmm.posteriors_unchecked(x, self.options.assignment, self.q, row)?;
-        Self::add_posteriors(&self.gmm, self.options, [&mut self.s0, &mut self.s1, &mut self.s2], x, self.q);
+        let sums = [&mut self.s0, &mut self.s1, &mut self.s2];
+        Self::add_posteriors(&self.gmm, self.options, sums, x, &mut *self.q, lse);
         self.n += 1;
         Ok(lse)
     }
 
-    /// Adds descriptor `x` with posteriors `q` [K] to the sums `[s0, s1, s2]`.
+    /// Adds descriptor `x` with posteriors `q` [K] (and `lse`, the f32 log-likelihood they came
+    /// with) to the sums `[s0, s1, s2]`. On the exact path (compensated, soft without a threshold)
+    /// where f64 is hardware, the components with `q >= ACCURATE_Q` are first
+    /// [refined](Self::refine) (`q` is scratch).
     fn add_posteriors(
         gmm: &DiagGmm<'_>,
         options: FisherOptions,
         sums: [&mut CompensatedSums<'_>; 3],
         x: &[f32],
-        q: &[f32],
+        q: &mut [f32],
+        lse: f32,
     ) {
         let [s0, s1, s2] = sums;
-        let ((s0, c0), (s1, c1), (s2, c2)) = (s0.parts_mut(), s1.parts_mut(), s2.parts_mut());
         if options.compensated {
-            for ((s, c), &q) in s0.iter_mut().zip(c0.iter_mut()).zip(q) {
+            // The exact path only: a threshold or hard assignment departs from the exact
+            // posteriors by more than the refinement corrects.
+            if F64_IN_HARDWARE && options.assignment == (Assignment::Soft { threshold: 0.0 }) {
+                Self::refine(gmm, [&mut *s0, &mut *s1, &mut *s2], x, q, lse);
+            }
+            let ((s0, c0), (s1, c1), (s2, c2)) = (s0.parts_mut(), s1.parts_mut(), s2.parts_mut());
+            for ((s, c), &q) in s0.iter_mut().zip(c0.iter_mut()).zip(q.iter()) {
                 gaussian::scalar::kahan_add(s, c, q);
             }
             gaussian::accumulate_compensated(x, gmm.means(), gmm.inv_sigma(), q, s1, c1, s2, c2);
         } else {
-            s0.iter_mut().zip(q).for_each(|(s, &q)| *s += q);
+            let ((s0, _), (s1, _), (s2, _)) = (s0.parts_mut(), s1.parts_mut(), s2.parts_mut());
+            s0.iter_mut().zip(q.iter()).for_each(|(s, &q)| *s += q);
             gaussian::accumulate(x, gmm.means(), gmm.inv_sigma(), q, s1, s2);
+        }
+    }
+
+    /// The refinement of [`add_posteriors`](Self::add_posteriors) (compensated sums, f64 in
+    /// hardware, soft assignment without a threshold): the components with `q >= ACCURATE_Q` get
+    /// their posterior recomputed in f64, their `s0` and terms added in f64, and their `q` zeroed
+    /// so the f32 kernel skips them.
+    fn refine(gmm: &DiagGmm<'_>, sums: [&mut CompensatedSums<'_>; 3], x: &[f32], q: &mut [f32], lse: f32) {
+        let [s0, s1, s2] = sums;
+        let ((s0, c0), (s1, c1), (s2, c2)) = (s0.parts_mut(), s1.parts_mut(), s2.parts_mut());
+        // At most 16 posteriors summing to 1 are >= 1/16.
+        let (mut big, mut n_big, mut rest) = ([(0usize, 0.0f64); 16], 0, 0.0f64);
+        for (k, qk) in q.iter_mut().enumerate() {
+            if *qk >= ACCURATE_Q && n_big < big.len() {
+                big[n_big] = (k, *qk as f64);
+                n_big += 1;
+                *qk = 0.0;
+            } else {
+                rest += *qk as f64;
+            }
+        }
+        let big = &mut big[..n_big];
+        if !big.is_empty() {
+            // q_k = exp(l_k - lse) / sum_j exp(l_j - lse): the refined components' l_k in
+            // f64, the others' exp(l_j - lse) are their f32 posteriors.
+            let mut refined = [0.0f64; 16];
+            let mut total = rest;
+            for ((k, _), v) in big.iter().zip(refined.iter_mut()) {
+                *v = math::exp_f64(gmm.log_joint_f64(x, *k) - lse as f64);
+                total += *v;
+            }
+            // Far from every component (distances near f32's range) the f32 and f64 log-densities
+            // can differ enough to overflow or underflow; the f32 posteriors stand then.
+            if total.is_finite() && total > 0.0 {
+                big.iter_mut().zip(refined).for_each(|((_, q), v)| *q = v / total);
+            }
+        }
+        let d = gmm.d();
+        for &(k, qk) in big.iter() {
+            let r = k * d..(k + 1) * d;
+            let (Some(m), Some(inv), Some(a1), Some(e1), Some(a2), Some(e2)) = (
+                gmm.means().get(r.clone()),
+                gmm.inv_sigma().get(r.clone()),
+                s1.get_mut(r.clone()),
+                c1.get_mut(r.clone()),
+                s2.get_mut(r.clone()),
+                c2.get_mut(r),
+            ) else {
+                continue;
+            };
+            if let (Some(s), Some(c)) = (s0.get_mut(k), c0.get_mut(k)) {
+                gaussian::scalar::pair_add_f64(s, c, qk);
+            }
+            gaussian::accumulate_compensated_f64(x, m, inv, qk, a1, e1, a2, e2);
         }
     }
 
@@ -371,8 +451,8 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             let g = self.gmm;
             g.distances_for_posteriors(block, &mut scratch);
             for (i, (x, q)) in block.chunks_exact(d).zip(scratch.chunks_exact_mut(k)).enumerate() {
-                g.posteriors_from_distances(q, self.options.assignment, b * rows + i)?;
-                Self::add_posteriors(&g, self.options, [&mut self.s0, &mut self.s1, &mut self.s2], x, q);
+                let lse = g.posteriors_from_distances(q, self.options.assignment, b * rows + i)?;
+                Self::add_posteriors(&g, self.options, [&mut self.s0, &mut self.s1, &mut self.s2], x, q, lse);
                 self.n += 1;
             }
         }
@@ -452,8 +532,21 @@ impl<'g, 's> FisherAccumulator<'g, 's> {
             for (i, o) in r.clone().zip(gmu.iter_mut()) {
                 *o = self.s1.get(i) * a;
             }
-            for (i, o) in r.zip(gsigma.iter_mut()) {
+            for (i, o) in r.clone().zip(gsigma.iter_mut()) {
                 *o = self.s2.get(i) * b;
+            }
+            // The sums were formed with the f32 `inv_sigma`, whose square is `(1 + e) / var`, so
+            // they hold `S2 + e (S2 + s0)`: `e s0` does not cancel where S2 does (at a fitted
+            // model) and would stand out in the improved vector; taken out here, in f64. (Where
+            // f64 is software the mixture keeps no `e`, and no f64 code is linked for it.)
+            if F64_IN_HARDWARE {
+                let s0 = self.s0.get_f64(c);
+                for ((i, o), &e) in
+                    r.zip(gsigma.iter_mut()).zip(self.gmm.inv_sigma_err().get(c * d..).unwrap_or_default())
+                {
+                    let e = e as f64;
+                    *o = ((self.s2.get_f64(i) - e * s0) / (1.0 + e) * b as f64) as f32;
+                }
             }
             if let Some(g) = gw.get_mut(c) {
                 // s0 / N and w nearly cancel at a fitted model: subtract in f64.

@@ -57,6 +57,9 @@ pub struct DiagGmm<'a> {
     means: &'a [f32],
     /// 1 / sqrt(var), [K, D].
     inv_sigma: &'a [f32],
+    /// `inv_sigma^2 var - 1`, [K, D]: how far the f32 `inv_sigma` is from exact, for the Fisher
+    /// vector's variance block (where that error does not cancel); empty where f64 is software.
+    inv_sigma_err: &'a [f32],
     /// -1/2 (D log 2pi + sum_d log var_kd), [K], rounded to f32 ...
     log_norm: &'a [f32],
     /// ... and what that rounding lost, [K], so accurate log-densities see it to f64 precision.
@@ -67,6 +70,14 @@ pub struct DiagGmm<'a> {
 
 /// ln(2 pi) as an f32 pair (hi + lo = the f64 value to 1e-15).
 const LN_2PI: F32x2 = F32x2 { hi: 1.837_877, lo: 3.126_835_3e-8 };
+
+/// Whether this target has f64 in hardware (64-bit targets and wasm32). Where it is software
+/// (32-bit microcontrollers) the Fisher accumulator does not refine in f64 and the mixture keeps
+/// no `inv_sigma_err`: there the cost per descriptor and the RAM are those of plain f32.
+pub(crate) const F64_IN_HARDWARE: bool = cfg!(any(target_pointer_width = "64", target_arch = "wasm32"));
+
+/// K x D blocks of `inv_sigma_err` a mixture keeps: 1 where f64 is hardware, else 0.
+const ERR_BLOCKS: usize = F64_IN_HARDWARE as usize;
 
 /// K and D from `weights` [K] and `means` [K, D], or the error naming which is wrong.
 fn dims(weights: &[f32], means: &[f32]) -> Result<(usize, usize)> {
@@ -81,12 +92,13 @@ fn dims(weights: &[f32], means: &[f32]) -> Result<(usize, usize)> {
 }
 
 /// Checks the parameters and fills `inv_sigma` [K*D] (which holds the variances on entry: an
-/// owned mixture then loads with no K x D array of its own on the stack), `log_norm` [K],
-/// `log_norm_lo` [K] and `log_weights` [K].
+/// owned mixture then loads with no K x D array of its own on the stack), `inv_sigma_err` [K*D]
+/// (when kept: empty otherwise), `log_norm` [K], `log_norm_lo` [K] and `log_weights` [K].
 fn prepare(
     weights: &[f32],
     means: &[f32],
     inv_sigma: &mut [f32],
+    inv_sigma_err: &mut [f32],
     log_norm: &mut [f32],
     log_norm_lo: &mut [f32],
     log_weights: &mut [f32],
@@ -120,13 +132,19 @@ fn prepare(
         // `get`: the rows exist (lengths checked above), which the optimiser cannot see.
         let r = c * d..(c + 1) * d;
         let found = variances.len();
-        let Some(row) = variances.get_mut(r) else {
+        let Some(row) = variances.get_mut(r.clone()) else {
             return Err(Error::Shape { what: "covariances", expected: k * d, found });
         };
+        let mut err = inv_sigma_err.get_mut(r).unwrap_or_default().iter_mut(); // empty when not kept
         for s in row {
             let v = *s;
             *s = 1.0 / math::sqrt(v);
-            log_det = log_det.add_f32(math::ln(v));
+            if let Some(e) = err.next() {
+                *e = math::square_times_minus_one(*s, v);
+            }
+            // The pair logarithm where the refinement runs; elsewhere f32's (as the posteriors are
+            // f32 there), which keeps Cortex-M flash as it was.
+            log_det = if F64_IN_HARDWARE { log_det.add(F32x2::ln(v)) } else { log_det.add_f32(math::ln(v)) };
         }
         let exact = LN_2PI.mul_f32(d as f32).add(log_det).mul_f32(-0.5);
         *hi = exact.hi;
@@ -136,16 +154,29 @@ fn prepare(
     Ok((k, d))
 }
 
+/// `log w_k + log N(x | k)` from the squared distance `dist` and the component's constants:
+/// `((hi - dist / 2) + lw) + lo`, in that order everywhere (the pruning of
+/// `distances_for_posteriors` relies on every caller rounding alike; each step is monotone in
+/// `dist`). `lo`, what `hi` lost to f32 rounding, is added last, to the small value left once the
+/// large terms have cancelled: at a component with a tiny variance `hi` is in the hundreds and
+/// its rounding (up to 8e-6) would bias that component's every posterior by as much, a bias the
+/// Fisher vector's sums keep instead of averaging out.
+#[inline(always)]
+fn log_joint(hi: f32, lo: f32, dist: f32, lw: f32) -> f32 {
+    ((hi - 0.5 * dist) + lw) + lo
+}
+
 impl<'a> DiagGmm<'a> {
-    /// The number of f32 constants a K x D mixture precomputes: `K * D + 3 * K`.
+    /// The number of f32 constants a K x D mixture precomputes: `2 * K * D + 3 * K` where f64
+    /// is hardware (64-bit targets, wasm32), `K * D + 3 * K` on 32-bit microcontrollers.
     pub const fn constants_len(k: usize, d: usize) -> usize {
-        k * d + 3 * k
+        (1 + ERR_BLOCKS) * k * d + 3 * k
     }
 
     /// [`constants_len`](Self::constants_len), `None` when it overflows (a buffer no caller can
     /// give, where the wrapped value could pass).
     fn checked_constants_len(k: usize, d: usize) -> Option<usize> {
-        d.checked_add(3)?.checked_mul(k)
+        d.checked_mul(1 + ERR_BLOCKS)?.checked_add(3)?.checked_mul(k)
     }
 
     /// A mixture from `weights` [K], `means` [K, D] and diagonal `variances` [K, D] (row-major),
@@ -165,6 +196,7 @@ impl<'a> DiagGmm<'a> {
         // `_checked`: the parts fit (`need` is their sum), which the optimiser cannot see.
         let too_small = Error::BufferTooSmall { what: "GMM constants", needed: need, given: constants.len() };
         let (inv_sigma, rest) = constants.split_at_mut_checked(k * d).ok_or(too_small)?;
+        let (inv_sigma_err, rest) = rest.split_at_mut_checked(ERR_BLOCKS * k * d).ok_or(too_small)?;
         let (log_norm, rest) = rest.split_at_mut_checked(k).ok_or(too_small)?;
         let (log_norm_lo, rest) = rest.split_at_mut_checked(k).ok_or(too_small)?;
         let log_weights = rest.get_mut(..k).ok_or(too_small)?;
@@ -173,8 +205,8 @@ impl<'a> DiagGmm<'a> {
             return Err(Error::Shape { what: "covariances", expected: inv_sigma.len(), found: variances.len() });
         }
         inv_sigma.copy_from_slice(variances);
-        prepare(weights, means, inv_sigma, log_norm, log_norm_lo, log_weights)?;
-        Ok(DiagGmm { k, d, weights, means, inv_sigma, log_norm, log_norm_lo, log_weights })
+        prepare(weights, means, inv_sigma, inv_sigma_err, log_norm, log_norm_lo, log_weights)?;
+        Ok(DiagGmm { k, d, weights, means, inv_sigma, inv_sigma_err, log_norm, log_norm_lo, log_weights })
     }
 
     /// A mixture from a `.safetensors` file with tensors `weights` [K], `means` [K, D] and
@@ -220,6 +252,12 @@ impl<'a> DiagGmm<'a> {
     /// `1 / sigma` [K, D], row-major (the standard-deviation reciprocals).
     pub fn inv_sigma(&self) -> &'a [f32] {
         self.inv_sigma
+    }
+
+    /// `inv_sigma^2 var - 1` [K, D]: the relative error of the f32 [`inv_sigma`](Self::inv_sigma)'s
+    /// square (a few 1e-8), computed without rounding it away; empty where f64 is software.
+    pub(crate) fn inv_sigma_err(&self) -> &'a [f32] {
+        self.inv_sigma_err
     }
 
     // `v - v` is deliberate: 0 for finite values, NaN for infinities and NaN.
@@ -299,6 +337,26 @@ impl<'a> DiagGmm<'a> {
         }
     }
 
+    /// `log w_k + log N(x | k)` for component `k` in f64 (distance and normalisation to about
+    /// 1e-9, `log w_k` as its f32), for the posteriors a Fisher accumulator refines; `-inf` past
+    /// the end.
+    pub(crate) fn log_joint_f64(&self, x: &[f32], k: usize) -> f64 {
+        let r = k * self.d..(k + 1) * self.d;
+        let (Some(mu), Some(s), Some(&hi), Some(&lo), Some(&lw)) = (
+            self.means.get(r.clone()),
+            self.inv_sigma.get(r),
+            self.log_norm.get(k),
+            self.log_norm_lo.get(k),
+            self.log_weights.get(k),
+        ) else {
+            return f64::NEG_INFINITY;
+        };
+        let mut dist = [0.0f64];
+        gaussian::sq_mahalanobis_f64(x, mu, s, &mut dist);
+        // log w rounded to f32 (half an ulp, 6e-8 at w = 1/4): measured negligible here.
+        (hi as f64 + lo as f64 - 0.5 * dist[0]) + lw as f64
+    }
+
     /// Soft assignments `out[k] = p(k | x)` (summing to 1), and the log-likelihood
     /// `log sum_k w_k N(x | k)` as the return value.
     pub fn posteriors(&self, x: &[f32], out: &mut [f32]) -> Result<f32> {
@@ -370,24 +428,26 @@ impl<'a> DiagGmm<'a> {
     /// lower bounds `o` [K]; `false` (with `o` part done) when too many components may matter.
     fn complete_row(&self, x: &[f32], o: &mut [f32]) -> bool {
         let d = self.d;
-        let v = |c: f32, dist: f32, lw: f32| (c - 0.5 * dist) + lw;
         // The component most likely best by its bound; any choice is exact, a good one prunes.
         // Eight independent lanes (a loop the compiler turns into vector max and blend), then
         // the best lane: a one-pass scalar argmax cost as much as the pruning saved.
         let (mut lane_v, mut lane_i) = ([f32::NEG_INFINITY; 8], [0usize; 8]);
         let (oc, cc, lc) =
             (o.as_chunks::<8>().0, self.log_norm.as_chunks::<8>().0, self.log_weights.as_chunks::<8>().0);
-        for (chunk, ((ov, cv), lv)) in oc.iter().zip(cc).zip(lc).enumerate() {
+        let lo = self.log_norm_lo.as_chunks::<8>().0;
+        for (chunk, (((ov, cv), lv), lo)) in oc.iter().zip(cc).zip(lc).zip(lo).enumerate() {
             for l in 0..8 {
-                let vj = v(cv[l], ov[l], lv[l]);
+                let vj = log_joint(cv[l], lo[l], ov[l], lv[l]);
                 if vj > lane_v[l] {
                     (lane_v[l], lane_i[l]) = (vj, chunk * 8 + l);
                 }
             }
         }
         let tail = o.len() / 8 * 8;
-        for (j, ((&dist, &c), &lw)) in o.iter().zip(self.log_norm).zip(self.log_weights).enumerate().skip(tail) {
-            let vj = v(c, dist, lw);
+        for (j, (((&dist, &c), &lw), &lo)) in
+            o.iter().zip(self.log_norm).zip(self.log_weights).zip(self.log_norm_lo).enumerate().skip(tail)
+        {
+            let vj = log_joint(c, lo, dist, lw);
             if vj > lane_v[0] {
                 (lane_v[0], lane_i[0]) = (vj, j);
             }
@@ -402,14 +462,19 @@ impl<'a> DiagGmm<'a> {
         let (Some(mu), Some(s)) = (self.means.get(r.clone()), self.inv_sigma.get(r)) else { return false };
         let mut full = [0.0f32];
         gaussian::sq_mahalanobis(x, mu, s, &mut full);
-        let (Some(&c), Some(&lw)) = (self.log_norm.get(best), self.log_weights.get(best)) else { return false };
-        let v_best = v(c, full[0], lw);
+        let (Some(&c), Some(&lw), Some(&lo)) =
+            (self.log_norm.get(best), self.log_weights.get(best), self.log_norm_lo.get(best))
+        else {
+            return false;
+        };
+        let v_best = log_joint(c, lo, full[0], lw);
         // NaN (v_best infinite) is not pruned: only a sure 0 is.
-        let pruned = |dist: f32, c: f32, lw: f32| v(c, dist, lw) - v_best < EXP_MIN;
-        let open = |dist: f32, c: f32, lw: f32| !pruned(dist, c, lw);
+        let pruned = |dist: f32, (c, lw, lo): (f32, f32, f32)| log_joint(c, lo, dist, lw) - v_best < EXP_MIN;
+        let open = |dist: f32, k: (f32, f32, f32)| !pruned(dist, k);
+        let constants =
+            || self.log_norm.iter().zip(self.log_weights).zip(self.log_norm_lo).map(|((&c, &lw), &lo)| (c, lw, lo));
         // Counted first (a loop that vectorises); the best one itself is always open.
-        let n_open =
-            o.iter().zip(self.log_norm).zip(self.log_weights).filter(|((&dist, &c), &lw)| open(dist, c, lw)).count();
+        let n_open = o.iter().zip(constants()).filter(|&(&dist, k)| open(dist, k)).count();
         if n_open > 1 + self.k / 4 {
             return false;
         }
@@ -417,8 +482,8 @@ impl<'a> DiagGmm<'a> {
             *ob = full[0];
         }
         if n_open > 1 {
-            for (j, ((dist, &c), &lw)) in o.iter_mut().zip(self.log_norm).zip(self.log_weights).enumerate() {
-                if j != best && open(*dist, c, lw) {
+            for (j, (dist, k)) in o.iter_mut().zip(constants()).enumerate() {
+                if j != best && open(*dist, k) {
                     let r = j * d..(j + 1) * d;
                     if let (Some(mu), Some(s)) = (self.means.get(r.clone()), self.inv_sigma.get(r)) {
                         gaussian::sq_mahalanobis(x, mu, s, core::slice::from_mut(dist));
@@ -432,9 +497,8 @@ impl<'a> DiagGmm<'a> {
     /// Posteriors in place of the squared Mahalanobis distances `out` [K] of one descriptor (as
     /// [`gaussian::sq_mahalanobis`] or its batch form writes them); `row` only labels errors.
     pub(crate) fn posteriors_from_distances(&self, out: &mut [f32], assignment: Assignment, row: usize) -> Result<f32> {
-        // log w_k + log N(x | k) = (log_norm_k - dist_k / 2) + log w_k, in that order, in one pass.
-        for ((o, &c), &lw) in out.iter_mut().zip(self.log_norm).zip(self.log_weights) {
-            *o = (c - 0.5 * *o) + lw;
+        for (((o, &c), &lw), &lo) in out.iter_mut().zip(self.log_norm).zip(self.log_weights).zip(self.log_norm_lo) {
+            *o = log_joint(c, lo, *o, lw);
         }
         let best = match assignment {
             Assignment::Hard => Some(argmax(out)),
@@ -573,6 +637,7 @@ pub struct DiagGmmOwned<const K: usize, const D: usize> {
     weights: [f32; K],
     means: [[f32; D]; K],
     inv_sigma: [[f32; D]; K],
+    inv_sigma_err: [[[f32; D]; K]; ERR_BLOCKS],
     log_norm: [f32; K],
     log_norm_lo: [f32; K],
     log_weights: [f32; K],
@@ -586,6 +651,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             weights,
             means,
             inv_sigma: variances,
+            inv_sigma_err: [[[0.0; D]; K]; ERR_BLOCKS],
             log_norm: [0.0; K],
             log_norm_lo: [0.0; K],
             log_weights: [0.0; K],
@@ -605,6 +671,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
         weights: [0.0; K],
         means: [[0.0; D]; K],
         inv_sigma: [[0.0; D]; K],
+        inv_sigma_err: [[[0.0; D]; K]; ERR_BLOCKS],
         log_norm: [0.0; K],
         log_norm_lo: [0.0; K],
         log_weights: [0.0; K],
@@ -658,6 +725,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             &self.weights,
             self.means.as_flattened(),
             self.inv_sigma.as_flattened_mut(),
+            self.inv_sigma_err.as_flattened_mut().as_flattened_mut(),
             &mut self.log_norm,
             &mut self.log_norm_lo,
             &mut self.log_weights,
@@ -725,6 +793,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             &mut self.weights[..],
             self.means.as_flattened_mut(),
             self.inv_sigma.as_flattened_mut(),
+            self.inv_sigma_err.as_flattened_mut().as_flattened_mut(),
             &mut self.log_norm,
             &mut self.log_norm_lo,
             &mut self.log_weights,
@@ -752,6 +821,7 @@ impl<const K: usize, const D: usize> DiagGmmOwned<K, D> {
             weights: &self.weights,
             means: self.means.as_flattened(),
             inv_sigma: self.inv_sigma.as_flattened(),
+            inv_sigma_err: self.inv_sigma_err.as_flattened().as_flattened(),
             log_norm: &self.log_norm,
             log_norm_lo: &self.log_norm_lo,
             log_weights: &self.log_weights,

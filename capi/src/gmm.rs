@@ -75,9 +75,9 @@ struct FisherObj {
 const _: () = assert!(align_of::<GmmObj>() <= FVAE_ALIGN && align_of::<FisherObj>() <= FVAE_ALIGN);
 
 fn gmm_floats(k: usize, d: usize) -> Option<usize> {
-    // weights [K], means [K, D], constants [K D + 3 K].
+    // weights [K], means [K, D], constants [DiagGmm::constants_len: at most 2 K D + 3 K].
     let kd = k.checked_mul(d)?;
-    kd.checked_mul(2)?.checked_add(k.checked_mul(4)?)
+    kd.checked_mul(3)?.checked_add(k.checked_mul(4)?)
 }
 
 fn gmm_size(k: usize, d: usize) -> Option<usize> {

@@ -871,3 +871,46 @@ proptest! {
         prop_assert!((sum - 1.0).abs() <= 2.0 * v.len() as f32 * EPS, "sum {}", sum);
     }
 }
+
+/// The f64-term update for one component keeps its pair `s - c` within the sum over updates of
+/// 2^-47 of the running sum of its f64 terms (each addition re-splits the pair: the f32 `c`
+/// rounds to 2^-24 of its own size, at most half an ulp of `s`), here over 500 updates of which
+/// the mirrored pairs cancel in `s1`. Rows shorter than `x` bound D.
+#[test]
+fn accumulate_compensated_f64_keeps_near_cancelling_sums() {
+    let mut rng = Rng(23);
+    for d in [1, 7, 16, 64] {
+        let means = rng.vec(d, -1.0, 1.0);
+        let inv_sigma = rng.vec(d, 0.5, 1000.0);
+        let (mut s1, mut c1, mut s2, mut c2) = (vec![0.0f32; d], vec![0.0f32; d], vec![0.0f32; d], vec![0.0f32; d]);
+        let (mut want1, mut want2, mut mag) = (vec![0.0f64; d], vec![0.0f64; d], vec![0.0f64; d]);
+        let (mut prev, mut q) = (vec![0.0f32; d], 0.0f64);
+        for step in 0..500 {
+            // Pairs of descriptors mirrored about the mean with one posterior: their s1 terms cancel.
+            let x: Vec<f32> = if step % 2 == 0 {
+                q = rng.uniform(0.01, 1.0) as f64;
+                rng.vec(d, -1.0, 1.0)
+            } else {
+                (0..d).map(|j| 2.0 * means[j] - prev[j]).collect()
+            };
+            prev.clone_from(&x);
+            gaussian::accumulate_compensated_f64(&x, &means, &inv_sigma, q, &mut s1, &mut c1, &mut s2, &mut c2);
+            for j in 0..d {
+                let t = (x[j] as f64 - means[j] as f64) * inv_sigma[j] as f64;
+                want1[j] += q * t;
+                want2[j] += q * (t * t - 1.0);
+                mag[j] += want1[j].abs().max(want2[j].abs());
+            }
+        }
+        for j in 0..d {
+            for (s, c, want) in [(s1[j], c1[j], want1[j]), (s2[j], c2[j], want2[j])] {
+                let got = s as f64 - c as f64;
+                assert!((got - want).abs() <= 2f64.powi(-47) * mag[j], "d {d} [{j}]: {got:e} vs {want:e}");
+            }
+        }
+    }
+    // Inconsistent lengths: D is the shortest row; nothing past it is touched.
+    let (mut s1, mut c1, mut s2, mut c2) = ([0.0f32; 3], [0.0f32; 3], [0.0f32; 3], [0.0f32; 3]);
+    gaussian::accumulate_compensated_f64(&[1.0; 3], &[0.0; 2], &[1.0; 3], 1.0, &mut s1, &mut c1, &mut s2, &mut c2);
+    assert_eq!((s1, s2), ([1.0, 1.0, 0.0], [0.0; 3]));
+}

@@ -405,6 +405,42 @@ pub fn accumulate_compensated(
     scalar::accumulate_compensated(x, means, inv_sigma, q, s1, c1, s2, c2)
 }
 
+/// [`accumulate_compensated`] for one component (`mean`, `inv_sigma` its rows, posterior `q`,
+/// in f64 so that a caller may give it more exactly than f32 can) with the terms in f64 (see `scalar::accumulate_compensated_f64`): for the components carrying
+/// most of a descriptor's weight, whose f32-rounded terms would otherwise remain in a
+/// near-cancelling sum. Scalar on every target (f64 is software on single-precision FPUs; it runs
+/// for a component or two per descriptor). D is `x.len()`, reduced to what the rows hold.
+///
+/// ```
+/// use fvae_kernels::gaussian::accumulate_compensated_f64;
+/// let (mut s1, mut c1, mut s2, mut c2) = ([0.0f32], [0.0f32], [0.0f32], [0.0f32]);
+/// // 0.1 is not an f32: in f32 t = (0.1 - 0) * 3 would be rounded twice.
+/// accumulate_compensated_f64(&[0.1], &[0.0], &[3.0], 1.0, &mut s1, &mut c1, &mut s2, &mut c2);
+/// let t = 0.1f32 as f64 * 3.0;
+/// assert!((s1[0] as f64 - c1[0] as f64 - t).abs() < 1e-15);
+/// assert!((s2[0] as f64 - c2[0] as f64 - (t * t - 1.0)).abs() < 1e-15);
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate_compensated_f64(
+    x: &[f32],
+    mean: &[f32],
+    inv_sigma: &[f32],
+    q: f64,
+    s1: &mut [f32],
+    c1: &mut [f32],
+    s2: &mut [f32],
+    c2: &mut [f32],
+) {
+    let d =
+        [mean.len(), inv_sigma.len(), s1.len(), c1.len(), s2.len(), c2.len()].iter().fold(x.len(), |d, &l| d.min(l));
+    let (Some(x), Some(mean), Some(inv_sigma)) = (x.get(..d), mean.get(..d), inv_sigma.get(..d)) else { return };
+    let (Some(s1), Some(c1), Some(s2), Some(c2)) = (s1.get_mut(..d), c1.get_mut(..d), s2.get_mut(..d), c2.get_mut(..d))
+    else {
+        return;
+    };
+    scalar::accumulate_compensated_f64(x, mean, inv_sigma, q, s1, c1, s2, c2)
+}
+
 /// [`sq_mahalanobis`] accumulated in f64, for accurate log-densities (see
 /// `scalar::sq_mahalanobis_f64`). Scalar on every target: it serves outputs, not hot loops.
 ///

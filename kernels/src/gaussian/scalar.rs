@@ -130,6 +130,42 @@ pub fn accumulate_compensated(
     }
 }
 
+/// One component's [`accumulate_compensated`] with the terms in f64 (and an f64 posterior `q`): `t`, `q t` and
+/// `q (t^2 - 1)` are formed without rounding to f32, and each is added to the compensated pair
+/// `(s, c)` exactly to its ~48 bits (the pair re-split from the f64 sum). For the few components
+/// that take most of a descriptor's weight: their f32-rounded terms (half an ulp each, random)
+/// are what is left of a near-cancelling sum at a fitted model, and in the improved vector the
+/// square root makes that residue visible. Rows of length `D = x.len()`; callers guarantee the
+/// lengths.
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate_compensated_f64(
+    x: &[f32],
+    mean: &[f32],
+    inv_sigma: &[f32],
+    q: f64,
+    s1: &mut [f32],
+    c1: &mut [f32],
+    s2: &mut [f32],
+    c2: &mut [f32],
+) {
+    let sums = s1.iter_mut().zip(c1.iter_mut()).zip(s2.iter_mut().zip(c2.iter_mut()));
+    for (((&xi, &m), &si), ((a1, e1), (a2, e2))) in x.iter().zip(mean).zip(inv_sigma).zip(sums) {
+        let t = (xi as f64 - m as f64) * si as f64;
+        pair_add_f64(a1, e1, q * t);
+        pair_add_f64(a2, e2, q * (t * t - 1.0));
+    }
+}
+
+/// `s - c += v` for a compensated pair, through f64: the new `s` is the sum rounded to f32 and
+/// `c` what that rounding added (so `s - c` is the sum to about 2^-48 of it).
+#[inline(always)]
+pub fn pair_add_f64(s: &mut f32, c: &mut f32, v: f64) {
+    let sum = (*s as f64 - *c as f64) + v;
+    let hi = sum as f32;
+    *c = (hi as f64 - sum) as f32;
+    *s = hi;
+}
+
 /// `s += v` with the rounding error kept in `c` (Kahan): afterwards `s - c` is the sum.
 #[inline(always)]
 pub fn kahan_add(s: &mut f32, c: &mut f32, v: f32) {
