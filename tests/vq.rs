@@ -795,6 +795,11 @@ fn check_all_forms(data: &[f32], d: usize, queries: &[f32], what: &str) {
             c.nearest_batch(queries, &mut idx, &mut dist, &mut scratch).unwrap();
             let got: Vec<(u32, f32)> = idx.into_iter().zip(dist).collect();
             assert_eq!(got, want, "{what}: {name} batch, scratch {scratch_len}");
+            // Indices alone: the same, with or without the exact re-check of a lone candidate.
+            let mut idx = vec![u32::MAX; n];
+            c.nearest_indices_batch(queries, &mut idx, &mut scratch).unwrap();
+            let want_idx: Vec<u32> = want.iter().map(|w| w.0).collect();
+            assert_eq!(idx, want_idx, "{what}: {name} indices only, scratch {scratch_len}");
         }
     }
 }

@@ -116,7 +116,7 @@ fn vq_f32(args: &VqArgs, cb: Codebook<'_>, threads: usize) -> CliResult<()> {
     let parts = io::parallel(rows, threads, |r| {
         let (mut idx, mut dist) = (vec![0u32; r.len() * k], vec![0f32; r.len() * k]);
         let mut scratch = vec![0.0; cb.batch_scratch_len()];
-        cb.top_k_batch(&data[r.start * d..r.end * d], k, &mut idx, &mut dist, &mut scratch).map_err(at_row(
+        search(&cb, args, &data[r.start * d..r.end * d], k, &mut idx, &mut dist, &mut scratch).map_err(at_row(
             &args.input,
             r.start,
             d,
@@ -125,6 +125,23 @@ fn vq_f32(args: &VqArgs, cb: Codebook<'_>, threads: usize) -> CliResult<()> {
     })?;
     report(args, rows, start);
     write_f32_results(args, &shape, &parts)
+}
+
+/// The `k` nearest codewords of the queries `xs`; without `--distances` (and `--top`) the
+/// search may skip the exact distance of a query whose nearest codeword is already certain.
+fn search(
+    cb: &Codebook<'_>,
+    args: &VqArgs,
+    xs: &[f32],
+    k: usize,
+    idx: &mut [u32],
+    dist: &mut [f32],
+    scratch: &mut [f32],
+) -> fvae::Result<()> {
+    if k == 1 && args.distances.is_none() {
+        return cb.nearest_indices_batch(xs, idx, scratch);
+    }
+    cb.top_k_batch(xs, k, idx, dist, scratch).map(|_| ())
 }
 
 /// Writes the indices (and with `--distances` the distances) the threads found, in row order.
@@ -166,7 +183,7 @@ fn vq_f32_streamed(args: &VqArgs, cb: Codebook<'_>, threads: usize) -> CliResult
                 let t = Instant::now();
                 bi.resize(block.len() / d.max(1) * k, 0);
                 bd.resize(bi.len(), 0.0);
-                cb.top_k_batch(block, k, &mut bi, &mut bd, &mut scratch).map_err(at_row(input, first_row, d))?;
+                search(&cb, args, block, k, &mut bi, &mut bd, &mut scratch).map_err(at_row(input, first_row, d))?;
                 searching += t.elapsed();
                 idx.extend(bi.iter().map(|&i| i as i64));
                 if args.distances.is_some() {
