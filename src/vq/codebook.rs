@@ -1,7 +1,7 @@
 //! [`Codebook`]: the f32 codebook, borrowed or packed for the fast batch path, and
 //! [`CodebookOwned`], its owned form.
 
-use super::search::{check_codebook, check_row, matrix_dims, max_norm, up32, whole_rows, Best, Bound};
+use super::search::{check_codebook, check_row, matrix_dims, max_norm, tie_slack, up32, whole_rows, Best, Bound};
 use super::Nearest;
 use crate::error::check_finite;
 use crate::formats::safetensors::SafeTensors;
@@ -56,13 +56,17 @@ struct Screen<'a> {
     words: &'a [f32],
     /// Upper bound on `max_j ||c_j - c^_j||`.
     err: f64,
+    /// Per codeword (`[MP]`, 0 past M): upper bounds on `||c_j||` and on `||c_j - c^_j||`, for
+    /// the per-codeword window ([`k::indices_within`]).
+    norms: &'a [f32],
+    errs: &'a [f32],
 }
 
 /// Floats of packed storage the int8 screen takes: on x86_64 only (the one target with a
 /// screening path), and for D up to the kernel's limit.
 const fn screen_len(m: usize, d: usize) -> usize {
     if cfg!(target_arch = "x86_64") && d <= k::SCREEN_MAX_D {
-        k::padded_m(m) * (2 + k::screen_words(d))
+        k::padded_m(m) * (4 + k::screen_words(d))
     } else {
         0
     }
@@ -111,7 +115,7 @@ impl<'a> Codebook<'a> {
 
     /// Floats of storage [`pack`](Self::pack) needs for M codewords of dimension D:
     /// `padded(M) * (D + 1)`, with M rounded up to a multiple of 16; on x86_64 (D <= 1024) also
-    /// `padded(M) * (2 + ceil(D / 4))` for the int8 screening copy.
+    /// `padded(M) * (4 + ceil(D / 4))` for the int8 screening copy.
     pub const fn packed_len(m: usize, d: usize) -> usize {
         k::padded_m(m) * (d + 1) + screen_len(m, d)
     }
@@ -147,10 +151,17 @@ impl<'a> Codebook<'a> {
         // Codewords too large for f32 scores are searched exactly anyway: no screen then.
         if screen_len(self.m, self.d) > 0 && self.max_norm * self.max_norm <= HUGE {
             let (scales, rest) = rest.split_at_mut_checked(mp).ok_or(too_small)?;
-            let (colsums, words) = rest.split_at_mut_checked(mp).ok_or(too_small)?;
+            let (colsums, rest) = rest.split_at_mut_checked(mp).ok_or(too_small)?;
+            let (cnorms, rest) = rest.split_at_mut_checked(mp).ok_or(too_small)?;
+            let (errs, words) = rest.split_at_mut_checked(mp).ok_or(too_small)?;
             let words = words.get_mut(..mp * k::screen_words(self.d)).ok_or(too_small)?;
             let err = k::pack_screen(self.data, self.d, scales, colsums, words);
-            screen = Some(Screen { scales, colsums, words, err });
+            k::screen_errors(self.data, self.d, errs);
+            for (j, n) in cnorms.iter_mut().enumerate() {
+                let sq = self.codeword(j).map_or(0.0, |c| c.iter().map(|&v| v as f64 * v as f64).sum::<f64>());
+                *n = k::scalar::up_f32(k::scalar::up_sqrt(sq, self.d));
+            }
+            screen = Some(Screen { scales, colsums, words, err, norms: cnorms, errs });
         }
         Ok(Codebook { packed: Some((norms, panels)), screen, ..self })
     }
@@ -321,7 +332,11 @@ impl<'a> Codebook<'a> {
                 let t = self.screen_window(sc, mins[r], &info[r]);
                 let mut cand = [0u32; MAX_CANDIDATES];
                 let row = &out[r * mp..r * mp + self.m];
-                let count = k::indices_at_most(row, t, &mut cand);
+                let mut count = k::indices_at_most(row, t, &mut cand);
+                if count == 0 || count > MAX_CANDIDATES {
+                    // The window of the largest codeword is too wide: each codeword's own.
+                    count = self.screen_refine(sc, row, &info[r], &mut cand).unwrap_or(0);
+                }
                 if count == 1 && !distances {
                     // The window is proven to hold the nearest codeword and every one whose
                     // distance could tie with it: alone in it, it is the answer.
@@ -356,6 +371,33 @@ impl<'a> Codebook<'a> {
             + (0.5 * cn * cn + inf.norm * chat) * (1.0 / 4_194_304.0)
             + 1e-30;
         up32(Bound::Score { nx, e }.chunk(row_min))
+    }
+
+    /// The candidates of a screened query by the error bound of each codeword, over its scores
+    /// `row` (the first M), written to `cand` as [`k::indices_within`] does: the int8 score of
+    /// codeword j is within `||x - x^|| ||c_j|| + ||x^|| ||c_j - c^_j||` (and the kernel's
+    /// float error `f`) of `||c_j||^2 / 2 - x . c_j`, so the best true score is at most
+    /// `hi + f` (`hi` the smallest upper bound, plus one f32 rounding), and every codeword that
+    /// may be the nearest or tie with it has its lower bound within that plus the tie margin.
+    /// `None` where the values are too large for the bound.
+    fn screen_refine(&self, sc: Screen<'_>, row: &[f32], inf: &k::ScreenQuery, cand: &mut [u32]) -> Option<usize> {
+        let cn = self.max_norm * (1.0 + 1e-12);
+        let nx = (inf.norm + inf.err) * (inf.norm + inf.err) * (1.0 + 1e-12);
+        if !(nx <= HUGE && cn * cn <= HUGE) {
+            return None;
+        }
+        // The kernel's float error, one bound for every codeword (as in screen_window).
+        let f = (0.5 * cn * cn + inf.norm * (cn + sc.err)) * (1.0 / 4_194_304.0) + 1e-30;
+        // Inflated so that the f32 products and sum of `a n_j + b r_j` stay above the real ones.
+        let (a, b) = (up32(inf.err * (1.0 + 1e-6)), up32(inf.norm * (1.0 + 1e-6)));
+        let threshold = |hi: f32| {
+            let hi = hi as f64;
+            let best = hi + hi.abs() * (1.0 / 8_388_608.0) + f;
+            up32(best + f + tie_slack(nx + 2.0 * best))
+        };
+        let (m, n, e) = (self.m, sc.norms, sc.errs);
+        let (Some(row), Some(n), Some(e)) = (row.get(..m), n.get(..m), e.get(..m)) else { return None };
+        Some(k::indices_within(row, n, e, a, b, threshold, cand))
     }
 
     /// The candidate (ascending indices) with the smallest exact distance, the lowest on ties.
@@ -467,10 +509,10 @@ impl<'a> Codebook<'a> {
         if let Some((index, distance)) = self.nearest_screened(x) {
             return Ok(Nearest { index, distance });
         }
-        // Where the fused screen declined, the batch screen would decline too (same scores, same
-        // window) and only repeat its work: the f32 path decides.
+        // Where the fused screen declined, the batch screen may still decide with each codeword's
+        // own window; else the f32 path.
         let (mut idx, mut dist) = ([0u32], [0f32]);
-        self.search_f32(x, 1, &mut idx, &mut dist, &mut [0f32; STACK_CHUNK]);
+        self.search(x, 1, &mut idx, &mut dist, &mut [0f32; STACK_CHUNK], true);
         Ok(Nearest { index: idx[0], distance: dist[0] })
     }
 

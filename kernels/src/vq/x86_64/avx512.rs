@@ -278,6 +278,11 @@ pub unsafe fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -
     let t = _mm512_set1_ps(threshold);
     let mut count = 0;
     let mut emit = |base: usize, mut hit: u64| {
+        if count >= out.len() {
+            // `out` is full: only the count is still wanted.
+            count += hit.count_ones() as usize;
+            return;
+        }
         while hit != 0 {
             if let Some(o) = out.get_mut(count) {
                 *o = (base + hit.trailing_zeros() as usize) as u32;
@@ -306,6 +311,71 @@ pub unsafe fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -
         // SAFETY: the masked load touches only values[i..min(i+16, n)].
         let v = unsafe { _mm512_maskz_loadu_ps(m, p.add(i)) };
         emit(i, (_mm512_cmp_ps_mask::<_CMP_LE_OQ>(v, t) & m) as u64);
+        i += 16;
+    }
+    count
+}
+
+/// See [`crate::vq::indices_within`]: two passes of 16 lanes (the upper bounds' minimum, then
+/// the lower bounds against the window), each bound rounded as the scalar reference rounds it
+/// (no fused multiply-add), so the candidates are the same.
+///
+/// # Safety
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`); `norms` and `errs` are at
+/// least as long as `values`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+pub unsafe fn indices_within(
+    values: &[f32],
+    norms: &[f32],
+    errs: &[f32],
+    a: f32,
+    b: f32,
+    threshold: impl FnOnce(f32) -> f32,
+    out: &mut [u32],
+) -> usize {
+    let n = values.len();
+    let (vp, np, ep) = (values.as_ptr(), norms.as_ptr(), errs.as_ptr());
+    let (va, vb) = (_mm512_set1_ps(a), _mm512_set1_ps(b));
+    // The value and its bound at [i, i + 16), masked to the lanes below n.
+    // SAFETY: masked loads touch only [i, min(i + 16, n)) of the three slices.
+    let lanes = |i: usize, m: __mmask16| unsafe {
+        let e = _mm512_add_ps(
+            _mm512_mul_ps(va, _mm512_maskz_loadu_ps(m, np.add(i))),
+            _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, ep.add(i))),
+        );
+        (_mm512_maskz_loadu_ps(m, vp.add(i)), e)
+    };
+    let mask = |i: usize| if n - i >= 16 { 0xffff } else { tail16(n - i) };
+    // Four independent minima (a single one would chain every `vminps`).
+    let mut hi = [_mm512_set1_ps(f32::INFINITY); 4];
+    let mut i = 0;
+    while i < n {
+        let m = mask(i);
+        let (v, e) = lanes(i, m);
+        let h = &mut hi[(i / 16) % 4];
+        // `vminps` keeps the second operand where the first is NaN (and past the tail).
+        *h = _mm512_mask_min_ps(*h, m, _mm512_add_ps(v, e), *h);
+        i += 16;
+    }
+    let hi = _mm512_min_ps(_mm512_min_ps(hi[0], hi[1]), _mm512_min_ps(hi[2], hi[3]));
+    let t = _mm512_set1_ps(threshold(_mm512_reduce_min_ps(hi)));
+    let mut count = 0;
+    let mut i = 0;
+    while i < n {
+        let m = mask(i);
+        let (v, e) = lanes(i, m);
+        let mut hit = _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(m, _mm512_sub_ps(v, e), t) as u32;
+        if count >= out.len() {
+            count += hit.count_ones() as usize;
+            hit = 0;
+        }
+        while hit != 0 {
+            if let Some(o) = out.get_mut(count) {
+                *o = (i + hit.trailing_zeros() as usize) as u32;
+            }
+            count += 1;
+            hit &= hit - 1;
+        }
         i += 16;
     }
     count
