@@ -317,6 +317,8 @@ impl<'a> Codebook<'a> {
         let rows_per = (buf.len() / mp).clamp(1, SCREEN_ROWS);
         let mut mins = [0f32; SCREEN_ROWS];
         let mut info = [k::ScreenQuery::default(); SCREEN_ROWS];
+        // Queries that tried the shared window, and those it failed.
+        let (mut tried, mut overflowed) = (0u32, 0u32);
         let mut r0 = 0;
         while r0 < n {
             let rows = rows_per.min(n - r0);
@@ -329,12 +331,19 @@ impl<'a> Codebook<'a> {
             for r in 0..rows {
                 let q = r0 + r;
                 let x = &block[r * d..(r + 1) * d];
-                let t = self.screen_window(sc, mins[r], &info[r]);
                 let mut cand = [0u32; MAX_CANDIDATES];
                 let row = &out[r * mp..r * mp + self.m];
-                let mut count = k::indices_at_most(row, t, &mut cand);
+                // The shared window costs one pass; each codeword's own, two. Take the shared one
+                // first while it has mostly been narrow enough in this call (random-like
+                // codebooks), else go straight to the per-codeword one (a spread of norms, as in
+                // k-means codebooks of image patches). Either way the same candidates decide.
+                let mut count = 0;
+                if overflowed * 4 <= tried {
+                    tried += 1;
+                    count = k::indices_at_most(row, self.screen_window(sc, mins[r], &info[r]), &mut cand);
+                    overflowed += u32::from(count == 0 || count > MAX_CANDIDATES);
+                }
                 if count == 0 || count > MAX_CANDIDATES {
-                    // The window of the largest codeword is too wide: each codeword's own.
                     count = self.screen_refine(sc, row, &info[r], &mut cand).unwrap_or(0);
                 }
                 if count == 1 && !distances {

@@ -336,8 +336,8 @@ pub unsafe fn indices_within(
     let n = values.len();
     let (vp, np, ep) = (values.as_ptr(), norms.as_ptr(), errs.as_ptr());
     let (va, vb) = (_mm512_set1_ps(a), _mm512_set1_ps(b));
-    // The value and its bound at [i, i + 16), masked to the lanes below n.
-    // SAFETY: masked loads touch only [i, min(i + 16, n)) of the three slices.
+    // The value and its bound at [i, i + 16), masked to the lanes `m` (below n).
+    // SAFETY: masked loads touch only the lanes of `m`, which the callers keep below n.
     let lanes = |i: usize, m: __mmask16| unsafe {
         let e = _mm512_add_ps(
             _mm512_mul_ps(va, _mm512_maskz_loadu_ps(m, np.add(i))),
@@ -345,37 +345,58 @@ pub unsafe fn indices_within(
         );
         (_mm512_maskz_loadu_ps(m, vp.add(i)), e)
     };
-    let mask = |i: usize| if n - i >= 16 { 0xffff } else { tail16(n - i) };
-    // Four independent minima (a single one would chain every `vminps`).
-    let mut hi = [_mm512_set1_ps(f32::INFINITY); 4];
+    let whole = n / 64 * 64;
+    // Four independent minima over blocks of 64 (one would chain every `vminps`); `vminps`
+    // keeps the second operand where the first is NaN.
+    let inf = _mm512_set1_ps(f32::INFINITY);
+    let (mut h0, mut h1, mut h2, mut h3) = (inf, inf, inf, inf);
     let mut i = 0;
+    while i < whole {
+        let up = |k: usize| {
+            let (v, e) = lanes(i + k, 0xffff);
+            _mm512_add_ps(v, e)
+        };
+        (h0, h1, h2, h3) =
+            (_mm512_min_ps(up(0), h0), _mm512_min_ps(up(16), h1), _mm512_min_ps(up(32), h2), _mm512_min_ps(up(48), h3));
+        i += 64;
+    }
     while i < n {
-        let m = mask(i);
+        let m = if n - i >= 16 { 0xffff } else { tail16(n - i) };
         let (v, e) = lanes(i, m);
-        let h = &mut hi[(i / 16) % 4];
-        // `vminps` keeps the second operand where the first is NaN (and past the tail).
-        *h = _mm512_mask_min_ps(*h, m, _mm512_add_ps(v, e), *h);
+        h0 = _mm512_mask_min_ps(h0, m, _mm512_add_ps(v, e), h0);
         i += 16;
     }
-    let hi = _mm512_min_ps(_mm512_min_ps(hi[0], hi[1]), _mm512_min_ps(hi[2], hi[3]));
+    let hi = _mm512_min_ps(_mm512_min_ps(h0, h1), _mm512_min_ps(h2, h3));
     let t = _mm512_set1_ps(threshold(_mm512_reduce_min_ps(hi)));
-    let mut count = 0;
-    let mut i = 0;
-    while i < n {
-        let m = mask(i);
+    let low = |i: usize, m: __mmask16| {
         let (v, e) = lanes(i, m);
-        let mut hit = _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(m, _mm512_sub_ps(v, e), t) as u32;
+        _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(m, _mm512_sub_ps(v, e), t) as u64
+    };
+    let mut count = 0;
+    let mut emit = |base: usize, mut hit: u64| {
         if count >= out.len() {
             count += hit.count_ones() as usize;
-            hit = 0;
+            return;
         }
         while hit != 0 {
             if let Some(o) = out.get_mut(count) {
-                *o = (i + hit.trailing_zeros() as usize) as u32;
+                *o = (base + hit.trailing_zeros() as usize) as u32;
             }
             count += 1;
             hit &= hit - 1;
         }
+    };
+    let mut i = 0;
+    while i < whole {
+        let hit = low(i, 0xffff) | low(i + 16, 0xffff) << 16 | low(i + 32, 0xffff) << 32 | low(i + 48, 0xffff) << 48;
+        if hit != 0 {
+            emit(i, hit);
+        }
+        i += 64;
+    }
+    while i < n {
+        let m = if n - i >= 16 { 0xffff } else { tail16(n - i) };
+        emit(i, low(i, m));
         i += 16;
     }
     count
