@@ -78,7 +78,7 @@ pub fn stream_f32_rows<T: Send>(
     threads: usize,
     start: impl FnOnce(usize, usize) -> CliResult<()>,
     work: impl Fn(&mut RowBlocks<'_>) -> CliResult<T> + Sync,
-) -> CliResult<Option<((usize, usize), Vec<T>)>> {
+) -> CliResult<Option<Streamed<T>>> {
     use std::io::Read;
     let mut file = File::open(path).map_err(ctx(path))?;
     let file_len = file.metadata().map_err(ctx(path))?.len();
@@ -105,6 +105,9 @@ pub fn stream_f32_rows<T: Send>(
     })?;
     Ok(Some(((rows, cols), results)))
 }
+
+/// What [`stream_f32_rows`] returns: `[rows, cols]` and the threads' results in row order.
+pub type Streamed<T> = ((usize, usize), Vec<T>);
 
 /// One thread's rows of a `.npy` being streamed (see [`stream_f32_rows`]).
 pub struct RowBlocks<'p> {

@@ -277,20 +277,7 @@ pub unsafe fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -
     let p = values.as_ptr();
     let t = _mm512_set1_ps(threshold);
     let mut count = 0;
-    let mut emit = |base: usize, mut hit: u64| {
-        if count >= out.len() {
-            // `out` is full: only the count is still wanted.
-            count += hit.count_ones() as usize;
-            return;
-        }
-        while hit != 0 {
-            if let Some(o) = out.get_mut(count) {
-                *o = (base + hit.trailing_zeros() as usize) as u32;
-            }
-            count += 1;
-            hit &= hit - 1;
-        }
-    };
+    let mut emit = |base: usize, hit: u64| emit_bits(out, &mut count, base, hit);
     let mut i = 0;
     while i + 64 <= n {
         // SAFETY: the loads read values[i..i+64], inside the slice (i + 64 <= n).
@@ -314,6 +301,24 @@ pub unsafe fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -
         i += 16;
     }
     count
+}
+
+/// The candidate scans' output: the indices `base + b` of the set bits `b` of `hit`, ascending,
+/// into `out` from `*count` on (as many as fit), and all of them counted in `*count` (a popcount
+/// once `out` is full).
+#[inline(always)]
+fn emit_bits(out: &mut [u32], count: &mut usize, base: usize, mut hit: u64) {
+    if *count >= out.len() {
+        *count += hit.count_ones() as usize;
+        return;
+    }
+    while hit != 0 {
+        if let Some(o) = out.get_mut(*count) {
+            *o = (base + hit.trailing_zeros() as usize) as u32;
+        }
+        *count += 1;
+        hit &= hit - 1;
+    }
 }
 
 /// See [`crate::vq::indices_within`]: two passes of 16 lanes (the upper bounds' minimum, then
@@ -373,19 +378,7 @@ pub unsafe fn indices_within(
         _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(m, _mm512_sub_ps(v, e), t) as u64
     };
     let mut count = 0;
-    let mut emit = |base: usize, mut hit: u64| {
-        if count >= out.len() {
-            count += hit.count_ones() as usize;
-            return;
-        }
-        while hit != 0 {
-            if let Some(o) = out.get_mut(count) {
-                *o = (base + hit.trailing_zeros() as usize) as u32;
-            }
-            count += 1;
-            hit &= hit - 1;
-        }
-    };
+    let mut emit = |base: usize, hit: u64| emit_bits(out, &mut count, base, hit);
     let mut i = 0;
     while i < whole {
         let hit = low(i, 0xffff) | low(i + 16, 0xffff) << 16 | low(i + 32, 0xffff) << 32 | low(i + 48, 0xffff) << 48;
