@@ -612,8 +612,16 @@ impl<'a> Codebook<'a> {
         let buf = if scratch.len() >= STACK_CHUNK { scratch } else { &mut stack[..] };
         // The distances the search writes on its way, a block at a time.
         let mut dist = [0f32; INDEX_BLOCK];
-        for (x, i) in xs.chunks(INDEX_BLOCK * d).zip(idx.chunks_mut(INDEX_BLOCK)) {
-            self.search(x, 1, i, &mut dist[..i.len()], buf, false);
+        let mut q = 0;
+        while q < n {
+            let end = n.min(q + INDEX_BLOCK);
+            // `get`: every range is within its slice (n rows of d), never `None`.
+            let (Some(x), Some(i), Some(dist)) = (xs.get(q * d..end * d), idx.get_mut(q..end), dist.get_mut(..end - q))
+            else {
+                break;
+            };
+            self.search(x, 1, i, dist, buf, false);
+            q = end;
         }
         Ok(())
     }
