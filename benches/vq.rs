@@ -1,8 +1,10 @@
 //! VQ kernels and searches per size: `cargo bench --features std --bench vq`.
 //!
-//! Kernels on one query (f32 direct distances, packed scores, the int8 screen, exact distances,
-//! argmin, int8 distances and dots), packing a codebook, single-query latency of `Codebook::nearest` (packed and not) and of the int8 search, and
-//! batch throughput of `nearest_batch` at the sizes benches/faiss_vq.sh compares with faiss.
+//! Kernels on one query (f32 direct distances, packed scores, the int8 screen, the candidate scans
+//! with the shared and the per-codeword window, exact distances, argmin, int8 distances and dots),
+//! packing a codebook, single-query latency of `Codebook::nearest` (packed and not) and of the int8
+//! search, and batch throughput of `nearest_batch` and `nearest_indices_batch` at the sizes
+//! benches/faiss_vq.sh compares with faiss.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fvae::kernels::vq as kv;
@@ -54,6 +56,20 @@ fn kernels(c: &mut Criterion) {
         let mut info = [kv::ScreenQuery::default()];
         g.bench_function(BenchmarkId::new("screen_1_query", &id), |b| {
             b.iter(|| kv::screen(black_box(&x), d, &words, &sc, &cs, &hnp, &mut s, &mut mins, &mut info))
+        });
+        // The candidate scans over the screen's scores: the shared window and each codeword's
+        // own (norms and quantisation errors of the codebook; the bound of a query near 1/127).
+        kv::screen(&x, d, &words, &sc, &cs, &hnp, &mut s, &mut mins, &mut info);
+        let norms: Vec<f32> = cb.chunks_exact(d).map(|c| c.iter().map(|v| v * v).sum::<f32>().sqrt()).collect();
+        let mut errs = vec![0f32; m];
+        kv::screen_errors(&cb, d, &mut errs);
+        let mut cand = [0u32; 32];
+        let t = mins[0] + 0.01;
+        g.bench_function(BenchmarkId::new("indices_at_most", &id), |b| {
+            b.iter(|| kv::indices_at_most(black_box(&s[..m]), t, &mut cand))
+        });
+        g.bench_function(BenchmarkId::new("indices_within", &id), |b| {
+            b.iter(|| kv::indices_within(black_box(&s[..m]), &norms, &errs, 0.01, 1.0, |hi| hi, &mut cand))
         });
         g.bench_function(BenchmarkId::new("sq_distance_exact_x_m", &id), |b| {
             b.iter(|| cb.chunks_exact(d).map(|c| kv::sq_distance_exact(black_box(&x), c)).sum::<f64>())
@@ -108,6 +124,9 @@ fn searches(c: &mut Criterion) {
         let mut scratch = vec![0.0; packed.batch_scratch_len()];
         g.bench_function(BenchmarkId::new("nearest_batch_packed", &id), |b| {
             b.iter(|| packed.nearest_batch(black_box(&queries), &mut idx, &mut dist, &mut scratch).unwrap())
+        });
+        g.bench_function(BenchmarkId::new("nearest_indices_batch_packed", &id), |b| {
+            b.iter(|| packed.nearest_indices_batch(black_box(&queries), &mut idx, &mut scratch).unwrap())
         });
         g.bench_function(BenchmarkId::new("top4_batch_packed", &id), |b| {
             let (mut i4, mut d4) = (vec![0u32; 4 * n], vec![0f32; 4 * n]);

@@ -795,6 +795,11 @@ fn check_all_forms(data: &[f32], d: usize, queries: &[f32], what: &str) {
             c.nearest_batch(queries, &mut idx, &mut dist, &mut scratch).unwrap();
             let got: Vec<(u32, f32)> = idx.into_iter().zip(dist).collect();
             assert_eq!(got, want, "{what}: {name} batch, scratch {scratch_len}");
+            // Indices alone: the same, with or without the exact re-check of a lone candidate.
+            let mut idx = vec![u32::MAX; n];
+            c.nearest_indices_batch(queries, &mut idx, &mut scratch).unwrap();
+            let want_idx: Vec<u32> = want.iter().map(|w| w.0).collect();
+            assert_eq!(idx, want_idx, "{what}: {name} indices only, scratch {scratch_len}");
         }
     }
 }
@@ -864,6 +869,37 @@ fn screened_search_matches_definition_on_adversarial_data() {
     ] {
         let (data, q) = adversarial_case((m * 1000 + d) as u64, m, d, scale, offset, 50);
         check_all_forms(&data, d, &q, &format!("m={m} d={d} scale={scale} offset={offset}"));
+    }
+}
+
+/// Codewords whose norms span three decades (as a k-means codebook of image patches: flat ones
+/// near 0, textured ones large), with near-duplicates among the small ones and queries at every
+/// scale: the window of the largest codeword holds most of the codebook there, so the search
+/// takes the per-codeword window, which must still give the definition's answer.
+#[test]
+fn screened_search_with_spread_norms_matches_definition() {
+    for &(m, d) in &[(256usize, 16usize), (512, 64), (100, 9)] {
+        let mut rng = Rng((m * 7 + d) as u64);
+        let mut data = rng.vec(m * d, 1.0);
+        for (j, c) in data.chunks_exact_mut(d).enumerate() {
+            let s = 10f32.powf(-3.0 + 3.0 * j as f32 / m as f32);
+            c.iter_mut().for_each(|v| *v *= s);
+        }
+        // Near-duplicates of small codewords (one ulp, and an exact copy).
+        let c0 = data[..d].to_vec();
+        data[d..2 * d].copy_from_slice(&c0);
+        data[d] = f32::from_bits(c0[0].to_bits() + 1);
+        data[2 * d..3 * d].copy_from_slice(&c0);
+        let mut q = rng.vec(60 * d, 1.0);
+        for (i, x) in q.chunks_exact_mut(d).enumerate() {
+            let s = 10f32.powf(-4.0 + 4.0 * (i % 12) as f32 / 11.0);
+            x.iter_mut().for_each(|v| *v *= s);
+        }
+        q[..d].copy_from_slice(&c0);
+        for i in 0..d {
+            q[d + i] = 0.5 * (data[3 * d + i] + data[4 * d + i]);
+        }
+        check_all_forms(&data, d, &q, &format!("spread norms m={m} d={d}"));
     }
 }
 

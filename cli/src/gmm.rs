@@ -166,7 +166,7 @@ fn assignment(hard: bool, threshold: Option<f32>) -> CliResult<Assignment> {
 
 /// `fvae fv`: one Fisher vector over all rows, or one per group of rows.
 pub fn fv(args: FvArgs) -> CliResult<()> {
-    if args.encoder.is_none() && args.per_row_groups.is_none() && io::threads(args.io.threads) == 1 {
+    if args.encoder.is_none() && args.per_row_groups.is_none() {
         if let Some(done) = fv_streamed(&args)? {
             return Ok(done);
         }
@@ -252,9 +252,11 @@ pub fn fv(args: FvArgs) -> CliResult<()> {
     io::write_f32(&args.io.out, &shape, &out)
 }
 
-/// `fvae fv` on one thread over a plain f32 `.npy`: the descriptors are encoded block by block
-/// as they are read (see [`io::stream_f32_rows`]), never whole in memory. `None` if the input
-/// needs the whole-file path (another dtype, or a file it should report on).
+/// `fvae fv` over a plain f32 `.npy`: each thread reads its own rows block by block and
+/// encodes each block as it arrives (see [`io::stream_f32_rows`]), so the descriptors are never
+/// whole in memory and the reading is spread over the threads like the encoding; the threads'
+/// statistics are merged in row order. `None` if the input needs the whole-file path (another
+/// dtype, or a file it should report on).
 fn fv_streamed(args: &FvArgs) -> CliResult<Option<()>> {
     let mut g = LoadedGmm::read(&args.io.gmm)?;
     let gmm = g.view(&args.io.gmm)?;
@@ -266,14 +268,12 @@ fn fv_streamed(args: &FvArgs) -> CliResult<Option<()>> {
     };
     let (d, k) = (gmm.d(), gmm.k());
     let input = &args.io.input;
-    let mut storage = vec![0.0; FisherAccumulator::storage_len(k, d)];
-    let mut acc = FisherAccumulator::new(gmm, options, &mut storage).map_err(|e| e.to_string())?;
     let bar = io::progress(0, "fv");
-    let mut encoding = std::time::Duration::ZERO;
     // 256 KiB blocks stay in L2 between the read and the encoding.
     let streamed = io::stream_f32_rows(
         input,
         256 << 10,
+        io::threads(args.io.threads),
         |rows, cols| {
             if cols != d {
                 return Err(format!("{}: descriptors have {cols} columns, the GMM has D = {d}", input.display()));
@@ -284,23 +284,34 @@ fn fv_streamed(args: &FvArgs) -> CliResult<Option<()>> {
             bar.set_length(rows as u64);
             Ok(())
         },
-        |(), block, first_row| {
-            let start = std::time::Instant::now();
-            acc.push_batch(block).map_err(at_row(input, first_row, d))?;
-            encoding += start.elapsed();
-            bar.inc((block.len() / d) as u64);
-            Ok(())
+        |blocks| {
+            let mut storage = vec![0.0; FisherAccumulator::storage_len(k, d)];
+            let mut acc = FisherAccumulator::new(gmm, options, &mut storage).map_err(|e| e.to_string())?;
+            let mut encoding = std::time::Duration::ZERO;
+            while let Some((block, first_row)) = blocks.next_block()? {
+                let start = std::time::Instant::now();
+                acc.push_batch(block).map_err(at_row(input, first_row, d))?;
+                encoding += start.elapsed();
+                bar.inc((block.len() / d) as u64);
+            }
+            let n = acc.count();
+            let (s0, s1, s2) = acc.statistics();
+            Ok(((n, s0.to_vec(), s1.to_vec(), s2.to_vec()), encoding))
         },
     )?;
-    let Some(((rows, _), ())) = streamed else { return Ok(None) };
+    let Some(((rows, _), parts)) = streamed else { return Ok(None) };
     let start = std::time::Instant::now();
-    // Folding the compensation first gives the bits the threaded path's merge gives.
-    acc.statistics();
+    let mut storage = vec![0.0; FisherAccumulator::storage_len(k, d)];
+    let mut total = FisherAccumulator::new(gmm, options, &mut storage).map_err(|e| e.to_string())?;
+    for ((n, s0, s1, s2), _) in &parts {
+        total.merge_statistics(*n, s0, s1, s2).map_err(|e| e.to_string())?;
+    }
     let mut fv = vec![0.0; layout.len(k, d)];
-    acc.finish(layout, norm, &mut fv).map_err(|e| e.to_string())?;
-    encoding += start.elapsed();
+    total.finish(layout, norm, &mut fv).map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     if args.timing {
+        // The slowest thread's encoding (reading excluded), then the merge and the normalisation.
+        let encoding = parts.iter().map(|p| p.1).max().unwrap_or_default() + start.elapsed();
         eprintln!("fv: encoded {rows} rows in {:.6} s", encoding.as_secs_f64());
     }
     io::write_f32(&args.io.out, &[fv.len()], &fv).map(Some)

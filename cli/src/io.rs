@@ -64,19 +64,21 @@ pub fn read_f32_matrix(path: &Path) -> CliResult<Matrix<f32>> {
     Ok(Matrix { data, rows, cols })
 }
 
-/// Reads a little-endian f32 `.npy` block by block into one reused buffer: `start(rows, cols)`
-/// first (it may refuse; it returns the state the blocks update), then each block of whole rows
-/// (`f(state, block, first_row)`, at most `block_bytes` bytes) as it arrives: the array is never
-/// whole in memory, so there is no large allocation to fault in and no second copy, and each
-/// block is still in cache when `f` reads it. Returns `[rows, cols]` and the state, or `None`
-/// before handing over any block if the file is not a plain f32 array whose length agrees with
-/// its header (the caller then reads it whole, converting or reporting).
-pub fn stream_f32_rows<S>(
+/// Reads a little-endian f32 `.npy` block by block, on `threads` threads at once: `start(rows,
+/// cols)` first (it may refuse), then `work` on each thread with the [`RowBlocks`] of its own
+/// contiguous range of rows (as [`split_rows`] cuts them), which reads that range from its own
+/// handle on the file into one reused buffer. The array is never whole in memory (no large
+/// allocation to fault in, no second copy, each block still in cache when it is used) and the
+/// reading is as parallel as the work. Returns `[rows, cols]` and the threads' results in row
+/// order, or `None` before any `work` if the file is not a plain f32 array whose length agrees
+/// with its header (the caller then reads it whole, converting or reporting).
+pub fn stream_f32_rows<T: Send>(
     path: &Path,
     block_bytes: usize,
-    start: impl FnOnce(usize, usize) -> CliResult<S>,
-    mut f: impl FnMut(&mut S, &[f32], usize) -> CliResult<()>,
-) -> CliResult<Option<((usize, usize), S)>> {
+    threads: usize,
+    start: impl FnOnce(usize, usize) -> CliResult<()>,
+    work: impl Fn(&mut RowBlocks<'_>) -> CliResult<T> + Sync,
+) -> CliResult<Option<Streamed<T>>> {
     use std::io::Read;
     let mut file = File::open(path).map_err(ctx(path))?;
     let file_len = file.metadata().map_err(ctx(path))?.len();
@@ -93,25 +95,57 @@ pub fn stream_f32_rows<S>(
         return Ok(None);
     }
     let (rows, cols) = h.rows_cols();
-    let mut state = start(rows, cols)?;
-    let row_bytes = cols * 4;
-    if rows == 0 || row_bytes == 0 {
-        return Ok(Some(((rows, cols), state)));
+    drop(file);
+    start(rows, cols)?;
+    let block_rows = block_bytes.checked_div(cols * 4).unwrap_or(0).max(1);
+    let results = parallel(rows, threads, |range| {
+        let file = File::open(path).map_err(ctx(path))?;
+        let (offset, next) = (h.data_offset as u64, range.start);
+        work(&mut RowBlocks { file, path, offset, cols, block_rows, range, next, words: Vec::new() })
+    })?;
+    Ok(Some(((rows, cols), results)))
+}
+
+/// What [`stream_f32_rows`] returns: `[rows, cols]` and the threads' results in row order.
+pub type Streamed<T> = ((usize, usize), Vec<T>);
+
+/// One thread's rows of a `.npy` being streamed (see [`stream_f32_rows`]).
+pub struct RowBlocks<'p> {
+    file: File,
+    path: &'p Path,
+    offset: u64,
+    cols: usize,
+    block_rows: usize,
+    range: std::ops::Range<usize>,
+    next: usize,
+    /// f32 words, so the bytes read into them are aligned for f32 by construction.
+    words: Vec<f32>,
+}
+
+impl RowBlocks<'_> {
+    /// The rows this thread reads.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.range.clone()
     }
-    let block_rows = (block_bytes / row_bytes).max(1);
-    // f32 words, so the bytes read into them are aligned for f32 by construction.
-    let mut words = vec![0.0f32; block_rows * cols];
-    // What the header read took beyond the header is data: it starts the first block.
-    let mut data = head.get(h.data_offset..).unwrap_or(&[]).chain(file);
-    let mut row = 0;
-    while row < rows {
-        let n = block_rows.min(rows - row);
-        let block = &mut words[..n * cols];
-        data.read_exact(f32_bytes_mut(block)).map_err(ctx(path))?;
-        f(&mut state, block, row)?;
-        row += n;
+
+    /// The next block of whole rows of the range (at most the block size) and its first row;
+    /// `None` after the last.
+    pub fn next_block(&mut self) -> CliResult<Option<(&[f32], usize)>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let row = self.next;
+        if row >= self.range.end || self.cols == 0 {
+            return Ok(None);
+        }
+        if row == self.range.start {
+            let at = self.offset + row as u64 * self.cols as u64 * 4;
+            self.file.seek(SeekFrom::Start(at)).map_err(ctx(self.path))?;
+        }
+        let n = self.block_rows.min(self.range.end - row);
+        self.words.resize(n * self.cols, 0.0);
+        self.file.read_exact(f32_bytes_mut(&mut self.words)).map_err(ctx(self.path))?;
+        self.next = row + n;
+        Ok(Some((&self.words, row)))
     }
-    Ok(Some(((rows, cols), state)))
 }
 
 /// The bytes of an f32 slice, to read little-endian file data straight into (the caller has

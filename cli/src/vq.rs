@@ -101,24 +101,13 @@ fn report(args: &VqArgs, rows: usize, start: Instant) {
 }
 
 fn vq_f32(args: &VqArgs, cb: Codebook<'_>, threads: usize) -> CliResult<()> {
-    if threads == 1 {
-        if let Some(()) = vq_f32_streamed(args, cb)? {
-            return Ok(());
-        }
+    if let Some(()) = vq_f32_streamed(args, cb, threads)? {
+        return Ok(());
     }
-    // An f32 .npy is searched in place (its bytes are 16-aligned in the buffer, the header
-    // permitting); other dtypes are converted.
-    let buf = io::read_file(&args.input)?;
-    let a = Npy::parse(buf.as_bytes()).map_err(ctx(&args.input))?;
-    let converted;
-    let (data, (rows, cols)) = match a.as_f32("input") {
-        Ok(v) => (v, a.rows_cols()),
-        Err(_) => {
-            converted = io::read_f32_matrix(&args.input)?;
-            (&converted.data[..], (converted.rows, converted.cols))
-        }
-    };
-    check_cols(&args.input, cols, cb.d(), "D")?;
+    // Other dtypes are converted, after the whole file is read.
+    let x = io::read_f32_matrix(&args.input)?;
+    let (data, rows) = (&x.data[..], x.rows);
+    check_cols(&args.input, x.cols, cb.d(), "D")?;
     let (k, shape) = top(args, cb.m(), rows)?;
     let start = Instant::now();
     let mut storage = vec![0.0; Codebook::packed_len(cb.m(), cb.d())];
@@ -127,80 +116,92 @@ fn vq_f32(args: &VqArgs, cb: Codebook<'_>, threads: usize) -> CliResult<()> {
     let parts = io::parallel(rows, threads, |r| {
         let (mut idx, mut dist) = (vec![0u32; r.len() * k], vec![0f32; r.len() * k]);
         let mut scratch = vec![0.0; cb.batch_scratch_len()];
-        cb.top_k_batch(&data[r.start * d..r.end * d], k, &mut idx, &mut dist, &mut scratch).map_err(at_row(
+        search(&cb, args, &data[r.start * d..r.end * d], k, &mut idx, &mut dist, &mut scratch).map_err(at_row(
             &args.input,
             r.start,
             d,
         ))?;
-        Ok((idx, dist))
+        Ok((idx.iter().map(|&i| i as i64).collect(), dist))
     })?;
     report(args, rows, start);
-    let idx: Vec<i64> = parts.iter().flat_map(|p| p.0.iter().map(|&i| i as i64)).collect();
-    if let Some(path) = &args.distances {
-        let dist: Vec<f32> = parts.iter().flat_map(|p| p.1.iter().copied()).collect();
-        io::write_f32(path, &shape, &dist)?;
-    }
-    io::write_i64(&args.out, &shape, &idx)
+    write_f32_results(args, &shape, &parts)
 }
 
-/// What the streamed search builds: K, the output shape, the indices and (with `--distances`)
-/// the distances.
-struct StreamedOut {
+/// The `k` nearest codewords of the queries `xs`; without `--distances` (and `--top`) the
+/// search may skip the exact distance of a query whose nearest codeword is already certain.
+fn search(
+    cb: &Codebook<'_>,
+    args: &VqArgs,
+    xs: &[f32],
     k: usize,
-    shape: Vec<usize>,
-    idx: Vec<i64>,
-    dist: Vec<f32>,
+    idx: &mut [u32],
+    dist: &mut [f32],
+    scratch: &mut [f32],
+) -> fvae::Result<()> {
+    if k == 1 && args.distances.is_none() {
+        return cb.nearest_indices_batch(xs, idx, scratch);
+    }
+    cb.top_k_batch(xs, k, idx, dist, scratch).map(|_| ())
 }
 
-/// `fvae vq` on one thread over a plain f32 `.npy`: the queries are searched block by block as
-/// they are read (see [`io::stream_f32_rows`]), never whole in memory, and the indices go
-/// straight into the output array. `None` if the input needs the whole-file path (another
-/// dtype, or a file it should report on). Measured at D = 16, 1M queries (64 MB): the whole
-/// process went from 0.65x to 0.89x of faiss's search alone.
-fn vq_f32_streamed(args: &VqArgs, cb: Codebook<'_>) -> CliResult<Option<()>> {
+/// Writes the indices (and with `--distances` the distances) the threads found, in row order.
+fn write_f32_results(args: &VqArgs, shape: &[usize], parts: &[(Vec<i64>, Vec<f32>)]) -> CliResult<()> {
+    if let Some(path) = &args.distances {
+        io::write_f32(path, shape, &parts.iter().flat_map(|p| p.1.iter().copied()).collect::<Vec<_>>())?;
+    }
+    io::write_i64(&args.out, shape, &parts.iter().flat_map(|p| p.0.iter().copied()).collect::<Vec<_>>())
+}
+
+/// `fvae vq` over a plain f32 `.npy`: each thread reads its own rows block by block and
+/// searches each block as it arrives (see [`io::stream_f32_rows`]), so the queries are never
+/// whole in memory and the reading is spread over the threads like the search. `None` if the
+/// input needs the whole-file path (another dtype, or a file it should report on). Measured at
+/// D = 16, 1M queries (64 MB), one thread: the whole process went from 0.65x to 0.89x of
+/// faiss's search alone.
+fn vq_f32_streamed(args: &VqArgs, cb: Codebook<'_>, threads: usize) -> CliResult<Option<()>> {
     let input = &args.input;
     let d = cb.d();
+    let (k, _) = top(args, cb.m(), 0)?;
     let start = Instant::now();
     let mut storage = vec![0.0; Codebook::packed_len(cb.m(), cb.d())];
     let cb = cb.pack(&mut storage).map_err(ctx(&args.codebook))?;
-    let mut searching = start.elapsed();
-    let mut scratch = vec![0.0; cb.batch_scratch_len()];
-    let (mut bi, mut bd) = (Vec::<u32>::new(), Vec::<f32>::new());
+    let packing = start.elapsed();
     // 256 KiB blocks stay in L2 between the read, the finite check and the search.
     let streamed = io::stream_f32_rows(
         input,
         256 << 10,
-        |rows, cols| {
-            check_cols(input, cols, d, "D")?;
-            let (k, shape) = top(args, cb.m(), rows)?;
-            // The output arrays, sized once the header gives the rows.
-            let dist_len = if args.distances.is_some() { rows * k } else { 0 };
-            Ok(StreamedOut { k, shape, idx: Vec::with_capacity(rows * k), dist: Vec::with_capacity(dist_len) })
-        },
-        |o, block, first_row| {
-            let k = o.k;
-            let t = Instant::now();
-            let n = block.len() / d.max(1) * k;
-            bi.resize(n, 0);
-            bd.resize(n, 0.0);
-            cb.top_k_batch(block, k, &mut bi, &mut bd, &mut scratch).map_err(at_row(input, first_row, d))?;
-            searching += t.elapsed();
-            o.idx.extend(bi.iter().map(|&i| i as i64));
-            if args.distances.is_some() {
-                o.dist.extend_from_slice(&bd);
+        threads,
+        |_, cols| check_cols(input, cols, d, "D"),
+        |blocks| {
+            let n = blocks.range().len() * k;
+            let mut idx = Vec::with_capacity(n);
+            let mut dist = Vec::with_capacity(if args.distances.is_some() { n } else { 0 });
+            let mut scratch = vec![0.0; cb.batch_scratch_len()];
+            let (mut bi, mut bd) = (Vec::<u32>::new(), Vec::<f32>::new());
+            let mut searching = std::time::Duration::ZERO;
+            while let Some((block, first_row)) = blocks.next_block()? {
+                let t = Instant::now();
+                bi.resize(block.len() / d.max(1) * k, 0);
+                bd.resize(bi.len(), 0.0);
+                search(&cb, args, block, k, &mut bi, &mut bd, &mut scratch).map_err(at_row(input, first_row, d))?;
+                searching += t.elapsed();
+                idx.extend(bi.iter().map(|&i| i as i64));
+                if args.distances.is_some() {
+                    dist.extend_from_slice(&bd);
+                }
             }
-            Ok(())
+            Ok(((idx, dist), searching))
         },
     )?;
-    let Some(((rows, _), StreamedOut { shape, idx, dist, .. })) = streamed else { return Ok(None) };
+    let Some(((rows, _), parts)) = streamed else { return Ok(None) };
     if args.timing {
-        let s = searching.as_secs_f64();
+        // Packing, then the slowest thread's search (reading excluded).
+        let s = (packing + parts.iter().map(|p| p.1).max().unwrap_or_default()).as_secs_f64();
         eprintln!("fvae vq: {rows} queries in {s:.6} s ({:.0} queries/s)", rows as f64 / s);
     }
-    if let Some(path) = &args.distances {
-        io::write_f32(path, &shape, &dist)?;
-    }
-    io::write_i64(&args.out, &shape, &idx).map(Some)
+    let (_, shape) = top(args, cb.m(), rows)?;
+    let parts: Vec<_> = parts.into_iter().map(|p| p.0).collect();
+    write_f32_results(args, &shape, &parts).map(Some)
 }
 
 fn vq_i8(args: &VqArgs, cb: CodebookI8<'_>, threads: usize) -> CliResult<()> {

@@ -139,7 +139,12 @@ fn vq(inp: &mut Input<'_>) {
         let _ = cb.top_k_batch(&queries, top, &mut idx, &mut dist, &mut scratch);
         let mut idx = vec![0u32; 3];
         let mut dist = vec![0.0f32; 3];
-        let _ = packed.nearest_batch(&queries, &mut idx, &mut dist, &mut scratch);
+        if packed.nearest_batch(&queries, &mut idx, &mut dist, &mut scratch).is_ok() {
+            // Indices alone (no exact re-check of a lone candidate): the same indices.
+            let mut only = vec![u32::MAX; 3];
+            packed.nearest_indices_batch(&queries, &mut only, &mut scratch).expect("indices only failed");
+            assert_eq!(only, idx, "indices only differ from nearest_batch");
+        }
     }
     let data8: Vec<i8> = data.iter().map(|v| v.to_bits() as i8).collect();
     let q8: Vec<i8> = queries.iter().map(|v| v.to_bits() as i8).collect();

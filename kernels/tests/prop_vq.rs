@@ -18,6 +18,11 @@
 //!   the path's own row.
 //! - `argmin`, `indices_at_most`, `top_k`, `argmin_u32`: exact (selection, no arithmetic);
 //!   `top_k` against a stable sort, the others against the scalar reference.
+//! - `indices_within`: exact (each bound is two products and a sum rounded in f32 on every path,
+//!   then a minimum and comparisons): the same `hi` bits given to the threshold, the same count
+//!   and indices.
+//! - `screen_errors`: each bound at least the f64 distance of the codeword to its int8 copy (as
+//!   `pack_screen` makes it: the same scales) and within 1e-6 relative of it.
 //! - `sq_distance_exact`, `sq_norm_exact` (f64, one fixed order on every target): within
 //!   `D 2^-52` relative of the plain f64 sum in index order (the same f64 terms summed in two
 //!   orders, each within `γ_{D-1}` of their exact sum), and `sq_norm_exact(x)` is bit for bit
@@ -300,6 +305,64 @@ fn check_at_most(p: &Paths, v: &[f32], t: f32, cap: usize, offset: usize) -> Res
     Ok(())
 }
 
+/// `indices_within` on every path against the scalar reference and the definition.
+fn check_within(v: &[f32], bounds: &[(f32, f32)], a: f32, b: f32, delta: f32, cap: usize) -> Result<(), TestCaseError> {
+    let n = v.len().min(bounds.len());
+    let (norms, errs): (Vec<f32>, Vec<f32>) = bounds[..n].iter().copied().unzip();
+    let v = &v[..n];
+    let e: Vec<f32> = (0..n).map(|j| a * norms[j] + b * errs[j]).collect();
+    let hi_def = (0..n).map(|j| v[j] + e[j]).fold(f32::INFINITY, |m, u| if u < m { u } else { m });
+    let t_def = hi_def + delta;
+    let def: Vec<u32> = (0..n).filter(|&j| v[j] - e[j] <= t_def).map(|j| j as u32).collect();
+    let mut want = vec![u32::MAX; cap];
+    let mut hi_seen = f32::NAN;
+    let count = scalar::indices_within(
+        v,
+        &norms,
+        &errs,
+        a,
+        b,
+        |hi| {
+            hi_seen = hi;
+            hi + delta
+        },
+        &mut want,
+    );
+    prop_assert_eq!(hi_seen.to_bits(), hi_def.to_bits());
+    prop_assert_eq!(count, def.len());
+    prop_assert_eq!(&want[..count.min(cap)], &def[..count.min(cap)]);
+    type WithinFn = fn(&[f32], &[f32], &[f32], f32, f32, &mut dyn FnMut(f32) -> f32, &mut [u32]) -> usize;
+    let mut all: Vec<(&str, WithinFn)> =
+        vec![("dispatch", |v, n, e, a, b, t, out| vq::indices_within(v, n, e, a, b, t, out))];
+    #[cfg(target_arch = "x86_64")]
+    if fvae_kernels::cpu::detected_x86_level() >= fvae_kernels::cpu::X86Level::Avx512 {
+        // SAFETY: the CPU has AVX-512F, BW and VL (checked above); the slices have one length.
+        all.push(("avx512f", |v, n, e, a, b, t, out| unsafe {
+            fvae_kernels::vq::x86_64::avx512::indices_within(v, n, e, a, b, t, out)
+        }));
+    }
+    for (name, f) in all {
+        let mut got = vec![u32::MAX; cap];
+        let mut hi_got = f32::NAN;
+        let k = f(
+            v,
+            &norms,
+            &errs,
+            a,
+            b,
+            &mut |hi| {
+                hi_got = hi;
+                hi + delta
+            },
+            &mut got,
+        );
+        prop_assert_eq!(hi_got.to_bits(), hi_def.to_bits(), "{}: hi", name);
+        prop_assert_eq!(k, count, "{}: count", name);
+        prop_assert_eq!(&got, &want, "{}: indices", name);
+    }
+    Ok(())
+}
+
 /// Values with many ties (small integers), signed zeros, NaN and both infinities.
 fn select_value() -> impl Strategy<Value = f32> {
     prop_oneof![
@@ -427,6 +490,36 @@ proptest! {
         offset in 0..2usize,
     ) {
         check_at_most(&paths(), &v, t, cap, offset)?;
+    }
+
+    /// Per-codeword windows: ties, NaN and infinite values, zero and huge bounds, tails.
+    #[test]
+    fn indices_within_paths(
+        v in prop::collection::vec(select_value(), 0..200),
+        bounds in prop::collection::vec((prop_oneof![Just(0.0f32), 0.0f32..4.0, any_f32(1e30)],
+                                         prop_oneof![Just(0.0f32), 0.0f32..0.1]), 0..200),
+        a in prop_oneof![Just(0.0f32), 0.0f32..2.0],
+        b in prop_oneof![Just(0.0f32), 0.0f32..2.0],
+        delta in prop_oneof![Just(0.0f32), 0.0f32..1.0, Just(f32::NAN), Just(f32::INFINITY)],
+        cap in 0..40usize,
+    ) {
+        check_within(&v, &bounds, a, b, delta, cap)?;
+    }
+
+    /// The per-codeword quantisation error bounds hold (and are tight) for any codebook.
+    #[test]
+    fn screen_errors_bound_the_int8_copy(
+        (d, c) in (1usize..40).prop_flat_map(|d| (Just(d), prop::collection::vec(finite_f32(1e3), d..=4 * d))),
+    ) {
+        let m = c.len() / d;
+        let mut errs = vec![f32::NAN; m + 1];
+        vq::screen_errors(&c, d, &mut errs);
+        prop_assert_eq!(errs[m], 0.0, "a codeword past the data has no error");
+        for (j, cj) in c.chunks_exact(d).enumerate() {
+            let (t, inv) = scalar::screen_scale(cj.iter().fold(0.0f32, |mx, v| mx.max(v.abs())));
+            let exact: f64 = cj.iter().map(|&v| v as f64 - scalar::screen_q(v, inv) as f64 * t as f64).map(|r| r * r).sum::<f64>().sqrt();
+            prop_assert!(errs[j] as f64 >= exact && errs[j] as f64 <= exact * (1.0 + 1e-6) + 1e-38, "codeword {}: {} vs {}", j, errs[j], exact);
+        }
     }
 
     /// `top_k` (scalar on every target) against a stable sort of the non-NaN values.

@@ -115,6 +115,7 @@ fn vq_f32() {
     let _ = bb(cb.top_k(floats(), bb(&mut idx[..]), bb(&mut dist[..])));
     let mut scratch = [0.0f32; 512];
     let _ = bb(cb.nearest_batch(floats(), bb(&mut idx[..]), bb(&mut dist[..]), bb(&mut scratch[..])));
+    let _ = bb(cb.nearest_indices_batch(floats(), bb(&mut idx[..]), bb(&mut scratch[..])));
     let _ = bb(cb.top_k_batch(floats(), bb(4), bb(&mut idx[..]), bb(&mut dist[..]), bb(&mut scratch[..])));
     let mut packed = [0.0f32; 1024];
     if let Ok(p) = cb.pack(bb(&mut packed[..])) {

@@ -1,7 +1,7 @@
 //! [`Codebook`]: the f32 codebook, borrowed or packed for the fast batch path, and
 //! [`CodebookOwned`], its owned form.
 
-use super::search::{check_codebook, check_row, matrix_dims, max_norm, up32, whole_rows, Best, Bound};
+use super::search::{check_codebook, check_row, matrix_dims, max_norm, tie_slack, up32, whole_rows, Best, Bound};
 use super::Nearest;
 use crate::error::check_finite;
 use crate::formats::safetensors::SafeTensors;
@@ -11,6 +11,9 @@ use fvae_kernels::vq as k;
 
 /// Codewords scored per chunk when the caller gives no scratch (a 1 KB stack buffer).
 const STACK_CHUNK: usize = 256;
+/// Queries per call of the search in [`Codebook::nearest_indices_batch`] (its distances go to a
+/// stack buffer of this many).
+const INDEX_BLOCK: usize = 240;
 /// Most queries scored together in one batch block.
 const MAX_ROWS: usize = 48;
 /// Queries per int8 screening block: their scores (12 rows of M) stay in L1 for the candidate
@@ -53,13 +56,17 @@ struct Screen<'a> {
     words: &'a [f32],
     /// Upper bound on `max_j ||c_j - c^_j||`.
     err: f64,
+    /// Per codeword (`[MP]`, 0 past M): upper bounds on `||c_j||` and on `||c_j - c^_j||`, for
+    /// the per-codeword window ([`k::indices_within`]).
+    norms: &'a [f32],
+    errs: &'a [f32],
 }
 
 /// Floats of packed storage the int8 screen takes: on x86_64 only (the one target with a
 /// screening path), and for D up to the kernel's limit.
 const fn screen_len(m: usize, d: usize) -> usize {
     if cfg!(target_arch = "x86_64") && d <= k::SCREEN_MAX_D {
-        k::padded_m(m) * (2 + k::screen_words(d))
+        k::padded_m(m) * (4 + k::screen_words(d))
     } else {
         0
     }
@@ -108,7 +115,7 @@ impl<'a> Codebook<'a> {
 
     /// Floats of storage [`pack`](Self::pack) needs for M codewords of dimension D:
     /// `padded(M) * (D + 1)`, with M rounded up to a multiple of 16; on x86_64 (D <= 1024) also
-    /// `padded(M) * (2 + ceil(D / 4))` for the int8 screening copy.
+    /// `padded(M) * (4 + ceil(D / 4))` for the int8 screening copy.
     pub const fn packed_len(m: usize, d: usize) -> usize {
         k::padded_m(m) * (d + 1) + screen_len(m, d)
     }
@@ -144,10 +151,17 @@ impl<'a> Codebook<'a> {
         // Codewords too large for f32 scores are searched exactly anyway: no screen then.
         if screen_len(self.m, self.d) > 0 && self.max_norm * self.max_norm <= HUGE {
             let (scales, rest) = rest.split_at_mut_checked(mp).ok_or(too_small)?;
-            let (colsums, words) = rest.split_at_mut_checked(mp).ok_or(too_small)?;
+            let (colsums, rest) = rest.split_at_mut_checked(mp).ok_or(too_small)?;
+            let (cnorms, rest) = rest.split_at_mut_checked(mp).ok_or(too_small)?;
+            let (errs, words) = rest.split_at_mut_checked(mp).ok_or(too_small)?;
             let words = words.get_mut(..mp * k::screen_words(self.d)).ok_or(too_small)?;
             let err = k::pack_screen(self.data, self.d, scales, colsums, words);
-            screen = Some(Screen { scales, colsums, words, err });
+            k::screen_errors(self.data, self.d, errs);
+            for (j, n) in cnorms.iter_mut().enumerate() {
+                let sq = self.codeword(j).map_or(0.0, |c| c.iter().map(|&v| v as f64 * v as f64).sum::<f64>());
+                *n = k::scalar::up_f32(k::scalar::up_sqrt(sq, self.d));
+            }
+            screen = Some(Screen { scales, colsums, words, err, norms: cnorms, errs });
         }
         Ok(Codebook { packed: Some((norms, panels)), screen, ..self })
     }
@@ -253,11 +267,21 @@ impl<'a> Codebook<'a> {
 
     /// Searches `rows` queries (`xs`, validated) for their `kk` best codewords, writing `kk`
     /// results per query; `buf` holds fast values. Returns how many results each query has.
-    fn search(&self, xs: &[f32], kk: usize, idx: &mut [u32], dist: &mut [f32], buf: &mut [f32]) -> usize {
+    /// Without `distances` a query's distance may be left as NaN (see
+    /// [`nearest_indices_batch`](Self::nearest_indices_batch)).
+    fn search(
+        &self,
+        xs: &[f32],
+        kk: usize,
+        idx: &mut [u32],
+        dist: &mut [f32],
+        buf: &mut [f32],
+        distances: bool,
+    ) -> usize {
         match self.screen {
             // `cfg!`: elsewhere the screen is never built, and the path compiles away.
             Some(screen) if cfg!(target_arch = "x86_64") && kk == 1 && buf.len() >= k::padded_m(self.m) => {
-                self.search_screened(screen, xs, idx, dist, buf);
+                self.search_screened(screen, xs, idx, dist, buf, distances);
                 1
             }
             _ => self.search_f32(xs, kk, idx, dist, buf),
@@ -270,8 +294,17 @@ impl<'a> Codebook<'a> {
     /// exact distance of every codeword within `2E` (and the f32 tie margin) of the best. A
     /// query whose window holds more than [`MAX_CANDIDATES`] codewords, or whose values are
     /// too large for f32 scores, goes through [`search_f32`](Self::search_f32); so does
-    /// everything where the CPU has no screening path. Same results as the f32 path.
-    fn search_screened(&self, sc: Screen<'_>, xs: &[f32], idx: &mut [u32], dist: &mut [f32], buf: &mut [f32]) {
+    /// everything where the CPU has no screening path. Same results as the f32 path. Without
+    /// `distances`, a window of one codeword is the answer without its exact distance (NaN).
+    fn search_screened(
+        &self,
+        sc: Screen<'_>,
+        xs: &[f32],
+        idx: &mut [u32],
+        dist: &mut [f32],
+        buf: &mut [f32],
+        distances: bool,
+    ) {
         let Some((norms, _)) = self.packed else {
             self.search_f32(xs, 1, idx, dist, buf);
             return;
@@ -284,6 +317,8 @@ impl<'a> Codebook<'a> {
         let rows_per = (buf.len() / mp).clamp(1, SCREEN_ROWS);
         let mut mins = [0f32; SCREEN_ROWS];
         let mut info = [k::ScreenQuery::default(); SCREEN_ROWS];
+        // Queries that tried the shared window, and those it failed.
+        let (mut tried, mut overflowed) = (0u32, 0u32);
         let mut r0 = 0;
         while r0 < n {
             let rows = rows_per.min(n - r0);
@@ -296,11 +331,26 @@ impl<'a> Codebook<'a> {
             for r in 0..rows {
                 let q = r0 + r;
                 let x = &block[r * d..(r + 1) * d];
-                let t = self.screen_window(sc, mins[r], &info[r]);
                 let mut cand = [0u32; MAX_CANDIDATES];
                 let row = &out[r * mp..r * mp + self.m];
-                let count = k::indices_at_most(row, t, &mut cand);
-                if count > 0 && count <= MAX_CANDIDATES {
+                // The shared window costs one pass; each codeword's own, two. Take the shared one
+                // first while it has mostly been narrow enough in this call (random-like
+                // codebooks), else go straight to the per-codeword one (a spread of norms, as in
+                // k-means codebooks of image patches). Either way the same candidates decide.
+                let mut count = 0;
+                if overflowed * 4 <= tried {
+                    tried += 1;
+                    count = k::indices_at_most(row, self.screen_window(sc, mins[r], &info[r]), &mut cand);
+                    overflowed += u32::from(count == 0 || count > MAX_CANDIDATES);
+                }
+                if count == 0 || count > MAX_CANDIDATES {
+                    count = self.screen_refine(sc, row, &info[r], &mut cand).unwrap_or(0);
+                }
+                if count == 1 && !distances {
+                    // The window is proven to hold the nearest codeword and every one whose
+                    // distance could tie with it: alone in it, it is the answer.
+                    (idx[q], dist[q]) = (cand[0], f32::NAN);
+                } else if count > 0 && count <= MAX_CANDIDATES {
                     (idx[q], dist[q]) = self.best_candidate(x, &cand[..count]);
                 } else {
                     self.search_f32(x, 1, &mut idx[q..q + 1], &mut dist[q..q + 1], &mut [0f32; STACK_CHUNK]);
@@ -330,6 +380,33 @@ impl<'a> Codebook<'a> {
             + (0.5 * cn * cn + inf.norm * chat) * (1.0 / 4_194_304.0)
             + 1e-30;
         up32(Bound::Score { nx, e }.chunk(row_min))
+    }
+
+    /// The candidates of a screened query by the error bound of each codeword, over its scores
+    /// `row` (the first M), written to `cand` as [`k::indices_within`] does: the int8 score of
+    /// codeword j is within `||x - x^|| ||c_j|| + ||x^|| ||c_j - c^_j||` (and the kernel's
+    /// float error `f`) of `||c_j||^2 / 2 - x . c_j`, so the best true score is at most
+    /// `hi + f` (`hi` the smallest upper bound, plus one f32 rounding), and every codeword that
+    /// may be the nearest or tie with it has its lower bound within that plus the tie margin.
+    /// `None` where the values are too large for the bound.
+    fn screen_refine(&self, sc: Screen<'_>, row: &[f32], inf: &k::ScreenQuery, cand: &mut [u32]) -> Option<usize> {
+        let cn = self.max_norm * (1.0 + 1e-12);
+        let nx = (inf.norm + inf.err) * (inf.norm + inf.err) * (1.0 + 1e-12);
+        if !(nx <= HUGE && cn * cn <= HUGE) {
+            return None;
+        }
+        // The kernel's float error, one bound for every codeword (as in screen_window).
+        let f = (0.5 * cn * cn + inf.norm * (cn + sc.err)) * (1.0 / 4_194_304.0) + 1e-30;
+        // Inflated so that the f32 products and sum of `a n_j + b r_j` stay above the real ones.
+        let (a, b) = (up32(inf.err * (1.0 + 1e-6)), up32(inf.norm * (1.0 + 1e-6)));
+        let threshold = |hi: f32| {
+            let hi = hi as f64;
+            let best = hi + hi.abs() * (1.0 / 8_388_608.0) + f;
+            up32(best + f + tie_slack(nx + 2.0 * best))
+        };
+        let (m, n, e) = (self.m, sc.norms, sc.errs);
+        let (Some(row), Some(n), Some(e)) = (row.get(..m), n.get(..m), e.get(..m)) else { return None };
+        Some(k::indices_within(row, n, e, a, b, threshold, cand))
     }
 
     /// The candidate (ascending indices) with the smallest exact distance, the lowest on ties.
@@ -441,10 +518,10 @@ impl<'a> Codebook<'a> {
         if let Some((index, distance)) = self.nearest_screened(x) {
             return Ok(Nearest { index, distance });
         }
-        // Where the fused screen declined, the batch screen would decline too (same scores, same
-        // window) and only repeat its work: the f32 path decides.
+        // Where the fused screen declined, the batch screen may still decide with each codeword's
+        // own window; else the f32 path.
         let (mut idx, mut dist) = ([0u32], [0f32]);
-        self.search_f32(x, 1, &mut idx, &mut dist, &mut [0f32; STACK_CHUNK]);
+        self.search(x, 1, &mut idx, &mut dist, &mut [0f32; STACK_CHUNK], true);
         Ok(Nearest { index: idx[0], distance: dist[0] })
     }
 
@@ -460,7 +537,7 @@ impl<'a> Codebook<'a> {
             return Ok(0);
         }
         let mut buf = [0f32; STACK_CHUNK];
-        Ok(self.search(x, idx.len(), idx, dist, &mut buf))
+        Ok(self.search(x, idx.len(), idx, dist, &mut buf, true))
     }
 
     /// Nearest codewords of N queries `xs` `[N, D]`: `idx[i]`, `dist[i]` for query i (both of
@@ -506,7 +583,47 @@ impl<'a> Codebook<'a> {
         let mut stack = [0f32; STACK_CHUNK];
         let buf = if scratch.len() >= STACK_CHUNK { scratch } else { &mut stack[..] };
 
-        Ok(self.search(xs, k, idx, dist, buf))
+        Ok(self.search(xs, k, idx, dist, buf, true))
+    }
+
+    /// The nearest codeword of each of N queries `xs` `[N, D]` into `idx` (length N), the same
+    /// indices as [`nearest_batch`](Self::nearest_batch) gives, without the distances: where the
+    /// proven window of the int8 screen holds a single codeword, its exact f64 distance is not
+    /// computed (at D = 16, M = 256 that re-check is about a tenth of a query). `scratch` as in
+    /// [`nearest_batch`](Self::nearest_batch).
+    ///
+    /// ```
+    /// use fvae::vq::Codebook;
+    /// let cb = Codebook::new(&[0.0, 10.0], 1)?;
+    /// let mut idx = [0u32; 3];
+    /// let mut scratch = vec![0.0; cb.batch_scratch_len()];
+    /// cb.nearest_indices_batch(&[1.0, 6.0, 5.0], &mut idx, &mut scratch)?;
+    /// assert_eq!(idx, [0, 1, 0]);
+    /// # Ok::<(), fvae::Error>(())
+    /// ```
+    pub fn nearest_indices_batch(&self, xs: &[f32], idx: &mut [u32], scratch: &mut [f32]) -> Result<()> {
+        let d = self.d.max(1); // D >= 1 by construction, which the optimiser cannot see
+        let n = whole_rows("queries", xs.len(), d)?;
+        if idx.len() != n {
+            return Err(Error::Shape { what: "indices", expected: n, found: idx.len() });
+        }
+        check_finite("queries", xs, 0)?;
+        let mut stack = [0f32; STACK_CHUNK];
+        let buf = if scratch.len() >= STACK_CHUNK { scratch } else { &mut stack[..] };
+        // The distances the search writes on its way, a block at a time.
+        let mut dist = [0f32; INDEX_BLOCK];
+        let mut q = 0;
+        while q < n {
+            let end = n.min(q + INDEX_BLOCK);
+            // `get`: every range is within its slice (n rows of d), never `None`.
+            let (Some(x), Some(i), Some(dist)) = (xs.get(q * d..end * d), idx.get_mut(q..end), dist.get_mut(..end - q))
+            else {
+                break;
+            };
+            self.search(x, 1, i, dist, buf, false);
+            q = end;
+        }
+        Ok(())
     }
 }
 

@@ -99,7 +99,7 @@ impl Bound {
 /// Half of a margin of four f32 ulps of a distance `dist` (bounds `>= dist` in, score units
 /// out): two distances closer than this may round to the same f32, and then the lower index
 /// wins, so a candidate window must reach that far past the best distance.
-fn tie_slack(dist: f64) -> f64 {
+pub(super) fn tie_slack(dist: f64) -> f64 {
     dist.max(0.0) * (1.0 / 4_194_304.0)
 }
 

@@ -111,6 +111,56 @@ pub fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -> usize
     n
 }
 
+/// The reference of [`super::indices_within`]: with `e_j = a * norms[j] + b * errs[j]` (two
+/// products and a sum, each rounded in f32), `hi = min_j (values[j] + e_j)` (NaN skipped, `+inf`
+/// if none), `t = threshold(hi)`, then the indices with `values[j] - e_j <= t`.
+pub fn indices_within(
+    values: &[f32],
+    norms: &[f32],
+    errs: &[f32],
+    a: f32,
+    b: f32,
+    threshold: impl FnOnce(f32) -> f32,
+    out: &mut [u32],
+) -> usize {
+    let bounds = || values.iter().zip(norms.iter().zip(errs)).map(|(&v, (&n, &r))| (v, a * n + b * r));
+    let hi = bounds().fold(f32::INFINITY, |m, (v, e)| if v + e < m { v + e } else { m });
+    let t = threshold(hi);
+    let mut count = 0;
+    for (j, (v, e)) in bounds().enumerate() {
+        if v - e <= t {
+            if let Some(o) = out.get_mut(count) {
+                *o = j as u32;
+            }
+            count += 1;
+        }
+    }
+    count
+}
+
+/// Per codeword of `codebook` `[M, D]` (`M = errs.len()`, codewords past the data 0): an upper
+/// bound on `||c_j - c^_j||`, the distance to its int8 copy in [`pack_screen`] (the same scale
+/// and rounding), rounded up to f32.
+pub fn screen_errors(codebook: &[f32], d: usize, errs: &mut [f32]) {
+    for (j, e) in errs.iter_mut().enumerate() {
+        let c = j.checked_mul(d).and_then(|at| codebook.get(at..at.checked_add(d)?)).unwrap_or(&[]);
+        let (t, inv) = screen_scale(c.iter().fold(0.0f32, |m, v| m.max(v.abs())));
+        // Exact in f64 (see pack_screen).
+        let err2 = c.iter().map(|&v| v as f64 - screen_q(v, inv) as f64 * t as f64).map(|r| r * r).sum::<f64>();
+        *e = up_f32(up_sqrt(err2, d));
+    }
+}
+
+/// An f64 as an f32 that is not smaller (`+inf` past the f32 range).
+pub fn up_f32(v: f64) -> f32 {
+    let f = v as f32;
+    if (f as f64) < v {
+        f32::from_bits(if f >= 0.0 { f.to_bits() + 1 } else { f.to_bits() - 1 })
+    } else {
+        f
+    }
+}
+
 /// `sum_d (x[d] - c[d])^2` in f64 from the f32 inputs, in a fixed order: eight partial sums
 /// (`d mod 8`), multiplies and adds rounded separately, then a fixed pairwise tree. The order is
 /// part of the definition, so a compiler that vectorises this loop (it may: it cannot reorder

@@ -277,15 +277,7 @@ pub unsafe fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -
     let p = values.as_ptr();
     let t = _mm512_set1_ps(threshold);
     let mut count = 0;
-    let mut emit = |base: usize, mut hit: u64| {
-        while hit != 0 {
-            if let Some(o) = out.get_mut(count) {
-                *o = (base + hit.trailing_zeros() as usize) as u32;
-            }
-            count += 1;
-            hit &= hit - 1;
-        }
-    };
+    let mut emit = |base: usize, hit: u64| emit_bits(out, &mut count, base, hit);
     let mut i = 0;
     while i + 64 <= n {
         // SAFETY: the loads read values[i..i+64], inside the slice (i + 64 <= n).
@@ -306,6 +298,98 @@ pub unsafe fn indices_at_most(values: &[f32], threshold: f32, out: &mut [u32]) -
         // SAFETY: the masked load touches only values[i..min(i+16, n)].
         let v = unsafe { _mm512_maskz_loadu_ps(m, p.add(i)) };
         emit(i, (_mm512_cmp_ps_mask::<_CMP_LE_OQ>(v, t) & m) as u64);
+        i += 16;
+    }
+    count
+}
+
+/// The candidate scans' output: the indices `base + b` of the set bits `b` of `hit`, ascending,
+/// into `out` from `*count` on (as many as fit), and all of them counted in `*count` (a popcount
+/// once `out` is full).
+#[inline(always)]
+fn emit_bits(out: &mut [u32], count: &mut usize, base: usize, mut hit: u64) {
+    if *count >= out.len() {
+        *count += hit.count_ones() as usize;
+        return;
+    }
+    while hit != 0 {
+        if let Some(o) = out.get_mut(*count) {
+            *o = (base + hit.trailing_zeros() as usize) as u32;
+        }
+        *count += 1;
+        hit &= hit - 1;
+    }
+}
+
+/// See [`crate::vq::indices_within`]: two passes of 16 lanes (the upper bounds' minimum, then
+/// the lower bounds against the window), each bound rounded as the scalar reference rounds it
+/// (no fused multiply-add), so the candidates are the same.
+///
+/// # Safety
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`); `norms` and `errs` are at
+/// least as long as `values`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+pub unsafe fn indices_within(
+    values: &[f32],
+    norms: &[f32],
+    errs: &[f32],
+    a: f32,
+    b: f32,
+    threshold: impl FnOnce(f32) -> f32,
+    out: &mut [u32],
+) -> usize {
+    let n = values.len();
+    let (vp, np, ep) = (values.as_ptr(), norms.as_ptr(), errs.as_ptr());
+    let (va, vb) = (_mm512_set1_ps(a), _mm512_set1_ps(b));
+    // The value and its bound at [i, i + 16), masked to the lanes `m` (below n).
+    // SAFETY: masked loads touch only the lanes of `m`, which the callers keep below n.
+    let lanes = |i: usize, m: __mmask16| unsafe {
+        let e = _mm512_add_ps(
+            _mm512_mul_ps(va, _mm512_maskz_loadu_ps(m, np.add(i))),
+            _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, ep.add(i))),
+        );
+        (_mm512_maskz_loadu_ps(m, vp.add(i)), e)
+    };
+    let whole = n / 64 * 64;
+    // Four independent minima over blocks of 64 (one would chain every `vminps`); `vminps`
+    // keeps the second operand where the first is NaN.
+    let inf = _mm512_set1_ps(f32::INFINITY);
+    let (mut h0, mut h1, mut h2, mut h3) = (inf, inf, inf, inf);
+    let mut i = 0;
+    while i < whole {
+        let up = |k: usize| {
+            let (v, e) = lanes(i + k, 0xffff);
+            _mm512_add_ps(v, e)
+        };
+        (h0, h1, h2, h3) =
+            (_mm512_min_ps(up(0), h0), _mm512_min_ps(up(16), h1), _mm512_min_ps(up(32), h2), _mm512_min_ps(up(48), h3));
+        i += 64;
+    }
+    while i < n {
+        let m = if n - i >= 16 { 0xffff } else { tail16(n - i) };
+        let (v, e) = lanes(i, m);
+        h0 = _mm512_mask_min_ps(h0, m, _mm512_add_ps(v, e), h0);
+        i += 16;
+    }
+    let hi = _mm512_min_ps(_mm512_min_ps(h0, h1), _mm512_min_ps(h2, h3));
+    let t = _mm512_set1_ps(threshold(_mm512_reduce_min_ps(hi)));
+    let low = |i: usize, m: __mmask16| {
+        let (v, e) = lanes(i, m);
+        _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(m, _mm512_sub_ps(v, e), t) as u64
+    };
+    let mut count = 0;
+    let mut emit = |base: usize, hit: u64| emit_bits(out, &mut count, base, hit);
+    let mut i = 0;
+    while i < whole {
+        let hit = low(i, 0xffff) | low(i + 16, 0xffff) << 16 | low(i + 32, 0xffff) << 32 | low(i + 48, 0xffff) << 48;
+        if hit != 0 {
+            emit(i, hit);
+        }
+        i += 64;
+    }
+    while i < n {
+        let m = if n - i >= 16 { 0xffff } else { tail16(n - i) };
+        emit(i, low(i, m));
         i += 16;
     }
     count
