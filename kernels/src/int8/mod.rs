@@ -31,7 +31,7 @@ pub mod x86_64;
 use crate::cpu::{x86_level, X86Level};
 
 pub use scalar::{
-    fc_double, fc_header, fc_row, fc_slot, multiply_by_quantized_multiplier, pack, pack_rows_by, packed_len,
+    fc_double, fc_header, fc_row, fc_slot, multiply_by_quantized_multiplier, pack, pack_rows_by, pack_with, packed_len,
     rounding_divide_by_pot, saturating_rounding_doubling_high_mul, FC_HEADER_WORDS, FC_ROW_WORDS, PACK_DEPTH,
     PACK_ROWS,
 };

@@ -182,11 +182,12 @@ pub unsafe fn requantize(
     let per_channel = c > 1;
     let (zp, lo, hi) = (_mm256_set1_epi32(zero_point), _mm256_set1_epi32(min), _mm256_set1_epi32(max));
     let mut i = 0;
-    while i + 8 <= n && (!per_channel || i % c + 8 <= c) {
+    // The channel of element i (i % c as a running index: no division per chunk).
+    let mut ch = 0;
+    while i + 8 <= n && (!per_channel || ch + 8 <= c) {
         // SAFETY: elements i..i + 8 <= n of acc/out and ch..ch + 8 <= c of mult/shift.
         unsafe {
             let a = _mm256_loadu_si256(acc.as_ptr().add(i).cast());
-            let ch = i % c;
             let (m, s) = if per_channel {
                 (_mm256_loadu_si256(mult.as_ptr().add(ch).cast()), _mm256_loadu_si256(shift.as_ptr().add(ch).cast()))
             } else {
@@ -200,6 +201,10 @@ pub unsafe fn requantize(
             }
         }
         i += 8;
+        ch += 8;
+        if ch >= c {
+            ch = 0;
+        }
     }
     // The rest (fewer than 8, or a channel list not a multiple of 8): scalar, channels rotated
     // to start at i % c.

@@ -268,6 +268,9 @@ pub unsafe fn requantize(
     let (zp, lo, hi) = (_mm512_set1_epi32(zero_point), _mm512_set1_epi32(min), _mm512_set1_epi32(max));
     let (m1, s1) = (_mm512_set1_epi32(mult[0]), _mm512_set1_epi32(shift[0]));
     let mut i = 0;
+    // The channel of element i (i % c, kept as a running index: a division per chunk costs more
+    // than the requantisation of a short channel list).
+    let mut ch = 0;
     while i < n {
         let live = (n - i).min(16);
         let k = lanes16(live);
@@ -276,7 +279,6 @@ pub unsafe fn requantize(
         // straddles the end of the channel list: the dispatcher checks).
         unsafe {
             let a = _mm512_maskz_loadu_epi32(k, acc.as_ptr().add(i));
-            let ch = i % c;
             let (m, s) = if per_channel {
                 (
                     _mm512_maskz_loadu_epi32(k, mult.as_ptr().add(ch)),
@@ -289,6 +291,10 @@ pub unsafe fn requantize(
             _mm512_mask_cvtepi32_storeu_epi8(out.as_mut_ptr().add(i).cast(), k, r);
         }
         i += 16;
+        ch += 16;
+        if ch >= c {
+            ch = 0;
+        }
     }
 }
 
