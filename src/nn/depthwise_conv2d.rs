@@ -6,11 +6,11 @@
 //! `acc[o] = bias[o] + sum_{ky,kx} (x[iy, ix, c] - zp_x) * w[ky, kx, o]` over taps inside the
 //! image (`iy = oy * stride_h - pad_h + ky * dilation_h`), then
 //! `y = clamp(zp_y + MultiplyByQuantizedMultiplier(acc[o], M[o], shift[o]), act_min, act_max)`,
-//! `M[o] * 2^shift[o] = s_x * s_w[o] / s_y`. Written as the plain reference loop.
+//! `M[o] * 2^shift[o] = s_x * s_w[o] / s_y`.
 
 use super::quant::activation_range;
 use super::{as_i8, as_i8_mut, out_size_and_padding, positive, w32, Kind, OpDesc, Run, Setup};
-use crate::kernels::int8::multiply_by_quantized_multiplier as mbqm;
+use crate::kernels::int8;
 use crate::Result;
 
 pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
@@ -47,6 +47,9 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         w_off: w32(s, w_off)?,
         w_len: w32(s, w_len)?,
         pers_words: w32(s, 3 * oc)?,
+        // The accumulators of one pixel; with a depth multiplier, its input repeated per tap.
+        scratch_words: w32(s, oc)?,
+        scratch_bytes: w32(s, if dm == 1 { 0 } else { (kh * kw).min(TAPS) * oc })?,
         batches: w32(s, n)?,
         in_h: w32(s, h)?,
         in_w: w32(s, wd)?,
@@ -78,6 +81,13 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32]) -> Result
     super::fully_connected::raw_channel_params(s, &x, &w, &y, bias.as_ref(), d.out_c as usize, pers)
 }
 
+/// Most taps per kernel call (a 8x8 filter; larger ones take several calls).
+const TAPS: usize = 64;
+
+/// Per output pixel, the accumulators start from the bias and take every tap inside the image
+/// in one [`int8::depthwise_taps`] call (channel-vectorised). With depth multiplier 1 a tap
+/// reads the input pixel's channels in place; otherwise each input channel is first repeated
+/// `depth_multiplier` times into the patch, so that output channel `o` meets its input there.
 pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
     let [n, h, wd, c, oh, ow, oc, kh, kw, dm] =
         [d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.depth_mult].map(|v| v as usize);
@@ -86,44 +96,58 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
     let (bias, rest) = super::split(run.params, oc)?;
     let (mult, shift) = super::split(rest, oc)?;
     let (x, y) = (as_i8(input)?, as_i8_mut(output)?);
-    // `get`: `describe` sized every buffer, which the optimiser cannot see (never this error).
-    let short = crate::Error::Shape { what: "DEPTHWISE_CONV_2D buffers", expected: n * oh * ow * oc, found: y.len() };
-    let mut k = 0;
+    let acc = super::sub_mut(run.acc, 0..oc)?;
+    let patch = as_i8_mut(run.patch)?;
+    // `describe` sized every buffer, which the optimiser cannot see (never this error).
+    let short = crate::Error::Shape { what: "DEPTHWISE_CONV_2D taps", expected: kh * kw, found: 0 };
+    let mut px = y.chunks_exact_mut(oc.max(1)); // (`oc >= 1`, checked when described)
+    let mut taps = [[0usize; 2]; TAPS];
     for b in 0..n {
         for oy in 0..oh as isize {
             for ox in 0..ow as isize {
-                for ic in 0..c {
-                    for m in 0..dm {
-                        let o = ic * dm + m;
-                        let (Some(&bo), Some(&mo), Some(&so)) = (bias.get(o), mult.get(o), shift.get(o)) else {
-                            return Err(short);
-                        };
-                        let mut acc = bo;
-                        for ky in 0..kh {
-                            let iy = oy * sh - ph + ky as isize * dh;
-                            if iy < 0 || iy as usize >= h {
-                                continue;
-                            }
-                            for kx in 0..kw {
-                                let ix = ox * sw - pw + kx as isize * dw;
-                                if ix < 0 || ix as usize >= wd {
-                                    continue;
-                                }
-                                let at = ((b * h + iy as usize) * wd + ix as usize) * c + ic;
-                                let (Some(&xv), Some(&wv)) = (x.get(at), w.get((ky * kw + kx) * oc + o)) else {
-                                    return Err(short);
-                                };
-                                let v = xv as i32 - d.in_zp;
-                                acc = acc.wrapping_add(v * wv as i32);
-                            }
+                acc.copy_from_slice(bias);
+                let mut nt = 0;
+                for ky in 0..kh {
+                    let iy = oy * sh - ph + ky as isize * dh;
+                    if iy < 0 || iy as usize >= h {
+                        continue;
+                    }
+                    for kx in 0..kw {
+                        let ix = ox * sw - pw + kx as isize * dw;
+                        if ix < 0 || ix as usize >= wd {
+                            continue;
                         }
-                        let r = mbqm(acc, mo, so).wrapping_add(d.out_zp);
-                        *y.get_mut(k).ok_or(short)? = r.max(d.act_min).min(d.act_max) as i8;
-                        k += 1;
+                        let at = ((b * h + iy as usize) * wd + ix as usize) * c;
+                        let xo = if dm == 1 {
+                            at
+                        } else {
+                            let dst = super::sub_mut(patch, nt * oc..(nt + 1) * oc)?;
+                            for (o, v) in dst.iter_mut().enumerate() {
+                                *v = *x.get(at + o / dm).ok_or(short)?;
+                            }
+                            nt * oc
+                        };
+                        *taps.get_mut(nt).ok_or(short)? = [xo, (ky * kw + kx) * oc];
+                        nt += 1;
+                        if nt == TAPS {
+                            run_taps(acc, if dm == 1 { x } else { patch }, w, d.in_zp, &taps)?;
+                            nt = 0;
+                        }
                     }
                 }
+                run_taps(acc, if dm == 1 { x } else { patch }, w, d.in_zp, taps.get(..nt).unwrap_or(&[]))?;
+                let out = px.next().ok_or(short)?;
+                int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
             }
         }
     }
     Ok(())
+}
+
+fn run_taps(acc: &mut [i32], x: &[i8], w: &[i8], zp: i32, taps: &[[usize; 2]]) -> Result<()> {
+    if int8::depthwise_taps(acc, x, w, zp, taps) {
+        Ok(())
+    } else {
+        Err(crate::Error::Shape { what: "DEPTHWISE_CONV_2D taps", expected: taps.len(), found: 0 })
+    }
 }

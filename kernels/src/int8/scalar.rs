@@ -414,3 +414,16 @@ pub fn requantize_doubled(acc: &[i32], mult: &[i32], e1: &[i32], k: &[i32], min:
         *o = v.clamp(-128, 127).max(min).min(max) as i8;
     }
 }
+
+/// [`crate::int8::depthwise_taps`], the reference: per tap `[xo, wo]`,
+/// `acc[o] += (x[xo + o] - zp) * w[wo + o]` for every channel `o < acc.len()`, wrapping i32.
+/// The caller checked that every tap lies inside `x` and `w`.
+pub fn depthwise_taps(acc: &mut [i32], x: &[i8], w: &[i8], zp: i32, taps: &[[usize; 2]]) {
+    let n = acc.len();
+    for &[xo, wo] in taps {
+        let (Some(xs), Some(ws)) = (x.get(xo..xo + n), w.get(wo..wo + n)) else { return };
+        for ((a, &xv), &wv) in acc.iter_mut().zip(xs).zip(ws) {
+            *a = a.wrapping_add((xv as i32).wrapping_sub(zp).wrapping_mul(wv as i32));
+        }
+    }
+}

@@ -421,3 +421,63 @@ fn requantize_doubled_matches_requantize() {
     }
     assert!(checked > 10_000, "{checked}");
 }
+
+/// Depthwise tap sets: channel counts 1..70 (odd ones, tails of every SIMD width), 1 to 9 taps
+/// (a 3x3 kernel, and its border subsets) at unaligned offsets, random bytes, all -128 / all 127
+/// extremes, zero points -128, 0, 127 and random, accumulators starting from a bias.
+fn check_depthwise(name: &str, path: impl Fn(&mut [i32], &[i8], &[i8], i32, &[[usize; 2]])) {
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let (mut x, mut w) = ([0i8; 1100], [0i8; 1100]);
+    for c in 1..70usize {
+        for (round, zp) in [0, -128, 127, 5, -77].into_iter().enumerate() {
+            match round {
+                // |x - zp| = 255 against w = -128: the largest products, both signs.
+                1 => (x.fill(127), w.fill(-128)),
+                2 => (x.fill(-128), w.fill(-128)),
+                _ => (rng.fill(&mut x), rng.fill(&mut w)),
+            };
+            let ntaps = 1 + (rng.next() % 9) as usize;
+            let taps: std::vec::Vec<[usize; 2]> =
+                (0..ntaps).map(|t| [1 + t * c + (rng.next() % 3) as usize, t * c + (t % 2)]).collect();
+            let bias: std::vec::Vec<i32> = (0..c).map(|_| rng.next() as i32 >> 8).collect();
+            let (mut want, mut got) = (bias.clone(), bias.clone());
+            scalar::depthwise_taps(&mut want, &x, &w, zp, &taps);
+            path(&mut got, &x, &w, zp, &taps);
+            assert_eq!(got, want, "{name}: c {c}, zp {zp}, taps {taps:?}");
+        }
+    }
+}
+
+#[test]
+fn depthwise_dispatch_matches_scalar_and_refuses_taps_outside() {
+    check_depthwise("dispatch", |a, x, w, zp, t| assert!(super::depthwise_taps(a, x, w, zp, t)));
+    // An int32 zero point outside int8 takes the reference (exact in wrapping i32).
+    let mut acc = [0; 3];
+    assert!(super::depthwise_taps(&mut acc, &[1, 2, 3], &[1, 1, 1], 1000, &[[0, 0]]));
+    assert_eq!(acc, [-999, -998, -997]);
+    // A tap reaching past the input or the filter: refused, nothing changed.
+    let mut acc = [7; 4];
+    assert!(!super::depthwise_taps(&mut acc, &[0; 8], &[0; 8], 0, &[[0, 0], [5, 0]]));
+    assert!(!super::depthwise_taps(&mut acc, &[0; 8], &[0; 8], 0, &[[0, usize::MAX]]));
+    assert_eq!(acc, [7; 4]);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn depthwise_x86_paths_match_scalar() {
+    if detected() >= X86Level::Avx2Fma {
+        // SAFETY: AVX2 and FMA detected just above; the cases keep every tap inside x and w and
+        // the zero point in int8.
+        check_depthwise("avx2", |a, x, w, zp, t| unsafe { super::x86_64::avx2::depthwise_taps(a, x, w, zp, t) });
+    }
+    if detected() >= X86Level::Avx512 {
+        // SAFETY: AVX-512F/BW/VL detected just above; as above.
+        check_depthwise("avx512", |a, x, w, zp, t| unsafe { super::x86_64::avx512::depthwise_taps(a, x, w, zp, t) });
+    }
+}
+
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+#[test]
+fn depthwise_neon_matches_scalar() {
+    check_depthwise("neon", super::aarch64::neon::depthwise_taps);
+}

@@ -214,3 +214,40 @@ pub unsafe fn requantize(
         out[k] = v.wrapping_add(zero_point).clamp(min, max) as i8;
     }
 }
+
+/// [`crate::int8::depthwise_taps`], AVX2 path: 16 channels at a time, their accumulators in
+/// registers across all taps; `(x - zp) * w` is exact in i16 (`|x - zp| <= 255`, `|w| <= 128`),
+/// then sign-extended into two 8-lane i32 sums. The last `acc.len() % 16` channels are scalar.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; every tap `[xo, wo]` has `xo + acc.len() <= x.len()` and
+/// `wo + acc.len() <= w.len()`; `-128 <= zp <= 127`.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn depthwise_taps(acc: &mut [i32], x: &[i8], w: &[i8], zp: i32, taps: &[[usize; 2]]) {
+    let n = acc.len();
+    let z = _mm256_set1_epi16(zp as i16);
+    let mut o = 0;
+    while o + 16 <= n {
+        // SAFETY: channels o..o + 16 <= n of `acc`, and of every tap's `x` and `w` ranges.
+        unsafe {
+            let mut lo = _mm256_loadu_si256(acc.as_ptr().add(o).cast());
+            let mut hi = _mm256_loadu_si256(acc.as_ptr().add(o + 8).cast());
+            for &[xo, wo] in taps {
+                let xv = _mm256_sub_epi16(load16(x.as_ptr().add(xo + o)), z);
+                let p = _mm256_mullo_epi16(xv, load16(w.as_ptr().add(wo + o)));
+                lo = _mm256_add_epi32(lo, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(p)));
+                hi = _mm256_add_epi32(hi, _mm256_cvtepi16_epi32(_mm256_extracti128_si256::<1>(p)));
+            }
+            _mm256_storeu_si256(acc.as_mut_ptr().add(o).cast(), lo);
+            _mm256_storeu_si256(acc.as_mut_ptr().add(o + 8).cast(), hi);
+        }
+        o += 16;
+    }
+    if o < n {
+        for &[xo, wo] in taps {
+            for k in o..n {
+                acc[k] = acc[k].wrapping_add((x[xo + k] as i32 - zp) * w[wo + k] as i32);
+            }
+        }
+    }
+}
