@@ -122,8 +122,8 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
                             at
                         } else {
                             let dst = super::sub_mut(patch, nt * oc..(nt + 1) * oc)?;
-                            for (o, v) in dst.iter_mut().enumerate() {
-                                *v = *x.get(at + o / dm).ok_or(short)?;
+                            for (rep, &v) in dst.chunks_exact_mut(dm.max(1)).zip(super::sub(x, at..at + c)?) {
+                                rep.fill(v);
                             }
                             nt * oc
                         };

@@ -313,7 +313,8 @@ fn prepare_phases(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut 
         // Depth index j of the phase: (tap row ty, tap column tx, channel ci), row-major.
         let tap = |o: usize, j: usize| {
             let (t, ci) = (j / c.max(1), j % c.max(1));
-            let (ky, kx) = (ry + t / ntx.max(1) * sh, rx + t % ntx.max(1) * sw);
+            // Tap columns in descending kx: ascending input columns, one copy per tap row.
+            let (ky, kx) = (ry + t / ntx.max(1) * sh, rx + (ntx - 1 - t % ntx.max(1)) * sw);
             weights.get(((o * kh + ky) * kw + kx) * c + ci).copied().unwrap_or(0)
         };
         if d.flags & PACKED != 0 {
@@ -335,11 +336,12 @@ fn prepare_phases(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut 
     Ok(())
 }
 
-/// The phase form: output pixel `(oy, ox)` receives exactly the taps `ky = (oy + pad_h) % stride_h
-/// + t * stride_h` (and likewise in x), each from input pixel `iy = (oy + pad_h - ky) / stride_h`,
-/// so the output pixels of one phase are an ordinary convolution with that phase's taps: their
-/// patches (taps outside the image filled with `zp_x`) go through one packed matrix product per
-/// tile, straight into the requantisation. Same products as TFLite's scatter, summed in another
+/// The phase form: output pixel `(oy, ox)` receives exactly the taps
+/// `ky = (oy + pad_h) % stride_h + t * stride_h` (and likewise in x), each from input pixel
+/// `iy = (oy + pad_h - ky) / stride_h`, so the output pixels of one phase are an ordinary
+/// convolution with that phase's taps: their patches (taps outside the image filled with `zp_x`)
+/// go through one matrix product per tile (packed from 8 channels up), straight into the
+/// requantisation. Same products as TFLite's scatter, summed in another
 /// order (wrapping i32: the same integers), with no int32 image of the whole output.
 fn eval_phases(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
     let [n, h, wd, c, oh, ow, oc, sh, sw, ph, pw, tile] = [
@@ -400,19 +402,37 @@ fn phase_patch(d: &OpDesc, image: &[u8], [oy, ox, ry, rx]: [usize; 4], patch: &m
     let [h, wd, c, kh, kw, sh, sw, ph, pw] =
         [d.in_h, d.in_w, d.in_c, d.k_h, d.k_w, d.stride_h, d.stride_w, d.pad_h, d.pad_w].map(|v| v as usize);
     let ntx = phase_taps(rx, kw, sw);
-    let mut taps = patch.chunks_exact_mut(c.max(1));
-    for ky in (ry..kh).step_by(sh.max(1)) {
+    // Tap column tx (kx = rx + (ntx - 1 - tx) * stride_w) reads input column ix0 + tx.
+    // (ox + pw - kx is a multiple of sw for the phase's taps: the division is exact.)
+    let ix0 = ((ox + pw) as isize - (rx + ntx.saturating_sub(1) * sw) as isize) / sw.max(1) as isize;
+    let flip = pad ^ d.in_zp as u8; // 0x80 when packed (unsigned inputs), else 0
+    let row_len = ntx * c;
+    for (ty, ky) in (ry..kh).step_by(sh.max(1)).enumerate() {
+        let Some(dst) = patch.get_mut(ty * row_len..(ty + 1) * row_len) else { return };
         // (oy + ph - ky is a multiple of sh for the phase's taps)
         let iy = (oy + ph).checked_sub(ky).map(|t| t / sh.max(1)).filter(|&i| i < h);
-        for kx in (rx..kw).step_by(sw.max(1)).take(ntx) {
-            let Some(dst) = taps.next() else { return };
-            let ix = (ox + pw).checked_sub(kx).map(|t| t / sw.max(1)).filter(|&i| i < wd);
-            match (iy, ix) {
-                (Some(iy), Some(ix)) => match image.get((iy * wd + ix) * c..(iy * wd + ix + 1) * c) {
-                    Some(src) => copy_in(d, dst, src),
-                    None => super::fully_connected::fill(dst, pad),
-                },
-                _ => super::fully_connected::fill(dst, pad),
+        let Some(iy) = iy else {
+            super::fully_connected::fill(dst, pad);
+            continue;
+        };
+        let row = image.get(iy * wd * c..(iy + 1) * wd * c).unwrap_or(&[]);
+        if ix0 >= 0 && ix0 as usize + ntx <= wd {
+            // All the row's taps inside the image: one run of input bytes.
+            let src = row.get(ix0 as usize * c..(ix0 as usize + ntx) * c).unwrap_or(&[]);
+            for (a, &b) in dst.iter_mut().zip(src) {
+                *a = b ^ flip;
+            }
+            continue;
+        }
+        for (tx, tap) in dst.chunks_exact_mut(c.max(1)).enumerate() {
+            let ix = ix0 + tx as isize;
+            match row.get((ix as usize).wrapping_mul(c)..(ix as usize).wrapping_add(1).wrapping_mul(c)) {
+                Some(src) if ix >= 0 && (ix as usize) < wd => {
+                    for (a, &b) in tap.iter_mut().zip(src) {
+                        *a = b ^ flip;
+                    }
+                }
+                _ => super::fully_connected::fill(tap, pad),
             }
         }
     }

@@ -108,9 +108,19 @@ pub fn matmul_packed(u: &[u8], d: usize, packed: &[i8], bias: &[i32], out: &mut 
             }
             return;
         }
-        // SAFETY: as above.
         X86Level::Avx512 | X86Level::Avx2Fma => {
-            return rows(&|x, o| unsafe { x86_64::avx2::matvec_packed(x, packed, bias, o) })
+            // Four rows per pass share each widened weight chunk, as above.
+            let quads = if d == 0 { 0 } else { p / 4 };
+            for (x, o) in u.chunks_exact(4 * d.max(1)).zip(out.chunks_exact_mut(4 * r)).take(quads) {
+                // SAFETY: as above; `x` holds 4 rows of D, `o` 4 rows of R.
+                unsafe { x86_64::avx2::matmul4_packed(x, d, packed, bias, o) }
+            }
+            for i in quads * 4..p {
+                let (Some(x), Some(o)) = (u.get(i * d..(i + 1) * d), out.get_mut(i * r..(i + 1) * r)) else { return };
+                // SAFETY: as above.
+                unsafe { x86_64::avx2::matvec_packed(x, packed, bias, o) }
+            }
+            return;
         }
         X86Level::Sse2 => {}
     }

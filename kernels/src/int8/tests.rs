@@ -204,7 +204,7 @@ fn packed_paths_match_scalar() {
     check_packed("neon", super::aarch64::neon::matvec_packed);
 }
 
-/// [`super::matmul_packed`] (the 4-row kernels and the row-by-row rest) against the scalar
+/// [`super::matmul_packed`] (the 4-row kernels, AVX2 and VNNI, and the row-by-row rest) against the scalar
 /// packed reference row by row: every row count 0..=9 (whole quads and tails), depths with and
 /// without a tail group, odd and single output channels, extreme inputs (u = 255, w = -128).
 #[test]
@@ -228,12 +228,30 @@ fn matmul_packed_matches_scalar() {
                     let bias: std::vec::Vec<i32> = (0..r).map(|_| rng.next() as i32 >> 3).collect();
                     let mut got = std::vec![7i32; p * r + 5];
                     super::matmul_packed(&u, d, &pk, &bias, &mut got[..p * r]);
-                    for i in 0..p {
-                        let mut want = std::vec![0i32; r];
-                        scalar::matvec_packed(&u[i * d..(i + 1) * d], &pk, &bias, &mut want);
-                        assert_eq!(&got[i * r..(i + 1) * r], &want[..], "d = {d}, r = {r}, p = {p}, row {i}");
+                    let mut want = std::vec![0i32; p * r];
+                    for (i, o) in want.chunks_exact_mut(r).enumerate() {
+                        scalar::matvec_packed(&u[i * d..(i + 1) * d], &pk, &bias, o);
                     }
+                    assert_eq!(&got[..p * r], &want[..], "d = {d}, r = {r}, p = {p}");
                     assert_eq!(&got[p * r..], &[7; 5], "past the rows untouched");
+                    // The 4-row kernels themselves (the dispatcher runs only this CPU's best).
+                    #[cfg(target_arch = "x86_64")]
+                    if p >= 4 {
+                        let mut four = std::vec![7i32; 4 * r];
+                        if detected() >= X86Level::Avx2Fma {
+                            // SAFETY: AVX2 and FMA detected just above; 4 rows of D and of R.
+                            unsafe { super::x86_64::avx2::matmul4_packed(&u[..4 * d], d, &pk, &bias, &mut four) };
+                            assert_eq!(four, want[..4 * r], "avx2: d = {d}, r = {r}");
+                        }
+                        if detected() >= X86Level::Avx512Vnni && d > 0 {
+                            four.fill(7);
+                            // SAFETY: AVX-512 VNNI detected just above; as above.
+                            unsafe {
+                                super::x86_64::avx512::matmul4_packed_vnni(&u[..4 * d], d, &pk, &bias, &mut four)
+                            };
+                            assert_eq!(four, want[..4 * r], "vnni: d = {d}, r = {r}");
+                        }
+                    }
                 }
             }
         }

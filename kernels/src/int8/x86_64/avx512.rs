@@ -8,6 +8,7 @@
 //!
 //! Tails use masked loads (bytes past the end read as 0 and contribute nothing).
 
+use super::tail_word;
 use core::arch::x86_64::*;
 
 #[inline]
@@ -296,16 +297,6 @@ pub unsafe fn requantize(
             ch = 0;
         }
     }
-}
-
-/// The last `row.len() % 4` bytes of `row`, zero-padded to one little-endian word (0 when the
-/// length is a multiple of 4): the partial group the packed VNNI kernels add last.
-#[inline(always)]
-fn tail_word(row: &[u8]) -> i32 {
-    let mut t = [0u8; 4];
-    let rest = row.get(row.len() / 4 * 4..).unwrap_or_default();
-    t[..rest.len()].copy_from_slice(rest);
-    i32::from_le_bytes(t)
 }
 
 /// A mask of the first `live` (<= 16) of 16 lanes.
