@@ -65,7 +65,7 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     // Output pixels per tile: patches of up to PHASE_TILE_BYTES (one kernel call per tile).
     let tile = if phased { (PHASE_TILE_BYTES / deepest.max(1)).clamp(1, ow.div_ceil(sw).max(1)) } else { 1 };
     let (scratch_words, scratch_bytes) = if phased {
-        (tile * oc, tile * deepest)
+        (tile * oc, tile * deepest.max(oc))
     } else if pairs {
         (int8::pairs::words(h * wd * c) + oc, 0)
     } else {
@@ -382,10 +382,13 @@ fn eval_phases(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -
                             int8::matvec(x, filter, pb, a);
                         }
                     }
-                    for (t, a) in acc.chunks_exact(oc.max(1)).enumerate() {
+                    // One requantisation per tile, into the patch area (the patches are spent),
+                    // then each pixel's channels to its place (`sw` pixels apart).
+                    let q = as_i8_mut(super::sub_mut(run.patch, 0..count * oc)?)?;
+                    int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, q);
+                    for (t, px) in q.chunks_exact(oc.max(1)).enumerate() {
                         let at = ((b * oh + oy) * ow + ox0 + (k0 + t) * sw) * oc;
-                        let out = super::sub_mut(y, at..at + oc)?;
-                        int8::requantize(a, mult, shift, d.out_zp, d.act_min, d.act_max, out);
+                        super::sub_mut(y, at..at + oc)?.copy_from_slice(px);
                     }
                     k0 += count;
                 }
