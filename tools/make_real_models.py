@@ -89,37 +89,28 @@ def families(keras):
             return keras.Model(z, L.Dense(64, activation="sigmoid")(h))
         return make
 
-    def conv_encoder(batch):  # the keras.io VAE encoder, scaled to 8x8
-        x = keras.Input((8, 8, 1), batch_size=batch)
-        h = L.Conv2D(8, 3, activation="relu", strides=2, padding="same")(x)
-        h = L.Conv2D(16, 3, activation="relu", strides=2, padding="same")(h)
-        h = L.Flatten()(h)
-        h = L.Dense(16, activation="relu")(h)
-        return keras.Model(x, [L.Dense(4, name="z_mean")(h), L.Dense(4, name="z_log_var")(h)])
+    def keras_io_encoder(side, c1, c2, latent):  # the keras.io VAE encoder (28x28: 32, 64, latent 2)
+        def make(batch):
+            x = keras.Input((side, side, 1), batch_size=batch)
+            h = L.Conv2D(c1, 3, activation="relu", strides=2, padding="same")(x)
+            h = L.Conv2D(c2, 3, activation="relu", strides=2, padding="same")(h)
+            h = L.Flatten()(h)
+            h = L.Dense(16, activation="relu")(h)
+            return keras.Model(x, [L.Dense(latent, name="z_mean")(h), L.Dense(latent, name="z_log_var")(h)])
+        return make
 
-    def conv_decoder(batch):  # the keras.io VAE decoder, scaled to 8x8
-        z = keras.Input((4,), batch_size=batch)
-        h = L.Dense(2 * 2 * 16, activation="relu")(z)
-        h = L.Reshape((2, 2, 16))(h)
-        h = L.Conv2DTranspose(16, 3, activation="relu", strides=2, padding="same")(h)
-        h = L.Conv2DTranspose(8, 3, activation="relu", strides=2, padding="same")(h)
-        return keras.Model(z, L.Conv2DTranspose(1, 3, activation="sigmoid", padding="same")(h))
+    def keras_io_decoder(side, c1, c2, latent):  # the keras.io VAE decoder, its mirror
+        def make(batch):
+            z = keras.Input((latent,), batch_size=batch)
+            h = L.Dense((side // 4) ** 2 * c2, activation="relu")(z)
+            h = L.Reshape((side // 4, side // 4, c2))(h)
+            h = L.Conv2DTranspose(c2, 3, activation="relu", strides=2, padding="same")(h)
+            h = L.Conv2DTranspose(c1, 3, activation="relu", strides=2, padding="same")(h)
+            return keras.Model(z, L.Conv2DTranspose(1, 3, activation="sigmoid", padding="same")(h))
+        return make
 
-    def conv_encoder28(batch):  # the keras.io VAE encoder as written (28x28, latent 2)
-        x = keras.Input((28, 28, 1), batch_size=batch)
-        h = L.Conv2D(32, 3, activation="relu", strides=2, padding="same")(x)
-        h = L.Conv2D(64, 3, activation="relu", strides=2, padding="same")(h)
-        h = L.Flatten()(h)
-        h = L.Dense(16, activation="relu")(h)
-        return keras.Model(x, [L.Dense(2, name="z_mean")(h), L.Dense(2, name="z_log_var")(h)])
-
-    def conv_decoder28(batch):  # the keras.io VAE decoder as written (latent 2, 28x28)
-        z = keras.Input((2,), batch_size=batch)
-        h = L.Dense(7 * 7 * 64, activation="relu")(z)
-        h = L.Reshape((7, 7, 64))(h)
-        h = L.Conv2DTranspose(64, 3, activation="relu", strides=2, padding="same")(h)
-        h = L.Conv2DTranspose(32, 3, activation="relu", strides=2, padding="same")(h)
-        return keras.Model(z, L.Conv2DTranspose(1, 3, activation="sigmoid", padding="same")(h))
+    conv_encoder, conv_decoder = keras_io_encoder(8, 8, 16, 4), keras_io_decoder(8, 8, 16, 4)  # scaled to 8x8
+    conv_encoder28, conv_decoder28 = keras_io_encoder(28, 32, 64, 2), keras_io_decoder(28, 32, 64, 2)  # as written
 
     def vq_encoder(batch):
         x = keras.Input((8, 8, 1), batch_size=batch)
