@@ -47,8 +47,8 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         w_off: w32(s, w_off)?,
         w_len: w32(s, w_len)?,
         pers_words: w32(s, 3 * oc)?,
-        // The accumulators of one pixel; with a depth multiplier, its input repeated per tap.
-        scratch_words: w32(s, oc)?,
+        // The accumulators of one output row; with a depth multiplier, a pixel's input repeated per tap.
+        scratch_words: w32(s, ow * oc)?,
         scratch_bytes: w32(s, if dm == 1 { 0 } else { (kh * kw).min(TAPS) * oc })?,
         batches: w32(s, n)?,
         in_h: w32(s, h)?,
@@ -85,7 +85,8 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32]) -> Result
 const TAPS: usize = 64;
 
 /// Per output pixel, the accumulators start from the bias and take every tap inside the image
-/// in one [`int8::depthwise_taps`] call (channel-vectorised). With depth multiplier 1 a tap
+/// in one [`int8::depthwise_taps`] call (channel-vectorised); each output row is then requantised
+/// at once. With depth multiplier 1 a tap
 /// reads the input pixel's channels in place; otherwise each input channel is first repeated
 /// `depth_multiplier` times into the patch, so that output channel `o` meets its input there.
 pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
@@ -96,15 +97,15 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
     let (bias, rest) = super::split(run.params, oc)?;
     let (mult, shift) = super::split(rest, oc)?;
     let (x, y) = (as_i8(input)?, as_i8_mut(output)?);
-    let acc = super::sub_mut(run.acc, 0..oc)?;
+    let row_acc = super::sub_mut(run.acc, 0..ow * oc)?;
     let patch = as_i8_mut(run.patch)?;
     // `describe` sized every buffer, which the optimiser cannot see (never this error).
     let short = crate::Error::Shape { what: "DEPTHWISE_CONV_2D taps", expected: kh * kw, found: 0 };
-    let mut px = y.chunks_exact_mut(oc.max(1)); // (`oc >= 1`, checked when described)
+    let mut rows = y.chunks_exact_mut((ow * oc).max(1)); // (`oc >= 1`, checked when described)
     let mut taps = [[0usize; 2]; TAPS];
     for b in 0..n {
         for oy in 0..oh as isize {
-            for ox in 0..ow as isize {
+            for (ox, acc) in (0..ow as isize).zip(row_acc.chunks_exact_mut(oc.max(1))) {
                 acc.copy_from_slice(bias);
                 let mut nt = 0;
                 for ky in 0..kh {
@@ -136,8 +137,16 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
                     }
                 }
                 run_taps(acc, if dm == 1 { x } else { patch }, w, d.in_zp, taps.get(..nt).unwrap_or(&[]))?;
-                let out = px.next().ok_or(short)?;
-                int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
+            }
+            // One requantisation per output row where the SIMD paths take whole rows (channels in
+            // groups of 8), else per pixel (one multiplier per element).
+            let out = rows.next().ok_or(short)?;
+            if oc.is_multiple_of(8) {
+                int8::requantize(row_acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
+            } else {
+                for (a, o) in row_acc.chunks_exact(oc.max(1)).zip(out.chunks_exact_mut(oc.max(1))) {
+                    int8::requantize(a, mult, shift, d.out_zp, d.act_min, d.act_max, o);
+                }
             }
         }
     }
