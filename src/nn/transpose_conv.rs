@@ -51,7 +51,9 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     // Hosts: the phase form (see [`eval_phases`]), packed from a few output channels up (the
     // packed kernel fills its lanes with output channels), else row-major; both gathered per
     // phase into the arena.
-    let phased = int8::prefers_packed();
+    // (Strides up to the kernel size: then there are at most kh * kw phases, each with a tap; a
+    // damaged stride cannot make the set-up loop over empty phases.)
+    let phased = int8::prefers_packed() && sh <= kh && sw <= kw;
     let packed = phased && oc >= MIN_PACKED_ROWS;
     // Row-major weights in place (Cortex-M): the pairs form where the input channels come in groups of 4.
     let pairs = !phased && c.is_multiple_of(4) && kh <= MAX_TAPS && kw <= MAX_TAPS && h * wd * c <= MAX_PAIRS_INPUT;
@@ -85,7 +87,7 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         pers_words: w32(
             s,
             if phased {
-                (sh * sw + 2) * oc
+                (sh * sw + 2).checked_mul(oc).ok_or(s.shape(usize::MAX, 0))?
             } else if pairs {
                 PAIRS_PARAM_WORDS * oc
             } else {
