@@ -9,7 +9,8 @@ and `pip install --pre tflite-micro`:
     VENV/bin/python tools/make_real_models.py
 
 Each family (an MLP VAE encoder with two heads, MLP decoders with BatchNorm and LeakyReLU /
-PReLU / ELU / swish, the keras.io conv VAE encoder and decoder, conv VQ-VAE encoder and decoders
+PReLU / ELU / swish, the keras.io conv VAE encoder and decoder (scaled to 8x8, and as written at
+28x28, batch 1 only, on the digits upscaled), conv VQ-VAE encoder and decoders
 with residual blocks and upsampling, a conditional decoder with two inputs) is trained for a
 few epochs on scikit-learn's 8x8 digits (images 0..1100, pixels / 16) and converted twice: with
 the batch dimension unknown (`keras.Input(shape)`, what most code does) and with batch 1
@@ -18,7 +19,7 @@ the batch dimension unknown (`keras.Input(shape)`, what most code does) and with
 (`inference_input_type = inference_output_type = tf.int8`) or the converter's default float32
 I/O (a QUANTIZE after each input, a DEQUANTIZE before each output).
 
-For each model NAME it writes NAME.tflite, NAME_in{k}.npy (64 rows per graph input: int8 for
+For each model NAME it writes NAME.tflite, NAME_in{k}.npy (64 rows per graph input, 16 for the 28x28 models: int8 for
 int8 inputs, already quantised; float32 for float inputs), NAME_out{k}.npy (what TFLite Micro's
 reference interpreter outputs for each row, one file per graph output, in graph order) and a
 row of manifest.json: family, converter, batch, I/O dtypes, the operators with their versions,
@@ -48,6 +49,24 @@ def digits():
     return x[:1100], x[1100:1100 + ROWS]
 
 
+def digits28(x):
+    """The 8x8 digits as 28x28 images (each pixel 3x3, 2 pixels of border), the MNIST shape the
+    keras.io VAE example is written for."""
+    img = np.kron(x.reshape(-1, 8, 8), np.ones((3, 3), np.float32))
+    return np.pad(img, ((0, 0), (2, 2), (2, 2)))[..., None].astype(np.float32)
+
+
+def shaped(rows, shape):
+    """Rows of flattened 8x8 digits as a network input of `shape` (28x28 images upscaled)."""
+    if tuple(shape[:2]) == (28, 28):
+        return digits28(rows)
+    return rows.reshape((-1,) + tuple(shape))
+
+
+# The 28x28 models record fewer rows: their images are 784 bytes each.
+ROWS_28 = 16
+
+
 # --------------------------------------------------------------------------------------------
 # Families: each returns (encoder or None, decoder or None, what to convert) built with `batch`
 # (None or 1). Training always uses a batch-None twin with the same weights.
@@ -70,21 +89,28 @@ def families(keras):
             return keras.Model(z, L.Dense(64, activation="sigmoid")(h))
         return make
 
-    def conv_encoder(batch):  # the keras.io VAE encoder, scaled to 8x8
-        x = keras.Input((8, 8, 1), batch_size=batch)
-        h = L.Conv2D(8, 3, activation="relu", strides=2, padding="same")(x)
-        h = L.Conv2D(16, 3, activation="relu", strides=2, padding="same")(h)
-        h = L.Flatten()(h)
-        h = L.Dense(16, activation="relu")(h)
-        return keras.Model(x, [L.Dense(4, name="z_mean")(h), L.Dense(4, name="z_log_var")(h)])
+    def keras_io_encoder(side, c1, c2, latent):  # the keras.io VAE encoder (28x28: 32, 64, latent 2)
+        def make(batch):
+            x = keras.Input((side, side, 1), batch_size=batch)
+            h = L.Conv2D(c1, 3, activation="relu", strides=2, padding="same")(x)
+            h = L.Conv2D(c2, 3, activation="relu", strides=2, padding="same")(h)
+            h = L.Flatten()(h)
+            h = L.Dense(16, activation="relu")(h)
+            return keras.Model(x, [L.Dense(latent, name="z_mean")(h), L.Dense(latent, name="z_log_var")(h)])
+        return make
 
-    def conv_decoder(batch):  # the keras.io VAE decoder, scaled to 8x8
-        z = keras.Input((4,), batch_size=batch)
-        h = L.Dense(2 * 2 * 16, activation="relu")(z)
-        h = L.Reshape((2, 2, 16))(h)
-        h = L.Conv2DTranspose(16, 3, activation="relu", strides=2, padding="same")(h)
-        h = L.Conv2DTranspose(8, 3, activation="relu", strides=2, padding="same")(h)
-        return keras.Model(z, L.Conv2DTranspose(1, 3, activation="sigmoid", padding="same")(h))
+    def keras_io_decoder(side, c1, c2, latent):  # the keras.io VAE decoder, its mirror
+        def make(batch):
+            z = keras.Input((latent,), batch_size=batch)
+            h = L.Dense((side // 4) ** 2 * c2, activation="relu")(z)
+            h = L.Reshape((side // 4, side // 4, c2))(h)
+            h = L.Conv2DTranspose(c2, 3, activation="relu", strides=2, padding="same")(h)
+            h = L.Conv2DTranspose(c1, 3, activation="relu", strides=2, padding="same")(h)
+            return keras.Model(z, L.Conv2DTranspose(1, 3, activation="sigmoid", padding="same")(h))
+        return make
+
+    conv_encoder, conv_decoder = keras_io_encoder(8, 8, 16, 4), keras_io_decoder(8, 8, 16, 4)  # scaled to 8x8
+    conv_encoder28, conv_decoder28 = keras_io_encoder(28, 32, 64, 2), keras_io_decoder(28, 32, 64, 2)  # as written
 
     def vq_encoder(batch):
         x = keras.Input((8, 8, 1), batch_size=batch)
@@ -157,6 +183,8 @@ def families(keras):
         "mlp_decoder_relu": ("decoder", mlp_decoder(lambda: L.ReLU())),
         "conv_encoder": ("encoder", conv_encoder),
         "conv_decoder": ("decoder", conv_decoder),
+        "conv_encoder28": ("encoder", conv_encoder28),
+        "conv_decoder28": ("decoder", conv_decoder28),
         "vq_encoder": ("vq_encoder", vq_encoder),
         "vq_decoder_residual": ("vq_decoder", vq_decoder_residual),
         "vq_decoder_upsample": ("vq_decoder", vq_decoder_upsample),
@@ -171,8 +199,8 @@ def train(tf, keras, role, make, x):
     net = make(None)
     img = x.reshape(-1, 8, 8, 1)
     if role == "encoder":
-        dec = keras.Sequential([keras.Input((4,)), L.Dense(64, activation="sigmoid")])
-        enc_in = img if len(net.inputs[0].shape) == 4 else x
+        dec = keras.Sequential([keras.Input((net.outputs[0].shape[-1],)), L.Dense(64, activation="sigmoid")])
+        enc_in = shaped(x, net.inputs[0].shape[1:])
 
         def loss_of(batch_in, batch_x):
             m, lv = net(batch_in)
@@ -183,12 +211,14 @@ def train(tf, keras, role, make, x):
         weights = net.trainable_weights + dec.trainable_weights
         feeds = (enc_in, x)
     elif role == "decoder":
-        enc = keras.Sequential([keras.Input((64,)), L.Dense(4)])
+        enc = keras.Sequential([keras.Input((64,)), L.Dense(net.inputs[0].shape[-1])])
+        target = shaped(x, net.outputs[0].shape[1:]).reshape(len(x), -1)
 
-        def loss_of(batch_x, _):
-            return tf.reduce_mean(tf.reduce_sum(tf.square(batch_x - tf.reshape(net(enc(batch_x), training=True), [-1, 64])), axis=1))
+        def loss_of(batch_x, batch_t):
+            out = tf.reshape(net(enc(batch_x), training=True), tf.shape(batch_t))
+            return tf.reduce_mean(tf.reduce_sum(tf.square(batch_t - out), axis=1))
         weights = net.trainable_weights + enc.trainable_weights
-        feeds = (x, x)
+        feeds = (x, target)
     elif role == "vq_encoder":
         dec = keras.Sequential([keras.Input((4, 4, 4)), L.Conv2DTranspose(1, 3, strides=2, padding="same",
                                                                           activation="sigmoid")])
@@ -228,7 +258,7 @@ def train(tf, keras, role, make, x):
             step(a, b)
     # The network's own inputs, on the training rows (representative data) and test rows.
     if role == "encoder" or role == "vq_encoder":
-        inputs = lambda rows: [rows.reshape((-1,) + tuple(net.inputs[0].shape[1:]))]  # noqa: E731
+        inputs = lambda rows: [shaped(rows, net.inputs[0].shape[1:])]  # noqa: E731
     elif role == "decoder":
         inputs = lambda rows: [enc(rows).numpy()]  # noqa: E731
     elif role == "vq_decoder":
@@ -358,6 +388,9 @@ def main():
         net, inputs = train(tf, keras, role, make, x_train)
         train_in, test_in = inputs(x_train), inputs(x_test)
         variants = [("b1", 1, True), ("bnone", None, True)]
+        if family.endswith("28"):
+            variants = [("b1", 1, True)]
+            test_in = [s[:ROWS_28] for s in test_in]
         if family in ("mlp_decoder_relu", "conv_encoder", "vq_decoder_residual", "cvae_decoder"):
             variants.append(("b1_f32io", 1, False))
         for tag, batch, int8_io in variants:
@@ -387,7 +420,7 @@ def main():
                 "tflm_arena_used_bytes": arena,
                 "inputs": ins,
                 "outputs": outs,
-                "rows": ROWS,
+                "rows": len(rows[0]),
                 "bytes": len(model),
             })
             print(name, len(model), "B", op_list(model), "arena", arena, flush=True)

@@ -6,9 +6,14 @@
 //! `acc[o] = bias[o] + sum_{ky,kx} (x[iy, ix, c] - zp_x) * w[ky, kx, o]` over taps inside the
 //! image (`iy = oy * stride_h - pad_h + ky * dilation_h`), then
 //! `y = clamp(zp_y + MultiplyByQuantizedMultiplier(acc[o], M[o], shift[o]), act_min, act_max)`,
-//! `M[o] * 2^shift[o] = s_x * s_w[o] / s_y`. Each output pixel accumulates all its channels at
-//! once, one [`int8::pairs::depthwise_tap`] per tap inside the image (4 outputs per step on
-//! Cortex-M DSP cores), then is requantised.
+//! `M[o] * 2^shift[o] = s_x * s_w[o] / s_y`.
+//!
+//! Two forms, one arithmetic (wrapping i32 sums of the same products, so the same bits): where the
+//! kernels have channel-vectorised SIMD ([`int8::prefers_packed`]: x86_64 AVX2+, aarch64) each
+//! output pixel takes all its taps in one [`int8::depthwise_taps`] call and each output row is
+//! requantised at once; elsewhere (Cortex-M, scalar targets) each tap is one
+//! [`int8::pairs::depthwise_tap`] (4 outputs per step on Cortex-M DSP cores, any depth multiplier
+//! in place) and each pixel is requantised, with one pixel of accumulators (less arena).
 
 use super::quant::activation_range;
 use super::{as_i8, as_i8_mut, out_size_and_padding, positive, w32, Kind, OpDesc, Run, Setup};
@@ -39,6 +44,7 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         }
     }
     let (act_min, act_max) = activation_range(o.activation, y.scale, y.zero_point, s.index)?;
+    let rows = int8::prefers_packed();
     Ok(OpDesc {
         kind: Kind::DepthwiseConv2d as i32,
         input: x.index,
@@ -49,8 +55,10 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         w_off: w32(s, w_off)?,
         w_len: w32(s, w_len)?,
         pers_words: w32(s, 3 * oc)?,
-        // One output pixel's accumulators.
-        scratch_words: w32(s, oc)?,
+        // The row form: the accumulators of one output row and, with a depth multiplier, a pixel's
+        // input repeated per tap; the pixel form: one pixel's accumulators.
+        scratch_words: w32(s, if rows { ow * oc } else { oc })?,
+        scratch_bytes: w32(s, if rows && dm != 1 { (kh * kw).min(TAPS) * oc } else { 0 })?,
         batches: w32(s, n)?,
         in_h: w32(s, h)?,
         in_w: w32(s, wd)?,
@@ -82,10 +90,99 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32]) -> Result
     super::fully_connected::raw_channel_params(s, &x, &w, &y, bias.as_ref(), d.out_c as usize, pers)
 }
 
+/// Most taps per kernel call (a 8x8 filter; larger ones take several calls).
+const TAPS: usize = 64;
+
+/// The form `describe` sized the scratch for (the same CPU answer, detected once).
+pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    if int8::prefers_packed() {
+        eval_rows(d, run, input, output)
+    } else {
+        eval_pixels(d, run, input, output)
+    }
+}
+
+/// Per output pixel, the accumulators start from the bias and take every tap inside the image
+/// in one [`int8::depthwise_taps`] call (channel-vectorised); each output row is then requantised
+/// at once. With depth multiplier 1 a tap
+/// reads the input pixel's channels in place; otherwise each input channel is first repeated
+/// `depth_multiplier` times into the patch, so that output channel `o` meets its input there.
+fn eval_rows(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    let [n, h, wd, c, oh, ow, oc, kh, kw, dm] =
+        [d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.depth_mult].map(|v| v as usize);
+    let [sh, sw, dh, dw, ph, pw] = [d.stride_h, d.stride_w, d.dil_h, d.dil_w, d.pad_h, d.pad_w].map(|v| v as isize);
+    let w = run.weights(d)?;
+    let (bias, rest) = super::split(run.params, oc)?;
+    let (mult, shift) = super::split(rest, oc)?;
+    let (x, y) = (as_i8(input)?, as_i8_mut(output)?);
+    let row_acc = super::sub_mut(run.acc, 0..ow * oc)?;
+    let patch = as_i8_mut(run.patch)?;
+    // `describe` sized every buffer, which the optimiser cannot see (never this error).
+    let short = crate::Error::Shape { what: "DEPTHWISE_CONV_2D taps", expected: kh * kw, found: 0 };
+    let mut rows = y.chunks_exact_mut((ow * oc).max(1)); // (`oc >= 1`, checked when described)
+    let mut taps = [[0usize; 2]; TAPS];
+    for b in 0..n {
+        for oy in 0..oh as isize {
+            for (ox, acc) in (0..ow as isize).zip(row_acc.chunks_exact_mut(oc.max(1))) {
+                acc.copy_from_slice(bias);
+                let mut nt = 0;
+                for ky in 0..kh {
+                    let iy = oy * sh - ph + ky as isize * dh;
+                    if iy < 0 || iy as usize >= h {
+                        continue;
+                    }
+                    for kx in 0..kw {
+                        let ix = ox * sw - pw + kx as isize * dw;
+                        if ix < 0 || ix as usize >= wd {
+                            continue;
+                        }
+                        let at = ((b * h + iy as usize) * wd + ix as usize) * c;
+                        let xo = if dm == 1 {
+                            at
+                        } else {
+                            let dst = super::sub_mut(patch, nt * oc..(nt + 1) * oc)?;
+                            for (rep, &v) in dst.chunks_exact_mut(dm.max(1)).zip(super::sub(x, at..at + c)?) {
+                                rep.fill(v);
+                            }
+                            nt * oc
+                        };
+                        *taps.get_mut(nt).ok_or(short)? = [xo, (ky * kw + kx) * oc];
+                        nt += 1;
+                        if nt == TAPS {
+                            run_taps(acc, if dm == 1 { x } else { patch }, w, d.in_zp, &taps)?;
+                            nt = 0;
+                        }
+                    }
+                }
+                run_taps(acc, if dm == 1 { x } else { patch }, w, d.in_zp, taps.get(..nt).unwrap_or(&[]))?;
+            }
+            // One requantisation per output row where the SIMD paths take whole rows (channels in
+            // groups of 8), else per pixel (one multiplier per element).
+            let out = rows.next().ok_or(short)?;
+            if oc.is_multiple_of(8) {
+                int8::requantize(row_acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
+            } else {
+                for (a, o) in row_acc.chunks_exact(oc.max(1)).zip(out.chunks_exact_mut(oc.max(1))) {
+                    int8::requantize(a, mult, shift, d.out_zp, d.act_min, d.act_max, o);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_taps(acc: &mut [i32], x: &[i8], w: &[i8], zp: i32, taps: &[[usize; 2]]) -> Result<()> {
+    if int8::depthwise_taps(acc, x, w, zp, taps) {
+        Ok(())
+    } else {
+        Err(crate::Error::Shape { what: "DEPTHWISE_CONV_2D taps", expected: taps.len(), found: 0 })
+    }
+}
+
 /// Per output pixel: the bias, then one [`int8::pairs::depthwise_tap`] of the input pixel's
 /// channels against the filter tap per tap inside the image, then one requantisation of the
 /// pixel. Same products and sums as the reference loop (wrapping i32 sums in any order).
-pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+fn eval_pixels(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
     let [n, h, wd, c, oh, ow, oc, kh, kw, dm] =
         [d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.depth_mult].map(|v| v as usize);
     let [sh, sw, dh, dw, ph, pw] = [d.stride_h, d.stride_w, d.dil_h, d.dil_w, d.pad_h, d.pad_w].map(|v| v as isize);

@@ -9,13 +9,12 @@
 //! `acc[oy = iy * stride_h - pad_h + ky, ox = ..., o] += sum_c (x[iy, ix, c] - zp_x) * w[o, ky, kx, c]`,
 //! then `y = clamp(zp_y + MultiplyByQuantizedMultiplier(acc + bias[o], M[o], shift[o]), act)`.
 //!
-//! fvae scatters the same way, with the per-pixel work as one matrix-vector product: for each
-//! input pixel, `v[o, tap] = sum_c (x[c] - zp_x) * w[o, tap, c]` for all output channels and
-//! taps at once (the OHWI filter is already a row-major `[out_c * kh * kw, in_c]` matrix; the
-//! input zero point is folded into a per-row bias), then each tap's `v[., tap]` is added to
-//! its output pixel. The products and their sums are TFLite's (wrapping int32 addition is
-//! associative), so the integers are identical. Scratch: the int32 output accumulators, as in
-//! TFLite Micro.
+//! On hosts fvae gathers instead (the phase form, [`eval_phases`]): the output pixels whose
+//! coordinates have the same remainders `(oy + pad_h) % stride_h`, `(ox + pad_w) % stride_w`
+//! receive the same taps, so each such phase is an ordinary convolution with a sub-filter, run
+//! as im2col and one matrix product per tile with the sub-filters gathered (and packed) at set-up.
+//! On Cortex-M the gather and pairs forms read the filter in place. The products and their sums
+//! are TFLite's (wrapping int32 addition is associative), so the integers are identical.
 
 use super::fully_connected::{copy_in, MIN_PACKED_ROWS, PACKED, PAIRS, PAIRS_PARAM_WORDS};
 use super::quant::activation_range;
@@ -49,19 +48,34 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     let (_, ph) = out_size_and_padding(o.padding, oh, kh, sh, 1);
     let (_, pw) = out_size_and_padding(o.padding, ow, kw, sw, 1);
     let (act_min, act_max) = activation_range(o.activation, y.scale, y.zero_point, s.index)?;
-    let packed = int8::prefers_packed() && oc * kh * kw >= MIN_PACKED_ROWS;
-    // Row-major weights: the pairs form where the input channels come in groups of 4.
-    let pairs = !packed && c.is_multiple_of(4) && kh <= MAX_TAPS && kw <= MAX_TAPS && h * wd * c <= MAX_PAIRS_INPUT;
-    let (scratch_words, scratch_bytes) = if packed {
-        (oh * ow * oc + oc * kh * kw, c)
+    // Hosts: the phase form (see [`eval_phases`]), packed from a few output channels up (the
+    // packed kernel fills its lanes with output channels), else row-major; both gathered per
+    // phase into the arena.
+    // (Strides up to the kernel size: then there are at most kh * kw phases, each with a tap; a
+    // damaged stride cannot make the set-up loop over empty phases.)
+    let phased = int8::prefers_packed() && sh <= kh && sw <= kw;
+    let packed = phased && oc >= MIN_PACKED_ROWS;
+    // Row-major weights in place (Cortex-M): the pairs form where the input channels come in groups of 4.
+    let pairs = !phased && c.is_multiple_of(4) && kh <= MAX_TAPS && kw <= MAX_TAPS && h * wd * c <= MAX_PAIRS_INPUT;
+    let (mut lut, mut deepest) = (0usize, 0);
+    for p in 0..if phased { sh * sw } else { 0 } {
+        let depth = phase_taps(p / sw, kh, sh) * phase_taps(p % sw, kw, sw) * c;
+        let bytes = if packed { int8::packed_len(oc, depth) } else { oc * depth };
+        lut = lut.checked_add(bytes).ok_or(s.shape(usize::MAX, 0))?;
+        deepest = deepest.max(depth);
+    }
+    // Output pixels per tile: patches of up to PHASE_TILE_BYTES (one kernel call per tile).
+    let tile = if phased { (PHASE_TILE_BYTES / deepest.max(1)).clamp(1, ow.div_ceil(sw).max(1)) } else { 1 };
+    let (scratch_words, scratch_bytes) = if phased {
+        (tile * oc, tile * deepest.max(oc))
     } else if pairs {
         (int8::pairs::words(h * wd * c) + oc, 0)
     } else {
         (oc, kh * kw * c)
     };
     Ok(OpDesc {
-        flags: (packed as i32 * PACKED) | (pairs as i32 * PAIRS),
-        lut_bytes: if packed { w32(s, int8::packed_len(oc * kh * kw, c))? } else { 0 },
+        flags: (packed as i32 * PACKED) | (pairs as i32 * PAIRS) | (phased as i32 * PHASES),
+        lut_bytes: w32(s, lut)?,
         kind: Kind::TransposeConv as i32,
         input: x.index,
         input2: -1,
@@ -72,8 +86,8 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         w_len: w32(s, w_len)?,
         pers_words: w32(
             s,
-            if packed {
-                oc * kh * kw + 3 * oc
+            if phased {
+                (sh * sw + 2).checked_mul(oc).ok_or(s.shape(usize::MAX, 0))?
             } else if pairs {
                 PAIRS_PARAM_WORDS * oc
             } else {
@@ -82,6 +96,7 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
         )?,
         scratch_words: w32(s, scratch_words)?,
         scratch_bytes: w32(s, scratch_bytes)?,
+        tile: w32(s, tile)?,
         batches: w32(s, n)?,
         in_h: w32(s, h)?,
         in_w: w32(s, wd)?,
@@ -103,14 +118,15 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     })
 }
 
-/// `[row bias (oc * kh * kw), bias (oc), multiplier (oc), shift (oc)]`; row bias
-/// `-(zp_x [+ 128 when packed]) * sum_c w[o, tap, c]`.
-///
-/// Without packing (Cortex-M): `[bias' (oc), multiplier (oc), shift (oc)]` as CONV_2D, for the
-/// gather form (see [`eval_gather`]); in the pairs form the bias unfolded ([`eval_pairs`]).
+/// The phase form: see [`prepare_phases`]. Without it (Cortex-M): `[bias' (oc), multiplier (oc),
+/// shift (oc)]` as CONV_2D, for the gather form (see [`eval_gather`]); in the pairs form the bias
+/// unfolded ([`eval_pairs`]).
 pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut [u8]) -> Result<()> {
     if d.flags & super::transpose_conv_f32::FLOAT != 0 {
         return Ok(());
+    }
+    if d.flags & PHASES != 0 {
+        return prepare_phases(s, d, pers, packed);
     }
     let (w, x, y) = (s.need_input(1)?, s.need_input(2)?, s.output()?);
     let bias = s.input(3)?;
@@ -123,34 +139,7 @@ pub(crate) fn prepare(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &
         super::fully_connected::double_requant(pers, oc, weights, y.zero_point);
         return Ok(());
     }
-    if d.flags & PACKED == 0 {
-        return super::fully_connected::fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed);
-    }
-    let (oc, c) = (d.out_c as usize, d.in_c as usize);
-    let rows = oc * (d.k_h * d.k_w) as usize;
-    let taps = (d.k_h * d.k_w) as usize;
-    // Packed rows are tap-major (row tap * oc + o), so that each tap's outputs are contiguous
-    // for the scatter.
-    // `checked_`: `oc >= 1` was checked when described, which the optimiser cannot see.
-    let src_row = |r: usize| r.checked_rem(oc).unwrap_or(0) * taps + r.checked_div(oc).unwrap_or(0);
-    int8::pack_rows_by(weights, rows, c, src_row, as_i8_mut(packed)?);
-    let offset = x.zero_point + 128;
-    let (row_bias, rest) = super::split_mut(pers, rows)?;
-    let (b, rest) = super::split_mut(rest, oc)?;
-    let (m, sh) = super::split_mut(rest, oc)?;
-    for (r, rb) in row_bias.iter_mut().enumerate() {
-        let src = src_row(r);
-        let sum = super::sub(weights, src * c..(src + 1) * c)?.iter().fold(0i32, |a, &v| a.wrapping_add(v as i32));
-        *rb = offset.wrapping_mul(sum).wrapping_neg();
-    }
-    for (o, ((b, m), sh)) in b.iter_mut().zip(m.iter_mut()).zip(sh.iter_mut()).enumerate() {
-        *b = match &bias {
-            Some(t) => s.i32_at(t, o)?,
-            None => 0,
-        };
-        (*m, *sh) = quantize_multiplier(x.scale as f64 * s.channel_scale(&w, o)? as f64 / y.scale as f64);
-    }
-    Ok(())
+    super::fully_connected::fill_channel_params(s, d, &x, &w, &y, bias.as_ref(), weights, pers, packed)
 }
 
 /// The input coordinate tap `k` of output coordinate `o` reads, if any.
@@ -274,48 +263,184 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
     if d.flags & PAIRS != 0 {
         return eval_pairs(d, run, input, output);
     }
-    if d.flags & PACKED == 0 {
-        return eval_gather(d, run, input, output);
+    if d.flags & PHASES != 0 {
+        return eval_phases(d, run, input, output);
     }
-    let [n, h, wd, c, oh, ow, oc, kh, kw, sh, sw, ph, pw] = [
-        d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.stride_h, d.stride_w, d.pad_h,
-        d.pad_w,
-    ]
-    .map(|v| v as usize);
-    let taps = kh * kw;
-    let rows = oc * taps;
-    let (row_bias, rest) = super::split(run.params, rows)?;
-    let (bias, rest) = super::split(rest, oc)?;
-    let (mult, shift) = super::split(rest, oc)?;
-    let (acc, v) = super::split_mut(run.acc, oh * ow * oc)?;
-    let v = super::sub_mut(v, 0..rows)?;
-    let y = as_i8_mut(output)?;
-    for b in 0..n {
-        for px in acc.chunks_exact_mut(oc.max(1)) {
-            if px.len() == bias.len() {
-                px.copy_from_slice(bias); // (always: `bias` holds `oc` values)
+    eval_gather(d, run, input, output)
+}
+
+/// The phase form's flag (with [`PACKED`] when its filters are packed).
+const PHASES: i32 = 8;
+
+/// Scratch budget for one tile of phase-form patches.
+const PHASE_TILE_BYTES: usize = 4096;
+
+/// The filter taps `r, r + stride, ...` below `k` of phase `r` (output coordinates `o` with
+/// `(o + pad) % stride == r`): how many there are.
+fn phase_taps(r: usize, k: usize, stride: usize) -> usize {
+    k.saturating_sub(r).div_ceil(stride)
+}
+
+/// `(ry, rx, depth, offset)` of every phase `(ry, rx)`, row-major: its patch depth and where its
+/// packed filter starts.
+fn phases(d: &OpDesc) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
+    let [c, oc, kh, kw, sh, sw] = [d.in_c, d.out_c, d.k_h, d.k_w, d.stride_h, d.stride_w].map(|v| v as usize);
+    let (mut offset, packed) = (0, d.flags & PACKED != 0);
+    (0..sh * sw).map(move |p| {
+        let (ry, rx) = (p / sw.max(1), p % sw.max(1));
+        let depth = phase_taps(ry, kh, sh) * phase_taps(rx, kw, sw) * c;
+        let at = offset;
+        offset += if packed { int8::packed_len(oc, depth) } else { oc * depth };
+        (ry, rx, depth, at)
+    })
+}
+
+/// `[bias of each phase (stride_h * stride_w * oc), multiplier (oc), shift (oc)]`, and each
+/// phase's filter as a `[oc, taps * c]` matrix, packed or row-major. A phase's bias is
+/// `bias[o] - (zp_x [+ 128 when packed]) * sum w[o, its taps]`, the input zero point (and the
+/// packed kernel's unsigned input offset) folded in: taps outside the image read `zp_x` and
+/// contribute 0.
+fn prepare_phases(s: &Setup<'_, '_>, d: &OpDesc, pers: &mut [i32], packed: &mut [u8]) -> Result<()> {
+    let (w, x, y) = (s.need_input(1)?, s.need_input(2)?, s.output()?);
+    let bias = s.input(3)?;
+    let weights = as_i8(s.const_bytes(&w)?)?;
+    let [c, oc, kh, kw, sh, sw] = [d.in_c, d.out_c, d.k_h, d.k_w, d.stride_h, d.stride_w].map(|v| v as usize);
+    let (phase_bias, rest) = super::split_mut(pers, sh * sw * oc)?;
+    let (m, shift) = super::split_mut(rest, oc)?;
+    for (o, (m, sh)) in m.iter_mut().zip(shift.iter_mut()).enumerate() {
+        (*m, *sh) = quantize_multiplier(x.scale as f64 * s.channel_scale(&w, o)? as f64 / y.scale as f64);
+    }
+    let lut = as_i8_mut(packed)?;
+    let offset = x.zero_point + if d.flags & PACKED != 0 { 128 } else { 0 };
+    for ((ry, rx, depth, at), pb) in phases(d).zip(phase_bias.chunks_exact_mut(oc.max(1))) {
+        let ntx = phase_taps(rx, kw, sw);
+        // Depth index j of the phase: (tap row ty, tap column tx, channel ci), row-major.
+        let tap = |o: usize, j: usize| {
+            let (t, ci) = (j / c.max(1), j % c.max(1));
+            // Tap columns in descending kx: ascending input columns, one copy per tap row.
+            let (ky, kx) = (ry + t / ntx.max(1) * sh, rx + (ntx - 1 - t % ntx.max(1)) * sw);
+            weights.get(((o * kh + ky) * kw + kx) * c + ci).copied().unwrap_or(0)
+        };
+        if d.flags & PACKED != 0 {
+            int8::pack_with(oc, depth, tap, super::sub_mut(lut, at..at + int8::packed_len(oc, depth))?);
+        } else {
+            for (k, v) in super::sub_mut(lut, at..at + oc * depth)?.iter_mut().enumerate() {
+                *v = tap(k / depth.max(1), k % depth.max(1));
             }
         }
-        for iy in 0..h {
-            for ix in 0..wd {
-                let at = ((b * h + iy) * wd + ix) * c;
-                copy_in(d, super::sub_mut(run.patch, 0..c)?, super::sub(input, at..at + c)?);
-                int8::matvec_packed(super::sub(run.patch, 0..c)?, as_i8(run.lut)?, row_bias, v);
-                for ky in 0..kh {
-                    let Some(oy) = (iy * sh + ky).checked_sub(ph).filter(|&o| o < oh) else { continue };
-                    for kx in 0..kw {
-                        let Some(ox) = (ix * sw + kx).checked_sub(pw).filter(|&o| o < ow) else { continue };
-                        let dst = super::sub_mut(acc, (oy * ow + ox) * oc..(oy * ow + ox + 1) * oc)?;
-                        let tap = ky * kw + kx;
-                        for (a, &t) in dst.iter_mut().zip(super::sub(v, tap * oc..(tap + 1) * oc)?) {
-                            *a = a.wrapping_add(t);
+        for (o, b) in pb.iter_mut().enumerate() {
+            let sum = (0..depth).fold(0i32, |a, j| a.wrapping_add(tap(o, j) as i32));
+            let b0 = match &bias {
+                Some(t) => s.i32_at(t, o)?,
+                None => 0,
+            };
+            *b = b0.wrapping_sub(offset.wrapping_mul(sum));
+        }
+    }
+    Ok(())
+}
+
+/// The phase form: output pixel `(oy, ox)` receives exactly the taps
+/// `ky = (oy + pad_h) % stride_h + t * stride_h` (and likewise in x), each from input pixel
+/// `iy = (oy + pad_h - ky) / stride_h`, so the output pixels of one phase are an ordinary
+/// convolution with that phase's taps: their patches (taps outside the image filled with `zp_x`)
+/// go through one matrix product per tile (packed from 8 channels up), straight into the
+/// requantisation. Same products as TFLite's scatter, summed in another
+/// order (wrapping i32: the same integers), with no int32 image of the whole output.
+fn eval_phases(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
+    let [n, h, wd, c, oh, ow, oc, sh, sw, ph, pw, tile] = [
+        d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.stride_h, d.stride_w, d.pad_h, d.pad_w, d.tile,
+    ]
+    .map(|v| v as usize);
+    let (phase_bias, rest) = super::split(run.params, sh * sw * oc)?;
+    let (mult, shift) = super::split(rest, oc)?;
+    let (lut, packed) = (as_i8(run.lut)?, d.flags & PACKED != 0);
+    let y = as_i8_mut(output)?;
+    let pad = super::fully_connected::patch_byte(d, d.in_zp as i8);
+    let tile = tile.max(1);
+    for b in 0..n {
+        let image = super::sub(input, b * h * wd * c..(b + 1) * h * wd * c)?;
+        for oy in 0..oh {
+            let ry = (oy + ph) % sh;
+            for rx in 0..sw {
+                let (_, _, depth, at) = phases(d).nth(ry * sw + rx).unwrap_or_default();
+                let filter = super::sub(lut, at..at + if packed { int8::packed_len(oc, depth) } else { oc * depth })?;
+                let pb = super::sub(phase_bias, (ry * sw + rx) * oc..(ry * sw + rx + 1) * oc)?;
+                // The output columns of this phase: ox = ox0, ox0 + sw, ... with (ox + pw) % sw == rx.
+                let ox0 = (rx + sw - pw % sw) % sw;
+                let cols = ow.saturating_sub(ox0).div_ceil(sw);
+                let mut k0 = 0;
+                while k0 < cols {
+                    let count = tile.min(cols - k0);
+                    for t in 0..count {
+                        let ox = ox0 + (k0 + t) * sw;
+                        let patch = super::sub_mut(run.patch, t * depth..(t + 1) * depth)?;
+                        phase_patch(d, image, [oy, ox, ry, rx], patch, pad);
+                    }
+                    let acc = super::sub_mut(run.acc, 0..count * oc)?;
+                    let patches = super::sub(run.patch, 0..count * depth)?;
+                    if packed {
+                        int8::matmul_packed(patches, depth, filter, pb, acc);
+                    } else {
+                        for (x, a) in as_i8(patches)?.chunks_exact(depth.max(1)).zip(acc.chunks_exact_mut(oc.max(1))) {
+                            int8::matvec(x, filter, pb, a);
                         }
                     }
+                    // One requantisation per tile, into the patch area (the patches are spent),
+                    // then each pixel's channels to its place (`sw` pixels apart).
+                    let q = as_i8_mut(super::sub_mut(run.patch, 0..count * oc)?)?;
+                    int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, q);
+                    for (t, px) in q.chunks_exact(oc.max(1)).enumerate() {
+                        let at = ((b * oh + oy) * ow + ox0 + (k0 + t) * sw) * oc;
+                        super::sub_mut(y, at..at + oc)?.copy_from_slice(px);
+                    }
+                    k0 += count;
                 }
             }
         }
-        let out = super::sub_mut(y, b * oh * ow * oc..(b + 1) * oh * ow * oc)?;
-        int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
     }
     Ok(())
+}
+
+/// The patch of output pixel `(oy, ox)` of phase `(ry, rx)`: its taps' input pixels, row-major,
+/// `zp_x` (as patch bytes) where a tap reads outside the image.
+#[inline]
+fn phase_patch(d: &OpDesc, image: &[u8], [oy, ox, ry, rx]: [usize; 4], patch: &mut [u8], pad: u8) {
+    let [h, wd, c, kh, kw, sh, sw, ph, pw] =
+        [d.in_h, d.in_w, d.in_c, d.k_h, d.k_w, d.stride_h, d.stride_w, d.pad_h, d.pad_w].map(|v| v as usize);
+    let ntx = phase_taps(rx, kw, sw);
+    // Tap column tx (kx = rx + (ntx - 1 - tx) * stride_w) reads input column ix0 + tx.
+    // (ox + pw - kx is a multiple of sw for the phase's taps: the division is exact.)
+    let ix0 = ((ox + pw) as isize - (rx + ntx.saturating_sub(1) * sw) as isize) / sw.max(1) as isize;
+    let flip = pad ^ d.in_zp as u8; // 0x80 when packed (unsigned inputs), else 0
+    let row_len = ntx * c;
+    for (ty, ky) in (ry..kh).step_by(sh.max(1)).enumerate() {
+        let Some(dst) = patch.get_mut(ty * row_len..(ty + 1) * row_len) else { return };
+        // (oy + ph - ky is a multiple of sh for the phase's taps)
+        let iy = (oy + ph).checked_sub(ky).map(|t| t / sh.max(1)).filter(|&i| i < h);
+        let Some(iy) = iy else {
+            super::fully_connected::fill(dst, pad);
+            continue;
+        };
+        let row = image.get(iy * wd * c..(iy + 1) * wd * c).unwrap_or(&[]);
+        if ix0 >= 0 && ix0 as usize + ntx <= wd {
+            // All the row's taps inside the image: one run of input bytes.
+            let src = row.get(ix0 as usize * c..(ix0 as usize + ntx) * c).unwrap_or(&[]);
+            for (a, &b) in dst.iter_mut().zip(src) {
+                *a = b ^ flip;
+            }
+            continue;
+        }
+        for (tx, tap) in dst.chunks_exact_mut(c.max(1)).enumerate() {
+            let ix = ix0 + tx as isize;
+            match row.get((ix as usize).wrapping_mul(c)..(ix as usize).wrapping_add(1).wrapping_mul(c)) {
+                Some(src) if ix >= 0 && (ix as usize) < wd => {
+                    for (a, &b) in tap.iter_mut().zip(src) {
+                        *a = b ^ flip;
+                    }
+                }
+                _ => super::fully_connected::fill(tap, pad),
+            }
+        }
+    }
 }

@@ -33,7 +33,7 @@ use crate::cpu::{x86_level, X86Level};
 
 pub use path::{fully_connected_path, kernel_path, Kernel, Path};
 pub use scalar::{
-    fc_double, fc_header, fc_row, fc_slot, multiply_by_quantized_multiplier, pack, pack_rows_by, packed_len,
+    fc_double, fc_header, fc_row, fc_slot, multiply_by_quantized_multiplier, pack, pack_rows_by, pack_with, packed_len,
     rounding_divide_by_pot, saturating_rounding_doubling_high_mul, FC_HEADER_WORDS, FC_ROW_WORDS, PACK_DEPTH,
     PACK_ROWS,
 };
@@ -110,9 +110,19 @@ pub fn matmul_packed(u: &[u8], d: usize, packed: &[i8], bias: &[i32], out: &mut 
             }
             return;
         }
-        // SAFETY: as above.
         X86Level::Avx512 | X86Level::Avx2Fma => {
-            return rows(&|x, o| unsafe { x86_64::avx2::matvec_packed(x, packed, bias, o) })
+            // Four rows per pass share each widened weight chunk, as above.
+            let quads = if d == 0 { 0 } else { p / 4 };
+            for (x, o) in u.chunks_exact(4 * d.max(1)).zip(out.chunks_exact_mut(4 * r)).take(quads) {
+                // SAFETY: as above; `x` holds 4 rows of D, `o` 4 rows of R.
+                unsafe { x86_64::avx2::matmul4_packed(x, d, packed, bias, o) }
+            }
+            for i in quads * 4..p {
+                let (Some(x), Some(o)) = (u.get(i * d..(i + 1) * d), out.get_mut(i * r..(i + 1) * r)) else { return };
+                // SAFETY: as above.
+                unsafe { x86_64::avx2::matvec_packed(x, packed, bias, o) }
+            }
+            return;
         }
         X86Level::Sse2 => {}
     }
@@ -424,6 +434,53 @@ pub fn fully_connected(x: &[i8], w: &[i8], params: &[i32], min: i32, max: i32, s
 #[inline(never)]
 fn fully_connected_rows(x: &[i8], w: &[i8], params: &[i32], lo: i32, hi: i32, out: &mut [i8]) {
     scalar::fully_connected_from(0, x, w, params, lo, hi, out, dot)
+}
+
+/// One output pixel of a depthwise convolution: for every tap `[xo, wo]` (an input pixel's
+/// channels at `x[xo..]`, the filter tap's at `w[wo..]`), `acc[o] += (x[xo + o] - zp) * w[wo + o]`
+/// for every channel `o < acc.len()`, wrapping i32 (accumulated into what `acc` holds: the bias,
+/// or earlier taps).
+///
+/// Returns false, changing nothing, if a tap reaches past `x` or `w`. `zp` is an int8 zero
+/// point; outside -128..=127 the reference runs.
+///
+/// ```
+/// let mut acc = [10, 0];
+/// let x = [3i8, 4, 5, 6]; // two pixels of two channels
+/// let w = [1i8, -1, 2, 2]; // two taps
+/// assert!(fvae_kernels::int8::depthwise_taps(&mut acc, &x, &w, 1, &[[0, 0], [2, 2]]));
+/// assert_eq!(acc, [10 + 2 + 8, -3 + 10]);
+/// ```
+pub fn depthwise_taps(acc: &mut [i32], x: &[i8], w: &[i8], zp: i32, taps: &[[usize; 2]]) -> bool {
+    let n = acc.len();
+    let inside = |start: usize, len: usize| start.checked_add(n).is_some_and(|e| e <= len);
+    if !taps.iter().all(|&[xo, wo]| inside(xo, x.len()) && inside(wo, w.len())) {
+        return false;
+    }
+    let i8_zp = (-128..=127).contains(&zp);
+    #[cfg(target_arch = "x86_64")]
+    match x86_level() {
+        // SAFETY: x86_level() reports a level only where the CPU and OS have its features; every
+        // tap is inside `x` and `w` and the zero point is an int8 value (checked above).
+        X86Level::Avx512 | X86Level::Avx512Vnni if i8_zp => {
+            unsafe { x86_64::avx512::depthwise_taps(acc, x, w, zp, taps) };
+            return true;
+        }
+        // SAFETY: as above.
+        X86Level::Avx2Fma if i8_zp => {
+            unsafe { x86_64::avx2::depthwise_taps(acc, x, w, zp, taps) };
+            return true;
+        }
+        _ => {}
+    }
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    if i8_zp {
+        aarch64::neon::depthwise_taps(acc, x, w, zp, taps);
+        return true;
+    }
+    let _ = i8_zp;
+    scalar::depthwise_taps(acc, x, w, zp, taps);
+    true
 }
 
 #[cfg(test)]

@@ -109,6 +109,22 @@ pub fn pack(w: &[i8], rows: usize, d: usize, out: &mut [i8]) {
 /// [`pack`] with the rows reordered: packed row `r` is row `src_row(r)` of `w` (rows past the
 /// end of `w` read as zeros).
 pub fn pack_rows_by(w: &[i8], rows: usize, d: usize, src_row: impl Fn(usize) -> usize, out: &mut [i8]) {
+    pack_with(rows, d, |r, k| w.get(src_row(r) * d + k).copied().unwrap_or(0), out)
+}
+
+/// [`pack`] of the `[rows, d]` matrix whose element `(r, k)` is `at(r, k)` (a filter gathered
+/// from another layout, without a row-major copy).
+///
+/// ```
+/// use fvae_kernels::int8::{pack, pack_with, packed_len};
+/// let w = [1i8, 2, 3, 4, 5, 6]; // [2, 3], here given as its transpose [3, 2]
+/// let (mut a, mut b) = (vec![0i8; packed_len(2, 3)], vec![0i8; packed_len(2, 3)]);
+/// pack(&w, 2, 3, &mut a);
+/// let t = [1i8, 4, 2, 5, 3, 6];
+/// pack_with(2, 3, |r, k| t[k * 2 + r], &mut b);
+/// assert_eq!(a, b);
+/// ```
+pub fn pack_with(rows: usize, d: usize, at: impl Fn(usize, usize) -> i8, out: &mut [i8]) {
     let groups = d.div_ceil(PACK_DEPTH);
     for (i, o) in out.iter_mut().enumerate() {
         // `checked_`: with `d == 0` there is no block (and every value below is 0, as `k < d` fails).
@@ -116,7 +132,7 @@ pub fn pack_rows_by(w: &[i8], rows: usize, d: usize, src_row: impl Fn(usize) -> 
         let rem = i.checked_rem(groups * PACK_ROWS * PACK_DEPTH).unwrap_or(0);
         let (g, rem) = (rem / (PACK_ROWS * PACK_DEPTH), rem % (PACK_ROWS * PACK_DEPTH));
         let (r, k) = (block * PACK_ROWS + rem / PACK_DEPTH, g * PACK_DEPTH + rem % PACK_DEPTH);
-        *o = if r < rows && k < d { w.get(src_row(r) * d + k).copied().unwrap_or(0) } else { 0 };
+        *o = if r < rows && k < d { at(r, k) } else { 0 };
     }
 }
 
@@ -415,4 +431,17 @@ pub fn requantize_doubled(acc: &[i32], mult: &[i32], e1: &[i32], k: &[i32], min:
 pub fn requantize_doubled_one(acc: i32, mult: i32, e1: i32, k: i32) -> i32 {
     let r = k.wrapping_sub((acc < 0) as i32) as i64 + ((2 * acc as i64 * mult as i64 + (1 << 31)) >> 32);
     (((r as i32) >> (e1 & 31)) >> 1).clamp(-128, 127)
+}
+
+/// [`crate::int8::depthwise_taps`], the reference: per tap `[xo, wo]`,
+/// `acc[o] += (x[xo + o] - zp) * w[wo + o]` for every channel `o < acc.len()`, wrapping i32.
+/// The caller checked that every tap lies inside `x` and `w`.
+pub fn depthwise_taps(acc: &mut [i32], x: &[i8], w: &[i8], zp: i32, taps: &[[usize; 2]]) {
+    let n = acc.len();
+    for &[xo, wo] in taps {
+        let (Some(xs), Some(ws)) = (x.get(xo..xo + n), w.get(wo..wo + n)) else { return };
+        for ((a, &xv), &wv) in acc.iter_mut().zip(xs).zip(ws) {
+            *a = a.wrapping_add((xv as i32).wrapping_sub(zp).wrapping_mul(wv as i32));
+        }
+    }
 }

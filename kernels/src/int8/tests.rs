@@ -204,7 +204,7 @@ fn packed_paths_match_scalar() {
     check_packed("neon", super::aarch64::neon::matvec_packed);
 }
 
-/// [`super::matmul_packed`] (the 4-row kernels and the row-by-row rest) against the scalar
+/// [`super::matmul_packed`] (the 4-row kernels, AVX2 and VNNI, and the row-by-row rest) against the scalar
 /// packed reference row by row: every row count 0..=9 (whole quads and tails), depths with and
 /// without a tail group, odd and single output channels, extreme inputs (u = 255, w = -128).
 #[test]
@@ -228,12 +228,30 @@ fn matmul_packed_matches_scalar() {
                     let bias: std::vec::Vec<i32> = (0..r).map(|_| rng.next() as i32 >> 3).collect();
                     let mut got = std::vec![7i32; p * r + 5];
                     super::matmul_packed(&u, d, &pk, &bias, &mut got[..p * r]);
-                    for i in 0..p {
-                        let mut want = std::vec![0i32; r];
-                        scalar::matvec_packed(&u[i * d..(i + 1) * d], &pk, &bias, &mut want);
-                        assert_eq!(&got[i * r..(i + 1) * r], &want[..], "d = {d}, r = {r}, p = {p}, row {i}");
+                    let mut want = std::vec![0i32; p * r];
+                    for (i, o) in want.chunks_exact_mut(r).enumerate() {
+                        scalar::matvec_packed(&u[i * d..(i + 1) * d], &pk, &bias, o);
                     }
+                    assert_eq!(&got[..p * r], &want[..], "d = {d}, r = {r}, p = {p}");
                     assert_eq!(&got[p * r..], &[7; 5], "past the rows untouched");
+                    // The 4-row kernels themselves (the dispatcher runs only this CPU's best).
+                    #[cfg(target_arch = "x86_64")]
+                    if p >= 4 {
+                        let mut four = std::vec![7i32; 4 * r];
+                        if detected() >= X86Level::Avx2Fma {
+                            // SAFETY: AVX2 and FMA detected just above; 4 rows of D and of R.
+                            unsafe { super::x86_64::avx2::matmul4_packed(&u[..4 * d], d, &pk, &bias, &mut four) };
+                            assert_eq!(four, want[..4 * r], "avx2: d = {d}, r = {r}");
+                        }
+                        if detected() >= X86Level::Avx512Vnni && d > 0 {
+                            four.fill(7);
+                            // SAFETY: AVX-512 VNNI detected just above; as above.
+                            unsafe {
+                                super::x86_64::avx512::matmul4_packed_vnni(&u[..4 * d], d, &pk, &bias, &mut four)
+                            };
+                            assert_eq!(four, want[..4 * r], "vnni: d = {d}, r = {r}");
+                        }
+                    }
                 }
             }
         }
@@ -420,4 +438,64 @@ fn requantize_doubled_matches_requantize() {
         checked += 1;
     }
     assert!(checked > 10_000, "{checked}");
+}
+
+/// Depthwise tap sets: channel counts 1..70 (odd ones, tails of every SIMD width), 1 to 9 taps
+/// (a 3x3 kernel, and its border subsets) at unaligned offsets, random bytes, all -128 / all 127
+/// extremes, zero points -128, 0, 127 and random, accumulators starting from a bias.
+fn check_depthwise(name: &str, path: impl Fn(&mut [i32], &[i8], &[i8], i32, &[[usize; 2]])) {
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let (mut x, mut w) = ([0i8; 1100], [0i8; 1100]);
+    for c in 1..70usize {
+        for (round, zp) in [0, -128, 127, 5, -77].into_iter().enumerate() {
+            match round {
+                // |x - zp| = 255 against w = -128: the largest products, both signs.
+                1 => (x.fill(127), w.fill(-128)),
+                2 => (x.fill(-128), w.fill(-128)),
+                _ => (rng.fill(&mut x), rng.fill(&mut w)),
+            };
+            let ntaps = 1 + (rng.next() % 9) as usize;
+            let taps: std::vec::Vec<[usize; 2]> =
+                (0..ntaps).map(|t| [1 + t * c + (rng.next() % 3) as usize, t * c + (t % 2)]).collect();
+            let bias: std::vec::Vec<i32> = (0..c).map(|_| rng.next() as i32 >> 8).collect();
+            let (mut want, mut got) = (bias.clone(), bias.clone());
+            scalar::depthwise_taps(&mut want, &x, &w, zp, &taps);
+            path(&mut got, &x, &w, zp, &taps);
+            assert_eq!(got, want, "{name}: c {c}, zp {zp}, taps {taps:?}");
+        }
+    }
+}
+
+#[test]
+fn depthwise_dispatch_matches_scalar_and_refuses_taps_outside() {
+    check_depthwise("dispatch", |a, x, w, zp, t| assert!(super::depthwise_taps(a, x, w, zp, t)));
+    // An int32 zero point outside int8 takes the reference (exact in wrapping i32).
+    let mut acc = [0; 3];
+    assert!(super::depthwise_taps(&mut acc, &[1, 2, 3], &[1, 1, 1], 1000, &[[0, 0]]));
+    assert_eq!(acc, [-999, -998, -997]);
+    // A tap reaching past the input or the filter: refused, nothing changed.
+    let mut acc = [7; 4];
+    assert!(!super::depthwise_taps(&mut acc, &[0; 8], &[0; 8], 0, &[[0, 0], [5, 0]]));
+    assert!(!super::depthwise_taps(&mut acc, &[0; 8], &[0; 8], 0, &[[0, usize::MAX]]));
+    assert_eq!(acc, [7; 4]);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn depthwise_x86_paths_match_scalar() {
+    if detected() >= X86Level::Avx2Fma {
+        // SAFETY: AVX2 and FMA detected just above; the cases keep every tap inside x and w and
+        // the zero point in int8.
+        check_depthwise("avx2", |a, x, w, zp, t| unsafe { super::x86_64::avx2::depthwise_taps(a, x, w, zp, t) });
+    }
+    if detected() >= X86Level::Avx512 {
+        // SAFETY: AVX-512F/BW/VL detected just above; as above.
+        check_depthwise("avx512", |a, x, w, zp, t| unsafe { super::x86_64::avx512::depthwise_taps(a, x, w, zp, t) });
+    }
+}
+
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+#[test]
+fn depthwise_neon_matches_scalar() {
+    check_depthwise("neon", super::aarch64::neon::depthwise_taps);
 }

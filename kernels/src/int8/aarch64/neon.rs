@@ -104,3 +104,35 @@ pub fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i32]) {
         b += 1;
     }
 }
+
+/// [`crate::int8::depthwise_taps`], NEON path: 8 channels at a time, `x - zp` widened to i16
+/// (`|x - zp| <= 255`), multiplied by the widened weights into i32 by `smlal`/`smlal2`, the two
+/// accumulators in registers across all taps. The last `acc.len() % 8` channels are scalar.
+/// The caller checked the taps' ranges (as for the reference).
+pub fn depthwise_taps(acc: &mut [i32], x: &[i8], w: &[i8], zp: i32, taps: &[[usize; 2]]) {
+    let n = acc.len();
+    let mut o = 0;
+    while o + 8 <= n {
+        // SAFETY: NEON is always present on aarch64; channels o..o + 8 <= n of `acc` and of every
+        // tap's `x` and `w` ranges (the dispatcher checked them).
+        unsafe {
+            let z = vdupq_n_s16(zp as i16);
+            let mut lo = vld1q_s32(acc.as_ptr().add(o));
+            let mut hi = vld1q_s32(acc.as_ptr().add(o + 4));
+            for &[xo, wo] in taps {
+                let xv = vsubq_s16(vmovl_s8(vld1_s8(x.as_ptr().add(xo + o))), z);
+                let wv = vmovl_s8(vld1_s8(w.as_ptr().add(wo + o)));
+                lo = vmlal_s16(lo, vget_low_s16(xv), vget_low_s16(wv));
+                hi = vmlal_high_s16(hi, xv, wv);
+            }
+            vst1q_s32(acc.as_mut_ptr().add(o), lo);
+            vst1q_s32(acc.as_mut_ptr().add(o + 4), hi);
+        }
+        o += 8;
+    }
+    for &[xo, wo] in taps {
+        for k in o..n {
+            acc[k] = acc[k].wrapping_add((x[xo + k] as i32 - zp) * w[wo + k] as i32);
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! and pairwise added into i32 by `vpmaddwd`. Exact: a pair of i8 products is at most 2 * 2^14,
 //! far inside i32; the running sums wrap like the scalar reference.
 
+use super::tail_word;
 use core::arch::x86_64::*;
 
 /// Sum of the eight i32 lanes.
@@ -130,6 +131,68 @@ pub unsafe fn matvec_packed(u: &[u8], packed: &[i8], bias: &[i32], out: &mut [i3
     }
 }
 
+/// [`matvec_packed`] for 4 input rows at once (`u` row-major `[4, d]`, `out` row-major `[4, R]`,
+/// `R = bias.len()`): each 16-byte weight chunk, sign-extended once, feeds four `vpmaddwd`, one per
+/// input row, so a convolution tile widens its packed filter a quarter as often. Half a block
+/// (8 output rows, two chunks per group) per pass keeps the 8 sums, 2 weights and 4 inputs in
+/// the 16 registers.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `u.len() >= 4 * d`, `out.len() >= 4 * R`,
+/// `packed.len() >= packed_len(R, d)`.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn matmul4_packed(u: &[u8], d: usize, packed: &[i8], bias: &[i32], out: &mut [i32]) {
+    let groups = d.div_ceil(4);
+    let full = d / 4;
+    let rows = bias.len();
+    let tails = [0, 1, 2, 3].map(|i| tail_word(u.get(i * d..(i + 1) * d).unwrap_or_default()));
+    // The 4 inputs of group g of row i, as i16, repeated for the 4 rows of a chunk.
+    let inputs = |i: usize, g: usize| {
+        let word = if g < full {
+            // SAFETY: group g < full of row i lies in u[i * d..(i + 1) * d] (caller's contract).
+            unsafe { u.as_ptr().add(i * d + 4 * g).cast::<i32>().read_unaligned() }
+        } else {
+            tails[i]
+        };
+        _mm256_cvtepu8_epi16(_mm_set1_epi32(word))
+    };
+    let mut b = 0;
+    while b * 16 < rows {
+        for half in 0..2 {
+            let base = b * 16 + half * 8;
+            if base >= rows {
+                break;
+            }
+            let mut acc = [[_mm256_setzero_si256(); 2]; 4];
+            for g in 0..groups {
+                // SAFETY: block b, group g, chunks 2 * half and 2 * half + 1 lie inside `packed`.
+                let (w0, w1) = unsafe {
+                    let p = packed.as_ptr().add((b * groups + g) * 64 + 32 * half);
+                    (load16(p), load16(p.add(16)))
+                };
+                for (i, a) in acc.iter_mut().enumerate() {
+                    let x = inputs(i, g);
+                    a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(w0, x));
+                    a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(w1, x));
+                }
+            }
+            let live = (rows - base).min(8);
+            for (i, a) in acc.iter().enumerate() {
+                // Adjacent lanes are the two halves of one output row's sum.
+                let s = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_hadd_epi32(a[0], a[1]));
+                let mut sums = [0i32; 8];
+                // SAFETY: `sums` holds 8 i32.
+                unsafe { _mm256_storeu_si256(sums.as_mut_ptr().cast(), s) };
+                let row = &mut out[i * rows + base..i * rows + base + live];
+                for ((o, &v), &bv) in row.iter_mut().zip(&sums).zip(&bias[base..base + live]) {
+                    *o = bv.wrapping_add(v);
+                }
+            }
+        }
+        b += 1;
+    }
+}
+
 /// TFLite requantisation of 8 lanes (see the AVX-512 version for the steps).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
@@ -182,11 +245,12 @@ pub unsafe fn requantize(
     let per_channel = c > 1;
     let (zp, lo, hi) = (_mm256_set1_epi32(zero_point), _mm256_set1_epi32(min), _mm256_set1_epi32(max));
     let mut i = 0;
-    while i + 8 <= n && (!per_channel || i % c + 8 <= c) {
+    // The channel of element i (i % c as a running index: no division per chunk).
+    let mut ch = 0;
+    while i + 8 <= n && (!per_channel || ch + 8 <= c) {
         // SAFETY: elements i..i + 8 <= n of acc/out and ch..ch + 8 <= c of mult/shift.
         unsafe {
             let a = _mm256_loadu_si256(acc.as_ptr().add(i).cast());
-            let ch = i % c;
             let (m, s) = if per_channel {
                 (_mm256_loadu_si256(mult.as_ptr().add(ch).cast()), _mm256_loadu_si256(shift.as_ptr().add(ch).cast()))
             } else {
@@ -200,6 +264,10 @@ pub unsafe fn requantize(
             }
         }
         i += 8;
+        ch += 8;
+        if ch >= c {
+            ch = 0;
+        }
     }
     // The rest (fewer than 8, or a channel list not a multiple of 8): scalar, channels rotated
     // to start at i % c.
@@ -207,5 +275,42 @@ pub unsafe fn requantize(
         let ch = if per_channel { k % c } else { 0 };
         let v = super::super::scalar::multiply_by_quantized_multiplier(acc[k], mult[ch], shift[ch]);
         out[k] = v.wrapping_add(zero_point).clamp(min, max) as i8;
+    }
+}
+
+/// [`crate::int8::depthwise_taps`], AVX2 path: 16 channels at a time, their accumulators in
+/// registers across all taps; `(x - zp) * w` is exact in i16 (`|x - zp| <= 255`, `|w| <= 128`),
+/// then sign-extended into two 8-lane i32 sums. The last `acc.len() % 16` channels are scalar.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; every tap `[xo, wo]` has `xo + acc.len() <= x.len()` and
+/// `wo + acc.len() <= w.len()`; `-128 <= zp <= 127`.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn depthwise_taps(acc: &mut [i32], x: &[i8], w: &[i8], zp: i32, taps: &[[usize; 2]]) {
+    let n = acc.len();
+    let z = _mm256_set1_epi16(zp as i16);
+    let mut o = 0;
+    while o + 16 <= n {
+        // SAFETY: channels o..o + 16 <= n of `acc`, and of every tap's `x` and `w` ranges.
+        unsafe {
+            let mut lo = _mm256_loadu_si256(acc.as_ptr().add(o).cast());
+            let mut hi = _mm256_loadu_si256(acc.as_ptr().add(o + 8).cast());
+            for &[xo, wo] in taps {
+                let xv = _mm256_sub_epi16(load16(x.as_ptr().add(xo + o)), z);
+                let p = _mm256_mullo_epi16(xv, load16(w.as_ptr().add(wo + o)));
+                lo = _mm256_add_epi32(lo, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(p)));
+                hi = _mm256_add_epi32(hi, _mm256_cvtepi16_epi32(_mm256_extracti128_si256::<1>(p)));
+            }
+            _mm256_storeu_si256(acc.as_mut_ptr().add(o).cast(), lo);
+            _mm256_storeu_si256(acc.as_mut_ptr().add(o + 8).cast(), hi);
+        }
+        o += 16;
+    }
+    if o < n {
+        for &[xo, wo] in taps {
+            for k in o..n {
+                acc[k] = acc[k].wrapping_add((x[xo + k] as i32 - zp) * w[wo + k] as i32);
+            }
+        }
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! Tails use masked loads (bytes past the end read as 0 and contribute nothing).
 
+use super::tail_word;
 use core::arch::x86_64::*;
 
 #[inline]
@@ -268,6 +269,9 @@ pub unsafe fn requantize(
     let (zp, lo, hi) = (_mm512_set1_epi32(zero_point), _mm512_set1_epi32(min), _mm512_set1_epi32(max));
     let (m1, s1) = (_mm512_set1_epi32(mult[0]), _mm512_set1_epi32(shift[0]));
     let mut i = 0;
+    // The channel of element i (i % c, kept as a running index: a division per chunk costs more
+    // than the requantisation of a short channel list).
+    let mut ch = 0;
     while i < n {
         let live = (n - i).min(16);
         let k = lanes16(live);
@@ -276,7 +280,6 @@ pub unsafe fn requantize(
         // straddles the end of the channel list: the dispatcher checks).
         unsafe {
             let a = _mm512_maskz_loadu_epi32(k, acc.as_ptr().add(i));
-            let ch = i % c;
             let (m, s) = if per_channel {
                 (
                     _mm512_maskz_loadu_epi32(k, mult.as_ptr().add(ch)),
@@ -289,17 +292,11 @@ pub unsafe fn requantize(
             _mm512_mask_cvtepi32_storeu_epi8(out.as_mut_ptr().add(i).cast(), k, r);
         }
         i += 16;
+        ch += 16;
+        if ch >= c {
+            ch = 0;
+        }
     }
-}
-
-/// The last `row.len() % 4` bytes of `row`, zero-padded to one little-endian word (0 when the
-/// length is a multiple of 4): the partial group the packed VNNI kernels add last.
-#[inline(always)]
-fn tail_word(row: &[u8]) -> i32 {
-    let mut t = [0u8; 4];
-    let rest = row.get(row.len() / 4 * 4..).unwrap_or_default();
-    t[..rest.len()].copy_from_slice(rest);
-    i32::from_le_bytes(t)
 }
 
 /// A mask of the first `live` (<= 16) of 16 lanes.
@@ -358,5 +355,40 @@ pub unsafe fn matmul4_packed_vnni(u: &[u8], d: usize, packed: &[i8], bias: &[i32
             _mm512_mask_storeu_epi32(o.add(3 * rows), m, a3);
         }
         b += 1;
+    }
+}
+
+/// [`crate::int8::depthwise_taps`], AVX-512BW path: 32 channels at a time (the last chunk
+/// masked), their accumulators in two registers across all taps; `(x - zp) * w` exact in i16
+/// (`|x - zp| <= 255`, `|w| <= 128`), sign-extended into 16-lane i32 sums.
+///
+/// # Safety
+/// The CPU must support AVX-512F, BW and VL (`X86Level::Avx512`); every tap `[xo, wo]` has
+/// `xo + acc.len() <= x.len()` and `wo + acc.len() <= w.len()`; `-128 <= zp <= 127`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+pub unsafe fn depthwise_taps(acc: &mut [i32], x: &[i8], w: &[i8], zp: i32, taps: &[[usize; 2]]) {
+    let n = acc.len();
+    let z = _mm512_set1_epi16(zp as i16);
+    let mut o = 0;
+    while o < n {
+        let live = (n - o).min(32);
+        let m = tail_mask(live) as __mmask32;
+        let (m0, m1) = (lanes16(live), lanes16(live.saturating_sub(16)));
+        // SAFETY: the masks cover channels o..o + live <= n of `acc`, and of every tap's `x` and
+        // `w` ranges; masked-off lanes are neither read nor written.
+        unsafe {
+            let mut lo = _mm512_maskz_loadu_epi32(m0, acc.as_ptr().add(o));
+            let mut hi = _mm512_maskz_loadu_epi32(m1, acc.as_ptr().add(o + 16));
+            for &[xo, wo] in taps {
+                let xv = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, x.as_ptr().add(xo + o).cast()));
+                let wv = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, w.as_ptr().add(wo + o).cast()));
+                let p = _mm512_mullo_epi16(_mm512_sub_epi16(xv, z), wv);
+                lo = _mm512_add_epi32(lo, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(p)));
+                hi = _mm512_add_epi32(hi, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64::<1>(p)));
+            }
+            _mm512_mask_storeu_epi32(acc.as_mut_ptr().add(o), m0, lo);
+            _mm512_mask_storeu_epi32(acc.as_mut_ptr().add(o + 16), m1, hi);
+        }
+        o += 32;
     }
 }
