@@ -204,7 +204,9 @@ impl<'a> DiagGmm<'a> {
         if variances.len() != inv_sigma.len() {
             return Err(Error::Shape { what: "covariances", expected: inv_sigma.len(), found: variances.len() });
         }
-        inv_sigma.copy_from_slice(variances);
+        for (s, &v) in inv_sigma.iter_mut().zip(variances) {
+            *s = v;
+        }
         prepare(weights, means, inv_sigma, inv_sigma_err, log_norm, log_norm_lo, log_weights)?;
         Ok(DiagGmm { k, d, weights, means, inv_sigma, inv_sigma_err, log_norm, log_norm_lo, log_weights })
     }
