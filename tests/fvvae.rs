@@ -49,7 +49,7 @@ fn with_encoder<R>(f: &Fixture, body: impl FnOnce(&mut Encoder<'_, '_>, DecoderL
 
 /// Every set's FV through `push` (first half of each set) and `push_batch` (second half).
 fn fvs(f: &Fixture, options: FvVaeOptions, norm: Normalization) -> Vec<f32> {
-    with_encoder(&f, |enc, layer| {
+    with_encoder(f, |enc, layer| {
         assert_eq!((layer.p(), layer.l()), (P, L));
         let mut storage = vec![0f32; FvVaeAccumulator::storage_len_with(P, L, options)];
         let mut acc = FvVaeAccumulator::new(layer, options, &mut storage).unwrap();
