@@ -332,6 +332,7 @@ fn check_within(v: &[f32], bounds: &[(f32, f32)], a: f32, b: f32, delta: f32, ca
     prop_assert_eq!(count, def.len());
     prop_assert_eq!(&want[..count.min(cap)], &def[..count.min(cap)]);
     type WithinFn = fn(&[f32], &[f32], &[f32], f32, f32, &mut dyn FnMut(f32) -> f32, &mut [u32]) -> usize;
+    #[allow(unused_mut)] // pushed to on x86_64 only
     let mut all: Vec<(&str, WithinFn)> =
         vec![("dispatch", |v, n, e, a, b, t, out| vq::indices_within(v, n, e, a, b, t, out))];
     #[cfg(target_arch = "x86_64")]
