@@ -278,7 +278,7 @@ const PHASE_TILE_BYTES: usize = 4096;
 /// The filter taps `r, r + stride, ...` below `k` of phase `r` (output coordinates `o` with
 /// `(o + pad) % stride == r`): how many there are.
 fn phase_taps(r: usize, k: usize, stride: usize) -> usize {
-    k.saturating_sub(r).div_ceil(stride)
+    k.saturating_sub(r).div_ceil(stride.max(1)) // (strides are at least 1: checked when described)
 }
 
 /// `(ry, rx, depth, offset)` of every phase `(ry, rx)`, row-major: its patch depth and where its
@@ -352,6 +352,8 @@ fn eval_phases(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -
         d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.stride_h, d.stride_w, d.pad_h, d.pad_w, d.tile,
     ]
     .map(|v| v as usize);
+    // Strides are at least 1 (checked when described), which the optimiser cannot see.
+    let (sh, sw) = (sh.max(1), sw.max(1));
     let (phase_bias, rest) = super::split(run.params, sh * sw * oc)?;
     let (mult, shift) = super::split(rest, oc)?;
     let (lut, packed) = (as_i8(run.lut)?, d.flags & PACKED != 0);
@@ -382,8 +384,10 @@ fn eval_phases(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -
                     if packed {
                         int8::matmul_packed(patches, depth, filter, pb, acc);
                     } else {
-                        for (x, a) in as_i8(patches)?.chunks_exact(depth.max(1)).zip(acc.chunks_exact_mut(oc.max(1))) {
-                            int8::matvec(x, filter, pb, a);
+                        // (indexed, not zipped: a zip of two chunk iterators divides by their sizes,
+                        // which the optimiser cannot prove non-zero, in the no-panic image)
+                        for (t, a) in acc.chunks_exact_mut(oc.max(1)).enumerate() {
+                            int8::matvec(as_i8(super::sub(patches, t * depth..(t + 1) * depth)?)?, filter, pb, a);
                         }
                     }
                     // One requantisation per tile, into the patch area (the patches are spent),
@@ -392,7 +396,9 @@ fn eval_phases(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -
                     int8::requantize(acc, mult, shift, d.out_zp, d.act_min, d.act_max, q);
                     for (t, px) in q.chunks_exact(oc.max(1)).enumerate() {
                         let at = ((b * oh + oy) * ow + ox0 + (k0 + t) * sw) * oc;
-                        super::sub_mut(y, at..at + oc)?.copy_from_slice(px);
+                        for (to, &v) in super::sub_mut(y, at..at + oc)?.iter_mut().zip(px) {
+                            *to = v;
+                        }
                     }
                     k0 += count;
                 }
@@ -411,7 +417,7 @@ fn phase_patch(d: &OpDesc, image: &[u8], [oy, ox, ry, rx]: [usize; 4], patch: &m
     let ntx = phase_taps(rx, kw, sw);
     // Tap column tx (kx = rx + (ntx - 1 - tx) * stride_w) reads input column ix0 + tx.
     // (ox + pw - kx is a multiple of sw for the phase's taps: the division is exact.)
-    let ix0 = ((ox + pw) as isize - (rx + ntx.saturating_sub(1) * sw) as isize) / sw.max(1) as isize;
+    let ix0 = ((ox + pw) as isize - (rx + ntx.saturating_sub(1) * sw) as isize).checked_div(sw as isize).unwrap_or(-1);
     let flip = pad ^ d.in_zp as u8; // 0x80 when packed (unsigned inputs), else 0
     let row_len = ntx * c;
     for (ty, ky) in (ry..kh).step_by(sh.max(1)).enumerate() {

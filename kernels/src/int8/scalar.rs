@@ -80,10 +80,12 @@ pub fn matvec(x: &[i8], w: &[i8], bias: &[i32], out: &mut [i32]) {
 /// min, max)` with `c = i % channels` (`channels = mult.len()`). Callers guarantee
 /// `mult.len() == shift.len() >= 1` and `acc.len() >= out.len()`.
 pub fn requantize(acc: &[i32], mult: &[i32], shift: &[i32], zero_point: i32, min: i32, max: i32, out: &mut [i8]) {
-    let channels = mult.len();
-    for (i, o) in out.iter_mut().enumerate() {
+    let channels = mult.len().max(1);
+    for (i, (o, &a)) in out.iter_mut().zip(acc).enumerate() {
         let c = i % channels;
-        let v = multiply_by_quantized_multiplier(acc[i], mult[c], shift[c]).wrapping_add(zero_point);
+        // (in range by the callers' guarantee: `get` keeps the check out of the no-panic image)
+        let (Some(&m), Some(&s)) = (mult.get(c), shift.get(c)) else { return };
+        let v = multiply_by_quantized_multiplier(a, m, s).wrapping_add(zero_point);
         *o = v.clamp(min, max) as i8;
     }
 }
