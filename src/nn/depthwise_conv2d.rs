@@ -108,9 +108,8 @@ pub(crate) fn eval(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8
 /// reads the input pixel's channels in place; otherwise each input channel is first repeated
 /// `depth_multiplier` times into the patch, so that output channel `o` meets its input there.
 fn eval_rows(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
-    let [n, h, wd, c, oh, ow, oc, kh, kw, dm] =
-        [d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.depth_mult].map(|v| v as usize);
-    let [sh, sw, dh, dw, ph, pw] = [d.stride_h, d.stride_w, d.dil_h, d.dil_w, d.pad_h, d.pad_w].map(|v| v as isize);
+    let [n, c, oh, ow, oc, kh, kw, dm] =
+        [d.batches, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.depth_mult].map(|v| v as usize);
     let w = run.weights(d)?;
     let (bias, rest) = super::split(run.params, oc)?;
     let (mult, shift) = super::split(rest, oc)?;
@@ -126,34 +125,24 @@ fn eval_rows(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> 
             for (ox, acc) in (0..ow as isize).zip(row_acc.chunks_exact_mut(oc.max(1))) {
                 acc.copy_from_slice(bias);
                 let mut nt = 0;
-                for ky in 0..kh {
-                    let iy = oy * sh - ph + ky as isize * dh;
-                    if iy < 0 || iy as usize >= h {
-                        continue;
-                    }
-                    for kx in 0..kw {
-                        let ix = ox * sw - pw + kx as isize * dw;
-                        if ix < 0 || ix as usize >= wd {
-                            continue;
+                taps_inside(d, b, oy, ox, |at, tap| {
+                    let xo = if dm == 1 {
+                        at
+                    } else {
+                        let dst = super::sub_mut(patch, nt * oc..(nt + 1) * oc)?;
+                        for (rep, &v) in dst.chunks_exact_mut(dm.max(1)).zip(super::sub(x, at..at + c)?) {
+                            rep.fill(v);
                         }
-                        let at = ((b * h + iy as usize) * wd + ix as usize) * c;
-                        let xo = if dm == 1 {
-                            at
-                        } else {
-                            let dst = super::sub_mut(patch, nt * oc..(nt + 1) * oc)?;
-                            for (rep, &v) in dst.chunks_exact_mut(dm.max(1)).zip(super::sub(x, at..at + c)?) {
-                                rep.fill(v);
-                            }
-                            nt * oc
-                        };
-                        *taps.get_mut(nt).ok_or(short)? = [xo, (ky * kw + kx) * oc];
-                        nt += 1;
-                        if nt == TAPS {
-                            run_taps(acc, if dm == 1 { x } else { patch }, w, d.in_zp, &taps)?;
-                            nt = 0;
-                        }
+                        nt * oc
+                    };
+                    *taps.get_mut(nt).ok_or(short)? = [xo, tap * oc];
+                    nt += 1;
+                    if nt == TAPS {
+                        run_taps(acc, if dm == 1 { x } else { patch }, w, d.in_zp, &taps)?;
+                        nt = 0;
                     }
-                }
+                    Ok(())
+                })?;
                 run_taps(acc, if dm == 1 { x } else { patch }, w, d.in_zp, taps.get(..nt).unwrap_or(&[]))?;
             }
             // One requantisation per output row where the SIMD paths take whole rows (channels in
@@ -171,6 +160,34 @@ fn eval_rows(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> 
     Ok(())
 }
 
+/// Calls `f(at, tap)` for every filter tap of output pixel `(oy, ox)` of image `b` that reads
+/// inside the image: `at` is the input pixel's first element, `tap = ky * k_w + kx`.
+#[inline(always)]
+fn taps_inside(
+    d: &OpDesc,
+    b: usize,
+    oy: isize,
+    ox: isize,
+    mut f: impl FnMut(usize, usize) -> Result<()>,
+) -> Result<()> {
+    let [h, wd, c, kh, kw] = [d.in_h, d.in_w, d.in_c, d.k_h, d.k_w].map(|v| v as usize);
+    let [sh, sw, dh, dw, ph, pw] = [d.stride_h, d.stride_w, d.dil_h, d.dil_w, d.pad_h, d.pad_w].map(|v| v as isize);
+    for ky in 0..kh {
+        let iy = oy * sh - ph + ky as isize * dh;
+        if iy < 0 || iy as usize >= h {
+            continue;
+        }
+        for kx in 0..kw {
+            let ix = ox * sw - pw + kx as isize * dw;
+            if ix < 0 || ix as usize >= wd {
+                continue;
+            }
+            f(((b * h + iy as usize) * wd + ix as usize) * c, ky * kw + kx)?;
+        }
+    }
+    Ok(())
+}
+
 fn run_taps(acc: &mut [i32], x: &[i8], w: &[i8], zp: i32, taps: &[[usize; 2]]) -> Result<()> {
     if int8::depthwise_taps(acc, x, w, zp, taps) {
         Ok(())
@@ -183,9 +200,7 @@ fn run_taps(acc: &mut [i32], x: &[i8], w: &[i8], zp: i32, taps: &[[usize; 2]]) -
 /// channels against the filter tap per tap inside the image, then one requantisation of the
 /// pixel. Same products and sums as the reference loop (wrapping i32 sums in any order).
 fn eval_pixels(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -> Result<()> {
-    let [n, h, wd, c, oh, ow, oc, kh, kw, dm] =
-        [d.batches, d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.k_h, d.k_w, d.depth_mult].map(|v| v as usize);
-    let [sh, sw, dh, dw, ph, pw] = [d.stride_h, d.stride_w, d.dil_h, d.dil_w, d.pad_h, d.pad_w].map(|v| v as isize);
+    let [n, c, oh, ow, oc, dm] = [d.batches, d.in_c, d.out_h, d.out_w, d.out_c, d.depth_mult].map(|v| v as usize);
     let w = run.weights(d)?;
     let (bias, rest) = super::split(run.params, oc)?;
     let (mult, shift) = super::split(rest, oc)?;
@@ -196,22 +211,11 @@ fn eval_pixels(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -
         for oy in 0..oh as isize {
             for ox in 0..ow as isize {
                 acc.copy_from_slice(super::sub(bias, 0..oc)?);
-                for ky in 0..kh {
-                    let iy = oy * sh - ph + ky as isize * dh;
-                    if iy < 0 || iy as usize >= h {
-                        continue;
-                    }
-                    for kx in 0..kw {
-                        let ix = ox * sw - pw + kx as isize * dw;
-                        if ix < 0 || ix as usize >= wd {
-                            continue;
-                        }
-                        let at = ((b * h + iy as usize) * wd + ix as usize) * c;
-                        let tap = (ky * kw + kx) * oc;
-                        let (xs, ws) = (super::sub(x, at..at + c)?, super::sub(w, tap..tap + oc)?);
-                        int8::pairs::depthwise_tap(acc, xs, ws, d.in_zp, dm);
-                    }
-                }
+                taps_inside(d, b, oy, ox, |at, tap| {
+                    let (xs, ws) = (super::sub(x, at..at + c)?, super::sub(w, tap * oc..(tap + 1) * oc)?);
+                    int8::pairs::depthwise_tap(acc, xs, ws, d.in_zp, dm);
+                    Ok(())
+                })?;
                 if let Some(out) = px.next() {
                     int8::scalar::requantize_channels(acc, mult, shift, d.out_zp, d.act_min, d.act_max, out);
                 }
