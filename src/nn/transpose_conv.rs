@@ -53,7 +53,12 @@ pub(crate) fn describe(s: &Setup<'_, '_>) -> Result<OpDesc> {
     // phase into the arena.
     // (Strides up to the kernel size: then there are at most kh * kw phases, each with a tap; a
     // damaged stride cannot make the set-up loop over empty phases.)
-    let phased = int8::prefers_packed() && sh <= kh && sw <= kw;
+    // And only where the output is not much larger than the input times the strides: each output
+    // pixel multiplies all its phase's taps, padding included, where the gather form multiplies
+    // only the taps that read an input pixel, so a small input under a large kernel (output far
+    // beyond input x stride) would cost the phase form up to kh * kw times the gather form's work.
+    let output_in_reach = (oh as u64) * (ow as u64) <= 4 * (h as u64) * (wd as u64) * (sh as u64) * (sw as u64);
+    let phased = int8::prefers_packed() && sh <= kh && sw <= kw && output_in_reach;
     let packed = phased && oc >= MIN_PACKED_ROWS;
     // Row-major weights in place (Cortex-M): the pairs form where the input channels come in groups of 4.
     let pairs = !phased && c.is_multiple_of(4) && kh <= MAX_TAPS && kw <= MAX_TAPS && h * wd * c <= MAX_PAIRS_INPUT;
@@ -362,10 +367,12 @@ fn eval_phases(d: &OpDesc, run: &mut Run<'_>, input: &[u8], output: &mut [u8]) -
     let tile = tile.max(1);
     for b in 0..n {
         let image = super::sub(input, b * h * wd * c..(b + 1) * h * wd * c)?;
-        for oy in 0..oh {
-            let ry = (oy + ph) % sh;
-            for rx in 0..sw {
-                let (_, _, depth, at) = phases(d).nth(ry * sw + rx).unwrap_or_default();
+        // Phase by phase (one pass over the phases: looking each one up per row would cost
+        // stride_h * stride_w steps a row), then the rows of that phase: oy = oy0, oy0 + sh, ...
+        // with (oy + ph) % sh == ry.
+        for (ry, rx, depth, at) in phases(d) {
+            let oy0 = (ry + sh - ph % sh) % sh;
+            for oy in (oy0..oh).step_by(sh) {
                 let filter = super::sub(lut, at..at + if packed { int8::packed_len(oc, depth) } else { oc * depth })?;
                 let pb = super::sub(phase_bias, (ry * sw + rx) * oc..(ry * sw + rx + 1) * oc)?;
                 // The output columns of this phase: ox = ox0, ox0 + sw, ... with (ox + pw) % sw == rx.
