@@ -15,14 +15,15 @@ ratio says little (two threads compete for the same shared cores), while process
 does not grow with the thread count says the extra thread costs nothing.
 """
 
-import json
 import os
-import struct
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from fvae_export import write_safetensors  # noqa: E402  (the project's own .safetensors writer)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FVAE = os.environ.get("FVAE", os.path.join(ROOT, "target", "release", "fvae"))
@@ -30,14 +31,6 @@ WORK = os.path.join(ROOT, "target", "threads-bench")
 DATA = os.path.join(ROOT, "tests", "data")
 REPEATS = int(os.environ.get("REPEATS", "5"))
 ROWS = 100_000
-
-
-def write_safetensors(path, name, arr):
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    header = json.dumps({name: {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [0, arr.nbytes]}})
-    header = header.encode() + b" " * ((8 - len(header) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(header)) + header + arr.tobytes())
 
 
 def cases():
@@ -56,7 +49,7 @@ def cases():
         q = rng.standard_normal((ROWS, d)).astype(np.float32)
         cb = np.stack([q[rng.integers(0, ROWS, 8)].mean(0) for _ in range(m)])
         cbp, qp = os.path.join(WORK, f"cb_d{d}.safetensors"), os.path.join(WORK, f"q_d{d}.npy")
-        write_safetensors(cbp, "codebook", cb)
+        write_safetensors(cbp, {"codebook": np.asarray(cb, dtype=np.float32)})
         np.save(qp, q)
         vo = os.path.join(WORK, f"vq_out_d{d}.npy")
         out.append((f"vq, D={d} M={m}", ["vq", "--codebook", cbp, "--input", qp, "--out", vo]))
