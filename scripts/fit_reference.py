@@ -20,27 +20,19 @@ odd rows are held out.
   the mean `inertia_` (sum of squared distances).
 """
 import json
-import struct
+import os
+import sys
+
 import numpy as np
 import sklearn
 from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from fvae_export import write_safetensors  # noqa: E402  (the project's own .safetensors writer)
+
 GMM_SEEDS = range(50)
 CASES = [("digits_k16", 16, [16, 64]), ("china_patches_k32", 32, [32, 256])]
-
-
-def write_safetensors(path, tensors):
-    header, blobs, off = {}, [], 0
-    for name, a in tensors:
-        b = np.ascontiguousarray(a, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 out = {"sklearn": sklearn.__version__, "gmm": {}, "gmm_same_start": {}, "kmeans": {}}
@@ -67,7 +59,7 @@ for case, k, ms in CASES:
     w = nk / nk.sum()
     # Rounded to f32 (what the file holds) before scikit-learn starts from it.
     w32, m32, v32 = w.astype(np.float32), means.astype(np.float32), var.astype(np.float32)
-    write_safetensors(f"tests/data/fit/{case}_init.safetensors", [("weights", w32), ("means", m32), ("covariances", v32)])
+    write_safetensors(f"tests/data/fit/{case}_init.safetensors", {"weights": w32, "means": m32, "covariances": v32})
     w64 = w32.astype(np.float64)
     g = GaussianMixture(k, covariance_type="diag", weights_init=w64 / w64.sum(), means_init=m32.astype(np.float64),
                         precisions_init=1 / v32.astype(np.float64)).fit(train)

@@ -32,9 +32,8 @@ fv_vlfeat_raw.npy, fv_vlfeat_improved.npy) and stops if they disagree beyond 1e-
 Usage: python3 scripts/make_embedded_fixture.py [--rows 128]   (numpy only; run from anywhere)
 """
 import argparse
-import json
 import pathlib
-import struct
+import sys
 
 import numpy as np
 
@@ -42,20 +41,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CASE = ROOT / "tests/data/gmm/digits_k16"
 OUT = ROOT / "tests/data/embedded"
 
-
-def read_safetensors(path):
-    raw = path.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    body = raw[8 + n :]
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        assert t["dtype"] == "F32", (name, t["dtype"])
-        a, b = t["data_offsets"]
-        out[name] = np.frombuffer(body[a:b], dtype="<f4").reshape(t["shape"]).astype(np.float64)
-    return out
+sys.path.insert(0, str(ROOT / "tools"))
+from fvae_export import read_safetensors, write_safetensors  # noqa: E402  (the project's own reader and writer)
 
 
 def log_densities(x, means, var):
@@ -86,18 +73,6 @@ def improved(fv):
     return z / norm if norm > 0 else z
 
 
-def write_safetensors(path, tensors):
-    header, offset = {}, 0
-    for name, a in tensors.items():
-        a = np.ascontiguousarray(a, dtype="<f4")
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
-        offset += a.nbytes
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)  # the data section starts 8-aligned, as the safetensors library writes
-    body = b"".join(np.ascontiguousarray(a, dtype="<f4").tobytes() for a in tensors.values())
-    path.write_bytes(struct.pack("<Q", len(text)) + text + body)
-
-
 def rel(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
 
@@ -106,7 +81,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=128)
     rows = ap.parse_args().rows
-    g = read_safetensors(CASE / "gmm.safetensors")
+    g = {k: v.astype(np.float64) for k, v in read_safetensors(CASE / "gmm.safetensors").items()}
     w, means, var = g["weights"], g["means"], g["covariances"]
     x = np.load(CASE / "x.npy").astype(np.float64)
 
@@ -133,7 +108,7 @@ def main():
     top.mkdir(exist_ok=True)
     x32 = np.load(CASE / "x.npy")[:512, :32]
     g32 = {"weights": g["weights"], "means": g["means"][:, :32], "covariances": g["covariances"][:, :32]}
-    write_safetensors(top / "gmm.safetensors", g32)
+    write_safetensors(top / "gmm.safetensors", {k: v.astype(np.float32) for k, v in g32.items()})
     np.save(top / "x.npy", np.ascontiguousarray(x32, dtype="<f4"))
     x32 = x32.astype(np.float64)
     fv32 = fisher(x32, w, g32["means"], g32["covariances"])

@@ -7,13 +7,16 @@ improved vector's square root. References: scikit-image's fisher_vector on the f
 
 usage: python make.py  (numpy, scikit-learn, scikit-image)
 """
-import json, os, struct
+import os, sys
 import numpy as np
 from sklearn.datasets import load_sample_images
 from sklearn.decomposition import PCA
 from sklearn.feature_extraction.image import extract_patches_2d
 from sklearn.mixture import GaussianMixture
 from skimage.feature import fisher_vector
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "tools"))
+from fvae_export import write_safetensors  # noqa: E402  (the project's own .safetensors writer)
 
 here = os.path.dirname(os.path.abspath(__file__))
 n, k = 4000, 32
@@ -32,15 +35,7 @@ w, mu, var = (a.astype(np.float32) for a in (g.weights_, g.means_, g.covariances
 g.weights_, g.means_, g.covariances_ = w.astype(np.float64), mu.astype(np.float64), var.astype(np.float64)
 g.precisions_cholesky_ = 1.0 / np.sqrt(g.covariances_)
 
-header, blobs, off = {}, [], 0
-for name, a in [("weights", w), ("means", mu), ("covariances", var)]:
-    header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
-    off += a.nbytes
-    blobs.append(a.tobytes())
-h = json.dumps(header).encode()
-h += b" " * ((8 - (8 + len(h)) % 8) % 8)
-with open(os.path.join(here, "gmm.safetensors"), "wb") as f:
-    f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+write_safetensors(os.path.join(here, "gmm.safetensors"), {"weights": w, "means": mu, "covariances": var})
 np.save(os.path.join(here, "x.npy"), x)
 x64 = x.astype(np.float64)
 np.save(os.path.join(here, "skimage_fv_raw.npy"), fisher_vector(x64, g, improved=False))
